@@ -1,0 +1,18 @@
+//! Chorus's domain: the pure types and rules every other crate builds on.
+//!
+//! It owns validated newtypes (so invalid input cannot travel past the
+//! edge), member roles and what each may do, and the one path from
+//! user-written markdown to HTML that is safe to put in a page. It does no
+//! I/O and nothing async, so every rule here is tested without a server or
+//! a database.
+
+pub mod markdown;
+pub mod role;
+pub mod safety;
+pub mod validate;
+
+pub use role::{InvitePolicy, Role};
+pub use validate::{
+    DisplayName, DomainList, Email, Handle, Markdown, Password, ShortText, TimeZoneName,
+    ValidationError,
+};

@@ -1,0 +1,147 @@
+//! Startup and shutdown: open and migrate the database, bind the listener,
+//! serve until told to stop, then let in-flight requests finish and close
+//! the database cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use store::Db;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::service::accounts;
+use crate::state::AppState;
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// The process-wide metrics recorder; several apps in one process (tests
+/// that start two nodes) share it.
+fn metrics_handle() -> Option<PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .clone()
+}
+
+/// Opens and migrates the database named by the settings.
+pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    let url = settings.database_url();
+    let db = Db::open(
+        &url,
+        &store::Options {
+            max_connections: settings.db_max_connections,
+        },
+    )
+    .await?;
+    let applied = store::migrate::run(&db).await?;
+    if !applied.is_empty() {
+        tracing::info!(
+            ?applied,
+            database = db.redacted_url(),
+            "migrated the database"
+        );
+    }
+    Ok(db)
+}
+
+impl App {
+    /// Opens the database and binds the HTTP port (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        let db = open_db(&settings).await?;
+        let listener = TcpListener::bind(settings.http_addr).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}: {e}. Is another program using that port? Choose another \
+                 with --http-addr.",
+                settings.http_addr
+            )
+        })?;
+        let mut settings = settings;
+        // With port 0 the real port is known only now.
+        settings.http_addr = listener.local_addr()?;
+        let base_url: Arc<str> = settings.base_url().into();
+        let state = AppState {
+            db,
+            settings: Arc::new(settings),
+            base_url,
+            metrics: metrics_handle(),
+        };
+        Ok(App { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.settings.http_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The first-run link, when the org has no owner yet.
+    pub async fn setup_link(&self) -> anyhow::Result<Option<String>> {
+        Ok(accounts::issue_setup_token(&self.state.db)
+            .await?
+            .map(|t| format!("{}/setup?token={t}", self.state.base_url)))
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests
+    /// (up to the grace period) and closes the database.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App { listener, state } = self;
+        let router = crate::http::router(state.clone());
+        let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            r = &mut server => r?,
+            _ = async {
+                let _ = stopping_rx.await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
+            }
+        }
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,273 @@
+//! The `chorus` command line: `serve`, `migrate` and `admin …`.
+
+use std::io::IsTerminal;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{self, App};
+use crate::config::{LogFormat, Settings, SettingsArgs};
+use crate::service::accounts::{self, InviteInput, SignupInput};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chorus",
+    version,
+    about = "Chorus: a self-hosted social network for work"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates the database first)
+    Serve(ServeArgs),
+    /// Bring the database schema up to date and exit
+    Migrate(SettingsArgs),
+    /// Manage members and invitations from the command line
+    Admin {
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a member (the password is read from CHORUS_PASSWORD, or asked for)
+    CreateUser {
+        #[arg(long)]
+        handle: String,
+        #[arg(long)]
+        email: String,
+        /// Display name
+        #[arg(long)]
+        name: String,
+        /// owner, admin, member or guest
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Change a member's role (owner, admin, member, guest)
+    SetRole { handle: String, role: String },
+    /// Deactivate a member: they can no longer log in; their content stays
+    Deactivate {
+        handle: String,
+        /// Reactivate instead
+        #[arg(long)]
+        undo: bool,
+    },
+    /// Invite someone by email and print the one-time link
+    Invite {
+        email: String,
+        /// member, guest or admin
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Who the invitation is from (default: the first owner)
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List members
+    ListUsers,
+}
+
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(load(&args.settings)?).await,
+        Command::Migrate(args) => {
+            let settings = load(&args)?;
+            init_logging(settings.log_format);
+            let db = app::open_db(&settings).await?;
+            println!(
+                "The database at {} is at schema version {}.",
+                db.redacted_url(),
+                store::migrate::latest()
+            );
+            db.close().await;
+            Ok(())
+        }
+        Command::Admin { settings, command } => {
+            let settings = load(&settings)?;
+            admin(&settings, command).await
+        }
+    }
+}
+
+fn load(args: &SettingsArgs) -> anyhow::Result<Settings> {
+    args.load().map_err(anyhow::Error::msg)
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    init_logging(settings.log_format);
+    let app = App::build(settings).await?;
+    let addr = app.local_addr();
+    let base = app.state().base_url.clone();
+    tracing::info!(%addr, database = app.state().db.redacted_url(), "Chorus is listening");
+    println!("Chorus is running at {base} (listening on {addr}).");
+    if let Some(link) = app.setup_link().await? {
+        println!();
+        println!("No owner yet. Open this one-time link to create the first account:");
+        println!();
+        println!("    {link}");
+        println!();
+    }
+    app.run(app::shutdown_signal()).await
+}
+
+async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
+    let db = app::open_db(settings).await?;
+    let result = async {
+        match command {
+            AdminCommand::CreateUser {
+                handle,
+                email,
+                name,
+                role,
+            } => {
+                let role = domain::Role::parse(&role)?;
+                let password = read_password()?;
+                let input = SignupInput {
+                    handle,
+                    display_name: name,
+                    email,
+                    password,
+                };
+                let m = accounts::create_member(&db, &input, role).await?;
+                println!(
+                    "Created @{} ({}) as {}.",
+                    m.handle,
+                    m.email,
+                    m.role.as_str()
+                );
+            }
+            AdminCommand::SetRole { handle, role } => {
+                let actor = system_actor(&db).await?;
+                let m = accounts::set_role(&db, &actor, &handle, &role).await?;
+                println!("@{} is now {}.", m.handle, m.role.as_str());
+            }
+            AdminCommand::Deactivate { handle, undo } => {
+                let actor = system_actor(&db).await?;
+                let m = accounts::set_deactivated(&db, &actor, &handle, !undo).await?;
+                println!(
+                    "@{} is {}.",
+                    m.handle,
+                    if m.deactivated_at.is_some() {
+                        "deactivated"
+                    } else {
+                        "active"
+                    }
+                );
+            }
+            AdminCommand::Invite { email, role, by } => {
+                let actor = match by {
+                    Some(h) => accounts::act_as(&db, &h).await?,
+                    None => system_actor(&db).await?,
+                };
+                let state = crate::state::AppState {
+                    db: db.clone(),
+                    settings: std::sync::Arc::new(settings.clone()),
+                    base_url: settings.base_url().into(),
+                    metrics: None,
+                };
+                let input = InviteInput {
+                    email,
+                    role: Some(role),
+                    message: None,
+                };
+                let (inv, url) = accounts::invite(&state, &actor, &input).await?;
+                println!(
+                    "Invited {} as {}. Send them this one-time link:",
+                    inv.email,
+                    inv.role.as_str()
+                );
+                println!("{url}");
+            }
+            AdminCommand::ListUsers => {
+                let actor = system_actor(&db).await?;
+                let mut after: Option<String> = None;
+                println!(
+                    "{:<24} {:<32} {:<8} {:<12} name",
+                    "handle", "email", "role", "status"
+                );
+                loop {
+                    let page = accounts::list_members(&db, &actor, after.as_deref(), 100).await?;
+                    for m in &page {
+                        println!(
+                            "{:<24} {:<32} {:<8} {:<12} {}",
+                            format!("@{}", m.handle),
+                            m.email,
+                            m.role.as_str(),
+                            if m.deactivated_at.is_some() {
+                                "deactivated"
+                            } else {
+                                "active"
+                            },
+                            m.display_name
+                        );
+                    }
+                    if page.len() < 100 {
+                        break;
+                    }
+                    after = page.last().map(|m| m.handle.clone());
+                }
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await;
+    result
+}
+
+/// The command line acts with an owner's rights: whoever can run it can
+/// read the database anyway.
+async fn system_actor(db: &store::Db) -> anyhow::Result<accounts::Viewer> {
+    let mut c = db.read().await?;
+    let owner = store::accounts::list_members(&mut c, None, 1000, true)
+        .await?
+        .into_iter()
+        .find(|m| m.role == domain::Role::Owner && m.is_active());
+    drop(c);
+    match owner {
+        Some(m) => Ok(accounts::Viewer {
+            member: m,
+            auth: accounts::Auth::Token { id: 0 },
+        }),
+        None => anyhow::bail!(
+            "Chorus has no owner yet. Run `chorus serve` and follow the setup link, or create one \
+             with `chorus admin create-user --role owner`."
+        ),
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var("CHORUS_PASSWORD") {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    eprint!("Password for the new member (at least 10 characters; it is shown as you type): ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

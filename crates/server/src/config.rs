@@ -1,0 +1,207 @@
+//! Settings: defaults, then `chorus.toml`, then `CHORUS_*` environment
+//! variables, then command-line flags — later sources win.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting, after merging all sources.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub http_addr: SocketAddr,
+    pub base_url: Option<String>,
+    pub log_format: LogFormat,
+    pub db_max_connections: usize,
+    pub max_body_bytes: usize,
+    pub max_avatar_bytes: usize,
+    pub session_days: i64,
+    pub invitation_days: i64,
+    pub trust_proxy_headers: bool,
+    pub login_max_failures_per_account: i64,
+    pub login_max_failures_per_address: i64,
+    pub login_window_minutes: i64,
+    pub shutdown_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./chorus-data"),
+            database_url: None,
+            http_addr: "127.0.0.1:8080".parse().expect("valid address"),
+            base_url: None,
+            log_format: LogFormat::Text,
+            db_max_connections: 8,
+            max_body_bytes: 1024 * 1024,
+            max_avatar_bytes: 2 * 1024 * 1024,
+            session_days: 30,
+            invitation_days: 7,
+            trust_proxy_headers: false,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_address: 20,
+            login_window_minutes: 15,
+            shutdown_grace_seconds: 20,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_owned(),
+            _ => format!("sqlite://{}", self.data_dir.join("chorus.db").display()),
+        }
+    }
+
+    /// The address people use in links, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
+            _ => format!("http://{}", self.http_addr),
+        }
+    }
+
+    /// Cookies are marked Secure when people reach Chorus over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.base_url().starts_with("https://")
+    }
+}
+
+/// Settings as flags; each also reads from `CHORUS_<NAME>` and `chorus.toml`.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct SettingsArgs {
+    /// TOML file with settings (keys as below, e.g. `http_addr = "0.0.0.0:8080"`)
+    /// [env: CHORUS_CONFIG] [default: ./chorus.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Directory for the SQLite database and other local files
+    /// [env: CHORUS_DATA_DIR] [default: ./chorus-data]
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database: `sqlite://<path>` or `postgres://user:password@host/db`
+    /// [env: CHORUS_DATABASE_URL] [default: SQLite file chorus.db in the data directory]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+
+    /// Address and port the web server listens on
+    /// [env: CHORUS_HTTP_ADDR] [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_addr: Option<SocketAddr>,
+
+    /// The address people use to reach Chorus, for links in pages and mails;
+    /// https here makes cookies Secure
+    /// [env: CHORUS_BASE_URL] [default: http://<http_addr>]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+
+    /// Log format [env: CHORUS_LOG_FORMAT] [default: text]; the level comes from RUST_LOG
+    #[arg(long, value_name = "FORMAT")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+
+    /// Database connections (SQLite: readers; PostgreSQL: the pool)
+    /// [env: CHORUS_DB_MAX_CONNECTIONS] [default: 8]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub db_max_connections: Option<usize>,
+
+    /// Largest request body accepted, in bytes [env: CHORUS_MAX_BODY_BYTES] [default: 1048576]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Largest avatar upload, in bytes [env: CHORUS_MAX_AVATAR_BYTES] [default: 2097152]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_avatar_bytes: Option<usize>,
+
+    /// Days a login lasts without use [env: CHORUS_SESSION_DAYS] [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_days: Option<i64>,
+
+    /// Days an invitation link stays valid [env: CHORUS_INVITATION_DAYS] [default: 7]
+    #[arg(long, value_name = "DAYS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_days: Option<i64>,
+
+    /// Take the client address from X-Forwarded-For (only behind a proxy you run)
+    /// [env: CHORUS_TRUST_PROXY_HEADERS] [default: false]
+    #[arg(long, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_proxy_headers: Option<bool>,
+
+    /// Failed logins per account within the window before it is throttled
+    /// [env: CHORUS_LOGIN_MAX_FAILURES_PER_ACCOUNT] [default: 5]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_max_failures_per_account: Option<i64>,
+
+    /// Failed logins per client address within the window before it is throttled
+    /// [env: CHORUS_LOGIN_MAX_FAILURES_PER_ADDRESS] [default: 20]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_max_failures_per_address: Option<i64>,
+
+    /// The login throttling window, in minutes [env: CHORUS_LOGIN_WINDOW_MINUTES] [default: 15]
+    #[arg(long, value_name = "MINUTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_window_minutes: Option<i64>,
+
+    /// Seconds to let in-flight requests finish on shutdown
+    /// [env: CHORUS_SHUTDOWN_GRACE_SECONDS] [default: 20]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shutdown_grace_seconds: Option<u64>,
+}
+
+impl SettingsArgs {
+    /// Merges defaults, the TOML file, the environment and these flags.
+    pub fn load(&self) -> Result<Settings, String> {
+        let file = self
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("CHORUS_CONFIG").map(PathBuf::from));
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match &file {
+            Some(path) if !path.exists() => {
+                return Err(format!(
+                    "the settings file {} does not exist; create it or leave out --config",
+                    path.display()
+                ));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if std::path::Path::new("chorus.toml").exists() => {
+                figment = figment.merge(Toml::file_exact("chorus.toml"))
+            }
+            None => {}
+        }
+        figment = figment
+            .merge(Env::prefixed("CHORUS_").ignore(&["config"]))
+            .merge(Serialized::defaults(self));
+        figment
+            .extract()
+            .map_err(|e| format!("invalid settings: {e}"))
+    }
+}

@@ -1,0 +1,128 @@
+//! The JSON API under `/api/v1`, and its OpenAPI document. Routes are
+//! registered through `utoipa_axum`, so a handler cannot be routed without
+//! also being described.
+
+pub mod accounts;
+pub mod admin;
+pub mod invitations;
+pub mod views;
+
+use axum::Json;
+use axum::extract::DefaultBodyLimit;
+use base64::Engine;
+use serde::Deserialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+use crate::http::problem::Problem;
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Chorus API",
+        description = "The JSON API of Chorus, a self-hosted social network for work. \
+            Authenticate with the session cookie (and `X-CSRF-Token` on unsafe requests) or \
+            `Authorization: Bearer <personal API token>`. Errors are RFC 9457 \
+            `application/problem+json`. Lists take `limit` and `before` and answer \
+            `{items, next}`."
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&Security),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::http::extract::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// `?limit=&before=` on every list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    pub limit: Option<i64>,
+    /// The `next` cursor of the previous page.
+    pub before: Option<String>,
+}
+
+impl ListQuery {
+    pub fn limit(&self) -> i64 {
+        self.limit.unwrap_or(20).clamp(1, 100)
+    }
+}
+
+pub fn encode_cursor(s: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+}
+
+pub fn decode_cursor(s: &str) -> Result<String, Problem> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad_cursor)
+}
+
+pub fn decode_id_cursor(s: &str) -> Result<i64, Problem> {
+    decode_cursor(s)?.parse().map_err(|_| bad_cursor())
+}
+
+fn bad_cursor() -> Problem {
+    Problem::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "bad-cursor",
+        "Bad cursor",
+        "The `before` cursor is not one this server gave out. Pass the `next` value of the \
+         previous page unchanged, or leave it out to start from the top.",
+    )
+}
+
+/// The API routes (relative to `/api/v1`) and the OpenAPI document.
+pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+    let avatar_limit = state.settings.max_avatar_bytes + 1024;
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(accounts::setup_status, accounts::setup))
+        .routes(routes!(accounts::login, accounts::logout))
+        .routes(routes!(accounts::signup))
+        .routes(routes!(accounts::me, accounts::update_me))
+        .routes(routes!(accounts::change_password))
+        .routes(
+            routes!(accounts::put_avatar, accounts::delete_avatar)
+                .layer(DefaultBodyLimit::max(avatar_limit)),
+        )
+        .routes(routes!(accounts::list_members))
+        .routes(routes!(accounts::get_member))
+        .routes(routes!(accounts::get_avatar))
+        .routes(routes!(accounts::list_tokens, accounts::create_token))
+        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(invitations::create, invitations::list))
+        .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::preview, invitations::accept))
+        .routes(routes!(admin::get_settings, admin::update_settings))
+        .routes(routes!(admin::update_member))
+        .split_for_parts();
+    api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let doc = api.clone();
+    let router = router.route(
+        "/openapi.json",
+        axum::routing::get(move || async move { Json(doc) }),
+    );
+    (router, api)
+}

@@ -1,0 +1,133 @@
+//! HTTP: the router, its middleware, and the operational endpoints. The
+//! JSON API lives in `api`, the pages in `web`.
+
+pub mod api;
+pub mod extract;
+pub mod problem;
+pub mod web;
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+use problem::Problem;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids: a random per-process prefix and a counter.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: Arc<str>,
+    next: Arc<AtomicU64>,
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let (api, _) = api::router(&state);
+    let api = api.fallback(|| async {
+        Problem::not_found("There is no such API endpoint. See /api/v1/openapi.json.")
+    });
+    let ids = RequestIds {
+        prefix: crate::crypto::new_token()[..8].into(),
+        next: Arc::new(AtomicU64::new(1)),
+    };
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(web::router())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+                let id = req
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, ids))
+        .with_state(state)
+}
+
+/// Counts requests and their latency per route, counts the queries each
+/// request makes (reported as `X-Query-Count`), and adds the headers every
+/// response carries.
+async fn observe(State(_state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let (mut res, queries) = store::db::QUERY_COUNT
+        .scope(Cell::new(0), async move {
+            let res = next.run(req).await;
+            (res, store::db::QUERY_COUNT.with(Cell::get))
+        })
+        .await;
+    let status = res.status().as_u16().to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("chorus_http_requests_total", &labels).increment(1);
+    metrics::histogram!("chorus_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
+    let h = res.headers_mut();
+    h.insert("x-query-count", HeaderValue::from(queries));
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("same-origin"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    res
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    let ok = async {
+        let mut c = state.db.read().await?;
+        c.query_one("SELECT 1", store::params![]).await
+    }
+    .await;
+    match ok {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are off\n").into_response(),
+    }
+}

@@ -1,0 +1,160 @@
+//! RFC 9457 problem details: every API error is `application/problem+json`
+//! with a stable `type` slug, a human `detail` and, for validation, the
+//! fields at fault.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::AppError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable identifier, `/problems/<slug>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What happened and what to do.
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn unauthorized() -> Problem {
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Not logged in",
+            "Log in, or send a personal API token as `Authorization: Bearer <token>`.",
+        )
+    }
+}
+
+impl From<AppError> for Problem {
+    fn from(e: AppError) -> Problem {
+        match e {
+            AppError::Validation(errors) => {
+                let detail = if errors.len() == 1 {
+                    errors[0].message.clone()
+                } else {
+                    "Some fields are not valid; see `errors`.".to_owned()
+                };
+                let mut p = Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "Invalid input",
+                    detail,
+                );
+                p.errors = errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: e.field,
+                        message: e.message,
+                    })
+                    .collect();
+                p
+            }
+            AppError::BadRequest(d) => {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", d)
+            }
+            AppError::Unauthorized(d) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not logged in", d)
+            }
+            AppError::Forbidden(d) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", d)
+            }
+            AppError::NotFound(d) => Problem::not_found(d),
+            AppError::Conflict { detail, field } => {
+                let mut p = Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", &detail);
+                if let Some(field) = field {
+                    p.errors.push(FieldError {
+                        field: field.to_owned(),
+                        message: detail,
+                    });
+                }
+                p
+            }
+            AppError::Gone { slug, detail } => {
+                Problem::new(StatusCode::GONE, slug, "No longer valid", detail)
+            }
+            AppError::RateLimited {
+                detail,
+                retry_after,
+            } => {
+                let mut p = Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many attempts",
+                    detail,
+                );
+                p.retry_after = Some(retry_after);
+                p
+            }
+            AppError::Unavailable(d) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Unavailable",
+                d,
+            ),
+            AppError::Internal(e) => {
+                tracing::error!(error = ?e, "internal error");
+                Problem::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "Something went wrong on our side. It has been logged; try again, and tell \
+                     an admin if it keeps happening.",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut res = (status, body).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        Problem::from(self).into_response()
+    }
+}

@@ -1,0 +1,580 @@
+//! Server-rendered pages. Core actions are plain HTML forms; every form
+//! post from a logged-in member carries the session's CSRF token, and
+//! pre-login forms refuse cross-site posts.
+
+// Helpers here return the response to send instead, axum's own idiom.
+#![allow(clippy::result_large_err)]
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use store::accounts::{Invitation, Member};
+
+use crate::error::AppError;
+use crate::http::api::accounts::{clear_cookie, session_cookie};
+use crate::http::extract::{ClientIp, constant_time_eq, find_viewer, user_agent};
+use crate::service::accounts::{self, InviteInput, SignupInput, Viewer};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/setup", get(setup_page).post(setup_submit))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/logout", post(logout))
+        .route("/signup", get(signup_page).post(signup_submit))
+        .route("/invite/{token}", get(invite_page).post(invite_submit))
+        .route("/invitations", post(invite_submit_home))
+        .route("/static/style.css", get(style))
+}
+
+fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+    match t.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "page failed to render").into_response()
+        }
+    }
+}
+
+/// Messages for a form, from a service error; other errors become a page.
+fn form_errors(e: AppError) -> Result<(StatusCode, Vec<String>), Response> {
+    let status = match &e {
+        AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::Gone { .. } => StatusCode::GONE,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        AppError::Unavailable(_) | AppError::Internal(_) => {
+            return Err(e.into_response());
+        }
+    };
+    let messages = match e {
+        AppError::Validation(errs) => errs.into_iter().map(|e| e.message).collect(),
+        other => vec![other.to_string()],
+    };
+    Ok((status, messages))
+}
+
+/// Refuses form posts that a browser says came from another site.
+fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
+    let cross = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site");
+    if cross {
+        Err((StatusCode::FORBIDDEN, "Cross-site form posts are refused.").into_response())
+    } else {
+        Ok(())
+    }
+}
+
+fn check_csrf(viewer: &Viewer, sent: &str) -> Result<(), Response> {
+    match viewer.csrf_token() {
+        Some(expected) if constant_time_eq(expected.as_bytes(), sent.as_bytes()) => Ok(()),
+        _ => Err((
+            StatusCode::FORBIDDEN,
+            Html("This form has expired. Go back, reload the page and send it again."),
+        )
+            .into_response()),
+    }
+}
+
+fn with_cookie(cookie: String, to: &str) -> Response {
+    let mut res = Redirect::to(to).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn org_name(state: &AppState) -> String {
+    accounts::org_settings(&state.db)
+        .await
+        .map(|o| o.org_name)
+        .unwrap_or_else(|_| "Chorus".into())
+}
+
+async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+    find_viewer(state, headers).await.ok().flatten()
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/style.css"),
+    )
+}
+
+// ---- home ----
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    org_name: String,
+    me: Member,
+    role: &'static str,
+    csrf: String,
+    can_invite: bool,
+    invite_link: Option<String>,
+    invite_email: String,
+    errors: Vec<String>,
+}
+
+async fn home_page(state: &AppState, v: &Viewer) -> Result<HomePage, AppError> {
+    let org = accounts::org_settings(&state.db).await?;
+    Ok(HomePage {
+        org_name: org.org_name,
+        me: v.member.clone(),
+        role: match v.role() {
+            domain::Role::Owner => "an owner",
+            domain::Role::Admin => "an admin",
+            domain::Role::Member => "a member",
+            domain::Role::Guest => "a guest",
+        },
+        csrf: v.csrf_token().unwrap_or_default().to_owned(),
+        can_invite: v.role().can_invite(org.invite_policy),
+        invite_link: None,
+        invite_email: String::new(),
+        errors: Vec::new(),
+    })
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(v) = viewer(&state, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    match home_page(&state, &v).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct InviteForm {
+    csrf: String,
+    email: String,
+}
+
+async fn invite_submit_home(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<InviteForm>,
+) -> Response {
+    let Some(v) = viewer(&state, &headers).await else {
+        return Redirect::to("/login").into_response();
+    };
+    if let Err(r) = check_csrf(&v, &f.csrf) {
+        return r;
+    }
+    let mut page = match home_page(&state, &v).await {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let input = InviteInput {
+        email: f.email.clone(),
+        ..Default::default()
+    };
+    match accounts::invite(&state, &v, &input).await {
+        Ok((_, link)) => {
+            page.invite_link = Some(link);
+            page.invite_email = f.email;
+            render(StatusCode::CREATED, &page)
+        }
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => {
+                page.errors = errors;
+                render(status, &page)
+            }
+            Err(r) => r,
+        },
+    }
+}
+
+// ---- setup ----
+
+#[derive(Template, Default)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    org_name: String,
+    valid: bool,
+    token: String,
+    display_name: String,
+    handle: String,
+    email: String,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+async fn setup_page(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
+    let token = q.token.unwrap_or_default();
+    let valid = accounts::setup_token_valid(&state.db, &token)
+        .await
+        .unwrap_or(false);
+    let page = SetupPage {
+        org_name: org_name(&state).await,
+        valid,
+        token,
+        ..Default::default()
+    };
+    render(
+        if valid {
+            StatusCode::OK
+        } else {
+            StatusCode::GONE
+        },
+        &page,
+    )
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    token: String,
+    display_name: String,
+    handle: String,
+    email: String,
+    password: String,
+}
+
+async fn setup_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<SetupForm>,
+) -> Response {
+    if let Err(r) = same_origin(&headers) {
+        return r;
+    }
+    let input = SignupInput {
+        handle: f.handle.clone(),
+        display_name: f.display_name.clone(),
+        email: f.email.clone(),
+        password: f.password,
+    };
+    let result = async {
+        let m = accounts::complete_setup(&state.db, &f.token, &input).await?;
+        accounts::start_session(&state, m.id, &ip, user_agent(&headers)).await
+    }
+    .await;
+    match result {
+        Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => {
+                let page = SetupPage {
+                    org_name: org_name(&state).await,
+                    valid: status != StatusCode::GONE,
+                    token: f.token,
+                    display_name: f.display_name,
+                    handle: f.handle,
+                    email: f.email,
+                    errors,
+                };
+                render(status, &page)
+            }
+            Err(r) => r,
+        },
+    }
+}
+
+// ---- login / logout ----
+
+#[derive(Template, Default)]
+#[template(path = "login.html")]
+struct LoginPage {
+    org_name: String,
+    login: String,
+    next: String,
+    notice: Option<String>,
+    signup_open: bool,
+    errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths are followed after login, never another site.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/"
+    }
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    if viewer(&state, &headers).await.is_some() {
+        return Redirect::to("/").into_response();
+    }
+    let notice = match accounts::setup_needed(&state.db).await {
+        Ok(true) => Some(
+            "Chorus has no owner yet: open the setup link that `chorus serve` printed.".to_owned(),
+        ),
+        _ => None,
+    };
+    let org = accounts::org_settings(&state.db).await.ok();
+    let page = LoginPage {
+        org_name: org
+            .as_ref()
+            .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
+        next: q.next.unwrap_or_default(),
+        notice,
+        signup_open: org.is_some_and(|o| !o.signup_domains.is_empty()),
+        ..Default::default()
+    };
+    render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    login: String,
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if let Err(r) = same_origin(&headers) {
+        return r;
+    }
+    match accounts::login(&state, &f.login, &f.password, &ip, user_agent(&headers)).await {
+        Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => {
+                let page = LoginPage {
+                    org_name: org_name(&state).await,
+                    login: f.login,
+                    next: f.next,
+                    errors,
+                    ..Default::default()
+                };
+                render(status, &page)
+            }
+            Err(r) => r,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Some(v) = viewer(&state, &headers).await {
+        if let Err(r) = check_csrf(&v, &f.csrf) {
+            return r;
+        }
+        if let Err(e) = accounts::logout(&state.db, &v).await {
+            return e.into_response();
+        }
+    }
+    with_cookie(clear_cookie(&state), "/login")
+}
+
+// ---- sign-up ----
+
+#[derive(Template, Default)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    org_name: String,
+    domains: Vec<String>,
+    display_name: String,
+    handle: String,
+    email: String,
+    errors: Vec<String>,
+}
+
+async fn signup_page(State(state): State<AppState>) -> Response {
+    match accounts::org_settings(&state.db).await {
+        Ok(org) => render(
+            StatusCode::OK,
+            &SignupPage {
+                org_name: org.org_name,
+                domains: org.signup_domains.as_slice().to_vec(),
+                ..Default::default()
+            },
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    display_name: String,
+    handle: String,
+    email: String,
+    password: String,
+}
+
+async fn signup_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(f): Form<SignupForm>,
+) -> Response {
+    if let Err(r) = same_origin(&headers) {
+        return r;
+    }
+    let input = SignupInput {
+        handle: f.handle.clone(),
+        display_name: f.display_name.clone(),
+        email: f.email.clone(),
+        password: f.password,
+    };
+    let result = async {
+        let m = accounts::self_signup(&state.db, &input).await?;
+        accounts::start_session(&state, m.id, &ip, user_agent(&headers)).await
+    }
+    .await;
+    match result {
+        Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => {
+                let org = accounts::org_settings(&state.db).await.ok();
+                let page = SignupPage {
+                    org_name: org
+                        .as_ref()
+                        .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
+                    domains: org
+                        .map(|o| o.signup_domains.as_slice().to_vec())
+                        .unwrap_or_default(),
+                    display_name: f.display_name,
+                    handle: f.handle,
+                    email: f.email,
+                    errors,
+                };
+                render(status, &page)
+            }
+            Err(r) => r,
+        },
+    }
+}
+
+// ---- invitations ----
+
+#[derive(Template, Default)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    org_name: String,
+    token: String,
+    invitation: Option<Invitation>,
+    problem: String,
+    display_name: String,
+    handle: String,
+    errors: Vec<String>,
+}
+
+async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let org_name = org_name(&state).await;
+    match accounts::open_invitation(&state.db, &token).await {
+        Ok(inv) => render(
+            StatusCode::OK,
+            &InvitePage {
+                org_name,
+                token,
+                invitation: Some(inv),
+                ..Default::default()
+            },
+        ),
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => render(
+                status,
+                &InvitePage {
+                    org_name,
+                    problem: errors.join(" "),
+                    ..Default::default()
+                },
+            ),
+            Err(r) => r,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct AcceptForm {
+    display_name: String,
+    handle: String,
+    password: String,
+}
+
+async fn invite_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<AcceptForm>,
+) -> Response {
+    if let Err(r) = same_origin(&headers) {
+        return r;
+    }
+    let input = SignupInput {
+        handle: f.handle.clone(),
+        display_name: f.display_name.clone(),
+        email: String::new(),
+        password: f.password,
+    };
+    let result = async {
+        let m = accounts::accept_invitation(&state.db, &token, &input).await?;
+        accounts::start_session(&state, m.id, &ip, user_agent(&headers)).await
+    }
+    .await;
+    match result {
+        Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
+        Err(e) => {
+            let org_name = org_name(&state).await;
+            let invitation = accounts::open_invitation(&state.db, &token).await;
+            match form_errors(e) {
+                Ok((status, errors)) => {
+                    let page = match invitation {
+                        Ok(inv) => InvitePage {
+                            org_name,
+                            token,
+                            invitation: Some(inv),
+                            display_name: f.display_name,
+                            handle: f.handle,
+                            errors,
+                            ..Default::default()
+                        },
+                        Err(_) => InvitePage {
+                            org_name,
+                            problem: errors.join(" "),
+                            ..Default::default()
+                        },
+                    };
+                    render(status, &page)
+                }
+                Err(r) => r,
+            }
+        }
+    }
+}

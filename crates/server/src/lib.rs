@@ -1,0 +1,12 @@
+//! The Chorus server: settings, startup, HTTP (JSON API and pages), and
+//! the services they call. `main.rs` is a thin command-line shell over
+//! this library, and the integration tests start the same [`app::App`].
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod http;
+pub mod service;
+pub mod state;

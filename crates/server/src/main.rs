@@ -1,0 +1,15 @@
+//! The `chorus` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = server::cli::Cli::parse();
+    match server::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chorus: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,940 @@
+//! Accounts: first-run setup, sign-up by invitation or allowed domain,
+//! login and sessions, API tokens, profiles, roles and deactivation, and the
+//! org's settings.
+
+use domain::{
+    DisplayName, DomainList, Email, Handle, InvitePolicy, Markdown, Password, Role, ShortText,
+    TimeZoneName, ValidationError,
+};
+use store::accounts::{self as q, ApiToken, Invitation, Member, NewMember};
+use store::{Db, now_micros};
+
+use crate::crypto;
+use crate::error::{AppError, AppResult, Checks};
+use crate::state::AppState;
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+const MICROS_PER_MINUTE: i64 = 60_000_000;
+
+/// Who is making a request, and how they proved it.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub member: Member,
+    pub auth: Auth,
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    /// A browser session; unsafe requests must carry `csrf_token`.
+    Session {
+        token_hash: String,
+        csrf_token: String,
+    },
+    /// A personal API token sent as `Authorization: Bearer`.
+    Token { id: i64 },
+}
+
+impl Viewer {
+    pub fn id(&self) -> i64 {
+        self.member.id
+    }
+    pub fn role(&self) -> Role {
+        self.member.role
+    }
+    pub fn csrf_token(&self) -> Option<&str> {
+        match &self.auth {
+            Auth::Session { csrf_token, .. } => Some(csrf_token),
+            Auth::Token { .. } => None,
+        }
+    }
+}
+
+/// What someone types to create an account.
+#[derive(Debug, Default, Clone)]
+pub struct SignupInput {
+    pub handle: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+}
+
+struct ValidSignup {
+    handle: Handle,
+    display_name: DisplayName,
+    email: Option<Email>,
+    password: Password,
+}
+
+fn validate_signup(input: &SignupInput, with_email: bool) -> AppResult<ValidSignup> {
+    let mut checks = Checks::default();
+    let handle = checks.check(Handle::parse(&input.handle));
+    let display_name = checks.check(DisplayName::parse(&input.display_name));
+    let email = if with_email {
+        checks.check(Email::parse(&input.email))
+    } else {
+        None
+    };
+    let password = checks.check(Password::parse(&input.password));
+    checks.finish()?;
+    Ok(ValidSignup {
+        handle: handle.expect("checked"),
+        display_name: display_name.expect("checked"),
+        email,
+        password: password.expect("checked"),
+    })
+}
+
+/// Turns a unique-key violation on insert into the error a person reads.
+fn signup_conflict(e: store::Error) -> AppError {
+    if e.is_conflict_on("handle") {
+        AppError::Conflict {
+            detail: "That handle is taken. Choose another.".into(),
+            field: Some("handle"),
+        }
+    } else if e.is_conflict_on("email") {
+        AppError::Conflict {
+            detail: "There is already an account with that email address. Log in instead.".into(),
+            field: Some("email"),
+        }
+    } else {
+        e.into()
+    }
+}
+
+// ---- first run ----
+
+/// True while the org has no owner and the setup link is the way in.
+pub async fn setup_needed(db: &Db) -> AppResult<bool> {
+    let mut c = db.read().await?;
+    Ok(!q::owner_exists(&mut c).await?)
+}
+
+/// When there is no owner yet, makes a fresh one-time setup token (any
+/// earlier one stops working) and returns it.
+pub async fn issue_setup_token(db: &Db) -> AppResult<Option<String>> {
+    let mut tx = db.write().await?;
+    if q::owner_exists(&mut tx).await? {
+        return Ok(None);
+    }
+    let token = crypto::new_token();
+    q::replace_setup_token(&mut tx, &crypto::token_hash(&token), now_micros()).await?;
+    tx.commit().await?;
+    Ok(Some(token))
+}
+
+pub async fn setup_token_valid(db: &Db, token: &str) -> AppResult<bool> {
+    let mut c = db.read().await?;
+    Ok(!q::owner_exists(&mut c).await?
+        && q::setup_token_valid(&mut c, &crypto::token_hash(token)).await?)
+}
+
+/// Creates the owner with the setup token.
+pub async fn complete_setup(db: &Db, token: &str, input: &SignupInput) -> AppResult<Member> {
+    let v = validate_signup(input, true)?;
+    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let mut tx = db.write().await?;
+    let used_up = || AppError::Gone {
+        slug: "setup-done",
+        detail: "This setup link is no longer valid: Chorus already has an owner, or a newer \
+                 link was printed. Log in, or restart the server for a new link."
+            .into(),
+    };
+    if q::owner_exists(&mut tx).await? {
+        return Err(used_up());
+    }
+    if !q::take_setup_token(&mut tx, &crypto::token_hash(token)).await? {
+        return Err(used_up());
+    }
+    let member = q::insert_member(
+        &mut tx,
+        &NewMember {
+            handle: v.handle.as_str(),
+            email: v.email.as_ref().expect("email checked").as_str(),
+            display_name: v.display_name.as_str(),
+            role: Role::Owner,
+            password_hash: &hash,
+        },
+        now_micros(),
+    )
+    .await
+    .map_err(signup_conflict)?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+// ---- sessions ----
+
+/// A new login: the cookie value and the CSRF token pages and scripts send back.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub max_age_seconds: i64,
+}
+
+pub async fn start_session(
+    state: &AppState,
+    member_id: i64,
+    ip: &str,
+    user_agent: &str,
+) -> AppResult<NewSession> {
+    let token = crypto::new_token();
+    let csrf_token = crypto::new_token();
+    let now = now_micros();
+    let days = state.settings.session_days.max(1);
+    let mut tx = state.db.write().await?;
+    q::insert_session(
+        &mut tx,
+        &q::NewSession {
+            token_hash: &crypto::token_hash(&token),
+            member_id,
+            csrf_token: &csrf_token,
+            expires_at: now + days * MICROS_PER_DAY,
+            user_agent: &user_agent.chars().take(300).collect::<String>(),
+            ip,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(NewSession {
+        token,
+        csrf_token,
+        max_age_seconds: days * 86_400,
+    })
+}
+
+/// Checks a password login, with throttling per account and per address.
+pub async fn login(
+    state: &AppState,
+    login: &str,
+    password: &str,
+    ip: &str,
+    user_agent: &str,
+) -> AppResult<(Member, NewSession)> {
+    let s = &state.settings;
+    if login.trim().is_empty() || password.is_empty() {
+        let mut checks = Checks::default();
+        if login.trim().is_empty() {
+            checks.push(ValidationError::new(
+                "login",
+                "Enter your handle or email address.",
+            ));
+        }
+        if password.is_empty() {
+            checks.push(ValidationError::new("password", "Enter your password."));
+        }
+        checks.finish()?;
+    }
+    let now = now_micros();
+    let window = s.login_window_minutes.max(1) * MICROS_PER_MINUTE;
+    let found = {
+        let mut c = state.db.read().await?;
+        let found = q::member_for_login(&mut c, login).await?;
+        let (per_account, per_address) =
+            q::login_failures(&mut c, found.as_ref().map(|(m, _)| m.id), ip, now - window).await?;
+        if per_account >= s.login_max_failures_per_account
+            || per_address >= s.login_max_failures_per_address
+        {
+            return Err(AppError::RateLimited {
+                detail: format!(
+                    "Too many failed logins. Wait {} minutes and try again, or ask an admin to \
+                     reset your password.",
+                    s.login_window_minutes
+                ),
+                retry_after: (s.login_window_minutes.max(1) * 60) as u64,
+            });
+        }
+        found
+    };
+    let hash = found
+        .as_ref()
+        .map_or(crypto::DUMMY_HASH, |(_, h)| h.as_str());
+    let ok = crypto::verify_password(password, hash).await && found.is_some();
+    let Some((member, _)) = found.filter(|_| ok) else {
+        let mut tx = state.db.write().await?;
+        let member_id = q::member_for_login(&mut tx, login)
+            .await?
+            .as_ref()
+            .map(|(m, _)| m.id);
+        q::record_login_failure(&mut tx, member_id, ip, now).await?;
+        tx.commit().await?;
+        return Err(AppError::Unauthorized(
+            "That handle or email and password do not match. Check them and try again.".into(),
+        ));
+    };
+    if !member.is_active() {
+        return Err(AppError::Forbidden(
+            "This account has been deactivated. Ask an admin if you need it back.".into(),
+        ));
+    }
+    {
+        let mut tx = state.db.write().await?;
+        q::clear_login_failures(&mut tx, member.id, now - window).await?;
+        tx.commit().await?;
+    }
+    let session = start_session(state, member.id, ip, user_agent).await?;
+    Ok((member, session))
+}
+
+pub async fn logout(db: &Db, viewer: &Viewer) -> AppResult<()> {
+    if let Auth::Session { token_hash, .. } = &viewer.auth {
+        let mut tx = db.write().await?;
+        q::delete_session(&mut tx, token_hash).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// The member behind a session cookie, when it is live and they are active.
+pub async fn authenticate_session(state: &AppState, token: &str) -> AppResult<Option<Viewer>> {
+    let token_hash = crypto::token_hash(token);
+    let now = now_micros();
+    let session = {
+        let mut c = state.db.read().await?;
+        q::session(&mut c, &token_hash, now).await?
+    };
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    if !session.member.is_active() {
+        return Ok(None);
+    }
+    // Slide the expiry, but write at most once an hour per session.
+    if now - session.last_seen_at > 3_600_000_000 {
+        let days = state.settings.session_days.max(1);
+        let mut tx = state.db.write().await?;
+        q::touch_session(&mut tx, &token_hash, now, now + days * MICROS_PER_DAY).await?;
+        tx.commit().await?;
+    }
+    Ok(Some(Viewer {
+        member: session.member,
+        auth: Auth::Session {
+            token_hash,
+            csrf_token: session.csrf_token,
+        },
+    }))
+}
+
+/// The member behind an API token, when it is live and they are active.
+pub async fn authenticate_token(db: &Db, token: &str) -> AppResult<Option<Viewer>> {
+    let found = {
+        let mut c = db.read().await?;
+        q::member_by_token(&mut c, &crypto::token_hash(token)).await?
+    };
+    Ok(found
+        .filter(|(m, _)| m.is_active())
+        .map(|(member, id)| Viewer {
+            member,
+            auth: Auth::Token { id },
+        }))
+}
+
+// ---- API tokens ----
+
+pub async fn create_token(db: &Db, viewer: &Viewer, name: &str) -> AppResult<(ApiToken, String)> {
+    let name = ShortText::parse("name", name, 80)?;
+    if name.is_empty() {
+        return Err(AppError::invalid(
+            "name",
+            "Give the token a name that says where it is used, e.g. \"laptop script\".",
+        ));
+    }
+    let token = format!("chorus_{}", crypto::new_token());
+    let prefix: String = token.chars().take(12).collect();
+    let mut tx = db.write().await?;
+    let t = q::insert_token(
+        &mut tx,
+        viewer.id(),
+        name.as_str(),
+        &crypto::token_hash(&token),
+        &prefix,
+        now_micros(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((t, token))
+}
+
+pub async fn list_tokens(db: &Db, viewer: &Viewer) -> AppResult<Vec<ApiToken>> {
+    let mut c = db.read().await?;
+    Ok(q::list_tokens(&mut c, viewer.id()).await?)
+}
+
+pub async fn revoke_token(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let mut tx = db.write().await?;
+    if !q::revoke_token(&mut tx, viewer.id(), id, now_micros()).await? {
+        return Err(AppError::NotFound(format!("You have no token {id}.")));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- profiles ----
+
+#[derive(Debug, Default, Clone)]
+pub struct ProfileInput {
+    pub display_name: Option<String>,
+    pub title: Option<String>,
+    pub team: Option<String>,
+    pub about: Option<String>,
+    pub time_zone: Option<String>,
+}
+
+pub async fn update_profile(db: &Db, viewer: &Viewer, input: &ProfileInput) -> AppResult<Member> {
+    let mut checks = Checks::default();
+    let mut change = q::ProfileChange::default();
+    if let Some(v) = &input.display_name {
+        change.display_name = checks
+            .check(DisplayName::parse(v))
+            .map(|v| v.as_str().to_owned());
+    }
+    if let Some(v) = &input.title {
+        change.title = checks
+            .check(ShortText::parse("title", v, 80))
+            .map(|v| v.as_str().to_owned());
+    }
+    if let Some(v) = &input.team {
+        change.team = checks
+            .check(ShortText::parse("team", v, 80))
+            .map(|v| v.as_str().to_owned());
+    }
+    if let Some(v) = &input.about {
+        change.about = checks
+            .check(Markdown::parse("about", v, 5000))
+            .map(|md| (md.as_str().to_owned(), md.render()));
+    }
+    if let Some(v) = &input.time_zone {
+        change.time_zone = checks
+            .check(TimeZoneName::parse(v))
+            .map(|v| v.as_str().to_owned());
+    }
+    checks.finish()?;
+    let mut tx = db.write().await?;
+    q::update_profile(&mut tx, viewer.id(), &change, now_micros()).await?;
+    let m = q::member_by_id(&mut tx, viewer.id())
+        .await?
+        .ok_or_else(|| AppError::NotFound("Your account no longer exists.".into()))?;
+    tx.commit().await?;
+    Ok(m)
+}
+
+pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str) -> AppResult<()> {
+    let new = Password::parse(new).map_err(|e| ValidationError::new("new_password", e.message))?;
+    let hash = {
+        let mut c = db.read().await?;
+        q::password_hash(&mut c, viewer.id()).await?
+    };
+    if !crypto::verify_password(current, &hash).await {
+        return Err(AppError::invalid(
+            "current_password",
+            "Your current password is not right. Type it again.",
+        ));
+    }
+    let new_hash = crypto::hash_password(new.as_str()).await?;
+    let mut tx = db.write().await?;
+    q::set_password(&mut tx, viewer.id(), &new_hash, now_micros()).await?;
+    // Other logins end: a changed password is often a response to a leak.
+    let keep = match &viewer.auth {
+        Auth::Session { token_hash, .. } => Some(token_hash.as_str()),
+        Auth::Token { .. } => None,
+    };
+    q::delete_other_sessions(&mut tx, viewer.id(), keep).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Image types accepted as avatars, recognised by their first bytes rather
+/// than by what the client claims.
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
+        Some("image/gif")
+    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+pub async fn set_avatar(db: &Db, viewer: &Viewer, bytes: &[u8], max: usize) -> AppResult<Member> {
+    if bytes.is_empty() {
+        return Err(AppError::invalid(
+            "avatar",
+            "The upload is empty. Choose an image file.",
+        ));
+    }
+    if bytes.len() > max {
+        return Err(AppError::invalid(
+            "avatar",
+            format!("The image is too large: at most {} KiB.", max / 1024),
+        ));
+    }
+    let Some(content_type) = sniff_image(bytes) else {
+        return Err(AppError::invalid(
+            "avatar",
+            "That is not a PNG, JPEG, GIF or WebP image. Choose one of those.",
+        ));
+    };
+    let mut tx = db.write().await?;
+    q::put_avatar(&mut tx, viewer.id(), content_type, bytes, now_micros()).await?;
+    let m = q::member_by_id(&mut tx, viewer.id())
+        .await?
+        .ok_or(store::Error::NotFound)?;
+    tx.commit().await?;
+    Ok(m)
+}
+
+pub async fn remove_avatar(db: &Db, viewer: &Viewer) -> AppResult<()> {
+    let mut tx = db.write().await?;
+    q::delete_avatar(&mut tx, viewer.id(), now_micros()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- members ----
+
+/// A member by handle, as `viewer` may see them: deactivated members stay
+/// visible (their content stays), unknown handles are not found.
+pub async fn member(db: &Db, handle: &str) -> AppResult<Member> {
+    let mut c = db.read().await?;
+    q::member_by_handle(&mut c, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))
+}
+
+pub async fn list_members(
+    db: &Db,
+    viewer: &Viewer,
+    after: Option<&str>,
+    limit: i64,
+) -> AppResult<Vec<Member>> {
+    let mut c = db.read().await?;
+    Ok(q::list_members(&mut c, after, limit, viewer.role().is_admin()).await?)
+}
+
+// ---- org settings ----
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OrgSettings {
+    pub org_name: String,
+    pub invite_policy: InvitePolicy,
+    pub signup_domains: DomainList,
+}
+
+pub async fn org_settings(db: &Db) -> AppResult<OrgSettings> {
+    let mut c = db.read().await?;
+    let org_name = q::setting(&mut c, "org_name")
+        .await?
+        .unwrap_or_else(|| "Chorus".into());
+    let invite_policy = match q::setting(&mut c, "invite_policy").await? {
+        Some(p) => InvitePolicy::parse(&p).unwrap_or_default(),
+        None => InvitePolicy::default(),
+    };
+    let signup_domains = match q::setting(&mut c, "signup_domains").await? {
+        Some(d) => DomainList::from_vec(serde_json::from_str(&d).unwrap_or_default()),
+        None => DomainList::from_vec(Vec::new()),
+    };
+    Ok(OrgSettings {
+        org_name,
+        invite_policy,
+        signup_domains,
+    })
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct OrgSettingsInput {
+    pub org_name: Option<String>,
+    pub invite_policy: Option<String>,
+    pub signup_domains: Option<String>,
+}
+
+pub async fn update_org_settings(
+    db: &Db,
+    viewer: &Viewer,
+    input: &OrgSettingsInput,
+) -> AppResult<OrgSettings> {
+    require_admin(viewer)?;
+    let mut checks = Checks::default();
+    let org_name = input.org_name.as_ref().and_then(|n| {
+        checks.check(ShortText::parse("org_name", n, 80).and_then(|n| {
+            if n.is_empty() {
+                Err(ValidationError::new(
+                    "org_name",
+                    "Give the organisation a name.",
+                ))
+            } else {
+                Ok(n)
+            }
+        }))
+    });
+    let policy = input
+        .invite_policy
+        .as_ref()
+        .and_then(|p| checks.check(InvitePolicy::parse(p)));
+    let domains = input
+        .signup_domains
+        .as_ref()
+        .and_then(|d| checks.check(DomainList::parse(d)));
+    checks.finish()?;
+    let mut tx = db.write().await?;
+    if let Some(n) = org_name {
+        q::put_setting(&mut tx, "org_name", n.as_str()).await?;
+    }
+    if let Some(p) = policy {
+        q::put_setting(&mut tx, "invite_policy", p.as_str()).await?;
+    }
+    if let Some(d) = domains {
+        let json = serde_json::to_string(d.as_slice()).map_err(anyhow::Error::from)?;
+        q::put_setting(&mut tx, "signup_domains", &json).await?;
+    }
+    tx.commit().await?;
+    org_settings(db).await
+}
+
+fn require_admin(viewer: &Viewer) -> AppResult<()> {
+    if viewer.role().is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "Only the org's owners and admins can do this.".into(),
+        ))
+    }
+}
+
+// ---- roles and deactivation ----
+
+pub async fn set_role(db: &Db, actor: &Viewer, handle: &str, role: &str) -> AppResult<Member> {
+    let role = Role::parse(role)?;
+    let mut tx = db.write().await?;
+    let target = q::member_by_handle(&mut tx, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    if target.role == role {
+        return Ok(target);
+    }
+    if !actor.role().can_grant(target.role, role) {
+        return Err(AppError::Forbidden(format!(
+            "As {} you cannot change @{} from {} to {}.",
+            article(actor.role()),
+            target.handle,
+            target.role.as_str(),
+            role.as_str()
+        )));
+    }
+    if target.role == Role::Owner && q::active_owner_count(&mut tx).await? <= 1 {
+        return Err(AppError::Conflict {
+            detail: "This is the only owner. Make someone else an owner first.".into(),
+            field: Some("role"),
+        });
+    }
+    q::set_role(&mut tx, target.id, role, now_micros()).await?;
+    let m = q::member_by_id(&mut tx, target.id)
+        .await?
+        .ok_or(store::Error::NotFound)?;
+    tx.commit().await?;
+    Ok(m)
+}
+
+fn article(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "an owner",
+        Role::Admin => "an admin",
+        Role::Member => "a member",
+        Role::Guest => "a guest",
+    }
+}
+
+pub async fn set_deactivated(
+    db: &Db,
+    actor: &Viewer,
+    handle: &str,
+    deactivated: bool,
+) -> AppResult<Member> {
+    let mut tx = db.write().await?;
+    let target = q::member_by_handle(&mut tx, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    if target.id == actor.id() {
+        return Err(AppError::Forbidden(
+            "You cannot deactivate or reactivate yourself. Ask another admin.".into(),
+        ));
+    }
+    if !actor.role().can_deactivate(target.role) {
+        return Err(AppError::Forbidden(format!(
+            "As {} you cannot deactivate or reactivate {} like @{}.",
+            article(actor.role()),
+            article(target.role),
+            target.handle
+        )));
+    }
+    let now = now_micros();
+    q::set_deactivated(&mut tx, target.id, deactivated.then_some(now), now).await?;
+    let m = q::member_by_id(&mut tx, target.id)
+        .await?
+        .ok_or(store::Error::NotFound)?;
+    tx.commit().await?;
+    Ok(m)
+}
+
+// ---- invitations ----
+
+#[derive(Debug, Default, Clone)]
+pub struct InviteInput {
+    pub email: String,
+    pub role: Option<String>,
+    pub message: Option<String>,
+}
+
+/// Invites someone by email; returns the invitation and its one-time link.
+pub async fn invite(
+    state: &AppState,
+    viewer: &Viewer,
+    input: &InviteInput,
+) -> AppResult<(Invitation, String)> {
+    let org = org_settings(&state.db).await?;
+    if !viewer.role().can_invite(org.invite_policy) {
+        return Err(AppError::Forbidden(match viewer.role() {
+            Role::Guest => "Guests cannot invite people.".into(),
+            _ => "In this org only admins invite people. Ask an admin to invite them.".into(),
+        }));
+    }
+    let mut checks = Checks::default();
+    let email = checks.check(Email::parse(&input.email));
+    let role = match input.role.as_deref() {
+        None | Some("") => Some(Role::Member),
+        Some(r) => checks.check(Role::parse(r).and_then(|r| match r {
+            Role::Owner => Err(ValidationError::new(
+                "role",
+                "Nobody is invited as an owner. Invite them as an admin; an owner can promote them later.",
+            )),
+            r => Ok(r),
+        })),
+    };
+    let message = input
+        .message
+        .as_deref()
+        .and_then(|m| checks.check(Markdown::parse("message", m, 1000)));
+    checks.finish()?;
+    let (email, role) = (email.expect("checked"), role.expect("checked"));
+    if role == Role::Admin && !viewer.role().is_admin() {
+        return Err(AppError::Forbidden("Only admins can invite admins.".into()));
+    }
+    let token = crypto::new_token();
+    let now = now_micros();
+    let mut tx = state.db.write().await?;
+    if q::member_for_login(&mut tx, email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict {
+            detail: format!("{} already has an account.", email.as_str()),
+            field: Some("email"),
+        });
+    }
+    let inv = q::insert_invitation(
+        &mut tx,
+        &q::NewInvitation {
+            token_hash: &crypto::token_hash(&token),
+            email: email.as_str(),
+            role,
+            inviter_id: viewer.id(),
+            message: message.as_ref().map_or("", |m| m.as_str()),
+            expires_at: now + state.settings.invitation_days.max(1) * MICROS_PER_DAY,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((inv, invitation_url(state, &token)))
+}
+
+pub fn invitation_url(state: &AppState, token: &str) -> String {
+    format!("{}/invite/{token}", state.base_url)
+}
+
+/// Why an invitation cannot be used, if it cannot.
+fn check_usable(inv: &Invitation, now: i64) -> AppResult<()> {
+    if inv.accepted_at.is_some() {
+        return Err(AppError::Gone {
+            slug: "invitation-used",
+            detail: "This invitation has already been used. Log in, or ask for a new invitation."
+                .into(),
+        });
+    }
+    if inv.revoked_at.is_some() {
+        return Err(AppError::Gone {
+            slug: "invitation-revoked",
+            detail: "This invitation was withdrawn. Ask the person who invited you for a new one."
+                .into(),
+        });
+    }
+    if inv.expires_at <= now {
+        return Err(AppError::Gone {
+            slug: "invitation-expired",
+            detail: format!(
+                "This invitation has expired. Ask @{} for a new one.",
+                inv.inviter_handle
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The invitation behind a link, if it can still be accepted.
+pub async fn open_invitation(db: &Db, token: &str) -> AppResult<Invitation> {
+    let mut c = db.read().await?;
+    let inv = q::invitation_by_token(&mut c, &crypto::token_hash(token))
+        .await?
+        .ok_or_else(|| {
+            AppError::NotFound(
+                "There is no such invitation. Check that you copied the whole link.".into(),
+            )
+        })?;
+    check_usable(&inv, now_micros())?;
+    Ok(inv)
+}
+
+/// Accepts an invitation: creates the account with the invited address and
+/// role. The email in `input` is ignored.
+pub async fn accept_invitation(db: &Db, token: &str, input: &SignupInput) -> AppResult<Member> {
+    let inv = open_invitation(db, token).await?;
+    let v = validate_signup(input, false)?;
+    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let member = q::insert_member(
+        &mut tx,
+        &NewMember {
+            handle: v.handle.as_str(),
+            email: &inv.email,
+            display_name: v.display_name.as_str(),
+            role: inv.role,
+            password_hash: &hash,
+        },
+        now,
+    )
+    .await
+    .map_err(signup_conflict)?;
+    if !q::claim_invitation(&mut tx, inv.id, member.id, now).await? {
+        // Someone used it between our look and our write.
+        let fresh = q::invitation_by_id(&mut tx, inv.id)
+            .await?
+            .ok_or(store::Error::NotFound)?;
+        check_usable(&fresh, now)?;
+        return Err(AppError::Gone {
+            slug: "invitation-used",
+            detail: "This invitation has already been used.".into(),
+        });
+    }
+    tx.commit().await?;
+    Ok(member)
+}
+
+pub async fn list_invitations(
+    db: &Db,
+    viewer: &Viewer,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<Invitation>> {
+    let mut c = db.read().await?;
+    let only = (!viewer.role().is_admin()).then_some(viewer.id());
+    Ok(q::list_invitations(&mut c, only, before, limit).await?)
+}
+
+pub async fn revoke_invitation(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let mut tx = db.write().await?;
+    let not_found = || AppError::NotFound(format!("There is no invitation {id} of yours."));
+    let inv = q::invitation_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if inv.inviter_id != viewer.id() && !viewer.role().is_admin() {
+        return Err(not_found());
+    }
+    if !q::revoke_invitation(&mut tx, id, now_micros()).await? {
+        return Err(AppError::Conflict {
+            detail: "This invitation was already used or withdrawn.".into(),
+            field: None,
+        });
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- sign-up by allowed domain ----
+
+pub async fn self_signup(db: &Db, input: &SignupInput) -> AppResult<Member> {
+    let v = validate_signup(input, true)?;
+    let email = v.email.as_ref().expect("email checked");
+    let org = org_settings(db).await?;
+    if !org.signup_domains.contains(email.domain()) {
+        return Err(AppError::Forbidden(if org.signup_domains.is_empty() {
+            "This org does not allow signing up without an invitation. Ask a member to invite you."
+                .into()
+        } else {
+            format!(
+                "Only addresses at {} can sign up on their own. Use your work address, or ask a \
+                 member to invite you.",
+                org.signup_domains.as_slice().join(", ")
+            )
+        }));
+    }
+    if setup_needed(db).await? {
+        return Err(AppError::Forbidden(
+            "Chorus is not set up yet: the owner must first follow the setup link.".into(),
+        ));
+    }
+    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let mut tx = db.write().await?;
+    let member = q::insert_member(
+        &mut tx,
+        &NewMember {
+            handle: v.handle.as_str(),
+            email: email.as_str(),
+            display_name: v.display_name.as_str(),
+            role: Role::Member,
+            password_hash: &hash,
+        },
+        now_micros(),
+    )
+    .await
+    .map_err(signup_conflict)?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+// ---- used by the command line ----
+
+/// Creates a member directly (the `admin create-user` command).
+pub async fn create_member(db: &Db, input: &SignupInput, role: Role) -> AppResult<Member> {
+    let v = validate_signup(input, true)?;
+    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let mut tx = db.write().await?;
+    let member = q::insert_member(
+        &mut tx,
+        &NewMember {
+            handle: v.handle.as_str(),
+            email: v.email.as_ref().expect("email checked").as_str(),
+            display_name: v.display_name.as_str(),
+            role,
+            password_hash: &hash,
+        },
+        now_micros(),
+    )
+    .await
+    .map_err(signup_conflict)?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+/// A stand-in viewer with the given member's rights, for the command line.
+pub async fn act_as(db: &Db, handle: &str) -> AppResult<Viewer> {
+    let m = member(db, handle).await?;
+    Ok(Viewer {
+        member: m,
+        auth: Auth::Token { id: 0 },
+    })
+}

@@ -1,0 +1,16 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use store::Db;
+
+use crate::config::Settings;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub settings: Arc<Settings>,
+    pub base_url: Arc<str>,
+    pub metrics: Option<PrometheusHandle>,
+}

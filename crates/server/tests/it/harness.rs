@@ -1,0 +1,318 @@
+//! Starts the real server on port 0 against a fresh database of either
+//! backend, and talks to it over HTTP like any client.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use server::app::App;
+use server::config::Settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test function once per backend: `backend_tests!(a, b, c);`
+/// makes `sqlite::a`, `postgres::a`, … from `async fn a(b: Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::harness::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn pg_url() -> String {
+    std::env::var("CHORUS_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/chorus_test".into())
+}
+
+/// A fresh, empty database URL: a temporary SQLite file, or a new schema in
+/// the PostgreSQL test database.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("chorus.db").display()),
+        Backend::Postgres => {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let schema = format!(
+                "t_{}_{}_{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .subsec_nanos()
+            );
+            let url = pg_url();
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL tests need a server at {url} ({e}); run scripts/test")
+                });
+            tokio::spawn(conn);
+            client
+                .batch_execute(&format!("CREATE SCHEMA {schema}"))
+                .await
+                .expect("create test schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+pub struct TestApp {
+    pub addr: String,
+    pub backend: Backend,
+    pub database_url: String,
+    pub client: Client,
+    pub csrf: Option<String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = fresh_database(backend, dir.path()).await;
+        Self::start(backend, dir, database_url, tweak).await
+    }
+
+    /// Starts another server process-internal node on the same database.
+    pub async fn start(
+        backend: Backend,
+        dir: tempfile::TempDir,
+        database_url: String,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = Settings {
+            data_dir: dir.path().to_owned(),
+            database_url: Some(database_url.clone()),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            db_max_connections: 4,
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        let app = App::build(settings).await.expect("server starts");
+        let addr = format!("http://{}", app.local_addr());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run(async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        TestApp {
+            addr,
+            backend,
+            database_url,
+            client: new_client(),
+            csrf: None,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    /// A second client with its own cookie jar, for another person.
+    pub fn browser(&self) -> TestApp {
+        TestApp {
+            addr: self.addr.clone(),
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+            client: new_client(),
+            csrf: None,
+            stop: None,
+            task: None,
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task");
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.addr)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Response {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else if path.starts_with("/api") || !path.starts_with('/') {
+            self.url(path)
+        } else {
+            self.url(&format!("/api/v1{path}"))
+        };
+        let mut req = self.client.request(method, url);
+        if let Some(csrf) = &self.csrf {
+            req = req.header("x-csrf-token", csrf);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    /// GET a page or other non-API path.
+    pub async fn page(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.request(Method::POST, path, Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.request(Method::PATCH, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// Issues a setup token and creates the owner @owner; this client is
+    /// then logged in as them.
+    pub async fn setup_owner(&mut self) -> Value {
+        let token = self.setup_token().await;
+        let res = self
+            .post(
+                "/setup",
+                json!({"token": token, "handle": "owner", "display_name": "Olga Owner",
+                       "email": "owner@acme.test", "password": PASSWORD}),
+            )
+            .await;
+        let body = expect(res, StatusCode::CREATED).await;
+        self.csrf = Some(body["csrf_token"].as_str().unwrap().to_owned());
+        body["member"].clone()
+    }
+
+    /// A setup token, as `chorus serve` would print it.
+    pub async fn setup_token(&self) -> String {
+        let db = store::Db::open(&self.database_url, &store::Options { max_connections: 1 })
+            .await
+            .unwrap();
+        let token = server::service::accounts::issue_setup_token(&db)
+            .await
+            .unwrap()
+            .expect("no owner yet");
+        db.close().await;
+        token
+    }
+
+    /// Logs this client in.
+    pub async fn login(&mut self, login: &str, password: &str) -> Value {
+        let res = self
+            .post("/session", json!({"login": login, "password": password}))
+            .await;
+        let body = expect(res, StatusCode::OK).await;
+        self.csrf = Some(body["csrf_token"].as_str().unwrap().to_owned());
+        body
+    }
+
+    /// Invites `email` as this client's member and returns the link token.
+    pub async fn invite(&self, email: &str, role: &str) -> String {
+        let res = self
+            .post("/invitations", json!({"email": email, "role": role}))
+            .await;
+        let body = expect(res, StatusCode::CREATED).await;
+        let url = body["url"].as_str().unwrap();
+        url.rsplit('/').next().unwrap().to_owned()
+    }
+
+    /// Invites and signs up a new member in a new client, logged in.
+    pub async fn new_member(&self, handle: &str, role: &str) -> TestApp {
+        let token = self.invite(&format!("{handle}@acme.test"), role).await;
+        let mut other = self.browser();
+        let res = other
+            .post(
+                &format!("/invitations/{token}/accept"),
+                json!({"handle": handle, "display_name": format!("{handle} Person"), "password": PASSWORD}),
+            )
+            .await;
+        let body = expect(res, StatusCode::CREATED).await;
+        other.csrf = Some(body["csrf_token"].as_str().unwrap().to_owned());
+        other
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Asserts the status and returns the JSON body (Null when empty).
+pub async fn expect(res: Response, status: StatusCode) -> Value {
+    let got = res.status();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let text = res.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    if got.is_client_error() || got.is_server_error() {
+        assert_eq!(
+            ct, "application/problem+json",
+            "errors are problems: {text}"
+        );
+    }
+    if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    }
+}
+
+/// Asserts a problem with this status and type slug; returns it.
+pub async fn expect_problem(res: Response, status: StatusCode, slug: &str) -> Value {
+    let body = expect(res, status).await;
+    assert_eq!(body["type"], format!("/problems/{slug}"), "problem: {body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.len() > 10),
+        "a problem says what to do: {body}"
+    );
+    body
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: every test drives the real server over
+//! HTTP, on SQLite and on PostgreSQL.
+
+mod accounts;
+mod harness;
+mod ops;

@@ -1,0 +1,467 @@
+//! Health, metrics, the OpenAPI document, pages of the first run,
+//! graceful shutdown, crash safety and start-up errors.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::harness::{Backend, PASSWORD, TestApp, expect};
+
+backend_tests!(
+    health_metrics_and_request_ids,
+    openapi_lists_every_route,
+    first_run_pages,
+    members_list_pages
+);
+
+async fn health_metrics_and_request_ids(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = app.page("/healthz").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("x-request-id"));
+    let res = app.page("/metrics").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("chorus_http_requests_total"), "{text}");
+    app.stop().await;
+}
+
+/// Every `$ref` in the document points at something that exists.
+fn check_refs(doc: &Value, v: &Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("$ref") {
+                let path = r
+                    .strip_prefix("#/")
+                    .unwrap_or_else(|| panic!("local ref {r}"));
+                let mut at = doc;
+                for part in path.split('/') {
+                    at = at.get(part).unwrap_or_else(|| panic!("dangling $ref {r}"));
+                }
+            }
+            m.values().for_each(|x| check_refs(doc, x));
+        }
+        Value::Array(a) => a.iter().for_each(|x| check_refs(doc, x)),
+        _ => {}
+    }
+}
+
+async fn openapi_lists_every_route(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let doc = expect(app.get("/openapi.json").await, StatusCode::OK).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["info"]["title"].is_string() && doc["info"]["version"].is_string());
+    check_refs(&doc, &doc);
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/setup", vec!["get", "post"]),
+        ("/session", vec!["post", "delete"]),
+        ("/signup", vec!["post"]),
+        ("/me", vec!["get", "patch"]),
+        ("/me/password", vec!["put"]),
+        ("/me/avatar", vec!["put", "delete"]),
+        ("/members", vec!["get"]),
+        ("/members/{handle}", vec!["get"]),
+        ("/members/{handle}/avatar", vec!["get"]),
+        ("/tokens", vec!["get", "post"]),
+        ("/tokens/{id}", vec!["delete"]),
+        ("/invitations", vec!["get", "post"]),
+        ("/invitations/{id}", vec!["delete"]),
+        ("/invitations/{token}/accept", vec!["get", "post"]),
+        ("/admin/settings", vec!["get", "patch"]),
+        ("/admin/members/{handle}", vec!["patch"]),
+    ];
+    for (path, methods) in &expected {
+        let item = paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} missing from the document"));
+        for m in methods {
+            let op = item.get(*m).unwrap_or_else(|| panic!("{m} {path} missing"));
+            assert!(
+                op["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{m} {path} has responses"
+            );
+        }
+    }
+    // And every documented operation answers something other than the
+    // router's own 404/405 (so the document describes real routes).
+    for (path, item) in paths {
+        for (method, _) in item.as_object().unwrap() {
+            let concrete = path
+                .replace("{handle}", "owner")
+                .replace("{id}", "1")
+                .replace("{token}", "x");
+            let res = app
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    &concrete,
+                    Some(json!({})),
+                )
+                .await;
+            assert_ne!(
+                res.status(),
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}"
+            );
+            if res.status() == StatusCode::NOT_FOUND {
+                let body: Value = res.json().await.unwrap();
+                assert_ne!(
+                    body["detail"], "There is no such API endpoint. See /api/v1/openapi.json.",
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    app.stop().await;
+}
+
+async fn first_run_pages(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = app.page("/").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let login = app.page("/login").await.text().await.unwrap();
+    assert!(
+        login.contains("setup link"),
+        "the login page points to setup"
+    );
+    let token = app.setup_token().await;
+    let page = app.page(&format!("/setup?token={token}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let res = app.page("/setup?token=wrong").await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    // A form post with errors shows the form again with the messages.
+    let res = app
+        .client
+        .post(app.url("/setup"))
+        .form(&[
+            ("token", token.as_str()),
+            ("display_name", "Ana"),
+            ("handle", "9"),
+            ("email", "ana@acme.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("Handles are") && html.contains("value=\"Ana\""),
+        "{html}"
+    );
+    let res = app
+        .client
+        .post(app.url("/setup"))
+        .form(&[
+            ("token", token.as_str()),
+            ("display_name", "Ana Lima"),
+            ("handle", "ana"),
+            ("email", "ana@acme.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let home = app.page("/").await;
+    assert_eq!(home.status(), StatusCode::OK);
+    let html = home.text().await.unwrap();
+    assert!(html.contains("Welcome, Ana Lima"), "{html}");
+    domain::safety::assert_safe_page(&html);
+    app.stop().await;
+}
+
+async fn members_list_pages(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    for h in ["amy", "ben", "cat", "dov"] {
+        app.new_member(h, "member").await;
+    }
+    let first = expect(app.get("/members?limit=2").await, StatusCode::OK).await;
+    let handles = |v: &Value| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["handle"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(handles(&first), ["amy", "ben"]);
+    let next = first["next"].as_str().unwrap();
+    let second = expect(
+        app.get(&format!("/members?limit=2&before={next}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(handles(&second), ["cat", "dov"]);
+    let third = expect(
+        app.get(&format!(
+            "/members?limit=2&before={}",
+            second["next"].as_str().unwrap()
+        ))
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(handles(&third), ["owner"]);
+    assert!(third["next"].is_null());
+    app.stop().await;
+}
+
+fn chorus() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chorus"));
+    c.env_remove("CHORUS_DATABASE_URL")
+        .env_remove("CHORUS_CONFIG");
+    c
+}
+
+#[tokio::test]
+async fn unreachable_database_url_is_named() {
+    let out = chorus()
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://chorus:hunter2@127.0.0.1:1/chorus",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("postgres://chorus:***@127.0.0.1:1/chorus"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(err.contains("Check that PostgreSQL is running"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_help_documents_every_setting() {
+    let out = chorus().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for s in [
+        "--data-dir",
+        "--database-url",
+        "--http-addr",
+        "--base-url",
+        "CHORUS_DATA_DIR",
+        "CHORUS_DATABASE_URL",
+        "CHORUS_HTTP_ADDR",
+        "CHORUS_BASE_URL",
+        "--config",
+    ] {
+        assert!(help.contains(s), "{s} in --help:\n{help}");
+    }
+}
+
+/// Settings precedence: file < environment < flags.
+#[tokio::test]
+async fn settings_precedence() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("chorus.toml");
+    std::fs::write(
+        &file,
+        "base_url = \"https://from-file.test\"\nsession_days = 3\ninvitation_days = 4\n",
+    )
+    .unwrap();
+    let args = server::config::SettingsArgs {
+        config: Some(file.clone()),
+        invitation_days: Some(9),
+        ..Default::default()
+    };
+    let s = args.load().unwrap();
+    assert_eq!(s.base_url(), "https://from-file.test");
+    assert!(s.secure_cookies());
+    assert_eq!(s.session_days, 3);
+    assert_eq!(s.invitation_days, 9);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "http_addr = \"not an address\"\n").unwrap();
+    let err = server::config::SettingsArgs {
+        config: Some(bad),
+        ..Default::default()
+    }
+    .load()
+    .unwrap_err();
+    assert!(err.contains("http_addr"), "{err}");
+}
+
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_serve(data_dir: &std::path::Path, port: u16) -> Child {
+    Child(
+        chorus()
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--http-addr", &format!("127.0.0.1:{port}")])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_healthy(base: &str) {
+    for _ in 0..200 {
+        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
+            && r.status() == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server at {base} did not become healthy");
+}
+
+/// Acknowledged writes survive `kill -9` (SQLite).
+#[tokio::test]
+async fn kill_9_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = spawn_serve(dir.path(), port);
+    // The setup link is printed on stdout.
+    let stdout = child.0.stdout.take().unwrap();
+    let link = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("/setup?token="))
+            .expect("setup link printed")
+    })
+    .await
+    .unwrap();
+    let token = link.trim().rsplit("token=").next().unwrap().to_owned();
+    wait_healthy(&base).await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/api/v1/setup"))
+        .json(&json!({"token": token, "handle": "owner", "display_name": "O", "email": "o@acme.test", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"login": "owner", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = res.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A stream of writes; the process is killed while they are in flight.
+    let writer = {
+        let (client, base, cookie, csrf) =
+            (client.clone(), base.clone(), cookie.clone(), csrf.clone());
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            for i in 0..10_000 {
+                let res = client
+                    .post(format!("{base}/api/v1/tokens"))
+                    .header("cookie", &cookie)
+                    .header("x-csrf-token", &csrf)
+                    .json(&json!({"name": format!("t{i}")}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status() == StatusCode::CREATED => acked.push(format!("t{i}")),
+                    _ => break,
+                }
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    // SIGKILL: no shutdown code runs.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    let acked = writer.await.unwrap();
+    assert!(
+        acked.len() > 5,
+        "some writes were acknowledged before the kill"
+    );
+    let _child = spawn_serve(dir.path(), port);
+    wait_healthy(&base).await;
+    let res = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"login": "owner", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let list: Value = client
+        .get(format!("{base}/api/v1/tokens"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: std::collections::HashSet<String> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect();
+    for a in &acked {
+        assert!(
+            names.contains(a),
+            "acknowledged write {a} was lost ({} acked)",
+            acked.len()
+        );
+    }
+}
+
+/// Graceful shutdown lets an in-flight request finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_requests() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    app.setup_owner().await;
+    // A login takes a while (argon2); start one and stop the server meanwhile.
+    let client = app.browser();
+    let req = tokio::spawn(async move {
+        client
+            .post("/session", json!({"login": "owner", "password": PASSWORD}))
+            .await
+            .status()
+    });
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    app.stop().await;
+    assert_eq!(req.await.unwrap(), StatusCode::OK);
+}

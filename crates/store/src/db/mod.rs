@@ -1,0 +1,317 @@
+//! One SQL layer over two databases.
+//!
+//! Chorus writes each query once, in the SQL that SQLite and PostgreSQL
+//! share (`$1` placeholders, `RETURNING`, `ON CONFLICT`), and runs it on the
+//! backend chosen at run time from the database URL. Where the dialects
+//! differ (schema DDL, full-text search, notifications) the code asks
+//! [`Conn::kind`] and branches.
+//!
+//! SQLite runs in-process with one writer connection (behind an async mutex,
+//! so writers queue instead of spinning on `SQLITE_BUSY`) and a small pool of
+//! read-only connections; WAL mode lets readers proceed while the writer
+//! commits. Statements run inline on the async worker: with WAL and
+//! `synchronous=NORMAL` a commit is a `write()` to the WAL, not an fsync, so
+//! every call is short. A committed transaction is in the WAL file before
+//! `commit()` returns, so killing the process loses no acknowledged write.
+//!
+//! PostgreSQL uses a `deadpool-postgres` pool with per-connection prepared
+//! statement caches.
+
+mod postgres;
+mod sqlite;
+mod value;
+
+use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use value::{Row, Value};
+
+use crate::Error;
+
+tokio::task_local! {
+    /// Queries made by the current task (one HTTP request), when the server
+    /// scopes it; pages assert on this to keep their query count fixed.
+    pub static QUERY_COUNT: Cell<u32>;
+}
+
+fn count_query(total: &AtomicU64) {
+    total.fetch_add(1, Ordering::Relaxed);
+    let _ = QUERY_COUNT.try_with(|c| c.set(c.get() + 1));
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Sqlite => "sqlite",
+            Kind::Postgres => "postgres",
+        }
+    }
+}
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Read connections for SQLite, all connections for PostgreSQL.
+    pub max_connections: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_connections: 8 }
+    }
+}
+
+/// A handle to the database, cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    redacted_url: String,
+    queries: AtomicU64,
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+impl Db {
+    /// Opens the database named by `url`: `sqlite://<path>` (or a bare path)
+    /// or `postgres://…`. It does not migrate; see [`crate::migrate`].
+    pub async fn open(url: &str, options: &Options) -> Result<Db, Error> {
+        let redacted_url = redact_url(url);
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres(postgres::Postgres::open(url, &redacted_url, options).await?)
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Backend::Sqlite(sqlite::Sqlite::open(path, options).await?)
+        };
+        Ok(Db {
+            inner: Arc::new(Inner {
+                backend,
+                redacted_url,
+                queries: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self.inner.backend {
+            Backend::Sqlite(_) => Kind::Sqlite,
+            Backend::Postgres(_) => Kind::Postgres,
+        }
+    }
+
+    /// The URL with any password replaced by `***`, for logs and errors.
+    pub fn redacted_url(&self) -> &str {
+        &self.inner.redacted_url
+    }
+
+    /// Total queries run since the database was opened.
+    pub fn query_total(&self) -> u64 {
+        self.inner.queries.load(Ordering::Relaxed)
+    }
+
+    /// A connection for reading.
+    pub async fn read(&self) -> Result<Conn, Error> {
+        let inner = match &self.inner.backend {
+            Backend::Sqlite(s) => ConnInner::SqliteRead(s.reader().await?),
+            Backend::Postgres(p) => ConnInner::Pg(p.get().await?),
+        };
+        Ok(Conn {
+            inner,
+            db: self.inner.clone(),
+        })
+    }
+
+    /// A transaction on the writer. It rolls back when dropped uncommitted.
+    pub async fn write(&self) -> Result<Tx, Error> {
+        let mut conn = match &self.inner.backend {
+            Backend::Sqlite(s) => Conn {
+                inner: ConnInner::SqliteWrite(s.writer().await),
+                db: self.inner.clone(),
+            },
+            Backend::Postgres(p) => Conn {
+                inner: ConnInner::Pg(p.get().await?),
+                db: self.inner.clone(),
+            },
+        };
+        let begin = match conn.kind() {
+            Kind::Sqlite => "BEGIN IMMEDIATE",
+            Kind::Postgres => "BEGIN",
+        };
+        conn.batch(begin).await?;
+        Ok(Tx { conn: Some(conn) })
+    }
+
+    /// Waits for open connections to finish and closes the database; for
+    /// SQLite this checkpoints the WAL into the main file.
+    pub async fn close(&self) {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(p) => p.close(),
+        }
+    }
+}
+
+/// A database connection: a pooled reader, or the inside of a [`Tx`].
+pub struct Conn {
+    inner: ConnInner,
+    db: Arc<Inner>,
+}
+
+enum ConnInner {
+    SqliteRead(sqlite::Reader),
+    SqliteWrite(tokio::sync::OwnedMutexGuard<rusqlite::Connection>),
+    Pg(deadpool_postgres::Object),
+}
+
+impl Conn {
+    pub fn kind(&self) -> Kind {
+        match self.inner {
+            ConnInner::SqliteRead(_) | ConnInner::SqliteWrite(_) => Kind::Sqlite,
+            ConnInner::Pg(_) => Kind::Postgres,
+        }
+    }
+
+    /// Runs a statement and returns all its rows.
+    pub async fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
+        count_query(&self.db.queries);
+        match &mut self.inner {
+            ConnInner::SqliteRead(r) => sqlite::query(r.conn(), sql, params),
+            ConnInner::SqliteWrite(w) => sqlite::query(w, sql, params),
+            ConnInner::Pg(c) => postgres::query(c, sql, params).await,
+        }
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub async fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, Error> {
+        Ok(self.query(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a statement that must return a row.
+    pub async fn query_one(&mut self, sql: &str, params: &[Value]) -> Result<Row, Error> {
+        self.query_opt(sql, params).await?.ok_or(Error::NotFound)
+    }
+
+    /// Runs a statement and returns how many rows it changed.
+    pub async fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
+        count_query(&self.db.queries);
+        match &mut self.inner {
+            ConnInner::SqliteRead(r) => sqlite::execute(r.conn(), sql, params),
+            ConnInner::SqliteWrite(w) => sqlite::execute(w, sql, params),
+            ConnInner::Pg(c) => postgres::execute(c, sql, params).await,
+        }
+    }
+
+    /// Runs several statements without parameters (migrations, BEGIN).
+    pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
+        match &mut self.inner {
+            ConnInner::SqliteRead(r) => sqlite::batch(r.conn(), sql),
+            ConnInner::SqliteWrite(w) => sqlite::batch(w, sql),
+            ConnInner::Pg(c) => c.batch_execute(sql).await.map_err(postgres::map_err),
+        }
+    }
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
+pub struct Tx {
+    conn: Option<Conn>,
+}
+
+impl Tx {
+    pub async fn commit(mut self) -> Result<(), Error> {
+        let mut conn = self.conn.take().expect("transaction already finished");
+        conn.batch("COMMIT").await
+    }
+}
+
+impl Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("transaction already finished")
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("transaction already finished")
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        match conn.inner {
+            ConnInner::SqliteWrite(w) => {
+                if !w.is_autocommit() {
+                    let _ = w.execute_batch("ROLLBACK");
+                }
+            }
+            ConnInner::Pg(client) => {
+                // The rollback needs an await; hand the connection to a task
+                // that rolls back before it returns to the pool.
+                if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                    handle.spawn(async move {
+                        if client.batch_execute("ROLLBACK").await.is_err() {
+                            let _ = deadpool_postgres::Object::take(client);
+                        }
+                    });
+                } else {
+                    let _ = deadpool_postgres::Object::take(client);
+                }
+            }
+            ConnInner::SqliteRead(_) => {}
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://ana:s3cr@t@db.local:5432/chorus"),
+            "postgres://ana:***@db.local:5432/chorus"
+        );
+        assert_eq!(
+            redact_url("postgres://ana@db.local/chorus"),
+            "postgres://ana@db.local/chorus"
+        );
+        assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

@@ -1,0 +1,262 @@
+//! The SQLite backend: one writer, a pool of readers, WAL.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+
+use super::{Row, Value};
+use crate::Error;
+
+pub(crate) struct Sqlite {
+    path: PathBuf,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+    size: usize,
+}
+
+/// A pooled read connection; returns to the pool when dropped.
+pub(crate) struct Reader {
+    conn: Option<Connection>,
+    pool: Arc<ReaderPool>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Reader {
+    pub(crate) fn conn(&mut self) -> &Connection {
+        self.conn.as_ref().expect("reader in use")
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.idle.lock().expect("reader pool").push(conn);
+        }
+    }
+}
+
+const PRAGMAS: &str = "
+    PRAGMA foreign_keys = ON;
+    PRAGMA busy_timeout = 5000;
+    PRAGMA synchronous = NORMAL;
+    PRAGMA temp_store = MEMORY;
+    PRAGMA cache_size = -8000;
+";
+
+fn open_conn(path: &Path, read_only: bool) -> Result<Connection, Error> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Unavailable {
+        url: format!("sqlite://{}", path.display()),
+        message: format!("{e}. Check that the data directory exists and is writable by this user."),
+    })?;
+    conn.execute_batch(PRAGMAS).map_err(map_err)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
+impl Sqlite {
+    pub(crate) async fn open(path: &str, options: &super::Options) -> Result<Sqlite, Error> {
+        let path = PathBuf::from(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Unavailable {
+                url: format!("sqlite://{}", path.display()),
+                message: format!("cannot create directory {}: {e}", dir.display()),
+            })?;
+        }
+        let writer = open_conn(&path, false)?;
+        // WAL is a property of the file; the writer sets it once.
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(map_err)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(Error::Unavailable {
+                url: format!("sqlite://{}", path.display()),
+                message: format!("could not switch to WAL mode (got {mode})"),
+            });
+        }
+        let size = options.max_connections.max(1);
+        let mut idle = Vec::with_capacity(size);
+        for _ in 0..size {
+            let r = open_conn(&path, true)?;
+            r.execute_batch("PRAGMA query_only = ON;")
+                .map_err(map_err)?;
+            idle.push(r);
+        }
+        Ok(Sqlite {
+            path,
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Arc::new(ReaderPool {
+                idle: Mutex::new(idle),
+                permits: Arc::new(Semaphore::new(size)),
+                size,
+            }),
+        })
+    }
+
+    pub(crate) async fn reader(&self) -> Result<Reader, Error> {
+        let permit = self
+            .readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)?;
+        let conn = self.readers.idle.lock().expect("reader pool").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => open_conn(&self.path, true)?,
+        };
+        Ok(Reader {
+            conn: Some(conn),
+            pool: self.readers.clone(),
+            _permit: permit,
+        })
+    }
+
+    pub(crate) async fn writer(&self) -> OwnedMutexGuard<Connection> {
+        self.writer.clone().lock_owned().await
+    }
+
+    pub(crate) async fn close(&self) {
+        // Wait until every reader is back, then fold the WAL into the file.
+        let all = self.readers.size as u32;
+        if let Ok(Ok(permits)) = tokio::time::timeout(
+            Duration::from_secs(10),
+            self.readers.permits.acquire_many(all),
+        )
+        .await
+        {
+            permits.forget();
+            self.readers.permits.close();
+            self.readers.idle.lock().expect("reader pool").clear();
+        }
+        let writer = self.writer.lock().await;
+        let _ = writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Float(v) => ToSqlOutput::Borrowed(ValueRef::Real(*v)),
+            Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+        })
+    }
+}
+
+/// Rewrites PostgreSQL's `$1` placeholders to SQLite's `?1`, which bind by
+/// number whatever order they appear in. Quoted text is left alone.
+fn placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
+    if !sql.contains('$') {
+        return sql.into();
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\'' {
+            quoted = !quoted;
+        }
+        if c == '$' && !quoted && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
+fn prepare<'c>(
+    conn: &'c Connection,
+    sql: &str,
+    params: &[Value],
+) -> Result<rusqlite::CachedStatement<'c>, Error> {
+    let mut stmt = conn.prepare_cached(&placeholders(sql)).map_err(map_err)?;
+    for (i, p) in params.iter().enumerate() {
+        stmt.raw_bind_parameter(i + 1, p).map_err(map_err)?;
+    }
+    Ok(stmt)
+}
+
+pub(crate) fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
+    let mut stmt = prepare(conn, sql, params)?;
+    let ncols = stmt.column_count();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(map_err)? {
+        let mut vals = Vec::with_capacity(ncols);
+        for i in 0..ncols {
+            vals.push(match r.get_ref(i).map_err(map_err)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Float(v),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+            });
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
+}
+
+pub(crate) fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, Error> {
+    let mut stmt = prepare(conn, sql, params)?;
+    let n = stmt.raw_execute().map_err(map_err)?;
+    Ok(n as u64)
+}
+
+pub(crate) fn batch(conn: &Connection, sql: &str) -> Result<(), Error> {
+    conn.execute_batch(sql).map_err(map_err)
+}
+
+pub(crate) fn map_err(e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        let msg = msg.clone().unwrap_or_default();
+        match f.extended_code {
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+            | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                return Error::Conflict(
+                    msg.trim_start_matches("UNIQUE constraint failed: ")
+                        .to_owned(),
+                );
+            }
+            rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return Error::ForeignKey(msg),
+            _ => {}
+        }
+        if f.code == rusqlite::ErrorCode::DatabaseBusy {
+            return Error::Busy;
+        }
+    }
+    Error::Db(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn rewrites_placeholders_outside_quotes() {
+        assert_eq!(
+            placeholders("SELECT $1, '$2', $10 FROM t WHERE a = $2"),
+            "SELECT ?1, '$2', ?10 FROM t WHERE a = ?2"
+        );
+    }
+}

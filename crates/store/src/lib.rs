@@ -1,0 +1,52 @@
+//! Chorus's storage: the SQL layer over SQLite and PostgreSQL ([`db`]),
+//! migrations ([`migrate`]) and one module of queries per part of the
+//! domain. SQL lives only in this crate. Functions take a [`Conn`] to read
+//! or a [`Tx`] to write, so a caller composes several of them into one
+//! transaction.
+
+pub mod accounts;
+pub mod db;
+pub mod migrate;
+
+pub use db::{Conn, Db, Kind, Options, Row, Tx, Value};
+
+/// Storage errors. `Conflict` carries the unique key that was violated
+/// (SQLite names `table.column`, PostgreSQL the index), which callers match
+/// with `contains("handle")` and the like.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    #[error("already exists: {0}")]
+    Conflict(String),
+    #[error("refers to something that does not exist: {0}")]
+    ForeignKey(String),
+    #[error("the database is busy; try again")]
+    Busy,
+    #[error("the database connection is closed")]
+    Closed,
+    #[error("cannot use the database at {url}: {message}")]
+    Unavailable { url: String, message: String },
+    #[error("cannot decode a row: {0}")]
+    Decode(String),
+    #[error("database error: {0}")]
+    Db(String),
+    #[error("migration {version} ({name}) failed: {message}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        message: String,
+    },
+}
+
+impl Error {
+    pub fn is_conflict_on(&self, key: &str) -> bool {
+        matches!(self, Error::Conflict(k) if k.contains(key))
+    }
+}
+
+/// The current time in microseconds since the Unix epoch, the unit of every
+/// time column.
+pub fn now_micros() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
