@@ -9,6 +9,7 @@
 pub mod markdown;
 pub mod role;
 pub mod safety;
+pub mod social;
 pub mod validate;
 
 pub use role::{InvitePolicy, Role};

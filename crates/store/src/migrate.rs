@@ -15,12 +15,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "accounts",
-    sqlite: include_str!("../migrations/sqlite/0001_accounts.sql"),
-    postgres: include_str!("../migrations/postgres/0001_accounts.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "accounts",
+        sqlite: include_str!("../migrations/sqlite/0001_accounts.sql"),
+        postgres: include_str!("../migrations/postgres/0001_accounts.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "social",
+        sqlite: include_str!("../migrations/sqlite/0002_social.sql"),
+        postgres: include_str!("../migrations/postgres/0002_social.sql"),
+    },
+];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.
 const PG_LOCK_KEY: i64 = 0x43_68_6f_72_75_73;

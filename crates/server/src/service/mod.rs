@@ -4,3 +4,4 @@
 //! all call these, so a rule holds whichever door a request comes in by.
 
 pub mod accounts;
+pub mod social;

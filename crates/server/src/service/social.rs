@@ -1,0 +1,1353 @@
+//! The social core: spaces and membership, items, comments, reactions,
+//! follows, streams, audiences and notifications.
+//!
+//! Every read of an item goes through [`visible`], which applies
+//! `domain::social::can_see` — the one visibility rule — to the facts the
+//! store returns. Something the viewer may not see is "not found".
+
+use std::collections::HashSet;
+
+use domain::social::{self, FollowLevel, SpaceVisibility, TargetType};
+use domain::{Markdown, Role, ShortText, ValidationError};
+use store::social::{self as q, ActivityRow, ItemRow, NewActivity, Person, Space, Stream};
+use store::{Conn, Db, Tx, now_micros};
+
+use crate::error::{AppError, AppResult, Checks};
+use crate::service::accounts::Viewer;
+
+pub const MAX_BODY_CHARS: usize = 20_000;
+
+fn not_found_space(slug: &str) -> AppError {
+    AppError::NotFound(format!("There is no space \"{slug}\" that you can see."))
+}
+
+fn not_found_item(id: i64) -> AppError {
+    AppError::NotFound(format!("There is no item {id} that you can see."))
+}
+
+/// The visibility rule, applied to one item for one viewer.
+pub fn visible(viewer: &Viewer, item: &ItemRow) -> bool {
+    social::can_see(&item.access(viewer.id(), viewer.role(), viewer.member.is_active()))
+}
+
+fn space_visible(viewer: &Viewer, s: &Space) -> bool {
+    social::can_see_space(s.visibility, s.viewer_role.is_some(), viewer.role())
+}
+
+/// May the viewer read the space's content (its stream and members)?
+fn space_content_visible(viewer: &Viewer, s: &Space) -> bool {
+    match s.visibility {
+        SpaceVisibility::Open => s.viewer_role.is_some() || viewer.role() != Role::Guest,
+        _ => s.viewer_role.is_some(),
+    }
+}
+
+fn is_space_admin(viewer: &Viewer, s: &Space) -> bool {
+    s.viewer_role.as_deref() == Some("admin")
+        || (viewer.role().is_admin() && s.visibility != SpaceVisibility::Secret)
+}
+
+async fn load_space(c: &mut Conn, viewer: &Viewer, slug: &str) -> AppResult<Space> {
+    let s = q::space_by_slug(c, viewer.id(), slug)
+        .await?
+        .ok_or_else(|| not_found_space(slug))?;
+    if !space_visible(viewer, &s) {
+        return Err(not_found_space(slug));
+    }
+    Ok(s)
+}
+
+// ---- spaces ----
+
+#[derive(Debug, Default, Clone)]
+pub struct SpaceInput {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<String>,
+    pub archived: Option<bool>,
+}
+
+pub async fn create_space(db: &Db, viewer: &Viewer, input: &SpaceInput) -> AppResult<Space> {
+    if viewer.role() == Role::Guest {
+        return Err(AppError::Forbidden("Guests cannot create spaces.".into()));
+    }
+    let mut checks = Checks::default();
+    let name = checks.check(
+        ShortText::parse("name", input.name.as_deref().unwrap_or(""), 80).and_then(|n| {
+            if n.is_empty() {
+                Err(ValidationError::new("name", "Give the space a name."))
+            } else {
+                Ok(n)
+            }
+        }),
+    );
+    let slug_src = match (&input.slug, &name) {
+        (Some(s), _) if !s.trim().is_empty() => s.clone(),
+        (_, Some(n)) => social::slugify(n.as_str()),
+        _ => String::new(),
+    };
+    let slug = if name.is_some() || input.slug.is_some() {
+        checks.check(social::parse_slug(&slug_src))
+    } else {
+        None
+    };
+    let description = checks.check(Markdown::parse(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        2000,
+    ));
+    let visibility = checks.check(SpaceVisibility::parse(
+        input.visibility.as_deref().unwrap_or("open"),
+    ));
+    checks.finish()?;
+    let (name, slug, description, visibility) = (
+        name.expect("checked"),
+        slug.expect("checked"),
+        description.expect("checked"),
+        visibility.expect("checked"),
+    );
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let id = q::insert_space(
+        &mut tx,
+        &q::NewSpace {
+            slug: &slug,
+            name: name.as_str(),
+            description: description.as_str(),
+            visibility,
+            created_by: viewer.id(),
+        },
+        now,
+    )
+    .await
+    .map_err(|e| {
+        if e.is_conflict_on("slug") {
+            AppError::Conflict {
+                detail: format!("There is already a space \"{slug}\". Choose another short name."),
+                field: Some("slug"),
+            }
+        } else {
+            e.into()
+        }
+    })?;
+    q::add_space_member(&mut tx, id, viewer.id(), "admin", now).await?;
+    q::auto_follow(
+        &mut tx,
+        viewer.id(),
+        "space",
+        &id.to_string(),
+        "following",
+        now,
+    )
+    .await?;
+    q::append_activity(
+        &mut tx,
+        &NewActivity {
+            actor_id: viewer.id(),
+            verb: "create",
+            object_type: "space",
+            object_id: id,
+            target_type: None,
+            target_id: None,
+            item_id: None,
+            space_id: Some(id),
+        },
+        now,
+    )
+    .await?;
+    let s = q::space_by_id(&mut tx, viewer.id(), id)
+        .await?
+        .ok_or(store::Error::NotFound)?;
+    tx.commit().await?;
+    Ok(s)
+}
+
+pub async fn get_space(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<Space> {
+    let mut c = db.read().await?;
+    load_space(&mut c, viewer, slug).await
+}
+
+pub async fn list_spaces(
+    db: &Db,
+    viewer: &Viewer,
+    mine: bool,
+    after: &str,
+    limit: i64,
+) -> AppResult<Vec<Space>> {
+    let mut c = db.read().await?;
+    Ok(q::list_spaces(
+        &mut c,
+        viewer.id(),
+        viewer.role() == Role::Guest,
+        mine,
+        after,
+        limit,
+    )
+    .await?)
+}
+
+pub async fn update_space(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+    input: &SpaceInput,
+) -> AppResult<Space> {
+    let mut checks = Checks::default();
+    let name = input.name.as_deref().and_then(|n| {
+        checks.check(ShortText::parse("name", n, 80).and_then(|n| {
+            if n.is_empty() {
+                Err(ValidationError::new("name", "A space needs a name."))
+            } else {
+                Ok(n)
+            }
+        }))
+    });
+    let description = input
+        .description
+        .as_deref()
+        .and_then(|d| checks.check(Markdown::parse("description", d, 2000)));
+    let visibility = input
+        .visibility
+        .as_deref()
+        .and_then(|v| checks.check(SpaceVisibility::parse(v)));
+    checks.finish()?;
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let s = load_space(&mut tx, viewer, slug).await?;
+    if !is_space_admin(viewer, &s) {
+        return Err(AppError::Forbidden(
+            "Only this space's admins can change it.".into(),
+        ));
+    }
+    q::update_space(
+        &mut tx,
+        s.id,
+        name.as_ref().map(|n| n.as_str()),
+        description.as_ref().map(|d| d.as_str()),
+        visibility,
+        input.archived.map(|a| a.then_some(now)),
+        now,
+    )
+    .await?;
+    let s = q::space_by_id(&mut tx, viewer.id(), s.id)
+        .await?
+        .ok_or(store::Error::NotFound)?;
+    tx.commit().await?;
+    Ok(s)
+}
+
+/// What joining did: joined at once (open) or asked (closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinOutcome {
+    Joined,
+    Requested,
+    AlreadyMember,
+}
+
+pub async fn join_space(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+    message: &str,
+) -> AppResult<JoinOutcome> {
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let s = load_space(&mut tx, viewer, slug).await?;
+    if s.viewer_role.is_some() {
+        return Ok(JoinOutcome::AlreadyMember);
+    }
+    if s.archived_at.is_some() {
+        return Err(AppError::Conflict {
+            detail: "This space is archived; nobody joins it any more.".into(),
+            field: None,
+        });
+    }
+    match s.visibility {
+        SpaceVisibility::Open => {
+            add_to_space(&mut tx, viewer.id(), &s, viewer.id(), "member", now).await?;
+            tx.commit().await?;
+            Ok(JoinOutcome::Joined)
+        }
+        SpaceVisibility::Closed => {
+            let message = ShortText::parse("message", message, 300)?;
+            if q::put_join_request(&mut tx, s.id, viewer.id(), message.as_str(), now).await? {
+                let a = q::append_activity(
+                    &mut tx,
+                    &NewActivity {
+                        actor_id: viewer.id(),
+                        verb: "request",
+                        object_type: "space",
+                        object_id: s.id,
+                        target_type: None,
+                        target_id: None,
+                        item_id: None,
+                        space_id: Some(s.id),
+                    },
+                    now,
+                )
+                .await?;
+                for admin in q::space_admins(&mut tx, s.id).await? {
+                    q::notify(&mut tx, admin, a, "join_request", now).await?;
+                }
+            }
+            tx.commit().await?;
+            Ok(JoinOutcome::Requested)
+        }
+        SpaceVisibility::Secret => Err(not_found_space(slug)),
+    }
+}
+
+/// Adds a member to a space: membership, a follow, an activity, and a
+/// notification when someone else added them.
+async fn add_to_space(
+    tx: &mut Tx,
+    actor: i64,
+    s: &Space,
+    member: i64,
+    role: &str,
+    now: i64,
+) -> AppResult<bool> {
+    let added = q::add_space_member(tx, s.id, member, role, now).await?;
+    if added {
+        q::auto_follow(tx, member, "space", &s.id.to_string(), "following", now).await?;
+        let a = q::append_activity(
+            tx,
+            &NewActivity {
+                actor_id: actor,
+                verb: "join",
+                object_type: "member",
+                object_id: member,
+                target_type: Some("space"),
+                target_id: Some(s.id),
+                item_id: None,
+                space_id: Some(s.id),
+            },
+            now,
+        )
+        .await?;
+        if actor != member {
+            q::notify(tx, member, a, "added_to_space", now).await?;
+        }
+    }
+    Ok(added)
+}
+
+pub async fn leave_space(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<()> {
+    let mut tx = db.write().await?;
+    let s = load_space(&mut tx, viewer, slug).await?;
+    if s.viewer_role.is_none() {
+        return Err(AppError::Conflict {
+            detail: "You are not a member of this space.".into(),
+            field: None,
+        });
+    }
+    if s.viewer_role.as_deref() == Some("admin")
+        && q::space_admin_count(&mut tx, s.id).await? <= 1
+        && s.member_count > 1
+    {
+        return Err(AppError::Conflict {
+            detail: "You are this space's only admin. Make someone else an admin first.".into(),
+            field: None,
+        });
+    }
+    q::remove_space_member(&mut tx, s.id, viewer.id()).await?;
+    q::delete_follow(&mut tx, viewer.id(), "space", &s.id.to_string()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Adds someone to a space (the way into a secret space), or changes
+/// their role there. Space admins only.
+pub async fn add_member(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+    handle: &str,
+    role: Option<&str>,
+) -> AppResult<Person> {
+    let role = match role.unwrap_or("member") {
+        r @ ("member" | "admin") => r,
+        _ => {
+            return Err(AppError::invalid(
+                "role",
+                "A space role is member or admin.",
+            ));
+        }
+    };
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let s = load_space(&mut tx, viewer, slug).await?;
+    if !is_space_admin(viewer, &s) {
+        return Err(AppError::Forbidden(
+            "Only this space's admins add people to it.".into(),
+        ));
+    }
+    let m = store::accounts::member_by_handle(&mut tx, handle)
+        .await?
+        .filter(|m| m.is_active())
+        .ok_or_else(|| AppError::NotFound(format!("There is no active member @{handle}.")))?;
+    add_to_space(&mut tx, viewer.id(), &s, m.id, role, now).await?;
+    tx.commit().await?;
+    Ok(Person {
+        id: m.id,
+        handle: m.handle,
+        display_name: m.display_name,
+        avatar_version: m.avatar_version,
+        extra: role.to_owned(),
+    })
+}
+
+pub async fn remove_member(db: &Db, viewer: &Viewer, slug: &str, handle: &str) -> AppResult<()> {
+    if handle.eq_ignore_ascii_case(&viewer.member.handle) {
+        return leave_space(db, viewer, slug).await;
+    }
+    let mut tx = db.write().await?;
+    let s = load_space(&mut tx, viewer, slug).await?;
+    if !is_space_admin(viewer, &s) {
+        return Err(AppError::Forbidden(
+            "Only this space's admins remove people from it.".into(),
+        ));
+    }
+    let m = store::accounts::member_by_handle(&mut tx, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    if !q::remove_space_member(&mut tx, s.id, m.id).await? {
+        return Err(AppError::NotFound(format!(
+            "@{handle} is not in this space."
+        )));
+    }
+    q::delete_follow(&mut tx, m.id, "space", &s.id.to_string()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn space_members(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+    after: &str,
+    limit: i64,
+) -> AppResult<Vec<Person>> {
+    let mut c = db.read().await?;
+    let s = load_space(&mut c, viewer, slug).await?;
+    if !space_content_visible(viewer, &s) {
+        return Err(AppError::Forbidden(
+            "Only members see who is in this space. Ask to join.".into(),
+        ));
+    }
+    Ok(q::space_members(&mut c, s.id, after, limit).await?)
+}
+
+pub async fn join_requests(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<Vec<Person>> {
+    let mut c = db.read().await?;
+    let s = load_space(&mut c, viewer, slug).await?;
+    if !is_space_admin(viewer, &s) {
+        return Err(AppError::Forbidden(
+            "Only this space's admins see join requests.".into(),
+        ));
+    }
+    Ok(q::join_requests(&mut c, s.id).await?)
+}
+
+pub async fn decide_request(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+    handle: &str,
+    approve: bool,
+) -> AppResult<()> {
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let s = load_space(&mut tx, viewer, slug).await?;
+    if !is_space_admin(viewer, &s) {
+        return Err(AppError::Forbidden(
+            "Only this space's admins decide join requests.".into(),
+        ));
+    }
+    let m = store::accounts::member_by_handle(&mut tx, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    if !q::take_join_request(&mut tx, s.id, m.id).await? {
+        return Err(AppError::NotFound(format!(
+            "@{handle} has not asked to join."
+        )));
+    }
+    if approve {
+        add_to_space(&mut tx, viewer.id(), &s, m.id, "member", now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- items ----
+
+#[derive(Debug, Default, Clone)]
+pub struct ItemInput {
+    /// A space slug, for a post in a space.
+    pub space: Option<String>,
+    /// Handles, for a direct post. With neither, the post is on the
+    /// author's profile.
+    pub to: Vec<String>,
+    pub title: Option<String>,
+    pub body: String,
+    pub ack_requested: bool,
+}
+
+/// Renders text with mentions of members that exist; returns the HTML
+/// and the mentioned members' ids.
+async fn render(c: &mut Conn, body: &str) -> AppResult<(String, Vec<i64>, Vec<String>)> {
+    let (handles, topics) = social::scan(body);
+    let found = q::members_by_handles(c, &handles).await?;
+    let known: HashSet<String> = found.iter().map(|m| m.1.clone()).collect();
+    let html = social::render_post(body, &known);
+    Ok((
+        html,
+        found.iter().filter(|m| m.4).map(|m| m.0).collect(),
+        topics,
+    ))
+}
+
+fn parse_body(body: &str) -> Result<Markdown, ValidationError> {
+    let md = Markdown::parse("body", body, MAX_BODY_CHARS)?;
+    if md.as_str().trim().is_empty() {
+        return Err(ValidationError::new("body", "Write something first."));
+    }
+    Ok(md)
+}
+
+/// Can `member` see `item`? For deciding whom to notify.
+async fn member_can_see(c: &mut Conn, member: i64, item: &ItemRow) -> AppResult<bool> {
+    let Some((role, active, in_space, rcpt)) =
+        q::member_facts(c, member, item.space_id, item.id).await?
+    else {
+        return Ok(false);
+    };
+    Ok(social::can_see(&social::Access {
+        audience: item.audience(),
+        viewer_is_author: item.author_id == member,
+        viewer_in_space: in_space,
+        viewer_is_recipient: rcpt,
+        viewer_role: role,
+        viewer_active: active,
+    }))
+}
+
+pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+    let mut checks = Checks::default();
+    let body = checks.check(parse_body(&input.body));
+    let title = checks.check(ShortText::parse(
+        "title",
+        input.title.as_deref().unwrap_or(""),
+        200,
+    ));
+    checks.finish()?;
+    let (body, title) = (body.expect("checked"), title.expect("checked"));
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    // Where it goes, and whether the viewer may post there.
+    let (audience, space, recipients) =
+        if let Some(slug) = input.space.as_deref().filter(|s| !s.is_empty()) {
+            let s = load_space(&mut tx, viewer, slug).await?;
+            if s.archived_at.is_some() {
+                return Err(AppError::Conflict {
+                    detail: "This space is archived: it is read-only.".into(),
+                    field: Some("space"),
+                });
+            }
+            let may_post = s.viewer_role.is_some()
+                || (s.visibility == SpaceVisibility::Open && viewer.role() != Role::Guest);
+            if !may_post {
+                return Err(AppError::Forbidden(
+                    "Only members post in this space. Ask to join it first.".into(),
+                ));
+            }
+            ("space", Some(s), Vec::new())
+        } else if !input.to.is_empty() {
+            let handles: Vec<String> = input
+                .to
+                .iter()
+                .map(|h| h.trim().trim_start_matches('@').to_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect();
+            let found = q::members_by_handles(&mut tx, &handles).await?;
+            let missing: Vec<&String> = handles
+                .iter()
+                .filter(|h| !found.iter().any(|f| &f.1 == *h && f.4))
+                .collect();
+            if !missing.is_empty() {
+                return Err(AppError::invalid(
+                    "to",
+                    format!(
+                        "There is no active member {}. Check the handles.",
+                        missing
+                            .iter()
+                            .map(|h| format!("@{h}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            let ids: Vec<i64> = found
+                .iter()
+                .map(|f| f.0)
+                .filter(|id| *id != viewer.id())
+                .collect();
+            if ids.is_empty() {
+                return Err(AppError::invalid("to", "Name at least one other person."));
+            }
+            ("direct", None, ids)
+        } else {
+            if viewer.role() == Role::Guest {
+                return Err(AppError::Forbidden(
+                    "Guests post in the spaces they were invited to.".into(),
+                ));
+            }
+            ("profile", None, Vec::new())
+        };
+    let (html, mentioned, topics) = render(&mut tx, body.as_str()).await?;
+    let id = q::insert_item(
+        &mut tx,
+        &q::NewItem {
+            kind: "post",
+            author_id: viewer.id(),
+            audience,
+            space_id: space.as_ref().map(|s| s.id),
+            title: title.as_str(),
+            body: body.as_str(),
+            body_html: &html,
+            ack_requested: input.ack_requested,
+        },
+        now,
+    )
+    .await?;
+    q::set_item_recipients(&mut tx, id, &recipients).await?;
+    q::set_item_topics(&mut tx, id, &topics).await?;
+    let item = q::item_by_id(&mut tx, viewer.id(), id)
+        .await?
+        .ok_or(store::Error::NotFound)?;
+    let a = q::append_activity(
+        &mut tx,
+        &NewActivity {
+            actor_id: viewer.id(),
+            verb: "post",
+            object_type: "item",
+            object_id: id,
+            target_type: space.as_ref().map(|_| "space"),
+            target_id: space.as_ref().map(|s| s.id),
+            item_id: Some(id),
+            space_id: space.as_ref().map(|s| s.id),
+        },
+        now,
+    )
+    .await?;
+    q::auto_follow(
+        &mut tx,
+        viewer.id(),
+        "item",
+        &id.to_string(),
+        "watching",
+        now,
+    )
+    .await?;
+    let mut extra = vec![viewer.id()];
+    extra.extend(&recipients);
+    for m in &recipients {
+        q::auto_follow(&mut tx, *m, "item", &id.to_string(), "watching", now).await?;
+        q::notify(&mut tx, *m, a, "direct", now).await?;
+    }
+    for m in mentioned.iter().filter(|m| **m != viewer.id()) {
+        if member_can_see(&mut tx, *m, &item).await? {
+            q::auto_follow(&mut tx, *m, "item", &id.to_string(), "watching", now).await?;
+            if !recipients.contains(m) {
+                q::notify(&mut tx, *m, a, "mention", now).await?;
+            }
+            extra.push(*m);
+        }
+    }
+    let mut targets: Vec<(&str, String)> = vec![("member", viewer.id().to_string())];
+    if let Some(s) = &space {
+        targets.push(("space", s.id.to_string()));
+    }
+    for t in &topics {
+        targets.push(("topic", t.clone()));
+    }
+    q::fan_out(&mut tx, a, &item, &targets, &extra).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// An item as the viewer sees it, with its topics, direct recipients and
+/// the viewer's follow level.
+#[derive(Debug, Clone)]
+pub struct ItemDetail {
+    pub item: ItemRow,
+    pub topics: Vec<String>,
+    pub recipients: Vec<Person>,
+    pub reactions: Vec<(i64, i64, String, i64, bool)>,
+    pub follow_level: Option<String>,
+}
+
+pub async fn load_item(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<ItemRow> {
+    let item = q::item_by_id(c, viewer.id(), id)
+        .await?
+        .ok_or_else(|| not_found_item(id))?;
+    if !visible(viewer, &item) {
+        return Err(not_found_item(id));
+    }
+    Ok(item)
+}
+
+pub async fn get_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<ItemDetail> {
+    let mut c = db.read().await?;
+    let item = load_item(&mut c, viewer, id).await?;
+    let topics = q::item_topics(&mut c, id).await?;
+    let recipients = if item.audience == "direct" {
+        q::item_recipients(&mut c, id).await?
+    } else {
+        Vec::new()
+    };
+    let reactions = q::reaction_counts(&mut c, viewer.id(), &[id]).await?;
+    let follow_level = q::follow_level(&mut c, viewer.id(), "item", &id.to_string()).await?;
+    Ok(ItemDetail {
+        item,
+        topics,
+        recipients,
+        reactions,
+        follow_level,
+    })
+}
+
+pub async fn edit_item(
+    db: &Db,
+    viewer: &Viewer,
+    id: i64,
+    title: Option<&str>,
+    body: Option<&str>,
+) -> AppResult<()> {
+    let mut checks = Checks::default();
+    let body = body.and_then(|b| checks.check(parse_body(b)));
+    let title = title.and_then(|t| checks.check(ShortText::parse("title", t, 200)));
+    checks.finish()?;
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let item = load_item(&mut tx, viewer, id).await?;
+    if item.author_id != viewer.id() {
+        return Err(AppError::Forbidden("Only the author edits an item.".into()));
+    }
+    if item.deleted_at.is_some() {
+        return Err(AppError::Conflict {
+            detail: "This item was deleted.".into(),
+            field: None,
+        });
+    }
+    let body = body.map_or(item.body.clone(), |b| b.as_str().to_owned());
+    let title = title.map_or(item.title.clone(), |t| t.as_str().to_owned());
+    let (html, _, topics) = render(&mut tx, &body).await?;
+    q::edit_item(&mut tx, id, viewer.id(), &title, &body, &html, now).await?;
+    q::set_item_topics(&mut tx, id, &topics).await?;
+    q::append_activity(
+        &mut tx,
+        &NewActivity {
+            actor_id: viewer.id(),
+            verb: "update",
+            object_type: "item",
+            object_id: id,
+            target_type: None,
+            target_id: None,
+            item_id: Some(id),
+            space_id: item.space_id,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn item_revisions(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Vec<q::Revision>> {
+    let mut c = db.read().await?;
+    load_item(&mut c, viewer, id).await?;
+    Ok(q::item_revisions(&mut c, id).await?)
+}
+
+pub async fn delete_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let item = load_item(&mut tx, viewer, id).await?;
+    let space_admin = match &item.space_slug {
+        Some(slug) => load_space(&mut tx, viewer, slug)
+            .await
+            .map(|s| is_space_admin(viewer, &s))
+            .unwrap_or(false),
+        None => false,
+    };
+    if item.author_id != viewer.id() && !space_admin && !viewer.role().is_admin() {
+        return Err(AppError::Forbidden(
+            "Only the author or an admin deletes an item.".into(),
+        ));
+    }
+    if item.deleted_at.is_some() {
+        return Ok(());
+    }
+    q::delete_item(&mut tx, id, now).await?;
+    q::append_activity(
+        &mut tx,
+        &NewActivity {
+            actor_id: viewer.id(),
+            verb: "delete",
+            object_type: "item",
+            object_id: id,
+            target_type: None,
+            target_id: None,
+            item_id: Some(id),
+            space_id: item.space_id,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> AppResult<i64> {
+    let body = parse_body(body)?;
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let item = load_item(&mut tx, viewer, item_id).await?;
+    if item.deleted_at.is_some() {
+        return Err(AppError::Conflict {
+            detail: "This item was deleted; it takes no new comments.".into(),
+            field: None,
+        });
+    }
+    let (html, mentioned, _) = render(&mut tx, body.as_str()).await?;
+    let cid = q::insert_comment(&mut tx, item_id, viewer.id(), body.as_str(), &html, now).await?;
+    let a = q::append_activity(
+        &mut tx,
+        &NewActivity {
+            actor_id: viewer.id(),
+            verb: "comment",
+            object_type: "comment",
+            object_id: cid,
+            target_type: Some("item"),
+            target_id: Some(item_id),
+            item_id: Some(item_id),
+            space_id: item.space_id,
+        },
+        now,
+    )
+    .await?;
+    let watchers = q::item_watchers(&mut tx, item_id).await?;
+    q::auto_follow(
+        &mut tx,
+        viewer.id(),
+        "item",
+        &item_id.to_string(),
+        "watching",
+        now,
+    )
+    .await?;
+    let mut notified = HashSet::from([viewer.id()]);
+    if item.author_id != viewer.id() && member_can_see(&mut tx, item.author_id, &item).await? {
+        q::notify(&mut tx, item.author_id, a, "reply", now).await?;
+        notified.insert(item.author_id);
+    }
+    let mut extra = vec![viewer.id()];
+    for m in mentioned {
+        if !notified.contains(&m) && member_can_see(&mut tx, m, &item).await? {
+            q::notify(&mut tx, m, a, "mention", now).await?;
+            q::auto_follow(&mut tx, m, "item", &item_id.to_string(), "watching", now).await?;
+            notified.insert(m);
+            extra.push(m);
+        }
+    }
+    for w in watchers {
+        if !notified.contains(&w) && member_can_see(&mut tx, w, &item).await? {
+            q::notify(&mut tx, w, a, "watching", now).await?;
+            notified.insert(w);
+        }
+    }
+    let targets = [
+        ("item", item_id.to_string()),
+        ("member", viewer.id().to_string()),
+    ];
+    q::fan_out(&mut tx, a, &item, &targets, &extra).await?;
+    tx.commit().await?;
+    Ok(cid)
+}
+
+pub async fn comments(
+    db: &Db,
+    viewer: &Viewer,
+    item_id: i64,
+    after: i64,
+    limit: i64,
+) -> AppResult<Vec<q::CommentRow>> {
+    let mut c = db.read().await?;
+    load_item(&mut c, viewer, item_id).await?;
+    Ok(q::comments(&mut c, item_id, after, limit).await?)
+}
+
+pub async fn react(
+    db: &Db,
+    viewer: &Viewer,
+    item_id: i64,
+    comment_id: Option<i64>,
+    emoji: &str,
+    add: bool,
+) -> AppResult<()> {
+    let emoji = social::parse_reaction(emoji)?;
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let item = load_item(&mut tx, viewer, item_id).await?;
+    let owner = match comment_id {
+        Some(cid) => q::comment_exists(&mut tx, item_id, cid)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("Item {item_id} has no comment {cid}.")))?,
+        None => item.author_id,
+    };
+    let cid = comment_id.unwrap_or(0);
+    if !add {
+        q::remove_reaction(&mut tx, item_id, cid, viewer.id(), &emoji).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
+    if q::add_reaction(&mut tx, item_id, cid, viewer.id(), &emoji, now).await? {
+        let a = q::append_activity(
+            &mut tx,
+            &NewActivity {
+                actor_id: viewer.id(),
+                verb: "react",
+                object_type: if comment_id.is_some() {
+                    "comment"
+                } else {
+                    "item"
+                },
+                object_id: comment_id.unwrap_or(item_id),
+                target_type: None,
+                target_id: None,
+                item_id: Some(item_id),
+                space_id: item.space_id,
+            },
+            now,
+        )
+        .await?;
+        if owner != viewer.id() {
+            q::notify(&mut tx, owner, a, "reaction", now).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+// ---- follows ----
+
+/// Resolves a follow target to its stored key, checking it exists and the
+/// viewer may see it.
+async fn follow_key(
+    c: &mut Conn,
+    viewer: &Viewer,
+    ttype: TargetType,
+    target: &str,
+) -> AppResult<(String, Option<i64>)> {
+    match ttype {
+        TargetType::Member => {
+            let m = store::accounts::member_by_handle(c, target.trim_start_matches('@'))
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("There is no member @{target}.")))?;
+            if m.id == viewer.id() {
+                return Err(AppError::invalid("target", "You cannot follow yourself."));
+            }
+            Ok((m.id.to_string(), Some(m.id)))
+        }
+        TargetType::Space => {
+            let s = load_space(c, viewer, target).await?;
+            Ok((s.id.to_string(), None))
+        }
+        TargetType::Topic => Ok((social::parse_topic(target)?, None)),
+        TargetType::Item => {
+            let id: i64 = target.parse().map_err(|_| not_found_item(0))?;
+            load_item(c, viewer, id).await?;
+            Ok((id.to_string(), None))
+        }
+    }
+}
+
+pub async fn follow(
+    db: &Db,
+    viewer: &Viewer,
+    target_type: &str,
+    target: &str,
+    level: &str,
+) -> AppResult<()> {
+    let mut checks = Checks::default();
+    let ttype = checks.check(TargetType::parse(target_type));
+    let level = checks.check(FollowLevel::parse(level));
+    checks.finish()?;
+    let (ttype, level) = (ttype.expect("checked"), level.expect("checked"));
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let (key, followed_member) = follow_key(&mut tx, viewer, ttype, target).await?;
+    let new = q::put_follow(
+        &mut tx,
+        viewer.id(),
+        ttype.as_str(),
+        &key,
+        level.as_str(),
+        now,
+    )
+    .await?;
+    if let (true, Some(m), false) = (new, followed_member, level == FollowLevel::Muted) {
+        let a = q::append_activity(
+            &mut tx,
+            &NewActivity {
+                actor_id: viewer.id(),
+                verb: "follow",
+                object_type: "member",
+                object_id: m,
+                target_type: None,
+                target_id: None,
+                item_id: None,
+                space_id: None,
+            },
+            now,
+        )
+        .await?;
+        q::notify(&mut tx, m, a, "follower", now).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn unfollow(db: &Db, viewer: &Viewer, target_type: &str, target: &str) -> AppResult<()> {
+    let ttype = TargetType::parse(target_type)?;
+    let mut tx = db.write().await?;
+    let (key, _) = follow_key(&mut tx, viewer, ttype, target).await?;
+    if !q::delete_follow(&mut tx, viewer.id(), ttype.as_str(), &key).await? {
+        return Err(AppError::NotFound("You do not follow that.".into()));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn member_followers(
+    db: &Db,
+    handle: &str,
+    after: &str,
+    limit: i64,
+) -> AppResult<Vec<Person>> {
+    let mut c = db.read().await?;
+    let m = store::accounts::member_by_handle(&mut c, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    Ok(q::followers(&mut c, "member", &m.id.to_string(), after, limit).await?)
+}
+
+// ---- streams ----
+
+/// One page of a stream: what the viewer may see, newest first, and the
+/// cursor for the next page. Reads in rounds, so items the viewer may not
+/// see never shorten a page, but never more than a few rounds.
+pub async fn stream(
+    db: &Db,
+    viewer: &Viewer,
+    which: StreamRequest,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<(Vec<ActivityRow>, Option<i64>)> {
+    let mut c = db.read().await?;
+    let stream = resolve_stream(&mut c, viewer, which).await?;
+    let muted: HashSet<String> = if matches!(stream, Stream::Home) {
+        q::muted(&mut c, viewer.id()).await?.into_iter().collect()
+    } else {
+        HashSet::new()
+    };
+    let mut out = Vec::new();
+    let mut cursor = before;
+    let mut exhausted = false;
+    for _ in 0..4 {
+        let rows = q::read_stream(&mut c, viewer.id(), &stream, cursor, None, limit + 1).await?;
+        exhausted = (rows.len() as i64) <= limit;
+        for r in rows {
+            cursor = Some(r.id);
+            if entry_visible(viewer, &r, &muted) {
+                out.push(r);
+                if out.len() as i64 > limit {
+                    break;
+                }
+            }
+        }
+        if out.len() as i64 > limit || exhausted {
+            break;
+        }
+    }
+    let next = if out.len() as i64 > limit {
+        out.truncate(limit as usize);
+        out.last().map(|r| r.id)
+    } else if exhausted {
+        None
+    } else {
+        cursor
+    };
+    Ok((out, next))
+}
+
+/// Activities after `after`, oldest first, that the viewer may see (for
+/// live updates).
+pub async fn stream_after(
+    db: &Db,
+    viewer: &Viewer,
+    stream: &Stream,
+    after: i64,
+) -> AppResult<Vec<ActivityRow>> {
+    let mut c = db.read().await?;
+    let muted: HashSet<String> = if matches!(stream, Stream::Home) {
+        q::muted(&mut c, viewer.id()).await?.into_iter().collect()
+    } else {
+        HashSet::new()
+    };
+    let rows = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| entry_visible(viewer, r, &muted))
+        .collect())
+}
+
+fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {
+    if let Some(item) = &r.item {
+        if !visible(viewer, item) {
+            return false;
+        }
+        if muted.contains(&format!("item:{}", item.id))
+            || muted.contains(&format!("member:{}", r.actor.id))
+            || item
+                .space_id
+                .is_some_and(|s| muted.contains(&format!("space:{s}")))
+        {
+            return false;
+        }
+    }
+    true
+}
+
+/// A stream as named in a request.
+#[derive(Debug, Clone)]
+pub enum StreamRequest {
+    Home,
+    Everything,
+    Space(String),
+    Topic(String),
+    Profile(String),
+    Item(i64),
+}
+
+pub async fn resolve_stream(
+    c: &mut Conn,
+    viewer: &Viewer,
+    which: StreamRequest,
+) -> AppResult<Stream> {
+    Ok(match which {
+        StreamRequest::Home => Stream::Home,
+        StreamRequest::Everything => Stream::Everything {
+            guest: viewer.role() == Role::Guest,
+        },
+        StreamRequest::Space(slug) => {
+            let s = load_space(c, viewer, &slug).await?;
+            if !space_content_visible(viewer, &s) {
+                return Err(AppError::Forbidden(
+                    "Only members read this space. Ask to join it.".into(),
+                ));
+            }
+            Stream::Space(s.id)
+        }
+        StreamRequest::Topic(t) => Stream::Topic(social::parse_topic(&t)?),
+        StreamRequest::Profile(handle) => {
+            let m = store::accounts::member_by_handle(c, &handle)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+            Stream::Profile(m.id)
+        }
+        StreamRequest::Item(id) => {
+            load_item(c, viewer, id).await?;
+            Stream::Item(id)
+        }
+    })
+}
+
+// ---- audience ----
+
+#[derive(Debug, Clone)]
+pub struct AudienceSummary {
+    pub kind: &'static str,
+    pub count: i64,
+    /// "everyone at Acme", "12 members of Design review", "Ana and Bo".
+    pub label: String,
+    pub people: Vec<Person>,
+}
+
+pub async fn audience_for_space(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+) -> AppResult<AudienceSummary> {
+    let mut c = db.read().await?;
+    let s = load_space(&mut c, viewer, slug).await?;
+    let count = q::space_audience_count(&mut c, s.id, s.visibility).await?;
+    let org = crate::service::accounts::org_settings(db).await?.org_name;
+    let label = match s.visibility {
+        SpaceVisibility::Open => format!("everyone at {org} ({count}), in {}", s.name),
+        _ => format!(
+            "{count} {} of {}",
+            plural(count, "member", "members"),
+            s.name
+        ),
+    };
+    Ok(AudienceSummary {
+        kind: "space",
+        count,
+        label,
+        people: Vec::new(),
+    })
+}
+
+pub async fn audience_for_profile(db: &Db) -> AppResult<AudienceSummary> {
+    let mut c = db.read().await?;
+    let count = q::org_audience_count(&mut c).await?;
+    let org = crate::service::accounts::org_settings(db).await?.org_name;
+    Ok(AudienceSummary {
+        kind: "profile",
+        count,
+        label: format!("everyone at {org} ({count})"),
+        people: Vec::new(),
+    })
+}
+
+pub async fn audience_for_direct(
+    db: &Db,
+    viewer: &Viewer,
+    handles: &[String],
+) -> AppResult<AudienceSummary> {
+    let mut c = db.read().await?;
+    let handles: Vec<String> = handles
+        .iter()
+        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    let found = q::members_by_handles(&mut c, &handles).await?;
+    let mut people: Vec<Person> = found
+        .iter()
+        .filter(|f| f.4)
+        .map(|f| Person {
+            id: f.0,
+            handle: f.1.clone(),
+            display_name: f.2.clone(),
+            avatar_version: 0,
+            extra: String::new(),
+        })
+        .collect();
+    if !people.iter().any(|p| p.id == viewer.id()) {
+        people.push(Person {
+            id: viewer.id(),
+            handle: viewer.member.handle.clone(),
+            display_name: viewer.member.display_name.clone(),
+            avatar_version: viewer.member.avatar_version,
+            extra: String::new(),
+        });
+    }
+    let names: Vec<String> = people
+        .iter()
+        .filter(|p| p.id != viewer.id())
+        .map(|p| first_name(&p.display_name))
+        .collect();
+    let label = match names.len() {
+        0 => "only you".to_owned(),
+        1 => format!("{} and you", names[0]),
+        n => format!(
+            "{} and {} ({} people with you)",
+            names[..n - 1].join(", "),
+            names[n - 1],
+            n + 1
+        ),
+    };
+    Ok(AudienceSummary {
+        kind: "direct",
+        count: people.len() as i64,
+        label,
+        people,
+    })
+}
+
+fn first_name(name: &str) -> String {
+    name.split_whitespace().next().unwrap_or(name).to_owned()
+}
+
+fn plural<'a>(n: i64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// The audience of an existing item, as shown on it.
+pub async fn audience_of_item(
+    db: &Db,
+    viewer: &Viewer,
+    item: &ItemRow,
+) -> AppResult<AudienceSummary> {
+    match (item.audience.as_str(), &item.space_slug) {
+        ("space", Some(slug)) => audience_for_space(db, viewer, slug).await,
+        ("profile", _) => audience_for_profile(db).await,
+        _ => {
+            let mut c = db.read().await?;
+            let people = q::item_recipients(&mut c, item.id).await?;
+            let mut handles: Vec<String> = people.iter().map(|p| p.handle.clone()).collect();
+            handles.push(item.author_handle.clone());
+            drop(c);
+            audience_for_direct(db, viewer, &handles).await
+        }
+    }
+}
+
+// ---- notifications ----
+
+pub async fn notifications(
+    db: &Db,
+    viewer: &Viewer,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<(Vec<(q::NotificationRow, ActivityRow)>, i64, Option<i64>)> {
+    let mut c = db.read().await?;
+    let rows = q::notifications(&mut c, viewer.id(), before.unwrap_or(i64::MAX), limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
+    let ids: Vec<i64> = rows.iter().map(|n| n.activity_id).collect();
+    let acts = q::activities_by_ids(&mut c, viewer.id(), &ids).await?;
+    let unread = q::unread_count(&mut c, viewer.id()).await?;
+    let next = if more {
+        rows.last().map(|n| n.id)
+    } else {
+        None
+    };
+    let out = rows
+        .into_iter()
+        .filter_map(|n| {
+            let a = acts.iter().find(|a| a.id == n.activity_id)?.clone();
+            // A notification never shows what the viewer may not see.
+            if a.item.as_ref().is_some_and(|i| !visible(viewer, i)) {
+                return None;
+            }
+            Some((n, a))
+        })
+        .collect();
+    Ok((out, unread, next))
+}
+
+pub async fn unread_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
+    let mut c = db.read().await?;
+    Ok(q::unread_count(&mut c, viewer.id()).await?)
+}
+
+pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResult<u64> {
+    let mut tx = db.write().await?;
+    let n = q::mark_read(&mut tx, viewer.id(), ids, now_micros()).await?;
+    tx.commit().await?;
+    Ok(n)
+}

@@ -1,0 +1,1314 @@
+//! Spaces, items, comments, reactions, follows, the activity stream, home
+//! inboxes and notifications.
+//!
+//! Queries here narrow candidates; whether a viewer may see an item is
+//! decided by `domain::social::can_see` on the facts these queries return
+//! (`ItemRow::access`).
+
+use domain::Role;
+use domain::social::{Access, Audience, SpaceVisibility};
+
+use crate::{Conn, Error, Kind, Row, Tx, params};
+
+// ---- spaces ----
+
+#[derive(Debug, Clone)]
+pub struct Space {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: SpaceVisibility,
+    pub created_by: i64,
+    pub member_count: i64,
+    pub archived_at: Option<i64>,
+    pub created_at: i64,
+    /// The viewer's role in the space, if they belong: "admin" or "member".
+    pub viewer_role: Option<String>,
+    /// The viewer has asked to join.
+    pub viewer_requested: bool,
+}
+
+const SPACE_COLS: &str = "s.id, s.slug, s.name, s.description, s.visibility, s.created_by, \
+    s.member_count, s.archived_at, s.created_at, \
+    (SELECT sm.role FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1), \
+    (SELECT 1 FROM space_requests sr WHERE sr.space_id = s.id AND sr.member_id = $1)";
+
+fn space(r: &Row) -> Result<Space, Error> {
+    Ok(Space {
+        id: r.i64(0)?,
+        slug: r.text(1)?,
+        name: r.text(2)?,
+        description: r.text(3)?,
+        visibility: SpaceVisibility::parse(&r.text(4)?)
+            .map_err(|e| Error::Decode(e.to_string()))?,
+        created_by: r.i64(5)?,
+        member_count: r.i64(6)?,
+        archived_at: r.opt_i64(7)?,
+        created_at: r.i64(8)?,
+        viewer_role: r.opt_text(9)?,
+        viewer_requested: r.opt_i64(10)?.is_some(),
+    })
+}
+
+pub struct NewSpace<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub visibility: SpaceVisibility,
+    pub created_by: i64,
+}
+
+pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<i64, Error> {
+    tx.query_one(
+        "INSERT INTO spaces (slug, name, description, visibility, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        params![s.slug, s.name, s.description, s.visibility.as_str(), s.created_by, now],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn space_by_slug(c: &mut Conn, viewer: i64, slug: &str) -> Result<Option<Space>, Error> {
+    let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.slug = $2");
+    c.query_opt(&sql, params![viewer, slug.to_lowercase()])
+        .await?
+        .as_ref()
+        .map(space)
+        .transpose()
+}
+
+pub async fn space_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Space>, Error> {
+    let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.id = $2");
+    c.query_opt(&sql, params![viewer, id])
+        .await?
+        .as_ref()
+        .map(space)
+        .transpose()
+}
+
+/// Spaces the viewer may know exist, by name after `after`: open and
+/// closed ones (for non-guests) and those they belong to.
+pub async fn list_spaces(
+    c: &mut Conn,
+    viewer: i64,
+    guest: bool,
+    only_mine: bool,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Space>, Error> {
+    let sql = format!(
+        "SELECT {SPACE_COLS} FROM spaces s
+         WHERE s.slug > $2 AND s.archived_at IS NULL
+           AND (EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1)
+                OR ($3 = 0 AND $4 = 0 AND s.visibility <> 'secret'))
+         ORDER BY s.slug LIMIT $5"
+    );
+    c.query(&sql, params![viewer, after, guest, only_mine, limit])
+        .await?
+        .iter()
+        .map(space)
+        .collect()
+}
+
+pub async fn update_space(
+    tx: &mut Tx,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+    visibility: Option<SpaceVisibility>,
+    archived: Option<Option<i64>>,
+    now: i64,
+) -> Result<(), Error> {
+    let (set_archived, archived_at) = match archived {
+        Some(v) => (1, v),
+        None => (0, None),
+    };
+    tx.execute(
+        "UPDATE spaces SET name = COALESCE($2, name), description = COALESCE($3, description),
+            visibility = COALESCE($4, visibility),
+            archived_at = CASE WHEN $5 = 1 THEN $6 ELSE archived_at END, updated_at = $7
+         WHERE id = $1",
+        params![
+            id,
+            name,
+            description,
+            visibility.map(|v| v.as_str()),
+            set_archived,
+            archived_at,
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds (or re-roles) a member; returns true when they were not in yet.
+pub async fn add_space_member(
+    tx: &mut Tx,
+    space: i64,
+    member: i64,
+    role: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let existing = tx
+        .query_opt(
+            "SELECT role FROM space_members WHERE space_id = $1 AND member_id = $2",
+            params![space, member],
+        )
+        .await?;
+    tx.execute(
+        "DELETE FROM space_requests WHERE space_id = $1 AND member_id = $2",
+        params![space, member],
+    )
+    .await?;
+    if existing.is_some() {
+        tx.execute(
+            "UPDATE space_members SET role = $3 WHERE space_id = $1 AND member_id = $2",
+            params![space, member, role],
+        )
+        .await?;
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO space_members (space_id, member_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+        params![space, member, role, now],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE spaces SET member_count = member_count + 1 WHERE id = $1",
+        params![space],
+    )
+    .await?;
+    Ok(true)
+}
+
+pub async fn remove_space_member(tx: &mut Tx, space: i64, member: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM space_members WHERE space_id = $1 AND member_id = $2",
+            params![space, member],
+        )
+        .await?;
+    if n == 1 {
+        tx.execute(
+            "UPDATE spaces SET member_count = member_count - 1 WHERE id = $1",
+            params![space],
+        )
+        .await?;
+    }
+    Ok(n == 1)
+}
+
+pub async fn space_admin_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM space_members WHERE space_id = $1 AND role = 'admin'",
+        params![space],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn space_admins(c: &mut Conn, space: i64) -> Result<Vec<i64>, Error> {
+    c.query(
+        "SELECT member_id FROM space_members WHERE space_id = $1 AND role = 'admin'",
+        params![space],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+/// A person in a list: id, handle, name, avatar version, plus a role or
+/// level when the list has one.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: i64,
+    pub handle: String,
+    pub display_name: String,
+    pub avatar_version: i64,
+    pub extra: String,
+}
+
+fn person(r: &Row) -> Result<Person, Error> {
+    Ok(Person {
+        id: r.i64(0)?,
+        handle: r.text(1)?,
+        display_name: r.text(2)?,
+        avatar_version: r.i64(3)?,
+        extra: r.opt_text(4)?.unwrap_or_default(),
+    })
+}
+
+pub async fn space_members(
+    c: &mut Conn,
+    space: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, sm.role
+         FROM space_members sm JOIN members m ON m.id = sm.member_id
+         WHERE sm.space_id = $1 AND m.handle > $2 ORDER BY m.handle LIMIT $3",
+        params![space, after, limit],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+pub async fn put_join_request(
+    tx: &mut Tx,
+    space: i64,
+    member: i64,
+    message: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "INSERT INTO space_requests (space_id, member_id, message, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (space_id, member_id) DO NOTHING",
+            params![space, member, message, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn take_join_request(tx: &mut Tx, space: i64, member: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM space_requests WHERE space_id = $1 AND member_id = $2",
+            params![space, member],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn join_requests(c: &mut Conn, space: i64) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, r.message
+         FROM space_requests r JOIN members m ON m.id = r.member_id
+         WHERE r.space_id = $1 ORDER BY r.created_at",
+        params![space],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+/// Ids of the spaces a member belongs to.
+pub async fn member_space_ids(c: &mut Conn, member: i64) -> Result<Vec<i64>, Error> {
+    c.query(
+        "SELECT space_id FROM space_members WHERE member_id = $1",
+        params![member],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+// ---- items ----
+
+/// An item with what the visibility rule needs to know about one viewer.
+#[derive(Debug, Clone)]
+pub struct ItemRow {
+    pub id: i64,
+    pub kind: String,
+    pub author_id: i64,
+    pub author_handle: String,
+    pub author_name: String,
+    pub author_avatar: i64,
+    pub audience: String,
+    pub space_id: Option<i64>,
+    pub space_slug: Option<String>,
+    pub space_name: Option<String>,
+    pub space_visibility: Option<SpaceVisibility>,
+    pub title: String,
+    pub body: String,
+    pub body_html: String,
+    pub ack_requested: bool,
+    pub comment_count: i64,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+    pub viewer_in_space: bool,
+    pub viewer_is_recipient: bool,
+}
+
+impl ItemRow {
+    pub fn audience(&self) -> Audience {
+        match (self.audience.as_str(), self.space_visibility) {
+            ("space", Some(v)) => Audience::Space(v),
+            ("profile", _) => Audience::Profile,
+            _ => Audience::Direct,
+        }
+    }
+
+    /// The facts for `domain::social::can_see`.
+    pub fn access(&self, viewer_id: i64, viewer_role: Role, viewer_active: bool) -> Access {
+        Access {
+            audience: self.audience(),
+            viewer_is_author: self.author_id == viewer_id,
+            viewer_in_space: self.viewer_in_space,
+            viewer_is_recipient: self.viewer_is_recipient,
+            viewer_role,
+            viewer_active,
+        }
+    }
+}
+
+/// Item columns; `$1` is the viewer. 21 columns starting at the offset.
+pub const ITEM_COLS: &str = "i.id, i.kind, i.author_id, am.handle, am.display_name, am.avatar_version, \
+    i.audience, i.space_id, sp.slug, sp.name, sp.visibility, i.title, i.body, i.body_html, \
+    i.ack_requested, i.comment_count, i.created_at, i.edited_at, i.deleted_at, \
+    (SELECT 1 FROM space_members vsm WHERE vsm.space_id = i.space_id AND vsm.member_id = $1), \
+    (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1)";
+pub const ITEM_JOINS: &str =
+    "JOIN members am ON am.id = i.author_id LEFT JOIN spaces sp ON sp.id = i.space_id";
+const ITEM_NCOLS: usize = 21;
+
+fn item(r: &Row, at: usize) -> Result<ItemRow, Error> {
+    let vis = r.opt_text(at + 10)?;
+    Ok(ItemRow {
+        id: r.i64(at)?,
+        kind: r.text(at + 1)?,
+        author_id: r.i64(at + 2)?,
+        author_handle: r.text(at + 3)?,
+        author_name: r.text(at + 4)?,
+        author_avatar: r.i64(at + 5)?,
+        audience: r.text(at + 6)?,
+        space_id: r.opt_i64(at + 7)?,
+        space_slug: r.opt_text(at + 8)?,
+        space_name: r.opt_text(at + 9)?,
+        space_visibility: vis
+            .map(|v| SpaceVisibility::parse(&v))
+            .transpose()
+            .map_err(|e| Error::Decode(e.to_string()))?,
+        title: r.text(at + 11)?,
+        body: r.text(at + 12)?,
+        body_html: r.text(at + 13)?,
+        ack_requested: r.bool(at + 14)?,
+        comment_count: r.i64(at + 15)?,
+        created_at: r.i64(at + 16)?,
+        edited_at: r.opt_i64(at + 17)?,
+        deleted_at: r.opt_i64(at + 18)?,
+        viewer_in_space: r.opt_i64(at + 19)?.is_some(),
+        viewer_is_recipient: r.opt_i64(at + 20)?.is_some(),
+    })
+}
+
+pub struct NewItem<'a> {
+    pub kind: &'a str,
+    pub author_id: i64,
+    pub audience: &'a str,
+    pub space_id: Option<i64>,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub body_html: &'a str,
+    pub ack_requested: bool,
+}
+
+pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<i64, Error> {
+    tx.query_one(
+        "INSERT INTO items (kind, author_id, audience, space_id, title, body, body_html, ack_requested, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
+        params![i.kind, i.author_id, i.audience, i.space_id, i.title, i.body, i.body_html, i.ack_requested, now],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn item_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<ItemRow>, Error> {
+    let sql = format!("SELECT {ITEM_COLS} FROM items i {ITEM_JOINS} WHERE i.id = $2");
+    c.query_opt(&sql, params![viewer, id])
+        .await?
+        .map(|r| item(&r, 0))
+        .transpose()
+}
+
+pub async fn set_item_recipients(tx: &mut Tx, item: i64, members: &[i64]) -> Result<(), Error> {
+    for m in members {
+        tx.execute(
+            "INSERT INTO item_recipients (item_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            params![item, *m],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn item_recipients(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL
+         FROM item_recipients r JOIN members m ON m.id = r.member_id WHERE r.item_id = $1 ORDER BY m.handle",
+        params![item],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+pub async fn set_item_topics(tx: &mut Tx, item: i64, topics: &[String]) -> Result<(), Error> {
+    tx.execute("DELETE FROM item_topics WHERE item_id = $1", params![item])
+        .await?;
+    for t in topics {
+        tx.execute(
+            "INSERT INTO item_topics (topic, item_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            params![t.as_str(), item],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn item_topics(c: &mut Conn, item: i64) -> Result<Vec<String>, Error> {
+    c.query(
+        "SELECT topic FROM item_topics WHERE item_id = $1 ORDER BY topic",
+        params![item],
+    )
+    .await?
+    .iter()
+    .map(|r| r.text(0))
+    .collect()
+}
+
+/// Saves the current text as a revision, then replaces it.
+pub async fn edit_item(
+    tx: &mut Tx,
+    id: i64,
+    editor: i64,
+    title: &str,
+    body: &str,
+    body_html: &str,
+    now: i64,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO item_revisions (item_id, title, body, edited_by, edited_at)
+         SELECT id, title, body, $2, $3 FROM items WHERE id = $1",
+        params![id, editor, now],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE items SET title = $2, body = $3, body_html = $4, edited_at = $5, updated_at = $5 WHERE id = $1",
+        params![id, title, body, body_html, now],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub title: String,
+    pub body: String,
+    pub edited_by: String,
+    pub edited_at: i64,
+}
+
+pub async fn item_revisions(c: &mut Conn, item: i64) -> Result<Vec<Revision>, Error> {
+    c.query(
+        "SELECT r.title, r.body, m.handle, r.edited_at FROM item_revisions r JOIN members m ON m.id = r.edited_by
+         WHERE r.item_id = $1 ORDER BY r.id DESC",
+        params![item],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Revision {
+            title: r.text(0)?,
+            body: r.text(1)?,
+            edited_by: r.text(2)?,
+            edited_at: r.i64(3)?,
+        })
+    })
+    .collect()
+}
+
+/// Tombstones an item: its text goes, the thread stays.
+pub async fn delete_item(tx: &mut Tx, id: i64, now: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE items SET deleted_at = $2, updated_at = $2, title = '', body = '', body_html = '' WHERE id = $1",
+        params![id, now],
+    )
+    .await?;
+    tx.execute("DELETE FROM item_topics WHERE item_id = $1", params![id])
+        .await?;
+    Ok(())
+}
+
+// ---- comments and reactions ----
+
+#[derive(Debug, Clone)]
+pub struct CommentRow {
+    pub id: i64,
+    pub item_id: i64,
+    pub author: Person,
+    pub body: String,
+    pub body_html: String,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+pub async fn insert_comment(
+    tx: &mut Tx,
+    item: i64,
+    author: i64,
+    body: &str,
+    body_html: &str,
+    now: i64,
+) -> Result<i64, Error> {
+    let id = tx
+        .query_one(
+            "INSERT INTO comments (item_id, author_id, body, body_html, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            params![item, author, body, body_html, now],
+        )
+        .await?
+        .i64(0)?;
+    tx.execute(
+        "UPDATE items SET comment_count = comment_count + 1 WHERE id = $1",
+        params![item],
+    )
+    .await?;
+    Ok(id)
+}
+
+pub async fn comments(
+    c: &mut Conn,
+    item: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<CommentRow>, Error> {
+    c.query(
+        "SELECT c.id, c.item_id, m.id, m.handle, m.display_name, m.avatar_version, c.body, c.body_html,
+                c.created_at, c.edited_at, c.deleted_at
+         FROM comments c JOIN members m ON m.id = c.author_id
+         WHERE c.item_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3",
+        params![item, after, limit],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CommentRow {
+            id: r.i64(0)?,
+            item_id: r.i64(1)?,
+            author: Person {
+                id: r.i64(2)?,
+                handle: r.text(3)?,
+                display_name: r.text(4)?,
+                avatar_version: r.i64(5)?,
+                extra: String::new(),
+            },
+            body: r.text(6)?,
+            body_html: r.text(7)?,
+            created_at: r.i64(8)?,
+            edited_at: r.opt_i64(9)?,
+            deleted_at: r.opt_i64(10)?,
+        })
+    })
+    .collect()
+}
+
+pub async fn comment_exists(c: &mut Conn, item: i64, comment: i64) -> Result<Option<i64>, Error> {
+    c.query_opt(
+        "SELECT author_id FROM comments WHERE id = $1 AND item_id = $2 AND deleted_at IS NULL",
+        params![comment, item],
+    )
+    .await?
+    .map(|r| r.i64(0))
+    .transpose()
+}
+
+pub async fn add_reaction(
+    tx: &mut Tx,
+    item: i64,
+    comment: i64,
+    member: i64,
+    emoji: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "INSERT INTO reactions (item_id, comment_id, member_id, emoji, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+            params![item, comment, member, emoji, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn remove_reaction(
+    tx: &mut Tx,
+    item: i64,
+    comment: i64,
+    member: i64,
+    emoji: &str,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM reactions WHERE item_id = $1 AND comment_id = $2 AND member_id = $3 AND emoji = $4",
+            params![item, comment, member, emoji],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Reaction counts for items (comment 0) and their comments:
+/// (item, comment, emoji, count, viewer reacted).
+pub async fn reaction_counts(
+    c: &mut Conn,
+    viewer: i64,
+    items: &[i64],
+) -> Result<Vec<(i64, i64, String, i64, bool)>, Error> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = id_list(items);
+    let sql = format!(
+        "SELECT item_id, comment_id, emoji, COUNT(*), MAX(CASE WHEN member_id = $1 THEN 1 ELSE 0 END)
+         FROM reactions WHERE item_id IN ({list}) GROUP BY item_id, comment_id, emoji ORDER BY MIN(created_at)"
+    );
+    c.query(&sql, params![viewer])
+        .await?
+        .iter()
+        .map(|r| Ok((r.i64(0)?, r.i64(1)?, r.text(2)?, r.i64(3)?, r.i64(4)? != 0)))
+        .collect()
+}
+
+/// A comma-separated list of integers for `IN (…)`; safe because they are
+/// integers, and it keeps one prepared statement per list length away.
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+// ---- follows ----
+
+pub async fn put_follow(
+    tx: &mut Tx,
+    member: i64,
+    target_type: &str,
+    target: &str,
+    level: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let existed = tx
+        .query_opt(
+            "SELECT level FROM follows WHERE member_id = $1 AND target_type = $2 AND target = $3",
+            params![member, target_type, target],
+        )
+        .await?;
+    tx.execute(
+        "INSERT INTO follows (member_id, target_type, target, level, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (member_id, target_type, target) DO UPDATE SET level = excluded.level",
+        params![member, target_type, target, level, now],
+    )
+    .await?;
+    Ok(existed.is_none())
+}
+
+/// Follows only if there is no follow yet (auto-follow never overrides a
+/// choice, such as a mute).
+pub async fn auto_follow(
+    tx: &mut Tx,
+    member: i64,
+    target_type: &str,
+    target: &str,
+    level: &str,
+    now: i64,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO follows (member_id, target_type, target, level, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (member_id, target_type, target) DO NOTHING",
+        params![member, target_type, target, level, now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_follow(
+    tx: &mut Tx,
+    member: i64,
+    target_type: &str,
+    target: &str,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM follows WHERE member_id = $1 AND target_type = $2 AND target = $3",
+            params![member, target_type, target],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn follow_level(
+    c: &mut Conn,
+    member: i64,
+    target_type: &str,
+    target: &str,
+) -> Result<Option<String>, Error> {
+    c.query_opt(
+        "SELECT level FROM follows WHERE member_id = $1 AND target_type = $2 AND target = $3",
+        params![member, target_type, target],
+    )
+    .await?
+    .map(|r| r.text(0))
+    .transpose()
+}
+
+/// Members following a target (not muted), in handle order.
+pub async fn followers(
+    c: &mut Conn,
+    target_type: &str,
+    target: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, f.level
+         FROM follows f JOIN members m ON m.id = f.member_id
+         WHERE f.target_type = $1 AND f.target = $2 AND f.level <> 'muted' AND m.handle > $3
+         ORDER BY m.handle LIMIT $4",
+        params![target_type, target, after, limit],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+pub async fn follower_count(c: &mut Conn, target_type: &str, target: &str) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM follows WHERE target_type = $1 AND target = $2 AND level <> 'muted'",
+        params![target_type, target],
+    )
+    .await?
+    .i64(0)
+}
+
+/// What a member follows: (type, target, level), newest first.
+pub async fn following(
+    c: &mut Conn,
+    member: i64,
+    limit: i64,
+) -> Result<Vec<(String, String, String)>, Error> {
+    c.query(
+        "SELECT target_type, target, level FROM follows WHERE member_id = $1 ORDER BY created_at DESC LIMIT $2",
+        params![member, limit],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
+    .collect()
+}
+
+/// What a member has muted, as "type:target" keys.
+pub async fn muted(c: &mut Conn, member: i64) -> Result<Vec<String>, Error> {
+    c.query(
+        "SELECT target_type, target FROM follows WHERE member_id = $1 AND level = 'muted'",
+        params![member],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok(format!("{}:{}", r.text(0)?, r.text(1)?)))
+    .collect()
+}
+
+/// Watchers of an item (level `watching`).
+pub async fn item_watchers(c: &mut Conn, item: i64) -> Result<Vec<i64>, Error> {
+    c.query(
+        "SELECT member_id FROM follows WHERE target_type = 'item' AND target = $1 AND level = 'watching'",
+        params![item.to_string()],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+// ---- activities and streams ----
+
+pub struct NewActivity<'a> {
+    pub actor_id: i64,
+    pub verb: &'a str,
+    pub object_type: &'a str,
+    pub object_id: i64,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<i64>,
+    pub item_id: Option<i64>,
+    pub space_id: Option<i64>,
+}
+
+/// Appends an activity. On PostgreSQL a transaction-scoped advisory lock
+/// makes stream ids commit in the order they are given out, so a reader
+/// that resumes "after id N" can never skip a row committed later with a
+/// smaller id (SQLite's single writer gives the same order for free).
+pub async fn append_activity(tx: &mut Tx, a: &NewActivity<'_>, now: i64) -> Result<i64, Error> {
+    if tx.kind() == Kind::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(7283)", params![])
+            .await?;
+    }
+    tx.query_one(
+        "INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+        params![a.actor_id, a.verb, a.object_type, a.object_id, a.target_type, a.target_id, a.item_id, a.space_id, now],
+    )
+    .await?
+    .i64(0)
+}
+
+/// Fans an item's activity out to the home inboxes of those who follow
+/// any of `targets` ("type:target" pairs) and the `extra` members, keeping
+/// to those the item's audience admits (the read path checks again).
+pub async fn fan_out(
+    tx: &mut Tx,
+    activity: i64,
+    item: &ItemRow,
+    targets: &[(&str, String)],
+    extra: &[i64],
+) -> Result<u64, Error> {
+    let audience_filter = match item.audience() {
+        Audience::Space(SpaceVisibility::Open) => {
+            "AND (EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest')
+                  OR EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id))"
+        }
+        Audience::Space(_) => {
+            "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id)"
+        }
+        Audience::Profile => {
+            "AND EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest') AND $2 = $2"
+        }
+        Audience::Direct => {
+            "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = $3 AND fr.member_id = f.member_id)
+                  OR f.member_id = $4) AND $2 = $2"
+        }
+    };
+    let mut total = 0;
+    for (ttype, target) in targets {
+        let sql = format!(
+            "INSERT INTO inbox (member_id, activity_id)
+             SELECT f.member_id, $1 FROM follows f
+             WHERE f.target_type = $5 AND f.target = $6 AND f.level <> 'muted' {audience_filter}
+               AND $3 = $3 AND $4 = $4
+             ON CONFLICT DO NOTHING"
+        );
+        total += tx
+            .execute(
+                &sql,
+                params![
+                    activity,
+                    item.space_id.unwrap_or(0),
+                    item.id,
+                    item.author_id,
+                    *ttype,
+                    target.as_str()
+                ],
+            )
+            .await?;
+    }
+    for m in extra {
+        total += tx
+            .execute(
+                "INSERT INTO inbox (member_id, activity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                params![*m, activity],
+            )
+            .await?;
+    }
+    Ok(total)
+}
+
+pub async fn inbox_add(tx: &mut Tx, member: i64, activity: i64) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO inbox (member_id, activity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        params![member, activity],
+    )
+    .await?;
+    Ok(())
+}
+
+/// One stream entry: the activity, its actor, its item (when it concerns
+/// one) and the comment it added (for comments).
+#[derive(Debug, Clone)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub actor: Person,
+    pub verb: String,
+    pub object_type: String,
+    pub object_id: i64,
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub published: i64,
+    pub item: Option<ItemRow>,
+    pub comment_html: Option<String>,
+}
+
+/// Which stream to read.
+#[derive(Debug, Clone)]
+pub enum Stream {
+    Home,
+    /// New items the viewer may see.
+    Everything {
+        guest: bool,
+    },
+    Space(i64),
+    Topic(String),
+    Profile(i64),
+    Item(i64),
+}
+
+/// Reads up to `limit` activities of a stream, newest first, with ids below
+/// `before` (or above `after`, oldest first, for live resumption). The
+/// caller filters with the visibility rule.
+pub async fn read_stream(
+    c: &mut Conn,
+    viewer: i64,
+    stream: &Stream,
+    before: Option<i64>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, Error> {
+    let (from, filter): (&str, String) = match stream {
+        Stream::Home => (
+            "inbox ib JOIN activities a ON a.id = ib.activity_id",
+            "ib.member_id = $1".into(),
+        ),
+        Stream::Everything { guest } => (
+            "activities a",
+            format!(
+                "a.verb = 'post' AND (i.author_id = $1
+                   OR (i.audience = 'profile' AND {g} = 0)
+                   OR (i.audience = 'space' AND ((sp.visibility = 'open' AND {g} = 0)
+                        OR EXISTS (SELECT 1 FROM space_members x WHERE x.space_id = i.space_id AND x.member_id = $1)))
+                   OR (i.audience = 'direct' AND EXISTS (SELECT 1 FROM item_recipients y WHERE y.item_id = i.id AND y.member_id = $1)))",
+                g = i64::from(*guest)
+            ),
+        ),
+        Stream::Space(id) => ("activities a", format!("a.space_id = {id}")),
+        Stream::Topic(_) => (
+            "item_topics tp JOIN activities a ON a.item_id = tp.item_id",
+            "tp.topic = $5 AND a.verb = 'post'".into(),
+        ),
+        Stream::Profile(id) => ("activities a", format!("a.actor_id = {id} AND a.verb IN ('post', 'comment')")),
+        Stream::Item(id) => ("activities a", format!("a.item_id = {id}")),
+    };
+    let topic = match stream {
+        Stream::Topic(t) => t.clone(),
+        _ => String::new(),
+    };
+    let order = if after.is_some() { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, a.object_type,
+                a.object_id, a.target_type, a.target_id, a.published, cm.body_html, {ITEM_COLS}
+         FROM {from}
+         JOIN members am2 ON am2.id = a.actor_id
+         LEFT JOIN items i ON i.id = a.item_id
+         LEFT JOIN members am ON am.id = i.author_id
+         LEFT JOIN spaces sp ON sp.id = i.space_id
+         LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id
+         WHERE {filter} AND a.id < $2 AND a.id > $3 AND $5 = $5
+         ORDER BY a.id {order} LIMIT $4"
+    );
+    let rows = c
+        .query(
+            &sql,
+            params![
+                viewer,
+                before.unwrap_or(i64::MAX),
+                after.unwrap_or(0),
+                limit,
+                topic
+            ],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let has_item = r.opt_i64(12)?.is_some();
+            Ok(ActivityRow {
+                id: r.i64(0)?,
+                actor: Person {
+                    id: r.i64(1)?,
+                    handle: r.text(2)?,
+                    display_name: r.text(3)?,
+                    avatar_version: r.i64(4)?,
+                    extra: String::new(),
+                },
+                verb: r.text(5)?,
+                object_type: r.text(6)?,
+                object_id: r.i64(7)?,
+                target_type: r.opt_text(8)?,
+                target_id: r.opt_i64(9)?,
+                published: r.i64(10)?,
+                comment_html: r.opt_text(11)?,
+                item: if has_item { Some(item(r, 12)?) } else { None },
+            })
+        })
+        .collect()
+}
+
+pub const _ITEM_NCOLS: usize = ITEM_NCOLS;
+
+// ---- notifications ----
+
+pub async fn notify(
+    tx: &mut Tx,
+    member: i64,
+    activity: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ($1, $2, $3, $4)",
+        params![member, activity, reason, now],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub reason: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+    pub activity_id: i64,
+}
+
+pub async fn notifications(
+    c: &mut Conn,
+    member: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, Error> {
+    c.query(
+        "SELECT id, reason, created_at, read_at, activity_id FROM notifications
+         WHERE member_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        params![member, before, limit],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(NotificationRow {
+            id: r.i64(0)?,
+            reason: r.text(1)?,
+            created_at: r.i64(2)?,
+            read_at: r.opt_i64(3)?,
+            activity_id: r.i64(4)?,
+        })
+    })
+    .collect()
+}
+
+pub async fn unread_count(c: &mut Conn, member: i64) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM notifications WHERE member_id = $1 AND read_at IS NULL",
+        params![member],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn mark_read(
+    tx: &mut Tx,
+    member: i64,
+    ids: Option<&[i64]>,
+    now: i64,
+) -> Result<u64, Error> {
+    match ids {
+        None => {
+            tx.execute(
+                "UPDATE notifications SET read_at = $2 WHERE member_id = $1 AND read_at IS NULL",
+                params![member, now],
+            )
+            .await
+        }
+        Some([]) => Ok(0),
+        Some(ids) => {
+            let sql = format!(
+                "UPDATE notifications SET read_at = $2 WHERE member_id = $1 AND read_at IS NULL AND id IN ({})",
+                id_list(ids)
+            );
+            tx.execute(&sql, params![member, now]).await
+        }
+    }
+}
+
+/// Activities by id, for notifications (one query for a page).
+pub async fn activities_by_ids(
+    c: &mut Conn,
+    viewer: i64,
+    ids: &[i64],
+) -> Result<Vec<ActivityRow>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, a.object_type,
+                a.object_id, a.target_type, a.target_id, a.published, cm.body_html, {ITEM_COLS}
+         FROM activities a
+         JOIN members am2 ON am2.id = a.actor_id
+         LEFT JOIN items i ON i.id = a.item_id
+         LEFT JOIN members am ON am.id = i.author_id
+         LEFT JOIN spaces sp ON sp.id = i.space_id
+         LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id
+         WHERE a.id IN ({})",
+        id_list(ids)
+    );
+    let rows = c.query(&sql, params![viewer]).await?;
+    rows.iter()
+        .map(|r| {
+            let has_item = r.opt_i64(12)?.is_some();
+            Ok(ActivityRow {
+                id: r.i64(0)?,
+                actor: Person {
+                    id: r.i64(1)?,
+                    handle: r.text(2)?,
+                    display_name: r.text(3)?,
+                    avatar_version: r.i64(4)?,
+                    extra: String::new(),
+                },
+                verb: r.text(5)?,
+                object_type: r.text(6)?,
+                object_id: r.i64(7)?,
+                target_type: r.opt_text(8)?,
+                target_id: r.opt_i64(9)?,
+                published: r.i64(10)?,
+                comment_html: r.opt_text(11)?,
+                item: if has_item { Some(item(r, 12)?) } else { None },
+            })
+        })
+        .collect()
+}
+
+// ---- audience ----
+
+/// Members who may see an item in a space of this visibility: the exact
+/// count. Open spaces: every active non-guest plus guest members.
+pub async fn space_audience_count(
+    c: &mut Conn,
+    space: i64,
+    visibility: SpaceVisibility,
+) -> Result<i64, Error> {
+    let sql = match visibility {
+        SpaceVisibility::Open => {
+            "SELECT COUNT(*) FROM members m WHERE m.deactivated_at IS NULL AND (m.role <> 'guest'
+               OR EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $1 AND sm.member_id = m.id))"
+        }
+        _ => {
+            "SELECT COUNT(*) FROM space_members sm JOIN members m ON m.id = sm.member_id
+             WHERE sm.space_id = $1 AND m.deactivated_at IS NULL"
+        }
+    };
+    c.query_one(sql, params![space]).await?.i64(0)
+}
+
+pub async fn org_audience_count(c: &mut Conn) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM members WHERE deactivated_at IS NULL AND role <> 'guest'",
+        params![],
+    )
+    .await?
+    .i64(0)
+}
+
+/// Members by handle (for direct recipients and mentions): (id, handle,
+/// name, role, active).
+pub async fn members_by_handles(
+    c: &mut Conn,
+    handles: &[String],
+) -> Result<Vec<(i64, String, String, Role, bool)>, Error> {
+    let mut out = Vec::new();
+    for h in handles {
+        if let Some(r) = c
+            .query_opt(
+                "SELECT id, handle, display_name, role, deactivated_at FROM members WHERE handle = $1",
+                params![h.as_str()],
+            )
+            .await?
+        {
+            out.push((
+                r.i64(0)?,
+                r.text(1)?,
+                r.text(2)?,
+                Role::parse(&r.text(3)?).map_err(|e| Error::Decode(e.to_string()))?,
+                r.opt_i64(4)?.is_none(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a member is in a space, and their org role and activity.
+pub async fn member_facts(
+    c: &mut Conn,
+    member: i64,
+    space: Option<i64>,
+    item: i64,
+) -> Result<Option<(Role, bool, bool, bool)>, Error> {
+    let r = c
+        .query_opt(
+            "SELECT role, deactivated_at,
+                (SELECT 1 FROM space_members WHERE space_id = $2 AND member_id = $1),
+                (SELECT 1 FROM item_recipients WHERE item_id = $3 AND member_id = $1)
+             FROM members WHERE id = $1",
+            params![member, space.unwrap_or(0), item],
+        )
+        .await?;
+    match r {
+        Some(r) => Ok(Some((
+            Role::parse(&r.text(0)?).map_err(|e| Error::Decode(e.to_string()))?,
+            r.opt_i64(1)?.is_none(),
+            r.opt_i64(2)?.is_some(),
+            r.opt_i64(3)?.is_some(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+// ---- seen and acknowledgements ----
+
+pub async fn mark_seen(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "INSERT INTO item_seen (item_id, member_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            params![item, member, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn seen_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL FROM item_seen s JOIN members m ON m.id = s.member_id
+         WHERE s.item_id = $1 ORDER BY s.seen_at",
+        params![item],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+pub async fn acknowledge(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "INSERT INTO item_acks (item_id, member_id, acked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            params![item, member, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn acknowledged_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL FROM item_acks s JOIN members m ON m.id = s.member_id
+         WHERE s.item_id = $1 ORDER BY s.acked_at",
+        params![item],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
