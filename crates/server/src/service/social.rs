@@ -1044,6 +1044,54 @@ pub async fn member_followers(
     Ok(q::followers(&mut c, "member", &m.id.to_string(), after, limit).await?)
 }
 
+/// What a member follows: (type, target as a person would name it, a
+/// display name, level). Spaces the viewer may not see are left out.
+pub async fn member_following(
+    db: &Db,
+    viewer: &Viewer,
+    handle: &str,
+) -> AppResult<Vec<(String, String, String, String)>> {
+    let mut c = db.read().await?;
+    let m = store::accounts::member_by_handle(&mut c, handle)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let mut out = Vec::new();
+    for (t, target, level) in q::following(&mut c, m.id, 500).await? {
+        if level == "muted" && m.id != viewer.id() {
+            continue;
+        }
+        let id: i64 = target.parse().unwrap_or(0);
+        match t.as_str() {
+            "member" => {
+                if let Some(p) = store::accounts::member_by_id(&mut c, id).await? {
+                    out.push((t, p.handle, p.display_name, level));
+                }
+            }
+            "space" => {
+                if let Some(s) = q::space_by_id(&mut c, viewer.id(), id).await?
+                    && space_visible(viewer, &s)
+                {
+                    out.push((t, s.slug, s.name, level));
+                }
+            }
+            "topic" => out.push((t, target.clone(), format!("#{target}"), level)),
+            _ => {
+                if let Some(i) = q::item_by_id(&mut c, viewer.id(), id).await?
+                    && visible(viewer, &i)
+                {
+                    let name = if i.title.is_empty() {
+                        format!("Item {id}")
+                    } else {
+                        i.title.clone()
+                    };
+                    out.push((t, target.clone(), name, level));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 // ---- streams ----
 
 /// One page of a stream: what the viewer may see, newest first, and the

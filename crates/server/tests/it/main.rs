@@ -4,3 +4,4 @@
 mod accounts;
 mod harness;
 mod ops;
+mod social;

@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod admin;
 pub mod invitations;
+pub mod social;
+pub mod social_views;
 pub mod views;
 
 use axum::Json;
@@ -117,6 +119,37 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(invitations::preview, invitations::accept))
         .routes(routes!(admin::get_settings, admin::update_settings))
         .routes(routes!(admin::update_member))
+        .routes(routes!(social::list_spaces, social::create_space))
+        .routes(routes!(social::get_space, social::update_space))
+        .routes(routes!(social::join_space))
+        .routes(routes!(social::leave_space))
+        .routes(routes!(social::space_members, social::add_member))
+        .routes(routes!(social::remove_member))
+        .routes(routes!(social::join_requests))
+        .routes(routes!(social::decide_request))
+        .routes(routes!(social::space_stream))
+        .routes(routes!(social::home_stream))
+        .routes(routes!(social::everything_stream))
+        .routes(routes!(social::topic_stream))
+        .routes(routes!(social::member_stream))
+        .routes(routes!(social::item_stream))
+        .routes(routes!(social::create_item))
+        .routes(routes!(
+            social::get_item,
+            social::edit_item,
+            social::delete_item
+        ))
+        .routes(routes!(social::item_revisions))
+        .routes(routes!(social::list_comments, social::add_comment))
+        .routes(routes!(social::add_reaction))
+        .routes(routes!(social::remove_reaction))
+        .routes(routes!(social::follow))
+        .routes(routes!(social::unfollow))
+        .routes(routes!(social::followers))
+        .routes(routes!(social::following))
+        .routes(routes!(social::audience))
+        .routes(routes!(social::notifications))
+        .routes(routes!(social::mark_read))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let doc = api.clone();
