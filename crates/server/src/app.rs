@@ -70,6 +70,7 @@ impl App {
             settings: Arc::new(settings),
             base_url,
             metrics: metrics_handle(),
+            stopping: tokio_util::sync::CancellationToken::new(),
         };
         Ok(App { listener, state })
     }
@@ -99,6 +100,7 @@ impl App {
         let router = crate::http::router(state.clone());
         let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopping = state.stopping.clone();
         let server = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -106,6 +108,7 @@ impl App {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            stopping.cancel();
             let _ = stopping_tx.send(());
         });
         let mut server = std::pin::pin!(server.into_future());

@@ -185,6 +185,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     settings: std::sync::Arc::new(settings.clone()),
                     base_url: settings.base_url().into(),
                     metrics: None,
+                    stopping: Default::default(),
                 };
                 let input = InviteInput {
                     email,

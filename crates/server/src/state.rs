@@ -13,4 +13,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub base_url: Arc<str>,
     pub metrics: Option<PrometheusHandle>,
+    /// Cancelled when the server starts shutting down, so live connections
+    /// end and graceful shutdown does not wait for them.
+    pub stopping: tokio_util::sync::CancellationToken,
 }

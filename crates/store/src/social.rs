@@ -851,13 +851,23 @@ pub async fn append_activity(tx: &mut Tx, a: &NewActivity<'_>, now: i64) -> Resu
         tx.execute("SELECT pg_advisory_xact_lock(7283)", params![])
             .await?;
     }
-    tx.query_one(
-        "INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        params![a.actor_id, a.verb, a.object_type, a.object_id, a.target_type, a.target_id, a.item_id, a.space_id, now],
-    )
-    .await?
-    .i64(0)
+    let id = tx
+        .query_one(
+            "INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            params![a.actor_id, a.verb, a.object_type, a.object_id, a.target_type, a.target_id, a.item_id, a.space_id, now],
+        )
+        .await?
+        .i64(0)?;
+    tx.note_activity(id);
+    Ok(id)
+}
+
+/// The newest stream position.
+pub async fn stream_position(c: &mut Conn) -> Result<i64, Error> {
+    c.query_one("SELECT COALESCE(MAX(id), 0) FROM activities", params![])
+        .await?
+        .i64(0)
 }
 
 /// Fans an item's activity out to the home inboxes of those who follow
@@ -1064,6 +1074,7 @@ pub async fn notify(
         params![member, activity, reason, now],
     )
     .await?;
+    tx.note_notified(member);
     Ok(())
 }
 
@@ -1116,6 +1127,8 @@ pub async fn mark_read(
     ids: Option<&[i64]>,
     now: i64,
 ) -> Result<u64, Error> {
+    // Live badges of this member re-read their count.
+    tx.note_notified(member);
     match ids {
         None => {
             tx.execute(
@@ -1311,4 +1324,91 @@ pub async fn acknowledged_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Err
     .iter()
     .map(person)
     .collect()
+}
+
+/// The audience of an item (active members who may see it, the author
+/// excepted) who have not acknowledged it: up to `limit` of them, and how
+/// many in all.
+pub async fn unacknowledged(
+    c: &mut Conn,
+    item: &ItemRow,
+    limit: i64,
+) -> Result<(Vec<Person>, i64), Error> {
+    let audience = match item.audience() {
+        Audience::Space(SpaceVisibility::Open) => {
+            "(m.role <> 'guest' OR EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $2 AND sm.member_id = m.id))"
+        }
+        Audience::Space(_) => {
+            "EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $2 AND sm.member_id = m.id)"
+        }
+        Audience::Profile => "(m.role <> 'guest' AND $2 = $2)",
+        Audience::Direct => {
+            "(EXISTS (SELECT 1 FROM item_recipients r WHERE r.item_id = $1 AND r.member_id = m.id) AND $2 = $2)"
+        }
+    };
+    let filter = format!(
+        "FROM members m WHERE m.deactivated_at IS NULL AND m.id <> $3 AND {audience}
+           AND NOT EXISTS (SELECT 1 FROM item_acks a WHERE a.item_id = $1 AND a.member_id = m.id)"
+    );
+    let space = item.space_id.unwrap_or(0);
+    let people = c
+        .query(
+            &format!("SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL {filter} ORDER BY m.handle LIMIT $4"),
+            params![item.id, space, item.author_id, limit],
+        )
+        .await?
+        .iter()
+        .map(person)
+        .collect::<Result<Vec<_>, _>>()?;
+    let count = c
+        .query_one(
+            &format!("SELECT COUNT(*) {filter} AND $4 = $4"),
+            params![item.id, space, item.author_id, limit],
+        )
+        .await?
+        .i64(0)?;
+    Ok((people, count))
+}
+
+/// People who share spaces with a member and whom they do not follow yet,
+/// most shared spaces first.
+pub async fn suggested_people(c: &mut Conn, member: i64, limit: i64) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL
+         FROM space_members mine
+         JOIN space_members theirs ON theirs.space_id = mine.space_id AND theirs.member_id <> mine.member_id
+         JOIN members m ON m.id = theirs.member_id
+         WHERE mine.member_id = $1 AND m.deactivated_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM follows f WHERE f.member_id = $1 AND f.target_type = 'member'
+                           AND f.target = CAST(m.id AS TEXT))
+         GROUP BY m.id, m.handle, m.display_name, m.avatar_version
+         ORDER BY COUNT(*) DESC, m.handle LIMIT $2",
+        params![member, limit],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+/// Open spaces the member is not in, busiest over the last `since` first.
+pub async fn suggested_spaces(
+    c: &mut Conn,
+    member: i64,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<Space>, Error> {
+    let sql = format!(
+        "SELECT {SPACE_COLS} FROM spaces s
+         WHERE s.visibility = 'open' AND s.archived_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1)
+         ORDER BY (SELECT COUNT(*) FROM activities a WHERE a.space_id = s.id AND a.published > $2) DESC,
+                  s.member_count DESC, s.slug
+         LIMIT $3"
+    );
+    c.query(&sql, params![member, since, limit])
+        .await?
+        .iter()
+        .map(space)
+        .collect()
 }

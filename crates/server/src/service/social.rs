@@ -1142,13 +1142,14 @@ pub async fn stream(
 }
 
 /// Activities after `after`, oldest first, that the viewer may see (for
-/// live updates).
+/// live updates), and the last position read, visible or not, from which
+/// the next read continues.
 pub async fn stream_after(
     db: &Db,
     viewer: &Viewer,
     stream: &Stream,
     after: i64,
-) -> AppResult<Vec<ActivityRow>> {
+) -> AppResult<(Vec<ActivityRow>, i64)> {
     let mut c = db.read().await?;
     let muted: HashSet<String> = if matches!(stream, Stream::Home) {
         q::muted(&mut c, viewer.id()).await?.into_iter().collect()
@@ -1156,10 +1157,18 @@ pub async fn stream_after(
         HashSet::new()
     };
     let rows = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
-    Ok(rows
+    let last = rows.last().map_or(after, |r| r.id);
+    let rows = rows
         .into_iter()
         .filter(|r| entry_visible(viewer, r, &muted))
-        .collect())
+        .collect();
+    Ok((rows, last))
+}
+
+/// The newest stream position.
+pub async fn stream_position(db: &Db) -> AppResult<i64> {
+    let mut c = db.read().await?;
+    Ok(q::stream_position(&mut c).await?)
 }
 
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {
@@ -1398,4 +1407,120 @@ pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResu
     let n = q::mark_read(&mut tx, viewer.id(), ids, now_micros()).await?;
     tx.commit().await?;
     Ok(n)
+}
+
+// ---- seen and acknowledgements ----
+
+/// Records that the viewer has seen an item (idempotent).
+pub async fn mark_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let mut tx = db.write().await?;
+    let item = load_item(&mut tx, viewer, id).await?;
+    if item.author_id != viewer.id() {
+        q::mark_seen(&mut tx, id, viewer.id(), now_micros()).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Who has seen an item: the count for everyone, the people for its author.
+pub async fn seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<(i64, Vec<Person>)> {
+    let mut c = db.read().await?;
+    let item = load_item(&mut c, viewer, id).await?;
+    let people = q::seen_by(&mut c, id).await?;
+    let count = people.len() as i64;
+    Ok((
+        count,
+        if item.author_id == viewer.id() {
+            people
+        } else {
+            Vec::new()
+        },
+    ))
+}
+
+pub async fn acknowledge(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let now = now_micros();
+    let mut tx = db.write().await?;
+    let item = load_item(&mut tx, viewer, id).await?;
+    if !item.ack_requested {
+        return Err(AppError::Conflict {
+            detail: "The author did not ask for acknowledgement of this item.".into(),
+            field: None,
+        });
+    }
+    if item.author_id == viewer.id() {
+        return Err(AppError::Conflict {
+            detail: "You wrote it: only its audience acknowledges it.".into(),
+            field: None,
+        });
+    }
+    q::mark_seen(&mut tx, id, viewer.id(), now).await?;
+    if q::acknowledge(&mut tx, id, viewer.id(), now).await? {
+        q::append_activity(
+            &mut tx,
+            &NewActivity {
+                actor_id: viewer.id(),
+                verb: "acknowledge",
+                object_type: "item",
+                object_id: id,
+                target_type: None,
+                target_id: None,
+                item_id: Some(id),
+                space_id: item.space_id,
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Acknowledgements of an item: who has (everyone sees the count; the
+/// author sees the people) and, for the author, who has not yet.
+pub struct Acks {
+    pub acknowledged: Vec<Person>,
+    pub count: i64,
+    pub pending: Vec<Person>,
+    pub pending_count: i64,
+    pub me: bool,
+}
+
+pub async fn acknowledgements(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Acks> {
+    let mut c = db.read().await?;
+    let item = load_item(&mut c, viewer, id).await?;
+    let acked = q::acknowledged_by(&mut c, id).await?;
+    let me = acked.iter().any(|p| p.id == viewer.id());
+    let count = acked.len() as i64;
+    if item.author_id != viewer.id() {
+        return Ok(Acks {
+            acknowledged: Vec::new(),
+            count,
+            pending: Vec::new(),
+            pending_count: 0,
+            me,
+        });
+    }
+    let (pending, pending_count) = q::unacknowledged(&mut c, &item, 200).await?;
+    Ok(Acks {
+        acknowledged: acked,
+        count,
+        pending,
+        pending_count,
+        me,
+    })
+}
+
+/// Whom and what a member might follow: people in their spaces, and busy
+/// open spaces they are not in.
+pub async fn suggestions(db: &Db, viewer: &Viewer) -> AppResult<(Vec<Person>, Vec<Space>)> {
+    let mut c = db.read().await?;
+    let people = q::suggested_people(&mut c, viewer.id(), 10).await?;
+    let spaces = if viewer.role() == Role::Guest {
+        Vec::new()
+    } else {
+        let month = 30 * 86_400_000_000;
+        q::suggested_spaces(&mut c, viewer.id(), now_micros() - month, 5).await?
+    };
+    Ok((people, spaces))
 }

@@ -3,5 +3,6 @@
 
 mod accounts;
 mod harness;
+mod live;
 mod ops;
 mod social;

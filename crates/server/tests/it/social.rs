@@ -17,6 +17,7 @@ backend_tests!(
     audience_preview,
     stream_pages_and_query_counts,
     xss_corpus_never_reaches_html,
+    seen_and_acknowledgements,
 );
 
 fn ids(page: &Value) -> Vec<String> {
@@ -915,5 +916,84 @@ async fn xss_corpus_never_reaches_html(b: Backend) {
         .await;
         domain::safety::assert_safe_html(c["body_html"].as_str().unwrap());
     }
+    owner.stop().await;
+}
+
+async fn seen_and_acknowledgements(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    owner.new_member("cy", "member").await;
+    expect(
+        ana.post("/spaces", json!({"name": "Ops", "visibility": "closed"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    for h in ["bo", "cy"] {
+        expect(
+            ana.post("/spaces/ops/members", json!({"handle": h})).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let id = post(
+        &ana,
+        json!({"space": "ops", "body": "New on-call rota, please confirm", "ack_requested": true}),
+    )
+    .await;
+    expect(
+        bo.post(&format!("/items/{id}/seen"), json!({})).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    expect(
+        bo.post(&format!("/items/{id}/seen"), json!({})).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let s = expect(bo.get(&format!("/items/{id}/seen")).await, StatusCode::OK).await;
+    assert_eq!(s["count"], 1);
+    assert!(
+        s["people"].as_array().unwrap().is_empty(),
+        "only the author sees who"
+    );
+    let s = expect(ana.get(&format!("/items/{id}/seen")).await, StatusCode::OK).await;
+    assert_eq!(s["people"][0]["handle"], "bo");
+    expect(
+        bo.post(&format!("/items/{id}/acknowledgements"), json!({}))
+            .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let a = expect(
+        ana.get(&format!("/items/{id}/acknowledgements")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(a["count"], 1);
+    assert_eq!(a["acknowledged"][0]["handle"], "bo");
+    assert_eq!(a["pending_count"], 1);
+    assert_eq!(a["pending"][0]["handle"], "cy");
+    let a = expect(
+        bo.get(&format!("/items/{id}/acknowledgements")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(a["me"], true);
+    assert!(a["pending"].as_array().unwrap().is_empty());
+    let res = ana
+        .post(&format!("/items/{id}/acknowledgements"), json!({}))
+        .await;
+    expect_problem(res, StatusCode::CONFLICT, "conflict").await;
+    let plain = post(&ana, json!({"space": "ops", "body": "fyi"})).await;
+    let res = bo
+        .post(&format!("/items/{plain}/acknowledgements"), json!({}))
+        .await;
+    expect_problem(res, StatusCode::CONFLICT, "conflict").await;
+    // Outsiders: not found.
+    let res = owner.post(&format!("/items/{id}/seen"), json!({})).await;
+    expect_problem(res, StatusCode::NOT_FOUND, "not-found").await;
     owner.stop().await;
 }

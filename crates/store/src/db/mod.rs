@@ -17,6 +17,7 @@
 //! PostgreSQL uses a `deadpool-postgres` pool with per-connection prepared
 //! statement caches.
 
+pub mod bus;
 mod postgres;
 mod sqlite;
 mod value;
@@ -79,6 +80,7 @@ struct Inner {
     backend: Backend,
     redacted_url: String,
     queries: AtomicU64,
+    bus: bus::Bus,
 }
 
 enum Backend {
@@ -100,11 +102,16 @@ impl Db {
                 .unwrap_or(url);
             Backend::Sqlite(sqlite::Sqlite::open(path, options).await?)
         };
+        let bus = bus::Bus::new();
+        if let Backend::Postgres(_) = backend {
+            bus::listen_postgres(url.to_owned(), bus.clone());
+        }
         Ok(Db {
             inner: Arc::new(Inner {
                 backend,
                 redacted_url,
                 queries: AtomicU64::new(0),
+                bus,
             }),
         })
     }
@@ -124,6 +131,11 @@ impl Db {
     /// Total queries run since the database was opened.
     pub fn query_total(&self) -> u64 {
         self.inner.queries.load(Ordering::Relaxed)
+    }
+
+    /// Announcements of committed stream changes (see [`bus`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<bus::Announcement> {
+        self.inner.bus.subscribe()
     }
 
     /// A connection for reading.
@@ -155,7 +167,10 @@ impl Db {
             Kind::Postgres => "BEGIN",
         };
         conn.batch(begin).await?;
-        Ok(Tx { conn: Some(conn) })
+        Ok(Tx {
+            conn: Some(conn),
+            announce: None,
+        })
     }
 
     /// Waits for open connections to finish and closes the database; for
@@ -231,12 +246,42 @@ impl Conn {
 /// A write transaction. Dropping it without [`Tx::commit`] rolls it back.
 pub struct Tx {
     conn: Option<Conn>,
+    announce: Option<bus::Announcement>,
 }
 
 impl Tx {
+    /// Commits; then, if the transaction appended to the stream, announces
+    /// it — on PostgreSQL with NOTIFY, which the server delivers to every
+    /// node only once the commit is durable.
     pub async fn commit(mut self) -> Result<(), Error> {
         let mut conn = self.conn.take().expect("transaction already finished");
-        conn.batch("COMMIT").await
+        let announce = self.announce.take();
+        if let (Some(a), Kind::Postgres) = (&announce, conn.kind()) {
+            conn.execute(
+                "SELECT pg_notify($1, $2)",
+                &[bus::CHANNEL.into(), a.encode().into()],
+            )
+            .await?;
+        }
+        conn.batch("COMMIT").await?;
+        if let (Some(a), Kind::Sqlite) = (announce, conn.kind()) {
+            conn.db.bus.send(a);
+        }
+        Ok(())
+    }
+
+    /// Records that this transaction appended stream position `id`.
+    pub fn note_activity(&mut self, id: i64) {
+        let a = self.announce.get_or_insert_with(bus::Announcement::default);
+        a.position = a.position.max(id);
+    }
+
+    /// Records that this transaction notified `member`.
+    pub fn note_notified(&mut self, member: i64) {
+        let a = self.announce.get_or_insert_with(bus::Announcement::default);
+        if !a.notified.contains(&member) {
+            a.notified.push(member);
+        }
     }
 }
 

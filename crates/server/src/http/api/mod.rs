@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod invitations;
+pub mod live;
 pub mod social;
 pub mod social_views;
 pub mod views;
@@ -146,10 +147,20 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(social::follow))
         .routes(routes!(social::unfollow))
         .routes(routes!(social::followers))
+        .routes(routes!(social::suggestions))
         .routes(routes!(social::following))
         .routes(routes!(social::audience))
         .routes(routes!(social::notifications))
         .routes(routes!(social::mark_read))
+        .routes(routes!(social::mark_seen, social::seen))
+        .routes(routes!(social::acknowledge, social::acknowledgements))
+        .routes(routes!(live::home))
+        .routes(routes!(live::everything))
+        .routes(routes!(live::space))
+        .routes(routes!(live::topic))
+        .routes(routes!(live::member))
+        .routes(routes!(live::item))
+        .routes(routes!(live::notifications))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let doc = api.clone();

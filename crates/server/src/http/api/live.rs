@@ -1,0 +1,262 @@
+//! Live updates: Server-Sent Events for every stream and for the
+//! notification count.
+//!
+//! A connection remembers the last stream position it sent. Whenever the
+//! bus announces that the stream moved (or on connect, from the
+//! `Last-Event-ID` the browser sends back when it reconnects), it reads
+//! the stream from that position through the same service — and so the
+//! same visibility rule — as a page, and sends what it finds. A reconnect
+//! therefore misses nothing and repeats nothing.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use store::db::bus::Announcement;
+use store::social::Stream;
+use tokio::sync::broadcast;
+
+use super::social_views::ActivityView;
+use crate::http::extract::ApiViewer;
+use crate::http::problem::Problem;
+use crate::service::accounts::Viewer;
+use crate::service::social::{self as svc, StreamRequest};
+use crate::state::AppState;
+
+type Events = axum::response::Response;
+
+fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+struct Live {
+    state: AppState,
+    viewer: Viewer,
+    stream: Stream,
+    last: i64,
+    rx: broadcast::Receiver<Announcement>,
+    pending: VecDeque<Event>,
+    read_now: bool,
+}
+
+async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)> {
+    loop {
+        if let Some(e) = l.pending.pop_front() {
+            return Some((Ok(e), l));
+        }
+        if !l.read_now {
+            tokio::select! {
+                _ = l.state.stopping.cancelled() => return None,
+                r = l.rx.recv() => match r {
+                    Ok(a) if a.position != 0 && a.position <= l.last => continue,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+        // Read until caught up (a read returns at most 100).
+        let (rows, last) = match svc::stream_after(&l.state.db, &l.viewer, &l.stream, l.last).await
+        {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(error = %e, "live stream read failed; closing it");
+                return None;
+            }
+        };
+        l.read_now = last > l.last && last - l.last >= 100;
+        l.last = last;
+        for r in rows {
+            let view = ActivityView::new(&r, &[]);
+            if let Ok(e) = Event::default()
+                .id(r.id.to_string())
+                .event("activity")
+                .json_data(&view)
+            {
+                l.pending.push_back(e);
+            }
+        }
+    }
+}
+
+async fn live(
+    state: AppState,
+    viewer: Viewer,
+    which: StreamRequest,
+    headers: &HeaderMap,
+) -> Result<Events, Problem> {
+    // Subscribe before reading the position, so nothing falls in between.
+    let rx = state.db.subscribe();
+    let stream = {
+        let mut c = state
+            .db
+            .read()
+            .await
+            .map_err(crate::error::AppError::from)?;
+        svc::resolve_stream(&mut c, &viewer, which).await?
+    };
+    let (last, read_now) = match last_event_id(headers) {
+        Some(id) => (id, true),
+        None => (svc::stream_position(&state.db).await?, false),
+    };
+    let l = Live {
+        state,
+        viewer,
+        stream,
+        last,
+        rx,
+        pending: VecDeque::new(),
+        read_now,
+    };
+    let s = futures_util::stream::unfold(l, next_activity);
+    Ok(Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        .into_response())
+}
+
+/// Live home stream (Server-Sent Events, `event: activity`).
+#[utoipa::path(get, path = "/streams/home/events", tag = "live",
+    params(("Last-Event-ID" = Option<String>, Header, description = "resume after this activity id")),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream", description = "activities as they happen")))]
+pub async fn home(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    headers: HeaderMap,
+) -> Result<Events, Problem> {
+    live(state, viewer, StreamRequest::Home, &headers).await
+}
+
+/// Live Everything stream.
+#[utoipa::path(get, path = "/streams/everything/events", tag = "live",
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream")))]
+pub async fn everything(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    headers: HeaderMap,
+) -> Result<Events, Problem> {
+    live(state, viewer, StreamRequest::Everything, &headers).await
+}
+
+/// Live space stream.
+#[utoipa::path(get, path = "/spaces/{slug}/events", tag = "live", params(("slug" = String, Path)),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream"), (status = 404, body = Problem)))]
+pub async fn space(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+) -> Result<Events, Problem> {
+    live(state, viewer, StreamRequest::Space(slug), &headers).await
+}
+
+/// Live topic stream.
+#[utoipa::path(get, path = "/topics/{tag}/events", tag = "live", params(("tag" = String, Path)),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream")))]
+pub async fn topic(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    Path(tag): Path<String>,
+    headers: HeaderMap,
+) -> Result<Events, Problem> {
+    live(state, viewer, StreamRequest::Topic(tag), &headers).await
+}
+
+/// Live member stream.
+#[utoipa::path(get, path = "/members/{handle}/events", tag = "live", params(("handle" = String, Path)),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream")))]
+pub async fn member(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    Path(handle): Path<String>,
+    headers: HeaderMap,
+) -> Result<Events, Problem> {
+    live(state, viewer, StreamRequest::Profile(handle), &headers).await
+}
+
+/// Live item history (comments, reactions, edits).
+#[utoipa::path(get, path = "/items/{id}/events", tag = "live", params(("id" = String, Path)),
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream"), (status = 404, body = Problem)))]
+pub async fn item(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Events, Problem> {
+    let id = id
+        .parse()
+        .map_err(|_| Problem::not_found(format!("There is no item {id} that you can see.")))?;
+    live(state, viewer, StreamRequest::Item(id), &headers).await
+}
+
+struct Count {
+    state: AppState,
+    viewer: Viewer,
+    rx: broadcast::Receiver<Announcement>,
+    sent: Option<i64>,
+    position: i64,
+    first: bool,
+}
+
+async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> {
+    loop {
+        if !l.first {
+            tokio::select! {
+                _ = l.state.stopping.cancelled() => return None,
+                r = l.rx.recv() => match r {
+                    Ok(a) if !a.may_concern(l.viewer.id()) => continue,
+                    Ok(a) => l.position = l.position.max(a.position),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+            }
+        }
+        l.first = false;
+        let unread = svc::unread_count(&l.state.db, &l.viewer).await.ok()?;
+        if l.sent != Some(unread) {
+            l.sent = Some(unread);
+            let e = Event::default()
+                .id(l.position.to_string())
+                .event("notification")
+                .json_data(serde_json::json!({ "unread": unread }))
+                .ok()?;
+            return Some((Ok(e), l));
+        }
+    }
+}
+
+/// The live unread-notification count: an `event: notification` with
+/// `{"unread": n}` on connect and whenever it changes.
+#[utoipa::path(get, path = "/notifications/events", tag = "live",
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, content_type = "text/event-stream")))]
+pub async fn notifications(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+) -> Result<Events, Problem> {
+    let rx = state.db.subscribe();
+    let position = svc::stream_position(&state.db).await?;
+    let l = Count {
+        state,
+        viewer,
+        rx,
+        sent: None,
+        position,
+        first: true,
+    };
+    let s = futures_util::stream::unfold(l, next_count);
+    Ok(Sse::new(s)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
+        .into_response())
+}
