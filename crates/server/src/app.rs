@@ -36,6 +36,7 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
         &url,
         &store::Options {
             max_connections: settings.db_max_connections,
+            fanout_inline_max: settings.fanout_inline_max,
         },
     )
     .await?;
@@ -98,6 +99,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let App { listener, state } = self;
         let router = crate::http::router(state.clone());
+        let worker = tokio::spawn(fanout_worker(state.clone()));
         let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping = state.stopping.clone();
@@ -121,9 +123,28 @@ impl App {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
             }
         }
+        state.stopping.cancel();
+        let _ = worker.await;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Delivers big fan-outs in the background: woken by every announcement
+/// (a post may have queued a job) and once a second (a job left by a
+/// crashed node, or by another node on PostgreSQL).
+async fn fanout_worker(state: AppState) {
+    let mut rx = state.db.subscribe();
+    loop {
+        if let Err(e) = crate::service::social::run_fanout_jobs(&state.db).await {
+            tracing::warn!(error = %e, "fan-out job failed; retrying");
+        }
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = rx.recv() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
     }
 }
 

@@ -25,6 +25,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit
     Migrate(SettingsArgs),
+    /// The benchmark: generate the data set, measure a server (see BENCHMARKS.md)
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCommand),
     /// Manage members and invitations from the command line
     Admin {
         #[command(flatten)]
@@ -103,6 +106,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db.close().await;
             Ok(())
         }
+        Command::Bench(cmd) => {
+            init_logging(LogFormat::Text);
+            crate::bench::run(cmd).await
+        }
         Command::Admin { settings, command } => {
             let settings = load(&settings)?;
             admin(&settings, command).await
@@ -116,6 +123,11 @@ fn load(args: &SettingsArgs) -> anyhow::Result<Settings> {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     init_logging(settings.log_format);
+    // Every live connection is a socket: raise the soft limit on open
+    // files to what the system allows.
+    if let Err(e) = rlimit::increase_nofile_limit(1 << 20) {
+        tracing::warn!(error = %e, "could not raise the open-file limit");
+    }
     let app = App::build(settings).await?;
     let addr = app.local_addr();
     let base = app.state().base_url.clone();

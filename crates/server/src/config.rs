@@ -27,6 +27,7 @@ pub struct Settings {
     pub login_max_failures_per_address: i64,
     pub login_window_minutes: i64,
     pub shutdown_grace_seconds: u64,
+    pub fanout_inline_max: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -54,6 +55,7 @@ impl Default for Settings {
             login_max_failures_per_address: 20,
             login_window_minutes: 15,
             shutdown_grace_seconds: 20,
+            fanout_inline_max: 500,
         }
     }
 }
@@ -174,6 +176,13 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "SECONDS")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shutdown_grace_seconds: Option<u64>,
+
+    /// Posts reach up to this many followers' home streams within the
+    /// request; bigger audiences are delivered in the background in batches
+    /// [env: CHORUS_FANOUT_INLINE_MAX] [default: 500]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanout_inline_max: Option<i64>,
 }
 
 impl SettingsArgs {

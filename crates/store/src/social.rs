@@ -870,80 +870,252 @@ pub async fn stream_position(c: &mut Conn) -> Result<i64, Error> {
         .i64(0)
 }
 
-/// Fans an item's activity out to the home inboxes of those who follow
-/// any of `targets` ("type:target" pairs) and the `extra` members, keeping
-/// to those the item's audience admits (the read path checks again).
+/// Rows the background worker delivers per transaction.
+pub const FANOUT_BATCH: i64 = 5_000;
+
+/// The next delivery position. Like `append_activity`, this serialises
+/// delivering transactions on PostgreSQL so positions commit in order.
+pub async fn next_delivery(tx: &mut Tx) -> Result<i64, Error> {
+    if tx.kind() == Kind::Postgres {
+        tx.execute("SELECT pg_advisory_xact_lock(7283)", params![])
+            .await?;
+    }
+    tx.query_one(
+        "UPDATE counters SET value = value + 1 WHERE name = 'delivery' RETURNING value",
+        params![],
+    )
+    .await?
+    .i64(0)
+}
+
+/// The SQL condition that keeps fan-out to members the item's audience
+/// admits (`f.member_id` is the candidate, `$2` the space, `$3` the item,
+/// `$4` the author). The read path applies the visibility rule again.
+fn audience_filter(audience: Audience) -> &'static str {
+    match audience {
+        Audience::Space(SpaceVisibility::Open) => {
+            "AND (EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest')
+                  OR EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id))
+             AND $3 = $3 AND $4 = $4"
+        }
+        Audience::Space(_) => {
+            "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id)
+             AND $3 = $3 AND $4 = $4"
+        }
+        Audience::Profile => {
+            "AND EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest')
+             AND $2 = $2 AND $3 = $3 AND $4 = $4"
+        }
+        Audience::Direct => {
+            "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = $3 AND fr.member_id = f.member_id)
+                  OR f.member_id = $4) AND $2 = $2"
+        }
+    }
+}
+
+/// Delivers followers of one target, after `after_member`, up to `limit`;
+/// returns the members delivered to (in member order) and the last member
+/// looked at, or None when the target is exhausted.
+async fn deliver_target(
+    tx: &mut Tx,
+    (activity, seq): (i64, i64),
+    item: &ItemRow,
+    (target_type, target): (&str, &str),
+    after_member: i64,
+    limit: i64,
+) -> Result<(Vec<i64>, Option<i64>), Error> {
+    let filter = audience_filter(item.audience());
+    let sql = format!(
+        "INSERT INTO inbox (member_id, activity_id, seq)
+         SELECT f.member_id, CAST($1 AS BIGINT), CAST($5 AS BIGINT) FROM follows f
+         WHERE f.target_type = $6 AND f.target = $7 AND f.member_id > $8 AND f.level <> 'muted' {filter}
+           AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), $8) FROM
+                 (SELECT member_id FROM follows WHERE target_type = $6 AND target = $7 AND member_id > $8
+                  ORDER BY member_id LIMIT $9) x)
+         ON CONFLICT DO NOTHING
+         RETURNING member_id"
+    );
+    let rows = tx
+        .query(
+            &sql,
+            params![
+                activity,
+                item.space_id.unwrap_or(0),
+                item.id,
+                item.author_id,
+                seq,
+                target_type,
+                target,
+                after_member,
+                limit
+            ],
+        )
+        .await?;
+    let delivered: Vec<i64> = rows.iter().map(|r| r.i64(0)).collect::<Result<_, _>>()?;
+    let last = tx
+        .query_one(
+            "SELECT COALESCE(MAX(x.member_id), -1) FROM
+               (SELECT member_id FROM follows WHERE target_type = $1 AND target = $2 AND member_id > $3
+                ORDER BY member_id LIMIT $4) x",
+            params![target_type, target, after_member, limit],
+        )
+        .await?
+        .i64(0)?;
+    Ok((delivered, (last >= 0).then_some(last)))
+}
+
+/// Fans an item's activity out to home inboxes: the `extra` members (author,
+/// recipients, mentioned) at once, and the followers of `targets` ("type",
+/// "target") at once when there are at most `inline_max`, else through a
+/// background job
+/// (see [`fanout_step`]). Muted follows are skipped and the audience
+/// prefilter applied; the read path checks visibility again.
 pub async fn fan_out(
     tx: &mut Tx,
     activity: i64,
     item: &ItemRow,
     targets: &[(&str, String)],
     extra: &[i64],
-) -> Result<u64, Error> {
-    let audience_filter = match item.audience() {
-        Audience::Space(SpaceVisibility::Open) => {
-            "AND (EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest')
-                  OR EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id))"
-        }
-        Audience::Space(_) => {
-            "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id)"
-        }
-        Audience::Profile => {
-            "AND EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest') AND $2 = $2"
-        }
-        Audience::Direct => {
-            "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = $3 AND fr.member_id = f.member_id)
-                  OR f.member_id = $4) AND $2 = $2"
-        }
-    };
+    inline_max: i64,
+    now: i64,
+) -> Result<(), Error> {
     let mut total = 0;
     for (ttype, target) in targets {
-        let sql = format!(
-            "INSERT INTO inbox (member_id, activity_id)
-             SELECT f.member_id, $1 FROM follows f
-             WHERE f.target_type = $5 AND f.target = $6 AND f.level <> 'muted' {audience_filter}
-               AND $3 = $3 AND $4 = $4
-             ON CONFLICT DO NOTHING"
-        );
         total += tx
-            .execute(
-                &sql,
-                params![
-                    activity,
-                    item.space_id.unwrap_or(0),
-                    item.id,
-                    item.author_id,
-                    *ttype,
-                    target.as_str()
-                ],
+            .query_one(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = $1 AND target = $2 LIMIT $3) x",
+                params![*ttype, target.as_str(), inline_max + 1],
             )
-            .await?;
+            .await?
+            .i64(0)?;
     }
+    let seq = next_delivery(tx).await?;
+    let mut delivered = Vec::new();
     for m in extra {
-        total += tx
+        let n = tx
             .execute(
-                "INSERT INTO inbox (member_id, activity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                params![*m, activity],
+                "INSERT INTO inbox (member_id, activity_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                params![*m, activity, seq],
             )
             .await?;
+        if n == 1 {
+            delivered.push(*m);
+        }
     }
-    Ok(total)
-}
-
-pub async fn inbox_add(tx: &mut Tx, member: i64, activity: i64) -> Result<(), Error> {
-    tx.execute(
-        "INSERT INTO inbox (member_id, activity_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        params![member, activity],
-    )
-    .await?;
+    if total <= inline_max {
+        for (ttype, target) in targets {
+            let (d, _) = deliver_target(
+                tx,
+                (activity, seq),
+                item,
+                (ttype, target),
+                0,
+                inline_max + 1,
+            )
+            .await?;
+            delivered.extend(d);
+        }
+    } else {
+        let list: Vec<String> = targets.iter().map(|(t, v)| format!("{t}:{v}")).collect();
+        tx.execute(
+            "INSERT INTO fanout_jobs (activity_id, item_id, targets, created_at) VALUES ($1, $2, $3, $4)",
+            params![activity, item.id, list.join("\n"), now],
+        )
+        .await?;
+    }
+    tx.note_delivered(&delivered);
     Ok(())
 }
 
+/// Does one batch of the oldest fan-out job; returns false when there is
+/// no job. Several nodes may run this: on PostgreSQL the job row is locked
+/// with SKIP LOCKED, so each batch is done once.
+pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Error> {
+    let lock = if tx.kind() == Kind::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let Some(job) = tx
+        .query_opt(
+            &format!(
+                "SELECT activity_id, item_id, targets, next_target, after_member FROM fanout_jobs
+                 ORDER BY activity_id LIMIT 1 {lock}"
+            ),
+            params![],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let (activity, item_id, targets, mut next_target, after) = (
+        job.i64(0)?,
+        job.i64(1)?,
+        job.text(2)?,
+        job.i64(3)?,
+        job.i64(4)?,
+    );
+    let targets: Vec<(String, String)> = targets
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
+        .collect();
+    let Some(item) = item_by_id(tx, viewer_for_item, item_id).await? else {
+        tx.execute(
+            "DELETE FROM fanout_jobs WHERE activity_id = $1",
+            params![activity],
+        )
+        .await?;
+        return Ok(true);
+    };
+    let Some((ttype, target)) = targets.get(next_target as usize) else {
+        tx.execute(
+            "DELETE FROM fanout_jobs WHERE activity_id = $1",
+            params![activity],
+        )
+        .await?;
+        return Ok(true);
+    };
+    let seq = next_delivery(tx).await?;
+    let (delivered, last) = deliver_target(
+        tx,
+        (activity, seq),
+        &item,
+        (ttype, target),
+        after,
+        FANOUT_BATCH,
+    )
+    .await?;
+    let after = match last {
+        Some(l) => l,
+        None => {
+            next_target += 1;
+            0
+        }
+    };
+    if next_target as usize >= targets.len() {
+        tx.execute(
+            "DELETE FROM fanout_jobs WHERE activity_id = $1",
+            params![activity],
+        )
+        .await?;
+    } else {
+        tx.execute(
+            "UPDATE fanout_jobs SET next_target = $2, after_member = $3 WHERE activity_id = $1",
+            params![activity, next_target, after],
+        )
+        .await?;
+    }
+    tx.note_delivered(&delivered);
+    Ok(true)
+}
+
 /// One stream entry: the activity, its actor, its item (when it concerns
-/// one) and the comment it added (for comments).
+/// one) and the comment it added (for comments). `seq` is the delivery
+/// position for home entries (0 elsewhere).
 #[derive(Debug, Clone)]
 pub struct ActivityRow {
     pub id: i64,
+    pub seq: i64,
     pub actor: Person,
     pub verb: String,
     pub object_type: String,
@@ -958,6 +1130,7 @@ pub struct ActivityRow {
 /// Which stream to read.
 #[derive(Debug, Clone)]
 pub enum Stream {
+    /// Deliveries to the viewer's inbox, in delivery order.
     Home,
     /// New items the viewer may see.
     Everything {
@@ -969,96 +1142,112 @@ pub enum Stream {
     Item(i64),
 }
 
-/// Reads up to `limit` activities of a stream, newest first, with ids below
-/// `before` (or above `after`, oldest first, for live resumption). The
+/// A position in a stream: `(seq, activity)` for home, `(activity, 0)`
+/// elsewhere.
+pub type Position = (i64, i64);
+
+const ACTIVITY_COLS: &str = "a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, \
+    a.object_type, a.object_id, a.target_type, a.target_id, a.published, cm.body_html";
+const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
+    LEFT JOIN items i ON i.id = a.item_id
+    LEFT JOIN members am ON am.id = i.author_id
+    LEFT JOIN spaces sp ON sp.id = i.space_id
+    LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id";
+
+fn activity(r: &Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
+    let has_item = r.opt_i64(12)?.is_some();
+    Ok(ActivityRow {
+        id: r.i64(0)?,
+        seq: match seq_col {
+            Some(c) => r.i64(c)?,
+            None => 0,
+        },
+        actor: Person {
+            id: r.i64(1)?,
+            handle: r.text(2)?,
+            display_name: r.text(3)?,
+            avatar_version: r.i64(4)?,
+            extra: String::new(),
+        },
+        verb: r.text(5)?,
+        object_type: r.text(6)?,
+        object_id: r.i64(7)?,
+        target_type: r.opt_text(8)?,
+        target_id: r.opt_i64(9)?,
+        published: r.i64(10)?,
+        comment_html: r.opt_text(11)?,
+        item: if has_item { Some(item(r, 12)?) } else { None },
+    })
+}
+
+/// Reads up to `limit` entries of a stream, newest first, before `before`
+/// (or, with `after`, oldest first after it, for live resumption). The
 /// caller filters with the visibility rule.
 pub async fn read_stream(
     c: &mut Conn,
     viewer: i64,
     stream: &Stream,
-    before: Option<i64>,
-    after: Option<i64>,
+    before: Option<Position>,
+    after: Option<Position>,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, Error> {
-    let (from, filter): (&str, String) = match stream {
+    let order = if after.is_some() { "ASC" } else { "DESC" };
+    let (from, filter, ordering, seq_col): (&str, String, String, Option<usize>) = match stream {
         Stream::Home => (
             "inbox ib JOIN activities a ON a.id = ib.activity_id",
-            "ib.member_id = $1".into(),
+            "ib.member_id = $1 AND (ib.seq < $2 OR (ib.seq = $2 AND ib.activity_id < $3))
+               AND (ib.seq > $4 OR (ib.seq = $4 AND ib.activity_id > $5))"
+                .into(),
+            format!("ib.seq {order}, ib.activity_id {order}"),
+            Some(12 + ITEM_NCOLS),
         ),
-        Stream::Everything { guest } => (
-            "activities a",
-            format!(
-                "a.verb = 'post' AND (i.author_id = $1
-                   OR (i.audience = 'profile' AND {g} = 0)
-                   OR (i.audience = 'space' AND ((sp.visibility = 'open' AND {g} = 0)
-                        OR EXISTS (SELECT 1 FROM space_members x WHERE x.space_id = i.space_id AND x.member_id = $1)))
-                   OR (i.audience = 'direct' AND EXISTS (SELECT 1 FROM item_recipients y WHERE y.item_id = i.id AND y.member_id = $1)))",
-                g = i64::from(*guest)
-            ),
-        ),
-        Stream::Space(id) => ("activities a", format!("a.space_id = {id}")),
-        Stream::Topic(_) => (
-            "item_topics tp JOIN activities a ON a.item_id = tp.item_id",
-            "tp.topic = $5 AND a.verb = 'post'".into(),
-        ),
-        Stream::Profile(id) => ("activities a", format!("a.actor_id = {id} AND a.verb IN ('post', 'comment')")),
-        Stream::Item(id) => ("activities a", format!("a.item_id = {id}")),
+        other => {
+            let extra = match other {
+                Stream::Everything { guest } => format!(
+                    "a.verb = 'post' AND (i.author_id = $1
+                       OR (i.audience = 'profile' AND {g} = 0)
+                       OR (i.audience = 'space' AND ((sp.visibility = 'open' AND {g} = 0)
+                            OR EXISTS (SELECT 1 FROM space_members x WHERE x.space_id = i.space_id AND x.member_id = $1)))
+                       OR (i.audience = 'direct' AND EXISTS (SELECT 1 FROM item_recipients y WHERE y.item_id = i.id AND y.member_id = $1)))",
+                    g = i64::from(*guest)
+                ),
+                Stream::Space(id) => format!("a.space_id = {id}"),
+                Stream::Topic(_) => "tp.topic = $7 AND a.verb = 'post'".into(),
+                Stream::Profile(id) => format!("a.actor_id = {id} AND a.verb IN ('post', 'comment')"),
+                Stream::Item(id) => format!("a.item_id = {id}"),
+                Stream::Home => unreachable!(),
+            };
+            let from = match other {
+                Stream::Topic(_) => "item_topics tp JOIN activities a ON a.item_id = tp.item_id",
+                _ => "activities a",
+            };
+            (
+                from,
+                format!("{extra} AND a.id < $2 AND a.id > $4 AND $3 = $3 AND $5 = $5"),
+                format!("a.id {order}"),
+                None,
+            )
+        }
     };
     let topic = match stream {
         Stream::Topic(t) => t.clone(),
         _ => String::new(),
     };
-    let order = if after.is_some() { "ASC" } else { "DESC" };
+    let seq_select = if seq_col.is_some() { ", ib.seq" } else { "" };
     let sql = format!(
-        "SELECT a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, a.object_type,
-                a.object_id, a.target_type, a.target_id, a.published, cm.body_html, {ITEM_COLS}
+        "SELECT {ACTIVITY_COLS}, {ITEM_COLS}{seq_select}
          FROM {from}
-         JOIN members am2 ON am2.id = a.actor_id
-         LEFT JOIN items i ON i.id = a.item_id
-         LEFT JOIN members am ON am.id = i.author_id
-         LEFT JOIN spaces sp ON sp.id = i.space_id
-         LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id
-         WHERE {filter} AND a.id < $2 AND a.id > $3 AND $5 = $5
-         ORDER BY a.id {order} LIMIT $4"
+         {ACTIVITY_JOINS}
+         WHERE {filter} AND $7 = $7
+         ORDER BY {ordering} LIMIT $6"
     );
+    let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
+    let (a0, a1) = after.unwrap_or((0, 0));
     let rows = c
-        .query(
-            &sql,
-            params![
-                viewer,
-                before.unwrap_or(i64::MAX),
-                after.unwrap_or(0),
-                limit,
-                topic
-            ],
-        )
+        .query(&sql, params![viewer, b0, b1, a0, a1, limit, topic])
         .await?;
-    rows.iter()
-        .map(|r| {
-            let has_item = r.opt_i64(12)?.is_some();
-            Ok(ActivityRow {
-                id: r.i64(0)?,
-                actor: Person {
-                    id: r.i64(1)?,
-                    handle: r.text(2)?,
-                    display_name: r.text(3)?,
-                    avatar_version: r.i64(4)?,
-                    extra: String::new(),
-                },
-                verb: r.text(5)?,
-                object_type: r.text(6)?,
-                object_id: r.i64(7)?,
-                target_type: r.opt_text(8)?,
-                target_id: r.opt_i64(9)?,
-                published: r.i64(10)?,
-                comment_html: r.opt_text(11)?,
-                item: if has_item { Some(item(r, 12)?) } else { None },
-            })
-        })
-        .collect()
+    rows.iter().map(|r| activity(r, seq_col)).collect()
 }
-
-pub const _ITEM_NCOLS: usize = ITEM_NCOLS;
 
 // ---- notifications ----
 
@@ -1158,41 +1347,11 @@ pub async fn activities_by_ids(
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, a.object_type,
-                a.object_id, a.target_type, a.target_id, a.published, cm.body_html, {ITEM_COLS}
-         FROM activities a
-         JOIN members am2 ON am2.id = a.actor_id
-         LEFT JOIN items i ON i.id = a.item_id
-         LEFT JOIN members am ON am.id = i.author_id
-         LEFT JOIN spaces sp ON sp.id = i.space_id
-         LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id
-         WHERE a.id IN ({})",
+        "SELECT {ACTIVITY_COLS}, {ITEM_COLS} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({})",
         id_list(ids)
     );
     let rows = c.query(&sql, params![viewer]).await?;
-    rows.iter()
-        .map(|r| {
-            let has_item = r.opt_i64(12)?.is_some();
-            Ok(ActivityRow {
-                id: r.i64(0)?,
-                actor: Person {
-                    id: r.i64(1)?,
-                    handle: r.text(2)?,
-                    display_name: r.text(3)?,
-                    avatar_version: r.i64(4)?,
-                    extra: String::new(),
-                },
-                verb: r.text(5)?,
-                object_type: r.text(6)?,
-                object_id: r.i64(7)?,
-                target_type: r.opt_text(8)?,
-                target_id: r.opt_i64(9)?,
-                published: r.i64(10)?,
-                comment_html: r.opt_text(11)?,
-                item: if has_item { Some(item(r, 12)?) } else { None },
-            })
-        })
-        .collect()
+    rows.iter().map(|r| activity(r, None)).collect()
 }
 
 // ---- audience ----
@@ -1411,4 +1570,14 @@ pub async fn suggested_spaces(
         .iter()
         .map(space)
         .collect()
+}
+
+/// The newest delivery position.
+pub async fn delivery_position(c: &mut Conn) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT value FROM counters WHERE name = 'delivery'",
+        params![],
+    )
+    .await?
+    .i64(0)
 }

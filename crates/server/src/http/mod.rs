@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(web::router())
         .route("/healthz", get(healthz))
+        .route("/hello", get(|| async { "Hello, world!" }))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))

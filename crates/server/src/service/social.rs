@@ -9,7 +9,9 @@ use std::collections::HashSet;
 
 use domain::social::{self, FollowLevel, SpaceVisibility, TargetType};
 use domain::{Markdown, Role, ShortText, ValidationError};
-use store::social::{self as q, ActivityRow, ItemRow, NewActivity, Person, Space, Stream};
+use store::social::{
+    self as q, ActivityRow, ItemRow, NewActivity, Person, Position, Space, Stream,
+};
 use store::{Conn, Db, Tx, now_micros};
 
 use crate::error::{AppError, AppResult, Checks};
@@ -672,7 +674,16 @@ pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResu
     for t in &topics {
         targets.push(("topic", t.clone()));
     }
-    q::fan_out(&mut tx, a, &item, &targets, &extra).await?;
+    q::fan_out(
+        &mut tx,
+        a,
+        &item,
+        &targets,
+        &extra,
+        db.options().fanout_inline_max,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -872,7 +883,16 @@ pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> 
         ("item", item_id.to_string()),
         ("member", viewer.id().to_string()),
     ];
-    q::fan_out(&mut tx, a, &item, &targets, &extra).await?;
+    q::fan_out(
+        &mut tx,
+        a,
+        &item,
+        &targets,
+        &extra,
+        db.options().fanout_inline_max,
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(cid)
 }
@@ -1101,9 +1121,9 @@ pub async fn stream(
     db: &Db,
     viewer: &Viewer,
     which: StreamRequest,
-    before: Option<i64>,
+    before: Option<Position>,
     limit: i64,
-) -> AppResult<(Vec<ActivityRow>, Option<i64>)> {
+) -> AppResult<(Vec<ActivityRow>, Option<Position>)> {
     let mut c = db.read().await?;
     let stream = resolve_stream(&mut c, viewer, which).await?;
     let muted: HashSet<String> = if matches!(stream, Stream::Home) {
@@ -1118,7 +1138,7 @@ pub async fn stream(
         let rows = q::read_stream(&mut c, viewer.id(), &stream, cursor, None, limit + 1).await?;
         exhausted = (rows.len() as i64) <= limit;
         for r in rows {
-            cursor = Some(r.id);
+            cursor = Some(position(&r));
             if entry_visible(viewer, &r, &muted) {
                 out.push(r);
                 if out.len() as i64 > limit {
@@ -1132,7 +1152,7 @@ pub async fn stream(
     }
     let next = if out.len() as i64 > limit {
         out.truncate(limit as usize);
-        out.last().map(|r| r.id)
+        out.last().map(position)
     } else if exhausted {
         None
     } else {
@@ -1142,14 +1162,14 @@ pub async fn stream(
 }
 
 /// Activities after `after`, oldest first, that the viewer may see (for
-/// live updates), and the last position read, visible or not, from which
-/// the next read continues.
+/// live updates), the last position read, visible or not, from which the
+/// next read continues, and whether there may be more.
 pub async fn stream_after(
     db: &Db,
     viewer: &Viewer,
     stream: &Stream,
-    after: i64,
-) -> AppResult<(Vec<ActivityRow>, i64)> {
+    after: Position,
+) -> AppResult<(Vec<ActivityRow>, Position, bool)> {
     let mut c = db.read().await?;
     let muted: HashSet<String> = if matches!(stream, Stream::Home) {
         q::muted(&mut c, viewer.id()).await?.into_iter().collect()
@@ -1157,18 +1177,39 @@ pub async fn stream_after(
         HashSet::new()
     };
     let rows = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
-    let last = rows.last().map_or(after, |r| r.id);
+    let more = rows.len() == 100;
+    let last = rows.last().map_or(after, position);
     let rows = rows
         .into_iter()
         .filter(|r| entry_visible(viewer, r, &muted))
         .collect();
-    Ok((rows, last))
+    Ok((rows, last, more))
 }
 
-/// The newest stream position.
-pub async fn stream_position(db: &Db) -> AppResult<i64> {
+/// The newest position of a stream: the newest activity, or for home the
+/// newest delivery.
+pub async fn stream_position(db: &Db, stream: &Stream) -> AppResult<Position> {
     let mut c = db.read().await?;
-    Ok(q::stream_position(&mut c).await?)
+    Ok(match stream {
+        Stream::Home => (q::delivery_position(&mut c).await?, i64::MAX),
+        _ => (q::stream_position(&mut c).await?, 0),
+    })
+}
+
+/// Where an entry stands in its stream (see `store::social::Position`).
+pub fn position(r: &ActivityRow) -> Position {
+    if r.seq > 0 { (r.seq, r.id) } else { (r.id, 0) }
+}
+
+/// Delivers pending big fan-outs, batch by batch, until none is left.
+pub async fn run_fanout_jobs(db: &Db) -> AppResult<()> {
+    loop {
+        let mut tx = db.write().await?;
+        if !q::fanout_step(&mut tx, 0).await? {
+            return Ok(());
+        }
+        tx.commit().await?;
+    }
 }
 
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {

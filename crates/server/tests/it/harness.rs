@@ -43,6 +43,16 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/chorus_test".into())
 }
 
+/// The PostgreSQL server's maintenance database, for tests that create
+/// databases of their own.
+pub fn pg_admin_url() -> String {
+    let url = pg_url();
+    match url.rfind('/') {
+        Some(i) if i > "postgres://".len() => format!("{}/postgres", &url[..i]),
+        _ => url,
+    }
+}
+
 /// A fresh, empty database URL: a temporary SQLite file, or a new schema in
 /// the PostgreSQL test database.
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
@@ -224,9 +234,15 @@ impl TestApp {
 
     /// A setup token, as `chorus serve` would print it.
     pub async fn setup_token(&self) -> String {
-        let db = store::Db::open(&self.database_url, &store::Options { max_connections: 1 })
-            .await
-            .unwrap();
+        let db = store::Db::open(
+            &self.database_url,
+            &store::Options {
+                max_connections: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
         let token = server::service::accounts::issue_setup_token(&db)
             .await
             .unwrap()

@@ -11,7 +11,8 @@ use crate::harness::{Backend, TestApp, expect};
 backend_tests!(
     live_home_resumes_without_gaps_or_repeats,
     live_notification_count,
-    live_respects_visibility
+    live_respects_visibility,
+    big_fanout_goes_through_the_worker,
 );
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -167,4 +168,81 @@ async fn two_nodes_deliver_within_a_second() {
     }
     node2.stop().await;
     node1.stop().await;
+}
+
+/// Audiences above `fanout_inline_max` are delivered by the background
+/// worker: home and live still get the post.
+async fn big_fanout_goes_through_the_worker(b: Backend) {
+    let mut owner = TestApp::spawn_with(b, |s| s.fanout_inline_max = 1).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    let cy = owner.new_member("cy", "member").await;
+    expect(
+        ana.post("/spaces", json!({"name": "Everyone"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    for m in [&bo, &cy] {
+        expect(
+            m.post("/spaces/everyone/join", json!({})).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let mut live = cy.sse("/streams/home/events", None).await;
+    let id = post(&ana, json!({"space": "everyone", "body": "all hands at 4"})).await;
+    let ev = live.next(WAIT).await.expect("delivered live by the worker");
+    assert_eq!(ev.data["item"]["id"], id.as_str());
+    let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
+    assert_eq!(home["items"][0]["item"]["id"], id.as_str());
+    // Delivery order: a later small post arrives after, and resuming from
+    // the first event gets exactly what followed.
+    let resume = ev.id.unwrap();
+    drop(live);
+    let id2 = post(&ana, json!({"space": "everyone", "body": "moved to 5"})).await;
+    let mut live = cy.sse("/streams/home/events", Some(&resume)).await;
+    let ev = live.next(WAIT).await.expect("the second post");
+    assert_eq!(ev.data["item"]["id"], id2.as_str());
+    assert!(live.next(Duration::from_millis(300)).await.is_none());
+    owner.stop().await;
+}
+
+/// A tiny run of the whole benchmark, so it keeps working (timing is not
+/// checked: benchmarks are not tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn benchmark_smoke_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg_db = format!("chorus_bench_smoke_{}", std::process::id());
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
+        .args([
+            "bench",
+            "all",
+            "--smoke",
+            "--backend",
+            "both",
+            "--pg-database",
+            &pg_db,
+            "--dir",
+        ])
+        .arg(dir.path())
+        .args(["--pg-admin-url", &crate::harness::pg_admin_url()])
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    for row in [
+        "M1 ratio home/hello",
+        "M2 in every home",
+        "M3 writes/s",
+        "M5 RSS",
+    ] {
+        assert!(stdout.contains(row), "{row} in:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("| errors | 0 | 0 | 0 |"),
+        "no errors:\n{stdout}\n{stderr}"
+    );
 }

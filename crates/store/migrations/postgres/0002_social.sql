@@ -129,11 +129,33 @@ CREATE INDEX activities_item ON activities (item_id, id);
 CREATE INDEX activities_space ON activities (space_id, id);
 CREATE INDEX activities_actor ON activities (actor_id, id);
 
--- Home streams, fanned out on write.
+-- Home streams, fanned out on write. `seq` is the delivery position: every
+-- transaction that delivers takes the next value of the `delivery` counter,
+-- so live home streams resume "after (seq, activity)" in commit order even
+-- when a big fan-out delivers an older activity after newer ones.
 CREATE TABLE inbox (
     member_id   BIGINT NOT NULL,
     activity_id BIGINT NOT NULL,
+    seq         BIGINT NOT NULL,
     PRIMARY KEY (member_id, activity_id)
+);
+CREATE INDEX inbox_home ON inbox (member_id, seq, activity_id);
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value BIGINT NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('delivery', 0);
+
+-- Fan-outs too big for the posting request, done in batches by a
+-- background worker; progress is saved with each batch.
+CREATE TABLE fanout_jobs (
+    activity_id  BIGINT PRIMARY KEY REFERENCES activities (id),
+    item_id      BIGINT NOT NULL,
+    targets      TEXT NOT NULL,
+    next_target  BIGINT NOT NULL DEFAULT 0,
+    after_member BIGINT NOT NULL DEFAULT 0,
+    created_at   BIGINT NOT NULL
 );
 
 CREATE TABLE notifications (

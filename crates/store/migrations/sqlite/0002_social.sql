@@ -22,7 +22,7 @@ CREATE TABLE space_members (
     role      TEXT NOT NULL CHECK (role IN ('admin', 'member')),
     joined_at INTEGER NOT NULL,
     PRIMARY KEY (space_id, member_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX space_members_member ON space_members (member_id, space_id);
 
 CREATE TABLE space_requests (
@@ -57,7 +57,7 @@ CREATE TABLE item_recipients (
     item_id   INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     member_id INTEGER NOT NULL REFERENCES members (id),
     PRIMARY KEY (item_id, member_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX item_recipients_member ON item_recipients (member_id, item_id);
 
 CREATE TABLE item_revisions (
@@ -74,7 +74,7 @@ CREATE TABLE item_topics (
     topic   TEXT NOT NULL,
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     PRIMARY KEY (topic, item_id)
-);
+) WITHOUT ROWID;
 CREATE INDEX item_topics_item ON item_topics (item_id);
 
 CREATE TABLE comments (
@@ -97,7 +97,7 @@ CREATE TABLE reactions (
     emoji      TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     PRIMARY KEY (item_id, comment_id, member_id, emoji)
-);
+) WITHOUT ROWID;
 
 -- target is a member/space/item id in decimal, or a topic name.
 CREATE TABLE follows (
@@ -107,7 +107,7 @@ CREATE TABLE follows (
     level       TEXT NOT NULL CHECK (level IN ('watching', 'following', 'muted')),
     created_at  INTEGER NOT NULL,
     PRIMARY KEY (member_id, target_type, target)
-);
+) WITHOUT ROWID;
 CREATE INDEX follows_target ON follows (target_type, target, member_id);
 
 -- The stream: every visible change appends one row in the same transaction;
@@ -129,11 +129,33 @@ CREATE INDEX activities_item ON activities (item_id, id);
 CREATE INDEX activities_space ON activities (space_id, id);
 CREATE INDEX activities_actor ON activities (actor_id, id);
 
--- Home streams, fanned out on write.
+-- Home streams, fanned out on write. `seq` is the delivery position: every
+-- transaction that delivers takes the next value of the `delivery` counter,
+-- so live home streams resume "after (seq, activity)" in commit order even
+-- when a big fan-out delivers an older activity after newer ones.
 CREATE TABLE inbox (
     member_id   INTEGER NOT NULL,
     activity_id INTEGER NOT NULL,
+    seq         INTEGER NOT NULL,
     PRIMARY KEY (member_id, activity_id)
+) WITHOUT ROWID;
+CREATE INDEX inbox_home ON inbox (member_id, seq, activity_id);
+
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('delivery', 0);
+
+-- Fan-outs too big for the posting request, done in batches by a
+-- background worker; progress is saved with each batch.
+CREATE TABLE fanout_jobs (
+    activity_id  INTEGER PRIMARY KEY REFERENCES activities (id),
+    item_id      INTEGER NOT NULL,
+    targets      TEXT NOT NULL,
+    next_target  INTEGER NOT NULL DEFAULT 0,
+    after_member INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL
 );
 
 CREATE TABLE notifications (
@@ -152,11 +174,11 @@ CREATE TABLE item_seen (
     member_id INTEGER NOT NULL REFERENCES members (id),
     seen_at   INTEGER NOT NULL,
     PRIMARY KEY (item_id, member_id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE item_acks (
     item_id   INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE,
     member_id INTEGER NOT NULL REFERENCES members (id),
     acked_at  INTEGER NOT NULL,
     PRIMARY KEY (item_id, member_id)
-);
+) WITHOUT ROWID;

@@ -22,58 +22,94 @@ use tokio::sync::broadcast;
 
 pub const CHANNEL: &str = "chorus_stream";
 
-/// "The stream reached `position`; these members got notifications."
-/// An empty `notified` with `everyone` set means "anyone may have".
+/// "The stream reached `position`; these members got notifications; these
+/// members got home deliveries." `everyone` means "anyone may have".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Announcement {
     pub position: i64,
     pub notified: Vec<i64>,
+    pub delivered: Vec<i64>,
     pub everyone: bool,
 }
 
+/// NOTIFY payloads are limited to 8000 bytes.
+const PAYLOAD_MAX: usize = 7_900;
+
+fn list(v: &[i64]) -> String {
+    v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+fn parse_list(s: &str) -> Option<Vec<i64>> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().ok())
+        .collect()
+}
+
 impl Announcement {
-    pub fn may_concern(&self, member: i64) -> bool {
+    /// A notification for this member may have arrived.
+    pub fn may_notify(&self, member: i64) -> bool {
         self.everyone || self.notified.contains(&member)
     }
 
-    /// `position` or `position:n1,n2`; long lists become `position:*`
-    /// (NOTIFY payloads are limited to 8000 bytes).
-    pub fn encode(&self) -> String {
-        if self.everyone || self.notified.len() > 500 {
-            return format!("{}:*", self.position);
+    /// Something may have been delivered to this member's home.
+    pub fn may_deliver(&self, member: i64) -> bool {
+        self.everyone || self.delivered.contains(&member)
+    }
+
+    /// `position;notified;delivered` (lists comma-separated), split over
+    /// several payloads when the lists are long.
+    pub fn encode(&self) -> Vec<String> {
+        if self.everyone {
+            return vec![format!("{};*;*", self.position)];
         }
-        let list: Vec<String> = self.notified.iter().map(i64::to_string).collect();
-        format!("{}:{}", self.position, list.join(","))
+        let head = format!("{};{};", self.position, list(&self.notified));
+        if head.len() > PAYLOAD_MAX {
+            return vec![format!("{};*;*", self.position)];
+        }
+        let mut out = Vec::new();
+        let mut cur = head.clone();
+        let mut first = true;
+        for m in &self.delivered {
+            let piece = m.to_string();
+            if cur.len() + piece.len() + 1 > PAYLOAD_MAX {
+                out.push(std::mem::replace(&mut cur, format!("{};;", self.position)));
+                first = true;
+            }
+            if !first {
+                cur.push(',');
+            }
+            cur.push_str(&piece);
+            first = false;
+        }
+        out.push(cur);
+        out
     }
 
     pub fn decode(s: &str) -> Option<Announcement> {
-        let (pos, rest) = s.split_once(':').unwrap_or((s, ""));
-        let position = pos.parse().ok()?;
-        if rest == "*" {
+        let mut parts = s.splitn(3, ';');
+        let position = parts.next()?.parse().ok()?;
+        let notified = parts.next().unwrap_or("");
+        let delivered = parts.next().unwrap_or("");
+        if notified == "*" || delivered == "*" {
             return Some(Announcement {
                 position,
-                notified: Vec::new(),
                 everyone: true,
+                ..Default::default()
             });
         }
-        let notified = rest
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .map(str::parse)
-            .collect::<Result<_, _>>()
-            .ok()?;
         Some(Announcement {
             position,
-            notified,
+            notified: parse_list(notified)?,
+            delivered: parse_list(delivered)?,
             everyone: false,
         })
     }
 
     fn catch_all() -> Announcement {
         Announcement {
-            position: 0,
-            notified: Vec::new(),
             everyone: true,
+            ..Default::default()
         }
     }
 }
@@ -159,21 +195,40 @@ mod tests {
         for a in [
             Announcement {
                 position: 7,
-                notified: vec![],
-                everyone: false,
+                ..Default::default()
             },
             Announcement {
                 position: 7,
                 notified: vec![1, 2],
+                delivered: vec![3],
                 everyone: false,
             },
             Announcement {
                 position: 9,
-                notified: vec![],
                 everyone: true,
+                ..Default::default()
             },
         ] {
-            assert_eq!(Announcement::decode(&a.encode()), Some(a));
+            let p = a.encode();
+            assert_eq!(p.len(), 1);
+            assert_eq!(Announcement::decode(&p[0]), Some(a));
         }
+    }
+
+    #[test]
+    fn long_lists_split() {
+        let a = Announcement {
+            position: 5,
+            notified: vec![1],
+            delivered: (1..5000).collect(),
+            everyone: false,
+        };
+        let parts = a.encode();
+        assert!(parts.len() > 1 && parts.iter().all(|p| p.len() <= super::PAYLOAD_MAX));
+        let mut got: Vec<i64> = Vec::new();
+        for p in &parts {
+            got.extend(Announcement::decode(p).unwrap().delivered);
+        }
+        assert_eq!(got, a.delivered);
     }
 }

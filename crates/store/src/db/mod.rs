@@ -62,11 +62,17 @@ impl Kind {
 pub struct Options {
     /// Read connections for SQLite, all connections for PostgreSQL.
     pub max_connections: usize,
+    /// Followers up to this many get a post inside the posting
+    /// transaction; bigger audiences go to the background fan-out worker.
+    pub fanout_inline_max: i64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_connections: 8 }
+        Options {
+            max_connections: 8,
+            fanout_inline_max: 500,
+        }
     }
 }
 
@@ -77,6 +83,7 @@ pub struct Db {
 }
 
 struct Inner {
+    options: Options,
     backend: Backend,
     redacted_url: String,
     queries: AtomicU64,
@@ -108,12 +115,17 @@ impl Db {
         }
         Ok(Db {
             inner: Arc::new(Inner {
+                options: options.clone(),
                 backend,
                 redacted_url,
                 queries: AtomicU64::new(0),
                 bus,
             }),
         })
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.inner.options
     }
 
     pub fn kind(&self) -> Kind {
@@ -257,11 +269,13 @@ impl Tx {
         let mut conn = self.conn.take().expect("transaction already finished");
         let announce = self.announce.take();
         if let (Some(a), Kind::Postgres) = (&announce, conn.kind()) {
-            conn.execute(
-                "SELECT pg_notify($1, $2)",
-                &[bus::CHANNEL.into(), a.encode().into()],
-            )
-            .await?;
+            for payload in a.encode() {
+                conn.execute(
+                    "SELECT pg_notify($1, $2)",
+                    &[bus::CHANNEL.into(), payload.into()],
+                )
+                .await?;
+            }
         }
         conn.batch("COMMIT").await?;
         if let (Some(a), Kind::Sqlite) = (announce, conn.kind()) {
@@ -274,6 +288,12 @@ impl Tx {
     pub fn note_activity(&mut self, id: i64) {
         let a = self.announce.get_or_insert_with(bus::Announcement::default);
         a.position = a.position.max(id);
+    }
+
+    /// Records that this transaction delivered to these members' homes.
+    pub fn note_delivered(&mut self, members: &[i64]) {
+        let a = self.announce.get_or_insert_with(bus::Announcement::default);
+        a.delivered.extend_from_slice(members);
     }
 
     /// Records that this transaction notified `member`.

@@ -17,7 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use store::db::bus::Announcement;
-use store::social::Stream;
+use store::social::{Position, Stream};
 use tokio::sync::broadcast;
 
 use super::social_views::ActivityView;
@@ -29,18 +29,29 @@ use crate::state::AppState;
 
 type Events = axum::response::Response;
 
-fn last_event_id(headers: &HeaderMap) -> Option<i64> {
-    headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
+/// `Last-Event-ID`: `seq-activity` for home, an activity id elsewhere.
+fn last_event_id(headers: &HeaderMap, home: bool) -> Option<Position> {
+    let v = headers.get("last-event-id")?.to_str().ok()?.trim();
+    match v.split_once('-') {
+        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+        None => Some((v.parse().ok()?, if home { i64::MAX } else { 0 })),
+    }
+}
+
+fn event_id(p: Position, home: bool) -> String {
+    if home {
+        format!("{}-{}", p.0, p.1)
+    } else {
+        p.0.to_string()
+    }
 }
 
 struct Live {
     state: AppState,
     viewer: Viewer,
     stream: Stream,
-    last: i64,
+    home: bool,
+    last: Position,
     rx: broadcast::Receiver<Announcement>,
     pending: VecDeque<Event>,
     read_now: bool,
@@ -55,27 +66,31 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
             tokio::select! {
                 _ = l.state.stopping.cancelled() => return None,
                 r = l.rx.recv() => match r {
-                    Ok(a) if a.position != 0 && a.position <= l.last => continue,
+                    // Home wakes for deliveries to this member; other
+                    // streams for activities past their position.
+                    Ok(a) if a.everyone => {}
+                    Ok(a) if l.home && !a.may_deliver(l.viewer.id()) => continue,
+                    Ok(a) if !l.home && a.position <= l.last.0 => continue,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             }
         }
         // Read until caught up (a read returns at most 100).
-        let (rows, last) = match svc::stream_after(&l.state.db, &l.viewer, &l.stream, l.last).await
-        {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "live stream read failed; closing it");
-                return None;
-            }
-        };
-        l.read_now = last > l.last && last - l.last >= 100;
+        let (rows, last, more) =
+            match svc::stream_after(&l.state.db, &l.viewer, &l.stream, l.last).await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "live stream read failed; closing it");
+                    return None;
+                }
+            };
+        l.read_now = more;
         l.last = last;
         for r in rows {
             let view = ActivityView::new(&r, &[]);
             if let Ok(e) = Event::default()
-                .id(r.id.to_string())
+                .id(event_id(svc::position(&r), l.home))
                 .event("activity")
                 .json_data(&view)
             {
@@ -101,14 +116,16 @@ async fn live(
             .map_err(crate::error::AppError::from)?;
         svc::resolve_stream(&mut c, &viewer, which).await?
     };
-    let (last, read_now) = match last_event_id(headers) {
-        Some(id) => (id, true),
-        None => (svc::stream_position(&state.db).await?, false),
+    let home = matches!(stream, Stream::Home);
+    let (last, read_now) = match last_event_id(headers, home) {
+        Some(p) => (p, true),
+        None => (svc::stream_position(&state.db, &stream).await?, false),
     };
     let l = Live {
         state,
         viewer,
         stream,
+        home,
         last,
         rx,
         pending: VecDeque::new(),
@@ -215,7 +232,7 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
             tokio::select! {
                 _ = l.state.stopping.cancelled() => return None,
                 r = l.rx.recv() => match r {
-                    Ok(a) if !a.may_concern(l.viewer.id()) => continue,
+                    Ok(a) if !a.may_notify(l.viewer.id()) => continue,
                     Ok(a) => l.position = l.position.max(a.position),
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return None,
@@ -246,7 +263,9 @@ pub async fn notifications(
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Events, Problem> {
     let rx = state.db.subscribe();
-    let position = svc::stream_position(&state.db).await?;
+    let position = svc::stream_position(&state.db, &Stream::Everything { guest: false })
+        .await?
+        .0;
     let l = Count {
         state,
         viewer,

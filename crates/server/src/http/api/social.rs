@@ -327,7 +327,7 @@ async fn stream_page(
     which: StreamRequest,
     q: &ListQuery,
 ) -> Result<Json<Page<ActivityView>>, Problem> {
-    let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
+    let before = q.before.as_deref().map(decode_position).transpose()?;
     let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit()).await?;
     let mut ids: Vec<i64> = rows
         .iter()
@@ -346,8 +346,23 @@ async fn stream_page(
             .iter()
             .map(|r| ActivityView::new(r, &reactions))
             .collect(),
-        next: next.map(|n| encode_cursor(&n.to_string())),
+        next: next.map(|(a, b)| encode_cursor(&format!("{a}-{b}"))),
     }))
+}
+
+fn decode_position(s: &str) -> Result<(i64, i64), Problem> {
+    let text = decode_cursor(s)?;
+    let bad = || {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-cursor",
+            "Bad cursor",
+            "The `before` cursor is not one this server gave out. Pass the `next` value of the \
+             previous page unchanged, or leave it out to start from the top.",
+        )
+    };
+    let (a, b) = text.split_once('-').ok_or_else(bad)?;
+    Ok((a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?))
 }
 
 /// The home stream: activity on everything the viewer follows, muted removed.

@@ -1,0 +1,234 @@
+//! The load driver: many keep-alive HTTP/1.1 connections on loopback, each
+//! sending requests back to back, with latencies recorded per request.
+//! Lean on purpose (raw hyper, no pooling layer), since it shares the
+//! machine with the server it measures.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::net::TcpStream;
+
+/// One request to make.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub token: Option<String>,
+    pub body: Option<String>,
+    /// Which latency series it belongs to (e.g. 0 = read, 1 = write).
+    pub kind: usize,
+}
+
+impl Req {
+    pub fn get(path: impl Into<String>, token: Option<String>) -> Req {
+        Req {
+            method: Method::GET,
+            path: path.into(),
+            token,
+            body: None,
+            kind: 0,
+        }
+    }
+}
+
+pub async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// Sends one request; returns the status and the body.
+pub async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+    r: &Req,
+) -> anyhow::Result<(StatusCode, Bytes)> {
+    sender.ready().await?;
+    let mut b = Request::builder()
+        .method(r.method.clone())
+        .uri(&r.path)
+        .header(hyper::header::HOST, addr.to_string());
+    if let Some(t) = &r.token {
+        b = b.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let body = match &r.body {
+        Some(s) => {
+            b = b.header(hyper::header::CONTENT_TYPE, "application/json");
+            Full::new(Bytes::from(s.clone()))
+        }
+        None => Full::new(Bytes::new()),
+    };
+    let res = sender.send_request(b.body(body)?).await?;
+    let status = res.status();
+    let bytes = res.into_body().collect().await?.to_bytes();
+    Ok((status, bytes))
+}
+
+/// Latencies (µs) per kind, and how many requests failed.
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub latencies: Vec<Vec<u32>>,
+    pub errors: u64,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn count(&self, kind: usize) -> usize {
+        self.latencies.get(kind).map_or(0, Vec::len)
+    }
+
+    pub fn rate(&self, kind: usize) -> f64 {
+        self.count(kind) as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The p-th percentile latency of a kind, in milliseconds.
+    pub fn pct(&self, kind: usize, p: f64) -> f64 {
+        percentile(self.latencies.get(kind).map_or(&[][..], Vec::as_slice), p)
+    }
+}
+
+pub fn percentile(samples: &[u32], p: f64) -> f64 {
+    if samples.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = samples.to_vec();
+    v.sort_unstable();
+    let i = ((p / 100.0) * (v.len() - 1) as f64).round() as usize;
+    f64::from(v[i.min(v.len() - 1)]) / 1000.0
+}
+
+/// Runs `concurrency` connections for `duration`, each asking `next` for
+/// its next request.
+pub async fn run<F>(
+    addr: SocketAddr,
+    concurrency: usize,
+    duration: Duration,
+    seed: u64,
+    next: F,
+) -> anyhow::Result<Outcome>
+where
+    F: Fn(&mut StdRng) -> Req + Send + Sync + 'static,
+{
+    let next = Arc::new(next);
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..concurrency {
+        let next = next.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(w as u64 * 7919));
+            let mut out = Outcome::default();
+            let mut sender = match connect(addr).await {
+                Ok(s) => s,
+                Err(_) => {
+                    out.errors += 1;
+                    return out;
+                }
+            };
+            while !stop.load(Ordering::Relaxed) {
+                let r = next(&mut rng);
+                let t = Instant::now();
+                match send(&mut sender, addr, &r).await {
+                    Ok((status, _)) if status.is_success() => {
+                        if out.latencies.len() <= r.kind {
+                            out.latencies.resize(r.kind + 1, Vec::new());
+                        }
+                        out.latencies[r.kind]
+                            .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    }
+                    Ok(_) => out.errors += 1,
+                    Err(_) => {
+                        out.errors += 1;
+                        match connect(addr).await {
+                            Ok(s) => sender = s,
+                            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                        }
+                    }
+                }
+            }
+            out
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = Outcome::default();
+    for t in tasks {
+        let o = t.await?;
+        total.errors += o.errors;
+        for (k, l) in o.latencies.into_iter().enumerate() {
+            if total.latencies.len() <= k {
+                total.latencies.resize(k + 1, Vec::new());
+            }
+            total.latencies[k].extend(l);
+        }
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+/// An open Server-Sent Events connection that reports when an event
+/// containing a given text arrives.
+pub struct LiveWatch {
+    pub connected: tokio::sync::oneshot::Receiver<()>,
+    pub seen: tokio::sync::mpsc::UnboundedReceiver<(Instant, String)>,
+}
+
+/// Opens an SSE connection for `token` on `path` and forwards each event's
+/// data with its arrival time.
+pub fn open_live(addr: SocketAddr, path: String, token: String) -> LiveWatch {
+    let (ctx, crx) = tokio::sync::oneshot::channel();
+    let (stx, srx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let Ok(mut sender) = connect(addr).await else {
+            return;
+        };
+        let req = Request::builder()
+            .uri(&path)
+            .header(hyper::header::HOST, addr.to_string())
+            .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()));
+        let Ok(req) = req else { return };
+        let Ok(res) = sender.send_request(req).await else {
+            return;
+        };
+        if !res.status().is_success() {
+            return;
+        }
+        let _ = ctx.send(());
+        let mut body = res.into_body();
+        let mut buf = String::new();
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                buf.push_str(&String::from_utf8_lossy(&data));
+                while let Some(end) = buf.find("\n\n") {
+                    let block: String = buf.drain(..end + 2).collect();
+                    if stx.send((Instant::now(), block)).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    LiveWatch {
+        connected: crx,
+        seen: srx,
+    }
+}
+
+pub fn pick<'a, T>(rng: &mut StdRng, v: &'a [T]) -> &'a T {
+    &v[rng.random_range(0..v.len())]
+}

@@ -1,0 +1,642 @@
+//! The project's own benchmark (DESIGN.md section 10): a data generator
+//! and a load driver that measure a running `chorus serve` on loopback.
+//!
+//! - M1: home stream page (20 items, authenticated) throughput and p50/p99,
+//!   and the same server's hello-world throughput in the same run;
+//! - M2: a post to a space with many followers: request latency, time
+//!   until every follower's home has it, time until a sample of open live
+//!   connections has it;
+//! - M3: 90% reads / 10% writes: writes/s and read p99 against idle;
+//! - M5: the server's resident memory with the data set and many open
+//!   live connections.
+//!
+//! `chorus bench all` generates the data set (unless it exists), starts
+//! the server as a child process, runs everything and prints the table.
+
+pub mod drive;
+pub mod generate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use hyper::Method;
+use rand::Rng;
+use store::{Db, params};
+
+use drive::{Req, percentile, pick};
+use generate::Shape;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Create the data set in an empty database
+    Generate {
+        /// Where: `sqlite://<file>` or `postgres://…` (an empty database)
+        #[arg(long)]
+        database_url: String,
+        #[command(flatten)]
+        shape: Shape,
+    },
+    /// Generate (if needed), start the server, measure, print the table
+    All(AllArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AllArgs {
+    /// `sqlite`, `postgres` or `both`
+    #[arg(long, default_value = "sqlite")]
+    pub backend: String,
+    /// Directory for the SQLite data set and server data
+    #[arg(long, default_value = "./bench-data")]
+    pub dir: PathBuf,
+    /// A PostgreSQL server URL; the database `--pg-database` is (re)created on it
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub pg_admin_url: String,
+    /// The PostgreSQL database the data set lives in (dropped and recreated
+    /// when it holds another shape)
+    #[arg(long, default_value = "chorus_bench")]
+    pub pg_database: String,
+    /// Seconds per throughput measurement
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Concurrent connections for M1 and M3
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Posts measured in M2
+    #[arg(long, default_value_t = 10)]
+    pub posts: usize,
+    /// Live connections sampled in M2
+    #[arg(long, default_value_t = 200)]
+    pub live_sample: usize,
+    /// Open live connections for M5
+    #[arg(long, default_value_t = 10_000)]
+    pub live_connections: usize,
+    /// Regenerate the data set even if it exists
+    #[arg(long)]
+    pub regenerate: bool,
+    /// A small data set and short runs (seconds), to check the benchmark works
+    #[arg(long)]
+    pub smoke: bool,
+    #[command(flatten)]
+    pub shape: Shape,
+}
+
+/// One row of the result table.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub backend: String,
+    pub m1_home_rps: f64,
+    pub m1_home_p50: f64,
+    pub m1_home_p99: f64,
+    pub m1_hello_rps: f64,
+    pub m1_ratio: f64,
+    pub m2_space_followers: i64,
+    pub m2_post_p50: f64,
+    pub m2_post_p99: f64,
+    pub m2_home_done_max: f64,
+    pub m2_live_max: f64,
+    pub m2_live_seen: String,
+    pub m2_big_followers: i64,
+    pub m2_big_post: f64,
+    pub m2_big_home_done: f64,
+    pub m3_writes_per_s: f64,
+    pub m3_read_p99: f64,
+    pub m3_read_p99_ratio: f64,
+    pub m5_rss_idle_mib: f64,
+    pub m5_rss_live_mib: f64,
+    pub m5_open: usize,
+    pub errors: u64,
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Generate {
+            database_url,
+            shape,
+        } => {
+            let db = open(&database_url).await?;
+            generate::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
+            db.close().await;
+            Ok(())
+        }
+        BenchCommand::All(args) => {
+            let _ = rlimit::increase_nofile_limit(1 << 20);
+            let mut reports = Vec::new();
+            let backends: Vec<&str> = match args.backend.as_str() {
+                "both" => vec!["sqlite", "postgres"],
+                "sqlite" => vec!["sqlite"],
+                "postgres" => vec!["postgres"],
+                other => anyhow::bail!("--backend is sqlite, postgres or both, not {other}"),
+            };
+            for b in backends {
+                reports.push(all(&args, b).await?);
+            }
+            println!("{}", table(&reports));
+            Ok(())
+        }
+    }
+}
+
+async fn open(url: &str) -> anyhow::Result<Db> {
+    let db = Db::open(
+        url,
+        &store::Options {
+            max_connections: 4,
+            ..Default::default()
+        },
+    )
+    .await?;
+    store::migrate::run(&db).await?;
+    Ok(db)
+}
+
+async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
+    let shape = if args.smoke {
+        Shape::smoke()
+    } else {
+        args.shape.clone()
+    };
+    std::fs::create_dir_all(&args.dir)?;
+    let tag = format!("{}m-{}i-{}", shape.members, shape.items, shape.seed);
+    let url = match backend {
+        "sqlite" => {
+            let file = args.dir.join(format!("bench-{tag}.db"));
+            if args.regenerate || args.smoke {
+                for ext in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+                }
+            }
+            let fresh = !file.exists();
+            let url = format!("sqlite://{}", file.display());
+            if fresh {
+                let db = open(&url).await?;
+                generate::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
+                db.close().await;
+            }
+            url
+        }
+        _ => {
+            let dbname = args.pg_database.as_str();
+            anyhow::ensure!(
+                dbname
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "--pg-database takes letters, digits and _ only"
+            );
+            let url = replace_db(&args.pg_admin_url, dbname);
+            let exists = {
+                let (client, conn) =
+                    tokio_postgres::connect(&args.pg_admin_url, tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                let exists = client
+                    .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&dbname])
+                    .await?
+                    .is_some();
+                let marker_ok = exists
+                    && !args.regenerate
+                    && !args.smoke
+                    && pg_tag(&url).await.as_deref() == Some(tag.as_str());
+                if !marker_ok {
+                    client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"))
+                        .await?;
+                    client
+                        .batch_execute(&format!("CREATE DATABASE {dbname}"))
+                        .await?;
+                }
+                marker_ok
+            };
+            if !exists {
+                let db = open(&url).await?;
+                generate::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
+                let mut tx = db.write().await?;
+                store::accounts::put_setting(&mut tx, "bench_tag", &tag).await?;
+                tx.commit().await?;
+                db.close().await;
+            }
+            url
+        }
+    };
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
+    let data_dir = args.dir.join(format!("serve-{backend}"));
+    std::fs::create_dir_all(&data_dir)?;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--http-addr")
+        .arg(addr.to_string())
+        .arg("--database-url")
+        .arg(&url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    wait_healthy(addr).await?;
+    let db = Db::open(
+        &url,
+        &store::Options {
+            max_connections: 2,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let result = measure(args, &shape, backend, addr, pid, &db).await;
+    db.close().await;
+    let _ = child.start_kill();
+    let _ = child.wait().await;
+    result
+}
+
+async fn pg_tag(url: &str) -> Option<String> {
+    let db = Db::open(
+        url,
+        &store::Options {
+            max_connections: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .ok()?;
+    let mut c = db.read().await.ok()?;
+    let t = store::accounts::setting(&mut c, "bench_tag")
+        .await
+        .ok()
+        .flatten();
+    drop(c);
+    db.close().await;
+    t
+}
+
+fn replace_db(url: &str, db: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+async fn wait_healthy(addr: SocketAddr) -> anyhow::Result<()> {
+    for _ in 0..600 {
+        if let Ok(mut s) = drive::connect(addr).await
+            && let Ok((status, _)) = drive::send(&mut s, addr, &Req::get("/healthz", None)).await
+            && status.is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!("the server at {addr} did not become healthy within a minute")
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn measure(
+    args: &AllArgs,
+    shape: &Shape,
+    backend: &str,
+    addr: SocketAddr,
+    pid: u32,
+    db: &Db,
+) -> anyhow::Result<Report> {
+    let secs = Duration::from_secs(if args.smoke { 1 } else { args.seconds });
+    let conc = if args.smoke { 4 } else { args.concurrency };
+    let tokens: Vec<i64> = generate::token_members(shape);
+    let tok = |id: i64| format!("bench-{id}");
+    let mut r = Report {
+        backend: backend.into(),
+        ..Default::default()
+    };
+    r.m5_rss_idle_mib = rss_mib(pid);
+
+    // M1: home stream vs hello world, same server, same run.
+    let t2 = tokens.clone();
+    let home = drive::run(addr, conc, secs, 1, move |rng| {
+        Req::get(
+            "/api/v1/streams/home?limit=20",
+            Some(format!("bench-{}", pick(rng, &t2))),
+        )
+    })
+    .await?;
+    let hello = drive::run(addr, conc, secs, 2, |_| Req::get("/hello", None)).await?;
+    r.m1_home_rps = home.rate(0);
+    r.m1_home_p50 = home.pct(0, 50.0);
+    r.m1_home_p99 = home.pct(0, 99.0);
+    r.m1_hello_rps = hello.rate(0);
+    r.m1_ratio = r.m1_home_rps / r.m1_hello_rps;
+    r.errors += home.errors + hello.errors;
+    eprintln!(
+        "M1 {backend}: home {:.0}/s p50 {:.2} ms p99 {:.2} ms; hello {:.0}/s; ratio {:.3}",
+        r.m1_home_rps, r.m1_home_p50, r.m1_home_p99, r.m1_hello_rps, r.m1_ratio
+    );
+
+    // M2: posts to the big space (space 2) and to everyone (space 1).
+    for (space, big) in [(2i64, false), (1i64, true)] {
+        let followers = {
+            let mut c = db.read().await?;
+            c.query_one(
+                "SELECT COUNT(*) FROM follows WHERE target_type = 'space' AND target = $1 AND level <> 'muted'",
+                params![space.to_string()],
+            )
+            .await?
+            .i64(0)?
+        };
+        let members: Vec<i64> = {
+            let mut c = db.read().await?;
+            let rows = c
+                .query(
+                    "SELECT member_id FROM space_members WHERE space_id = $1",
+                    params![space],
+                )
+                .await?;
+            let set: std::collections::HashSet<i64> =
+                rows.iter().filter_map(|r| r.i64(0).ok()).collect();
+            tokens.iter().copied().filter(|t| set.contains(t)).collect()
+        };
+        anyhow::ensure!(!members.is_empty(), "no token member is in space {space}");
+        let writer = members[0];
+        let sample: Vec<i64> = members
+            .iter()
+            .copied()
+            .skip(1)
+            .take(if args.smoke { 10 } else { args.live_sample })
+            .collect();
+        let mut watches = Vec::new();
+        for m in &sample {
+            let w = drive::open_live(addr, "/api/v1/streams/home/events".into(), tok(*m));
+            watches.push(w);
+        }
+        for w in &mut watches {
+            let _ = tokio::time::timeout(Duration::from_secs(10), &mut w.connected).await;
+        }
+        let posts = if big {
+            2
+        } else if args.smoke {
+            3
+        } else {
+            args.posts
+        };
+        let mut post_lat = Vec::new();
+        let mut done_max: f64 = 0.0;
+        let mut live_max: f64 = 0.0;
+        let mut live_seen = (0usize, 0usize);
+        let mut sender = drive::connect(addr).await?;
+        for k in 0..posts {
+            let marker = format!("bench-m2-{space}-{k}-{}", rand::rng().random::<u32>());
+            let req = Req {
+                method: Method::POST,
+                path: "/api/v1/items".into(),
+                token: Some(tok(writer)),
+                body: Some(serde_json::json!({"space": format!("space-{space}"), "body": format!("Announcement {marker}")}).to_string()),
+                kind: 0,
+            };
+            let t0 = Instant::now();
+            let (status, body) = drive::send(&mut sender, addr, &req).await?;
+            let lat = t0.elapsed();
+            anyhow::ensure!(
+                status.is_success(),
+                "posting failed: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
+            post_lat.push(lat.as_micros() as u32);
+            let item: serde_json::Value = serde_json::from_slice(&body)?;
+            let item_id: i64 = item["id"].as_str().unwrap_or("0").parse()?;
+            // Home: the fan-out for this item's activity has finished.
+            loop {
+                let mut c = db.read().await?;
+                let pending = c
+                    .query_one(
+                        "SELECT COUNT(*) FROM fanout_jobs j JOIN activities a ON a.id = j.activity_id WHERE a.item_id = $1",
+                        params![item_id],
+                    )
+                    .await?
+                    .i64(0)?;
+                if pending == 0 {
+                    break;
+                }
+                drop(c);
+                if t0.elapsed() > Duration::from_secs(60) {
+                    anyhow::bail!("fan-out of item {item_id} did not finish within a minute");
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            done_max = done_max.max(t0.elapsed().as_secs_f64() * 1000.0);
+            // Live: every sampled connection sees it.
+            let deadline = t0 + Duration::from_secs(if big { 30 } else { 10 });
+            for w in &mut watches {
+                live_seen.1 += 1;
+                loop {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, w.seen.recv()).await {
+                        Ok(Some((at, data))) if data.contains(&marker) => {
+                            live_max = live_max.max(at.duration_since(t0).as_secs_f64() * 1000.0);
+                            live_seen.0 += 1;
+                            break;
+                        }
+                        Ok(Some(_)) => continue,
+                        _ => break,
+                    }
+                }
+            }
+        }
+        drop(watches);
+        if big {
+            r.m2_big_followers = followers;
+            r.m2_big_post = percentile(&post_lat, 100.0);
+            r.m2_big_home_done = done_max;
+        } else {
+            r.m2_space_followers = followers;
+            r.m2_post_p50 = percentile(&post_lat, 50.0);
+            r.m2_post_p99 = percentile(&post_lat, 99.0);
+            r.m2_home_done_max = done_max;
+            r.m2_live_max = live_max;
+            r.m2_live_seen = format!("{}/{}", live_seen.0, live_seen.1);
+        }
+        eprintln!(
+            "M2 {backend} space {space} ({followers} followers): post p50 {:.2} ms max {:.2} ms; home done ≤ {done_max:.1} ms; live ≤ {live_max:.1} ms ({}/{})",
+            percentile(&post_lat, 50.0),
+            percentile(&post_lat, 100.0),
+            live_seen.0,
+            live_seen.1
+        );
+    }
+
+    // M3: 90% reads / 10% writes (comments on recent items of the big space).
+    let recent: Vec<i64> = {
+        let mut c = db.read().await?;
+        c.query(
+            "SELECT id FROM items WHERE space_id = 2 ORDER BY id DESC LIMIT 200",
+            params![],
+        )
+        .await?
+        .iter()
+        .filter_map(|r| r.i64(0).ok())
+        .collect()
+    };
+    let writers: Vec<i64> = {
+        let mut c = db.read().await?;
+        let rows = c
+            .query(
+                "SELECT member_id FROM space_members WHERE space_id = 2",
+                params![],
+            )
+            .await?;
+        let set: std::collections::HashSet<i64> =
+            rows.iter().filter_map(|r| r.i64(0).ok()).collect();
+        tokens.iter().copied().filter(|t| set.contains(t)).collect()
+    };
+    let t3 = tokens.clone();
+    let mixed = drive::run(addr, conc, secs, 3, move |rng| {
+        if rng.random_range(0..10) == 0 {
+            Req {
+                method: Method::POST,
+                path: format!("/api/v1/items/{}/comments", pick(rng, &recent)),
+                token: Some(format!("bench-{}", pick(rng, &writers))),
+                body: Some(r#"{"body":"Agreed, let's do it."}"#.into()),
+                kind: 1,
+            }
+        } else {
+            Req::get(
+                "/api/v1/streams/home?limit=20",
+                Some(format!("bench-{}", pick(rng, &t3))),
+            )
+        }
+    })
+    .await?;
+    r.m3_writes_per_s = mixed.rate(1);
+    r.m3_read_p99 = mixed.pct(0, 99.0);
+    r.m3_read_p99_ratio = r.m3_read_p99 / r.m1_home_p99;
+    r.errors += mixed.errors;
+    eprintln!(
+        "M3 {backend}: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms ({:.2}× idle)",
+        r.m3_writes_per_s,
+        mixed.rate(0),
+        r.m3_read_p99,
+        r.m3_read_p99_ratio
+    );
+
+    // M5: memory with many open live connections.
+    let n = if args.smoke {
+        50
+    } else {
+        args.live_connections
+    };
+    let mut open = Vec::with_capacity(n);
+    for i in 0..n {
+        let m = tokens[i % tokens.len()];
+        open.push(drive::open_live(
+            addr,
+            "/api/v1/streams/home/events".into(),
+            tok(m),
+        ));
+    }
+    let mut connected = 0;
+    for w in &mut open {
+        if tokio::time::timeout(Duration::from_secs(30), &mut w.connected)
+            .await
+            .is_ok_and(|r| r.is_ok())
+        {
+            connected += 1;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.m5_open = connected;
+    r.m5_rss_live_mib = rss_mib(pid);
+    drop(open);
+    eprintln!(
+        "M5 {backend}: {connected} live connections, RSS {:.0} MiB (idle {:.0} MiB)",
+        r.m5_rss_live_mib, r.m5_rss_idle_mib
+    );
+    Ok(r)
+}
+
+pub fn table(reports: &[Report]) -> String {
+    let mut s = String::new();
+    s.push_str("| metric | bar | ");
+    s.push_str(
+        &reports
+            .iter()
+            .map(|r| r.backend.clone())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    );
+    s.push_str(" |\n|---|---|");
+    s.push_str(&"---|".repeat(reports.len()));
+    s.push('\n');
+    let row = |s: &mut String, name: &str, bar: &str, f: &dyn Fn(&Report) -> String| {
+        s.push_str(&format!("| {name} | {bar} | "));
+        s.push_str(&reports.iter().map(f).collect::<Vec<_>>().join(" | "));
+        s.push_str(" |\n");
+    };
+    row(&mut s, "M1 home page/s", "", &|r| {
+        format!("{:.0}", r.m1_home_rps)
+    });
+    row(&mut s, "M1 hello-world/s", "", &|r| {
+        format!("{:.0}", r.m1_hello_rps)
+    });
+    row(
+        &mut s,
+        "M1 ratio home/hello",
+        "≥ 0.10 (SQLite), ≥ 0.05 (PostgreSQL)",
+        &|r| format!("{:.3}", r.m1_ratio),
+    );
+    row(&mut s, "M1 home p50 / p99 ms", "p99 ≤ 10", &|r| {
+        format!("{:.2} / {:.2}", r.m1_home_p50, r.m1_home_p99)
+    });
+    row(&mut s, "M2 space followers", "10k", &|r| {
+        r.m2_space_followers.to_string()
+    });
+    row(&mut s, "M2 post p50 / p99 ms", "p99 ≤ 20", &|r| {
+        format!("{:.2} / {:.2}", r.m2_post_p50, r.m2_post_p99)
+    });
+    row(&mut s, "M2 in every home, ms", "≤ 500", &|r| {
+        format!("{:.1}", r.m2_home_done_max)
+    });
+    row(&mut s, "M2 on live sample, ms", "≤ 500", &|r| {
+        format!("{:.1} ({})", r.m2_live_max, r.m2_live_seen)
+    });
+    row(&mut s, "M2 big space followers", "100k", &|r| {
+        r.m2_big_followers.to_string()
+    });
+    row(
+        &mut s,
+        "M2 big: post ms / in every home ms",
+        "home ≤ 5000",
+        &|r| format!("{:.1} / {:.1}", r.m2_big_post, r.m2_big_home_done),
+    );
+    row(&mut s, "M3 writes/s at 90/10", "≥ 500", &|r| {
+        format!("{:.0}", r.m3_writes_per_s)
+    });
+    row(&mut s, "M3 read p99 ms (× idle)", "≤ 1.5×", &|r| {
+        format!("{:.2} ({:.2}×)", r.m3_read_p99, r.m3_read_p99_ratio)
+    });
+    row(&mut s, "M5 RSS MiB idle / live", "≤ 512", &|r| {
+        format!(
+            "{:.0} / {:.0} ({} open)",
+            r.m5_rss_idle_mib, r.m5_rss_live_mib, r.m5_open
+        )
+    });
+    row(&mut s, "errors", "0", &|r| r.errors.to_string());
+    s
+}
