@@ -71,6 +71,9 @@ pub struct AllArgs {
     /// Open live connections for M5
     #[arg(long, default_value_t = 10_000)]
     pub live_connections: usize,
+    /// Measure only these (comma-separated: m1,m2,m3,m5)
+    #[arg(long, default_value = "m1,m2,m3,m5")]
+    pub only: String,
     /// Regenerate the data set even if it exists
     #[arg(long)]
     pub regenerate: bool,
@@ -329,30 +332,42 @@ async fn measure(
         ..Default::default()
     };
     r.m5_rss_idle_mib = rss_mib(pid);
+    let want = |m: &str| {
+        args.only
+            .split(',')
+            .any(|o| o.trim().eq_ignore_ascii_case(m))
+    };
 
     // M1: home stream vs hello world, same server, same run.
-    let t2 = tokens.clone();
-    let home = drive::run(addr, conc, secs, 1, move |rng| {
-        Req::get(
-            "/api/v1/streams/home?limit=20",
-            Some(format!("bench-{}", pick(rng, &t2))),
-        )
-    })
-    .await?;
-    let hello = drive::run(addr, conc, secs, 2, |_| Req::get("/hello", None)).await?;
-    r.m1_home_rps = home.rate(0);
-    r.m1_home_p50 = home.pct(0, 50.0);
-    r.m1_home_p99 = home.pct(0, 99.0);
-    r.m1_hello_rps = hello.rate(0);
-    r.m1_ratio = r.m1_home_rps / r.m1_hello_rps;
-    r.errors += home.errors + hello.errors;
-    eprintln!(
-        "M1 {backend}: home {:.0}/s p50 {:.2} ms p99 {:.2} ms; hello {:.0}/s; ratio {:.3}",
-        r.m1_home_rps, r.m1_home_p50, r.m1_home_p99, r.m1_hello_rps, r.m1_ratio
-    );
+    if want("m1") {
+        let t2 = tokens.clone();
+        let home = drive::run(addr, conc, secs, 1, move |rng| {
+            Req::get(
+                "/api/v1/streams/home?limit=20",
+                Some(format!("bench-{}", pick(rng, &t2))),
+            )
+        })
+        .await?;
+        let hello = drive::run(addr, conc, secs, 2, |_| Req::get("/hello", None)).await?;
+        r.m1_home_rps = home.rate(0);
+        r.m1_home_p50 = home.pct(0, 50.0);
+        r.m1_home_p99 = home.pct(0, 99.0);
+        r.m1_hello_rps = hello.rate(0);
+        r.m1_ratio = r.m1_home_rps / r.m1_hello_rps;
+        r.errors += home.errors + hello.errors;
+        eprintln!(
+            "M1 {backend}: home {:.0}/s p50 {:.2} ms p99 {:.2} ms; hello {:.0}/s; ratio {:.3}",
+            r.m1_home_rps, r.m1_home_p50, r.m1_home_p99, r.m1_hello_rps, r.m1_ratio
+        );
+    }
 
     // M2: posts to the big space (space 2) and to everyone (space 1).
-    for (space, big) in [(2i64, false), (1i64, true)] {
+    let m2: &[(i64, bool)] = if want("m2") {
+        &[(2, false), (1, true)]
+    } else {
+        &[]
+    };
+    for &(space, big) in m2 {
         let followers = {
             let mut c = db.read().await?;
             c.query_one(
@@ -483,91 +498,95 @@ async fn measure(
     }
 
     // M3: 90% reads / 10% writes (comments on recent items of the big space).
-    let recent: Vec<i64> = {
-        let mut c = db.read().await?;
-        c.query(
-            "SELECT id FROM items WHERE space_id = 2 ORDER BY id DESC LIMIT 200",
-            params![],
-        )
-        .await?
-        .iter()
-        .filter_map(|r| r.i64(0).ok())
-        .collect()
-    };
-    let writers: Vec<i64> = {
-        let mut c = db.read().await?;
-        let rows = c
-            .query(
-                "SELECT member_id FROM space_members WHERE space_id = 2",
+    if want("m3") {
+        let recent: Vec<i64> = {
+            let mut c = db.read().await?;
+            c.query(
+                "SELECT id FROM items WHERE space_id = 2 ORDER BY id DESC LIMIT 200",
                 params![],
             )
-            .await?;
-        let set: std::collections::HashSet<i64> =
-            rows.iter().filter_map(|r| r.i64(0).ok()).collect();
-        tokens.iter().copied().filter(|t| set.contains(t)).collect()
-    };
-    let t3 = tokens.clone();
-    let mixed = drive::run(addr, conc, secs, 3, move |rng| {
-        if rng.random_range(0..10) == 0 {
-            Req {
-                method: Method::POST,
-                path: format!("/api/v1/items/{}/comments", pick(rng, &recent)),
-                token: Some(format!("bench-{}", pick(rng, &writers))),
-                body: Some(r#"{"body":"Agreed, let's do it."}"#.into()),
-                kind: 1,
+            .await?
+            .iter()
+            .filter_map(|r| r.i64(0).ok())
+            .collect()
+        };
+        let writers: Vec<i64> = {
+            let mut c = db.read().await?;
+            let rows = c
+                .query(
+                    "SELECT member_id FROM space_members WHERE space_id = 2",
+                    params![],
+                )
+                .await?;
+            let set: std::collections::HashSet<i64> =
+                rows.iter().filter_map(|r| r.i64(0).ok()).collect();
+            tokens.iter().copied().filter(|t| set.contains(t)).collect()
+        };
+        let t3 = tokens.clone();
+        let mixed = drive::run(addr, conc, secs, 3, move |rng| {
+            if rng.random_range(0..10) == 0 {
+                Req {
+                    method: Method::POST,
+                    path: format!("/api/v1/items/{}/comments", pick(rng, &recent)),
+                    token: Some(format!("bench-{}", pick(rng, &writers))),
+                    body: Some(r#"{"body":"Agreed, let's do it."}"#.into()),
+                    kind: 1,
+                }
+            } else {
+                Req::get(
+                    "/api/v1/streams/home?limit=20",
+                    Some(format!("bench-{}", pick(rng, &t3))),
+                )
             }
-        } else {
-            Req::get(
-                "/api/v1/streams/home?limit=20",
-                Some(format!("bench-{}", pick(rng, &t3))),
-            )
-        }
-    })
-    .await?;
-    r.m3_writes_per_s = mixed.rate(1);
-    r.m3_read_p99 = mixed.pct(0, 99.0);
-    r.m3_read_p99_ratio = r.m3_read_p99 / r.m1_home_p99;
-    r.errors += mixed.errors;
-    eprintln!(
-        "M3 {backend}: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms ({:.2}× idle)",
-        r.m3_writes_per_s,
-        mixed.rate(0),
-        r.m3_read_p99,
-        r.m3_read_p99_ratio
-    );
+        })
+        .await?;
+        r.m3_writes_per_s = mixed.rate(1);
+        r.m3_read_p99 = mixed.pct(0, 99.0);
+        r.m3_read_p99_ratio = r.m3_read_p99 / r.m1_home_p99;
+        r.errors += mixed.errors;
+        eprintln!(
+            "M3 {backend}: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms ({:.2}× idle)",
+            r.m3_writes_per_s,
+            mixed.rate(0),
+            r.m3_read_p99,
+            r.m3_read_p99_ratio
+        );
+    }
 
     // M5: memory with many open live connections.
-    let n = if args.smoke {
-        50
-    } else {
-        args.live_connections
-    };
-    let mut open = Vec::with_capacity(n);
-    for i in 0..n {
-        let m = tokens[i % tokens.len()];
-        open.push(drive::open_live(
-            addr,
-            "/api/v1/streams/home/events".into(),
-            tok(m),
-        ));
-    }
-    let mut connected = 0;
-    for w in &mut open {
-        if tokio::time::timeout(Duration::from_secs(30), &mut w.connected)
-            .await
-            .is_ok_and(|r| r.is_ok())
-        {
-            connected += 1;
+    if want("m5") {
+        let n = if args.smoke {
+            50
+        } else {
+            args.live_connections
+        };
+        let mut open = Vec::with_capacity(n);
+        for i in 0..n {
+            let m = tokens[i % tokens.len()];
+            open.push(drive::open_live(
+                addr,
+                "/api/v1/streams/home/events".into(),
+                tok(m),
+            ));
         }
+        let mut connected = 0;
+        for w in &mut open {
+            if tokio::time::timeout(Duration::from_secs(30), &mut w.connected)
+                .await
+                .is_ok_and(|r| r.is_ok())
+            {
+                connected += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        r.m5_open = connected;
+        r.m5_rss_live_mib = rss_mib(pid);
+        drop(open);
+        eprintln!(
+            "M5 {backend}: {connected} live connections, RSS {:.0} MiB (idle {:.0} MiB)",
+            r.m5_rss_live_mib, r.m5_rss_idle_mib
+        );
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    r.m5_open = connected;
-    r.m5_rss_live_mib = rss_mib(pid);
-    drop(open);
-    eprintln!(
-        "M5 {backend}: {connected} live connections, RSS {:.0} MiB (idle {:.0} MiB)",
-        r.m5_rss_live_mib, r.m5_rss_idle_mib
-    );
     Ok(r)
 }
 

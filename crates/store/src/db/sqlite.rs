@@ -65,6 +65,14 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, Error> {
         message: format!("{e}. Check that the data directory exists and is writable by this user."),
     })?;
     conn.execute_batch(PRAGMAS).map_err(map_err)?;
+    // Query-planner stability: plans do not depend on bound values, so a
+    // cached statement is never re-prepared because a parameter changed
+    // (which otherwise costs a full re-parse on every execution).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }
