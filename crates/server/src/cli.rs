@@ -41,6 +41,10 @@ pub enum Command {
 pub struct ServeArgs {
     #[command(flatten)]
     pub settings: SettingsArgs,
+    /// Fill an empty database with a sample company (people, spaces,
+    /// posts) and print how to log in
+    #[arg(long)]
+    pub demo: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,7 +97,7 @@ pub fn init_logging(format: LogFormat) {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(load(&args.settings)?).await,
+        Command::Serve(args) => serve(load(&args.settings)?, args.demo).await,
         Command::Migrate(args) => {
             let settings = load(&args)?;
             init_logging(settings.log_format);
@@ -121,7 +125,7 @@ fn load(args: &SettingsArgs) -> anyhow::Result<Settings> {
     args.load().map_err(anyhow::Error::msg)
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     init_logging(settings.log_format);
     // Every live connection is a socket: raise the soft limit on open
     // files to what the system allows.
@@ -133,6 +137,14 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let base = app.state().base_url.clone();
     tracing::info!(%addr, database = app.state().db.redacted_url(), "Chorus is listening");
     println!("Chorus is running at {base} (listening on {addr}).");
+    if demo {
+        println!("Filling the demo company (this takes a few seconds)…");
+        if crate::demo::fill(&app.state().db).await? {
+            println!("{}", crate::demo::logins());
+        } else {
+            println!("The database already has members, so --demo left it as it is.");
+        }
+    }
     if let Some(link) = app.setup_link().await? {
         println!();
         println!("No owner yet. Open this one-time link to create the first account:");

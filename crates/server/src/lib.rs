@@ -7,6 +7,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
 pub mod error;
 pub mod http;
 pub mod service;

@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod db;
 pub mod migrate;
+pub mod pages;
 pub mod social;
 
 pub use db::{Conn, Db, Kind, Options, Row, Tx, Value};

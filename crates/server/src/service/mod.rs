@@ -4,4 +4,5 @@
 //! all call these, so a rule holds whichever door a request comes in by.
 
 pub mod accounts;
+pub mod pages;
 pub mod social;

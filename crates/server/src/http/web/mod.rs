@@ -5,34 +5,94 @@
 // Helpers here return the response to send instead, axum's own idiom.
 #![allow(clippy::result_large_err)]
 
+mod app;
+mod views;
+
 use askama::Template;
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use store::accounts::{Invitation, Member};
+use store::accounts::Invitation;
 
 use crate::error::AppError;
 use crate::http::api::accounts::{clear_cookie, session_cookie};
 use crate::http::extract::{ClientIp, constant_time_eq, find_viewer, user_agent};
-use crate::service::accounts::{self, InviteInput, SignupInput, Viewer};
+use crate::service::accounts::{self, SignupInput, Viewer};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
+        .route("/", get(app::home))
         .route("/setup", get(setup_page).post(setup_submit))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", post(logout))
         .route("/signup", get(signup_page).post(signup_submit))
         .route("/invite/{token}", get(invite_page).post(invite_submit))
-        .route("/invitations", post(invite_submit_home))
+        .route("/invitations", post(app::invite_from_home))
+        .route("/items", post(app::compose))
+        .route("/items/{id}", get(app::item))
+        .route("/items/{id}/comments", post(app::comment))
+        .route("/items/{id}/react", post(app::react))
+        .route("/items/{id}/ack", post(app::acknowledge))
+        .route("/items/{id}/edit", post(app::edit_item))
+        .route("/items/{id}/delete", post(app::delete_item))
+        .route("/follow", post(app::follow))
+        .route("/spaces", get(app::spaces).post(app::create_space))
+        .route("/spaces/{slug}", get(app::space))
+        .route("/spaces/{slug}/{tab}", get(app::space_tab))
+        .route("/spaces/{slug}/join", post(app::join_space))
+        .route("/spaces/{slug}/leave", post(app::leave_space))
+        .route("/spaces/{slug}/settings", post(app::update_space))
+        .route("/spaces/{slug}/members", post(app::add_space_member))
+        .route(
+            "/spaces/{slug}/members/{handle}/remove",
+            post(app::remove_space_member),
+        )
+        .route(
+            "/spaces/{slug}/requests/{handle}",
+            post(app::decide_request),
+        )
+        .route("/topics/{tag}", get(app::topic))
+        .route("/members/{handle}", get(app::profile))
+        .route("/members/{handle}/{tab}", get(app::profile_tab))
+        .route("/directory", get(app::directory))
+        .route("/notifications", get(app::notifications))
+        .route("/notifications/read", post(app::mark_read))
+        .route("/settings", get(app::settings))
+        .route("/settings/profile", post(app::save_profile))
+        .route(
+            "/settings/avatar",
+            post(app::upload_avatar).layer(DefaultBodyLimit::max(AVATAR_FORM_LIMIT)),
+        )
+        .route("/settings/avatar/remove", post(app::remove_avatar))
+        .route("/settings/password", post(app::change_password))
+        .route("/settings/tokens", post(app::create_token))
+        .route("/settings/tokens/{id}/revoke", post(app::revoke_token))
+        .route("/admin", get(app::admin))
+        .route("/admin/settings", post(app::admin_settings))
+        .route("/admin/invitations", post(app::admin_invite))
+        .route(
+            "/admin/invitations/{id}/revoke",
+            post(app::admin_revoke_invitation),
+        )
+        .route("/admin/members/{handle}", post(app::admin_member))
+        .route("/fragments/activities/{id}", get(app::entry_fragment))
+        .route(
+            "/fragments/items/{id}/comments",
+            get(app::comments_fragment),
+        )
         .route("/static/style.css", get(style))
+        .route("/static/app.js", get(script))
 }
 
-fn render<T: Template>(status: StatusCode, t: &T) -> Response {
+/// The avatar form's body limit; the service holds the image itself to
+/// the configured maximum.
+const AVATAR_FORM_LIMIT: usize = 8 << 20;
+
+pub(crate) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
     match t.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
@@ -43,7 +103,7 @@ fn render<T: Template>(status: StatusCode, t: &T) -> Response {
 }
 
 /// Messages for a form, from a service error; other errors become a page.
-fn form_errors(e: AppError) -> Result<(StatusCode, Vec<String>), Response> {
+pub(crate) fn form_errors(e: AppError) -> Result<(StatusCode, Vec<String>), Response> {
     let status = match &e {
         AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::Conflict { .. } => StatusCode::CONFLICT,
@@ -77,7 +137,7 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn check_csrf(viewer: &Viewer, sent: &str) -> Result<(), Response> {
+pub(crate) fn check_csrf(viewer: &Viewer, sent: &str) -> Result<(), Response> {
     match viewer.csrf_token() {
         Some(expected) if constant_time_eq(expected.as_bytes(), sent.as_bytes()) => Ok(()),
         _ => Err((
@@ -103,8 +163,18 @@ async fn org_name(state: &AppState) -> String {
         .unwrap_or_else(|_| "Chorus".into())
 }
 
-async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
+pub(crate) async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Viewer> {
     find_viewer(state, headers).await.ok().flatten()
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/app.js"),
+    )
 }
 
 async fn style() -> impl IntoResponse {
@@ -115,91 +185,6 @@ async fn style() -> impl IntoResponse {
         ],
         include_str!("../../../static/style.css"),
     )
-}
-
-// ---- home ----
-
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    org_name: String,
-    me: Member,
-    role: &'static str,
-    csrf: String,
-    can_invite: bool,
-    invite_link: Option<String>,
-    invite_email: String,
-    errors: Vec<String>,
-}
-
-async fn home_page(state: &AppState, v: &Viewer) -> Result<HomePage, AppError> {
-    let org = accounts::org_settings(&state.db).await?;
-    Ok(HomePage {
-        org_name: org.org_name,
-        me: v.member.clone(),
-        role: match v.role() {
-            domain::Role::Owner => "an owner",
-            domain::Role::Admin => "an admin",
-            domain::Role::Member => "a member",
-            domain::Role::Guest => "a guest",
-        },
-        csrf: v.csrf_token().unwrap_or_default().to_owned(),
-        can_invite: v.role().can_invite(org.invite_policy),
-        invite_link: None,
-        invite_email: String::new(),
-        errors: Vec::new(),
-    })
-}
-
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(v) = viewer(&state, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
-    match home_page(&state, &v).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => e.into_response(),
-    }
-}
-
-#[derive(Deserialize)]
-struct InviteForm {
-    csrf: String,
-    email: String,
-}
-
-async fn invite_submit_home(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<InviteForm>,
-) -> Response {
-    let Some(v) = viewer(&state, &headers).await else {
-        return Redirect::to("/login").into_response();
-    };
-    if let Err(r) = check_csrf(&v, &f.csrf) {
-        return r;
-    }
-    let mut page = match home_page(&state, &v).await {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let input = InviteInput {
-        email: f.email.clone(),
-        ..Default::default()
-    };
-    match accounts::invite(&state, &v, &input).await {
-        Ok((_, link)) => {
-            page.invite_link = Some(link);
-            page.invite_email = f.email;
-            render(StatusCode::CREATED, &page)
-        }
-        Err(e) => match form_errors(e) {
-            Ok((status, errors)) => {
-                page.errors = errors;
-                render(status, &page)
-            }
-            Err(r) => r,
-        },
-    }
 }
 
 // ---- setup ----
@@ -310,7 +295,7 @@ struct NextQuery {
 }
 
 /// Only local paths are followed after login, never another site.
-fn safe_next(next: &str) -> &str {
+pub(crate) fn safe_next(next: &str) -> &str {
     if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
         next
     } else {

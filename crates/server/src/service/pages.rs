@@ -1,0 +1,615 @@
+//! What each server-rendered page shows, gathered in one call per page so
+//! a page handler parses, calls one function here and renders. These
+//! compose the other services (and so their permission checks and the one
+//! visibility rule); every read is bounded by the page size, so a page
+//! makes a fixed number of queries whatever it shows.
+
+use store::Db;
+use store::accounts::{ApiToken, Invitation, Member};
+use store::social::{self as q, ActivityRow, CommentRow, Person, Position, Space};
+
+use crate::error::{AppError, AppResult};
+use crate::service::accounts::{self, OrgSettings, Viewer};
+use crate::service::social::{self as svc, Acks, AudienceSummary, ItemDetail, StreamRequest};
+
+/// Reactions as the store gives them: (item, comment, emoji, count, mine).
+pub type Reactions = Vec<(i64, i64, String, i64, bool)>;
+
+/// What the header of every page shows.
+#[derive(Debug, Clone)]
+pub struct Shell {
+    pub org_name: String,
+    pub unread: i64,
+    /// The viewer may invite people (the org's policy and their role).
+    pub can_invite: bool,
+}
+
+pub async fn shell(db: &Db, viewer: &Viewer) -> AppResult<Shell> {
+    let org = accounts::org_settings(db).await?;
+    let unread = svc::unread_count(db, viewer).await?;
+    Ok(Shell {
+        can_invite: viewer.role().can_invite(org.invite_policy),
+        org_name: org.org_name,
+        unread,
+    })
+}
+
+/// One page of stream entries with their reactions.
+#[derive(Debug, Clone, Default)]
+pub struct Entries {
+    pub rows: Vec<ActivityRow>,
+    pub reactions: Reactions,
+    /// The cursor of the next page, as `a-b`.
+    pub next: Option<String>,
+}
+
+async fn reactions_of(db: &Db, viewer: &Viewer, rows: &[ActivityRow]) -> AppResult<Reactions> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.item.as_ref().map(|i| i.id))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut c = db.read().await?;
+    Ok(q::reaction_counts(&mut c, viewer.id(), &ids).await?)
+}
+
+fn cursor(p: Position) -> String {
+    format!("{}-{}", p.0, p.1)
+}
+
+/// Parses a page cursor `a-b` (or `a`).
+pub fn parse_cursor(s: &str) -> Option<Position> {
+    match s.split_once('-') {
+        Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+        None => Some((s.parse().ok()?, 0)),
+    }
+}
+
+async fn entries(
+    db: &Db,
+    viewer: &Viewer,
+    which: StreamRequest,
+    before: Option<Position>,
+    limit: i64,
+) -> AppResult<Entries> {
+    let (rows, next) = svc::stream(db, viewer, which, before, limit).await?;
+    let reactions = reactions_of(db, viewer, &rows).await?;
+    Ok(Entries {
+        rows,
+        reactions,
+        next: next.map(cursor),
+    })
+}
+
+// ---- home ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HomeFilter {
+    All,
+    /// Posts on profiles and direct posts.
+    People,
+    /// Posts in spaces.
+    Spaces,
+    /// Where the viewer was mentioned or named.
+    Mentions,
+    /// Everything the viewer may see, followed or not.
+    Everything,
+}
+
+impl HomeFilter {
+    pub fn parse(s: &str) -> HomeFilter {
+        match s {
+            "people" => HomeFilter::People,
+            "spaces" => HomeFilter::Spaces,
+            "mentions" => HomeFilter::Mentions,
+            "everything" => HomeFilter::Everything,
+            _ => HomeFilter::All,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HomeFilter::All => "all",
+            HomeFilter::People => "people",
+            HomeFilter::Spaces => "spaces",
+            HomeFilter::Mentions => "mentions",
+            HomeFilter::Everything => "everything",
+        }
+    }
+
+    /// Does an entry belong under this filter (All, People, Spaces)?
+    pub fn admits(self, r: &ActivityRow) -> bool {
+        match self {
+            HomeFilter::People => r.item.as_ref().is_some_and(|i| i.space_id.is_none()),
+            HomeFilter::Spaces => r.item.as_ref().is_some_and(|i| i.space_id.is_some()),
+            _ => true,
+        }
+    }
+}
+
+pub struct Home {
+    pub shell: Shell,
+    pub entries: Entries,
+    pub my_spaces: Vec<Space>,
+    pub audience: AudienceSummary,
+    pub suggested_people: Vec<Person>,
+    pub suggested_spaces: Vec<Space>,
+}
+
+pub async fn home(
+    db: &Db,
+    viewer: &Viewer,
+    filter: HomeFilter,
+    before: Option<&str>,
+    limit: i64,
+) -> AppResult<Home> {
+    let shell = shell(db, viewer).await?;
+    let before = before.and_then(parse_cursor);
+    let entries = match filter {
+        HomeFilter::All => entries(db, viewer, StreamRequest::Home, before, limit).await?,
+        HomeFilter::Everything => {
+            entries(db, viewer, StreamRequest::Everything, before, limit).await?
+        }
+        HomeFilter::People | HomeFilter::Spaces => {
+            filtered_home(db, viewer, filter, before, limit).await?
+        }
+        HomeFilter::Mentions => mentions(db, viewer, before.map(|p| p.0), limit).await?,
+    };
+    let my_spaces = svc::list_spaces(db, viewer, true, "", 100).await?;
+    let audience = if viewer.role() == domain::Role::Guest {
+        match my_spaces.first() {
+            Some(s) => svc::audience_for_space(db, viewer, &s.slug).await?,
+            None => svc::audience_for_direct(db, viewer, &[]).await?,
+        }
+    } else {
+        svc::audience_for_profile(db).await?
+    };
+    let (suggested_people, suggested_spaces) = svc::suggestions(db, viewer).await?;
+    Ok(Home {
+        shell,
+        entries,
+        my_spaces,
+        audience,
+        suggested_people,
+        suggested_spaces,
+    })
+}
+
+/// The home stream narrowed to people or spaces. Like `svc::stream`, it
+/// reads in at most four rounds, so a page costs a bounded number of
+/// queries however much the filter leaves out.
+async fn filtered_home(
+    db: &Db,
+    viewer: &Viewer,
+    filter: HomeFilter,
+    before: Option<Position>,
+    limit: i64,
+) -> AppResult<Entries> {
+    let mut out = Vec::new();
+    let mut cursor_at = before;
+    let mut next = None;
+    for _ in 0..4 {
+        let (rows, n) = svc::stream(db, viewer, StreamRequest::Home, cursor_at, limit).await?;
+        for r in rows {
+            if out.len() as i64 >= limit {
+                break;
+            }
+            let p = svc::position(&r);
+            if filter.admits(&r) {
+                out.push(r);
+            }
+            next = Some(p);
+        }
+        if out.len() as i64 >= limit {
+            break;
+        }
+        match n {
+            Some(p) => {
+                cursor_at = Some(p);
+                next = Some(p);
+            }
+            None => {
+                next = None;
+                break;
+            }
+        }
+    }
+    let reactions = reactions_of(db, viewer, &out).await?;
+    Ok(Entries {
+        rows: out,
+        reactions,
+        next: next.map(cursor),
+    })
+}
+
+/// Items where the viewer was mentioned or named, newest first.
+async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> AppResult<Entries> {
+    let mut c = db.read().await?;
+    let found = store::pages::mention_notifications(
+        &mut c,
+        viewer.id(),
+        before.unwrap_or(i64::MAX),
+        limit + 1,
+    )
+    .await?;
+    let more = found.len() as i64 > limit;
+    let found: Vec<(i64, i64)> = found.into_iter().take(limit as usize).collect();
+    let ids: Vec<i64> = found.iter().map(|f| f.1).collect();
+    let acts = q::activities_by_ids(&mut c, viewer.id(), &ids).await?;
+    drop(c);
+    let rows: Vec<ActivityRow> = found
+        .iter()
+        .filter_map(|(_, a)| acts.iter().find(|x| x.id == *a).cloned())
+        .filter(|a| a.item.as_ref().is_none_or(|i| svc::visible(viewer, i)))
+        .collect();
+    let reactions = reactions_of(db, viewer, &rows).await?;
+    Ok(Entries {
+        rows,
+        reactions,
+        next: if more {
+            found.last().map(|f| f.0.to_string())
+        } else {
+            None
+        },
+    })
+}
+
+/// One stream entry by activity id, for live updates: None when the
+/// viewer may not see it.
+pub async fn entry(db: &Db, viewer: &Viewer, activity: i64) -> AppResult<Option<Entries>> {
+    let acts = {
+        let mut c = db.read().await?;
+        q::activities_by_ids(&mut c, viewer.id(), &[activity]).await?
+    };
+    let rows: Vec<ActivityRow> = acts
+        .into_iter()
+        .filter(|a| a.item.as_ref().is_none_or(|i| svc::visible(viewer, i)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let reactions = reactions_of(db, viewer, &rows).await?;
+    Ok(Some(Entries {
+        rows,
+        reactions,
+        next: None,
+    }))
+}
+
+// ---- spaces ----
+
+pub struct Spaces {
+    pub shell: Shell,
+    pub mine: Vec<Space>,
+    pub all: Vec<Space>,
+}
+
+pub async fn spaces(db: &Db, viewer: &Viewer) -> AppResult<Spaces> {
+    Ok(Spaces {
+        shell: shell(db, viewer).await?,
+        mine: svc::list_spaces(db, viewer, true, "", 200).await?,
+        all: svc::list_spaces(db, viewer, false, "", 200).await?,
+    })
+}
+
+pub struct SpacePage {
+    pub shell: Shell,
+    pub space: Space,
+    /// The viewer may read its stream and members.
+    pub can_read: bool,
+    /// The viewer may change it and decide requests.
+    pub is_admin: bool,
+    pub entries: Entries,
+    pub members: Vec<Person>,
+    pub requests: Vec<Person>,
+    pub follow_level: Option<String>,
+    pub audience: AudienceSummary,
+}
+
+pub async fn space(
+    db: &Db,
+    viewer: &Viewer,
+    slug: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> AppResult<SpacePage> {
+    let shell = shell(db, viewer).await?;
+    let space = svc::get_space(db, viewer, slug).await?;
+    let (can_read, entries) = match entries(
+        db,
+        viewer,
+        StreamRequest::Space(slug.to_owned()),
+        before.and_then(parse_cursor),
+        limit,
+    )
+    .await
+    {
+        Ok(e) => (true, e),
+        Err(AppError::Forbidden(_)) => (false, Entries::default()),
+        Err(e) => return Err(e),
+    };
+    let members = if can_read {
+        svc::space_members(db, viewer, slug, "", 60).await?
+    } else {
+        Vec::new()
+    };
+    let (is_admin, requests) = match svc::join_requests(db, viewer, slug).await {
+        Ok(r) => (true, r),
+        Err(AppError::Forbidden(_)) => (false, Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let follow_level = {
+        let mut c = db.read().await?;
+        q::follow_level(&mut c, viewer.id(), "space", &space.id.to_string()).await?
+    };
+    let audience = svc::audience_for_space(db, viewer, slug).await?;
+    Ok(SpacePage {
+        shell,
+        space,
+        can_read,
+        is_admin,
+        entries,
+        members,
+        requests,
+        follow_level,
+        audience,
+    })
+}
+
+// ---- topics ----
+
+pub struct TopicPage {
+    pub shell: Shell,
+    pub topic: String,
+    pub entries: Entries,
+    pub follow_level: Option<String>,
+    pub followers: i64,
+}
+
+pub async fn topic(
+    db: &Db,
+    viewer: &Viewer,
+    tag: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> AppResult<TopicPage> {
+    let topic = domain::social::parse_topic(tag)?;
+    let shell = shell(db, viewer).await?;
+    let entries = entries(
+        db,
+        viewer,
+        StreamRequest::Topic(topic.clone()),
+        before.and_then(parse_cursor),
+        limit,
+    )
+    .await?;
+    let mut c = db.read().await?;
+    let follow_level = q::follow_level(&mut c, viewer.id(), "topic", &topic).await?;
+    let followers = q::follower_count(&mut c, "topic", &topic).await?;
+    Ok(TopicPage {
+        shell,
+        topic,
+        entries,
+        follow_level,
+        followers,
+    })
+}
+
+// ---- items ----
+
+pub struct ItemPage {
+    pub shell: Shell,
+    pub detail: ItemDetail,
+    pub audience: AudienceSummary,
+    pub comments: Vec<CommentRow>,
+    pub followers: Vec<Person>,
+    pub follower_count: i64,
+    pub seen_count: i64,
+    pub seen_by: Vec<Person>,
+    pub acks: Acks,
+    pub revisions: usize,
+}
+
+pub async fn item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
+    let shell = shell(db, viewer).await?;
+    let detail = svc::get_item(db, viewer, id).await?;
+    let audience = svc::audience_of_item(db, viewer, &detail.item).await?;
+    let comments = svc::comments(db, viewer, id, 0, 500).await?;
+    let (seen_count, seen_by) = svc::seen(db, viewer, id).await?;
+    let acks = svc::acknowledgements(db, viewer, id).await?;
+    let revisions = svc::item_revisions(db, viewer, id).await?.len();
+    let mut c = db.read().await?;
+    let followers = q::followers(&mut c, "item", &id.to_string(), "", 30).await?;
+    let follower_count = q::follower_count(&mut c, "item", &id.to_string()).await?;
+    Ok(ItemPage {
+        shell,
+        detail,
+        audience,
+        comments,
+        followers,
+        follower_count,
+        seen_count,
+        seen_by,
+        acks,
+        revisions,
+    })
+}
+
+/// Comments of an item after a comment id, with the item's reactions (for
+/// inline and live comments).
+pub async fn comments_after(
+    db: &Db,
+    viewer: &Viewer,
+    item: i64,
+    after: i64,
+) -> AppResult<(Vec<CommentRow>, Reactions)> {
+    let comments = svc::comments(db, viewer, item, after, 100).await?;
+    let mut c = db.read().await?;
+    let reactions = q::reaction_counts(&mut c, viewer.id(), &[item]).await?;
+    Ok((comments, reactions))
+}
+
+// ---- people ----
+
+pub struct Profile {
+    pub shell: Shell,
+    pub member: Member,
+    pub entries: Entries,
+    pub followers: Vec<Person>,
+    pub follower_count: i64,
+    /// (type, target, name, level)
+    pub following: Vec<(String, String, String, String)>,
+    pub my_level: Option<String>,
+}
+
+pub async fn profile(
+    db: &Db,
+    viewer: &Viewer,
+    handle: &str,
+    before: Option<&str>,
+    limit: i64,
+) -> AppResult<Profile> {
+    let shell = shell(db, viewer).await?;
+    let member = accounts::member(db, handle).await?;
+    let entries = entries(
+        db,
+        viewer,
+        StreamRequest::Profile(member.handle.clone()),
+        before.and_then(parse_cursor),
+        limit,
+    )
+    .await?;
+    let followers = svc::member_followers(db, &member.handle, "", 200).await?;
+    let following = svc::member_following(db, viewer, &member.handle).await?;
+    let mut c = db.read().await?;
+    let key = member.id.to_string();
+    let follower_count = q::follower_count(&mut c, "member", &key).await?;
+    let my_level = q::follow_level(&mut c, viewer.id(), "member", &key).await?;
+    Ok(Profile {
+        shell,
+        member,
+        entries,
+        followers,
+        follower_count,
+        following,
+        my_level,
+    })
+}
+
+pub struct Directory {
+    pub shell: Shell,
+    pub members: Vec<Member>,
+    pub next: Option<String>,
+    /// "member:<id>" → level, for the follow buttons.
+    pub following: Vec<(String, String)>,
+    pub suggested_people: Vec<Person>,
+    pub suggested_spaces: Vec<Space>,
+    pub spaces: Vec<Space>,
+}
+
+pub async fn directory(db: &Db, viewer: &Viewer, after: Option<&str>) -> AppResult<Directory> {
+    let shell = shell(db, viewer).await?;
+    let mut members = accounts::list_members(db, viewer, after, 61).await?;
+    let next = if members.len() > 60 {
+        members.truncate(60);
+        members.last().map(|m| m.handle.clone())
+    } else {
+        None
+    };
+    let mut c = db.read().await?;
+    let following = q::following(&mut c, viewer.id(), 1000)
+        .await?
+        .into_iter()
+        .map(|(t, target, level)| (format!("{t}:{target}"), level))
+        .collect();
+    drop(c);
+    let (suggested_people, suggested_spaces) = svc::suggestions(db, viewer).await?;
+    let spaces = svc::list_spaces(db, viewer, false, "", 200).await?;
+    Ok(Directory {
+        shell,
+        members,
+        next,
+        following,
+        suggested_people,
+        suggested_spaces,
+        spaces,
+    })
+}
+
+// ---- notifications ----
+
+pub struct Notifications {
+    pub shell: Shell,
+    pub rows: Vec<(q::NotificationRow, ActivityRow)>,
+    pub next: Option<i64>,
+    /// The spaces the notifications name (join requests, additions):
+    /// (id, slug, name).
+    pub spaces: Vec<(i64, String, String)>,
+}
+
+pub async fn notifications(
+    db: &Db,
+    viewer: &Viewer,
+    before: Option<i64>,
+) -> AppResult<Notifications> {
+    let shell = shell(db, viewer).await?;
+    let (rows, _, next) = svc::notifications(db, viewer, before, 40).await?;
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(
+            |(_, a)| match (a.object_type.as_str(), a.target_type.as_deref()) {
+                ("space", _) => Some(a.object_id),
+                (_, Some("space")) => a.target_id,
+                _ => None,
+            },
+        )
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let spaces = {
+        let mut c = db.read().await?;
+        store::pages::space_names(&mut c, &ids).await?
+    };
+    Ok(Notifications {
+        shell,
+        rows,
+        next,
+        spaces,
+    })
+}
+
+// ---- settings and admin ----
+
+pub struct Settings {
+    pub shell: Shell,
+    pub tokens: Vec<ApiToken>,
+}
+
+pub async fn settings(db: &Db, viewer: &Viewer) -> AppResult<Settings> {
+    Ok(Settings {
+        shell: shell(db, viewer).await?,
+        tokens: accounts::list_tokens(db, viewer).await?,
+    })
+}
+
+pub struct Admin {
+    pub shell: Shell,
+    pub org: OrgSettings,
+    pub members: Vec<Member>,
+    pub invitations: Vec<Invitation>,
+}
+
+pub async fn admin(db: &Db, viewer: &Viewer) -> AppResult<Admin> {
+    if !viewer.role().is_admin() {
+        return Err(AppError::Forbidden(
+            "Only the org's owners and admins see the admin pages.".into(),
+        ));
+    }
+    Ok(Admin {
+        shell: shell(db, viewer).await?,
+        org: accounts::org_settings(db).await?,
+        members: accounts::list_members(db, viewer, None, 500).await?,
+        invitations: accounts::list_invitations(db, viewer, None, 50).await?,
+    })
+}

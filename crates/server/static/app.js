@@ -1,0 +1,255 @@
+// Chorus: the small script on top of the server-rendered pages. Every
+// action also works without it (plain forms); this adds live updates
+// (Server-Sent Events), inline comments and reactions, the composer's live
+// audience line, the live notification badge and keyboard shortcuts.
+"use strict";
+(function () {
+  const $ = (s, r) => (r || document).querySelector(s);
+  const $$ = (s, r) => Array.from((r || document).querySelectorAll(s));
+  const csrf = ($('meta[name="csrf-token"]') || {}).content || "";
+  document.documentElement.classList.add("js");
+
+  async function api(method, url, body) {
+    const res = await fetch(url, {
+      method,
+      credentials: "same-origin",
+      headers: Object.assign({ "X-CSRF-Token": csrf }, body ? { "Content-Type": "application/json" } : {}),
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!res.ok) {
+      let detail = "Something went wrong (" + res.status + "). Reload the page and try again.";
+      try { detail = (await res.json()).detail || detail; } catch (_) { /* not JSON */ }
+      throw new Error(detail);
+    }
+    return res.status === 204 ? null : res.json();
+  }
+
+  async function html(url) {
+    const res = await fetch(url, { credentials: "same-origin" });
+    if (res.status !== 200) return [];
+    const t = document.createElement("template");
+    t.innerHTML = await res.text();
+    return Array.from(t.content.children);
+  }
+
+  const here = () => encodeURIComponent(location.pathname + location.search);
+
+  function flash(near, msg) {
+    let p = near.querySelector(".errors");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "errors";
+      p.setAttribute("role", "alert");
+      near.appendChild(p);
+    }
+    p.textContent = msg;
+  }
+
+  // ---- the notification badge ----
+  const badge = $("#badge");
+  const baseTitle = document.title;
+  function setUnread(n) {
+    if (!badge) return;
+    badge.textContent = n;
+    badge.hidden = n === 0;
+    $("#bell").setAttribute("aria-label", n ? "Notifications, " + n + " unread" : "Notifications");
+    document.title = (n ? "(" + n + ") " : "") + baseTitle;
+  }
+  if (badge && window.EventSource) {
+    const es = new EventSource("/api/v1/notifications/events");
+    es.addEventListener("notification", (e) => setUnread(JSON.parse(e.data).unread));
+  }
+
+  // ---- live streams ----
+  const stream = $("#stream");
+  if (stream && stream.dataset.live && window.EventSource) {
+    const es = new EventSource(stream.dataset.live);
+    es.addEventListener("activity", async (e) => {
+      const a = JSON.parse(e.data);
+      if (document.getElementById("a" + a.id)) return;
+      const els = await html("/fragments/activities/" + a.id + "?filter=" + (stream.dataset.filter || "all") + "&back=" + here());
+      const fresh = $(".fresh", stream);
+      for (const el of els.reverse()) {
+        if (document.getElementById(el.id)) continue;
+        el.classList.add("new");
+        fresh.after(el);
+      }
+      if (els.length) { const empty = $(".empty", stream); if (empty) empty.remove(); }
+    });
+  }
+
+  // ---- comments ----
+  async function loadComments(list, after) {
+    const els = await html("/fragments/items/" + list.dataset.item + "/comments?after=" + after + "&back=" + here());
+    for (const el of els) {
+      if (document.getElementById(el.id)) continue;
+      el.classList.add("new");
+      list.appendChild(el);
+    }
+    const count = $("#comment-count");
+    if (count && list.classList.contains("full")) count.textContent = $$(".comment", list).length;
+  }
+  function lastComment(list) {
+    const all = $$(".comment", list);
+    return all.length ? Number(all[all.length - 1].dataset.comment) : 0;
+  }
+  const item = $("#item");
+  if (item) {
+    api("POST", "/api/v1/items/" + item.dataset.item + "/seen").catch(() => {});
+    if (window.EventSource) {
+      const es = new EventSource(item.dataset.live);
+      es.addEventListener("activity", (e) => {
+        const a = JSON.parse(e.data);
+        const list = $("ol.comments.full");
+        if (a.verb === "comment" && list) loadComments(list, lastComment(list));
+      });
+    }
+  }
+  document.addEventListener("submit", async (ev) => {
+    const f = ev.target;
+    if (f.classList.contains("comment-form")) {
+      ev.preventDefault();
+      const ta = $("textarea", f);
+      const id = f.dataset.item;
+      const btn = $("button", f);
+      btn.disabled = true;
+      try {
+        const c = await api("POST", "/api/v1/items/" + id + "/comments", { body: ta.value });
+        const entry = f.closest(".entry");
+        const list = entry ? $("ol.comments", entry) : $("ol.comments.full");
+        await loadComments(list, Number(c.id) - 1);
+        ta.value = "";
+        const err = $(".errors", f); if (err) err.remove();
+        const d = f.closest("details"); if (d) d.open = false;
+      } catch (e) { flash(f, e.message); }
+      btn.disabled = false;
+    } else if (f.classList.contains("react")) {
+      ev.preventDefault();
+      const emoji = (ev.submitter && ev.submitter.value) || f.elements.emoji.value;
+      const remove = !!f.elements.remove;
+      const item = f.action.match(/\/items\/(\d+)\//)[1];
+      const comment = f.elements.comment_id.value;
+      try {
+        if (remove) {
+          await api("DELETE", "/api/v1/items/" + item + "/reactions/" + encodeURIComponent(emoji) + (comment ? "?comment_id=" + comment : ""));
+        } else {
+          await api("POST", "/api/v1/items/" + item + "/reactions", comment ? { emoji, comment_id: comment } : { emoji });
+        }
+        bump(f.closest(".reactions"), emoji, !remove);
+      } catch (e) { flash(f.closest(".reactions"), e.message); }
+      const d = f.closest("details"); if (d) d.open = false;
+    }
+  });
+  // Updates a reaction bar after the viewer added or removed one.
+  function bump(bar, emoji, add) {
+    let chip = $$("form.react", bar).find((f) => f.elements.emoji && f.elements.emoji.value === emoji && !f.closest("details"));
+    if (!chip) {
+      if (!add) return;
+      const picker = $("details.picker form", bar);
+      chip = document.createElement("form");
+      chip.method = "post"; chip.action = picker.action; chip.className = "react";
+      for (const n of ["csrf", "back", "comment_id"]) {
+        const i = document.createElement("input"); i.type = "hidden"; i.name = n; i.value = picker.elements[n].value; chip.appendChild(i);
+      }
+      const e = document.createElement("input"); e.type = "hidden"; e.name = "emoji"; e.value = emoji; chip.appendChild(e);
+      const b = document.createElement("button"); b.className = "chip";
+      b.append(emoji + " ", document.createElement("b")); b.lastChild.textContent = "0";
+      chip.appendChild(b);
+      bar.insertBefore(chip, $("details.picker", bar));
+    } else if (add && chip.elements.remove) {
+      return;
+    }
+    const b = $("button", chip), n = $("b", b);
+    const count = Number(n.textContent) + (add ? 1 : -1);
+    if (count <= 0) { chip.remove(); return; }
+    n.textContent = count;
+    b.setAttribute("aria-pressed", String(add));
+    b.setAttribute("aria-label", emoji + " " + count + (add ? ", yours: remove" : ""));
+    if (add) {
+      const r = document.createElement("input"); r.type = "hidden"; r.name = "remove"; r.value = "1"; chip.appendChild(r);
+    } else if (chip.elements.remove) {
+      chip.elements.remove.remove();
+    }
+  }
+
+  // ---- the composer's audience line ----
+  const target = $("#target"), to = $("#to"), toWrap = $("#to-wrap"), label = $("#audience-label");
+  let audienceTimer = 0;
+  async function audience() {
+    const t = target.value;
+    toWrap.hidden = t !== "direct";
+    const q = t === "direct" ? "direct=" + encodeURIComponent(to.value.replace(/[@\s]+/g, ",").replace(/^,+|,+$/g, ""))
+      : t.startsWith("space:") ? "space=" + encodeURIComponent(t.slice(6)) : "profile=1";
+    label.parentElement.classList.add("busy");
+    try {
+      const a = await api("GET", "/api/v1/audience?" + q);
+      label.textContent = a.label;
+    } catch (e) { label.textContent = e.message; }
+    label.parentElement.classList.remove("busy");
+  }
+  if (target && label) {
+    toWrap.hidden = target.value !== "direct";
+    target.addEventListener("change", audience);
+    to.addEventListener("input", () => { clearTimeout(audienceTimer); audienceTimer = setTimeout(audience, 250); });
+  }
+
+  // ---- small things ----
+  document.addEventListener("change", (e) => {
+    if (e.target.matches("select[data-autosubmit]")) e.target.form.submit();
+  });
+  document.addEventListener("click", (e) => {
+    const c = e.target.closest("[data-confirm]");
+    if (c && !confirm(c.dataset.confirm)) e.preventDefault();
+    if (e.target.closest("[data-help]")) help();
+    const d = e.target.closest("details.menu, details.picker");
+    for (const o of $$("details.menu[open], details.picker[open]")) if (o !== d) o.open = false;
+  });
+  function help() { const h = $("#help"); if (h && !h.open) h.showModal(); }
+
+  // ---- keyboard shortcuts ----
+  let current = -1, pendingG = false;
+  const entries = () => $$(".entry:not(.note)");
+  function select(i) {
+    const list = entries();
+    if (!list.length) return;
+    current = Math.max(0, Math.min(list.length - 1, i));
+    list.forEach((el, n) => el.classList.toggle("current", n === current));
+    list[current].focus({ preventScroll: true });
+    list[current].scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    if (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName)) {
+      if (e.key === "Escape") t.blur();
+      return;
+    }
+    if (pendingG) {
+      pendingG = false;
+      const go = { h: "/", n: "/notifications", s: "/spaces", p: "/directory" }[e.key];
+      if (go) { location.href = go; e.preventDefault(); }
+      return;
+    }
+    const cur = entries()[current];
+    switch (e.key) {
+      case "c": {
+        const body = $("#body");
+        if (body) { body.focus(); body.scrollIntoView({ block: "center" }); } else location.href = "/#compose";
+        break;
+      }
+      case "j": select(current + 1); break;
+      case "k": select(current - 1); break;
+      case "o": case "Enter": if (cur && cur.dataset.href) location.href = cur.dataset.href; else return; break;
+      case "r": {
+        const d = cur && $("details.reply", cur);
+        if (d) { d.open = true; $("textarea", d).focus(); }
+        break;
+      }
+      case "g": pendingG = true; break;
+      case "?": help(); break;
+      default: return;
+    }
+    e.preventDefault();
+  });
+  if (location.hash === "#compose") { const b = $("#body"); if (b) b.focus(); }
+})();
