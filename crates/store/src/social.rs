@@ -667,22 +667,45 @@ pub async fn reaction_counts(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let list = id_list(items);
+    let (marks, ids) = in_list(2, items);
     let sql = format!(
         "SELECT item_id, comment_id, emoji, COUNT(*), MAX(CASE WHEN member_id = $1 THEN 1 ELSE 0 END)
-         FROM reactions WHERE item_id IN ({list}) GROUP BY item_id, comment_id, emoji ORDER BY MIN(created_at)"
+         FROM reactions WHERE item_id IN ({marks}) GROUP BY item_id, comment_id, emoji ORDER BY MIN(created_at)"
     );
-    c.query(&sql, params![viewer])
+    c.query(&sql, &with(params![viewer].to_vec(), ids))
         .await?
         .iter()
         .map(|r| Ok((r.i64(0)?, r.i64(1)?, r.text(2)?, r.i64(3)?, r.i64(4)? != 0)))
         .collect()
 }
 
-/// A comma-separated list of integers for `IN (…)`; safe because they are
-/// integers, and it keeps one prepared statement per list length away.
-fn id_list(ids: &[i64]) -> String {
-    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+/// Placeholders `$first, $first+1, …` for `IN (…)` and their values. The
+/// list is padded (repeating the last id) to one of a few sizes, so each
+/// query has a handful of shapes that stay in the prepared-statement cache
+/// instead of a new statement to parse for every distinct list.
+fn in_list(first: usize, ids: &[i64]) -> (String, Vec<crate::Value>) {
+    let size = [8usize, 32, 128]
+        .into_iter()
+        .find(|s| *s >= ids.len())
+        .unwrap_or(ids.len());
+    let last = ids.last().copied().unwrap_or(-1);
+    let values: Vec<crate::Value> = ids
+        .iter()
+        .copied()
+        .chain(std::iter::repeat(last))
+        .take(size)
+        .map(crate::Value::Int)
+        .collect();
+    let marks = (first..first + size)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    (marks, values)
+}
+
+fn with(mut head: Vec<crate::Value>, tail: Vec<crate::Value>) -> Vec<crate::Value> {
+    head.extend(tail);
+    head
 }
 
 // ---- follows ----
@@ -1211,10 +1234,10 @@ pub async fn read_stream(
                        OR (i.audience = 'direct' AND EXISTS (SELECT 1 FROM item_recipients y WHERE y.item_id = i.id AND y.member_id = $1)))",
                     g = i64::from(*guest)
                 ),
-                Stream::Space(id) => format!("a.space_id = {id}"),
+                Stream::Space(_) => "a.space_id = $8".into(),
                 Stream::Topic(_) => "tp.topic = $7 AND a.verb = 'post'".into(),
-                Stream::Profile(id) => format!("a.actor_id = {id} AND a.verb IN ('post', 'comment')"),
-                Stream::Item(id) => format!("a.item_id = {id}"),
+                Stream::Profile(_) => "a.actor_id = $8 AND a.verb IN ('post', 'comment')".into(),
+                Stream::Item(_) => "a.item_id = $8".into(),
                 Stream::Home => unreachable!(),
             };
             let from = match other {
@@ -1238,13 +1261,17 @@ pub async fn read_stream(
         "SELECT {ACTIVITY_COLS}, {ITEM_COLS}{seq_select}
          FROM {from}
          {ACTIVITY_JOINS}
-         WHERE {filter} AND $7 = $7
+         WHERE {filter} AND $7 = $7 AND $8 = $8
          ORDER BY {ordering} LIMIT $6"
     );
     let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
     let (a0, a1) = after.unwrap_or((0, 0));
+    let subject = match stream {
+        Stream::Space(id) | Stream::Profile(id) | Stream::Item(id) => *id,
+        _ => 0,
+    };
     let rows = c
-        .query(&sql, params![viewer, b0, b1, a0, a1, limit, topic])
+        .query(&sql, params![viewer, b0, b1, a0, a1, limit, topic, subject])
         .await?;
     rows.iter().map(|r| activity(r, seq_col)).collect()
 }
@@ -1328,11 +1355,12 @@ pub async fn mark_read(
         }
         Some([]) => Ok(0),
         Some(ids) => {
+            let (marks, ids) = in_list(3, ids);
             let sql = format!(
-                "UPDATE notifications SET read_at = $2 WHERE member_id = $1 AND read_at IS NULL AND id IN ({})",
-                id_list(ids)
+                "UPDATE notifications SET read_at = $2 WHERE member_id = $1 AND read_at IS NULL AND id IN ({marks})"
             );
-            tx.execute(&sql, params![member, now]).await
+            tx.execute(&sql, &with(params![member, now].to_vec(), ids))
+                .await
         }
     }
 }
@@ -1346,11 +1374,11 @@ pub async fn activities_by_ids(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    let (marks, ids) = in_list(2, ids);
     let sql = format!(
-        "SELECT {ACTIVITY_COLS}, {ITEM_COLS} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({})",
-        id_list(ids)
+        "SELECT {ACTIVITY_COLS}, {ITEM_COLS} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );
-    let rows = c.query(&sql, params![viewer]).await?;
+    let rows = c.query(&sql, &with(params![viewer].to_vec(), ids)).await?;
     rows.iter().map(|r| activity(r, None)).collect()
 }
 

@@ -60,7 +60,7 @@ pub struct AllArgs {
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
     /// Concurrent connections for M1 and M3
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
     /// Posts measured in M2
     #[arg(long, default_value_t = 10)]

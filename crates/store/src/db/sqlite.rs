@@ -49,7 +49,7 @@ const PRAGMAS: &str = "
     PRAGMA busy_timeout = 5000;
     PRAGMA synchronous = NORMAL;
     PRAGMA temp_store = MEMORY;
-    PRAGMA cache_size = -8000;
+    PRAGMA cache_size = -16000;
 ";
 
 fn open_conn(path: &Path, read_only: bool) -> Result<Connection, Error> {

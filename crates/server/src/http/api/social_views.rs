@@ -136,8 +136,10 @@ pub struct ItemView {
     pub space: Option<SpaceRef>,
     pub recipients: Vec<PersonView>,
     pub title: String,
-    /// Markdown as written (empty when deleted).
-    pub body: String,
+    /// Markdown as written (empty when deleted); only on single-item
+    /// answers, streams carry the HTML.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
     /// Sanitized HTML with @mentions and #topics linked.
     pub body_html: String,
     pub topics: Vec<String>,
@@ -178,7 +180,7 @@ impl ItemView {
             },
             recipients: Vec::new(),
             title: i.title.clone(),
-            body: i.body.clone(),
+            body: None,
             body_html: i.body_html.clone(),
             topics: Vec::new(),
             reactions: reactions_for(reactions, i.id, 0),
@@ -194,6 +196,7 @@ impl ItemView {
 
     pub fn detail(d: &ItemDetail, audience: &AudienceSummary) -> Self {
         let mut v = ItemView::new(&d.item, &d.reactions);
+        v.body = Some(d.item.body.clone());
         v.topics = d.topics.clone();
         v.recipients = d.recipients.iter().map(PersonView::from).collect();
         v.visible_to = Some(AudienceView::from(audience));
