@@ -85,6 +85,20 @@ pub enum AdminCommand {
     ListUsers,
 }
 
+/// Prints a line for the person who started the server. A closed stdout
+/// (say, a supervisor that stopped reading) must not take the server down,
+/// so errors are ignored rather than panicking as `println!` would.
+macro_rules! say {
+    () => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
@@ -136,21 +150,21 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let addr = app.local_addr();
     let base = app.state().base_url.clone();
     tracing::info!(%addr, database = app.state().db.redacted_url(), "Chorus is listening");
-    println!("Chorus is running at {base} (listening on {addr}).");
+    say!("Chorus is running at {base} (listening on {addr}).");
     if demo {
-        println!("Filling the demo company (this takes a few seconds)…");
+        say!("Filling the demo company (this takes a few seconds)…");
         if crate::demo::fill(&app.state().db).await? {
-            println!("{}", crate::demo::logins());
+            say!("{}", crate::demo::logins());
         } else {
-            println!("The database already has members, so --demo left it as it is.");
+            say!("The database already has members, so --demo left it as it is.");
         }
     }
     if let Some(link) = app.setup_link().await? {
-        println!();
-        println!("No owner yet. Open this one-time link to create the first account:");
-        println!();
-        println!("    {link}");
-        println!();
+        say!();
+        say!("No owner yet. Open this one-time link to create the first account:");
+        say!();
+        say!("    {link}");
+        say!();
     }
     app.run(app::shutdown_signal()).await
 }

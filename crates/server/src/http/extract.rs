@@ -204,12 +204,14 @@ fn source_text(e: &dyn std::error::Error) -> String {
 
 pub fn bytes_problem(e: BytesRejection) -> Problem {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Problem::new(
+        let mut p = Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too-large",
             "Request too large",
             "The request body is larger than this server accepts. Send less.",
-        )
+        );
+        p.close = true;
+        p
     } else {
         Problem::new(
             StatusCode::BAD_REQUEST,

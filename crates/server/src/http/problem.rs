@@ -22,6 +22,10 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     #[serde(skip)]
     pub retry_after: Option<u64>,
+    /// Ask the client not to reuse the connection (the request body was
+    /// not read, so the connection cannot carry another request).
+    #[serde(skip)]
+    pub close: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +43,7 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            close: false,
         }
     }
 
@@ -145,6 +150,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if self.close {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(secs) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -341,16 +341,22 @@ async fn kill_9_loses_no_acknowledged_write() {
     let mut child = spawn_serve(dir.path(), port);
     // The setup link is printed on stdout.
     let stdout = child.0.stdout.take().unwrap();
-    let link = tokio::task::spawn_blocking(move || {
+    // Read the setup link, then keep draining the output in the background.
+    let (link_tx, link_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout)
+        for line in std::io::BufReader::new(stdout)
             .lines()
             .map_while(Result::ok)
-            .find(|l| l.contains("/setup?token="))
-            .expect("setup link printed")
-    })
-    .await
-    .unwrap();
+        {
+            if line.contains("/setup?token=") {
+                let _ = link_tx.send(line);
+            }
+        }
+    });
+    let link = tokio::task::spawn_blocking(move || link_rx.recv().expect("setup link printed"))
+        .await
+        .unwrap();
     let token = link.trim().rsplit("token=").next().unwrap().to_owned();
     wait_healthy(&base).await;
     let client = reqwest::Client::new();
