@@ -893,8 +893,9 @@ pub async fn stream_position(c: &mut Conn) -> Result<i64, Error> {
         .i64(0)
 }
 
-/// Rows the background worker delivers per transaction.
-pub const FANOUT_BATCH: i64 = 5_000;
+/// Followers the background worker delivers per transaction: small enough
+/// that other writers wait at most some tens of milliseconds for it.
+pub const FANOUT_BATCH: i64 = 1_000;
 
 /// The next delivery position. Like `append_activity`, this serialises
 /// delivering transactions on PostgreSQL so positions commit in order.
@@ -915,23 +916,21 @@ pub async fn next_delivery(tx: &mut Tx) -> Result<i64, Error> {
 /// admits (`f.member_id` is the candidate, `$2` the space, `$3` the item,
 /// `$4` the author). The read path applies the visibility rule again.
 fn audience_filter(audience: Audience) -> &'static str {
+    // Open spaces and profiles need no filter: a guest can only follow
+    // spaces they belong to, and the read path drops profile posts for
+    // guests. Closed and secret spaces can be followed without joining.
     match audience {
-        Audience::Space(SpaceVisibility::Open) => {
-            "AND (EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest')
-                  OR EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id))
-             AND $3 = $3 AND $4 = $4"
+        Audience::Space(SpaceVisibility::Open) | Audience::Profile => {
+            "AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT) AND CAST($3 AS BIGINT) = CAST($3 AS BIGINT)
+             AND CAST($4 AS BIGINT) = CAST($4 AS BIGINT)"
         }
         Audience::Space(_) => {
             "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id)
-             AND $3 = $3 AND $4 = $4"
-        }
-        Audience::Profile => {
-            "AND EXISTS (SELECT 1 FROM members fm WHERE fm.id = f.member_id AND fm.role <> 'guest')
-             AND $2 = $2 AND $3 = $3 AND $4 = $4"
+             AND CAST($3 AS BIGINT) = CAST($3 AS BIGINT) AND CAST($4 AS BIGINT) = CAST($4 AS BIGINT)"
         }
         Audience::Direct => {
             "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = $3 AND fr.member_id = f.member_id)
-                  OR f.member_id = $4) AND $2 = $2"
+                  OR f.member_id = $4) AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT)"
         }
     }
 }
@@ -1465,6 +1464,65 @@ pub async fn member_facts(
         ))),
         None => Ok(None),
     }
+}
+
+/// [`member_facts`] for many members at once: (member, role, active,
+/// in space, recipient).
+pub async fn member_facts_many(
+    c: &mut Conn,
+    members: &[i64],
+    space: Option<i64>,
+    item: i64,
+) -> Result<Vec<(i64, Role, bool, bool, bool)>, Error> {
+    let mut out = Vec::with_capacity(members.len());
+    for chunk in members.chunks(128) {
+        let (marks, ids) = in_list(3, chunk);
+        let sql = format!(
+            "SELECT m.id, m.role, m.deactivated_at,
+                (SELECT 1 FROM space_members WHERE space_id = $1 AND member_id = m.id),
+                (SELECT 1 FROM item_recipients WHERE item_id = $2 AND member_id = m.id)
+             FROM members m WHERE m.id IN ({marks})"
+        );
+        for r in c
+            .query(&sql, &with(params![space.unwrap_or(0), item].to_vec(), ids))
+            .await?
+        {
+            out.push((
+                r.i64(0)?,
+                Role::parse(&r.text(1)?).map_err(|e| Error::Decode(e.to_string()))?,
+                r.opt_i64(2)?.is_none(),
+                r.opt_i64(3)?.is_some(),
+                r.opt_i64(4)?.is_some(),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Notifies several members of one activity for one reason.
+pub async fn notify_many(
+    tx: &mut Tx,
+    members: &[i64],
+    activity: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), Error> {
+    for chunk in members.chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ",
+        );
+        let mut vals: Vec<crate::Value> = vec![activity.into(), reason.into(), now.into()];
+        for (k, m) in chunk.iter().enumerate() {
+            if k > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, $1, $2, $3)", k + 4));
+            vals.push((*m).into());
+            tx.note_notified(*m);
+        }
+        tx.execute(&sql, &vals).await?;
+    }
+    Ok(())
 }
 
 // ---- seen and acknowledgements ----

@@ -873,12 +873,28 @@ pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> 
             extra.push(m);
         }
     }
-    for w in watchers {
-        if !notified.contains(&w) && member_can_see(&mut tx, w, &item).await? {
-            q::notify(&mut tx, w, a, "watching", now).await?;
-            notified.insert(w);
-        }
-    }
+    // Everyone else watching the item: their facts in one query, the rule
+    // applied to each, the notifications in one insert.
+    let others: Vec<i64> = watchers
+        .into_iter()
+        .filter(|w| !notified.contains(w))
+        .collect();
+    let facts = q::member_facts_many(&mut tx, &others, item.space_id, item.id).await?;
+    let watching: Vec<i64> = facts
+        .into_iter()
+        .filter(|(id, role, active, in_space, rcpt)| {
+            social::can_see(&social::Access {
+                audience: item.audience(),
+                viewer_is_author: item.author_id == *id,
+                viewer_in_space: *in_space,
+                viewer_is_recipient: *rcpt,
+                viewer_role: *role,
+                viewer_active: *active,
+            })
+        })
+        .map(|f| f.0)
+        .collect();
+    q::notify_many(&mut tx, &watching, a, "watching", now).await?;
     let targets = [
         ("item", item_id.to_string()),
         ("member", viewer.id().to_string()),
@@ -1132,6 +1148,7 @@ pub async fn stream(
         HashSet::new()
     };
     let mut out = Vec::new();
+    let mut seen = HashSet::new();
     let mut cursor = before;
     let mut exhausted = false;
     for _ in 0..4 {
@@ -1139,6 +1156,10 @@ pub async fn stream(
         exhausted = (rows.len() as i64) <= limit;
         for r in rows {
             cursor = Some(position(&r));
+            // A big fan-out can deliver one activity twice (see the inbox).
+            if !seen.insert(r.id) {
+                continue;
+            }
             if entry_visible(viewer, &r, &muted) {
                 out.push(r);
                 if out.len() as i64 > limit {

@@ -132,14 +132,16 @@ CREATE INDEX activities_actor ON activities (actor_id, id);
 -- Home streams, fanned out on write. `seq` is the delivery position: every
 -- transaction that delivers takes the next value of the `delivery` counter,
 -- so live home streams resume "after (seq, activity)" in commit order even
--- when a big fan-out delivers an older activity after newer ones.
+-- when a big fan-out delivers an older activity after newer ones. One
+-- B-tree, in reading order: a delivery touches one page per member, and a
+-- home page is one range scan. A member reached through two targets of one
+-- big fan-out may get an entry twice; readers drop the repeat.
 CREATE TABLE inbox (
     member_id   INTEGER NOT NULL,
-    activity_id INTEGER NOT NULL,
     seq         INTEGER NOT NULL,
-    PRIMARY KEY (member_id, activity_id)
+    activity_id INTEGER NOT NULL,
+    PRIMARY KEY (member_id, seq, activity_id)
 ) WITHOUT ROWID;
-CREATE INDEX inbox_home ON inbox (member_id, seq, activity_id);
 
 CREATE TABLE counters (
     name  TEXT PRIMARY KEY,

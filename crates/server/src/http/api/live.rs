@@ -55,6 +55,8 @@ struct Live {
     rx: broadcast::Receiver<Announcement>,
     pending: VecDeque<Event>,
     read_now: bool,
+    /// Activities sent lately: a big fan-out can deliver one twice.
+    recent: VecDeque<i64>,
 }
 
 async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)> {
@@ -88,6 +90,13 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
         l.read_now = more;
         l.last = last;
         for r in rows {
+            if l.recent.contains(&r.id) {
+                continue;
+            }
+            if l.recent.len() >= 256 {
+                l.recent.pop_front();
+            }
+            l.recent.push_back(r.id);
             let view = ActivityView::new(&r, &[]);
             if let Ok(e) = Event::default()
                 .id(event_id(svc::position(&r), l.home))
@@ -130,6 +139,7 @@ async fn live(
         rx,
         pending: VecDeque::new(),
         read_now,
+        recent: VecDeque::new(),
     };
     let s = futures_util::stream::unfold(l, next_activity);
     Ok(Sse::new(s)
