@@ -33,6 +33,15 @@
   }
 
   const here = () => encodeURIComponent(location.pathname + location.search);
+  // Live connections, closed when the page goes away so they never hold
+  // one of the browser's few connections to the server.
+  const sources = [];
+  function live(url) {
+    const es = new EventSource(url);
+    sources.push(es);
+    return es;
+  }
+  addEventListener("pagehide", () => sources.forEach((s) => s.close()));
 
   function flash(near, msg) {
     let p = near.querySelector(".errors");
@@ -56,14 +65,14 @@
     document.title = (n ? "(" + n + ") " : "") + baseTitle;
   }
   if (badge && window.EventSource) {
-    const es = new EventSource("/api/v1/notifications/events");
+    const es = live("/api/v1/notifications/events");
     es.addEventListener("notification", (e) => setUnread(JSON.parse(e.data).unread));
   }
 
   // ---- live streams ----
   const stream = $("#stream");
   if (stream && stream.dataset.live && window.EventSource) {
-    const es = new EventSource(stream.dataset.live);
+    const es = live(stream.dataset.live);
     es.addEventListener("activity", async (e) => {
       const a = JSON.parse(e.data);
       if (document.getElementById("a" + a.id)) return;
@@ -97,7 +106,7 @@
   if (item) {
     api("POST", "/api/v1/items/" + item.dataset.item + "/seen").catch(() => {});
     if (window.EventSource) {
-      const es = new EventSource(item.dataset.live);
+      const es = live(item.dataset.live);
       es.addEventListener("activity", (e) => {
         const a = JSON.parse(e.data);
         const list = $("ol.comments.full");
@@ -123,68 +132,61 @@
         const d = f.closest("details"); if (d) d.open = false;
       } catch (e) { flash(f, e.message); }
       btn.disabled = false;
-    } else if (f.classList.contains("react")) {
+    } else if (f.classList.contains("reactions")) {
       ev.preventDefault();
-      const emoji = (ev.submitter && ev.submitter.value) || f.elements.emoji.value;
-      const remove = !!f.elements.remove;
+      const v = ev.submitter && ev.submitter.value;
+      if (!v) return;
+      const add = v[0] === "+", emoji = v.slice(1);
       const item = f.action.match(/\/items\/(\d+)\//)[1];
-      const comment = f.elements.comment_id.value;
+      const comment = f.elements.comment_id ? f.elements.comment_id.value : "";
       try {
-        if (remove) {
-          await api("DELETE", "/api/v1/items/" + item + "/reactions/" + encodeURIComponent(emoji) + (comment ? "?comment_id=" + comment : ""));
-        } else {
+        if (add) {
           await api("POST", "/api/v1/items/" + item + "/reactions", comment ? { emoji, comment_id: comment } : { emoji });
+        } else {
+          await api("DELETE", "/api/v1/items/" + item + "/reactions/" + encodeURIComponent(emoji) + (comment ? "?comment_id=" + comment : ""));
         }
-        bump(f.closest(".reactions"), emoji, !remove);
-      } catch (e) { flash(f.closest(".reactions"), e.message); }
-      const d = f.closest("details"); if (d) d.open = false;
+        bump(f, emoji, add);
+      } catch (e) { flash(f, e.message); }
+      const d = $("details", f); if (d) d.open = false;
     }
   });
   // Updates a reaction bar after the viewer added or removed one.
   function bump(bar, emoji, add) {
-    let chip = $$("form.react", bar).find((f) => f.elements.emoji && f.elements.emoji.value === emoji && !f.closest("details"));
+    let chip = $$("button.chip", bar).find((b) => b.value.slice(1) === emoji);
     if (!chip) {
       if (!add) return;
-      const picker = $("details.picker form", bar);
-      chip = document.createElement("form");
-      chip.method = "post"; chip.action = picker.action; chip.className = "react";
-      for (const n of ["csrf", "back", "comment_id"]) {
-        const i = document.createElement("input"); i.type = "hidden"; i.name = n; i.value = picker.elements[n].value; chip.appendChild(i);
-      }
-      const e = document.createElement("input"); e.type = "hidden"; e.name = "emoji"; e.value = emoji; chip.appendChild(e);
-      const b = document.createElement("button"); b.className = "chip";
-      b.append(emoji + " ", document.createElement("b")); b.lastChild.textContent = "0";
-      chip.appendChild(b);
+      chip = document.createElement("button");
+      chip.className = "chip"; chip.name = "r";
+      chip.append(emoji + " ", document.createElement("b"));
+      chip.lastChild.textContent = "0";
       bar.insertBefore(chip, $("details.picker", bar));
-    } else if (add && chip.elements.remove) {
+    } else if (add === (chip.getAttribute("aria-pressed") === "true")) {
       return;
     }
-    const b = $("button", chip), n = $("b", b);
+    const n = $("b", chip);
     const count = Number(n.textContent) + (add ? 1 : -1);
     if (count <= 0) { chip.remove(); return; }
     n.textContent = count;
-    b.setAttribute("aria-pressed", String(add));
-    b.setAttribute("aria-label", emoji + " " + count + (add ? ", yours: remove" : ""));
-    if (add) {
-      const r = document.createElement("input"); r.type = "hidden"; r.name = "remove"; r.value = "1"; chip.appendChild(r);
-    } else if (chip.elements.remove) {
-      chip.elements.remove.remove();
-    }
+    chip.value = (add ? "-" : "+") + emoji;
+    chip.setAttribute("aria-pressed", String(add));
   }
 
   // ---- the composer's audience line ----
   const target = $("#target"), to = $("#to"), toWrap = $("#to-wrap"), label = $("#audience-label");
-  let audienceTimer = 0;
+  let audienceTimer = 0, audienceSeq = 0;
   async function audience() {
+    const seq = ++audienceSeq;
     const t = target.value;
     toWrap.hidden = t !== "direct";
-    const q = t === "direct" ? "direct=" + encodeURIComponent(to.value.replace(/[@\s]+/g, ",").replace(/^,+|,+$/g, ""))
+    const names = to.value.replace(/[@,\s]+/g, ",").replace(/^,+|,+$/g, "");
+    if (t === "direct" && !names) { label.textContent = "only you"; return; }
+    const q = t === "direct" ? "direct=" + encodeURIComponent(names)
       : t.startsWith("space:") ? "space=" + encodeURIComponent(t.slice(6)) : "profile=1";
     label.parentElement.classList.add("busy");
     try {
       const a = await api("GET", "/api/v1/audience?" + q);
-      label.textContent = a.label;
-    } catch (e) { label.textContent = e.message; }
+      if (seq === audienceSeq) label.textContent = a.label;
+    } catch (e) { if (seq === audienceSeq) label.textContent = e.message; }
     label.parentElement.classList.remove("busy");
   }
   if (target && label) {

@@ -458,8 +458,10 @@ pub struct Profile {
     pub entries: Entries,
     pub followers: Vec<Person>,
     pub follower_count: i64,
-    /// (type, target, name, level)
+    /// (type, target, name, level); only when asked for, as it costs a
+    /// query per entry.
     pub following: Vec<(String, String, String, String)>,
+    pub following_count: i64,
     pub my_level: Option<String>,
 }
 
@@ -469,6 +471,7 @@ pub async fn profile(
     handle: &str,
     before: Option<&str>,
     limit: i64,
+    with_following: bool,
 ) -> AppResult<Profile> {
     let shell = shell(db, viewer).await?;
     let member = accounts::member(db, handle).await?;
@@ -481,8 +484,13 @@ pub async fn profile(
     )
     .await?;
     let followers = svc::member_followers(db, &member.handle, "", 200).await?;
-    let following = svc::member_following(db, viewer, &member.handle).await?;
+    let following = if with_following {
+        svc::member_following(db, viewer, &member.handle).await?
+    } else {
+        Vec::new()
+    };
     let mut c = db.read().await?;
+    let following_count = q::following(&mut c, member.id, 500).await?.len() as i64;
     let key = member.id.to_string();
     let follower_count = q::follower_count(&mut c, "member", &key).await?;
     let my_level = q::follow_level(&mut c, viewer.id(), "member", &key).await?;
@@ -493,6 +501,7 @@ pub async fn profile(
         followers,
         follower_count,
         following,
+        following_count,
         my_level,
     })
 }

@@ -6,3 +6,4 @@ mod harness;
 mod live;
 mod ops;
 mod social;
+mod web;

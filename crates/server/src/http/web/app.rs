@@ -46,6 +46,20 @@ async fn member(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<View
     }
 }
 
+/// Where an action goes back to: the form's `back`, else the page the
+/// browser says it came from (on this site), else `fallback`.
+fn back_to(headers: &HeaderMap, back: &str, fallback: &str) -> String {
+    if !back.is_empty() {
+        return back.to_owned();
+    }
+    headers
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.parse::<Uri>().ok())
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()))
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
 fn path_of(uri: &Uri) -> String {
     uri.path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
@@ -576,11 +590,7 @@ pub async fn comment(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let back = if f.back.is_empty() {
-        format!("/items/{id}")
-    } else {
-        f.back
-    };
+    let back = back_to(&headers, &f.back, &format!("/items/{id}"));
     match svc::add_comment(&state.db, &v, id, &f.body).await {
         Ok(cid) if back.starts_with("/items/") => {
             Redirect::to(&format!("{}#c{cid}", safe_next(&back))).into_response()
@@ -592,12 +602,10 @@ pub async fn comment(
 #[derive(Deserialize)]
 pub struct ReactForm {
     csrf: String,
-    #[serde(default)]
-    back: String,
-    emoji: String,
+    /// `+emoji` adds, `-emoji` removes.
+    r: String,
     #[serde(default)]
     comment_id: String,
-    remove: Option<String>,
 }
 
 pub async fn react(
@@ -612,8 +620,13 @@ pub async fn react(
         Err(r) => return r,
     };
     let cid = f.comment_id.parse::<i64>().ok();
-    let r = svc::react(&state.db, &v, id, cid, &f.emoji, f.remove.is_none()).await;
-    done(r, &f.back)
+    let (add, emoji) = match f.r.chars().next() {
+        Some('-') => (false, &f.r[1..]),
+        Some('+') => (true, &f.r[1..]),
+        _ => (true, f.r.as_str()),
+    };
+    let r = svc::react(&state.db, &v, id, cid, emoji, add).await;
+    done(r, &back_to(&headers, "", &format!("/items/{id}")))
 }
 
 #[derive(Deserialize)]
@@ -897,24 +910,31 @@ pub async fn space(
     space_page(&state, &headers, &uri, &slug, "stream", q.before.as_deref()).await
 }
 
-pub async fn space_tab(
+pub async fn space_about(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path((slug, tab)): Path<(String, String)>,
+    Path(slug): Path<String>,
 ) -> Response {
-    let tab = match tab.as_str() {
-        "about" => "about",
-        "members" => "members",
-        "settings" => "settings",
-        _ => {
-            return error_page(
-                AppError::NotFound("There is no such page.".into()),
-                &format!("/spaces/{slug}"),
-            );
-        }
-    };
-    space_page(&state, &headers, &uri, &slug, tab, None).await
+    space_page(&state, &headers, &uri, &slug, "about", None).await
+}
+
+pub async fn space_members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+) -> Response {
+    space_page(&state, &headers, &uri, &slug, "members", None).await
+}
+
+pub async fn space_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+) -> Response {
+    space_page(&state, &headers, &uri, &slug, "settings", None).await
 }
 
 #[derive(Deserialize)]
@@ -1111,6 +1131,7 @@ pub struct ProfilePage {
     tab: &'static str,
     follow: FollowV,
     follower_count: i64,
+    following_count: i64,
     followers: Vec<PersonV>,
     /// (type, target, name, level, link)
     following: Vec<(String, String, String, String, String)>,
@@ -1133,7 +1154,7 @@ async fn profile_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::profile(&state.db, &v, handle, before, PAGE).await {
+    let p = match pages::profile(&state.db, &v, handle, before, PAGE, tab == "following").await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/directory"),
     };
@@ -1150,6 +1171,7 @@ async fn profile_page(
         tab,
         follow: FollowV::new("member", &m.handle, p.my_level.as_deref()),
         follower_count: p.follower_count,
+        following_count: p.following_count,
         followers: p.followers.iter().map(PersonV::person).collect(),
         following: p
             .following

@@ -42,11 +42,17 @@ pub fn router() -> Router<AppState> {
         .route("/follow", post(app::follow))
         .route("/spaces", get(app::spaces).post(app::create_space))
         .route("/spaces/{slug}", get(app::space))
-        .route("/spaces/{slug}/{tab}", get(app::space_tab))
+        .route("/spaces/{slug}/about", get(app::space_about))
         .route("/spaces/{slug}/join", post(app::join_space))
         .route("/spaces/{slug}/leave", post(app::leave_space))
-        .route("/spaces/{slug}/settings", post(app::update_space))
-        .route("/spaces/{slug}/members", post(app::add_space_member))
+        .route(
+            "/spaces/{slug}/settings",
+            get(app::space_settings).post(app::update_space),
+        )
+        .route(
+            "/spaces/{slug}/members",
+            get(app::space_members).post(app::add_space_member),
+        )
         .route(
             "/spaces/{slug}/members/{handle}/remove",
             post(app::remove_space_member),

@@ -1,0 +1,760 @@
+//! The pages in a real browser: Debian's headless Chromium driven through
+//! ChromeDriver, against the real server; plus the pages' budgets (size,
+//! queries) and the XSS corpus through every page.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::harness::{Backend, PASSWORD, TestApp, expect};
+
+backend_tests!(
+    newcomer_path,
+    closed_space_hides_content_from_non_members,
+    composer_audience_follows_the_target,
+    home_page_weighs_under_100_kb,
+    pages_make_a_fixed_number_of_queries,
+    xss_corpus_is_inert_on_every_page,
+);
+
+// ---- the browser ----
+
+/// One browser session: a ChromeDriver of its own on a free port, and a
+/// fresh Chromium profile. Both go away when it is dropped.
+struct Browser {
+    client: Client,
+    base: String,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Where the tests save screenshots of the pages they visit.
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("CHORUS_TEST_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("chorus-screenshots"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+impl Browser {
+    async fn open(app: &TestApp) -> Browser {
+        let driver_bin = std::env::var("CHORUS_TEST_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromium =
+            std::env::var("CHORUS_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let port = free_port();
+        let driver = tokio::process::Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {driver_bin} ({e}): install chromium-driver, or run scripts/test"
+                )
+            });
+        let profile = tempfile::tempdir().unwrap();
+        let caps: serde_json::Map<String, Value> = serde_json::from_value(json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        }))
+        .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    return Browser {
+                        client,
+                        base: app.addr.clone(),
+                        _driver: driver,
+                        _profile: profile,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("ChromeDriver did not start: {last:?}");
+    }
+
+    async fn goto(&self, path: &str) {
+        let url = if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        };
+        self.client.goto(&url).await.unwrap();
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await
+        {
+            Ok(e) => e,
+            Err(e) => {
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let page = self.client.source().await.unwrap_or_default();
+                panic!("no element {css} ({e}) at {url:?}:\n{page}")
+            }
+        }
+    }
+
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self.find(css).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, css: &str) {
+        self.find(css).await.click().await.unwrap();
+    }
+
+    async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    /// The page's text, with runs of white space made one space.
+    async fn body(&self) -> String {
+        self.text("body")
+            .await
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client.execute(script, vec![]).await.unwrap()
+    }
+
+    /// Waits until the script returns true.
+    async fn until(&self, what: &str, script: &str) {
+        for _ in 0..100 {
+            if self.js(script).await == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("timed out waiting for {what}; page: {}", self.body().await);
+    }
+
+    async fn login(&self, login: &str, password: &str) {
+        self.goto("/login").await;
+        self.fill("input[name=login]", login).await;
+        self.fill("input[name=password]", password).await;
+        self.click("form button[type=submit]").await;
+        self.until("home after login", "return location.pathname === '/'")
+            .await;
+    }
+
+    async fn screenshot(&self, name: &str, backend: Backend) {
+        if backend != Backend::Sqlite {
+            return;
+        }
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join(format!("{name}.png")), png).unwrap();
+    }
+
+    async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+// ---- the newcomer path ----
+
+async fn newcomer_path(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let token = app.setup_token().await;
+
+    // The owner sets Chorus up.
+    let olga = Browser::open(&app).await;
+    olga.goto(&format!("/setup?token={token}")).await;
+    olga.fill("input[name=display_name]", "Olga Owner").await;
+    olga.fill("input[name=handle]", "owner").await;
+    olga.fill("input[name=email]", "owner@acme.test").await;
+    olga.fill("input[name=password]", PASSWORD).await;
+    olga.click("form button[type=submit]").await;
+    olga.until("home", "return location.pathname === '/'").await;
+    assert!(olga.body().await.contains("Welcome, Olga Owner"));
+
+    // …invites a colleague…
+    olga.fill(".welcome input[name=email]", "ana@acme.test")
+        .await;
+    olga.click(".welcome form button").await;
+    let link = olga
+        .find(".notice a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+
+    // …who accepts in a browser of her own…
+    let ana = Browser::open(&app).await;
+    ana.goto(&link).await;
+    ana.fill("input[name=display_name]", "Ana Lima").await;
+    ana.fill("input[name=handle]", "ana").await;
+    ana.fill("input[name=password]", PASSWORD).await;
+    ana.click("form button[type=submit]").await;
+    ana.until("home", "return location.pathname === '/'").await;
+
+    // …creates a closed space and adds Olga to it…
+    ana.goto("/spaces").await;
+    ana.fill("#new-space input[name=name]", "Design review")
+        .await;
+    ana.find("#new-space select[name=visibility]")
+        .await
+        .select_by_value("closed")
+        .await
+        .unwrap();
+    ana.click("#new-space button").await;
+    ana.until(
+        "the space page",
+        "return location.pathname === '/spaces/design-review'",
+    )
+    .await;
+    ana.goto("/spaces/design-review/settings").await;
+    ana.fill("input[name=handle]", "owner").await;
+    ana.click("form[action$='/members'] button").await;
+    ana.until(
+        "Olga in the space",
+        "return document.body.innerText.includes('@owner')",
+    )
+    .await;
+
+    // Olga looks at her home; it stays open while Ana posts.
+    olga.goto("/").await;
+    olga.until(
+        "the badge shows the added-to-space notification",
+        "return document.getElementById('badge').textContent.trim() === '1'",
+    )
+    .await;
+    olga.js("window.noReload = true; return true").await;
+    // Let the live connections open before Ana posts.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    ana.goto("/spaces/design-review").await;
+    ana.fill(
+        "#body",
+        "Hello @owner, the new #mockups are ready for review.",
+    )
+    .await;
+    ana.click("#composer button[type=submit]").await;
+    ana.until(
+        "the post on the space page",
+        "return document.body.innerText.includes('mockups are ready')",
+    )
+    .await;
+    ana.screenshot("space", b).await;
+
+    // Olga's home shows it live, and the badge counts the mention.
+    olga.until(
+        "the post arrives live",
+        "return !!Array.from(document.querySelectorAll('#stream .entry')).find(e => e.innerText.includes('mockups are ready'))",
+    )
+    .await;
+    olga.until(
+        "the badge counts the mention",
+        "return document.getElementById('badge').textContent.trim() === '2'",
+    )
+    .await;
+    assert!(olga.js("return window.noReload === true").await == Value::Bool(true));
+    let entry = olga
+        .js("return Array.from(document.querySelectorAll('#stream .entry')).find(e => e.innerText.includes('mockups are ready')).id")
+        .await;
+    let entry = format!("#{}", entry.as_str().unwrap());
+
+    // She replies inline…
+    olga.click(&format!("{entry} details.reply summary")).await;
+    olga.fill(&format!("{entry} textarea"), "Looks great, @ana!")
+        .await;
+    olga.click(&format!("{entry} .comment-form button")).await;
+    olga.until(
+        "the reply appears inline",
+        &format!("return !!Array.from(document.querySelectorAll('{entry} .comment')).find(c => c.innerText.includes('Looks great'))"),
+    )
+    .await;
+    // …and reacts inline.
+    olga.click(&format!("{entry} > footer details.picker summary"))
+        .await;
+    olga.click(&format!(
+        "{entry} > footer details.picker button[value='+🎉']"
+    ))
+    .await;
+    olga.until(
+        "the reaction shows",
+        &format!("return !!Array.from(document.querySelectorAll('{entry} > footer .chip')).find(c => c.innerText.includes('🎉') && c.getAttribute('aria-pressed') === 'true')"),
+    )
+    .await;
+    assert!(olga.js("return window.noReload === true").await == Value::Bool(true));
+    assert_eq!(olga.path().await, "/");
+    olga.screenshot("home", b).await;
+
+    // Ana's item page has both.
+    let item = olga
+        .find(&entry)
+        .await
+        .attr("data-href")
+        .await
+        .unwrap()
+        .unwrap();
+    ana.goto(&item).await;
+    let body = ana.body().await;
+    assert!(body.contains("Looks great, @ana!"), "{body}");
+    assert!(body.contains("🎉 1"), "{body}");
+    assert!(
+        body.contains("Visible to 2 members of Design review"),
+        "{body}"
+    );
+    ana.screenshot("item", b).await;
+
+    olga.goto("/notifications").await;
+    assert!(olga.body().await.contains("mentioned you in"));
+    olga.screenshot("notifications", b).await;
+    olga.goto("/members/ana").await;
+    assert!(olga.body().await.contains("Ana Lima"));
+    olga.screenshot("profile", b).await;
+    olga.client.set_window_size(390, 844).await.unwrap();
+    olga.goto("/").await;
+    olga.screenshot("mobile-home", b).await;
+
+    olga.close().await;
+    ana.close().await;
+    app.stop().await;
+}
+
+// ---- a non-member ----
+
+/// Owner, @ana and @cleo; Ana has a closed space with one post. Returns
+/// the post's id.
+async fn closed_space_with_a_post(app: &mut TestApp) -> (TestApp, TestApp, String) {
+    app.setup_owner().await;
+    let ana = app.new_member("ana", "member").await;
+    let cleo = app.new_member("cleo", "member").await;
+    expect(
+        ana.post(
+            "/spaces",
+            json!({"name": "Design review", "slug": "design-review", "visibility": "closed"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let item = expect(
+        ana.post(
+            "/items",
+            json!({"space": "design-review", "body": "The secret mockups are here."}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (ana, cleo, item["id"].as_str().unwrap().to_owned())
+}
+
+async fn closed_space_hides_content_from_non_members(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    let (_ana, _cleo, item) = closed_space_with_a_post(&mut app).await;
+    let cleo = Browser::open(&app).await;
+    cleo.login("cleo", PASSWORD).await;
+
+    cleo.goto("/spaces/design-review").await;
+    let body = cleo.body().await;
+    assert!(
+        body.contains("Design review"),
+        "the name is visible: {body}"
+    );
+    assert!(body.contains("Only members read"), "{body}");
+    assert!(!body.contains("secret mockups"), "{body}");
+    assert!(cleo.client.find(Locator::Css("#stream")).await.is_err());
+    cleo.screenshot("closed-space", b).await;
+
+    for path in [
+        format!("/items/{item}"),
+        "/spaces/design-review/members".to_owned(),
+        "/spaces/design-review/settings".to_owned(),
+        format!("/fragments/items/{item}/comments"),
+    ] {
+        cleo.goto(&path).await;
+        let body = cleo.body().await;
+        assert!(!body.contains("secret mockups"), "{path}: {body}");
+    }
+    cleo.goto(&format!("/items/{item}")).await;
+    assert!(cleo.body().await.contains("Not found"));
+    // Nor in any stream.
+    for path in ["/", "/?filter=everything", "/members/ana"] {
+        cleo.goto(path).await;
+        assert!(!cleo.body().await.contains("secret mockups"), "{path}");
+    }
+    cleo.close().await;
+    app.stop().await;
+}
+
+// ---- the composer's audience line ----
+
+async fn composer_audience_follows_the_target(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let _ana = app.new_member("ana", "member").await;
+    for (name, slug, vis) in [
+        ("Engineering", "engineering", "open"),
+        ("Leadership", "leadership", "closed"),
+    ] {
+        expect(
+            app.post(
+                "/spaces",
+                json!({"name": name, "slug": slug, "visibility": vis}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let olga = Browser::open(&app).await;
+    olga.login("owner", PASSWORD).await;
+    let label = "#audience-label";
+    assert_eq!(olga.text(label).await, "everyone at Chorus (2)");
+    let wait_label = |want: &'static str| {
+        let olga = &olga;
+        async move {
+            olga.until(
+                want,
+                &format!(
+                    "return document.getElementById('audience-label').textContent === {}",
+                    serde_json::to_string(want).unwrap()
+                ),
+            )
+            .await;
+        }
+    };
+    let select = olga.find("#target").await;
+    select.select_by_value("space:engineering").await.unwrap();
+    wait_label("everyone at Chorus (2), in Engineering").await;
+    select.select_by_value("space:leadership").await.unwrap();
+    wait_label("1 member of Leadership").await;
+    select.select_by_value("direct").await.unwrap();
+    wait_label("only you").await;
+    assert!(olga.find("#to").await.is_displayed().await.unwrap());
+    olga.fill("#to", "@ana").await;
+    wait_label("ana and you").await;
+    olga.screenshot("composer-direct", b).await;
+    select.select_by_value("profile").await.unwrap();
+    wait_label("everyone at Chorus (2)").await;
+    assert!(!olga.find("#to").await.is_displayed().await.unwrap());
+    olga.close().await;
+    app.stop().await;
+}
+
+// ---- budgets ----
+
+async fn home_page_weighs_under_100_kb(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    expect(
+        app.post("/spaces", json!({"name": "Engineering", "slug": "eng"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let para = "We moved the build to the new runners and it is **twice as fast**. \
+                Thanks @owner for the push, see #ci for the numbers and the graphs. ";
+    for n in 0..25 {
+        let item = expect(
+            app.post(
+                "/items",
+                json!({"space": "eng", "title": format!("Update {n}"), "body": para.repeat(3)}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let id = item["id"].as_str().unwrap();
+        expect(
+            app.post(&format!("/items/{id}/reactions"), json!({"emoji": "🎉"}))
+                .await,
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+    }
+    let html = app.page("/").await.text().await.unwrap();
+    assert_eq!(html.matches("class=\"entry").count(), 20, "a full page");
+    let css = app.page("/static/style.css").await.text().await.unwrap();
+    let js = app.page("/static/app.js").await.text().await.unwrap();
+    let total = html.len() + css.len() + js.len();
+    println!(
+        "home page: HTML {} B + CSS {} B + JS {} B = {total} B",
+        html.len(),
+        css.len(),
+        js.len()
+    );
+    assert!(total < 100 * 1024, "home page weighs {total} bytes");
+    app.stop().await;
+}
+
+async fn query_count(app: &TestApp, path: &str) -> u64 {
+    let res = app.page(path).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.headers()["x-query-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn pages_make_a_fixed_number_of_queries(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let ana = app.new_member("ana", "member").await;
+    expect(
+        app.post("/spaces", json!({"name": "Engineering", "slug": "eng"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect(
+        ana.post("/spaces/eng/join", json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let first = expect(
+        app.post("/items", json!({"space": "eng", "body": "The thread"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let thread = first["id"].as_str().unwrap().to_owned();
+    let add = |n: usize| {
+        let (app, ana, thread) = (&app, &ana, thread.clone());
+        async move {
+            for i in 0..n {
+                let who = if i % 2 == 0 { app } else { ana };
+                let item = expect(
+                    who.post(
+                        "/items",
+                        json!({"space": "eng", "body": format!("Item {i} for @owner #quality")}),
+                    )
+                    .await,
+                    StatusCode::CREATED,
+                )
+                .await;
+                let id = item["id"].as_str().unwrap();
+                expect(
+                    who.post(&format!("/items/{id}/reactions"), json!({"emoji": "👍"}))
+                        .await,
+                    StatusCode::NO_CONTENT,
+                )
+                .await;
+                expect(
+                    who.post(
+                        &format!("/items/{thread}/comments"),
+                        json!({"body": format!("Comment {i}, @ana")}),
+                    )
+                    .await,
+                    StatusCode::CREATED,
+                )
+                .await;
+            }
+        }
+    };
+    let pages = [
+        "/".to_owned(),
+        "/?filter=spaces".to_owned(),
+        "/?filter=mentions".to_owned(),
+        "/spaces/eng".to_owned(),
+        format!("/items/{thread}"),
+        "/members/ana".to_owned(),
+        "/topics/quality".to_owned(),
+        "/notifications".to_owned(),
+    ];
+    add(5).await;
+    let mut with_5 = Vec::new();
+    for p in &pages {
+        with_5.push(query_count(&app, p).await);
+    }
+    add(15).await;
+    let mut with_20 = Vec::new();
+    for p in &pages {
+        with_20.push(query_count(&app, p).await);
+    }
+    println!("queries per page (5 shown, 20 shown): {:?}", {
+        pages
+            .iter()
+            .zip(with_5.iter().zip(&with_20))
+            .collect::<Vec<_>>()
+    });
+    for (p, (a, z)) in pages.iter().zip(with_5.iter().zip(&with_20)) {
+        assert_eq!(a, z, "{p}: {a} queries with 5 shown, {z} with 20");
+    }
+    let html = app
+        .page(&format!("/items/{thread}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(html.matches("class=\"comment\"").count(), 20);
+    app.stop().await;
+}
+
+// ---- XSS ----
+
+async fn xss_corpus_is_inert_on_every_page(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let corpus: Vec<&str> = include_str!("../../../../testdata/xss-payloads.txt")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let mallory = app.new_member("mallory", "member").await;
+    // Display names, titles and about texts.
+    let mut named = 0;
+    for p in &corpus {
+        let res = mallory
+            .patch(
+                "/me",
+                json!({"display_name": p.chars().take(80).collect::<String>(),
+                       "title": p.chars().take(80).collect::<String>(), "about": p}),
+            )
+            .await;
+        if res.status() == StatusCode::OK {
+            named += 1;
+        }
+    }
+    assert!(named > 0, "some payload is a valid display name");
+    let res = mallory
+        .patch(
+            "/me",
+            json!({"display_name": "<img src=x onerror=alert(1)>", "team": "<script>alert(1)</script>"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Space names and descriptions.
+    let mut spaces = Vec::new();
+    for (n, p) in corpus.iter().enumerate().take(12) {
+        let slug = format!("x{n}");
+        let res = mallory
+            .post(
+                "/spaces",
+                json!({"name": p.chars().take(80).collect::<String>(), "slug": slug, "description": p}),
+            )
+            .await;
+        if res.status() == StatusCode::CREATED {
+            spaces.push(slug);
+        }
+    }
+    assert!(!spaces.is_empty());
+    // Items, titles and comments, mentioning the owner so notifications
+    // carry them too.
+    let mut items = Vec::new();
+    for (n, p) in corpus.iter().enumerate() {
+        let space = &spaces[n % spaces.len()];
+        let item = expect(
+            mallory
+                .post(
+                    "/items",
+                    json!({"space": space, "title": p.chars().take(200).collect::<String>(),
+                           "body": format!("{p} @owner #xss")}),
+                )
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let id = item["id"].as_str().unwrap().to_owned();
+        expect(
+            mallory
+                .post(&format!("/items/{id}/comments"), json!({"body": p}))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        items.push(id);
+    }
+    expect(
+        app.put(
+            "/follows",
+            json!({"target_type": "member", "target": "mallory"}),
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let mut pages = vec![
+        "/".to_owned(),
+        "/?filter=people".to_owned(),
+        "/?filter=spaces".to_owned(),
+        "/?filter=mentions".to_owned(),
+        "/?filter=everything".to_owned(),
+        "/spaces".to_owned(),
+        "/directory".to_owned(),
+        "/notifications".to_owned(),
+        "/settings".to_owned(),
+        "/topics/xss".to_owned(),
+        "/members/mallory".to_owned(),
+        "/members/mallory/followers".to_owned(),
+        "/members/owner/following".to_owned(),
+    ];
+    for s in &spaces {
+        for tab in ["", "/about", "/members", "/settings"] {
+            pages.push(format!("/spaces/{s}{tab}"));
+        }
+    }
+    for id in &items {
+        pages.push(format!("/items/{id}"));
+        pages.push(format!("/fragments/items/{id}/comments"));
+    }
+    let stream = expect(app.get("/streams/home?limit=100").await, StatusCode::OK).await;
+    for a in stream["items"].as_array().unwrap().iter().take(20) {
+        pages.push(format!(
+            "/fragments/activities/{}",
+            a["id"].as_str().unwrap()
+        ));
+    }
+    for (n, p) in pages.iter().enumerate() {
+        for viewer in [&app, &mallory] {
+            if n == 0 {
+                let html = app.page("/admin").await.text().await.unwrap();
+                assert!(html.contains("mallory"));
+                domain::safety::assert_safe_page(&html);
+            }
+            let res = viewer.page(p).await;
+            assert_eq!(res.status(), StatusCode::OK, "{p}");
+            let html = res.text().await.unwrap();
+            domain::safety::assert_safe_page(&html);
+        }
+    }
+    app.stop().await;
+}
