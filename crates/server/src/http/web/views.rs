@@ -216,16 +216,42 @@ impl ItemV {
 /// The text of sanitized HTML, for short labels (escaped again on output).
 fn strip_tags(html: &str) -> String {
     let mut out = String::new();
-    let mut in_tag = false;
+    let mut tag: Option<String> = None;
     for c in html.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' if in_tag => {
-                in_tag = false;
-                out.push(' ');
+        match (&mut tag, c) {
+            (None, '<') => tag = Some(String::new()),
+            (Some(t), '>') => {
+                // Block ends separate words; inline tags (links) do not.
+                let name = t
+                    .trim_start_matches('/')
+                    .split(|c: char| c.is_whitespace() || c == '/')
+                    .next()
+                    .unwrap_or("");
+                const BLOCKS: [&str; 16] = [
+                    "p",
+                    "br",
+                    "li",
+                    "ul",
+                    "ol",
+                    "div",
+                    "blockquote",
+                    "pre",
+                    "tr",
+                    "td",
+                    "h1",
+                    "h2",
+                    "h3",
+                    "h4",
+                    "h5",
+                    "h6",
+                ];
+                if BLOCKS.contains(&name) {
+                    out.push(' ');
+                }
+                tag = None;
             }
-            _ if !in_tag => out.push(c),
-            _ => {}
+            (Some(t), c) => t.push(c),
+            (None, c) => out.push(c),
         }
     }
     let out = out
@@ -258,7 +284,8 @@ impl EntryV {
             ("post", Some(_)) => ("post", String::new()),
             ("comment", Some(_)) => ("comment", "commented".into()),
             ("create", None) if a.object_type == "space" => ("note", "created the space".into()),
-            ("join", None) => ("note", "joined the space".into()),
+            ("join", None) if a.actor.id == a.object_id => ("note", "joined the space".into()),
+            ("join", None) => ("note", "added a member to the space".into()),
             ("request", None) => ("note", "asked to join the space".into()),
             _ => return None,
         };
