@@ -812,6 +812,23 @@ pub async fn follower_count(c: &mut Conn, target_type: &str, target: &str) -> Re
     .i64(0)
 }
 
+/// Followers of a target, counted up to `limit` (so the count stays cheap
+/// for very popular targets).
+pub async fn follower_count_upto(
+    c: &mut Conn,
+    target_type: &str,
+    target: &str,
+    limit: i64,
+) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = $1 AND target = $2
+           AND level <> 'muted' LIMIT $3) x",
+        params![target_type, target, limit],
+    )
+    .await?
+    .i64(0)
+}
+
 /// What a member follows: (type, target, level), newest first.
 pub async fn following(
     c: &mut Conn,

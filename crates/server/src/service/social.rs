@@ -895,10 +895,18 @@ pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> 
         .map(|f| f.0)
         .collect();
     q::notify_many(&mut tx, &watching, a, "watching", now).await?;
-    let targets = [
-        ("item", item_id.to_string()),
-        ("member", viewer.id().to_string()),
-    ];
+    // A comment reaches those who follow the item, and the commenter's
+    // followers — unless the commenter is followed by more people than a
+    // post reaches inline: a widely followed person's every comment would
+    // otherwise be a company-wide fan-out. Their comments stay in the
+    // thread, on their profile and with the item's followers.
+    let inline_max = db.options().fanout_inline_max;
+    let mut targets = vec![("item", item_id.to_string())];
+    if q::follower_count_upto(&mut tx, "member", &viewer.id().to_string(), inline_max + 1).await?
+        <= inline_max
+    {
+        targets.push(("member", viewer.id().to_string()));
+    }
     q::fan_out(
         &mut tx,
         a,
@@ -1312,7 +1320,15 @@ pub async fn audience_for_space(
 ) -> AppResult<AudienceSummary> {
     let mut c = db.read().await?;
     let s = load_space(&mut c, viewer, slug).await?;
-    let count = q::space_audience_count(&mut c, s.id, s.visibility).await?;
+    let key = format!("space:{}:{}", s.id, s.visibility.as_str());
+    let count = match cached_count(db, &key) {
+        Some(n) => n,
+        None => remember_count(
+            db,
+            key,
+            q::space_audience_count(&mut c, s.id, s.visibility).await?,
+        ),
+    };
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     let label = match s.visibility {
         SpaceVisibility::Open => format!("everyone at {org} ({count}), in {}", s.name),
@@ -1331,8 +1347,13 @@ pub async fn audience_for_space(
 }
 
 pub async fn audience_for_profile(db: &Db) -> AppResult<AudienceSummary> {
-    let mut c = db.read().await?;
-    let count = q::org_audience_count(&mut c).await?;
+    let count = match cached_count(db, "org") {
+        Some(n) => n,
+        None => {
+            let mut c = db.read().await?;
+            remember_count(db, "org".into(), q::org_audience_count(&mut c).await?)
+        }
+    };
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     Ok(AudienceSummary {
         kind: "profile",
@@ -1395,6 +1416,34 @@ pub async fn audience_for_direct(
         label,
         people,
     })
+}
+
+/// Audience counts of large groups, kept a few seconds: counting a
+/// 100,000-member org on every post would cost more than the post. Small
+/// groups are always counted exactly (it is cheap, and a team of ten
+/// notices an off-by-one).
+static COUNTS: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
+> = std::sync::OnceLock::new();
+const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const CACHE_FROM: i64 = 1_000;
+
+fn cached_count(db: &Db, key: &str) -> Option<i64> {
+    let map = COUNTS.get_or_init(Default::default).lock().ok()?;
+    let (at, n) = map.get(&format!("{}|{key}", db.redacted_url()))?;
+    (at.elapsed() < COUNT_TTL).then_some(*n)
+}
+
+fn remember_count(db: &Db, key: String, n: i64) -> i64 {
+    if n >= CACHE_FROM
+        && let Ok(mut map) = COUNTS.get_or_init(Default::default).lock()
+    {
+        map.insert(
+            format!("{}|{key}", db.redacted_url()),
+            (std::time::Instant::now(), n),
+        );
+    }
+    n
 }
 
 fn first_name(name: &str) -> String {

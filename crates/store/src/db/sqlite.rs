@@ -15,6 +15,31 @@ pub(crate) struct Sqlite {
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: Arc<ReaderPool>,
+    checkpointer_stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Sqlite {
+    fn drop(&mut self) {
+        self.checkpointer_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Folds the WAL back into the database file from its own thread and
+/// connection, so no writer ever pays for a checkpoint (and its fsync)
+/// inside a request. PASSIVE checkpoints never block readers or writers.
+fn spawn_checkpointer(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) {
+    let _ = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = open_conn(&path, false) else {
+                return;
+            };
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        });
 }
 
 struct ReaderPool {
@@ -91,6 +116,9 @@ impl Sqlite {
         let mode: String = writer
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(map_err)?;
+        writer
+            .execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(map_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::Unavailable {
                 url: format!("sqlite://{}", path.display()),
@@ -105,7 +133,10 @@ impl Sqlite {
                 .map_err(map_err)?;
             idle.push(r);
         }
+        let checkpointer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        spawn_checkpointer(path.clone(), checkpointer_stop.clone());
         Ok(Sqlite {
+            checkpointer_stop,
             path,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             readers: Arc::new(ReaderPool {
@@ -153,6 +184,8 @@ impl Sqlite {
             self.readers.permits.close();
             self.readers.idle.lock().expect("reader pool").clear();
         }
+        self.checkpointer_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let writer = self.writer.lock().await;
         let _ = writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
     }
