@@ -6,6 +6,7 @@
 //! I/O and nothing async, so every rule here is tested without a server or
 //! a database.
 
+pub mod cfa;
 pub mod markdown;
 pub mod role;
 pub mod safety;
