@@ -359,7 +359,9 @@ mod tests {
 
     /// The table of the design, row by row: (from, turn, who, act) → (to, turn).
     /// `turn` in `from` matters only for `countered`.
-    fn table() -> Vec<(Option<S>, Option<Role>, Role, X, S, Option<Role>)> {
+    type Row = (Option<S>, Option<Role>, Role, X, S, Option<Role>);
+
+    fn table() -> Vec<Row> {
         vec![
             (None, None, A, X::Request, S::Requested, Some(B)),
             (None, None, B, X::Offer, S::Offered, Some(A)),
