@@ -29,6 +29,13 @@ pub enum AppError {
     RateLimited { detail: String, retry_after: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// A conversation-for-action act the table does not allow now;
+    /// `allowed` lists (act, role) pairs possible instead.
+    #[error("{detail}")]
+    ActNotAllowed {
+        detail: String,
+        allowed: Vec<(String, String)>,
+    },
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
 }

@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod db;
 pub mod migrate;
 pub mod pages;
+pub mod requests;
 pub mod social;
 
 pub use db::{Conn, Db, Kind, Options, Row, Tx, Value};

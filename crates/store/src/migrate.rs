@@ -28,6 +28,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_social.sql"),
         postgres: include_str!("../migrations/postgres/0002_social.sql"),
     },
+    Migration {
+        version: 3,
+        name: "requests",
+        sqlite: include_str!("../migrations/sqlite/0003_requests.sql"),
+        postgres: include_str!("../migrations/postgres/0003_requests.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

@@ -20,12 +20,24 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `act-not-allowed`: the acts possible now and who may make them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<AllowedAct>>)]
+    pub allowed: Option<Box<Vec<AllowedAct>>>,
     #[serde(skip)]
-    pub retry_after: Option<u64>,
+    /// Seconds (u32 keeps the problem small enough to return by value).
+    pub retry_after: Option<u32>,
     /// Ask the client not to reuse the connection (the request body was
     /// not read, so the connection cannot carry another request).
     #[serde(skip)]
     pub close: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllowedAct {
+    pub act: String,
+    /// `requester` or `performer`.
+    pub role: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,6 +54,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            allowed: None,
             retry_after: None,
             close: false,
         }
@@ -118,7 +131,7 @@ impl From<AppError> for Problem {
                     "Too many attempts",
                     detail,
                 );
-                p.retry_after = Some(retry_after);
+                p.retry_after = Some(u32::try_from(retry_after).unwrap_or(u32::MAX));
                 p
             }
             AppError::Unavailable(d) => Problem::new(
@@ -127,6 +140,21 @@ impl From<AppError> for Problem {
                 "Unavailable",
                 d,
             ),
+            AppError::ActNotAllowed { detail, allowed } => {
+                let mut p = Problem::new(
+                    StatusCode::CONFLICT,
+                    "act-not-allowed",
+                    "Act not allowed now",
+                    detail,
+                );
+                p.allowed = Some(Box::new(
+                    allowed
+                        .into_iter()
+                        .map(|(act, role)| AllowedAct { act, role })
+                        .collect(),
+                ));
+                p
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");
                 Problem::new(

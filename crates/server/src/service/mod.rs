@@ -5,4 +5,5 @@
 
 pub mod accounts;
 pub mod pages;
+pub mod requests;
 pub mod social;

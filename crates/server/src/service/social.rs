@@ -49,7 +49,7 @@ fn is_space_admin(viewer: &Viewer, s: &Space) -> bool {
         || (viewer.role().is_admin() && s.visibility != SpaceVisibility::Secret)
 }
 
-async fn load_space(c: &mut Conn, viewer: &Viewer, slug: &str) -> AppResult<Space> {
+pub(crate) async fn load_space(c: &mut Conn, viewer: &Viewer, slug: &str) -> AppResult<Space> {
     let s = q::space_by_slug(c, viewer.id(), slug)
         .await?
         .ok_or_else(|| not_found_space(slug))?;
@@ -498,7 +498,7 @@ pub struct ItemInput {
 
 /// Renders text with mentions of members that exist; returns the HTML
 /// and the mentioned members' ids.
-async fn render(c: &mut Conn, body: &str) -> AppResult<(String, Vec<i64>, Vec<String>)> {
+pub(crate) async fn render(c: &mut Conn, body: &str) -> AppResult<(String, Vec<i64>, Vec<String>)> {
     let (handles, topics) = social::scan(body);
     let found = q::members_by_handles(c, &handles).await?;
     let known: HashSet<String> = found.iter().map(|m| m.1.clone()).collect();
@@ -519,7 +519,7 @@ fn parse_body(body: &str) -> Result<Markdown, ValidationError> {
 }
 
 /// Can `member` see `item`? For deciding whom to notify.
-async fn member_can_see(c: &mut Conn, member: i64, item: &ItemRow) -> AppResult<bool> {
+pub(crate) async fn member_can_see(c: &mut Conn, member: i64, item: &ItemRow) -> AppResult<bool> {
     let Some((role, active, in_space, rcpt)) =
         q::member_facts(c, member, item.space_id, item.id).await?
     else {

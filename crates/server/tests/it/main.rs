@@ -5,5 +5,6 @@ mod accounts;
 mod harness;
 mod live;
 mod ops;
+mod requests;
 mod social;
 mod web;

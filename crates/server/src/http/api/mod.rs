@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin;
 pub mod invitations;
 pub mod live;
+pub mod requests;
 pub mod social;
 pub mod social_views;
 pub mod views;
@@ -161,6 +162,12 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(live::member))
         .routes(routes!(live::item))
         .routes(routes!(live::notifications))
+        .routes(routes!(requests::create_request))
+        .routes(routes!(requests::get_request))
+        .routes(routes!(requests::make_act))
+        .routes(routes!(requests::my_work))
+        .routes(routes!(requests::list_todos, requests::create_todo))
+        .routes(routes!(requests::update_todo, requests::delete_todo))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let doc = api.clone();

@@ -86,6 +86,7 @@ fn error_page(e: AppError, back: &str) -> Response {
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
         AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Please check that"),
         AppError::Conflict { .. } => (StatusCode::CONFLICT, "That did not work"),
+        AppError::ActNotAllowed { .. } => (StatusCode::CONFLICT, "Not possible now"),
         AppError::Gone { .. } => (StatusCode::GONE, "No longer available"),
         AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "That did not work"),
         AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "Please log in"),

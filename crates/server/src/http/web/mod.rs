@@ -112,7 +112,7 @@ pub(crate) fn render<T: Template>(status: StatusCode, t: &T) -> Response {
 pub(crate) fn form_errors(e: AppError) -> Result<(StatusCode, Vec<String>), Response> {
     let status = match &e {
         AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        AppError::Conflict { .. } => StatusCode::CONFLICT,
+        AppError::Conflict { .. } | AppError::ActNotAllowed { .. } => StatusCode::CONFLICT,
         AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
         AppError::Gone { .. } => StatusCode::GONE,

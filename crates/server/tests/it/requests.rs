@@ -1,0 +1,619 @@
+//! Conversations for action through the API: every (state, actor, act)
+//! combination, concurrent acts, My work along the whole conversation,
+//! to-dos, reminders and the calendar feed.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::harness::{Backend, TestApp, expect, expect_problem};
+
+backend_tests!(
+    every_state_actor_act_combination,
+    concurrent_acts_one_wins,
+    scenario_my_work_at_every_step,
+    requests_to_several_people_and_spaces,
+    todos_private_shared_and_promises,
+);
+
+const ACTS: [&str; 12] = [
+    "request", "offer", "promise", "counter", "accept", "decline", "withdraw", "report", "renege",
+    "cancel", "approve", "reject",
+];
+
+/// The design's table, written out independently of the domain crate:
+/// (start, actor, act, resulting state). Starts name how the request got
+/// there, so `countered_by_b` is A's turn to answer.
+const TABLE: &[(&str, char, &str, &str)] = &[
+    ("requested", 'B', "promise", "promised"),
+    ("requested", 'B', "counter", "countered"),
+    ("requested", 'B', "decline", "declined"),
+    ("requested", 'A', "withdraw", "withdrawn"),
+    ("offered", 'A', "accept", "promised"),
+    ("offered", 'A', "counter", "countered"),
+    ("offered", 'A', "decline", "declined"),
+    ("offered", 'B', "withdraw", "withdrawn"),
+    ("countered_by_b", 'A', "accept", "promised"),
+    ("countered_by_b", 'A', "counter", "countered"),
+    ("countered_by_b", 'A', "decline", "declined"),
+    ("countered_by_b", 'B', "withdraw", "withdrawn"),
+    ("countered_by_a", 'B', "accept", "promised"),
+    ("countered_by_a", 'B', "counter", "countered"),
+    ("countered_by_a", 'B', "decline", "declined"),
+    ("countered_by_a", 'A', "withdraw", "withdrawn"),
+    ("promised", 'B', "report", "reported"),
+    ("promised", 'B', "renege", "reneged"),
+    ("promised", 'A', "cancel", "cancelled"),
+    ("reported", 'A', "approve", "completed"),
+    ("reported", 'A', "reject", "promised"),
+    ("reported", 'A', "cancel", "cancelled"),
+];
+
+/// How to reach each start: the opening (A requests or B offers) and the
+/// acts after it.
+/// (start, who opens, the acts after the opening).
+type Start = (&'static str, char, &'static [(char, &'static str)]);
+
+const STARTS: &[Start] = &[
+    ("requested", 'A', &[]),
+    ("offered", 'B', &[]),
+    ("countered_by_b", 'A', &[('B', "counter")]),
+    ("countered_by_a", 'B', &[('A', "counter")]),
+    ("promised", 'A', &[('B', "promise")]),
+    ("reported", 'A', &[('B', "promise"), ('B', "report")]),
+    (
+        "completed",
+        'A',
+        &[('B', "promise"), ('B', "report"), ('A', "approve")],
+    ),
+    ("declined", 'A', &[('B', "decline")]),
+    ("withdrawn", 'A', &[('A', "withdraw")]),
+    ("reneged", 'A', &[('B', "promise"), ('B', "renege")]),
+    ("cancelled", 'A', &[('B', "promise"), ('A', "cancel")]),
+];
+
+struct Pair {
+    a: TestApp,
+    b: TestApp,
+    _owner: TestApp,
+}
+
+async fn pair(b: Backend) -> Pair {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let a = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    Pair {
+        a,
+        b: bo,
+        _owner: owner,
+    }
+}
+
+impl Pair {
+    fn who(&self, c: char) -> &TestApp {
+        if c == 'A' { &self.a } else { &self.b }
+    }
+}
+
+async fn open(p: &Pair, by: char, title: &str, due: Option<&str>) -> Value {
+    let (kind, to) = if by == 'A' {
+        ("request", "bo")
+    } else {
+        ("offer", "ana")
+    };
+    let mut body = json!({"kind": kind, "to": [to], "title": title,
+        "conditions": "Numbers **checked**", "message": "hello"});
+    if let Some(d) = due {
+        body["due"] = json!(d);
+    }
+    let r = expect(p.who(by).post("/requests", body).await, StatusCode::CREATED).await;
+    r["items"][0].clone()
+}
+
+async fn act(app: &TestApp, id: &str, act: &str) -> reqwest::Response {
+    app.post(
+        &format!("/requests/{id}/acts"),
+        json!({"act": act, "message": format!("{act}!"),
+               "terms": {"due": "2031-01-02T10:00:00Z"}}),
+    )
+    .await
+}
+
+async fn every_state_actor_act_combination(b: Backend) {
+    let p = pair(b).await;
+    let mut checked = 0;
+    for (start, opener, path) in STARTS {
+        let allowed_here: Vec<(String, String)> = TABLE
+            .iter()
+            .filter(|r| r.0 == *start)
+            .map(|r| {
+                let role = if r.1 == 'A' { "requester" } else { "performer" };
+                (r.2.to_owned(), role.to_owned())
+            })
+            .collect();
+        for actor in ['A', 'B'] {
+            for a in ACTS {
+                let r = open(&p, *opener, &format!("{start} {actor} {a}"), None).await;
+                let id = r["id"].as_str().unwrap().to_owned();
+                for (who, step) in *path {
+                    expect(act(p.who(*who), &id, step).await, StatusCode::OK).await;
+                }
+                let before =
+                    expect(p.a.get(&format!("/requests/{id}")).await, StatusCode::OK).await;
+                let res = act(p.who(actor), &id, a).await;
+                match TABLE
+                    .iter()
+                    .find(|r| r.0 == *start && r.1 == actor && r.2 == a)
+                {
+                    Some(row) => {
+                        let after = expect(res, StatusCode::OK).await;
+                        assert_eq!(after["state"], row.3, "{start} {actor} {a}");
+                        assert_eq!(after["version"], before["version"].as_i64().unwrap() + 1);
+                        let last = after["acts"].as_array().unwrap().last().unwrap().clone();
+                        assert_eq!(last["act"], a);
+                        assert_eq!(last["message"], format!("{a}!"));
+                    }
+                    None => {
+                        let pr = expect_problem(res, StatusCode::CONFLICT, "act-not-allowed").await;
+                        let mut got: Vec<(String, String)> = pr["allowed"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| {
+                                (
+                                    x["act"].as_str().unwrap().to_owned(),
+                                    x["role"].as_str().unwrap().to_owned(),
+                                )
+                            })
+                            .collect();
+                        got.sort();
+                        let mut want = allowed_here.clone();
+                        want.sort();
+                        assert_eq!(got, want, "{start} {actor} {a}: {pr}");
+                        let after =
+                            expect(p.a.get(&format!("/requests/{id}")).await, StatusCode::OK).await;
+                        assert_eq!(after["state"], before["state"], "{start} {actor} {a}");
+                        assert_eq!(after["version"], before["version"]);
+                        assert_eq!(after["acts"], before["acts"]);
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, STARTS.len() * 2 * ACTS.len());
+    // The requester may ask for a progress report while the promise stands,
+    // and the performer is told; nobody else may.
+    let r = open(&p, 'A', "Progress?", None).await;
+    let id = r["id"].as_str().unwrap();
+    expect_problem(
+        act(&p.a, id, "ask_progress").await,
+        StatusCode::CONFLICT,
+        "act-not-allowed",
+    )
+    .await;
+    expect(act(&p.b, id, "promise").await, StatusCode::OK).await;
+    expect_problem(
+        act(&p.b, id, "ask_progress").await,
+        StatusCode::CONFLICT,
+        "act-not-allowed",
+    )
+    .await;
+    let after = expect(act(&p.a, id, "ask_progress").await, StatusCode::OK).await;
+    assert_eq!(after["state"], "promised");
+    let n = expect(p.b.get("/notifications").await, StatusCode::OK).await;
+    assert_eq!(n["items"][0]["activity"]["verb"], "ask_progress", "{n}");
+    // Unknown acts are a validation error.
+    expect_problem(
+        act(&p.a, id, "nudge").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+}
+
+async fn concurrent_acts_one_wins(b: Backend) {
+    let p = pair(b).await;
+    for round in 0..5 {
+        let r = open(&p, 'A', &format!("Race {round}"), None).await;
+        let id = r["id"].as_str().unwrap().to_owned();
+        let r = expect(act(&p.b, &id, "promise").await, StatusCode::OK).await;
+        let version = r["version"].as_i64().unwrap();
+        // A cancels while B reports, both from the version they saw.
+        let path = format!("/requests/{id}/acts");
+        let (x, y) = tokio::join!(
+            p.a.post(&path, json!({"act": "cancel", "version": version})),
+            p.b.post(&path, json!({"act": "report", "version": version})),
+        );
+        let mut statuses = [x.status(), y.status()];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::CONFLICT],
+            "round {round}"
+        );
+        let after = expect(p.a.get(&format!("/requests/{id}")).await, StatusCode::OK).await;
+        assert!(
+            after["state"] == "cancelled" || after["state"] == "reported",
+            "{after}"
+        );
+        assert_eq!(after["version"], version + 1);
+        // The same act twice at once, without versions: one wins.
+        let r = open(&p, 'A', &format!("Twice {round}"), None).await;
+        let id = r["id"].as_str().unwrap().to_owned();
+        let path = format!("/requests/{id}/acts");
+        let (x, y) = tokio::join!(
+            p.b.post(&path, json!({"act": "promise"})),
+            p.b.post(&path, json!({"act": "promise"})),
+        );
+        let mut statuses = [x.status(), y.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+    }
+    // A stale version is a conflict even without a race.
+    let r = open(&p, 'A', "Stale", None).await;
+    let id = r["id"].as_str().unwrap();
+    expect_problem(
+        p.b.post(
+            &format!("/requests/{id}/acts"),
+            json!({"act": "promise", "version": 99}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conflict",
+    )
+    .await;
+}
+
+fn counts(w: &Value) -> [i64; 5] {
+    let c = &w["counts"];
+    [
+        c["waiting_on_me"].as_i64().unwrap(),
+        c["i_promised"].as_i64().unwrap(),
+        c["promised_to_me"].as_i64().unwrap(),
+        c["overdue"].as_i64().unwrap(),
+        c["done_recently"].as_i64().unwrap(),
+    ]
+}
+
+async fn work(app: &TestApp) -> Value {
+    expect(app.get("/work").await, StatusCode::OK).await
+}
+
+/// The scenario: A requests → B counters with a later due → A
+/// accepts → B reports → A rejects with a reason → B reports → A approves;
+/// My work is right for both at every step.
+async fn scenario_my_work_at_every_step(b: Backend) {
+    let p = pair(b).await;
+    assert_eq!(counts(&work(&p.a).await), [0, 0, 0, 0, 0]);
+    let r = open(&p, 'A', "Q3 numbers", Some("2030-05-01T17:00:00Z")).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["state"], "requested");
+    assert_eq!(r["waiting_on"], "bo");
+    // [waiting on me, I promised, promised to me, overdue, done recently]
+    assert_eq!(counts(&work(&p.a).await), [0, 0, 0, 0, 0]);
+    let wb = work(&p.b).await;
+    assert_eq!(counts(&wb), [1, 0, 0, 0, 0]);
+    assert_eq!(wb["waiting_on_me"][0]["id"], id.as_str());
+    assert_eq!(wb["waiting_on_me"][0]["with"], "ana");
+    assert_eq!(work(&p.a).await["waiting_on_others"][0]["id"], id.as_str());
+    let n = expect(p.b.get("/notifications").await, StatusCode::OK).await;
+    assert_eq!(n["items"][0]["reason"], "request", "{n}");
+
+    let path = format!("/requests/{id}/acts");
+    let r = expect(
+        p.b.post(
+            &path,
+            json!({"act": "counter", "message": "Need more time",
+                   "terms": {"due": "2030-05-08T17:00:00Z"}}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["state"], "countered");
+    assert_eq!(r["turn"], "requester");
+    assert_eq!(r["terms"]["due"], "2030-05-08T17:00:00Z");
+    assert_eq!(r["terms"]["title"], "Q3 numbers");
+    assert_eq!(counts(&work(&p.a).await), [1, 0, 0, 0, 0]);
+    assert_eq!(counts(&work(&p.b).await), [0, 0, 0, 0, 0]);
+    let ra = expect(p.a.get(&format!("/requests/{id}")).await, StatusCode::OK).await;
+    assert_eq!(ra["viewer_acts"], json!(["counter", "accept", "decline"]));
+
+    let r = expect(
+        p.a.post(&path, json!({"act": "accept"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["state"], "promised");
+    assert_eq!(
+        r["terms"]["due"], "2030-05-08T17:00:00Z",
+        "the counter's terms"
+    );
+    assert_eq!(counts(&work(&p.a).await), [0, 0, 1, 0, 0]);
+    assert_eq!(counts(&work(&p.b).await), [1, 1, 0, 0, 0]);
+    let todos = expect(p.b.get("/todos").await, StatusCode::OK).await;
+    assert_eq!(todos["items"][0]["kind"], "promise");
+    assert_eq!(todos["items"][0]["request"], id.as_str());
+
+    let r = expect(
+        p.b.post(&path, json!({"act": "report"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["state"], "reported");
+    assert_eq!(counts(&work(&p.a).await), [1, 0, 1, 0, 0]);
+    assert_eq!(counts(&work(&p.b).await), [0, 1, 0, 0, 0]);
+
+    let r = expect(
+        p.a.post(&path, json!({"act": "reject", "message": "Missing EMEA"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["state"], "promised");
+    let n = expect(p.b.get("/notifications").await, StatusCode::OK).await;
+    assert_eq!(n["items"][0]["activity"]["verb"], "reject", "{n}");
+    assert_eq!(counts(&work(&p.a).await), [0, 0, 1, 0, 0]);
+    assert_eq!(counts(&work(&p.b).await), [1, 1, 0, 0, 0]);
+
+    // B reports again by checking the promise off in the to-dos.
+    let t = expect(
+        p.b.patch(&format!("/todos/r{id}"), json!({"completed": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(t["completed"], true);
+    let r = expect(p.a.get(&format!("/requests/{id}")).await, StatusCode::OK).await;
+    assert_eq!(r["state"], "reported");
+    assert_eq!(counts(&work(&p.a).await), [1, 0, 1, 0, 0]);
+
+    let r = expect(
+        p.a.post(&path, json!({"act": "approve"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["state"], "completed");
+    assert_eq!(r["turn"], Value::Null);
+    assert_eq!(r["viewer_acts"], json!([]));
+    assert_eq!(counts(&work(&p.a).await), [0, 0, 0, 0, 1]);
+    assert_eq!(counts(&work(&p.b).await), [0, 0, 0, 0, 1]);
+    let verbs: Vec<String> = r["acts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["act"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        verbs,
+        [
+            "request", "counter", "accept", "report", "reject", "report", "approve"
+        ]
+    );
+    // Every act is in the item's own stream.
+    let s = expect(
+        p.a.get(&format!("/items/{id}/stream")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(s["items"].as_array().unwrap().len() >= 7, "{s}");
+}
+
+async fn requests_to_several_people_and_spaces(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let a = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    let cy = owner.new_member("cy", "member").await;
+    let r = expect(
+        a.post(
+            "/requests",
+            json!({"to": ["bo", "@cy"], "title": "Review the deck", "due": "2030-01-01T09:00:00Z"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let items = r["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "one request per person");
+    assert_eq!(items[0]["performer"]["handle"], "bo");
+    assert_eq!(items[1]["performer"]["handle"], "cy");
+    // Direct: Cy cannot see Bo's request, the owner neither.
+    let bo_id = items[0]["id"].as_str().unwrap();
+    expect_problem(
+        cy.get(&format!("/requests/{bo_id}")).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    expect_problem(
+        owner.get(&format!("/requests/{bo_id}")).await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    // Comments work on it like on any item.
+    expect(
+        bo.post(
+            &format!("/items/{bo_id}/comments"),
+            json!({"body": "On it"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    // In an open space, everyone sees it; only the parties act.
+    expect(
+        a.post("/spaces", json!({"name": "Finance", "visibility": "open"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let r = expect(
+        a.post(
+            "/requests",
+            json!({"to": ["bo"], "space": "finance", "title": "Close the books"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let sid = r["items"][0]["id"].as_str().unwrap();
+    assert_eq!(r["items"][0]["space"], "finance");
+    let seen = expect(cy.get(&format!("/requests/{sid}")).await, StatusCode::OK).await;
+    assert_eq!(seen["viewer_role"], Value::Null);
+    assert_eq!(seen["viewer_acts"], json!([]));
+    expect_problem(
+        cy.post(&format!("/requests/{sid}/acts"), json!({"act": "promise"}))
+            .await,
+        StatusCode::CONFLICT,
+        "act-not-allowed",
+    )
+    .await;
+    // Offers make the viewer the performer.
+    let r = expect(
+        bo.post(
+            "/requests",
+            json!({"kind": "offer", "to": ["ana"], "title": "I can host"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(r["items"][0]["state"], "offered");
+    assert_eq!(r["items"][0]["performer"]["handle"], "bo");
+    assert_eq!(r["items"][0]["waiting_on"], "ana");
+    // Bad input changes nothing.
+    expect_problem(
+        a.post("/requests", json!({"to": ["nobody"], "title": "x"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    expect_problem(
+        a.post("/requests", json!({"to": ["ana"], "title": "me"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    expect_problem(
+        a.post(
+            "/requests",
+            json!({"to": ["bo"], "title": "x", "due": "someday"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    let w = work(&bo).await;
+    assert_eq!(w["counts"]["waiting_on_me"], 2, "{w}");
+    // The OpenAPI document describes the new endpoints.
+    let doc = expect(a.get("/openapi.json").await, StatusCode::OK).await;
+    for path in [
+        "/requests",
+        "/requests/{id}",
+        "/requests/{id}/acts",
+        "/work",
+        "/todos",
+        "/todos/{id}",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+}
+
+async fn todos_private_shared_and_promises(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let a = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    expect(
+        bo.put(
+            "/follows",
+            json!({"target_type": "member", "target": "ana", "level": "following"}),
+        )
+        .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let private = expect(
+        a.post(
+            "/todos",
+            json!({"title": "Call the bank", "due": "2030-03-01T10:00:00Z"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(private["shared"], false);
+    let shared = expect(
+        a.post("/todos", json!({"title": "Draft Q3 plan", "shared": true}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let list = expect(a.get("/todos").await, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    // Others never see someone's to-dos.
+    let pid = private["id"].as_str().unwrap();
+    expect_problem(
+        bo.patch(&format!("/todos/{pid}"), json!({"completed": true}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    // Checking off a private to-do tells nobody.
+    let before = expect(bo.get("/streams/home").await, StatusCode::OK).await;
+    let t = expect(
+        a.patch(&format!("/todos/{pid}"), json!({"completed": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(t["completed"], true);
+    let t = expect(
+        a.patch(
+            &format!("/todos/{pid}"),
+            json!({"completed": false, "title": "Call the bank today"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(t["completed"], false);
+    assert_eq!(t["title"], "Call the bank today");
+    let after = expect(bo.get("/streams/home").await, StatusCode::OK).await;
+    assert_eq!(before["items"], after["items"]);
+    // Checking off a shared one tells Ana's followers.
+    let sid = shared["id"].as_str().unwrap();
+    expect(
+        a.patch(&format!("/todos/{sid}"), json!({"completed": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
+    let first = &home["items"][0];
+    assert_eq!(first["verb"], "completed", "{home}");
+    assert_eq!(first["actor"]["handle"], "ana");
+    assert_eq!(first["item"]["title"], "Draft Q3 plan", "{first}");
+    // Delete.
+    expect(
+        a.delete(&format!("/todos/{pid}")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let list = expect(a.get("/todos").await, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    expect_problem(
+        a.post("/todos", json!({"title": " "})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+}

@@ -1,0 +1,439 @@
+//! Queries of conversations for action (requests and offers, their acts),
+//! to-dos and calendar feeds. A request is an item (see `social`) plus a
+//! row in `requests`; the item carries audience, comments and follows.
+
+use crate::{Conn, Error, Row, Tx, params};
+
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    pub item_id: i64,
+    pub requester_id: i64,
+    pub requester_handle: String,
+    pub requester_name: String,
+    pub performer_id: i64,
+    pub performer_handle: String,
+    pub performer_name: String,
+    pub state: String,
+    pub turn: Option<String>,
+    pub title: String,
+    pub conditions: String,
+    pub conditions_html: String,
+    pub due_at: Option<i64>,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+const COLS: &str = "r.item_id, r.requester_id, ra.handle, ra.display_name, r.performer_id, \
+    rb.handle, rb.display_name, r.state, r.turn, r.title, r.conditions, r.conditions_html, \
+    r.due_at, r.version, r.created_at, r.updated_at, r.closed_at";
+const JOINS: &str =
+    "JOIN members ra ON ra.id = r.requester_id JOIN members rb ON rb.id = r.performer_id";
+
+fn request(r: &Row) -> Result<RequestRow, Error> {
+    Ok(RequestRow {
+        item_id: r.i64(0)?,
+        requester_id: r.i64(1)?,
+        requester_handle: r.text(2)?,
+        requester_name: r.text(3)?,
+        performer_id: r.i64(4)?,
+        performer_handle: r.text(5)?,
+        performer_name: r.text(6)?,
+        state: r.text(7)?,
+        turn: r.opt_text(8)?,
+        title: r.text(9)?,
+        conditions: r.text(10)?,
+        conditions_html: r.text(11)?,
+        due_at: r.opt_i64(12)?,
+        version: r.i64(13)?,
+        created_at: r.i64(14)?,
+        updated_at: r.i64(15)?,
+        closed_at: r.opt_i64(16)?,
+    })
+}
+
+pub struct NewRequest<'a> {
+    pub item_id: i64,
+    pub requester_id: i64,
+    pub performer_id: i64,
+    pub state: &'a str,
+    pub turn: Option<&'a str>,
+    pub title: &'a str,
+    pub conditions: &'a str,
+    pub conditions_html: &'a str,
+    pub due_at: Option<i64>,
+}
+
+pub async fn insert_request(tx: &mut Tx, r: &NewRequest<'_>, now: i64) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO requests (item_id, requester_id, performer_id, state, turn, title, conditions,
+            conditions_html, due_at, version, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $10)",
+        params![
+            r.item_id,
+            r.requester_id,
+            r.performer_id,
+            r.state,
+            r.turn,
+            r.title,
+            r.conditions,
+            r.conditions_html,
+            r.due_at,
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn request_by_item(c: &mut Conn, id: i64) -> Result<Option<RequestRow>, Error> {
+    let sql = format!("SELECT {COLS} FROM requests r {JOINS} WHERE r.item_id = $1");
+    c.query_opt(&sql, params![id])
+        .await?
+        .map(|r| request(&r))
+        .transpose()
+}
+
+pub struct Transition<'a> {
+    pub state: &'a str,
+    pub turn: Option<&'a str>,
+    pub title: &'a str,
+    pub conditions: &'a str,
+    pub conditions_html: &'a str,
+    pub due_at: Option<i64>,
+    pub closed: bool,
+}
+
+/// Moves a request to a new state if it is still at `version`; returns
+/// false when another act got there first. A new due time forgets the
+/// reminders sent for the old one.
+pub async fn transition(
+    tx: &mut Tx,
+    id: i64,
+    version: i64,
+    t: &Transition<'_>,
+    now: i64,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "UPDATE requests SET state = $3, turn = $4, title = $5, conditions = $6,
+                conditions_html = $7,
+                reminded_at = CASE WHEN due_at IS NOT DISTINCT FROM CAST($8 AS BIGINT) THEN reminded_at ELSE NULL END,
+                overdue_notified_at = CASE WHEN due_at IS NOT DISTINCT FROM CAST($8 AS BIGINT) THEN overdue_notified_at ELSE NULL END,
+                due_at = $8, version = version + 1, updated_at = $9,
+                closed_at = CASE WHEN CAST($10 AS BIGINT) = 1 THEN CAST($9 AS BIGINT) ELSE NULL END
+             WHERE item_id = $1 AND version = $2",
+            params![
+                id,
+                version,
+                t.state,
+                t.turn,
+                t.title,
+                t.conditions,
+                t.conditions_html,
+                t.due_at,
+                now,
+                i64::from(t.closed)
+            ],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub struct NewAct<'a> {
+    pub item_id: i64,
+    pub actor_id: i64,
+    pub act: &'a str,
+    pub from_state: Option<&'a str>,
+    pub to_state: &'a str,
+    pub message: &'a str,
+    pub message_html: &'a str,
+    pub terms: Option<(&'a str, &'a str, Option<i64>)>,
+    pub activity_id: i64,
+}
+
+pub async fn insert_act(tx: &mut Tx, a: &NewAct<'_>, now: i64) -> Result<i64, Error> {
+    let (title, conditions, due) = match a.terms {
+        Some((t, c, d)) => (Some(t), Some(c), d),
+        None => (None, None, None),
+    };
+    tx.query_one(
+        "INSERT INTO request_acts (item_id, actor_id, act, from_state, to_state, message, message_html,
+            title, conditions, due_at, activity_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        params![
+            a.item_id,
+            a.actor_id,
+            a.act,
+            a.from_state,
+            a.to_state,
+            a.message,
+            a.message_html,
+            title,
+            conditions,
+            due,
+            a.activity_id,
+            now
+        ],
+    )
+    .await?
+    .i64(0)
+}
+
+#[derive(Debug, Clone)]
+pub struct ActRow {
+    pub id: i64,
+    pub actor_id: i64,
+    pub actor_handle: String,
+    pub actor_name: String,
+    pub act: String,
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub message: String,
+    pub message_html: String,
+    pub title: Option<String>,
+    pub conditions: Option<String>,
+    pub due_at: Option<i64>,
+    pub created_at: i64,
+}
+
+pub async fn acts(c: &mut Conn, id: i64) -> Result<Vec<ActRow>, Error> {
+    c.query(
+        "SELECT a.id, a.actor_id, m.handle, m.display_name, a.act, a.from_state, a.to_state,
+            a.message, a.message_html, a.title, a.conditions, a.due_at, a.created_at
+         FROM request_acts a JOIN members m ON m.id = a.actor_id
+         WHERE a.item_id = $1 ORDER BY a.id",
+        params![id],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ActRow {
+            id: r.i64(0)?,
+            actor_id: r.i64(1)?,
+            actor_handle: r.text(2)?,
+            actor_name: r.text(3)?,
+            act: r.text(4)?,
+            from_state: r.opt_text(5)?,
+            to_state: r.text(6)?,
+            message: r.text(7)?,
+            message_html: r.text(8)?,
+            title: r.opt_text(9)?,
+            conditions: r.opt_text(10)?,
+            due_at: r.opt_i64(11)?,
+            created_at: r.i64(12)?,
+        })
+    })
+    .collect()
+}
+
+/// Every request a member is party to that is open, or closed after
+/// `closed_since`, newest first, at most `limit`.
+pub async fn requests_of(
+    c: &mut Conn,
+    member: i64,
+    closed_since: i64,
+    limit: i64,
+) -> Result<Vec<RequestRow>, Error> {
+    let sql = format!(
+        "SELECT {COLS} FROM requests r {JOINS} JOIN items i ON i.id = r.item_id
+         WHERE (r.requester_id = $1 OR r.performer_id = $1) AND i.deleted_at IS NULL
+           AND (r.closed_at IS NULL OR r.closed_at >= $2)
+         ORDER BY r.item_id DESC LIMIT $3"
+    );
+    c.query(&sql, params![member, closed_since, limit])
+        .await?
+        .iter()
+        .map(request)
+        .collect()
+}
+
+/// Promises due within `window` from `now` that have not been reminded:
+/// claims them (sets `reminded_at`) and returns them. The claim is an
+/// UPDATE guarded by `reminded_at IS NULL`, so no two nodes and no restart
+/// remind twice.
+pub async fn claim_due_soon(tx: &mut Tx, now: i64, window: i64) -> Result<Vec<i64>, Error> {
+    tx.query(
+        "UPDATE requests SET reminded_at = $1
+         WHERE state = 'promised' AND reminded_at IS NULL AND due_at IS NOT NULL
+           AND due_at > $1 AND due_at <= $2
+         RETURNING item_id",
+        params![now, now + window],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+/// Promises past due not yet announced as overdue: claims and returns them.
+pub async fn claim_overdue(tx: &mut Tx, now: i64) -> Result<Vec<i64>, Error> {
+    tx.query(
+        "UPDATE requests SET overdue_notified_at = $1, reminded_at = COALESCE(reminded_at, $1)
+         WHERE state = 'promised' AND overdue_notified_at IS NULL AND due_at IS NOT NULL
+           AND due_at <= $1
+         RETURNING item_id",
+        params![now],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+// ---- to-dos ----
+
+#[derive(Debug, Clone)]
+pub struct TodoRow {
+    pub id: i64,
+    pub owner_id: i64,
+    pub title: String,
+    pub notes: String,
+    pub due_at: Option<i64>,
+    pub space_id: Option<i64>,
+    pub space_slug: Option<String>,
+    pub shared: bool,
+    pub item_id: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub created_at: i64,
+}
+
+const TODO_COLS: &str = "t.id, t.owner_id, t.title, t.notes, t.due_at, t.space_id, s.slug, \
+    t.shared, t.item_id, t.completed_at, t.created_at";
+
+fn todo(r: &Row) -> Result<TodoRow, Error> {
+    Ok(TodoRow {
+        id: r.i64(0)?,
+        owner_id: r.i64(1)?,
+        title: r.text(2)?,
+        notes: r.text(3)?,
+        due_at: r.opt_i64(4)?,
+        space_id: r.opt_i64(5)?,
+        space_slug: r.opt_text(6)?,
+        shared: r.bool(7)?,
+        item_id: r.opt_i64(8)?,
+        completed_at: r.opt_i64(9)?,
+        created_at: r.i64(10)?,
+    })
+}
+
+pub struct NewTodo<'a> {
+    pub owner_id: i64,
+    pub title: &'a str,
+    pub notes: &'a str,
+    pub due_at: Option<i64>,
+    pub space_id: Option<i64>,
+    pub shared: bool,
+    pub item_id: Option<i64>,
+}
+
+pub async fn insert_todo(tx: &mut Tx, t: &NewTodo<'_>, now: i64) -> Result<i64, Error> {
+    tx.query_one(
+        "INSERT INTO todos (owner_id, title, notes, due_at, space_id, shared, item_id, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id",
+        params![t.owner_id, t.title, t.notes, t.due_at, t.space_id, t.shared, t.item_id, now],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn todo_by_id(c: &mut Conn, id: i64) -> Result<Option<TodoRow>, Error> {
+    let sql = format!(
+        "SELECT {TODO_COLS} FROM todos t LEFT JOIN spaces s ON s.id = t.space_id WHERE t.id = $1"
+    );
+    c.query_opt(&sql, params![id])
+        .await?
+        .map(|r| todo(&r))
+        .transpose()
+}
+
+/// A member's to-dos: open ones, and those completed after `done_since`.
+pub async fn todos_of(
+    c: &mut Conn,
+    member: i64,
+    done_since: i64,
+    limit: i64,
+) -> Result<Vec<TodoRow>, Error> {
+    let sql = format!(
+        "SELECT {TODO_COLS} FROM todos t LEFT JOIN spaces s ON s.id = t.space_id
+         WHERE t.owner_id = $1 AND (t.completed_at IS NULL OR t.completed_at >= $2)
+         ORDER BY t.id DESC LIMIT $3"
+    );
+    c.query(&sql, params![member, done_since, limit])
+        .await?
+        .iter()
+        .map(todo)
+        .collect()
+}
+
+pub async fn update_todo(
+    tx: &mut Tx,
+    id: i64,
+    title: &str,
+    notes: &str,
+    due_at: Option<i64>,
+    completed_at: Option<i64>,
+    now: i64,
+) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE todos SET title = $2, notes = $3,
+            reminded_at = CASE WHEN due_at IS NOT DISTINCT FROM CAST($4 AS BIGINT) THEN reminded_at ELSE NULL END,
+            due_at = $4, completed_at = $5, updated_at = $6 WHERE id = $1",
+        params![id, title, notes, due_at, completed_at, now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_todo_item(tx: &mut Tx, id: i64, item: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE todos SET item_id = $2 WHERE id = $1",
+        params![id, item],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_todo(tx: &mut Tx, id: i64) -> Result<(), Error> {
+    tx.execute("DELETE FROM todos WHERE id = $1", params![id])
+        .await?;
+    Ok(())
+}
+
+// ---- calendar feeds ----
+
+pub async fn set_calendar_token(
+    tx: &mut Tx,
+    member: i64,
+    token_hash: &str,
+    now: i64,
+) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO calendar_feeds (member_id, token_hash, created_at) VALUES ($1, $2, $3)
+         ON CONFLICT (member_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at",
+        params![member, token_hash, now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn revoke_calendar_token(tx: &mut Tx, member: i64) -> Result<bool, Error> {
+    Ok(tx
+        .execute(
+            "DELETE FROM calendar_feeds WHERE member_id = $1",
+            params![member],
+        )
+        .await?
+        == 1)
+}
+
+pub async fn calendar_member(c: &mut Conn, token_hash: &str) -> Result<Option<i64>, Error> {
+    c.query_opt(
+        "SELECT member_id FROM calendar_feeds WHERE token_hash = $1",
+        params![token_hash],
+    )
+    .await?
+    .map(|r| r.i64(0))
+    .transpose()
+}
