@@ -249,6 +249,21 @@ pub async fn requests_of(
         .collect()
 }
 
+/// How many open requests wait on the member's act.
+pub async fn waiting_count(c: &mut Conn, member: i64) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM requests r JOIN items i ON i.id = r.item_id
+         WHERE i.deleted_at IS NULL AND r.closed_at IS NULL AND (
+            (r.performer_id = $1 AND (r.state IN ('requested', 'promised')
+                OR (r.state = 'countered' AND r.turn = 'performer')))
+         OR (r.requester_id = $1 AND (r.state IN ('offered', 'reported')
+                OR (r.state = 'countered' AND r.turn = 'requester'))))",
+        params![member],
+    )
+    .await?
+    .i64(0)
+}
+
 /// Promises due within `window` from `now` that have not been reminded:
 /// claims them (sets `reminded_at`) and returns them. The claim is an
 /// UPDATE guarded by `reminded_at IS NULL`, so no two nodes and no restart

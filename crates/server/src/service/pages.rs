@@ -20,6 +20,8 @@ pub type Reactions = Vec<(i64, i64, String, i64, bool)>;
 pub struct Shell {
     pub org_name: String,
     pub unread: i64,
+    /// Requests waiting on the viewer's act (My work).
+    pub work: i64,
     /// The viewer may invite people (the org's policy and their role).
     pub can_invite: bool,
 }
@@ -27,7 +29,9 @@ pub struct Shell {
 pub async fn shell(db: &Db, viewer: &Viewer) -> AppResult<Shell> {
     let org = accounts::org_settings(db).await?;
     let unread = svc::unread_count(db, viewer).await?;
+    let work = crate::service::requests::waiting_count(db, viewer).await?;
     Ok(Shell {
+        work,
         can_invite: viewer.role().can_invite(org.invite_policy),
         org_name: org.org_name,
         unread,

@@ -679,6 +679,12 @@ pub async fn counts(db: &Db, viewer: &Viewer) -> AppResult<(usize, usize)> {
     Ok((w.waiting_on_me.len(), w.overdue.len()))
 }
 
+/// The header's number: requests waiting on the viewer's act, in one query.
+pub async fn waiting_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
+    let mut c = db.read().await?;
+    Ok(rq::waiting_count(&mut c, viewer.id()).await?)
+}
+
 pub async fn work(db: &Db, viewer: &Viewer) -> AppResult<Work> {
     let now = now_micros();
     let mut c = db.read().await?;

@@ -14,6 +14,7 @@ backend_tests!(
     scenario_my_work_at_every_step,
     requests_to_several_people_and_spaces,
     todos_private_shared_and_promises,
+    pages_my_work_and_request_forms,
 );
 
 const ACTS: [&str; 12] = [
@@ -616,4 +617,136 @@ async fn todos_private_shared_and_promises(b: Backend) {
         "validation",
     )
     .await;
+}
+
+async fn page_text(app: &TestApp, path: &str) -> String {
+    let res = app.page(path).await;
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    let html = res.text().await.unwrap();
+    domain::safety::assert_safe_page(&html);
+    html
+}
+
+async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let csrf = app.csrf.clone().unwrap();
+    let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+    all.extend_from_slice(fields);
+    app.client
+        .post(app.url(path))
+        .form(&all)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The count of a My work section as the page shows it.
+fn section_count(html: &str, key: &str) -> usize {
+    let marker = format!("data-count=\"{key}\">");
+    let at = html.find(&marker).expect(key) + marker.len();
+    html[at..].split('<').next().unwrap().parse().unwrap()
+}
+
+/// (who, act, extra form fields, resulting state, [A, B] waiting on me).
+type Step = (
+    char,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    [usize; 2],
+);
+
+/// The scenario through the pages: forms for every act, My work and the
+/// header count right for both people at every step.
+async fn pages_my_work_and_request_forms(b: Backend) {
+    let p = pair(b).await;
+    let res = form(
+        &p.a,
+        "/requests",
+        &[
+            ("to", "bo"),
+            ("title", "Q3 <numbers>"),
+            ("conditions", "All *regions*"),
+            ("due", "2030-05-01T17:00"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let loc = res.headers()["location"].to_str().unwrap().to_owned();
+    let id = loc.rsplit('/').next().unwrap().to_owned();
+    let steps: [Step; 6] = [
+        (
+            'B',
+            "counter",
+            &[("due", "2030-05-08T17:00"), ("message", "Need a week")],
+            "countered",
+            [1, 0],
+        ),
+        ('A', "accept", &[], "promised", [0, 1]),
+        ('B', "report", &[], "reported", [1, 0]),
+        (
+            'A',
+            "reject",
+            &[("message", "EMEA is missing")],
+            "promised",
+            [0, 1],
+        ),
+        ('B', "report", &[], "reported", [1, 0]),
+        ('A', "approve", &[], "completed", [0, 0]),
+    ];
+    // [A waiting on me, B waiting on me] before any act: B must answer.
+    let html = page_text(&p.b, "/work").await;
+    assert_eq!(section_count(&html, "waiting_on_me"), 1);
+    assert!(
+        html.contains("Q3 &lt;numbers&gt;") || html.contains("Q3 &#60;numbers&#62;"),
+        "escaped"
+    );
+    for (who, act, extra, state, waiting) in steps {
+        let page = page_text(p.who(who), &format!("/requests/{id}")).await;
+        assert!(
+            page.contains(&format!("value=\"{act}\"")),
+            "{act} button for {who}"
+        );
+        let mut fields = vec![("act", act)];
+        fields.extend_from_slice(extra);
+        let res = form(p.who(who), &format!("/requests/{id}/acts"), &fields).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{act}");
+        let r = expect(p.a.get(&format!("/requests/{id}")).await, StatusCode::OK).await;
+        assert_eq!(r["state"], state);
+        let wa = page_text(&p.a, "/work").await;
+        let wb = page_text(&p.b, "/work").await;
+        assert_eq!(
+            section_count(&wa, "waiting_on_me"),
+            waiting[0],
+            "A after {act}"
+        );
+        assert_eq!(
+            section_count(&wb, "waiting_on_me"),
+            waiting[1],
+            "B after {act}"
+        );
+        for (html, n) in [(&wa, waiting[0]), (&wb, waiting[1])] {
+            assert_eq!(
+                html.contains(&format!("title=\"waiting on you\">{n}</span>")),
+                n > 0,
+                "header count after {act}"
+            );
+        }
+    }
+    let wa = page_text(&p.a, "/work").await;
+    assert_eq!(section_count(&wa, "done_recently"), 1);
+    // A refused act from a stale page changes nothing.
+    let res = form(&p.b, &format!("/requests/{id}/acts"), &[("act", "report")]).await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // To-dos on My work: add, check off, reopen, delete.
+    let res = form(&p.a, "/todos", &[("title", "Call the bank"), ("due", "")]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let list = expect(p.a.get("/todos").await, StatusCode::OK).await;
+    let tid = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert!(page_text(&p.a, "/work").await.contains("Call the bank"));
+    form(&p.a, &format!("/todos/{tid}"), &[("done", "1")]).await;
+    let list = expect(p.a.get("/todos").await, StatusCode::OK).await;
+    assert_eq!(list["items"][0]["completed"], true);
+    form(&p.a, &format!("/todos/{tid}"), &[("done", "delete")]).await;
+    let list = expect(p.a.get("/todos").await, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
 }

@@ -28,7 +28,11 @@ const PAGE: i64 = 20;
 // ---- helpers ----
 
 /// The logged-in viewer, or a redirect to the login page that comes back.
-async fn member(state: &AppState, headers: &HeaderMap, uri: &Uri) -> Result<Viewer, Response> {
+pub(crate) async fn member(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Viewer, Response> {
     match viewer(state, headers).await {
         Some(v) => Ok(v),
         None => {
@@ -65,7 +69,7 @@ fn path_of(uri: &Uri) -> String {
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
 }
 
-fn shell_v(s: pages::Shell, v: &Viewer, nav: &'static str, uri: &Uri) -> ShellV {
+pub(crate) fn shell_v(s: pages::Shell, v: &Viewer, nav: &'static str, uri: &Uri) -> ShellV {
     ShellV::new(s, v, nav, path_of(uri))
 }
 
@@ -80,7 +84,7 @@ struct MessagePage {
 }
 
 /// A page for a service error: what went wrong and the way back.
-fn error_page(e: AppError, back: &str) -> Response {
+pub(crate) fn error_page(e: AppError, back: &str) -> Response {
     let (status, title) = match &e {
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
         AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
@@ -106,7 +110,7 @@ fn error_page(e: AppError, back: &str) -> Response {
 }
 
 /// Checks the CSRF token of an action's form.
-async fn actor(
+pub(crate) async fn actor(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
@@ -118,7 +122,7 @@ async fn actor(
 }
 
 /// After an action: back where the form came from, or what went wrong.
-fn done<T>(r: Result<T, AppError>, back: &str) -> Response {
+pub(crate) fn done<T>(r: Result<T, AppError>, back: &str) -> Response {
     match r {
         Ok(_) => Redirect::to(safe_next(back)).into_response(),
         Err(e) => error_page(e, back),
@@ -413,6 +417,7 @@ fn fragment_shell(v: &Viewer, back: Option<&str>) -> ShellV {
         pages::Shell {
             org_name: String::new(),
             unread: 0,
+            work: 0,
             can_invite: false,
         },
         v,

@@ -7,6 +7,7 @@
 
 mod app;
 mod views;
+mod work;
 
 use askama::Template;
 use axum::Router;
@@ -66,6 +67,12 @@ pub fn router() -> Router<AppState> {
         .route("/members/{handle}/{tab}", get(app::profile_tab))
         .route("/directory", get(app::directory))
         .route("/notifications", get(app::notifications))
+        .route("/work", get(work::work_page))
+        .route("/requests", post(work::create_request))
+        .route("/requests/{id}", get(work::request_page))
+        .route("/requests/{id}/acts", post(work::act))
+        .route("/todos", post(work::create_todo))
+        .route("/todos/{id}", post(work::toggle_todo))
         .route("/notifications/read", post(app::mark_read))
         .route("/settings", get(app::settings))
         .route("/settings/profile", post(app::save_profile))

@@ -18,6 +18,8 @@ pub struct ShellV {
     pub is_admin: bool,
     pub csrf: String,
     pub unread: i64,
+    /// Requests waiting on the viewer (My work).
+    pub work: i64,
     /// The section the page belongs to, for the navigation.
     pub nav: &'static str,
     /// This page's path, where forms come back to.
@@ -33,6 +35,7 @@ impl ShellV {
             is_admin: v.role().is_admin(),
             csrf: v.csrf_token().unwrap_or_default().to_owned(),
             unread: s.unread,
+            work: s.work,
             nav,
             path,
             emoji: EMOJI,
