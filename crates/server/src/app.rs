@@ -100,6 +100,10 @@ impl App {
         let App { listener, state } = self;
         let router = crate::http::router(state.clone());
         let worker = tokio::spawn(fanout_worker(state.clone()));
+        let reminders = tokio::spawn(crate::service::requests::reminder_worker(
+            state.db.clone(),
+            state.stopping.clone(),
+        ));
         let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping = state.stopping.clone();
@@ -125,6 +129,7 @@ impl App {
         }
         state.stopping.cancel();
         let _ = worker.await;
+        let _ = reminders.await;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())

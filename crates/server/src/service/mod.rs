@@ -4,6 +4,7 @@
 //! all call these, so a rule holds whichever door a request comes in by.
 
 pub mod accounts;
+pub mod calendar;
 pub mod pages;
 pub mod requests;
 pub mod social;

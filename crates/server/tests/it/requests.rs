@@ -15,6 +15,8 @@ backend_tests!(
     requests_to_several_people_and_spaces,
     todos_private_shared_and_promises,
     pages_my_work_and_request_forms,
+    reminders_once_across_restarts,
+    calendar_feed_parses,
 );
 
 const ACTS: [&str; 12] = [
@@ -749,4 +751,214 @@ async fn pages_my_work_and_request_forms(b: Backend) {
     form(&p.a, &format!("/todos/{tid}"), &[("done", "delete")]).await;
     let list = expect(p.a.get("/todos").await, StatusCode::OK).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
+}
+
+async fn open_db(app: &TestApp) -> store::Db {
+    store::Db::open(
+        &app.database_url,
+        &store::Options {
+            max_connections: 2,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn reasons(n: &Value) -> Vec<String> {
+    n["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn reminders_once_across_restarts(b: Backend) {
+    let p = pair(b).await;
+    let hour: i64 = 3600 * 1_000_000;
+    let now = store::now_micros();
+    let due = jiff::Timestamp::from_microsecond(now + 2 * hour)
+        .unwrap()
+        .to_string();
+    let r = open(&p, 'A', "Due soon", Some(&due)).await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    // Not promised yet: no reminder.
+    let db = open_db(&p.a).await;
+    server::service::requests::run_reminders(&db, now)
+        .await
+        .unwrap();
+    expect(act(&p.b, &id, "promise").await, StatusCode::OK).await;
+    // A promise with a far due time is not reminded.
+    let far = jiff::Timestamp::from_microsecond(now + 72 * hour)
+        .unwrap()
+        .to_string();
+    let r2 = open(&p, 'A', "Far away", Some(&far)).await;
+    expect(
+        act(&p.b, r2["id"].as_str().unwrap(), "promise").await,
+        StatusCode::OK,
+    )
+    .await;
+    server::service::requests::run_reminders(&db, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        server::service::requests::run_reminders(&db, now)
+            .await
+            .unwrap(),
+        0
+    );
+    db.close().await;
+    // A restart (a new connection, as a new node would have) sends nothing again.
+    let db = open_db(&p.a).await;
+    assert_eq!(
+        server::service::requests::run_reminders(&db, now + hour)
+            .await
+            .unwrap(),
+        0
+    );
+    let nb = expect(p.b.get("/notifications").await, StatusCode::OK).await;
+    assert_eq!(
+        reasons(&nb).iter().filter(|r| *r == "due_soon").count(),
+        1,
+        "{nb}"
+    );
+    // Past due: both are told, once.
+    assert_eq!(
+        server::service::requests::run_reminders(&db, now + 3 * hour)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        server::service::requests::run_reminders(&db, now + 4 * hour)
+            .await
+            .unwrap(),
+        0
+    );
+    db.close().await;
+    let nb = expect(p.b.get("/notifications").await, StatusCode::OK).await;
+    let na = expect(p.a.get("/notifications").await, StatusCode::OK).await;
+    assert_eq!(
+        reasons(&nb).iter().filter(|r| *r == "overdue").count(),
+        1,
+        "{nb}"
+    );
+    assert_eq!(
+        reasons(&na).iter().filter(|r| *r == "overdue").count(),
+        1,
+        "{na}"
+    );
+    assert_eq!(reasons(&na).iter().filter(|r| *r == "due_soon").count(), 0);
+    // A counter with a new due time would re-arm reminders; a completed one never.
+    expect(act(&p.b, &id, "report").await, StatusCode::OK).await;
+    expect(act(&p.a, &id, "approve").await, StatusCode::OK).await;
+    let db = open_db(&p.a).await;
+    assert_eq!(
+        server::service::requests::run_reminders(&db, now + 100 * hour)
+            .await
+            .unwrap(),
+        1,
+        "only the far one"
+    );
+    db.close().await;
+}
+
+async fn calendar_feed_parses(b: Backend) {
+    let p = pair(b).await;
+    let r = open(
+        &p,
+        'A',
+        "Budget, final; v2 — ünïcode and a long title that needs folding across lines",
+        Some("2030-05-01T17:00:00Z"),
+    )
+    .await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    expect(act(&p.b, &id, "promise").await, StatusCode::OK).await;
+    open(&p, 'A', "Not promised yet", Some("2030-06-01T17:00:00Z")).await;
+    expect(
+        p.b.post(
+            "/todos",
+            json!({"title": "Book the room", "due": "2030-04-30T09:00:00Z"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect(
+        p.b.post("/todos", json!({"title": "No due"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let feed = expect(p.b.post("/calendar", json!({})).await, StatusCode::CREATED).await;
+    let url = feed["url"].as_str().unwrap().to_owned();
+    let path = &url[url.find("/api/v1/").unwrap()..];
+    // No session needed: the secret is the key.
+    let anon = p.b.browser();
+    let res = anon.page(path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = res.text().await.unwrap();
+    assert!(text.ends_with("\r\n"));
+    for l in text.split("\r\n") {
+        assert!(l.len() <= 75, "folded: {l:?}");
+        assert!(!l.contains('\n'), "CRLF only");
+    }
+    let unfolded = icalendar::parser::unfold(&text);
+    let cal = icalendar::parser::read_calendar(&unfolded).expect("valid iCalendar");
+    let events: Vec<_> = cal
+        .components
+        .iter()
+        .filter(|c| c.name.as_str() == "VEVENT")
+        .collect();
+    assert_eq!(events.len(), 2, "{text}");
+    let prop = |c: &icalendar::parser::Component, name: &str| {
+        c.properties
+            .iter()
+            .find(|p| p.name.as_str() == name)
+            .map(|p| p.val.as_str().to_owned())
+            .unwrap_or_default()
+    };
+    let mut got: Vec<(String, String)> = events
+        .iter()
+        .map(|e| (prop(e, "DTSTART"), prop(e, "SUMMARY")))
+        .collect();
+    got.sort();
+    assert_eq!(got[0].0, "20300430T090000Z");
+    assert_eq!(got[0].1, "To-do: Book the room");
+    assert_eq!(got[1].0, "20300501T170000Z");
+    // The parser unescapes what the feed escaped.
+    assert!(
+        got[1]
+            .1
+            .starts_with("Due: Budget, final; v2 — ünïcode and a long title"),
+        "{}",
+        got[1].1
+    );
+    assert!(
+        unfolded.contains("SUMMARY:Due: Budget\\, final\\; v2"),
+        "escaped on the wire"
+    );
+    // The requester's feed holds it too, as owed to them.
+    let fa = expect(p.a.post("/calendar", json!({})).await, StatusCode::CREATED).await;
+    let ua = fa["url"].as_str().unwrap();
+    let ta = anon
+        .page(&ua[ua.find("/api/v1/").unwrap()..])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(ta.contains("SUMMARY:Due to you: Budget"), "{ta}");
+    // Revoked: the address stops working; a new one replaces it.
+    expect(p.b.delete("/calendar").await, StatusCode::NO_CONTENT).await;
+    assert_eq!(anon.page(path).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        anon.page("/api/v1/calendar/nonsense.ics").await.status(),
+        StatusCode::NOT_FOUND
+    );
 }

@@ -168,6 +168,8 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(requests::my_work))
         .routes(routes!(requests::list_todos, requests::create_todo))
         .routes(routes!(requests::update_todo, requests::delete_todo))
+        .routes(routes!(requests::issue_calendar, requests::revoke_calendar))
+        .routes(routes!(requests::calendar_feed))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let doc = api.clone();

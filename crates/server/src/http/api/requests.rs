@@ -555,3 +555,65 @@ pub async fn delete_todo(
     svc::delete_todo(&state.db, &viewer, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+// ---- calendar ----
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarFeed {
+    /// The secret address to subscribe to; anyone with it reads the feed,
+    /// so keep it private. Issuing a new one revokes the old one.
+    pub url: String,
+}
+
+/// Issues (or replaces) your secret iCalendar feed address.
+#[utoipa::path(post, path = "/calendar", tag = "requests",
+    security(("bearer" = []), ("session" = [])), responses((status = 201, body = CalendarFeed)))]
+pub async fn issue_calendar(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+) -> Result<(StatusCode, Json<CalendarFeed>), Problem> {
+    let token = crate::service::calendar::issue(&state.db, &viewer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CalendarFeed {
+            url: format!("{}/api/v1/calendar/{token}.ics", state.base_url),
+        }),
+    ))
+}
+
+/// Revokes your iCalendar feed address.
+#[utoipa::path(delete, path = "/calendar", tag = "requests",
+    security(("bearer" = []), ("session" = [])), responses((status = 204)))]
+pub async fn revoke_calendar(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+) -> Result<StatusCode, Problem> {
+    crate::service::calendar::revoke(&state.db, &viewer).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The iCalendar (RFC 5545) feed of a secret address: due times of open
+/// promises and to-dos. No other authentication: the secret is the key.
+#[utoipa::path(get, path = "/calendar/{file}", tag = "requests",
+    params(("file" = String, Path, description = "`<secret>.ics`")),
+    responses((status = 200, content_type = "text/calendar", body = String),
+        (status = 404, body = Problem)))]
+pub async fn calendar_feed(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<axum::response::Response, Problem> {
+    use axum::response::IntoResponse;
+    let secret = file.strip_suffix(".ics").unwrap_or(&file);
+    let body = crate::service::calendar::feed(&state.db, secret, &state.base_url).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8",
+            ),
+            (axum::http::header::CACHE_CONTROL, "private, max-age=300"),
+        ],
+        body,
+    )
+        .into_response())
+}
