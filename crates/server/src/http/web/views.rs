@@ -290,6 +290,13 @@ impl EntryV {
             ("join", None) if a.actor.id == a.object_id => ("note", "joined the space".into()),
             ("join", None) => ("note", "added a member to the space".into()),
             ("request", None) => ("note", "asked to join the space".into()),
+            ("request" | "offer", Some(_)) => ("post", String::new()),
+            ("completed", Some(i)) => ("note", format!("completed: {}", i.label())),
+            ("ask_progress", Some(i)) => ("note", format!("asked how it goes: {}", i.label())),
+            (verb, Some(i)) => match domain::cfa::Act::parse(verb) {
+                Ok(act) => ("note", format!("{} “{}”", act.past(), i.label())),
+                Err(_) => return None,
+            },
             _ => return None,
         };
         Some(EntryV {
