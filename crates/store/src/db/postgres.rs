@@ -31,6 +31,16 @@ impl Postgres {
             config.application_name("chorus");
         }
         config.connect_timeout(std::time::Duration::from_secs(5));
+        // Every query is a cached prepared statement; a generic plan is made
+        // once per connection. Without this PostgreSQL re-plans the first
+        // executions and keeps custom plans for the stream queries, whose
+        // planning costs several times their execution.
+        let generic = "-c plan_cache_mode=force_generic_plan";
+        let server_options = match config.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} {generic}"),
+            _ => generic.to_owned(),
+        };
+        config.options(&server_options);
         let manager = Manager::from_config(
             config,
             NoTls,
