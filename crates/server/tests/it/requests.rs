@@ -702,6 +702,13 @@ async fn pages_my_work_and_request_forms(b: Backend) {
         html.contains("Q3 &lt;numbers&gt;") || html.contains("Q3 &#60;numbers&#62;"),
         "escaped"
     );
+    // The notification is a sentence that links to the request.
+    let notes = page_text(&p.b, "/notifications").await;
+    assert!(notes.contains("asked you:"), "{notes}");
+    assert!(
+        notes.contains(&format!("href=\"/requests/{id}\"")),
+        "{notes}"
+    );
     for (who, act, extra, state, waiting) in steps {
         let page = page_text(p.who(who), &format!("/requests/{id}")).await;
         assert!(
@@ -736,6 +743,9 @@ async fn pages_my_work_and_request_forms(b: Backend) {
     }
     let wa = page_text(&p.a, "/work").await;
     assert_eq!(section_count(&wa, "done_recently"), 1);
+    let notes = page_text(&p.b, "/notifications").await;
+    assert!(notes.contains("accepted your terms for"), "{notes}");
+    assert!(notes.contains("approved your work on"), "{notes}");
     // A refused act from a stale page changes nothing.
     let res = form(&p.b, &format!("/requests/{id}/acts"), &[("act", "report")]).await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
@@ -850,6 +860,9 @@ async fn reminders_once_across_restarts(b: Backend) {
         "{na}"
     );
     assert_eq!(reasons(&na).iter().filter(|r| *r == "due_soon").count(), 0);
+    let notes = page_text(&p.b, "/notifications").await;
+    assert!(notes.contains("Due within 24 hours:"), "{notes}");
+    assert!(notes.contains("Overdue:"), "{notes}");
     // A counter with a new due time would re-arm reminders; a completed one never.
     expect(act(&p.b, &id, "report").await, StatusCode::OK).await;
     expect(act(&p.a, &id, "approve").await, StatusCode::OK).await;

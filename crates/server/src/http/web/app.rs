@@ -1311,6 +1311,9 @@ pub async fn directory(
 
 pub struct NotifV {
     actor: PersonV,
+    /// Whether the sentence starts with the actor's name; a reminder has
+    /// no one behind it.
+    lead: bool,
     text: String,
     link: String,
     target: String,
@@ -1357,7 +1360,28 @@ pub async fn notifications(
                 .as_ref()
                 .map(|i| (format!("/items/{}", i.id), i.label()))
                 .unwrap_or_default();
+            let request_link = || {
+                a.item
+                    .as_ref()
+                    .map(|i| {
+                        (
+                            format!("/requests/{}", i.id),
+                            ItemV::new(i, &Vec::new()).label(),
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            let mut lead = true;
             let (text, (link, target)) = match n.reason.as_str() {
+                "request" => (request_sentence(&a.verb).to_owned(), request_link()),
+                "due_soon" => {
+                    lead = false;
+                    ("Due within 24 hours:".to_owned(), request_link())
+                }
+                "overdue" => {
+                    lead = false;
+                    ("Overdue:".to_owned(), request_link())
+                }
                 "mention" => ("mentioned you in".to_owned(), item_link),
                 "reply" => ("replied to".to_owned(), item_link),
                 "watching" => ("commented on".to_owned(), item_link),
@@ -1377,6 +1401,7 @@ pub async fn notifications(
             };
             NotifV {
                 actor: PersonV::person(&a.actor),
+                lead,
                 text,
                 link,
                 target,
@@ -1393,6 +1418,28 @@ pub async fn notifications(
         s: shell_v(p.shell, &v, "notifications", &uri),
     };
     render(StatusCode::OK, &page)
+}
+
+/// The sentence after the actor's name for an act on a request the viewer
+/// is a party to; the request's title follows.
+fn request_sentence(verb: &str) -> &'static str {
+    match verb {
+        "request" => "asked you:",
+        "offer" => "offered you:",
+        "promise" => "promised you:",
+        "counter" => "proposed new terms for",
+        "accept" => "accepted your terms for",
+        "decline" => "declined",
+        "withdraw" => "withdrew",
+        "report" => "reports done:",
+        "renege" => "reneged on",
+        "cancel" => "cancelled",
+        "approve" => "approved your work on",
+        "reject" => "sent back your report on",
+        "ask_progress" => "asks how it is going with",
+        "completed" => "completed",
+        _ => "acted on",
+    }
 }
 
 fn strip(html: &str) -> String {
