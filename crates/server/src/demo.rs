@@ -396,8 +396,141 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
             let _ = svc::react(db, who, id, None, REACTIONS[rng.below(6)], true).await;
         }
     }
+    work(db, &by_handle).await?;
     svc::run_fanout_jobs(db).await?;
     Ok(true)
+}
+
+/// Requests and offers between the people `--demo` prints first, left in
+/// the states a newcomer meets (waiting on me, promised, reported, a
+/// progress report asked for, done), and a few to-dos, so My work is not
+/// empty on the first visit.
+async fn work(db: &Db, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
+    use crate::service::requests::{self as rq, ActInput, RequestInput, TermsInput, TodoInput};
+    let day = |d: i64| {
+        jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_hours(24 * d))
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    };
+    // (asker, kind, other, title, conditions, due in days, acts as (who, act))
+    type Play<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        i64,
+        &'a [(&'a str, &'a str)],
+    );
+    let plays: [Play; 6] = [
+        (
+            "ada",
+            "request",
+            "ben",
+            "Q3 engineering plan",
+            "One page: goals, staffing, risks.",
+            5,
+            &[],
+        ),
+        (
+            "ben",
+            "request",
+            "dev",
+            "Migrate billing to the new queue",
+            "No lost events; a runbook.",
+            10,
+            &[("dev", "promise")],
+        ),
+        (
+            "chloe",
+            "request",
+            "ben",
+            "Review the onboarding mock-ups",
+            "Comments on every screen.",
+            2,
+            &[("ben", "promise"), ("ben", "report")],
+        ),
+        (
+            "ben",
+            "request",
+            "elena",
+            "Pricing page copy",
+            "Approved by legal.",
+            1,
+            &[("elena", "promise"), ("ben", "ask_progress")],
+        ),
+        (
+            "elena",
+            "offer",
+            "ben",
+            "Run the customer interviews",
+            "Ten interviews, written up.",
+            7,
+            &[],
+        ),
+        (
+            "ben",
+            "request",
+            "farid",
+            "Fix the flaky login test",
+            "Green ten runs in a row.",
+            1,
+            &[
+                ("farid", "promise"),
+                ("farid", "report"),
+                ("ben", "approve"),
+            ],
+        ),
+    ];
+    for (asker, kind, other, title, conditions, due, acts) in plays {
+        let input = RequestInput {
+            kind: kind.into(),
+            to: vec![other.into()],
+            space: None,
+            terms: TermsInput {
+                title: Some(title.into()),
+                conditions: Some(conditions.into()),
+                due: Some(day(due)),
+            },
+            message: None,
+        };
+        let Ok(ids) = rq::create(db, &by_handle(asker), &input).await else {
+            continue;
+        };
+        for id in ids {
+            for (who, act) in acts {
+                let _ = rq::act(
+                    db,
+                    &by_handle(who),
+                    id,
+                    &ActInput {
+                        act: (*act).into(),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            }
+        }
+    }
+    for (who, title, shared) in [
+        ("ben", "Write the hiring plan for Q3", true),
+        ("ben", "Book the team offsite venue", false),
+        ("ada", "Prepare the board update", false),
+    ] {
+        let _ = rq::create_todo(
+            db,
+            &by_handle(who),
+            &TodoInput {
+                title: Some(title.into()),
+                due: Some(day(3)),
+                shared: Some(shared),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    Ok(())
 }
 
 /// What `--demo` prints: how to log in.
