@@ -443,6 +443,17 @@ pub async fn revoke_calendar_token(tx: &mut Tx, member: i64) -> Result<bool, Err
         == 1)
 }
 
+/// When the member's current calendar secret was issued, if they have one.
+pub async fn calendar_issued_at(c: &mut Conn, member: i64) -> Result<Option<i64>, Error> {
+    c.query_opt(
+        "SELECT created_at FROM calendar_feeds WHERE member_id = $1",
+        params![member],
+    )
+    .await?
+    .map(|r| r.i64(0))
+    .transpose()
+}
+
 pub async fn calendar_member(c: &mut Conn, token_hash: &str) -> Result<Option<i64>, Error> {
     c.query_opt(
         "SELECT member_id FROM calendar_feeds WHERE token_hash = $1",

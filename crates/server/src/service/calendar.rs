@@ -32,6 +32,13 @@ pub async fn revoke(db: &Db, viewer: &Viewer) -> AppResult<bool> {
     Ok(gone)
 }
 
+/// When the viewer's current secret was issued, if they have one (the
+/// secret itself is not kept, so it cannot be shown again).
+pub async fn issued_at(db: &Db, viewer: &Viewer) -> AppResult<Option<i64>> {
+    let mut c = db.read().await?;
+    Ok(rq::calendar_issued_at(&mut c, viewer.id()).await?)
+}
+
 struct Event {
     uid: String,
     due: i64,

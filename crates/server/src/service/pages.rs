@@ -597,12 +597,15 @@ pub async fn notifications(
 pub struct Settings {
     pub shell: Shell,
     pub tokens: Vec<ApiToken>,
+    /// When the calendar secret was issued, if there is one.
+    pub calendar_since: Option<i64>,
 }
 
 pub async fn settings(db: &Db, viewer: &Viewer) -> AppResult<Settings> {
     Ok(Settings {
         shell: shell(db, viewer).await?,
         tokens: accounts::list_tokens(db, viewer).await?,
+        calendar_since: crate::service::calendar::issued_at(db, viewer).await?,
     })
 }
 

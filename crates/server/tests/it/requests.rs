@@ -974,4 +974,61 @@ async fn calendar_feed_parses(b: Backend) {
         anon.page("/api/v1/calendar/nonsense.ics").await.status(),
         StatusCode::NOT_FOUND
     );
+    // The settings page: create an address, subscribe to it, revoke it.
+    let settings = page_text(&p.b, "/settings").await;
+    assert!(
+        settings.contains("Create calendar address"),
+        "no address yet"
+    );
+    let res = form(&p.b, "/settings/calendar", &[]).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let html = res.text().await.unwrap();
+    domain::safety::assert_safe_page(&html);
+    let marker = "<code id=\"calendar-url\">";
+    let at = html.find(marker).expect("the page shows the address") + marker.len();
+    let url = html[at..].split('<').next().unwrap().to_owned();
+    let path = &url[url.find("/api/v1/").unwrap()..];
+    let res = anon.page(path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("SUMMARY:To-do: Book the room")
+    );
+    let settings = page_text(&p.b, "/settings").await;
+    assert!(
+        settings.contains("You have a calendar address"),
+        "{settings}"
+    );
+    assert!(!settings.contains(path), "the secret is shown only once");
+    let res = form(&p.b, "/settings/calendar/revoke", &[]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Calendar address revoked")
+    );
+    assert_eq!(anon.page(path).await.status(), StatusCode::NOT_FOUND);
+    // A form without the CSRF field changes nothing.
+    let res =
+        p.b.client
+            .post(p.b.url("/settings/calendar"))
+            .form(&[("csrf", "wrong")])
+            .send()
+            .await
+            .unwrap();
+    assert_ne!(res.status(), StatusCode::CREATED);
+    assert!(
+        page_text(&p.b, "/settings")
+            .await
+            .contains("Create calendar address")
+    );
 }

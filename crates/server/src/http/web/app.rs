@@ -1503,6 +1503,10 @@ pub struct SettingsPage {
     tokens: Vec<TokenV>,
     notice: Option<String>,
     new_token: Option<String>,
+    /// The calendar address just issued: shown only now.
+    new_calendar: Option<String>,
+    /// When the current calendar address was issued ("3 days ago").
+    calendar_since: Option<String>,
     errors: Vec<String>,
 }
 
@@ -1512,6 +1516,19 @@ async fn settings_page(
     status: StatusCode,
     notice: Option<String>,
     new_token: Option<String>,
+    errors: Vec<String>,
+) -> Response {
+    settings_page_with(state, v, status, notice, (new_token, None), errors).await
+}
+
+/// The settings page with a secret shown once: a new API token or a new
+/// calendar address.
+async fn settings_page_with(
+    state: &AppState,
+    v: &Viewer,
+    status: StatusCode,
+    notice: Option<String>,
+    (new_token, new_calendar): (Option<String>, Option<String>),
     errors: Vec<String>,
 ) -> Response {
     // Read the member again: an action may just have changed them.
@@ -1543,6 +1560,8 @@ async fn settings_page(
                     .collect(),
                 notice,
                 new_token,
+                new_calendar,
+                calendar_since: p.calendar_since.map(|t| Ago::new(t).text),
                 errors,
             },
         ),
@@ -1722,6 +1741,53 @@ pub async fn revoke_token(
     };
     let r = accounts::revoke_token(&state.db, &v, id).await;
     settings_after(&state, &v, r, "Token revoked: it no longer works.").await
+}
+
+pub async fn issue_calendar(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match crate::service::calendar::issue(&state.db, &v).await {
+        Ok(token) => {
+            let url = format!("{}/api/v1/calendar/{token}.ics", state.base_url);
+            settings_page_with(
+                &state,
+                &v,
+                StatusCode::CREATED,
+                Some("Calendar address created.".into()),
+                (None, Some(url)),
+                Vec::new(),
+            )
+            .await
+        }
+        Err(e) => settings_after::<()>(&state, &v, Err(e), "").await,
+    }
+}
+
+pub async fn revoke_calendar(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let r = crate::service::calendar::revoke(&state.db, &v).await;
+    settings_after(
+        &state,
+        &v,
+        r,
+        "Calendar address revoked: it no longer works.",
+    )
+    .await
 }
 
 // ---- admin ----

@@ -84,6 +84,8 @@ pub fn router() -> Router<AppState> {
         .route("/settings/password", post(app::change_password))
         .route("/settings/tokens", post(app::create_token))
         .route("/settings/tokens/{id}/revoke", post(app::revoke_token))
+        .route("/settings/calendar", post(app::issue_calendar))
+        .route("/settings/calendar/revoke", post(app::revoke_calendar))
         .route("/admin", get(app::admin))
         .route("/admin/settings", post(app::admin_settings))
         .route("/admin/invitations", post(app::admin_invite))
