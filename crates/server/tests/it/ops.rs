@@ -471,3 +471,40 @@ async fn graceful_shutdown_finishes_in_flight_requests() {
     app.stop().await;
     assert_eq!(req.await.unwrap(), StatusCode::OK);
 }
+
+/// `chorus serve --demo` fills a living company through the services.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_company_fills_an_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let db = store::Db::open(&url, &store::Options::default())
+        .await
+        .unwrap();
+    store::migrate::run(&db).await.unwrap();
+    assert!(server::demo::fill(&db).await.unwrap());
+    assert!(
+        !server::demo::fill(&db).await.unwrap(),
+        "a database with members is left alone"
+    );
+    let mut c = db.read().await.unwrap();
+    for (sql, at_least) in [
+        ("SELECT COUNT(*) FROM members", 40),
+        ("SELECT COUNT(*) FROM spaces", 8),
+        ("SELECT COUNT(*) FROM items WHERE kind = 'post'", 100),
+        ("SELECT COUNT(*) FROM comments", 50),
+        (
+            "SELECT COUNT(*) FROM items WHERE kind IN ('request', 'offer')",
+            5,
+        ),
+    ] {
+        let n = c
+            .query_one(sql, store::params![])
+            .await
+            .unwrap()
+            .i64(0)
+            .unwrap();
+        assert!(n >= at_least, "{sql}: {n}");
+    }
+    drop(c);
+    db.close().await;
+}
