@@ -15,6 +15,7 @@ use crate::harness::{Backend, PASSWORD, TestApp, expect};
 
 backend_tests!(
     newcomer_path,
+    request_scenario_in_two_browsers,
     closed_space_hides_content_from_non_members,
     composer_audience_follows_the_target,
     home_page_weighs_under_100_kb,
@@ -193,6 +194,143 @@ impl Browser {
     async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+// ---- a conversation for action ----
+
+/// A's and B's counts on their My work pages: [waiting on me, promised
+/// (to me for A, by me for B), done recently].
+async fn my_work_counts(who: &Browser, promised: &str) -> [u64; 3] {
+    who.goto("/work").await;
+    let v = who
+        .js(&format!(
+            "return ['waiting_on_me', '{promised}', 'done_recently'].map(k => \
+             Number(document.querySelector(`[data-count=${{k}}]`).textContent))"
+        ))
+        .await;
+    let n = |i: usize| v[i].as_u64().unwrap();
+    [n(0), n(1), n(2)]
+}
+
+/// The issue's scenario, clicked through by two people in two browsers:
+/// A requests from B → B counters with a later due time → A accepts → B
+/// reports → A rejects with a reason → B reports again → A approves. Both
+/// My work pages are checked after every step.
+async fn request_scenario_in_two_browsers(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    owner.new_member("ana", "member").await;
+    owner.new_member("bo", "member").await;
+    let ana = Browser::open(&owner).await;
+    ana.login("ana", PASSWORD).await;
+    let bo = Browser::open(&owner).await;
+    bo.login("bo", PASSWORD).await;
+
+    // A asks B.
+    ana.goto("/work").await;
+    ana.fill("form[action='/requests'] input[name=to]", "bo")
+        .await;
+    ana.fill("form[action='/requests'] input[name=title]", "Q3 numbers")
+        .await;
+    ana.js(
+        "document.querySelector(\"form[action='/requests'] input[name=due]\").value = \
+         '2030-05-01T17:00'; return true",
+    )
+    .await;
+    ana.click("form[action='/requests'] button").await;
+    ana.until(
+        "the request page",
+        "return /^\\/requests\\/\\d+$/.test(location.pathname)",
+    )
+    .await;
+    let page = ana.path().await;
+    assert_eq!(ana.text("#state").await, "requested");
+    assert_eq!(my_work_counts(&ana, "promised_to_me").await, [0, 0, 0]);
+    assert_eq!(my_work_counts(&bo, "i_promised").await, [1, 0, 0]);
+    assert!(bo.body().await.contains("Q3 numbers"));
+
+    // (who, act, message, later due time, state after, A's counts, B's counts)
+    type Step<'a> = (
+        &'a Browser,
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        [u64; 3],
+        [u64; 3],
+    );
+    let steps: [Step; 6] = [
+        (
+            &bo,
+            "counter",
+            "Need a week",
+            Some("2030-05-08T17:00"),
+            "countered",
+            [1, 0, 0],
+            [0, 0, 0],
+        ),
+        (&ana, "accept", "", None, "promised", [0, 1, 0], [1, 1, 0]),
+        (&bo, "report", "", None, "reported", [1, 1, 0], [0, 1, 0]),
+        (
+            &ana,
+            "reject",
+            "EMEA is missing",
+            None,
+            "promised",
+            [0, 1, 0],
+            [1, 1, 0],
+        ),
+        (
+            &bo,
+            "report",
+            "EMEA added",
+            None,
+            "reported",
+            [1, 1, 0],
+            [0, 1, 0],
+        ),
+        (&ana, "approve", "", None, "completed", [0, 0, 1], [0, 0, 1]),
+    ];
+    for (who, act, message, due, state, a_counts, b_counts) in steps {
+        who.goto(&page).await;
+        if !message.is_empty() {
+            who.fill("form.acts textarea[name=message]", message).await;
+        }
+        if let Some(due) = due {
+            who.js(&format!(
+                "document.querySelector('form.acts input[name=due]').value = '{due}'; return true"
+            ))
+            .await;
+        }
+        who.click(&format!("form.acts button[value={act}]")).await;
+        who.until(
+            &format!("the state after {act}"),
+            &format!("return document.getElementById('state')?.textContent === '{state}'"),
+        )
+        .await;
+        assert_eq!(
+            my_work_counts(&ana, "promised_to_me").await,
+            a_counts,
+            "A's My work after {act}"
+        );
+        assert_eq!(
+            my_work_counts(&bo, "i_promised").await,
+            b_counts,
+            "B's My work after {act}"
+        );
+    }
+    // The history keeps the counter's new terms and the reason for rejecting.
+    bo.goto(&page).await;
+    let history = bo.text(".acts-history").await;
+    assert!(history.contains("EMEA is missing"), "{history}");
+    assert!(history.contains("Need a week"), "{history}");
+    assert!(
+        bo.body().await.contains("due 2030-05-08"),
+        "the later due time holds"
+    );
+    bo.screenshot("request-completed", b).await;
+    ana.close().await;
+    bo.close().await;
 }
 
 // ---- the newcomer path ----
