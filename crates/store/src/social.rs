@@ -1456,35 +1456,8 @@ pub async fn members_by_handles(
     Ok(out)
 }
 
-/// Whether a member is in a space, and their org role and activity.
-pub async fn member_facts(
-    c: &mut Conn,
-    member: i64,
-    space: Option<i64>,
-    item: i64,
-) -> Result<Option<(Role, bool, bool, bool)>, Error> {
-    let r = c
-        .query_opt(
-            "SELECT role, deactivated_at,
-                (SELECT 1 FROM space_members WHERE space_id = $2 AND member_id = $1),
-                (SELECT 1 FROM item_recipients WHERE item_id = $3 AND member_id = $1)
-             FROM members WHERE id = $1",
-            params![member, space.unwrap_or(0), item],
-        )
-        .await?;
-    match r {
-        Some(r) => Ok(Some((
-            Role::parse(&r.text(0)?).map_err(|e| Error::Decode(e.to_string()))?,
-            r.opt_i64(1)?.is_none(),
-            r.opt_i64(2)?.is_some(),
-            r.opt_i64(3)?.is_some(),
-        ))),
-        None => Ok(None),
-    }
-}
-
-/// [`member_facts`] for many members at once: (member, role, active,
-/// in space, recipient).
+/// What the visibility rule needs to know about members and one item:
+/// (member, role, active, in the item's space, direct recipient).
 pub async fn member_facts_many(
     c: &mut Conn,
     members: &[i64],

@@ -520,19 +520,33 @@ fn parse_body(body: &str) -> Result<Markdown, ValidationError> {
 
 /// Can `member` see `item`? For deciding whom to notify.
 pub(crate) async fn member_can_see(c: &mut Conn, member: i64, item: &ItemRow) -> AppResult<bool> {
-    let Some((role, active, in_space, rcpt)) =
-        q::member_facts(c, member, item.space_id, item.id).await?
-    else {
-        return Ok(false);
-    };
-    Ok(social::can_see(&social::Access {
-        audience: item.audience(),
-        viewer_is_author: item.author_id == member,
-        viewer_in_space: in_space,
-        viewer_is_recipient: rcpt,
-        viewer_role: role,
-        viewer_active: active,
-    }))
+    Ok(members_who_can_see(c, &[member], item)
+        .await?
+        .contains(&member))
+}
+
+/// Of these members, those the visibility rule lets see `item`: their
+/// facts in one query, the rule applied to each.
+pub(crate) async fn members_who_can_see(
+    c: &mut Conn,
+    members: &[i64],
+    item: &ItemRow,
+) -> AppResult<Vec<i64>> {
+    let facts = q::member_facts_many(c, members, item.space_id, item.id).await?;
+    Ok(facts
+        .into_iter()
+        .filter(|(id, role, active, in_space, rcpt)| {
+            social::can_see(&social::Access {
+                audience: item.audience(),
+                viewer_is_author: item.author_id == *id,
+                viewer_in_space: *in_space,
+                viewer_is_recipient: *rcpt,
+                viewer_role: *role,
+                viewer_active: *active,
+            })
+        })
+        .map(|f| f.0)
+        .collect())
 }
 
 pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
@@ -879,21 +893,7 @@ pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> 
         .into_iter()
         .filter(|w| !notified.contains(w))
         .collect();
-    let facts = q::member_facts_many(&mut tx, &others, item.space_id, item.id).await?;
-    let watching: Vec<i64> = facts
-        .into_iter()
-        .filter(|(id, role, active, in_space, rcpt)| {
-            social::can_see(&social::Access {
-                audience: item.audience(),
-                viewer_is_author: item.author_id == *id,
-                viewer_in_space: *in_space,
-                viewer_is_recipient: *rcpt,
-                viewer_role: *role,
-                viewer_active: *active,
-            })
-        })
-        .map(|f| f.0)
-        .collect();
+    let watching = members_who_can_see(&mut tx, &others, &item).await?;
     q::notify_many(&mut tx, &watching, a, "watching", now).await?;
     // A comment reaches those who follow the item, and the commenter's
     // followers — unless the commenter is followed by more people than a
