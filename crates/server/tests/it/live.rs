@@ -230,6 +230,15 @@ async fn benchmark_smoke_run() {
         .output()
         .await
         .unwrap();
+    // The run made a database of its own; leave nothing behind.
+    if let Ok((client, conn)) =
+        tokio_postgres::connect(&crate::harness::pg_admin_url(), tokio_postgres::NoTls).await
+    {
+        tokio::spawn(conn);
+        let _ = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"))
+            .await;
+    }
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
