@@ -1020,13 +1020,7 @@ pub async fn fan_out(
 ) -> Result<(), Error> {
     let mut total = 0;
     for (ttype, target) in targets {
-        total += tx
-            .query_one(
-                "SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = $1 AND target = $2 LIMIT $3) x",
-                params![*ttype, target.as_str(), inline_max + 1],
-            )
-            .await?
-            .i64(0)?;
+        total += follower_count_upto(tx, ttype, target, inline_max + 1).await?;
     }
     let seq = next_delivery(tx).await?;
     let mut delivered = Vec::new();

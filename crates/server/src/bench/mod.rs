@@ -303,6 +303,19 @@ async fn wait_healthy(addr: SocketAddr) -> anyhow::Result<()> {
     anyhow::bail!("the server at {addr} did not become healthy within a minute")
 }
 
+/// The members holding an API token who belong to a space, in id order.
+async fn tokens_in_space(db: &Db, tokens: &[i64], space: i64) -> anyhow::Result<Vec<i64>> {
+    let mut c = db.read().await?;
+    let rows = c
+        .query(
+            "SELECT member_id FROM space_members WHERE space_id = $1",
+            params![space],
+        )
+        .await?;
+    let set: std::collections::HashSet<i64> = rows.iter().filter_map(|r| r.i64(0).ok()).collect();
+    Ok(tokens.iter().copied().filter(|t| set.contains(t)).collect())
+}
+
 fn rss_mib(pid: u32) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -377,24 +390,15 @@ async fn measure(
             .await?
             .i64(0)?
         };
-        let members: Vec<i64> = {
-            let mut c = db.read().await?;
-            let rows = c
-                .query(
-                    "SELECT member_id FROM space_members WHERE space_id = $1",
-                    params![space],
-                )
-                .await?;
-            let set: std::collections::HashSet<i64> =
-                rows.iter().filter_map(|r| r.i64(0).ok()).collect();
-            tokens.iter().copied().filter(|t| set.contains(t)).collect()
-        };
+        let members = tokens_in_space(db, &tokens, space).await?;
         anyhow::ensure!(!members.is_empty(), "no token member is in space {space}");
-        let writer = members[0];
+        // Low ids are the most followed people; post as the least followed
+        // so the space's followers are the audience being measured.
+        let writer = *members.last().expect("checked");
         let sample: Vec<i64> = members
             .iter()
             .copied()
-            .skip(1)
+            .filter(|m| *m != writer)
             .take(if args.smoke { 10 } else { args.live_sample })
             .collect();
         let mut watches = Vec::new();
@@ -510,18 +514,7 @@ async fn measure(
             .filter_map(|r| r.i64(0).ok())
             .collect()
         };
-        let writers: Vec<i64> = {
-            let mut c = db.read().await?;
-            let rows = c
-                .query(
-                    "SELECT member_id FROM space_members WHERE space_id = 2",
-                    params![],
-                )
-                .await?;
-            let set: std::collections::HashSet<i64> =
-                rows.iter().filter_map(|r| r.i64(0).ok()).collect();
-            tokens.iter().copied().filter(|t| set.contains(t)).collect()
-        };
+        let writers = tokens_in_space(db, &tokens, 2).await?;
         let t3 = tokens.clone();
         let mixed = drive::run(addr, conc, secs, 3, move |rng| {
             if rng.random_range(0..10) == 0 {

@@ -501,7 +501,12 @@ pub async fn remove_avatar(db: &Db, viewer: &Viewer) -> AppResult<()> {
 /// visible (their content stays), unknown handles are not found.
 pub async fn member(db: &Db, handle: &str) -> AppResult<Member> {
     let mut c = db.read().await?;
-    q::member_by_handle(&mut c, handle)
+    member_named(&mut c, handle).await
+}
+
+/// [`member`] on a connection the caller holds (often its transaction).
+pub async fn member_named(c: &mut store::Conn, handle: &str) -> AppResult<Member> {
+    q::member_by_handle(c, handle)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))
 }
@@ -610,9 +615,7 @@ fn require_admin(viewer: &Viewer) -> AppResult<()> {
 pub async fn set_role(db: &Db, actor: &Viewer, handle: &str, role: &str) -> AppResult<Member> {
     let role = Role::parse(role)?;
     let mut tx = db.write().await?;
-    let target = q::member_by_handle(&mut tx, handle)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let target = member_named(&mut tx, handle).await?;
     if target.role == role {
         return Ok(target);
     }
@@ -655,9 +658,7 @@ pub async fn set_deactivated(
     deactivated: bool,
 ) -> AppResult<Member> {
     let mut tx = db.write().await?;
-    let target = q::member_by_handle(&mut tx, handle)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let target = member_named(&mut tx, handle).await?;
     if target.id == actor.id() {
         return Err(AppError::Forbidden(
             "You cannot deactivate or reactivate yourself. Ask another admin.".into(),

@@ -59,6 +59,23 @@ pub(crate) async fn load_space(c: &mut Conn, viewer: &Viewer, slug: &str) -> App
     Ok(s)
 }
 
+/// A space the viewer administers; others are refused, saying the space's
+/// admins are the ones who `what` ("add people to it").
+async fn load_admin_space(
+    c: &mut Conn,
+    viewer: &Viewer,
+    slug: &str,
+    what: &str,
+) -> AppResult<Space> {
+    let s = load_space(c, viewer, slug).await?;
+    if !is_space_admin(viewer, &s) {
+        return Err(AppError::Forbidden(format!(
+            "Only this space's admins {what}."
+        )));
+    }
+    Ok(s)
+}
+
 // ---- spaces ----
 
 #[derive(Debug, Default, Clone)]
@@ -216,12 +233,7 @@ pub async fn update_space(
     checks.finish()?;
     let now = now_micros();
     let mut tx = db.write().await?;
-    let s = load_space(&mut tx, viewer, slug).await?;
-    if !is_space_admin(viewer, &s) {
-        return Err(AppError::Forbidden(
-            "Only this space's admins can change it.".into(),
-        ));
-    }
+    let s = load_admin_space(&mut tx, viewer, slug, "can change it").await?;
     q::update_space(
         &mut tx,
         s.id,
@@ -379,12 +391,7 @@ pub async fn add_member(
     };
     let now = now_micros();
     let mut tx = db.write().await?;
-    let s = load_space(&mut tx, viewer, slug).await?;
-    if !is_space_admin(viewer, &s) {
-        return Err(AppError::Forbidden(
-            "Only this space's admins add people to it.".into(),
-        ));
-    }
+    let s = load_admin_space(&mut tx, viewer, slug, "add people to it").await?;
     let m = store::accounts::member_by_handle(&mut tx, handle)
         .await?
         .filter(|m| m.is_active())
@@ -405,15 +412,8 @@ pub async fn remove_member(db: &Db, viewer: &Viewer, slug: &str, handle: &str) -
         return leave_space(db, viewer, slug).await;
     }
     let mut tx = db.write().await?;
-    let s = load_space(&mut tx, viewer, slug).await?;
-    if !is_space_admin(viewer, &s) {
-        return Err(AppError::Forbidden(
-            "Only this space's admins remove people from it.".into(),
-        ));
-    }
-    let m = store::accounts::member_by_handle(&mut tx, handle)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let s = load_admin_space(&mut tx, viewer, slug, "remove people from it").await?;
+    let m = crate::service::accounts::member_named(&mut tx, handle).await?;
     if !q::remove_space_member(&mut tx, s.id, m.id).await? {
         return Err(AppError::NotFound(format!(
             "@{handle} is not in this space."
@@ -443,12 +443,7 @@ pub async fn space_members(
 
 pub async fn join_requests(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<Vec<Person>> {
     let mut c = db.read().await?;
-    let s = load_space(&mut c, viewer, slug).await?;
-    if !is_space_admin(viewer, &s) {
-        return Err(AppError::Forbidden(
-            "Only this space's admins see join requests.".into(),
-        ));
-    }
+    let s = load_admin_space(&mut c, viewer, slug, "see join requests").await?;
     Ok(q::join_requests(&mut c, s.id).await?)
 }
 
@@ -461,15 +456,8 @@ pub async fn decide_request(
 ) -> AppResult<()> {
     let now = now_micros();
     let mut tx = db.write().await?;
-    let s = load_space(&mut tx, viewer, slug).await?;
-    if !is_space_admin(viewer, &s) {
-        return Err(AppError::Forbidden(
-            "Only this space's admins decide join requests.".into(),
-        ));
-    }
-    let m = store::accounts::member_by_handle(&mut tx, handle)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let s = load_admin_space(&mut tx, viewer, slug, "decide join requests").await?;
+    let m = crate::service::accounts::member_named(&mut tx, handle).await?;
     if !q::take_join_request(&mut tx, s.id, m.id).await? {
         return Err(AppError::NotFound(format!(
             "@{handle} has not asked to join."
@@ -997,9 +985,8 @@ async fn follow_key(
 ) -> AppResult<(String, Option<i64>)> {
     match ttype {
         TargetType::Member => {
-            let m = store::accounts::member_by_handle(c, target.trim_start_matches('@'))
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("There is no member @{target}.")))?;
+            let m =
+                crate::service::accounts::member_named(c, target.trim_start_matches('@')).await?;
             if m.id == viewer.id() {
                 return Err(AppError::invalid("target", "You cannot follow yourself."));
             }
@@ -1082,9 +1069,7 @@ pub async fn member_followers(
     limit: i64,
 ) -> AppResult<Vec<Person>> {
     let mut c = db.read().await?;
-    let m = store::accounts::member_by_handle(&mut c, handle)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let m = crate::service::accounts::member_named(&mut c, handle).await?;
     Ok(q::followers(&mut c, "member", &m.id.to_string(), after, limit).await?)
 }
 
@@ -1096,9 +1081,7 @@ pub async fn member_following(
     handle: &str,
 ) -> AppResult<Vec<(String, String, String, String)>> {
     let mut c = db.read().await?;
-    let m = store::accounts::member_by_handle(&mut c, handle)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+    let m = crate::service::accounts::member_named(&mut c, handle).await?;
     let mut out = Vec::new();
     for (t, target, level) in q::following(&mut c, m.id, 500).await? {
         if level == "muted" && m.id != viewer.id() {
@@ -1150,11 +1133,7 @@ pub async fn stream(
 ) -> AppResult<(Vec<ActivityRow>, Option<Position>)> {
     let mut c = db.read().await?;
     let stream = resolve_stream(&mut c, viewer, which).await?;
-    let muted: HashSet<String> = if matches!(stream, Stream::Home) {
-        q::muted(&mut c, viewer.id()).await?.into_iter().collect()
-    } else {
-        HashSet::new()
-    };
+    let muted = mutes(&mut c, viewer, &stream).await?;
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut cursor = before;
@@ -1200,11 +1179,7 @@ pub async fn stream_after(
     after: Position,
 ) -> AppResult<(Vec<ActivityRow>, Position, bool)> {
     let mut c = db.read().await?;
-    let muted: HashSet<String> = if matches!(stream, Stream::Home) {
-        q::muted(&mut c, viewer.id()).await?.into_iter().collect()
-    } else {
-        HashSet::new()
-    };
+    let muted = mutes(&mut c, viewer, stream).await?;
     let rows = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
     let more = rows.len() == 100;
     let last = rows.last().map_or(after, position);
@@ -1239,6 +1214,15 @@ pub async fn run_fanout_jobs(db: &Db) -> AppResult<()> {
         }
         tx.commit().await?;
     }
+}
+
+/// What the viewer muted, as "type:target" keys; only home honours mutes.
+async fn mutes(c: &mut Conn, viewer: &Viewer, stream: &Stream) -> AppResult<HashSet<String>> {
+    Ok(if matches!(stream, Stream::Home) {
+        q::muted(c, viewer.id()).await?.into_iter().collect()
+    } else {
+        HashSet::new()
+    })
 }
 
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {
@@ -1290,9 +1274,7 @@ pub async fn resolve_stream(
         }
         StreamRequest::Topic(t) => Stream::Topic(social::parse_topic(&t)?),
         StreamRequest::Profile(handle) => {
-            let m = store::accounts::member_by_handle(c, &handle)
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))?;
+            let m = crate::service::accounts::member_named(c, &handle).await?;
             Stream::Profile(m.id)
         }
         StreamRequest::Item(id) => {
