@@ -100,6 +100,7 @@ impl App {
         let App { listener, state } = self;
         let router = crate::http::router(state.clone());
         let worker = tokio::spawn(fanout_worker(state.clone()));
+        tokio::spawn(crate::service::social::warm_counts(state.db.clone()));
         let reminders = tokio::spawn(crate::service::requests::reminder_worker(
             state.db.clone(),
             state.stopping.clone(),

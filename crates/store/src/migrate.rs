@@ -34,6 +34,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_requests.sql"),
         postgres: include_str!("../migrations/postgres/0003_requests.sql"),
     },
+    Migration {
+        version: 4,
+        name: "read_path",
+        sqlite: include_str!("../migrations/sqlite/0004_read_path.sql"),
+        postgres: include_str!("../migrations/postgres/0004_read_path.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

@@ -767,6 +767,11 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
         }
         tx.commit().await?;
     }
+    {
+        let mut tx = db.write().await?;
+        store::social::summarise_all_reactions(&mut tx).await?;
+        tx.commit().await?;
+    }
     log(&format!(
         "items: {n_items}, comments: {comment_id}, reactions: {}, activities: {activity_id} ({:.1?})",
         reaction_set.len(),

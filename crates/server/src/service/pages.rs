@@ -47,15 +47,17 @@ pub struct Entries {
     pub next: Option<String>,
 }
 
-async fn reactions_of(db: &Db, viewer: &Viewer, rows: &[ActivityRow]) -> AppResult<Reactions> {
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| r.item.as_ref().map(|i| i.id))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
+/// The reactions on the items of stream entries (on the items themselves;
+/// stream entries show no comment reactions).
+pub async fn reactions_of(db: &Db, viewer: &Viewer, rows: &[ActivityRow]) -> AppResult<Reactions> {
+    let mut items: Vec<&q::ItemRow> = rows.iter().filter_map(|r| r.item.as_ref()).collect();
+    items.sort_unstable_by_key(|i| i.id);
+    items.dedup_by_key(|i| i.id);
+    if items.iter().all(|i| i.reaction_summary.is_empty()) {
+        return Ok(Vec::new());
+    }
     let mut c = db.read().await?;
-    Ok(q::reaction_counts(&mut c, viewer.id(), &ids).await?)
+    Ok(q::item_reactions(&mut c, viewer.id(), &items).await?)
 }
 
 fn cursor(p: Position) -> String {

@@ -1302,14 +1302,13 @@ pub async fn audience_for_space(
 ) -> AppResult<AudienceSummary> {
     let mut c = db.read().await?;
     let s = load_space(&mut c, viewer, slug).await?;
-    let key = format!("space:{}:{}", s.id, s.visibility.as_str());
-    let count = match cached_count(db, &key) {
-        Some(n) => n,
-        None => remember_count(
-            db,
-            key,
-            q::space_audience_count(&mut c, s.id, s.visibility).await?,
-        ),
+    let count = match s.visibility {
+        // Everyone in the org but guests, and the guests who belong.
+        SpaceVisibility::Open => {
+            audience_count(db, &mut c, Count::Org).await?
+                + q::space_guest_count(&mut c, s.id).await?
+        }
+        v => audience_count(db, &mut c, Count::Members(s.id, v)).await?,
     };
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     let label = match s.visibility {
@@ -1329,12 +1328,9 @@ pub async fn audience_for_space(
 }
 
 pub async fn audience_for_profile(db: &Db) -> AppResult<AudienceSummary> {
-    let count = match cached_count(db, "org") {
-        Some(n) => n,
-        None => {
-            let mut c = db.read().await?;
-            remember_count(db, "org".into(), q::org_audience_count(&mut c).await?)
-        }
+    let count = {
+        let mut c = db.read().await?;
+        audience_count(db, &mut c, Count::Org).await?
     };
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     Ok(AudienceSummary {
@@ -1403,29 +1399,85 @@ pub async fn audience_for_direct(
 /// Audience counts of large groups, kept a few seconds: counting a
 /// 100,000-member org on every post would cost more than the post. Small
 /// groups are always counted exactly (it is cheap, and a team of ten
-/// notices an off-by-one).
+/// notices an off-by-one). An expired count is still answered while a
+/// background task counts again, so no request waits for a large count
+/// after the first (and the server counts the org once as it starts:
+/// [`warm_counts`]).
 static COUNTS: std::sync::OnceLock<
     std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
 > = std::sync::OnceLock::new();
 const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 const CACHE_FROM: i64 = 1_000;
 
-fn cached_count(db: &Db, key: &str) -> Option<i64> {
-    let map = COUNTS.get_or_init(Default::default).lock().ok()?;
-    let (at, n) = map.get(&format!("{}|{key}", db.redacted_url()))?;
-    (at.elapsed() < COUNT_TTL).then_some(*n)
+/// A group whose size an audience label shows.
+#[derive(Debug, Clone, Copy)]
+enum Count {
+    /// Active members who are not guests.
+    Org,
+    /// Active members of a closed or secret space.
+    Members(i64, SpaceVisibility),
 }
 
-fn remember_count(db: &Db, key: String, n: i64) -> i64 {
+impl Count {
+    fn key(self, db: &Db) -> String {
+        match self {
+            Count::Org => format!("{}|org", db.redacted_url()),
+            Count::Members(id, v) => format!("{}|space:{id}:{}", db.redacted_url(), v.as_str()),
+        }
+    }
+
+    async fn count(self, c: &mut Conn) -> Result<i64, store::Error> {
+        match self {
+            Count::Org => q::org_audience_count(c).await,
+            Count::Members(id, v) => q::space_audience_count(c, id, v).await,
+        }
+    }
+}
+
+async fn audience_count(db: &Db, c: &mut Conn, what: Count) -> AppResult<i64> {
+    let key = what.key(db);
+    let cached = COUNTS
+        .get_or_init(Default::default)
+        .lock()
+        .ok()
+        .and_then(|mut map| {
+            let (at, n) = map.get_mut(&key)?;
+            if at.elapsed() >= COUNT_TTL {
+                // Stale: answer it, and count again in the background
+                // (marking it fresh so only one request starts a count).
+                *at = std::time::Instant::now();
+                let (db, key) = (db.clone(), key.clone());
+                tokio::spawn(async move {
+                    if let Ok(mut c) = db.read().await
+                        && let Ok(n) = what.count(&mut c).await
+                    {
+                        remember_count(key, n);
+                    }
+                });
+            }
+            Some(*n)
+        });
+    Ok(match cached {
+        Some(n) => n,
+        None => remember_count(key, what.count(c).await?),
+    })
+}
+
+fn remember_count(key: String, n: i64) -> i64 {
     if n >= CACHE_FROM
         && let Ok(mut map) = COUNTS.get_or_init(Default::default).lock()
     {
-        map.insert(
-            format!("{}|{key}", db.redacted_url()),
-            (std::time::Instant::now(), n),
-        );
+        map.insert(key, (std::time::Instant::now(), n));
     }
     n
+}
+
+/// Counts the org once as the server starts, so the first post on a
+/// profile or in an open space does not wait for it.
+pub async fn warm_counts(db: Db) {
+    if let Ok(mut c) = db.read().await {
+        let _ = audience_count(&db, &mut c, Count::Org).await;
+    }
 }
 
 fn first_name(name: &str) -> String {

@@ -34,6 +34,23 @@ async fn post(app: &TestApp, body: Value) -> String {
     item["id"].as_str().unwrap().to_owned()
 }
 
+/// The reactions shown with item `id` in `author`'s stream, as `who` sees it.
+async fn stream_reactions(who: &TestApp, author: &str, id: &str) -> Value {
+    let s = expect(
+        who.get(&format!("/members/{author}/stream")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let entry = s["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["verb"] == "post" && e["item"]["id"] == id)
+        .cloned()
+        .expect("the post in the stream");
+    entry["item"]["reactions"].clone()
+}
+
 async fn acceptance_closed_space_mention_and_topic(b: Backend) {
     let mut owner = TestApp::spawn(b).await;
     owner.setup_owner().await;
@@ -471,6 +488,30 @@ async fn reactions_and_notifications(b: Backend) {
         item["reactions"],
         json!([{"emoji": "🎉", "count": 2, "me": true}])
     );
+    expect(
+        ana.post(&format!("/items/{id}/reactions"), json!({"emoji": "👍"}))
+            .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    // Streams read the counts kept with the item; they agree with the
+    // item page, in first-used order, with the viewer's own marked.
+    let item = expect(bo.get(&format!("/items/{id}")).await, StatusCode::OK).await;
+    assert_eq!(
+        item["reactions"],
+        json!([{"emoji": "🎉", "count": 2, "me": true}, {"emoji": "👍", "count": 1, "me": false}])
+    );
+    assert_eq!(stream_reactions(&bo, "ana", &id).await, item["reactions"]);
+    assert_eq!(
+        stream_reactions(&ana, "ana", &id).await,
+        json!([{"emoji": "🎉", "count": 2, "me": false}, {"emoji": "👍", "count": 1, "me": true}])
+    );
+    expect(
+        ana.delete(&format!("/items/{id}/reactions/%F0%9F%91%8D"))
+            .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     // Comment reply → author notified; watcher (commenter) notified of later comments.
     let c = expect(
         bo.post(
@@ -539,6 +580,7 @@ async fn reactions_and_notifications(b: Backend) {
         item["reactions"],
         json!([{"emoji": "🎉", "count": 1, "me": false}])
     );
+    assert_eq!(stream_reactions(&bo, "ana", &id).await, item["reactions"]);
     owner.stop().await;
 }
 

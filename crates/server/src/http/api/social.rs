@@ -329,18 +329,7 @@ async fn stream_page(
 ) -> Result<Json<Page<ActivityView>>, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
     let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit()).await?;
-    let mut ids: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| r.item.as_ref().map(|i| i.id))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let reactions = {
-        let mut c = state.db.read().await.map_err(AppError::from)?;
-        store::social::reaction_counts(&mut c, viewer.id(), &ids)
-            .await
-            .map_err(AppError::from)?
-    };
+    let reactions = crate::service::pages::reactions_of(&state.db, viewer, &rows).await?;
     Ok(Json(Page {
         items: rows
             .iter()
