@@ -21,5 +21,5 @@ CREATE INDEX reactions_member ON reactions (member_id, item_id);
 CREATE INDEX follows_muted ON follows (member_id) WHERE level = 'muted';
 
 -- An open space's audience is the org (counted now and then) plus the
--- guests who belong to it, found through this small index.
-CREATE INDEX members_guests ON members (id) WHERE role = 'guest';
+-- guests who belong to it, found through this small (covering) index.
+CREATE INDEX members_guests ON members (id, deactivated_at) WHERE role = 'guest';
