@@ -866,6 +866,7 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
         tx.batch("ANALYZE").await?;
         tx.commit().await?;
     }
+    record_marks(db).await?;
     log(&format!(
         "done: {} rows in {:.1?}",
         load.total,
@@ -888,4 +889,86 @@ fn capitalise(w: &str) -> String {
         Some(f) => f.to_uppercase().chain(c).collect(),
         None => String::new(),
     }
+}
+
+/// Where the generated data ends: the highest ids (and the delivery
+/// position and time) right after generation, kept in the `bench_marks`
+/// setting so [`reset`] can remove what a benchmark run wrote.
+async fn record_marks(db: &Db) -> anyhow::Result<()> {
+    let mut tx = db.write().await?;
+    let r = tx
+        .query_one(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM activities), (SELECT COALESCE(MAX(id), 0) FROM items),
+                    (SELECT COALESCE(MAX(id), 0) FROM comments), (SELECT COALESCE(MAX(id), 0) FROM notifications),
+                    (SELECT value FROM counters WHERE name = 'delivery')",
+            params![],
+        )
+        .await?;
+    let marks = format!(
+        "{} {} {} {} {} {}",
+        r.i64(0)?,
+        r.i64(1)?,
+        r.i64(2)?,
+        r.i64(3)?,
+        r.i64(4)?,
+        store::now_micros()
+    );
+    store::accounts::put_setting(&mut tx, "bench_marks", &marks).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts the data set back as generated: removes the items, comments,
+/// activities, deliveries, notifications and follows a benchmark run
+/// added, and recounts comments on the items it commented on. Every run
+/// then starts from the same data (without this, each run's comments
+/// would add watchers, and so notifications, to the next run's). Returns
+/// false for a data set generated before marks were kept.
+pub async fn reset(db: &Db) -> anyhow::Result<bool> {
+    let marks = {
+        let mut c = db.read().await?;
+        store::accounts::setting(&mut c, "bench_marks").await?
+    };
+    let Some(marks) = marks else {
+        return Ok(false);
+    };
+    let v: Vec<i64> = marks
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let [activity, item, comment, notification, delivery, at] = v[..] else {
+        anyhow::bail!("bench_marks setting is malformed: {marks}");
+    };
+    let mut tx = db.write().await?;
+    tx.execute(
+        "UPDATE items SET comment_count =
+            (SELECT COUNT(*) FROM comments c WHERE c.item_id = items.id AND c.id <= $1)
+         WHERE id IN (SELECT item_id FROM comments WHERE id > $1)",
+        params![comment],
+    )
+    .await?;
+    for (sql, mark) in [
+        ("DELETE FROM fanout_jobs WHERE activity_id > $1", activity),
+        ("DELETE FROM notifications WHERE id > $1", notification),
+        ("DELETE FROM inbox WHERE activity_id > $1", activity),
+        ("DELETE FROM activities WHERE id > $1", activity),
+        ("DELETE FROM comments WHERE id > $1", comment),
+        ("DELETE FROM follows WHERE created_at > $1", at),
+        ("DELETE FROM item_topics WHERE item_id > $1", item),
+        ("DELETE FROM item_recipients WHERE item_id > $1", item),
+        ("DELETE FROM item_revisions WHERE item_id > $1", item),
+        ("DELETE FROM item_seen WHERE item_id > $1", item),
+        ("DELETE FROM item_acks WHERE item_id > $1", item),
+        ("DELETE FROM reactions WHERE item_id > $1", item),
+        ("DELETE FROM items WHERE id > $1", item),
+    ] {
+        tx.execute(sql, params![mark]).await?;
+    }
+    tx.execute(
+        "UPDATE counters SET value = $1 WHERE name = 'delivery'",
+        params![delivery],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }

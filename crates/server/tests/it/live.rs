@@ -254,4 +254,46 @@ async fn benchmark_smoke_run() {
         stdout.contains("| errors | 0 | 0 | 0 |"),
         "no errors:\n{stdout}\n{stderr}"
     );
+    // The run wrote posts and comments; reset puts the data set back as
+    // generated, so the next run starts from the same data.
+    let file = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "db"))
+        .expect("the SQLite data set");
+    let db = store::Db::open(
+        &format!("sqlite://{}", file.display()),
+        &store::Options::default(),
+    )
+    .await
+    .unwrap();
+    let counts = |db: store::Db| async move {
+        let mut c = db.read().await.unwrap();
+        let r = c
+            .query_one(
+                "SELECT (SELECT COUNT(*) FROM activities), (SELECT COUNT(*) FROM items),
+                        (SELECT COUNT(*) FROM comments), (SELECT SUM(comment_count) FROM items),
+                        (SELECT COUNT(*) FROM inbox), (SELECT COUNT(*) FROM follows)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (0..6).map(|i| r.i64(i).unwrap()).collect::<Vec<_>>()
+    };
+    let after_run = counts(db.clone()).await;
+    assert!(server::bench::generate::reset(&db).await.unwrap());
+    let reset = counts(db.clone()).await;
+    assert!(
+        reset.iter().zip(&after_run).all(|(r, a)| r <= a) && reset != after_run,
+        "reset removed the run's writes: {after_run:?} → {reset:?}"
+    );
+    assert_eq!(reset[2], reset[3], "comment counts match the comments left");
+    assert!(server::bench::generate::reset(&db).await.unwrap());
+    assert_eq!(
+        counts(db.clone()).await,
+        reset,
+        "a second reset changes nothing"
+    );
+    db.close().await;
 }
