@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::social_views::*;
-use super::views::Page;
+use super::views::{LargeJson, Page};
 use super::{ListQuery, decode_cursor, decode_id_cursor, encode_cursor};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiViewer};
@@ -326,11 +326,11 @@ async fn stream_page(
     viewer: &Viewer,
     which: StreamRequest,
     q: &ListQuery,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
     let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit()).await?;
     let reactions = crate::service::pages::reactions_of(&state.db, viewer, &rows).await?;
-    Ok(Json(Page {
+    Ok(LargeJson(Page {
         items: rows
             .iter()
             .map(|r| ActivityView::new(r, &reactions))
@@ -361,7 +361,7 @@ pub async fn home_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     stream_page(&state, &viewer, StreamRequest::Home, &q).await
 }
 
@@ -372,7 +372,7 @@ pub async fn everything_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     stream_page(&state, &viewer, StreamRequest::Everything, &q).await
 }
 
@@ -385,7 +385,7 @@ pub async fn space_stream(
     ApiViewer(viewer): ApiViewer,
     Path(slug): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     stream_page(&state, &viewer, StreamRequest::Space(slug), &q).await
 }
 
@@ -397,7 +397,7 @@ pub async fn topic_stream(
     ApiViewer(viewer): ApiViewer,
     Path(tag): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     stream_page(&state, &viewer, StreamRequest::Topic(tag), &q).await
 }
 
@@ -409,7 +409,7 @@ pub async fn member_stream(
     ApiViewer(viewer): ApiViewer,
     Path(handle): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     stream_page(&state, &viewer, StreamRequest::Profile(handle), &q).await
 }
 
@@ -421,7 +421,7 @@ pub async fn item_stream(
     ApiViewer(viewer): ApiViewer,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<Json<Page<ActivityView>>, Problem> {
+) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     stream_page(&state, &viewer, StreamRequest::Item(item_id(&id)?), &q).await
 }
 

@@ -16,6 +16,31 @@ pub fn opt_time(micros: Option<i64>) -> Option<String> {
     micros.map(time)
 }
 
+/// A JSON response serialised into one buffer sized for a stream page (tens
+/// of kilobytes), instead of a small buffer that grows and copies as it
+/// goes: stream pages are the most requested bodies.
+pub struct LargeJson<T>(pub T);
+
+impl<T: Serialize> axum::response::IntoResponse for LargeJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        let mut buf = Vec::with_capacity(32 * 1024);
+        match serde_json::to_writer(&mut buf, &self.0) {
+            Ok(()) => (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::HeaderValue::from_static("application/json"),
+                )],
+                buf,
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "could not serialise a response");
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}
+
 /// A page of a list; pass `next` back as `before` for the following page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T> {
