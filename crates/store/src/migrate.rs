@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_read_path.sql"),
         postgres: include_str!("../migrations/postgres/0004_read_path.sql"),
     },
+    Migration {
+        version: 5,
+        name: "follows_level",
+        sqlite: include_str!("../migrations/sqlite/0005_follows_level.sql"),
+        postgres: include_str!("../migrations/postgres/0005_follows_level.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.
