@@ -35,17 +35,8 @@ fn spawn_checkpointer(path: PathBuf, stop: Arc<std::sync::atomic::AtomicBool>) {
             let Ok(conn) = open_conn(&path, false) else {
                 return;
             };
-            // Once a second: a page written several times in between is
-            // copied back once (measured: more comments/s, lower read p99
-            // than every 200 ms). The stop flag is looked at more often.
-            let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
-            while !stopped() {
-                for _ in 0..10 {
-                    std::thread::sleep(Duration::from_millis(100));
-                    if stopped() {
-                        return;
-                    }
-                }
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(200));
                 let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         });
