@@ -715,7 +715,7 @@ pub async fn item_reactions(
     c: &mut Conn,
     viewer: i64,
     items: &[&ItemRow],
-) -> Result<Vec<(i64, i64, String, i64, bool)>, Error> {
+) -> Result<Vec<ReactionCount>, Error> {
     let with: Vec<&&ItemRow> = items
         .iter()
         .filter(|i| !i.reaction_summary.is_empty())
@@ -771,13 +771,29 @@ pub async fn remove_reaction(
     Ok(n == 1)
 }
 
+/// A reaction count: (item, comment — 0 for the item itself —, emoji,
+/// count, whether the viewer gave it).
+pub type ReactionCount = (i64, i64, String, i64, bool);
+
+/// The counts on one item (`comment` 0) or one of its comments, in order:
+/// (emoji, count, whether the viewer gave it).
+pub fn reactions_on(
+    all: &[ReactionCount],
+    item: i64,
+    comment: i64,
+) -> impl Iterator<Item = (&str, i64, bool)> {
+    all.iter()
+        .filter(move |r| r.0 == item && r.1 == comment)
+        .map(|r| (r.2.as_str(), r.3, r.4))
+}
+
 /// Reaction counts for items (comment 0) and their comments:
 /// (item, comment, emoji, count, viewer reacted).
 pub async fn reaction_counts(
     c: &mut Conn,
     viewer: i64,
     items: &[i64],
-) -> Result<Vec<(i64, i64, String, i64, bool)>, Error> {
+) -> Result<Vec<ReactionCount>, Error> {
     if items.is_empty() {
         return Ok(Vec::new());
     }
@@ -994,6 +1010,23 @@ pub struct NewActivity<'a> {
     pub target_id: Option<i64>,
     pub item_id: Option<i64>,
     pub space_id: Option<i64>,
+}
+
+impl<'a> NewActivity<'a> {
+    /// Something done to an item itself (updated, deleted, acknowledged, a
+    /// reminder): the item is the object, with no target.
+    pub fn on_item(actor_id: i64, verb: &'a str, item_id: i64, space_id: Option<i64>) -> Self {
+        NewActivity {
+            actor_id,
+            verb,
+            object_type: "item",
+            object_id: item_id,
+            target_type: None,
+            target_id: None,
+            item_id: Some(item_id),
+            space_id,
+        }
+    }
 }
 
 /// Appends an activity. On PostgreSQL a transaction-scoped advisory lock
@@ -1508,24 +1541,17 @@ pub async fn activities_by_ids(
 
 // ---- audience ----
 
-/// Members who may see an item in a space of this visibility: the exact
-/// count. Open spaces: every active non-guest plus guest members.
-pub async fn space_audience_count(
-    c: &mut Conn,
-    space: i64,
-    visibility: SpaceVisibility,
-) -> Result<i64, Error> {
-    let sql = match visibility {
-        SpaceVisibility::Open => {
-            "SELECT COUNT(*) FROM members m WHERE m.deactivated_at IS NULL AND (m.role <> 'guest'
-               OR EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $1 AND sm.member_id = m.id))"
-        }
-        _ => {
-            "SELECT COUNT(*) FROM space_members sm JOIN members m ON m.id = sm.member_id
-             WHERE sm.space_id = $1 AND m.deactivated_at IS NULL"
-        }
-    };
-    c.query_one(sql, params![space]).await?.i64(0)
+/// Active members of a space: the audience of a closed or secret space.
+/// (An open space's audience is the org, [`org_audience_count`], plus its
+/// guests, [`space_guest_count`].)
+pub async fn space_member_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM space_members sm JOIN members m ON m.id = sm.member_id
+         WHERE sm.space_id = $1 AND m.deactivated_at IS NULL",
+        params![space],
+    )
+    .await?
+    .i64(0)
 }
 
 /// Active guests who belong to a space (the org count leaves guests out;

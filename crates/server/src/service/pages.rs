@@ -13,7 +13,7 @@ use crate::service::accounts::{self, OrgSettings, Viewer};
 use crate::service::social::{self as svc, Acks, AudienceSummary, ItemDetail, StreamRequest};
 
 /// Reactions as the store gives them: (item, comment, emoji, count, mine).
-pub type Reactions = Vec<(i64, i64, String, i64, bool)>;
+pub type Reactions = Vec<store::social::ReactionCount>;
 
 /// What the header of every page shows.
 #[derive(Debug, Clone)]

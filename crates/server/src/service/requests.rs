@@ -1015,16 +1015,7 @@ pub async fn run_reminders(db: &Db, now: i64) -> AppResult<usize> {
             };
             let a = q::append_activity(
                 &mut tx,
-                &NewActivity {
-                    actor_id: r.performer_id,
-                    verb,
-                    object_type: "item",
-                    object_id: *id,
-                    target_type: None,
-                    target_id: None,
-                    item_id: Some(*id),
-                    space_id: None,
-                },
+                &NewActivity::on_item(r.performer_id, verb, *id, None),
                 now,
             )
             .await?;

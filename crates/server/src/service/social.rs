@@ -697,7 +697,7 @@ pub struct ItemDetail {
     pub item: ItemRow,
     pub topics: Vec<String>,
     pub recipients: Vec<Person>,
-    pub reactions: Vec<(i64, i64, String, i64, bool)>,
+    pub reactions: Vec<store::social::ReactionCount>,
     pub follow_level: Option<String>,
 }
 
@@ -761,16 +761,7 @@ pub async fn edit_item(
     q::set_item_topics(&mut tx, id, &topics).await?;
     q::append_activity(
         &mut tx,
-        &NewActivity {
-            actor_id: viewer.id(),
-            verb: "update",
-            object_type: "item",
-            object_id: id,
-            target_type: None,
-            target_id: None,
-            item_id: Some(id),
-            space_id: item.space_id,
-        },
+        &NewActivity::on_item(viewer.id(), "update", id, item.space_id),
         now,
     )
     .await?;
@@ -806,16 +797,7 @@ pub async fn delete_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
     q::delete_item(&mut tx, id, now).await?;
     q::append_activity(
         &mut tx,
-        &NewActivity {
-            actor_id: viewer.id(),
-            verb: "delete",
-            object_type: "item",
-            object_id: id,
-            target_type: None,
-            target_id: None,
-            item_id: Some(id),
-            space_id: item.space_id,
-        },
+        &NewActivity::on_item(viewer.id(), "delete", id, item.space_id),
         now,
     )
     .await?;
@@ -1308,7 +1290,7 @@ pub async fn audience_for_space(
             audience_count(db, &mut c, Count::Org).await?
                 + q::space_guest_count(&mut c, s.id).await?
         }
-        v => audience_count(db, &mut c, Count::Members(s.id, v)).await?,
+        _ => audience_count(db, &mut c, Count::Members(s.id)).await?,
     };
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     let label = match s.visibility {
@@ -1415,21 +1397,21 @@ enum Count {
     /// Active members who are not guests.
     Org,
     /// Active members of a closed or secret space.
-    Members(i64, SpaceVisibility),
+    Members(i64),
 }
 
 impl Count {
     fn key(self, db: &Db) -> String {
         match self {
             Count::Org => format!("{}|org", db.redacted_url()),
-            Count::Members(id, v) => format!("{}|space:{id}:{}", db.redacted_url(), v.as_str()),
+            Count::Members(id) => format!("{}|space:{id}", db.redacted_url()),
         }
     }
 
     async fn count(self, c: &mut Conn) -> Result<i64, store::Error> {
         match self {
             Count::Org => q::org_audience_count(c).await,
-            Count::Members(id, v) => q::space_audience_count(c, id, v).await,
+            Count::Members(id) => q::space_member_count(c, id).await,
         }
     }
 }
@@ -1603,16 +1585,7 @@ pub async fn acknowledge(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
     if q::acknowledge(&mut tx, id, viewer.id(), now).await? {
         q::append_activity(
             &mut tx,
-            &NewActivity {
-                actor_id: viewer.id(),
-                verb: "acknowledge",
-                object_type: "item",
-                object_id: id,
-                target_type: None,
-                target_id: None,
-                item_id: Some(id),
-                space_id: item.space_id,
-            },
+            &NewActivity::on_item(viewer.id(), "acknowledge", id, item.space_id),
             now,
         )
         .await?;

@@ -2,7 +2,9 @@
 //! notifications and audiences.
 
 use serde::Serialize;
-use store::social::{ActivityRow, CommentRow, ItemRow, NotificationRow, Person, Space};
+use store::social::{
+    ActivityRow, CommentRow, ItemRow, NotificationRow, Person, ReactionCount, Space,
+};
 use utoipa::ToSchema;
 
 use super::views::{opt_time, time};
@@ -87,17 +89,12 @@ pub struct ReactionView {
     pub me: bool,
 }
 
-fn reactions_for(
-    all: &[(i64, i64, String, i64, bool)],
-    item: i64,
-    comment: i64,
-) -> Vec<ReactionView> {
-    all.iter()
-        .filter(|r| r.0 == item && r.1 == comment)
-        .map(|r| ReactionView {
-            emoji: r.2.clone(),
-            count: r.3,
-            me: r.4,
+fn reactions_for(all: &[ReactionCount], item: i64, comment: i64) -> Vec<ReactionView> {
+    store::social::reactions_on(all, item, comment)
+        .map(|(emoji, count, me)| ReactionView {
+            emoji: emoji.to_owned(),
+            count,
+            me,
         })
         .collect()
 }
@@ -158,7 +155,7 @@ pub struct ItemView {
 }
 
 impl ItemView {
-    pub fn new(i: &ItemRow, reactions: &[(i64, i64, String, i64, bool)]) -> Self {
+    pub fn new(i: &ItemRow, reactions: &[ReactionCount]) -> Self {
         ItemView {
             id: i.id.to_string(),
             kind: i.kind.clone(),
@@ -217,7 +214,7 @@ pub struct CommentView {
 }
 
 impl CommentView {
-    pub fn new(c: &CommentRow, reactions: &[(i64, i64, String, i64, bool)]) -> Self {
+    pub fn new(c: &CommentRow, reactions: &[ReactionCount]) -> Self {
         CommentView {
             id: c.id.to_string(),
             item_id: c.item_id.to_string(),
@@ -257,7 +254,7 @@ pub struct ActivityView {
 }
 
 impl ActivityView {
-    pub fn new(a: &ActivityRow, reactions: &[(i64, i64, String, i64, bool)]) -> Self {
+    pub fn new(a: &ActivityRow, reactions: &[ReactionCount]) -> Self {
         ActivityView {
             id: a.id.to_string(),
             actor: PersonView::from(&a.actor),

@@ -137,12 +137,11 @@ pub struct ReactionV {
 }
 
 fn reactions_for(all: &Reactions, item: i64, comment: i64) -> Vec<ReactionV> {
-    all.iter()
-        .filter(|r| r.0 == item && r.1 == comment)
-        .map(|r| ReactionV {
-            emoji: r.2.clone(),
-            count: r.3,
-            me: r.4,
+    store::social::reactions_on(all, item, comment)
+        .map(|(emoji, count, me)| ReactionV {
+            emoji: emoji.to_owned(),
+            count,
+            me,
         })
         .collect()
 }
