@@ -180,6 +180,102 @@ where
     Ok(total)
 }
 
+/// Offers requests at a fixed rate (open loop), as many people using the
+/// server independently would: request `i` is due at `start + i / rate`,
+/// whatever happened to the ones before it, and its latency counts from
+/// when it was handed out, waiting for a free connection included, so a
+/// server that falls behind shows it in the percentiles instead of
+/// slowing the driver down (no coordinated omission). Due requests go to the first free one of `connections`
+/// keep-alive connections. `next` gets the request number and may return
+/// None to leave that slot empty (so a read-only run can keep exactly the
+/// read schedule of a mixed one). Requests still running when `duration`
+/// ends are waited for, up to 10 s.
+pub async fn run_at_rate<F>(
+    addr: SocketAddr,
+    connections: usize,
+    rate: f64,
+    duration: Duration,
+    seed: u64,
+    next: F,
+) -> anyhow::Result<Outcome>
+where
+    F: Fn(u64, &mut StdRng) -> Option<Req> + Send + Sync + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, Req)>(1 << 16);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let rx = rx.clone();
+        workers.push(tokio::spawn(async move {
+            let mut out = Outcome::default();
+            let mut sender = connect(addr).await.ok();
+            loop {
+                let Some((queued, r)) = rx.lock().await.recv().await else {
+                    return out;
+                };
+                if sender.is_none() {
+                    sender = connect(addr).await.ok();
+                }
+                let Some(s) = sender.as_mut() else {
+                    out.errors += 1;
+                    continue;
+                };
+                match send(s, addr, &r).await {
+                    Ok((status, _)) if status.is_success() => {
+                        if out.latencies.len() <= r.kind {
+                            out.latencies.resize(r.kind + 1, Vec::new());
+                        }
+                        out.latencies[r.kind]
+                            .push(queued.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                    }
+                    Ok(_) => out.errors += 1,
+                    Err(_) => {
+                        out.errors += 1;
+                        sender = None;
+                    }
+                }
+            }
+        }));
+    }
+    let start = Instant::now();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let total = (rate * duration.as_secs_f64()) as u64;
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        if let Some(r) = next(i, &mut rng) {
+            // The timer wakes on millisecond ticks: the clock starts when
+            // the request is handed out, not up to a tick earlier, so the
+            // driver's own lateness is not counted against the server.
+            tx.send((Instant::now(), r)).await?;
+        }
+    }
+    drop(tx);
+    let mut outcome = Outcome::default();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for w in workers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, w).await {
+            Ok(o) => {
+                let o = o?;
+                outcome.errors += o.errors;
+                for (k, l) in o.latencies.into_iter().enumerate() {
+                    if outcome.latencies.len() <= k {
+                        outcome.latencies.resize(k + 1, Vec::new());
+                    }
+                    outcome.latencies[k].extend(l);
+                }
+            }
+            // Still busy 10 s after the end: count it as failed.
+            Err(_) => outcome.errors += 1,
+        }
+    }
+    // Rates are per second of offered load: a server that kept up
+    // completes every request within the run (plus the last latency).
+    outcome.elapsed = duration;
+    Ok(outcome)
+}
+
 /// An open Server-Sent Events connection that reports when an event
 /// containing a given text arrives.
 pub struct LiveWatch {

@@ -18,6 +18,7 @@ pub mod generate;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::Method;
@@ -71,6 +72,14 @@ pub struct AllArgs {
     /// Open live connections for M5
     #[arg(long, default_value_t = 10_000)]
     pub live_connections: usize,
+    /// M3 offers comments at rising rates (100, 200, … per second, reads at
+    /// nine times the rate) up to this one, and stops at the first rate the
+    /// server does not sustain
+    #[arg(long, default_value_t = 500.0)]
+    pub m3_writes: f64,
+    /// Keep-alive connections the M3 load is spread over
+    #[arg(long, default_value_t = 64)]
+    pub m3_connections: usize,
     /// Measure only these (comma-separated: m1,m2,m3,m5)
     #[arg(long, default_value = "m1,m2,m3,m5")]
     pub only: String,
@@ -105,13 +114,88 @@ pub struct Report {
     pub m2_big_followers: i64,
     pub m2_big_post: f64,
     pub m2_big_home_done: f64,
-    pub m3_writes_per_s: f64,
-    pub m3_read_p99: f64,
-    pub m3_read_p99_ratio: f64,
+    pub m3_everyday: M3,
+    pub m3_comments: M3,
+    /// Closed loop (`--concurrency` connections back to back): the most
+    /// the machine does at 90/10, and the read p99 then.
+    pub m3_saturated_writes: f64,
+    pub m3_saturated_read_p99: f64,
     pub m5_rss_idle_mib: f64,
     pub m5_rss_live_mib: f64,
     pub m5_open: usize,
     pub errors: u64,
+}
+
+/// M3 for one kind of write.
+#[derive(Debug, Clone, Default)]
+pub struct M3 {
+    /// The highest offered write rate at which every write was done and
+    /// the read p99 grew at most 1.5× (0 when none).
+    pub sustained: f64,
+    /// The last rate tried (the first that failed, or the highest): writes
+    /// per second offered and done, and their latency.
+    pub offered: f64,
+    pub done: f64,
+    pub write_p50: f64,
+    pub write_p99: f64,
+    /// Read p99 of the same read schedule without the writes, and with.
+    pub read_p99_idle: f64,
+    pub read_p99: f64,
+    pub ratio: f64,
+}
+
+/// The writes M3 offers.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteMix {
+    /// What people at work mostly do, per 20 writes: 7 reactions, 5
+    /// "seen" marks, 5 comments, 2 "mark all notifications read", 1 post
+    /// on their profile.
+    Everyday,
+    /// Comments only.
+    Comments,
+}
+
+impl WriteMix {
+    fn name(self) -> &'static str {
+        match self {
+            WriteMix::Everyday => "everyday writes",
+            WriteMix::Comments => "comments only",
+        }
+    }
+
+    fn request(self, rng: &mut rand::rngs::StdRng, items: &[i64], writers: &[i64]) -> Req {
+        let slot = match self {
+            WriteMix::Everyday => rng.random_range(0..20),
+            WriteMix::Comments => 7,
+        };
+        let item = *pick(rng, items);
+        let (path, body) = match slot {
+            0..7 => (
+                format!("/api/v1/items/{item}/reactions"),
+                format!(
+                    r#"{{"emoji":"{}"}}"#,
+                    ["👍", "🎉", "❤️", "🙏", "👀"][rng.random_range(0..5)]
+                ),
+            ),
+            7..12 => (
+                format!("/api/v1/items/{item}/comments"),
+                r#"{"body":"Agreed, let's do it."}"#.to_owned(),
+            ),
+            12..17 => (format!("/api/v1/items/{item}/seen"), "{}".to_owned()),
+            17..19 => ("/api/v1/notifications/read".to_owned(), "{}".to_owned()),
+            _ => (
+                "/api/v1/items".to_owned(),
+                r#"{"body":"Notes from today's planning are in the shared folder."}"#.to_owned(),
+            ),
+        };
+        Req {
+            method: Method::POST,
+            path,
+            token: Some(format!("bench-{}", pick(rng, writers))),
+            body: Some(body),
+            kind: 1,
+        }
+    }
 }
 
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -553,12 +637,18 @@ async fn measure(
         );
     }
 
-    // M3: 90% reads / 10% writes (comments on recent items of the big space).
+    // M3: 90% reads / 10% writes, offered at fixed rates as independent
+    // users would. At each rate the same read schedule runs first without
+    // the writes: how much the writes make the reads' p99 grow decides
+    // whether the rate is sustained. Two kinds of writes: the everyday mix
+    // of people at work, and comments alone (the heaviest common write:
+    // every comment reaches the item's watchers and the commenter's
+    // followers).
     if want("m3") {
         let recent: Vec<i64> = {
             let mut c = db.read().await?;
             c.query(
-                "SELECT id FROM items WHERE space_id = 2 ORDER BY id DESC LIMIT 200",
+                "SELECT id FROM items WHERE space_id = 2 ORDER BY id DESC LIMIT 1000",
                 params![],
             )
             .await?
@@ -566,35 +656,104 @@ async fn measure(
             .filter_map(|r| r.i64(0).ok())
             .collect()
         };
-        let writers = tokens_in_space(db, &tokens, 2).await?;
-        let t3 = tokens.clone();
-        let mixed = drive::run(addr, conc, secs, 3, move |rng| {
-            if rng.random_range(0..10) == 0 {
-                Req {
-                    method: Method::POST,
-                    path: format!("/api/v1/items/{}/comments", pick(rng, &recent)),
-                    token: Some(format!("bench-{}", pick(rng, &writers))),
-                    body: Some(r#"{"body":"Agreed, let's do it."}"#.into()),
-                    kind: 1,
+        let writers = Arc::new(tokens_in_space(db, &tokens, 2).await?);
+        let recent = Arc::new(recent);
+        let readers = Arc::new(tokens.clone());
+        let mix = move |writes: Option<WriteMix>| {
+            let (recent, writers, readers) = (recent.clone(), writers.clone(), readers.clone());
+            move |i: u64, rng: &mut rand::rngs::StdRng| -> Option<Req> {
+                if i.is_multiple_of(10) {
+                    writes.map(|w| w.request(rng, &recent, &writers))
+                } else {
+                    Some(Req::get(
+                        "/api/v1/streams/home?limit=20",
+                        Some(format!("bench-{}", pick(rng, &readers))),
+                    ))
                 }
-            } else {
-                Req::get(
-                    "/api/v1/streams/home?limit=20",
-                    Some(format!("bench-{}", pick(rng, &t3))),
-                )
             }
+        };
+        let conns = if args.smoke { 8 } else { args.m3_connections };
+        let rates: Vec<f64> = if args.smoke {
+            vec![20.0]
+        } else {
+            (1..)
+                .map(|k| f64::from(k) * 100.0)
+                .take_while(|w| *w <= args.m3_writes)
+                .collect()
+        };
+        for kind in [WriteMix::Everyday, WriteMix::Comments] {
+            let mut m = M3::default();
+            for &writes in &rates {
+                let idle =
+                    drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(None)).await?;
+                let mixed =
+                    drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(Some(kind)))
+                        .await?;
+                m.offered = writes;
+                m.done = mixed.rate(1);
+                m.write_p50 = mixed.pct(1, 50.0);
+                m.write_p99 = mixed.pct(1, 99.0);
+                m.read_p99_idle = idle.pct(0, 99.0);
+                m.read_p99 = mixed.pct(0, 99.0);
+                m.ratio = m.read_p99 / m.read_p99_idle;
+                r.errors += idle.errors + mixed.errors;
+                eprintln!(
+                    "M3 {backend} {}: offered {writes:.0} writes/s + {:.0} reads/s: {:.0} writes/s \
+                     done (p50 {:.2} ms, p99 {:.2} ms); read p99 {:.2} ms against {:.2} ms without \
+                     the writes ({:.2}×)",
+                    kind.name(),
+                    writes * 9.0,
+                    m.done,
+                    m.write_p50,
+                    m.write_p99,
+                    m.read_p99,
+                    m.read_p99_idle,
+                    m.ratio
+                );
+                if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+                    for (name, o) in [("without", &idle), ("with", &mixed)] {
+                        eprintln!(
+                            "  reads {name} writes: p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
+                            o.pct(0, 50.0),
+                            o.pct(0, 90.0),
+                            o.pct(0, 99.0),
+                            o.pct(0, 99.9),
+                            o.pct(0, 100.0)
+                        );
+                    }
+                }
+                // Sustained: every write done (a backlog shows as latency,
+                // so the writes' p99 stays under a second) and the reads'
+                // p99 grew at most 1.5×.
+                let kept_up = mixed.errors == 0
+                    && mixed.count(1) as f64 >= writes * secs.as_secs_f64() * 0.99
+                    && m.write_p99 < 1000.0;
+                if !(kept_up && m.ratio <= 1.5) {
+                    break;
+                }
+                m.sustained = writes;
+            }
+            match kind {
+                WriteMix::Everyday => r.m3_everyday = m,
+                WriteMix::Comments => r.m3_comments = m,
+            }
+        }
+        // Comments back to back on `--concurrency` connections: the most
+        // the machine does, for comparison with earlier runs.
+        let sat = mix(Some(WriteMix::Comments));
+        let saturated = drive::run(addr, conc, secs, 4, move |rng| {
+            let slot = rng.random_range(0..10);
+            sat(slot, rng).expect("every slot has a request when writes are on")
         })
         .await?;
-        r.m3_writes_per_s = mixed.rate(1);
-        r.m3_read_p99 = mixed.pct(0, 99.0);
-        r.m3_read_p99_ratio = r.m3_read_p99 / r.m1_home_p99;
-        r.errors += mixed.errors;
+        r.m3_saturated_writes = saturated.rate(1);
+        r.m3_saturated_read_p99 = saturated.pct(0, 99.0);
+        r.errors += saturated.errors;
         eprintln!(
-            "M3 {backend}: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms ({:.2}× idle)",
-            r.m3_writes_per_s,
-            mixed.rate(0),
-            r.m3_read_p99,
-            r.m3_read_p99_ratio
+            "M3 {backend} comments, closed loop: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms",
+            r.m3_saturated_writes,
+            saturated.rate(0),
+            r.m3_saturated_read_p99
         );
     }
 
@@ -700,16 +859,55 @@ pub fn table(reports: &[Report]) -> String {
         "home ≤ 5000",
         &|r| format!("{:.1} / {:.1}", r.m2_big_post, r.m2_big_home_done),
     );
-    row(&mut s, "M3 writes/s at 90/10", "≥ 500", &|r| {
-        format!("{:.0}", r.m3_writes_per_s)
-    });
-    row(&mut s, "M3 read p99 ms (× idle)", "≤ 1.5×", &|r| {
-        if r.ran.iter().any(|m| m == "m1") {
-            format!("{:.2} ({:.2}×)", r.m3_read_p99, r.m3_read_p99_ratio)
-        } else {
-            format!("{:.2} (× idle needs m1)", r.m3_read_p99)
-        }
-    });
+    for (label, m) in [
+        (
+            "everyday writes",
+            (|r: &Report| r.m3_everyday.clone()) as fn(&Report) -> M3,
+        ),
+        ("comments only", |r: &Report| r.m3_comments.clone()),
+    ] {
+        row(
+            &mut s,
+            &format!("M3 writes/s sustained at 90/10, {label}"),
+            "≥ 500",
+            &|r| format!("{:.0}", m(r).sustained),
+        );
+        row(
+            &mut s,
+            &format!("M3 {label}, last rate: done of offered (p50 / p99 ms)"),
+            "",
+            &|r| {
+                let m = m(r);
+                format!(
+                    "{:.0} of {:.0} ({:.1} / {:.1})",
+                    m.done, m.offered, m.write_p50, m.write_p99
+                )
+            },
+        );
+        row(
+            &mut s,
+            &format!("M3 {label}, last rate: read p99 ms with / without writes"),
+            "≤ 1.5×",
+            &|r| {
+                let m = m(r);
+                format!(
+                    "{:.2} / {:.2} ({:.2}×)",
+                    m.read_p99, m.read_p99_idle, m.ratio
+                )
+            },
+        );
+    }
+    row(
+        &mut s,
+        "M3 comments, closed loop: writes/s, read p99 ms",
+        "",
+        &|r| {
+            format!(
+                "{:.0}, {:.2}",
+                r.m3_saturated_writes, r.m3_saturated_read_p99
+            )
+        },
+    );
     row(&mut s, "M5 RSS MiB idle / live", "≤ 512", &|r| {
         format!(
             "{:.0} / {:.0} ({} open)",

@@ -245,7 +245,9 @@ async fn benchmark_smoke_run() {
     for row in [
         "M1 ratio home/hello",
         "M2 in every home",
-        "M3 writes/s",
+        "M3 writes/s sustained at 90/10, everyday writes",
+        "M3 writes/s sustained at 90/10, comments only",
+        "M3 comments only, last rate: read p99 ms with / without writes",
         "M5 RSS",
     ] {
         assert!(stdout.contains(row), "{row} in:\n{stdout}");

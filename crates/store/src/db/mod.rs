@@ -195,6 +195,20 @@ impl Db {
     }
 }
 
+/// Runs a statement on SQLite's writer. Writes run inline, like reads, but
+/// a write can take milliseconds (a comment dirties a hundred pages, and a
+/// page not in memory waits for the disk); on a runtime with worker
+/// threads the worker hands its queue of other requests to another thread
+/// first, so reads are not held up behind a write on a small machine.
+fn off_worker<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// A database connection: a pooled reader, or the inside of a [`Tx`].
 pub struct Conn {
     inner: ConnInner,
@@ -220,7 +234,7 @@ impl Conn {
         count_query(&self.db.queries);
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::query(r.conn(), sql, params),
-            ConnInner::SqliteWrite(w) => sqlite::query(w, sql, params),
+            ConnInner::SqliteWrite(w) => off_worker(|| sqlite::query(w, sql, params)),
             ConnInner::Pg(c) => postgres::query(c, sql, params).await,
         }
     }
@@ -240,7 +254,7 @@ impl Conn {
         count_query(&self.db.queries);
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::execute(r.conn(), sql, params),
-            ConnInner::SqliteWrite(w) => sqlite::execute(w, sql, params),
+            ConnInner::SqliteWrite(w) => off_worker(|| sqlite::execute(w, sql, params)),
             ConnInner::Pg(c) => postgres::execute(c, sql, params).await,
         }
     }
@@ -249,7 +263,7 @@ impl Conn {
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::batch(r.conn(), sql),
-            ConnInner::SqliteWrite(w) => sqlite::batch(w, sql),
+            ConnInner::SqliteWrite(w) => off_worker(|| sqlite::batch(w, sql)),
             ConnInner::Pg(c) => c.batch_execute(sql).await.map_err(postgres::map_err),
         }
     }
