@@ -98,6 +98,25 @@ impl Outcome {
     pub fn pct(&self, kind: usize, p: f64) -> f64 {
         percentile(self.latencies.get(kind).map_or(&[][..], Vec::as_slice), p)
     }
+
+    /// Records a successful request of `kind` that started at `since`.
+    fn record(&mut self, kind: usize, since: Instant) {
+        if self.latencies.len() <= kind {
+            self.latencies.resize(kind + 1, Vec::new());
+        }
+        self.latencies[kind].push(since.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+    }
+
+    /// Adds another connection's latencies and errors to these.
+    fn absorb(&mut self, other: Outcome) {
+        self.errors += other.errors;
+        for (k, l) in other.latencies.into_iter().enumerate() {
+            if self.latencies.len() <= k {
+                self.latencies.resize(k + 1, Vec::new());
+            }
+            self.latencies[k].extend(l);
+        }
+    }
 }
 
 pub fn percentile(samples: &[u32], p: f64) -> f64 {
@@ -143,13 +162,7 @@ where
                 let r = next(&mut rng);
                 let t = Instant::now();
                 match send(&mut sender, addr, &r).await {
-                    Ok((status, _)) if status.is_success() => {
-                        if out.latencies.len() <= r.kind {
-                            out.latencies.resize(r.kind + 1, Vec::new());
-                        }
-                        out.latencies[r.kind]
-                            .push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                    }
+                    Ok((status, _)) if status.is_success() => out.record(r.kind, t),
                     Ok(_) => out.errors += 1,
                     Err(_) => {
                         out.errors += 1;
@@ -167,14 +180,7 @@ where
     stop.store(true, Ordering::Relaxed);
     let mut total = Outcome::default();
     for t in tasks {
-        let o = t.await?;
-        total.errors += o.errors;
-        for (k, l) in o.latencies.into_iter().enumerate() {
-            if total.latencies.len() <= k {
-                total.latencies.resize(k + 1, Vec::new());
-            }
-            total.latencies[k].extend(l);
-        }
+        total.absorb(t.await?);
     }
     total.elapsed = start.elapsed();
     Ok(total)
@@ -185,11 +191,11 @@ where
 /// whatever happened to the ones before it, and its latency counts from
 /// when it was handed out, waiting for a free connection included, so a
 /// server that falls behind shows it in the percentiles instead of
-/// slowing the driver down (no coordinated omission). Due requests go to the first free one of `connections`
-/// keep-alive connections. `next` gets the request number and may return
-/// None to leave that slot empty (so a read-only run can keep exactly the
-/// read schedule of a mixed one). Requests still running when `duration`
-/// ends are waited for, up to 10 s.
+/// slowing the driver down (no coordinated omission). Due requests go to
+/// the first free one of `connections` keep-alive connections. `next` gets
+/// the request number and may return None to leave that slot empty (so a
+/// read-only run can keep exactly the read schedule of a mixed one).
+/// Requests still running when `duration` ends are waited for, up to 10 s.
 pub async fn run_at_rate<F>(
     addr: SocketAddr,
     connections: usize,
@@ -221,13 +227,7 @@ where
                     continue;
                 };
                 match send(s, addr, &r).await {
-                    Ok((status, _)) if status.is_success() => {
-                        if out.latencies.len() <= r.kind {
-                            out.latencies.resize(r.kind + 1, Vec::new());
-                        }
-                        out.latencies[r.kind]
-                            .push(queued.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                    }
+                    Ok((status, _)) if status.is_success() => out.record(r.kind, queued),
                     Ok(_) => out.errors += 1,
                     Err(_) => {
                         out.errors += 1;
@@ -256,16 +256,7 @@ where
     for w in workers {
         let left = deadline.saturating_duration_since(Instant::now());
         match tokio::time::timeout(left, w).await {
-            Ok(o) => {
-                let o = o?;
-                outcome.errors += o.errors;
-                for (k, l) in o.latencies.into_iter().enumerate() {
-                    if outcome.latencies.len() <= k {
-                        outcome.latencies.resize(k + 1, Vec::new());
-                    }
-                    outcome.latencies[k].extend(l);
-                }
-            }
+            Ok(o) => outcome.absorb(o?),
             // Still busy 10 s after the end: count it as failed.
             Err(_) => outcome.errors += 1,
         }
