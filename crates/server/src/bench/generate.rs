@@ -302,7 +302,7 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
     // followed people, so taking the first ones would skew every write.
     let mut rows = Vec::new();
     for id in token_members(shape) {
-        let token = format!("bench-{id}");
+        let token = api_token(id);
         rows.push(vec![
             v(id),
             v(id),
@@ -873,6 +873,12 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
         started.elapsed()
     ));
     Ok(())
+}
+
+/// The API token the data set gives member `id` (one of
+/// [`token_members`]).
+pub fn api_token(id: i64) -> String {
+    format!("bench-{id}")
 }
 
 /// The members that have an API token `bench-<id>`.

@@ -126,6 +126,14 @@ pub struct Report {
     pub errors: u64,
 }
 
+/// The read M1 and M3 measure: a random token member's home page.
+fn home_page(rng: &mut rand::rngs::StdRng, members: &[i64]) -> Req {
+    Req::get(
+        "/api/v1/streams/home?limit=20",
+        Some(generate::api_token(*pick(rng, members))),
+    )
+}
+
 /// M3 for one kind of write.
 #[derive(Debug, Clone, Default)]
 pub struct M3 {
@@ -191,7 +199,7 @@ impl WriteMix {
         Req {
             method: Method::POST,
             path,
-            token: Some(format!("bench-{}", pick(rng, writers))),
+            token: Some(generate::api_token(*pick(rng, writers))),
             body: Some(body),
             kind: 1,
         }
@@ -470,7 +478,6 @@ async fn measure(
     let secs = Duration::from_secs(if args.smoke { 1 } else { args.seconds });
     let conc = if args.smoke { 4 } else { args.concurrency };
     let tokens: Vec<i64> = generate::token_members(shape);
-    let tok = |id: i64| format!("bench-{id}");
     let mut r = Report {
         backend: backend.into(),
         ..Default::default()
@@ -490,13 +497,7 @@ async fn measure(
     // M1: home stream vs hello world, same server, same run.
     if want("m1") {
         let t2 = tokens.clone();
-        let home = drive::run(addr, conc, secs, 1, move |rng| {
-            Req::get(
-                "/api/v1/streams/home?limit=20",
-                Some(format!("bench-{}", pick(rng, &t2))),
-            )
-        })
-        .await?;
+        let home = drive::run(addr, conc, secs, 1, move |rng| home_page(rng, &t2)).await?;
         let hello = drive::run(addr, conc, secs, 2, |_| Req::get("/hello", None)).await?;
         r.m1_home_rps = home.rate(0);
         r.m1_home_p50 = home.pct(0, 50.0);
@@ -539,7 +540,11 @@ async fn measure(
             .collect();
         let mut watches = Vec::new();
         for m in &sample {
-            let w = drive::open_live(addr, "/api/v1/streams/home/events".into(), tok(*m));
+            let w = drive::open_live(
+                addr,
+                "/api/v1/streams/home/events".into(),
+                generate::api_token(*m),
+            );
             watches.push(w);
         }
         for w in &mut watches {
@@ -562,7 +567,7 @@ async fn measure(
             let req = Req {
                 method: Method::POST,
                 path: "/api/v1/items".into(),
-                token: Some(tok(writer)),
+                token: Some(generate::api_token(writer)),
                 body: Some(serde_json::json!({"space": format!("space-{space}"), "body": format!("Announcement {marker}")}).to_string()),
                 kind: 0,
             };
@@ -665,10 +670,7 @@ async fn measure(
                 if i.is_multiple_of(10) {
                     writes.map(|w| w.request(rng, &recent, &writers))
                 } else {
-                    Some(Req::get(
-                        "/api/v1/streams/home?limit=20",
-                        Some(format!("bench-{}", pick(rng, &readers))),
-                    ))
+                    Some(home_page(rng, &readers))
                 }
             }
         };
@@ -770,7 +772,7 @@ async fn measure(
             open.push(drive::open_live(
                 addr,
                 "/api/v1/streams/home/events".into(),
-                tok(m),
+                generate::api_token(m),
             ));
         }
         let mut connected = 0;
