@@ -291,15 +291,7 @@ async fn invitation_accept_valid_expired_reused(b: Backend) {
 }
 
 async fn expire_all_invitations(app: &TestApp) {
-    let db = store::Db::open(
-        &app.database_url,
-        &store::Options {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let db = crate::harness::open_db(&app.database_url, 1).await;
     let mut tx = db.write().await.unwrap();
     tx.execute("UPDATE invitations SET expires_at = 1", store::params![])
         .await

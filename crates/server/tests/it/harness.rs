@@ -53,6 +53,20 @@ pub fn pg_admin_url() -> String {
     }
 }
 
+/// Opens a database directly, beside (or without) a running server, with
+/// `connections` connections (SQLite: readers) and default settings.
+pub async fn open_db(url: &str, connections: usize) -> store::Db {
+    store::Db::open(
+        url,
+        &store::Options {
+            max_connections: connections,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// A fresh, empty database URL: a temporary SQLite file, or a new schema in
 /// the PostgreSQL test database.
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
@@ -234,15 +248,7 @@ impl TestApp {
 
     /// A setup token, as `chorus serve` would print it.
     pub async fn setup_token(&self) -> String {
-        let db = store::Db::open(
-            &self.database_url,
-            &store::Options {
-                max_connections: 1,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+        let db = open_db(&self.database_url, 1).await;
         let token = server::service::accounts::issue_setup_token(&db)
             .await
             .unwrap()

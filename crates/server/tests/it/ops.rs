@@ -519,15 +519,7 @@ async fn demo_company_fills_an_empty_database() {
 async fn sqlite_wal_starts_over_under_steady_reads_and_writes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("wal.db");
-    let db = store::Db::open(
-        &format!("sqlite://{}", file.display()),
-        &store::Options {
-            max_connections: 4,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 4).await;
     let mut tx = db.write().await.unwrap();
     tx.batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
         .await

@@ -764,15 +764,7 @@ async fn pages_my_work_and_request_forms(b: Backend) {
 }
 
 async fn open_db(app: &TestApp) -> store::Db {
-    store::Db::open(
-        &app.database_url,
-        &store::Options {
-            max_connections: 2,
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap()
+    crate::harness::open_db(&app.database_url, 2).await
 }
 
 fn reasons(n: &Value) -> Vec<String> {
