@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use store::Db;
 use tokio::net::TcpListener;
@@ -27,6 +28,19 @@ fn metrics_handle() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
         .clone()
+}
+
+/// Folds the request-duration samples into the metrics' summaries every
+/// few seconds. The recorder keeps every sample until then (or until
+/// `/metrics` is scraped): on a server nobody scraped, memory grew with
+/// every request, for as long as it ran.
+async fn metrics_upkeep(metrics: PrometheusHandle, stopping: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stopping.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => metrics.run_upkeep(),
+        }
+    }
 }
 
 /// Opens and migrates the database named by the settings.
@@ -101,6 +115,9 @@ impl App {
         let router = crate::http::router(state.clone());
         let worker = tokio::spawn(fanout_worker(state.clone()));
         tokio::spawn(crate::service::social::warm_counts(state.db.clone()));
+        if let Some(metrics) = state.metrics.clone() {
+            tokio::spawn(metrics_upkeep(metrics, state.stopping.clone()));
+        }
         let reminders = tokio::spawn(crate::service::requests::reminder_worker(
             state.db.clone(),
             state.stopping.clone(),
@@ -108,6 +125,16 @@ impl App {
         let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping = state.stopping.clone();
+        // Every write goes out as soon as it is made. With Nagle's algorithm
+        // the kernel holds a small segment while an earlier one is not yet
+        // acknowledged, and a client delays its acknowledgement by up to
+        // 40 ms: a live event written just after another, or a response
+        // written in two pieces, could wait that long.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

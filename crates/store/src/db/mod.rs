@@ -195,23 +195,6 @@ impl Db {
     }
 }
 
-/// Runs BEGIN or COMMIT on SQLite's writer. Statements run inline on the
-/// async worker, but a commit writes every page the transaction dirtied to
-/// the WAL (a comment dirties a hundred), which may wait for the disk. On a
-/// runtime with worker threads the worker first hands its queue of other
-/// requests to another thread, so reads are not held up behind a commit.
-/// (Doing this for every statement kept reads faster still, but each
-/// hand-over can leave a spare thread behind: 150 of them, and 860 MiB
-/// resident, in one benchmark run.)
-fn off_worker<T>(f: impl FnOnce() -> T) -> T {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
-
 /// A database connection: a pooled reader, or the inside of a [`Tx`].
 pub struct Conn {
     inner: ConnInner,
@@ -220,7 +203,7 @@ pub struct Conn {
 
 enum ConnInner {
     SqliteRead(sqlite::Reader),
-    SqliteWrite(tokio::sync::OwnedMutexGuard<rusqlite::Connection>),
+    SqliteWrite(sqlite::WriteGuard),
     Pg(deadpool_postgres::Object),
 }
 
@@ -237,7 +220,10 @@ impl Conn {
         count_query(&self.db.queries);
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::query(r.conn(), sql, params),
-            ConnInner::SqliteWrite(w) => sqlite::query(w, sql, params),
+            ConnInner::SqliteWrite(w) => {
+                let (sql, params) = (sql.to_owned(), params.to_vec());
+                w.run(move |c| sqlite::query(c, &sql, &params)).await
+            }
             ConnInner::Pg(c) => postgres::query(c, sql, params).await,
         }
     }
@@ -257,7 +243,10 @@ impl Conn {
         count_query(&self.db.queries);
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::execute(r.conn(), sql, params),
-            ConnInner::SqliteWrite(w) => sqlite::execute(w, sql, params),
+            ConnInner::SqliteWrite(w) => {
+                let (sql, params) = (sql.to_owned(), params.to_vec());
+                w.run(move |c| sqlite::execute(c, &sql, &params)).await
+            }
             ConnInner::Pg(c) => postgres::execute(c, sql, params).await,
         }
     }
@@ -266,7 +255,10 @@ impl Conn {
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::batch(r.conn(), sql),
-            ConnInner::SqliteWrite(w) => off_worker(|| sqlite::batch(w, sql)),
+            ConnInner::SqliteWrite(w) => {
+                let sql = sql.to_owned();
+                w.run(move |c| sqlite::batch(c, &sql)).await
+            }
             ConnInner::Pg(c) => c.batch_execute(sql).await.map_err(postgres::map_err),
         }
     }
@@ -339,11 +331,7 @@ impl Drop for Tx {
     fn drop(&mut self) {
         let Some(conn) = self.conn.take() else { return };
         match conn.inner {
-            ConnInner::SqliteWrite(w) => {
-                if !w.is_autocommit() {
-                    let _ = w.execute_batch("ROLLBACK");
-                }
-            }
+            ConnInner::SqliteWrite(w) => w.rollback(),
             ConnInner::Pg(client) => {
                 // The rollback needs an await; hand the connection to a task
                 // that rolls back before it returns to the pool.

@@ -13,9 +13,81 @@ use crate::Error;
 
 pub(crate) struct Sqlite {
     path: PathBuf,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Writer,
     readers: Arc<ReaderPool>,
     checkpointer_stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Work for the writer's thread: one statement, or BEGIN, COMMIT, ROLLBACK.
+type Job = Box<dyn FnOnce(&Connection) + Send>;
+
+/// The one writing connection. It lives on its own thread and runs what
+/// the transaction holding `slot` sends it, one statement at a time.
+///
+/// A write's statements used to run inline on an async worker, which kept
+/// every request queued behind that worker waiting for the whole write (a
+/// comment's hundred dirty pages, the commit that writes them); with two
+/// cores, that is half the machine's reading. On its own thread a write
+/// is one more thread for the kernel to share the cores with, and reads
+/// keep their workers. The price is a hand-over per statement, a few
+/// microseconds.
+#[derive(Clone)]
+struct Writer {
+    slot: Arc<tokio::sync::Mutex<()>>,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl Writer {
+    fn spawn(conn: Connection) -> Result<Writer, Error> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                // Ends when the last sender is gone: the database closed. A
+                // job that panics loses its answer (its caller gets
+                // `Error::Closed`), not the writer.
+                while let Ok(job) = queue.recv() {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+                }
+            })
+            .map_err(|e| Error::Db(format!("cannot start the SQLite writer thread: {e}")))?;
+        Ok(Writer {
+            slot: Arc::new(tokio::sync::Mutex::new(())),
+            jobs,
+        })
+    }
+}
+
+/// The right to write: held by one transaction at a time.
+pub(crate) struct WriteGuard {
+    _slot: OwnedMutexGuard<()>,
+    jobs: std::sync::mpsc::Sender<Job>,
+}
+
+impl WriteGuard {
+    /// Runs `f` on the writer's thread and waits for its result.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move |c| {
+                let _ = tx.send(f(c));
+            }))
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Rolls back whatever transaction is open, without waiting: it runs
+    /// before any statement of the next holder of the slot.
+    pub(crate) fn rollback(&self) {
+        let _ = self.jobs.send(Box::new(|c| {
+            if !c.is_autocommit() {
+                let _ = c.execute_batch("ROLLBACK");
+            }
+        }));
+    }
 }
 
 impl Drop for Sqlite {
@@ -44,7 +116,7 @@ impl Drop for Sqlite {
 /// short").
 fn spawn_checkpointer(
     path: PathBuf,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
     const RESTART_FRAMES: i64 = 1_000;
@@ -171,8 +243,8 @@ impl Sqlite {
             idle.push(r);
         }
         let checkpointer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writer = Arc::new(tokio::sync::Mutex::new(writer));
-        spawn_checkpointer(path.clone(), writer.clone(), checkpointer_stop.clone());
+        let writer = Writer::spawn(writer)?;
+        spawn_checkpointer(path.clone(), writer.slot.clone(), checkpointer_stop.clone());
         Ok(Sqlite {
             checkpointer_stop,
             path,
@@ -205,8 +277,11 @@ impl Sqlite {
         })
     }
 
-    pub(crate) async fn writer(&self) -> OwnedMutexGuard<Connection> {
-        self.writer.clone().lock_owned().await
+    pub(crate) async fn writer(&self) -> WriteGuard {
+        WriteGuard {
+            _slot: self.writer.slot.clone().lock_owned().await,
+            jobs: self.writer.jobs.clone(),
+        }
     }
 
     pub(crate) async fn close(&self) {
@@ -224,8 +299,10 @@ impl Sqlite {
         }
         self.checkpointer_stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let writer = self.writer.lock().await;
-        let _ = writer.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+        let writer = self.writer().await;
+        let _ = writer
+            .run(|c| batch(c, "PRAGMA wal_checkpoint(TRUNCATE);"))
+            .await;
     }
 }
 
