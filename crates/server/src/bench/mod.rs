@@ -123,6 +123,12 @@ pub struct Report {
     pub m5_rss_idle_mib: f64,
     pub m5_rss_live_mib: f64,
     pub m5_open: usize,
+    /// The machine's own steadiness, measured before anything else with
+    /// nothing running: the share of time a fixed piece of CPU work ran at
+    /// less than half its usual speed, and its slowest round against the
+    /// median.
+    pub cpu_slow_share: f64,
+    pub cpu_worst: f64,
     pub errors: u64,
 }
 
@@ -467,6 +473,37 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// Runs the same piece of arithmetic over and over for `time` and times
+/// each round: on a machine whose virtual CPUs slow down now and then (one
+/// this benchmark ran on did, for 50–100 ms every 1.5 s), the slow rounds
+/// show it. Returns the percentage of the time spent in rounds that took
+/// over twice the median, and the slowest round over the median.
+fn cpu_steadiness(time: Duration) -> (f64, f64) {
+    let start = Instant::now();
+    let mut rounds = Vec::new();
+    while start.elapsed() < time {
+        let t = Instant::now();
+        let mut x = 0u64;
+        for i in 0..200_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        std::hint::black_box(x);
+        rounds.push(t.elapsed().as_secs_f64());
+    }
+    if rounds.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut sorted = rounds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2].max(f64::MIN_POSITIVE);
+    let slow: f64 = rounds.iter().filter(|r| **r > 2.0 * median).sum();
+    let total: f64 = rounds.iter().sum();
+    (
+        100.0 * slow / total.max(f64::MIN_POSITIVE),
+        sorted.last().copied().unwrap_or(0.0) / median,
+    )
+}
+
 async fn measure(
     args: &AllArgs,
     shape: &Shape,
@@ -483,6 +520,13 @@ async fn measure(
         ..Default::default()
     };
     r.m5_rss_idle_mib = rss_mib(pid);
+    (r.cpu_slow_share, r.cpu_worst) =
+        tokio::task::spawn_blocking(move || cpu_steadiness(secs.min(Duration::from_secs(5))))
+            .await?;
+    eprintln!(
+        "CPU steadiness: {:.1}% of the time below half speed, slowest round {:.1}× the median",
+        r.cpu_slow_share, r.cpu_worst
+    );
     let want = |m: &str| {
         args.only
             .split(',')
@@ -916,6 +960,12 @@ pub fn table(reports: &[Report]) -> String {
             r.m5_rss_idle_mib, r.m5_rss_live_mib, r.m5_open
         )
     });
+    row(
+        &mut s,
+        "CPU steadiness: time below half speed, slowest round",
+        "",
+        &|r| format!("{:.1}%, {:.1}×", r.cpu_slow_share, r.cpu_worst),
+    );
     row(&mut s, "errors", "0", &|r| r.errors.to_string());
     s
 }
