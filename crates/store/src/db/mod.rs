@@ -220,10 +220,7 @@ impl Conn {
         count_query(&self.db.queries);
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::query(r.conn(), sql, params),
-            ConnInner::SqliteWrite(w) => {
-                let (sql, params) = (sql.to_owned(), params.to_vec());
-                w.run(move |c| sqlite::query(c, &sql, &params)).await
-            }
+            ConnInner::SqliteWrite(w) => w.query(sql, params).await,
             ConnInner::Pg(c) => postgres::query(c, sql, params).await,
         }
     }
@@ -243,10 +240,7 @@ impl Conn {
         count_query(&self.db.queries);
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::execute(r.conn(), sql, params),
-            ConnInner::SqliteWrite(w) => {
-                let (sql, params) = (sql.to_owned(), params.to_vec());
-                w.run(move |c| sqlite::execute(c, &sql, &params)).await
-            }
+            ConnInner::SqliteWrite(w) => w.execute(sql, params).await,
             ConnInner::Pg(c) => postgres::execute(c, sql, params).await,
         }
     }
@@ -255,10 +249,7 @@ impl Conn {
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.inner {
             ConnInner::SqliteRead(r) => sqlite::batch(r.conn(), sql),
-            ConnInner::SqliteWrite(w) => {
-                let sql = sql.to_owned();
-                w.run(move |c| sqlite::batch(c, &sql)).await
-            }
+            ConnInner::SqliteWrite(w) => w.batch(sql).await,
             ConnInner::Pg(c) => c.batch_execute(sql).await.map_err(postgres::map_err),
         }
     }

@@ -31,7 +31,6 @@ type Job = Box<dyn FnOnce(&Connection) + Send>;
 /// is one more thread for the kernel to share the cores with, and reads
 /// keep their workers. The price is a hand-over per statement, a few
 /// microseconds.
-#[derive(Clone)]
 struct Writer {
     slot: Arc<tokio::sync::Mutex<()>>,
     jobs: std::sync::mpsc::Sender<Job>,
@@ -56,6 +55,14 @@ impl Writer {
             jobs,
         })
     }
+
+    /// Waits for the right to write.
+    async fn lock(&self) -> WriteGuard {
+        WriteGuard {
+            _slot: self.slot.clone().lock_owned().await,
+            jobs: self.jobs.clone(),
+        }
+    }
 }
 
 /// The right to write: held by one transaction at a time.
@@ -65,8 +72,28 @@ pub(crate) struct WriteGuard {
 }
 
 impl WriteGuard {
+    /// [`query`] on the writer's thread. The statement and its parameters
+    /// are copied: the thread may still run it after the caller has given
+    /// up waiting.
+    pub(crate) async fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, Error> {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.run(move |c| query(c, &sql, &params)).await
+    }
+
+    /// [`execute`] on the writer's thread.
+    pub(crate) async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, Error> {
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.run(move |c| execute(c, &sql, &params)).await
+    }
+
+    /// [`batch`] on the writer's thread.
+    pub(crate) async fn batch(&self, sql: &str) -> Result<(), Error> {
+        let sql = sql.to_owned();
+        self.run(move |c| batch(c, &sql)).await
+    }
+
     /// Runs `f` on the writer's thread and waits for its result.
-    pub(crate) async fn run<T: Send + 'static>(
+    async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
@@ -278,10 +305,7 @@ impl Sqlite {
     }
 
     pub(crate) async fn writer(&self) -> WriteGuard {
-        WriteGuard {
-            _slot: self.writer.slot.clone().lock_owned().await,
-            jobs: self.writer.jobs.clone(),
-        }
+        self.writer.lock().await
     }
 
     pub(crate) async fn close(&self) {
@@ -299,9 +323,10 @@ impl Sqlite {
         }
         self.checkpointer_stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        let writer = self.writer().await;
-        let _ = writer
-            .run(|c| batch(c, "PRAGMA wal_checkpoint(TRUNCATE);"))
+        let _ = self
+            .writer()
+            .await
+            .batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .await;
     }
 }
