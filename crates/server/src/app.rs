@@ -51,6 +51,7 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
         &store::Options {
             max_connections: settings.db_max_connections,
             fanout_inline_max: settings.fanout_inline_max,
+            checkpoints: true,
         },
     )
     .await?;

@@ -361,6 +361,8 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
         &url,
         &store::Options {
             max_connections: 2,
+            // The server checkpoints its database.
+            checkpoints: false,
             ..Default::default()
         },
     )

@@ -570,3 +570,43 @@ async fn sqlite_wal_starts_over_under_steady_reads_and_writes() {
     );
     db.close().await;
 }
+
+/// A second handle on a server's SQLite file (the benchmark's) opens with
+/// `checkpoints: false`: only the server folds the WAL back, so two
+/// checkpoint threads never race over one WAL without sharing a writer.
+#[tokio::test]
+async fn sqlite_handle_without_checkpoints_leaves_the_wal_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("quiet.db");
+    let db = store::Db::open(
+        &format!("sqlite://{}", file.display()),
+        &store::Options {
+            max_connections: 1,
+            checkpoints: false,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let mut tx = db.write().await.unwrap();
+    tx.batch("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+        .await
+        .unwrap();
+    for id in 0..500 {
+        tx.execute(
+            "INSERT INTO t (id, v) VALUES ($1, $2)",
+            store::params![id, "x".repeat(1000)],
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Longer than a few checkpoint intervals: the rows stay in the WAL.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let main = std::fs::metadata(&file).unwrap().len();
+    assert!(main < 64 << 10, "nothing folded back yet: {main} bytes");
+    // Closing still folds the WAL into the file.
+    db.close().await;
+    let main = std::fs::metadata(&file).unwrap().len();
+    assert!(main > 400 << 10, "folded back on close: {main} bytes");
+}

@@ -65,6 +65,11 @@ pub struct Options {
     /// Followers up to this many get a post inside the posting
     /// transaction; bigger audiences go to the background fan-out worker.
     pub fanout_inline_max: i64,
+    /// SQLite: fold the WAL back into the database from a background
+    /// thread. The server's handle does; a second handle on the same file
+    /// beside a running server (the benchmark's) should not, or two
+    /// threads checkpoint one WAL and neither holds the other's writer.
+    pub checkpoints: bool,
 }
 
 impl Default for Options {
@@ -72,6 +77,7 @@ impl Default for Options {
         Options {
             max_connections: 8,
             fanout_inline_max: 500,
+            checkpoints: true,
         }
     }
 }
