@@ -186,9 +186,12 @@ fn spawn_checkpointer(
                     frames
                 };
                 before = frames;
-                catching_up =
-                    frames >= RESTART_FRAMES && new > CATCH_UP_FRAMES && frames < FORCE_FRAMES;
-                if frames >= RESTART_FRAMES && !catching_up {
+                if frames < RESTART_FRAMES {
+                    catching_up = false;
+                    continue;
+                }
+                catching_up = new > CATCH_UP_FRAMES && frames < FORCE_FRAMES;
+                if !catching_up {
                     let _writes_wait = writer.blocking_lock();
                     let held = std::time::Instant::now();
                     checkpoint("RESTART");
@@ -202,7 +205,7 @@ fn spawn_checkpointer(
 /// The checkpointer's busy handler: SQLite's own sleeps 1, 2, 5, 10 ms…
 /// between tries, far longer than a reader holds an old snapshot, and
 /// writes wait for every one of them during a RESTART. This one tries
-/// again every 100 µs, for at most about 20 ms.
+/// again every 100 µs, 200 times (20–30 ms, as the sleeps run long).
 fn short_waits(tries: i32) -> bool {
     if tries >= 200 {
         return false;
