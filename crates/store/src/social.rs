@@ -5,8 +5,6 @@
 //! decided by `domain::social::can_see` on the facts these queries return
 //! (`ItemRow::access`).
 
-use std::collections::HashSet;
-
 use domain::Role;
 use domain::social::{Access, Audience, SpaceVisibility};
 
@@ -344,6 +342,8 @@ pub struct ItemRow {
     pub viewer_is_recipient: bool,
     /// Reactions on the item itself: "emoji\tcount" lines, first used first.
     pub reaction_summary: String,
+    /// The emoji the viewer reacted to the item itself with.
+    pub viewer_reactions: Vec<String>,
 }
 
 impl ItemRow {
@@ -375,17 +375,96 @@ impl ItemRow {
 /// open spaces only as members), and recipients only for direct items: a
 /// stream page saves two index lookups per entry. The viewer's role comes
 /// from an uncorrelated subquery, evaluated once per statement.
-pub const ITEM_COLS: &str = "i.id, i.kind, i.author_id, am.handle, am.display_name, am.avatar_version, \
+macro_rules! item_cols {
+    ($viewer_reactions:literal) => {
+        concat!(
+            "i.id, i.kind, i.author_id, am.handle, am.display_name, am.avatar_version, \
     i.audience, i.space_id, sp.slug, sp.name, sp.visibility, i.title, i.body, i.body_html, \
     i.ack_requested, i.comment_count, i.created_at, i.edited_at, i.deleted_at, \
     CASE WHEN sp.visibility <> 'open' OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
       THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = i.space_id AND vsm.member_id = $1) END, \
     CASE WHEN i.audience = 'direct' \
       THEN (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1) END, \
-    i.reaction_summary";
+    i.reaction_summary, ",
+            $viewer_reactions
+        )
+    };
+}
+/// An item's columns for viewer `$1`, with the emoji the viewer reacted to
+/// it with (one probe per row).
+pub const ITEM_COLS: &str = item_cols!(
+    "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
+      WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
+);
+/// The same without the viewer's reactions, which [`viewer_reactions`]
+/// then reads for a whole page at once: on SQLite, where a statement costs
+/// no round trip, one range read is cheaper than a probe per row.
+const ITEM_COLS_LATER_REACTIONS: &str = item_cols!("NULL");
+
+/// The item columns for a page of rows on this backend, and whether the
+/// viewer's reactions are to be read after (with [`viewer_reactions`]).
+fn item_cols_for_page(kind: Kind) -> (&'static str, bool) {
+    match kind {
+        Kind::Sqlite => (ITEM_COLS_LATER_REACTIONS, true),
+        Kind::Postgres => (ITEM_COLS, false),
+    }
+}
+
+/// Activity rows of a page read with [`item_cols_for_page`], with the
+/// viewer's reactions read after where the statement left them out.
+async fn page_rows(
+    c: &mut Conn,
+    viewer: i64,
+    rows: &[Row],
+    seq_col: Option<usize>,
+    reactions_after: bool,
+) -> Result<Vec<ActivityRow>, Error> {
+    let mut rows = rows
+        .iter()
+        .map(|r| activity(r, seq_col))
+        .collect::<Result<Vec<_>, _>>()?;
+    if reactions_after {
+        viewer_reactions(c, viewer, &mut rows).await?;
+    }
+    Ok(rows)
+}
+
+/// Fills in the viewer's own reactions on the items of `rows` (those with
+/// reactions at all), in one range read of the viewer's reactions.
+async fn viewer_reactions(
+    c: &mut Conn,
+    viewer: i64,
+    rows: &mut [ActivityRow],
+) -> Result<(), Error> {
+    let ids = rows
+        .iter()
+        .filter_map(|r| r.item.as_ref())
+        .filter(|i| !i.reaction_summary.is_empty())
+        .map(|i| i.id);
+    let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) else {
+        return Ok(());
+    };
+    let mine = c
+        .query(
+            "SELECT item_id, emoji FROM reactions
+             WHERE member_id = $1 AND item_id >= $2 AND item_id <= $3 AND comment_id = 0",
+            params![viewer, lo, hi],
+        )
+        .await?;
+    for r in &mine {
+        let (item, emoji) = (r.i64(0)?, r.text(1)?);
+        for i in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
+            if i.id == item {
+                i.viewer_reactions.push(emoji.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
 pub const ITEM_JOINS: &str =
     "JOIN members am ON am.id = i.author_id LEFT JOIN spaces sp ON sp.id = i.space_id";
-const ITEM_NCOLS: usize = 22;
+const ITEM_NCOLS: usize = 23;
 
 fn item(r: &Row, at: usize) -> Result<ItemRow, Error> {
     let vis = r.opt_text(at + 10)?;
@@ -415,6 +494,10 @@ fn item(r: &Row, at: usize) -> Result<ItemRow, Error> {
         viewer_in_space: r.opt_i64(at + 19)?.is_some(),
         viewer_is_recipient: r.opt_i64(at + 20)?.is_some(),
         reaction_summary: r.text(at + 21)?,
+        viewer_reactions: r
+            .opt_text(at + 22)?
+            .map(|s| s.split('\t').map(str::to_owned).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -710,34 +793,11 @@ pub async fn summarise_all_reactions(tx: &mut Tx) -> Result<(), Error> {
 
 /// Reaction counts of items from their summaries, with whether the viewer
 /// gave each: (item, 0, emoji, count, viewer reacted), the shape of
-/// [`reaction_counts`]. One index range read instead of counting.
-pub async fn item_reactions(
-    c: &mut Conn,
-    viewer: i64,
-    items: &[&ItemRow],
-) -> Result<Vec<ReactionCount>, Error> {
-    let with: Vec<&&ItemRow> = items
-        .iter()
-        .filter(|i| !i.reaction_summary.is_empty())
-        .collect();
-    let (Some(lo), Some(hi)) = (
-        with.iter().map(|i| i.id).min(),
-        with.iter().map(|i| i.id).max(),
-    ) else {
-        return Ok(Vec::new());
-    };
-    let mine: HashSet<(i64, String)> = c
-        .query(
-            "SELECT item_id, emoji FROM reactions
-             WHERE member_id = $1 AND item_id >= $2 AND item_id <= $3 AND comment_id = 0",
-            params![viewer, lo, hi],
-        )
-        .await?
-        .iter()
-        .map(|r| Ok((r.i64(0)?, r.text(1)?)))
-        .collect::<Result<_, Error>>()?;
+/// [`reaction_counts`]. The item rows carry both, so nothing is counted or
+/// read again.
+pub fn item_reactions(items: &[&ItemRow]) -> Result<Vec<ReactionCount>, Error> {
     let mut out = Vec::new();
-    for i in with {
+    for i in items {
         for line in i.reaction_summary.lines() {
             let Some((emoji, n)) = line.split_once('\t') else {
                 continue;
@@ -745,7 +805,7 @@ pub async fn item_reactions(
             let n: i64 = n
                 .parse()
                 .map_err(|_| Error::Decode(format!("reaction summary of item {}", i.id)))?;
-            let me = mine.contains(&(i.id, emoji.to_owned()));
+            let me = i.viewer_reactions.iter().any(|e| e == emoji);
             out.push((i.id, 0, emoji.to_owned(), n, me));
         }
     }
@@ -976,17 +1036,6 @@ pub async fn following(
 }
 
 /// What a member has muted, as "type:target" keys.
-pub async fn muted(c: &mut Conn, member: i64) -> Result<Vec<String>, Error> {
-    c.query(
-        "SELECT target_type, target FROM follows WHERE member_id = $1 AND level = 'muted'",
-        params![member],
-    )
-    .await?
-    .iter()
-    .map(|r| Ok(format!("{}:{}", r.text(0)?, r.text(1)?)))
-    .collect()
-}
-
 /// Watchers of an item (level `watching`).
 pub async fn item_watchers(c: &mut Conn, item: i64) -> Result<Vec<i64>, Error> {
     c.query(
@@ -1361,8 +1410,10 @@ fn activity(r: &Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
 }
 
 /// Reads up to `limit` entries of a stream, newest first, before `before`
-/// (or, with `after`, oldest first after it, for live resumption). The
-/// caller filters with the visibility rule.
+/// (or, with `after`, oldest first after it, for live resumption), and for
+/// the home stream what the viewer muted ("type:target", read with the
+/// entries; empty for other streams or when there are none). The caller
+/// filters with the visibility rule and the mutes.
 pub async fn read_stream(
     c: &mut Conn,
     viewer: i64,
@@ -1370,7 +1421,7 @@ pub async fn read_stream(
     before: Option<Position>,
     after: Option<Position>,
     limit: i64,
-) -> Result<Vec<ActivityRow>, Error> {
+) -> Result<(Vec<ActivityRow>, Vec<String>), Error> {
     let order = if after.is_some() { "ASC" } else { "DESC" };
     let (from, filter, ordering, seq_col): (&str, String, String, Option<usize>) = match stream {
         Stream::Home => (
@@ -1413,9 +1464,20 @@ pub async fn read_stream(
         Stream::Topic(t) => t.clone(),
         _ => String::new(),
     };
-    let seq_select = if seq_col.is_some() { ", ib.seq" } else { "" };
+    // Home also reads what the viewer muted: on PostgreSQL in the same
+    // statement (an uncorrelated subquery, evaluated once), saving a round
+    // trip; on SQLite in a statement of its own, which costs less there.
+    let (item_cols, reactions_after) = item_cols_for_page(c.kind());
+    let seq_select = match (seq_col, reactions_after) {
+        (None, _) => "",
+        (Some(_), true) => ", ib.seq, NULL",
+        (Some(_), false) => {
+            ", ib.seq, (SELECT string_agg(vf.target_type || ':' || vf.target, '\t') FROM follows vf
+             WHERE vf.member_id = $1 AND vf.level = 'muted')"
+        }
+    };
     let sql = format!(
-        "SELECT {ACTIVITY_COLS}, {ITEM_COLS}{seq_select}
+        "SELECT {ACTIVITY_COLS}, {item_cols}{seq_select}
          FROM {from}
          {ACTIVITY_JOINS}
          WHERE {filter} AND $7 = $7 AND $8 = $8
@@ -1430,7 +1492,24 @@ pub async fn read_stream(
     let rows = c
         .query(&sql, params![viewer, b0, b1, a0, a1, limit, topic, subject])
         .await?;
-    rows.iter().map(|r| activity(r, seq_col)).collect()
+    let muted = match (seq_col, rows.first()) {
+        (Some(_), Some(_)) if reactions_after => c
+            .query(
+                "SELECT target_type, target FROM follows WHERE member_id = $1 AND level = 'muted'",
+                params![viewer],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok(format!("{}:{}", r.text(0)?, r.text(1)?)))
+            .collect::<Result<_, Error>>()?,
+        (Some(at), Some(r)) => r
+            .opt_text(at + 1)?
+            .map(|m| m.split('\t').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let rows = page_rows(c, viewer, &rows, seq_col, reactions_after).await?;
+    Ok((rows, muted))
 }
 
 // ---- notifications ----
@@ -1532,11 +1611,12 @@ pub async fn activities_by_ids(
         return Ok(Vec::new());
     }
     let (marks, ids) = in_list(2, ids);
+    let (item_cols, reactions_after) = item_cols_for_page(c.kind());
     let sql = format!(
-        "SELECT {ACTIVITY_COLS}, {ITEM_COLS} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
+        "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );
     let rows = c.query(&sql, &with(params![viewer].to_vec(), ids)).await?;
-    rows.iter().map(|r| activity(r, None)).collect()
+    page_rows(c, viewer, &rows, None, reactions_after).await
 }
 
 // ---- audience ----

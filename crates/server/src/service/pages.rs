@@ -49,15 +49,11 @@ pub struct Entries {
 
 /// The reactions on the items of stream entries (on the items themselves;
 /// stream entries show no comment reactions).
-pub async fn reactions_of(db: &Db, viewer: &Viewer, rows: &[ActivityRow]) -> AppResult<Reactions> {
+pub fn reactions_of(rows: &[ActivityRow]) -> AppResult<Reactions> {
     let mut items: Vec<&q::ItemRow> = rows.iter().filter_map(|r| r.item.as_ref()).collect();
     items.sort_unstable_by_key(|i| i.id);
     items.dedup_by_key(|i| i.id);
-    if items.iter().all(|i| i.reaction_summary.is_empty()) {
-        return Ok(Vec::new());
-    }
-    let mut c = db.read().await?;
-    Ok(q::item_reactions(&mut c, viewer.id(), &items).await?)
+    Ok(q::item_reactions(&items)?)
 }
 
 fn cursor(p: Position) -> String {
@@ -80,7 +76,7 @@ async fn entries(
     limit: i64,
 ) -> AppResult<Entries> {
     let (rows, next) = svc::stream(db, viewer, which, before, limit).await?;
-    let reactions = reactions_of(db, viewer, &rows).await?;
+    let reactions = reactions_of(&rows)?;
     Ok(Entries {
         rows,
         reactions,
@@ -221,7 +217,7 @@ async fn filtered_home(
             }
         }
     }
-    let reactions = reactions_of(db, viewer, &out).await?;
+    let reactions = reactions_of(&out)?;
     Ok(Entries {
         rows: out,
         reactions,
@@ -249,7 +245,7 @@ async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> 
         .filter_map(|(_, a)| acts.iter().find(|x| x.id == *a).cloned())
         .filter(|a| a.item.as_ref().is_none_or(|i| svc::visible(viewer, i)))
         .collect();
-    let reactions = reactions_of(db, viewer, &rows).await?;
+    let reactions = reactions_of(&rows)?;
     Ok(Entries {
         rows,
         reactions,
@@ -275,7 +271,7 @@ pub async fn entry(db: &Db, viewer: &Viewer, activity: i64) -> AppResult<Option<
     if rows.is_empty() {
         return Ok(None);
     }
-    let reactions = reactions_of(db, viewer, &rows).await?;
+    let reactions = reactions_of(&rows)?;
     Ok(Some(Entries {
         rows,
         reactions,

@@ -1115,13 +1115,15 @@ pub async fn stream(
 ) -> AppResult<(Vec<ActivityRow>, Option<Position>)> {
     let mut c = db.read().await?;
     let stream = resolve_stream(&mut c, viewer, which).await?;
-    let muted = mutes(&mut c, viewer, &stream).await?;
+    let mut muted: Option<HashSet<String>> = None;
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     let mut cursor = before;
     let mut exhausted = false;
     for _ in 0..4 {
-        let rows = q::read_stream(&mut c, viewer.id(), &stream, cursor, None, limit + 1).await?;
+        let (rows, m) =
+            q::read_stream(&mut c, viewer.id(), &stream, cursor, None, limit + 1).await?;
+        let muted = muted.get_or_insert_with(|| m.into_iter().collect());
         exhausted = (rows.len() as i64) <= limit;
         for r in rows {
             cursor = Some(position(&r));
@@ -1129,7 +1131,7 @@ pub async fn stream(
             if !seen.insert(r.id) {
                 continue;
             }
-            if entry_visible(viewer, &r, &muted) {
+            if entry_visible(viewer, &r, muted) {
                 out.push(r);
                 if out.len() as i64 > limit {
                     break;
@@ -1161,8 +1163,8 @@ pub async fn stream_after(
     after: Position,
 ) -> AppResult<(Vec<ActivityRow>, Position, bool)> {
     let mut c = db.read().await?;
-    let muted = mutes(&mut c, viewer, stream).await?;
-    let rows = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
+    let (rows, muted) = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
+    let muted: HashSet<String> = muted.into_iter().collect();
     let more = rows.len() == 100;
     let last = rows.last().map_or(after, position);
     let rows = rows
@@ -1199,14 +1201,6 @@ pub async fn run_fanout_jobs(db: &Db) -> AppResult<()> {
 }
 
 /// What the viewer muted, as "type:target" keys; only home honours mutes.
-async fn mutes(c: &mut Conn, viewer: &Viewer, stream: &Stream) -> AppResult<HashSet<String>> {
-    Ok(if matches!(stream, Stream::Home) {
-        q::muted(c, viewer.id()).await?.into_iter().collect()
-    } else {
-        HashSet::new()
-    })
-}
-
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {
     if let Some(item) = &r.item {
         if !visible(viewer, item) {

@@ -329,7 +329,7 @@ async fn stream_page(
 ) -> Result<LargeJson<Page<ActivityView>>, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
     let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit()).await?;
-    let reactions = crate::service::pages::reactions_of(&state.db, viewer, &rows).await?;
+    let reactions = crate::service::pages::reactions_of(&rows)?;
     Ok(LargeJson(Page {
         items: rows
             .iter()
