@@ -5,6 +5,8 @@
 //! decided by `domain::social::can_see` on the facts these queries return
 //! (`ItemRow::access`).
 
+use std::collections::HashSet;
+
 use domain::Role;
 use domain::social::{Access, Audience, SpaceVisibility};
 
@@ -397,16 +399,24 @@ pub const ITEM_COLS: &str = item_cols!(
       WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
 );
 /// The same without the viewer's reactions, which [`viewer_reactions`]
-/// then reads for a whole page at once: on SQLite, where a statement costs
-/// no round trip, one range read is cheaper than a probe per row.
+/// then reads for a whole page at once.
 const ITEM_COLS_LATER_REACTIONS: &str = item_cols!("NULL");
 
-/// The item columns for a page of rows on this backend, and whether the
-/// viewer's reactions are to be read after (with [`viewer_reactions`]).
-fn item_cols_for_page(kind: Kind) -> (&'static str, bool) {
-    match kind {
-        Kind::Sqlite => (ITEM_COLS_LATER_REACTIONS, true),
-        Kind::Postgres => (ITEM_COLS, false),
+/// Whether a page reads what is the viewer's own (their reactions, their
+/// mutes) in statements of its own after the page, or in the page
+/// statement. On SQLite a statement costs no round trip, and one range
+/// read of the viewer's reactions is cheaper than a probe per row; on
+/// PostgreSQL each statement is a round trip.
+fn viewer_reads_after(kind: Kind) -> bool {
+    kind == Kind::Sqlite
+}
+
+/// The item columns for a page of rows (see [`viewer_reads_after`]).
+fn item_cols_for_page(after: bool) -> &'static str {
+    if after {
+        ITEM_COLS_LATER_REACTIONS
+    } else {
+        ITEM_COLS
     }
 }
 
@@ -417,13 +427,13 @@ async fn page_rows(
     viewer: i64,
     rows: &[Row],
     seq_col: Option<usize>,
-    reactions_after: bool,
+    after: bool,
 ) -> Result<Vec<ActivityRow>, Error> {
     let mut rows = rows
         .iter()
         .map(|r| activity(r, seq_col))
         .collect::<Result<Vec<_>, _>>()?;
-    if reactions_after {
+    if after {
         viewer_reactions(c, viewer, &mut rows).await?;
     }
     Ok(rows)
@@ -1035,7 +1045,6 @@ pub async fn following(
     .collect()
 }
 
-/// What a member has muted, as "type:target" keys.
 /// Watchers of an item (level `watching`).
 pub async fn item_watchers(c: &mut Conn, item: i64) -> Result<Vec<i64>, Error> {
     c.query(
@@ -1410,18 +1419,18 @@ fn activity(r: &Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
 }
 
 /// Reads up to `limit` entries of a stream, newest first, before `before`
-/// (or, with `after`, oldest first after it, for live resumption), and for
-/// the home stream what the viewer muted ("type:target", read with the
-/// entries; empty for other streams or when there are none). The caller
-/// filters with the visibility rule and the mutes.
+/// (or, with `after`, oldest first after it, for live resumption), and,
+/// when `mutes` is asked for, what the viewer muted ("type:target" keys;
+/// only the home stream reads them, and only when there are entries). The
+/// caller filters with the visibility rule and the mutes.
 pub async fn read_stream(
     c: &mut Conn,
     viewer: i64,
     stream: &Stream,
-    before: Option<Position>,
-    after: Option<Position>,
+    (before, after): (Option<Position>, Option<Position>),
     limit: i64,
-) -> Result<(Vec<ActivityRow>, Vec<String>), Error> {
+    mutes: bool,
+) -> Result<(Vec<ActivityRow>, HashSet<String>), Error> {
     let order = if after.is_some() { "ASC" } else { "DESC" };
     let (from, filter, ordering, seq_col): (&str, String, String, Option<usize>) = match stream {
         Stream::Home => (
@@ -1467,11 +1476,13 @@ pub async fn read_stream(
     // Home also reads what the viewer muted: on PostgreSQL in the same
     // statement (an uncorrelated subquery, evaluated once), saving a round
     // trip; on SQLite in a statement of its own, which costs less there.
-    let (item_cols, reactions_after) = item_cols_for_page(c.kind());
-    let seq_select = match (seq_col, reactions_after) {
+    let read_after = viewer_reads_after(c.kind());
+    let item_cols = item_cols_for_page(read_after);
+    let mutes = mutes && seq_col.is_some();
+    let seq_select = match (seq_col, mutes && !read_after) {
         (None, _) => "",
-        (Some(_), true) => ", ib.seq, NULL",
-        (Some(_), false) => {
+        (Some(_), false) => ", ib.seq, NULL",
+        (Some(_), true) => {
             ", ib.seq, (SELECT string_agg(vf.target_type || ':' || vf.target, '\t') FROM follows vf
              WHERE vf.member_id = $1 AND vf.level = 'muted')"
         }
@@ -1493,7 +1504,7 @@ pub async fn read_stream(
         .query(&sql, params![viewer, b0, b1, a0, a1, limit, topic, subject])
         .await?;
     let muted = match (seq_col, rows.first()) {
-        (Some(_), Some(_)) if reactions_after => c
+        (Some(_), Some(_)) if mutes && read_after => c
             .query(
                 "SELECT target_type, target FROM follows WHERE member_id = $1 AND level = 'muted'",
                 params![viewer],
@@ -1502,13 +1513,13 @@ pub async fn read_stream(
             .iter()
             .map(|r| Ok(format!("{}:{}", r.text(0)?, r.text(1)?)))
             .collect::<Result<_, Error>>()?,
-        (Some(at), Some(r)) => r
+        (Some(at), Some(r)) if mutes => r
             .opt_text(at + 1)?
             .map(|m| m.split('\t').map(str::to_owned).collect())
             .unwrap_or_default(),
-        _ => Vec::new(),
+        _ => HashSet::new(),
     };
-    let rows = page_rows(c, viewer, &rows, seq_col, reactions_after).await?;
+    let rows = page_rows(c, viewer, &rows, seq_col, read_after).await?;
     Ok((rows, muted))
 }
 
@@ -1611,12 +1622,13 @@ pub async fn activities_by_ids(
         return Ok(Vec::new());
     }
     let (marks, ids) = in_list(2, ids);
-    let (item_cols, reactions_after) = item_cols_for_page(c.kind());
+    let read_after = viewer_reads_after(c.kind());
+    let item_cols = item_cols_for_page(read_after);
     let sql = format!(
         "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );
     let rows = c.query(&sql, &with(params![viewer].to_vec(), ids)).await?;
-    page_rows(c, viewer, &rows, None, reactions_after).await
+    page_rows(c, viewer, &rows, None, read_after).await
 }
 
 // ---- audience ----

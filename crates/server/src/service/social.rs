@@ -1121,9 +1121,17 @@ pub async fn stream(
     let mut cursor = before;
     let mut exhausted = false;
     for _ in 0..4 {
-        let (rows, m) =
-            q::read_stream(&mut c, viewer.id(), &stream, cursor, None, limit + 1).await?;
-        let muted = muted.get_or_insert_with(|| m.into_iter().collect());
+        // The mutes come with the first rows; later rounds do not read them again.
+        let (rows, m) = q::read_stream(
+            &mut c,
+            viewer.id(),
+            &stream,
+            (cursor, None),
+            limit + 1,
+            muted.is_none(),
+        )
+        .await?;
+        let muted = muted.get_or_insert(m);
         exhausted = (rows.len() as i64) <= limit;
         for r in rows {
             cursor = Some(position(&r));
@@ -1163,8 +1171,8 @@ pub async fn stream_after(
     after: Position,
 ) -> AppResult<(Vec<ActivityRow>, Position, bool)> {
     let mut c = db.read().await?;
-    let (rows, muted) = q::read_stream(&mut c, viewer.id(), stream, None, Some(after), 100).await?;
-    let muted: HashSet<String> = muted.into_iter().collect();
+    let (rows, muted) =
+        q::read_stream(&mut c, viewer.id(), stream, (None, Some(after)), 100, true).await?;
     let more = rows.len() == 100;
     let last = rows.last().map_or(after, position);
     let rows = rows
@@ -1200,7 +1208,8 @@ pub async fn run_fanout_jobs(db: &Db) -> AppResult<()> {
     }
 }
 
-/// What the viewer muted, as "type:target" keys; only home honours mutes.
+/// Whether a stream entry is shown: the visibility rule, then the viewer's
+/// mutes ("type:target" keys; only home reads them).
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {
     if let Some(item) = &r.item {
         if !visible(viewer, item) {
