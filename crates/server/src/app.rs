@@ -52,6 +52,8 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
             max_connections: settings.db_max_connections,
             fanout_inline_max: settings.fanout_inline_max,
             checkpoints: true,
+            fold_at: settings.fold_deliveries_at.max(1),
+            ..Default::default()
         },
     )
     .await?;
@@ -115,6 +117,7 @@ impl App {
         let App { listener, state } = self;
         let router = crate::http::router(state.clone());
         let worker = tokio::spawn(fanout_worker(state.clone()));
+        tokio::spawn(fold_worker(state.clone()));
         tokio::spawn(crate::service::social::warm_counts(state.db.clone()));
         if let Some(metrics) = state.metrics.clone() {
             tokio::spawn(metrics_upkeep(metrics, state.stopping.clone()));
@@ -178,6 +181,30 @@ async fn fanout_worker(state: AppState) {
             _ = state.stopping.cancelled() => return,
             _ = rx.recv() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// SQLite: folds the delivery log into the home inboxes when it has grown
+/// or aged enough (`store::Options::fold_at`, `fold_age`).
+async fn fold_worker(state: AppState) {
+    if state.db.kind() != store::Kind::Sqlite {
+        return;
+    }
+    let (at, age) = (state.db.options().fold_at, state.db.options().fold_age);
+    loop {
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let (held, oldest) = state.db.recent_deliveries();
+        if held == 0 || (held < at && oldest.is_none_or(|o| o < age)) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match store::social::fold_deliveries(&state.db).await {
+            Ok(n) => tracing::debug!(entries = n, took = ?started.elapsed(), "folded deliveries"),
+            Err(e) => tracing::warn!(error = %e, "folding deliveries failed; retrying"),
         }
     }
 }

@@ -28,6 +28,7 @@ pub struct Settings {
     pub login_window_minutes: i64,
     pub shutdown_grace_seconds: u64,
     pub fanout_inline_max: i64,
+    pub fold_deliveries_at: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -56,6 +57,7 @@ impl Default for Settings {
             login_window_minutes: 15,
             shutdown_grace_seconds: 20,
             fanout_inline_max: 500,
+            fold_deliveries_at: 500_000,
         }
     }
 }
@@ -183,6 +185,14 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fanout_inline_max: Option<i64>,
+
+    /// SQLite: home deliveries are logged and kept in memory, and folded
+    /// into the home inboxes once this many are held (or every five
+    /// minutes); more per fold writes fewer pages and keeps more memory,
+    /// about 30 bytes each [env: CHORUS_FOLD_DELIVERIES_AT] [default: 500000]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_deliveries_at: Option<usize>,
 }
 
 impl SettingsArgs {

@@ -46,6 +46,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0005_follows_level.sql"),
         postgres: include_str!("../migrations/postgres/0005_follows_level.sql"),
     },
+    Migration {
+        version: 6,
+        name: "deliveries",
+        sqlite: include_str!("../migrations/sqlite/0006_deliveries.sql"),
+        postgres: include_str!("../migrations/postgres/0006_deliveries.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

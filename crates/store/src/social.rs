@@ -1157,9 +1157,16 @@ fn audience_filter(audience: Audience) -> &'static str {
     }
 }
 
+/// Whether deliveries go to the log and memory first (SQLite, one
+/// process; see `db::recent`) or straight into `inbox` (PostgreSQL).
+fn logs_deliveries(kind: Kind) -> bool {
+    kind == Kind::Sqlite
+}
+
 /// Delivers followers of one target, after `after_member`, up to `limit`;
 /// returns the members delivered to (in member order) and the last member
-/// looked at, or None when the target is exhausted.
+/// looked at, or None when the target is exhausted. On SQLite this only
+/// chooses the members; the caller logs them ([`log_delivery`]).
 async fn deliver_target(
     tx: &mut Tx,
     (activity, seq): (i64, i64),
@@ -1169,16 +1176,23 @@ async fn deliver_target(
     limit: i64,
 ) -> Result<(Vec<i64>, Option<i64>), Error> {
     let filter = audience_filter(item.audience());
-    let sql = format!(
-        "INSERT INTO inbox (member_id, activity_id, seq)
-         SELECT f.member_id, CAST($1 AS BIGINT), CAST($5 AS BIGINT) FROM follows f
+    let select = format!(
+        "SELECT f.member_id, CAST($1 AS BIGINT), CAST($5 AS BIGINT) FROM follows f
          WHERE f.target_type = $6 AND f.target = $7 AND f.member_id > $8 AND f.level <> 'muted' {filter}
            AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), $8) FROM
                  (SELECT member_id FROM follows WHERE target_type = $6 AND target = $7 AND member_id > $8
-                  ORDER BY member_id LIMIT $9) x)
-         ON CONFLICT DO NOTHING
-         RETURNING member_id"
+                  ORDER BY member_id LIMIT $9) x)"
     );
+    let sql = if logs_deliveries(tx.kind()) {
+        format!("{select} ORDER BY f.member_id")
+    } else {
+        format!(
+            "INSERT INTO inbox (member_id, activity_id, seq)
+             {select}
+             ON CONFLICT DO NOTHING
+             RETURNING member_id"
+        )
+    };
     let rows = tx
         .query(
             &sql,
@@ -1208,6 +1222,64 @@ async fn deliver_target(
     Ok((delivered, (last >= 0).then_some(last)))
 }
 
+/// SQLite: appends one delivery to the log, for memory once the
+/// transaction commits; `members` repeat-free.
+async fn log_delivery(
+    tx: &mut Tx,
+    (activity, seq): (i64, i64),
+    members: Vec<i64>,
+) -> Result<(), Error> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO deliveries (seq, activity_id, members) VALUES ($1, $2, $3)",
+        params![seq, activity, crate::db::recent::encode_members(&members)],
+    )
+    .await?;
+    tx.note_logged((seq, activity, members));
+    Ok(())
+}
+
+/// Copies the delivery log into `inbox` in member order, a few thousand
+/// entries per transaction so other writers wait little, then deletes the
+/// log rows and forgets the entries (see `db::recent`). Returns the entries
+/// folded. A crash part way leaves the log as it was; the next fold writes
+/// the same rows again (`ON CONFLICT DO NOTHING`).
+pub async fn fold_deliveries(db: &crate::Db) -> Result<usize, Error> {
+    const CHUNK: usize = 2_000;
+    let Some((upto, entries)) = db.recent_to_fold() else {
+        return Ok(0);
+    };
+    for chunk in entries.chunks(CHUNK) {
+        let mut json = String::with_capacity(chunk.len() * 24);
+        json.push('[');
+        for (i, (m, s, a)) in chunk.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&format!("[{m},{s},{a}]"));
+        }
+        json.push(']');
+        let mut tx = db.write().await?;
+        tx.execute(
+            "INSERT INTO inbox (member_id, seq, activity_id)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+             FROM json_each($1) WHERE 1
+             ON CONFLICT DO NOTHING",
+            params![json],
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let mut tx = db.write().await?;
+    tx.execute("DELETE FROM deliveries WHERE seq <= $1", params![upto])
+        .await?;
+    tx.commit().await?;
+    db.recent_folded(upto);
+    Ok(entries.len())
+}
+
 /// Fans an item's activity out to home inboxes: the `extra` members (author,
 /// recipients, mentioned) at once, and the followers of `targets` ("type",
 /// "target") at once when there are at most `inline_max`, else through a
@@ -1228,8 +1300,13 @@ pub async fn fan_out(
         total += follower_count_upto(tx, ttype, target, inline_max + 1).await?;
     }
     let seq = next_delivery(tx).await?;
+    let log = logs_deliveries(tx.kind());
     let mut delivered = Vec::new();
     for m in extra {
+        if log {
+            delivered.push(*m);
+            continue;
+        }
         let n = tx
             .execute(
                 "INSERT INTO inbox (member_id, activity_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -1260,6 +1337,11 @@ pub async fn fan_out(
             params![activity, item.id, list.join("\n"), now],
         )
         .await?;
+    }
+    if log {
+        delivered.sort_unstable();
+        delivered.dedup();
+        log_delivery(tx, (activity, seq), delivered.clone()).await?;
     }
     tx.note_delivered(&delivered);
     Ok(())
@@ -1323,6 +1405,9 @@ pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Erro
         FANOUT_BATCH,
     )
     .await?;
+    if logs_deliveries(tx.kind()) {
+        log_delivery(tx, (activity, seq), delivered.clone()).await?;
+    }
     let after = match last {
         Some(l) => l,
         None => {
@@ -1432,9 +1517,42 @@ pub async fn read_stream(
     mutes: bool,
 ) -> Result<(Vec<ActivityRow>, HashSet<String>), Error> {
     let order = if after.is_some() { "ASC" } else { "DESC" };
-    let (from, filter, ordering, seq_col): (&str, String, String, Option<usize>) = match stream {
+    let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
+    let (a0, a1) = after.unwrap_or((0, 0));
+    // Home on SQLite: the viewer's deliveries not yet folded into `inbox`
+    // come from memory, taken before the statement reads `inbox`.
+    let recent = match stream {
+        Stream::Home if logs_deliveries(c.kind()) => c.recent_window(
+            viewer,
+            ((a0, a1), (b0, b1)),
+            limit.max(0) as usize,
+            after.is_none(),
+        ),
+        _ => Vec::new(),
+    };
+    let recent_json = recent
+        .iter()
+        .map(|(s, a)| format!("[{s},{a}]"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let (from, filter, ordering, seq_col): (String, String, String, Option<usize>) = match stream {
+        Stream::Home if !recent.is_empty() => (
+            format!(
+                "(SELECT seq, activity_id FROM
+                   (SELECT seq, activity_id FROM inbox
+                    WHERE member_id = $1 AND (seq < $2 OR (seq = $2 AND activity_id < $3))
+                      AND (seq > $4 OR (seq = $4 AND activity_id > $5))
+                    ORDER BY seq {order}, activity_id {order} LIMIT $6)
+                 UNION
+                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($9)) ib
+                JOIN activities a ON a.id = ib.activity_id"
+            ),
+            "1 = 1".into(),
+            format!("ib.seq {order}, ib.activity_id {order}"),
+            Some(12 + ITEM_NCOLS),
+        ),
         Stream::Home => (
-            "inbox ib JOIN activities a ON a.id = ib.activity_id",
+            "inbox ib JOIN activities a ON a.id = ib.activity_id".into(),
             "ib.member_id = $1 AND (ib.seq < $2 OR (ib.seq = $2 AND ib.activity_id < $3))
                AND (ib.seq > $4 OR (ib.seq = $4 AND ib.activity_id > $5))"
                 .into(),
@@ -1462,7 +1580,7 @@ pub async fn read_stream(
                 _ => "activities a",
             };
             (
-                from,
+                from.to_owned(),
                 format!("{extra} AND a.id < $2 AND a.id > $4 AND $3 = $3 AND $5 = $5"),
                 format!("a.id {order}"),
                 None,
@@ -1494,15 +1612,15 @@ pub async fn read_stream(
          WHERE {filter} AND $7 = $7 AND $8 = $8
          ORDER BY {ordering} LIMIT $6"
     );
-    let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
-    let (a0, a1) = after.unwrap_or((0, 0));
     let subject = match stream {
         Stream::Space(id) | Stream::Profile(id) | Stream::Item(id) => *id,
         _ => 0,
     };
-    let rows = c
-        .query(&sql, params![viewer, b0, b1, a0, a1, limit, topic, subject])
-        .await?;
+    let mut args = params![viewer, b0, b1, a0, a1, limit, topic, subject].to_vec();
+    if !recent.is_empty() {
+        args.push(format!("[{recent_json}]").into());
+    }
+    let rows = c.query(&sql, &args).await?;
     let muted = match (seq_col, rows.first()) {
         (Some(_), Some(_)) if mutes && read_after => c
             .query(

@@ -970,6 +970,11 @@ pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     ] {
         tx.execute(sql, params![mark]).await?;
     }
+    if db.kind() == store::Kind::Sqlite {
+        // The delivery log (SQLite): positions from the mark on are reused.
+        tx.execute("DELETE FROM deliveries WHERE seq > $1", params![delivery])
+            .await?;
+    }
     tx.execute(
         "UPDATE counters SET value = $1 WHERE name = 'delivery'",
         params![delivery],

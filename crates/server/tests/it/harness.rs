@@ -173,6 +173,34 @@ impl TestApp {
         }
     }
 
+    /// Stops the server gracefully and starts it again on the same
+    /// database, address and data directory; this client keeps its session.
+    pub async fn restart(mut self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task");
+        }
+        let addr: std::net::SocketAddr = self.addr.trim_start_matches("http://").parse().unwrap();
+        let TestApp {
+            backend,
+            database_url,
+            client,
+            csrf,
+            _dir,
+            ..
+        } = self;
+        let mut app = TestApp::start(backend, _dir, database_url, |s| {
+            s.http_addr = addr;
+            tweak(s)
+        })
+        .await;
+        app.client = client;
+        app.csrf = csrf;
+        app
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {

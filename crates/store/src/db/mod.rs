@@ -19,6 +19,7 @@
 
 pub mod bus;
 mod postgres;
+pub(crate) mod recent;
 mod sqlite;
 mod value;
 
@@ -27,6 +28,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use recent::Logged;
 pub use value::{Row, Value};
 
 use crate::Error;
@@ -70,6 +72,12 @@ pub struct Options {
     /// beside a running server (the benchmark's) should not, or two
     /// threads checkpoint one WAL and neither holds the other's writer.
     pub checkpoints: bool,
+    /// SQLite: fold the delivery log into `inbox` once it holds this many
+    /// entries, or once its oldest is `fold_age` old (see [`recent`]).
+    /// More entries per fold means fewer pages written per delivery, and
+    /// more memory (about 30 bytes an entry).
+    pub fold_at: usize,
+    pub fold_age: std::time::Duration,
 }
 
 impl Default for Options {
@@ -78,6 +86,8 @@ impl Default for Options {
             max_connections: 8,
             fanout_inline_max: 500,
             checkpoints: true,
+            fold_at: 500_000,
+            fold_age: std::time::Duration::from_secs(300),
         }
     }
 }
@@ -94,6 +104,8 @@ struct Inner {
     redacted_url: String,
     queries: AtomicU64,
     bus: bus::Bus,
+    /// SQLite: deliveries not yet folded into `inbox` (see [`recent`]).
+    recent: std::sync::Mutex<recent::Recent>,
 }
 
 enum Backend {
@@ -119,15 +131,72 @@ impl Db {
         if let Backend::Postgres(_) = backend {
             bus::listen_postgres(url.to_owned(), bus.clone());
         }
-        Ok(Db {
+        let db = Db {
             inner: Arc::new(Inner {
                 options: options.clone(),
                 backend,
                 redacted_url,
                 queries: AtomicU64::new(0),
                 bus,
+                recent: Default::default(),
             }),
-        })
+        };
+        if db.kind() == Kind::Sqlite {
+            db.load_recent().await?;
+        }
+        Ok(db)
+    }
+
+    /// Reads the delivery log left by the last run into memory (nothing
+    /// else runs yet). A database from before the log has no table: the
+    /// migration that makes it makes it empty.
+    async fn load_recent(&self) -> Result<(), Error> {
+        let mut c = self.read().await?;
+        let exists = c
+            .query_opt(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'",
+                &[],
+            )
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(());
+        }
+        let rows = c
+            .query(
+                "SELECT seq, activity_id, members FROM deliveries ORDER BY seq, activity_id",
+                &[],
+            )
+            .await?;
+        let mut recent = self.inner.recent.lock().expect("recent deliveries");
+        for r in rows {
+            let members = recent::decode_members(&r.text(2)?)?;
+            recent.add(&(r.i64(0)?, r.i64(1)?, members));
+        }
+        Ok(())
+    }
+
+    /// Deliveries in memory not yet folded into `inbox`, and the age of
+    /// the oldest (SQLite; always none on PostgreSQL).
+    pub fn recent_deliveries(&self) -> (usize, Option<std::time::Duration>) {
+        self.inner.recent.lock().expect("recent deliveries").size()
+    }
+
+    /// The newest delivery position in memory and every entry up to it, in
+    /// member order: what a fold writes.
+    pub(crate) fn recent_to_fold(&self) -> Option<(i64, Vec<recent::Entry>)> {
+        let recent = self.inner.recent.lock().expect("recent deliveries");
+        let upto = recent.newest()?;
+        Some((upto, recent.upto(upto)))
+    }
+
+    /// Forgets entries up to `seq`, once the fold's deletion committed.
+    pub(crate) fn recent_folded(&self, seq: i64) {
+        self.inner
+            .recent
+            .lock()
+            .expect("recent deliveries")
+            .drop_upto(seq);
     }
 
     pub fn options(&self) -> &Options {
@@ -188,6 +257,7 @@ impl Db {
         Ok(Tx {
             conn: Some(conn),
             announce: None,
+            logged: Vec::new(),
         })
     }
 
@@ -219,6 +289,25 @@ impl Conn {
             ConnInner::SqliteRead(_) | ConnInner::SqliteWrite(_) => Kind::Sqlite,
             ConnInner::Pg(_) => Kind::Postgres,
         }
+    }
+
+    /// The member's deliveries still in memory strictly inside (`after`,
+    /// `before`), the `limit` newest or oldest. Take them before reading
+    /// `inbox` (see [`recent`]).
+    pub(crate) fn recent_window(
+        &self,
+        member: i64,
+        (after, before): ((i64, i64), (i64, i64)),
+        limit: usize,
+        newest_first: bool,
+    ) -> Vec<(i64, i64)> {
+        self.db.recent.lock().expect("recent deliveries").window(
+            member,
+            after,
+            before,
+            limit,
+            newest_first,
+        )
     }
 
     /// Runs a statement and returns all its rows.
@@ -265,6 +354,7 @@ impl Conn {
 pub struct Tx {
     conn: Option<Conn>,
     announce: Option<bus::Announcement>,
+    logged: Vec<Logged>,
 }
 
 impl Tx {
@@ -284,6 +374,14 @@ impl Tx {
             }
         }
         conn.batch("COMMIT").await?;
+        // Still holding the writer: entries go in in commit order, and
+        // before anyone hears of them.
+        if !self.logged.is_empty() {
+            let mut recent = conn.db.recent.lock().expect("recent deliveries");
+            for l in &self.logged {
+                recent.add(l);
+            }
+        }
         if let (Some(a), Kind::Sqlite) = (announce, conn.kind()) {
             conn.db.bus.send(a);
         }
@@ -300,6 +398,12 @@ impl Tx {
     pub fn note_delivered(&mut self, members: &[i64]) {
         let a = self.announce.get_or_insert_with(bus::Announcement::default);
         a.delivered.extend_from_slice(members);
+    }
+
+    /// Records that this transaction logged a delivery (SQLite), for
+    /// memory once it commits.
+    pub(crate) fn note_logged(&mut self, logged: Logged) {
+        self.logged.push(logged);
     }
 
     /// Records that this transaction notified `member`.

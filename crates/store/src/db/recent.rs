@@ -1,0 +1,191 @@
+//! Recent home deliveries on SQLite, kept by member in memory.
+//!
+//! Writing a delivery straight into `inbox` costs one B-tree leaf per
+//! member reached: the members of one fan-out are scattered over the whole
+//! table, so a comment that reaches sixty people writes sixty pages to the
+//! WAL and sixty more to the database at the checkpoint. Instead, a
+//! delivering transaction appends one row to `deliveries` (the activity, its
+//! delivery position and its members, a few hundred bytes at the end of one
+//! table), and after it commits the members' entries go into this index.
+//! Home reads take the viewer's entries from here together with the
+//! `inbox` range. Every so often [`crate::social::fold_deliveries`] copies
+//! the log into `inbox` in member order, where one leaf takes all its
+//! members' deliveries of that interval in one write, then deletes the log
+//! rows and, last, these entries.
+//!
+//! Order matters in two places. Entries are added after the commit, while
+//! the transaction still holds the writer, so each member's list grows in
+//! delivery order. They are removed only after the fold's deletion has
+//! committed, and a reader takes its entries before it reads `inbox`: an
+//! entry missing here was folded before the reader's statement began, so
+//! the statement sees it in `inbox`. An entry in both places is one row
+//! (readers take the union).
+//!
+//! PostgreSQL does not use this: several nodes share its database and
+//! none would see the others' memory, so it writes `inbox` directly.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// One delivering transaction's log row: its position, the activity and
+/// the members reached.
+pub type Logged = (i64, i64, Vec<i64>);
+
+/// One entry as a fold writes it: (member, seq, activity).
+pub(crate) type Entry = (i64, i64, i64);
+
+/// The `members` column: ids separated by commas.
+pub(crate) fn encode_members(members: &[i64]) -> String {
+    let mut s = String::with_capacity(members.len() * 7);
+    for (i, m) in members.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(&m.to_string());
+    }
+    s
+}
+
+pub(crate) fn decode_members(s: &str) -> Result<Vec<i64>, crate::Error> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|_| crate::Error::Db(format!("bad member id {p:?} in deliveries")))
+        })
+        .collect()
+}
+
+#[derive(Default)]
+pub(crate) struct Recent {
+    /// Member → (seq, activity), ascending.
+    by_member: HashMap<i64, Vec<(i64, i64)>>,
+    total: usize,
+    /// When the oldest entry still here was added.
+    since: Option<Instant>,
+}
+
+impl Recent {
+    /// Adds one delivery's members (in commit order).
+    pub(crate) fn add(&mut self, (seq, activity, members): &Logged) {
+        for m in members {
+            self.by_member
+                .entry(*m)
+                .or_default()
+                .push((*seq, *activity));
+        }
+        self.total += members.len();
+        if self.total > 0 && self.since.is_none() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// Entries held, and how long the oldest has been here.
+    pub(crate) fn size(&self) -> (usize, Option<std::time::Duration>) {
+        (self.total, self.since.map(|s| s.elapsed()))
+    }
+
+    /// The member's entries strictly inside (`after`, `before`): the
+    /// `limit` newest (`newest_first`) or oldest, in that order.
+    pub(crate) fn window(
+        &self,
+        member: i64,
+        after: (i64, i64),
+        before: (i64, i64),
+        limit: usize,
+        newest_first: bool,
+    ) -> Vec<(i64, i64)> {
+        let Some(list) = self.by_member.get(&member) else {
+            return Vec::new();
+        };
+        let inside = list.iter().filter(|e| **e > after && **e < before);
+        if newest_first {
+            inside.rev().take(limit).copied().collect()
+        } else {
+            inside.take(limit).copied().collect()
+        }
+    }
+
+    /// Every entry up to delivery position `seq`, as (member, seq,
+    /// activity) in member order: what a fold writes.
+    pub(crate) fn upto(&self, seq: i64) -> Vec<Entry> {
+        let mut out: Vec<Entry> = self
+            .by_member
+            .iter()
+            .flat_map(|(m, list)| {
+                list.iter()
+                    .take_while(move |e| e.0 <= seq)
+                    .map(move |&(s, a)| (*m, s, a))
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The newest delivery position held.
+    pub(crate) fn newest(&self) -> Option<i64> {
+        self.by_member
+            .values()
+            .filter_map(|l| l.last().map(|e| e.0))
+            .max()
+    }
+
+    /// Forgets the entries up to `seq` (folded into `inbox`).
+    pub(crate) fn drop_upto(&mut self, seq: i64) {
+        let mut removed = 0;
+        self.by_member.retain(|_, list| {
+            let n = list.partition_point(|e| e.0 <= seq);
+            removed += n;
+            list.drain(..n);
+            !list.is_empty()
+        });
+        self.total -= removed;
+        self.since = (self.total > 0).then(Instant::now);
+        if self.by_member.capacity() > 4 * self.by_member.len().max(1024) {
+            self.by_member.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Recent, decode_members, encode_members};
+
+    #[test]
+    fn members_round_trip() {
+        assert_eq!(encode_members(&[3, 17, 100_000]), "3,17,100000");
+        assert_eq!(decode_members("3,17,100000").unwrap(), vec![3, 17, 100_000]);
+        assert!(decode_members("").unwrap().is_empty());
+        assert!(decode_members("3,x").is_err());
+    }
+
+    #[test]
+    fn windows_folds_and_order() {
+        let mut r = Recent::default();
+        r.add(&(1, 10, vec![5, 7]));
+        r.add(&(2, 11, vec![7]));
+        r.add(&(3, 12, vec![5, 7, 9]));
+        assert_eq!(r.size().0, 6);
+        assert_eq!(
+            r.window(7, (0, 0), (i64::MAX, i64::MAX), 2, true),
+            vec![(3, 12), (2, 11)]
+        );
+        assert_eq!(
+            r.window(7, (1, 10), (i64::MAX, i64::MAX), 10, false),
+            vec![(2, 11), (3, 12)]
+        );
+        assert_eq!(r.window(7, (0, 0), (2, 11), 10, true), vec![(1, 10)]);
+        assert!(
+            r.window(8, (0, 0), (i64::MAX, i64::MAX), 10, true)
+                .is_empty()
+        );
+        assert_eq!(r.newest(), Some(3));
+        assert_eq!(r.upto(2), vec![(5, 1, 10), (7, 1, 10), (7, 2, 11)]);
+        r.drop_upto(2);
+        assert_eq!(r.size().0, 3);
+        assert_eq!(r.upto(9), vec![(5, 3, 12), (7, 3, 12), (9, 3, 12)]);
+        r.drop_upto(3);
+        assert_eq!(r.size(), (0, None));
+        assert_eq!(r.newest(), None);
+    }
+}
