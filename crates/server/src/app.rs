@@ -202,8 +202,11 @@ async fn fold_worker(state: AppState) {
             continue;
         }
         let started = std::time::Instant::now();
-        match store::social::fold_deliveries(&state.db).await {
-            Ok(n) => tracing::debug!(entries = n, took = ?started.elapsed(), "folded deliveries"),
+        // Paced: the fold takes at most a third of the writer's time.
+        match store::social::fold_deliveries(&state.db, 2).await {
+            Ok(n) => {
+                tracing::info!(entries = n, took = ?started.elapsed(), "folded deliveries into the home inboxes")
+            }
             Err(e) => tracing::warn!(error = %e, "folding deliveries failed; retrying"),
         }
     }

@@ -1241,13 +1241,16 @@ async fn log_delivery(
     Ok(())
 }
 
-/// Copies the delivery log into `inbox` in member order, a few thousand
+/// Copies the delivery log into `inbox` in member order, a thousand
 /// entries per transaction so other writers wait little, then deletes the
-/// log rows and forgets the entries (see `db::recent`). Returns the entries
-/// folded. A crash part way leaves the log as it was; the next fold writes
-/// the same rows again (`ON CONFLICT DO NOTHING`).
-pub async fn fold_deliveries(db: &crate::Db) -> Result<usize, Error> {
-    const CHUNK: usize = 2_000;
+/// log rows and forgets the entries (see `db::recent`). After each
+/// transaction it rests `pace` times as long as the transaction took, so
+/// the fold's burst of pages (a leaf per thousand or so members) is spread
+/// out instead of taking the writer and the disk from requests. Returns the
+/// entries folded. A crash part way leaves the log as it was; the next fold
+/// writes the same rows again (`ON CONFLICT DO NOTHING`).
+pub async fn fold_deliveries(db: &crate::Db, pace: u32) -> Result<usize, Error> {
+    const CHUNK: usize = 1_000;
     let Some((upto, entries)) = db.recent_to_fold() else {
         return Ok(0);
     };
@@ -1261,6 +1264,7 @@ pub async fn fold_deliveries(db: &crate::Db) -> Result<usize, Error> {
             json.push_str(&format!("[{m},{s},{a}]"));
         }
         json.push(']');
+        let started = std::time::Instant::now();
         let mut tx = db.write().await?;
         tx.execute(
             "INSERT INTO inbox (member_id, seq, activity_id)
@@ -1271,6 +1275,9 @@ pub async fn fold_deliveries(db: &crate::Db) -> Result<usize, Error> {
         )
         .await?;
         tx.commit().await?;
+        if pace > 0 {
+            tokio::time::sleep(started.elapsed() * pace).await;
+        }
     }
     let mut tx = db.write().await?;
     tx.execute("DELETE FROM deliveries WHERE seq <= $1", params![upto])
@@ -1538,13 +1545,12 @@ pub async fn read_stream(
     let (from, filter, ordering, seq_col): (String, String, String, Option<usize>) = match stream {
         Stream::Home if !recent.is_empty() => (
             format!(
-                "(SELECT seq, activity_id FROM
-                   (SELECT seq, activity_id FROM inbox
-                    WHERE member_id = $1 AND (seq < $2 OR (seq = $2 AND activity_id < $3))
-                      AND (seq > $4 OR (seq = $4 AND activity_id > $5))
-                    ORDER BY seq {order}, activity_id {order} LIMIT $6)
-                 UNION
-                 SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($9)) ib
+                "(SELECT seq, activity_id FROM inbox
+                  WHERE member_id = $1 AND (seq < $2 OR (seq = $2 AND activity_id < $3))
+                    AND (seq > $4 OR (seq = $4 AND activity_id > $5))
+                  UNION
+                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($9)
+                  ORDER BY 1 {order}, 2 {order} LIMIT $6) ib
                 JOIN activities a ON a.id = ib.activity_id"
             ),
             "1 = 1".into(),
