@@ -202,8 +202,8 @@ async fn fold_worker(state: AppState) {
             continue;
         }
         let started = std::time::Instant::now();
-        // Paced: the fold takes at most a third of the writer's time.
-        match store::social::fold_deliveries(&state.db, 2).await {
+        // Paced: the fold takes at most a fifth of the writer's time.
+        match store::social::fold_deliveries(&state.db, 4).await {
             Ok(n) => {
                 tracing::info!(entries = n, took = ?started.elapsed(), "folded deliveries into the home inboxes")
             }

@@ -1241,7 +1241,7 @@ async fn log_delivery(
     Ok(())
 }
 
-/// Copies the delivery log into `inbox` in member order, a thousand
+/// Copies the delivery log into `inbox` in member order, five hundred
 /// entries per transaction so other writers wait little, then deletes the
 /// log rows and forgets the entries (see `db::recent`). After each
 /// transaction it rests `pace` times as long as the transaction took, so
@@ -1250,7 +1250,7 @@ async fn log_delivery(
 /// entries folded. A crash part way leaves the log as it was; the next fold
 /// writes the same rows again (`ON CONFLICT DO NOTHING`).
 pub async fn fold_deliveries(db: &crate::Db, pace: u32) -> Result<usize, Error> {
-    const CHUNK: usize = 1_000;
+    const CHUNK: usize = 500;
     let Some((upto, entries)) = db.recent_to_fold() else {
         return Ok(0);
     };

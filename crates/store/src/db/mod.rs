@@ -185,9 +185,14 @@ impl Db {
     /// The newest delivery position in memory and every entry up to it, in
     /// member order: what a fold writes.
     pub(crate) fn recent_to_fold(&self) -> Option<(i64, Vec<recent::Entry>)> {
-        let recent = self.inner.recent.lock().expect("recent deliveries");
-        let upto = recent.newest()?;
-        Some((upto, recent.upto(upto)))
+        let (upto, mut entries) = {
+            let recent = self.inner.recent.lock().expect("recent deliveries");
+            let upto = recent.newest()?;
+            (upto, recent.upto(upto))
+        };
+        // Sorted without the lock: readers and commits take it meanwhile.
+        entries.sort_unstable();
+        Some((upto, entries))
     }
 
     /// Forgets entries up to `seq`, once the fold's deletion committed.

@@ -63,6 +63,8 @@ pub(crate) struct Recent {
     total: usize,
     /// When the oldest entry still here was added.
     since: Option<Instant>,
+    /// The newest delivery position held.
+    newest: Option<i64>,
 }
 
 impl Recent {
@@ -75,8 +77,9 @@ impl Recent {
                 .push((*seq, *activity));
         }
         self.total += members.len();
-        if self.total > 0 && self.since.is_none() {
-            self.since = Some(Instant::now());
+        if !members.is_empty() {
+            self.since.get_or_insert_with(Instant::now);
+            self.newest = self.newest.max(Some(*seq));
         }
     }
 
@@ -107,27 +110,21 @@ impl Recent {
     }
 
     /// Every entry up to delivery position `seq`, as (member, seq,
-    /// activity) in member order: what a fold writes.
+    /// activity), in no order: a plain copy, so the lock is held briefly
+    /// (the caller sorts them by member, without it).
     pub(crate) fn upto(&self, seq: i64) -> Vec<Entry> {
-        let mut out: Vec<Entry> = self
-            .by_member
-            .iter()
-            .flat_map(|(m, list)| {
-                list.iter()
-                    .take_while(move |e| e.0 <= seq)
-                    .map(move |&(s, a)| (*m, s, a))
-            })
-            .collect();
-        out.sort_unstable();
+        let mut out = Vec::with_capacity(self.total);
+        for (m, list) in &self.by_member {
+            for &(s, a) in list.iter().take_while(|e| e.0 <= seq) {
+                out.push((*m, s, a));
+            }
+        }
         out
     }
 
     /// The newest delivery position held.
     pub(crate) fn newest(&self) -> Option<i64> {
-        self.by_member
-            .values()
-            .filter_map(|l| l.last().map(|e| e.0))
-            .max()
+        self.newest
     }
 
     /// Forgets the entries up to `seq` (folded into `inbox`).
@@ -141,6 +138,9 @@ impl Recent {
         });
         self.total -= removed;
         self.since = (self.total > 0).then(Instant::now);
+        if self.total == 0 {
+            self.newest = None;
+        }
         if self.by_member.capacity() > 4 * self.by_member.len().max(1024) {
             self.by_member.shrink_to_fit();
         }
@@ -180,10 +180,15 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(r.newest(), Some(3));
-        assert_eq!(r.upto(2), vec![(5, 1, 10), (7, 1, 10), (7, 2, 11)]);
+        let mut folded = r.upto(2);
+        folded.sort_unstable();
+        assert_eq!(folded, vec![(5, 1, 10), (7, 1, 10), (7, 2, 11)]);
         r.drop_upto(2);
         assert_eq!(r.size().0, 3);
-        assert_eq!(r.upto(9), vec![(5, 3, 12), (7, 3, 12), (9, 3, 12)]);
+        let mut folded = r.upto(9);
+        folded.sort_unstable();
+        assert_eq!(folded, vec![(5, 3, 12), (7, 3, 12), (9, 3, 12)]);
+        assert_eq!(r.newest(), Some(3));
         r.drop_upto(3);
         assert_eq!(r.size(), (0, None));
         assert_eq!(r.newest(), None);
