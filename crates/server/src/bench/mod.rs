@@ -506,6 +506,19 @@ fn cpu_steadiness(time: Duration) -> (f64, f64) {
     )
 }
 
+/// SQLite: rows in the delivery log (see `store::db::recent`), if any.
+async fn logged_deliveries(db: &Db) -> Option<i64> {
+    if db.kind() != store::Kind::Sqlite {
+        return None;
+    }
+    let mut c = db.read().await.ok()?;
+    c.query_one("SELECT COUNT(*) FROM deliveries", params![])
+        .await
+        .ok()?
+        .i64(0)
+        .ok()
+}
+
 async fn measure(
     args: &AllArgs,
     shape: &Shape,
@@ -734,9 +747,11 @@ async fn measure(
             for &writes in &rates {
                 let idle =
                     drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(None)).await?;
+                let log_before = logged_deliveries(db).await;
                 let mixed =
                     drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(Some(kind)))
                         .await?;
+                let log_after = logged_deliveries(db).await;
                 m.offered = writes;
                 m.done = mixed.rate(1);
                 m.write_p50 = mixed.pct(1, 50.0);
@@ -759,6 +774,11 @@ async fn measure(
                     m.ratio
                 );
                 if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+                    // SQLite: fewer log rows after than before means the
+                    // server folded the log into the inboxes meanwhile.
+                    if let (Some(b), Some(a)) = (log_before, log_after) {
+                        eprintln!("  delivery log rows: {b} before, {a} after");
+                    }
                     for (name, o) in [("without", &idle), ("with", &mixed)] {
                         eprintln!(
                             "  reads {name} writes: p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
