@@ -1289,23 +1289,31 @@ pub async fn fold_deliveries(db: &crate::Db, pace: u32) -> Result<usize, Error> 
 
 /// Fans an item's activity out to home inboxes: the `extra` members (author,
 /// recipients, mentioned) at once, and the followers of `targets` ("type",
-/// "target") at once when there are at most `inline_max`, else through a
-/// background job
-/// (see [`fanout_step`]). Muted follows are skipped and the audience
-/// prefilter applied; the read path checks visibility again.
+/// "target") at once when there are at most `fanout_inline_max`
+/// ([`crate::Options`]), else through a background job (see
+/// [`fanout_step`]). `counted` is the targets' followers when the caller
+/// has counted them already (each up to `fanout_inline_max + 1`). Muted
+/// follows are skipped and the audience prefilter applied; the read path
+/// checks visibility again.
 pub async fn fan_out(
     tx: &mut Tx,
     activity: i64,
     item: &ItemRow,
-    targets: &[(&str, String)],
+    (targets, counted): (&[(&str, String)], Option<i64>),
     extra: &[i64],
-    inline_max: i64,
     now: i64,
 ) -> Result<(), Error> {
-    let mut total = 0;
-    for (ttype, target) in targets {
-        total += follower_count_upto(tx, ttype, target, inline_max + 1).await?;
-    }
+    let inline_max = tx.options().fanout_inline_max;
+    let total = match counted {
+        Some(n) => n,
+        None => {
+            let mut total = 0;
+            for (ttype, target) in targets {
+                total += follower_count_upto(tx, ttype, target, inline_max + 1).await?;
+            }
+            total
+        }
+    };
     let seq = next_delivery(tx).await?;
     let log = logs_deliveries(tx.kind());
     let mut delivered = Vec::new();

@@ -236,9 +236,7 @@ pub async fn get(db: &Db, viewer: &Viewer, id: i64) -> AppResult<RequestDetail> 
 
 /// Appends the act's activity, fans it out to the request's followers and
 /// the two parties, and notifies the other party.
-#[allow(clippy::too_many_arguments)]
 async fn announce(
-    db: &Db,
     tx: &mut Tx,
     viewer: &Viewer,
     item: &ItemRow,
@@ -271,16 +269,7 @@ async fn announce(
     extra.extend(notify.iter().copied());
     extra.sort_unstable();
     extra.dedup();
-    q::fan_out(
-        tx,
-        a,
-        item,
-        &targets,
-        &extra,
-        db.options().fanout_inline_max,
-        now,
-    )
-    .await?;
+    q::fan_out(tx, a, item, (&targets, None), &extra, now).await?;
     Ok(a)
 }
 
@@ -431,7 +420,6 @@ pub async fn create(db: &Db, viewer: &Viewer, input: &RequestInput) -> AppResult
             targets.push(("space", s.id.to_string()));
         }
         let a = announce(
-            db,
             &mut tx,
             viewer,
             &item,
@@ -535,7 +523,6 @@ pub async fn act(db: &Db, viewer: &Viewer, id: i64, input: &ActInput) -> AppResu
             ));
         }
         let a = announce(
-            db,
             &mut tx,
             viewer,
             &item,
@@ -617,7 +604,7 @@ pub async fn act(db: &Db, viewer: &Viewer, id: i64, input: &ActInput) -> AppResu
             .await?;
         }
         let other = party_id(&req, role.other());
-        let a = announce(db, &mut tx, viewer, &item, act.as_str(), &[other], &[], now).await?;
+        let a = announce(&mut tx, viewer, &item, act.as_str(), &[other], &[], now).await?;
         rq::insert_act(
             &mut tx,
             &rq::NewAct {
@@ -971,7 +958,7 @@ pub async fn update_todo(
             if let Some(s) = t.space_id {
                 targets.push(("space", s.to_string()));
             }
-            announce(db, &mut tx, viewer, &item, "completed", &[], &targets, now).await?;
+            announce(&mut tx, viewer, &item, "completed", &[], &targets, now).await?;
         }
     }
     let t = rq::todo_by_id(&mut tx, tid)

@@ -676,16 +676,7 @@ pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResu
     for t in &topics {
         targets.push(("topic", t.clone()));
     }
-    q::fan_out(
-        &mut tx,
-        a,
-        &item,
-        &targets,
-        &extra,
-        db.options().fanout_inline_max,
-        now,
-    )
-    .await?;
+    q::fan_out(&mut tx, a, &item, (&targets, None), &extra, now).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -805,7 +796,15 @@ pub async fn delete_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> AppResult<i64> {
+/// Adds a comment and returns it as a reader would see it, built from what
+/// the transaction wrote (reading it back would cost the item's
+/// visibility check and a read again).
+pub async fn add_comment(
+    db: &Db,
+    viewer: &Viewer,
+    item_id: i64,
+    body: &str,
+) -> AppResult<q::CommentRow> {
     let body = parse_body(body)?;
     let now = now_micros();
     let mut tx = db.write().await?;
@@ -872,23 +871,33 @@ pub async fn add_comment(db: &Db, viewer: &Viewer, item_id: i64, body: &str) -> 
     // thread, on their profile and with the item's followers.
     let inline_max = db.options().fanout_inline_max;
     let mut targets = vec![("item", item_id.to_string())];
-    if q::follower_count_upto(&mut tx, "member", &viewer.id().to_string(), inline_max + 1).await?
-        <= inline_max
-    {
+    let mut counted =
+        q::follower_count_upto(&mut tx, "item", &item_id.to_string(), inline_max + 1).await?;
+    let followers =
+        q::follower_count_upto(&mut tx, "member", &viewer.id().to_string(), inline_max + 1).await?;
+    if followers <= inline_max {
         targets.push(("member", viewer.id().to_string()));
+        counted += followers;
     }
-    q::fan_out(
-        &mut tx,
-        a,
-        &item,
-        &targets,
-        &extra,
-        db.options().fanout_inline_max,
-        now,
-    )
-    .await?;
+    q::fan_out(&mut tx, a, &item, (&targets, Some(counted)), &extra, now).await?;
     tx.commit().await?;
-    Ok(cid)
+    let m = &viewer.member;
+    Ok(q::CommentRow {
+        id: cid,
+        item_id,
+        author: q::Person {
+            id: m.id,
+            handle: m.handle.clone(),
+            display_name: m.display_name.clone(),
+            avatar_version: m.avatar_version,
+            extra: String::new(),
+        },
+        body: body.as_str().to_owned(),
+        body_html: html,
+        created_at: now,
+        edited_at: None,
+        deleted_at: None,
+    })
 }
 
 pub async fn comments(

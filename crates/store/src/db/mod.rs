@@ -296,6 +296,11 @@ impl Conn {
         }
     }
 
+    /// The options the database was opened with.
+    pub fn options(&self) -> &Options {
+        &self.db.options
+    }
+
     /// The member's deliveries still in memory strictly inside (`after`,
     /// `before`), the `limit` newest or oldest. Take them before reading
     /// `inbox` (see [`recent`]).

@@ -387,24 +387,29 @@ impl ToSql for Value {
 }
 
 /// Rewrites PostgreSQL's `$1` placeholders to SQLite's `?1`, which bind by
-/// number whatever order they appear in. Quoted text is left alone.
+/// number whatever order they appear in. Quoted text is left alone. It runs
+/// before every statement (the prepared-statement cache is keyed by the
+/// rewritten text), so it works on bytes and copies the runs between
+/// placeholders whole: every byte it looks for is ASCII, so each cut falls
+/// on a character boundary.
 fn placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
     if !sql.contains('$') {
         return sql.into();
     }
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
     let mut quoted = false;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\'' {
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\'' {
             quoted = !quoted;
-        }
-        if c == '$' && !quoted && chars.peek().is_some_and(|n| n.is_ascii_digit()) {
+        } else if b == b'$' && !quoted && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            out.push_str(&sql[start..i]);
             out.push('?');
-        } else {
-            out.push(c);
+            start = i + 1;
         }
     }
+    out.push_str(&sql[start..]);
     out.into()
 }
 
@@ -485,5 +490,12 @@ mod tests {
             placeholders("SELECT $1, '$2', $10 FROM t WHERE a = $2"),
             "SELECT ?1, '$2', ?10 FROM t WHERE a = ?2"
         );
+        assert_eq!(
+            placeholders("SELECT 'é$1' || $1, 'ü' FROM t WHERE a = $2 AND b = '$'"),
+            "SELECT 'é$1' || ?1, 'ü' FROM t WHERE a = ?2 AND b = '$'"
+        );
+        assert_eq!(placeholders("$1"), "?1");
+        assert_eq!(placeholders("a $ b $x $"), "a $ b $x $");
+        assert_eq!(placeholders("no parameters"), "no parameters");
     }
 }

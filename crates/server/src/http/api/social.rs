@@ -619,12 +619,8 @@ pub async fn add_comment(
     ApiJson(req): ApiJson<CommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>), Problem> {
     let id = item_id(&id)?;
-    let cid = svc::add_comment(&state.db, &viewer, id, &req.body).await?;
-    let comments = svc::comments(&state.db, &viewer, id, cid - 1, 1).await?;
-    let c = comments
-        .first()
-        .ok_or_else(|| Problem::not_found("The comment is gone."))?;
-    Ok((StatusCode::CREATED, Json(CommentView::new(c, &[]))))
+    let c = svc::add_comment(&state.db, &viewer, id, &req.body).await?;
+    Ok((StatusCode::CREATED, Json(CommentView::new(&c, &[]))))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -598,8 +598,8 @@ pub async fn comment(
     };
     let back = back_to(&headers, &f.back, &format!("/items/{id}"));
     match svc::add_comment(&state.db, &v, id, &f.body).await {
-        Ok(cid) if back.starts_with("/items/") => {
-            Redirect::to(&format!("{}#c{cid}", safe_next(&back))).into_response()
+        Ok(c) if back.starts_with("/items/") => {
+            Redirect::to(&format!("{}#c{}", safe_next(&back), c.id)).into_response()
         }
         r => done(r, &back),
     }
