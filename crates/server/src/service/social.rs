@@ -817,6 +817,50 @@ pub async fn add_comment(
     }
     let (html, mentioned, _) = render(&mut tx, body.as_str()).await?;
     let cid = q::insert_comment(&mut tx, item_id, viewer.id(), body.as_str(), &html, now).await?;
+    // Everything the comment reads comes first: on PostgreSQL appending to
+    // the stream takes the lock that keeps stream positions in commit
+    // order, held until the commit, so only writes should follow it.
+    let watchers = q::item_watchers(&mut tx, item_id).await?;
+    let mut notified = HashSet::from([viewer.id()]);
+    let tell_author =
+        item.author_id != viewer.id() && member_can_see(&mut tx, item.author_id, &item).await?;
+    if tell_author {
+        notified.insert(item.author_id);
+    }
+    let mut tell_mentioned = Vec::new();
+    for m in mentioned {
+        if !notified.contains(&m) && member_can_see(&mut tx, m, &item).await? {
+            notified.insert(m);
+            tell_mentioned.push(m);
+        }
+    }
+    // Everyone else watching the item: their facts in one query, the rule
+    // applied to each, the notifications in one insert.
+    let others: Vec<i64> = watchers
+        .into_iter()
+        .filter(|w| !notified.contains(w))
+        .collect();
+    let watching = members_who_can_see(&mut tx, &others, &item).await?;
+    // A comment reaches those who follow the item, and the commenter's
+    // followers — unless the commenter is followed by more people than a
+    // post reaches inline: a widely followed person's every comment would
+    // otherwise be a company-wide fan-out. Their comments stay in the
+    // thread, on their profile and with the item's followers. The item's
+    // count is taken before the commenter and the mentioned start
+    // watching, so they are added to it (an upper bound, which at worst
+    // sends a borderline fan-out to the background worker).
+    let inline_max = db.options().fanout_inline_max;
+    let mut targets = vec![("item", item_id.to_string())];
+    let mut counted = q::follower_count_upto(&mut tx, "item", &item_id.to_string(), inline_max + 1)
+        .await?
+        + 1
+        + tell_mentioned.len() as i64;
+    let followers =
+        q::follower_count_upto(&mut tx, "member", &viewer.id().to_string(), inline_max + 1).await?;
+    if followers <= inline_max {
+        targets.push(("member", viewer.id().to_string()));
+        counted += followers;
+    }
     let a = q::append_activity(
         &mut tx,
         &NewActivity {
@@ -832,7 +876,6 @@ pub async fn add_comment(
         now,
     )
     .await?;
-    let watchers = q::item_watchers(&mut tx, item_id).await?;
     q::auto_follow(
         &mut tx,
         viewer.id(),
@@ -842,43 +885,16 @@ pub async fn add_comment(
         now,
     )
     .await?;
-    let mut notified = HashSet::from([viewer.id()]);
-    if item.author_id != viewer.id() && member_can_see(&mut tx, item.author_id, &item).await? {
+    if tell_author {
         q::notify(&mut tx, item.author_id, a, "reply", now).await?;
-        notified.insert(item.author_id);
     }
     let mut extra = vec![viewer.id()];
-    for m in mentioned {
-        if !notified.contains(&m) && member_can_see(&mut tx, m, &item).await? {
-            q::notify(&mut tx, m, a, "mention", now).await?;
-            q::auto_follow(&mut tx, m, "item", &item_id.to_string(), "watching", now).await?;
-            notified.insert(m);
-            extra.push(m);
-        }
+    for m in tell_mentioned {
+        q::notify(&mut tx, m, a, "mention", now).await?;
+        q::auto_follow(&mut tx, m, "item", &item_id.to_string(), "watching", now).await?;
+        extra.push(m);
     }
-    // Everyone else watching the item: their facts in one query, the rule
-    // applied to each, the notifications in one insert.
-    let others: Vec<i64> = watchers
-        .into_iter()
-        .filter(|w| !notified.contains(w))
-        .collect();
-    let watching = members_who_can_see(&mut tx, &others, &item).await?;
     q::notify_many(&mut tx, &watching, a, "watching", now).await?;
-    // A comment reaches those who follow the item, and the commenter's
-    // followers — unless the commenter is followed by more people than a
-    // post reaches inline: a widely followed person's every comment would
-    // otherwise be a company-wide fan-out. Their comments stay in the
-    // thread, on their profile and with the item's followers.
-    let inline_max = db.options().fanout_inline_max;
-    let mut targets = vec![("item", item_id.to_string())];
-    let mut counted =
-        q::follower_count_upto(&mut tx, "item", &item_id.to_string(), inline_max + 1).await?;
-    let followers =
-        q::follower_count_upto(&mut tx, "member", &viewer.id().to_string(), inline_max + 1).await?;
-    if followers <= inline_max {
-        targets.push(("member", viewer.id().to_string()));
-        counted += followers;
-    }
     q::fan_out(&mut tx, a, &item, (&targets, Some(counted)), &extra, now).await?;
     tx.commit().await?;
     let m = &viewer.member;
