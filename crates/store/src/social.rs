@@ -1234,11 +1234,16 @@ async fn log_delivery(
     }
     tx.execute(
         "INSERT INTO deliveries (seq, activity_id, members) VALUES ($1, $2, $3)",
-        params![seq, activity, crate::db::recent::encode_members(&members)],
+        params![seq, activity, crate::db::id_list(&members)],
     )
     .await?;
     tx.note_logged((seq, activity, members));
     Ok(())
+}
+
+/// Rows of ids as a JSON array of arrays, for `json_each` on SQLite.
+fn json_rows<T: serde::Serialize>(rows: &[T]) -> Result<String, Error> {
+    serde_json::to_string(rows).map_err(|e| Error::Db(format!("encoding rows as JSON: {e}")))
 }
 
 /// Copies the delivery log into `inbox` in member order, five hundred
@@ -1255,15 +1260,7 @@ pub async fn fold_deliveries(db: &crate::Db, pace: u32) -> Result<usize, Error> 
         return Ok(0);
     };
     for chunk in entries.chunks(CHUNK) {
-        let mut json = String::with_capacity(chunk.len() * 24);
-        json.push('[');
-        for (i, (m, s, a)) in chunk.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&format!("[{m},{s},{a}]"));
-        }
-        json.push(']');
+        let json = json_rows(chunk)?;
         let started = std::time::Instant::now();
         let mut tx = db.write().await?;
         tx.execute(
@@ -1545,11 +1542,6 @@ pub async fn read_stream(
         ),
         _ => Vec::new(),
     };
-    let recent_json = recent
-        .iter()
-        .map(|(s, a)| format!("[{s},{a}]"))
-        .collect::<Vec<_>>()
-        .join(",");
     let (from, filter, ordering, seq_col): (String, String, String, Option<usize>) = match stream {
         Stream::Home if !recent.is_empty() => (
             format!(
@@ -1632,7 +1624,7 @@ pub async fn read_stream(
     };
     let mut args = params![viewer, b0, b1, a0, a1, limit, topic, subject].to_vec();
     if !recent.is_empty() {
-        args.push(format!("[{recent_json}]").into());
+        args.push(json_rows(&recent)?.into());
     }
     let rows = c.query(&sql, &args).await?;
     let muted = match (seq_col, rows.first()) {

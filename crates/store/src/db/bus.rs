@@ -20,6 +20,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use tokio::sync::broadcast;
 
+use super::{id_list, parse_id_list};
+
 pub const CHANNEL: &str = "chorus_stream";
 
 /// "The stream reached `position`; these members got notifications; these
@@ -34,17 +36,6 @@ pub struct Announcement {
 
 /// NOTIFY payloads are limited to 8000 bytes.
 const PAYLOAD_MAX: usize = 7_900;
-
-fn list(v: &[i64]) -> String {
-    v.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-}
-
-fn parse_list(s: &str) -> Option<Vec<i64>> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse().ok())
-        .collect()
-}
 
 impl Announcement {
     /// A notification for this member may have arrived.
@@ -63,7 +54,7 @@ impl Announcement {
         if self.everyone {
             return vec![format!("{};*;*", self.position)];
         }
-        let head = format!("{};{};", self.position, list(&self.notified));
+        let head = format!("{};{};", self.position, id_list(&self.notified));
         if head.len() > PAYLOAD_MAX {
             return vec![format!("{};*;*", self.position)];
         }
@@ -100,8 +91,8 @@ impl Announcement {
         }
         Some(Announcement {
             position,
-            notified: parse_list(notified)?,
-            delivered: parse_list(delivered)?,
+            notified: parse_id_list(notified)?,
+            delivered: parse_id_list(delivered)?,
             everyone: false,
         })
     }

@@ -170,7 +170,8 @@ impl Db {
             .await?;
         let mut recent = self.inner.recent.lock().expect("recent deliveries");
         for r in rows {
-            let members = recent::decode_members(&r.text(2)?)?;
+            let members = parse_id_list(&r.text(2)?)
+                .ok_or_else(|| Error::Db("a deliveries row has a malformed member list".into()))?;
             recent.add(&(r.i64(0)?, r.i64(1)?, members));
         }
         Ok(())
@@ -461,6 +462,28 @@ impl Drop for Tx {
     }
 }
 
+/// Member ids separated by commas: the delivery log's `members` column
+/// and the lists in a NOTIFY payload.
+pub(crate) fn id_list(ids: &[i64]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(ids.len() * 7);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        let _ = write!(s, "{id}");
+    }
+    s
+}
+
+/// The ids of an [`id_list`]; None if one is not a number.
+pub(crate) fn parse_id_list(s: &str) -> Option<Vec<i64>> {
+    s.split(',')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().ok())
+        .collect()
+}
+
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -481,7 +504,16 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_url;
+    use super::{id_list, parse_id_list, redact_url};
+
+    #[test]
+    fn id_lists_round_trip() {
+        assert_eq!(id_list(&[3, 17, 100_000]), "3,17,100000");
+        assert_eq!(id_list(&[]), "");
+        assert_eq!(parse_id_list("3,17,100000"), Some(vec![3, 17, 100_000]));
+        assert_eq!(parse_id_list(""), Some(vec![]));
+        assert_eq!(parse_id_list("3,x"), None);
+    }
 
     #[test]
     fn redacts_passwords() {

@@ -34,28 +34,6 @@ pub type Logged = (i64, i64, Vec<i64>);
 /// One entry as a fold writes it: (member, seq, activity).
 pub(crate) type Entry = (i64, i64, i64);
 
-/// The `members` column: ids separated by commas.
-pub(crate) fn encode_members(members: &[i64]) -> String {
-    let mut s = String::with_capacity(members.len() * 7);
-    for (i, m) in members.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&m.to_string());
-    }
-    s
-}
-
-pub(crate) fn decode_members(s: &str) -> Result<Vec<i64>, crate::Error> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse()
-                .map_err(|_| crate::Error::Db(format!("bad member id {p:?} in deliveries")))
-        })
-        .collect()
-}
-
 #[derive(Default)]
 pub(crate) struct Recent {
     /// Member → (seq, activity), ascending.
@@ -149,15 +127,7 @@ impl Recent {
 
 #[cfg(test)]
 mod tests {
-    use super::{Recent, decode_members, encode_members};
-
-    #[test]
-    fn members_round_trip() {
-        assert_eq!(encode_members(&[3, 17, 100_000]), "3,17,100000");
-        assert_eq!(decode_members("3,17,100000").unwrap(), vec![3, 17, 100_000]);
-        assert!(decode_members("").unwrap().is_empty());
-        assert!(decode_members("3,x").is_err());
-    }
+    use super::Recent;
 
     #[test]
     fn windows_folds_and_order() {
