@@ -1353,9 +1353,11 @@ pub async fn fan_out(
     if log {
         delivered.sort_unstable();
         delivered.dedup();
-        log_delivery(tx, (activity, seq), delivered.clone()).await?;
     }
     tx.note_delivered(&delivered);
+    if log {
+        log_delivery(tx, (activity, seq), delivered).await?;
+    }
     Ok(())
 }
 
@@ -1417,8 +1419,9 @@ pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Erro
         FANOUT_BATCH,
     )
     .await?;
+    tx.note_delivered(&delivered);
     if logs_deliveries(tx.kind()) {
-        log_delivery(tx, (activity, seq), delivered.clone()).await?;
+        log_delivery(tx, (activity, seq), delivered).await?;
     }
     let after = match last {
         Some(l) => l,
@@ -1440,7 +1443,6 @@ pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Erro
         )
         .await?;
     }
-    tx.note_delivered(&delivered);
     Ok(true)
 }
 

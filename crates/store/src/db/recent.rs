@@ -79,11 +79,14 @@ impl Recent {
         let Some(list) = self.by_member.get(&member) else {
             return Vec::new();
         };
-        let inside = list.iter().filter(|e| **e > after && **e < before);
+        // The list is in (seq, activity) order: the window is a slice.
+        let from = list.partition_point(|e| *e <= after);
+        let to = list.partition_point(|e| *e < before).max(from);
+        let inside = list[from..to].iter().copied();
         if newest_first {
-            inside.rev().take(limit).copied().collect()
+            inside.rev().take(limit).collect()
         } else {
-            inside.take(limit).copied().collect()
+            inside.take(limit).collect()
         }
     }
 
@@ -145,6 +148,8 @@ mod tests {
             vec![(2, 11), (3, 12)]
         );
         assert_eq!(r.window(7, (0, 0), (2, 11), 10, true), vec![(1, 10)]);
+        assert_eq!(r.window(7, (1, 10), (3, 12), 10, true), vec![(2, 11)]);
+        assert!(r.window(7, (3, 12), (1, 10), 10, true).is_empty());
         assert!(
             r.window(8, (0, 0), (i64::MAX, i64::MAX), 10, true)
                 .is_empty()
