@@ -233,6 +233,18 @@ pub struct Person {
     pub extra: String,
 }
 
+impl From<&crate::accounts::Member> for Person {
+    fn from(m: &crate::accounts::Member) -> Person {
+        Person {
+            id: m.id,
+            handle: m.handle.clone(),
+            display_name: m.display_name.clone(),
+            avatar_version: m.avatar_version,
+            extra: String::new(),
+        }
+    }
+}
+
 fn person(r: &Row) -> Result<Person, Error> {
     Ok(Person {
         id: r.i64(0)?,

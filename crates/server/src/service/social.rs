@@ -399,11 +399,8 @@ pub async fn add_member(
     add_to_space(&mut tx, viewer.id(), &s, m.id, role, now).await?;
     tx.commit().await?;
     Ok(Person {
-        id: m.id,
-        handle: m.handle,
-        display_name: m.display_name,
-        avatar_version: m.avatar_version,
         extra: role.to_owned(),
+        ..Person::from(&m)
     })
 }
 
@@ -897,17 +894,10 @@ pub async fn add_comment(
     q::notify_many(&mut tx, &watching, a, "watching", now).await?;
     q::fan_out(&mut tx, a, &item, (&targets, Some(counted)), &extra, now).await?;
     tx.commit().await?;
-    let m = &viewer.member;
     Ok(q::CommentRow {
         id: cid,
         item_id,
-        author: q::Person {
-            id: m.id,
-            handle: m.handle.clone(),
-            display_name: m.display_name.clone(),
-            avatar_version: m.avatar_version,
-            extra: String::new(),
-        },
+        author: q::Person::from(&viewer.member),
         body: body.as_str().to_owned(),
         body_html: html,
         created_at: now,
@@ -1375,13 +1365,7 @@ pub async fn audience_for_direct(
         })
         .collect();
     if !people.iter().any(|p| p.id == viewer.id()) {
-        people.push(Person {
-            id: viewer.id(),
-            handle: viewer.member.handle.clone(),
-            display_name: viewer.member.display_name.clone(),
-            avatar_version: viewer.member.avatar_version,
-            extra: String::new(),
-        });
+        people.push(Person::from(&viewer.member));
     }
     let names: Vec<String> = people
         .iter()
