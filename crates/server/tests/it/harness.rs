@@ -296,6 +296,19 @@ impl TestApp {
     }
 
     /// Invites `email` as this client's member and returns the link token.
+    /// Follows the member `handle` (204 expected).
+    pub async fn follow_member(&self, handle: &str) {
+        expect(
+            self.put(
+                "/follows",
+                json!({"target_type": "member", "target": handle}),
+            )
+            .await,
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+    }
+
     pub async fn invite(&self, email: &str, role: &str) -> String {
         let res = self
             .post("/invitations", json!({"email": email, "role": role}))

@@ -28,15 +28,7 @@ async fn live_home_resumes_without_gaps_or_repeats(b: Backend) {
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
-    expect(
-        bo.put(
-            "/follows",
-            json!({"target_type": "member", "target": "ana"}),
-        )
-        .await,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
+    bo.follow_member("ana").await;
     let mut live = bo.sse("/streams/home/events", None).await;
     let first = post(&ana, json!({"body": "one"})).await;
     let ev = live.next(WAIT).await.expect("an event");
@@ -143,15 +135,7 @@ async fn two_nodes_deliver_within_a_second() {
     )
     .await;
     bo2.csrf = Some(body["csrf_token"].as_str().unwrap().to_owned());
-    expect(
-        bo2.put(
-            "/follows",
-            json!({"target_type": "member", "target": "ana"}),
-        )
-        .await,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
+    bo2.follow_member("ana").await;
     let mut live = bo2.sse("/streams/home/events", None).await;
     for i in 0..3 {
         let start = Instant::now();
@@ -230,16 +214,7 @@ async fn home_deliveries_fold_and_survive_restarts(b: Backend) {
     let mut owner = TestApp::spawn_with(b, no_fold).await;
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
-    expect(
-        owner
-            .put(
-                "/follows",
-                json!({"target_type": "member", "target": "ana"}),
-            )
-            .await,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
+    owner.follow_member("ana").await;
     let log_rows = |url: String| async move {
         let db = crate::harness::open_db(&url, 1).await;
         let mut c = db.read().await.unwrap();

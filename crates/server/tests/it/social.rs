@@ -590,15 +590,7 @@ async fn follows_levels_and_mute(b: Backend) {
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
     let before = post(&ana, json!({"body": "before the follow"})).await;
-    expect(
-        bo.put(
-            "/follows",
-            json!({"target_type": "member", "target": "ana"}),
-        )
-        .await,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
+    bo.follow_member("ana").await;
     let n = expect(ana.get("/notifications").await, StatusCode::OK).await;
     assert_eq!(n["items"][0]["reason"], "follower");
     let followers = expect(bo.get("/members/ana/followers").await, StatusCode::OK).await;
@@ -880,16 +872,7 @@ async fn stream_pages_and_query_counts(b: Backend) {
     let mut owner = TestApp::spawn(b).await;
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
-    expect(
-        owner
-            .put(
-                "/follows",
-                json!({"target_type": "member", "target": "ana"}),
-            )
-            .await,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
+    owner.follow_member("ana").await;
     let mut posted = Vec::new();
     for i in 0..25 {
         posted.push(post(&ana, json!({"body": format!("post {i} #count")})).await);

@@ -841,15 +841,7 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
         .await;
         items.push(id);
     }
-    expect(
-        app.put(
-            "/follows",
-            json!({"target_type": "member", "target": "mallory"}),
-        )
-        .await,
-        StatusCode::NO_CONTENT,
-    )
-    .await;
+    app.follow_member("mallory").await;
     let mut pages = vec![
         "/".to_owned(),
         "/?filter=people".to_owned(),
