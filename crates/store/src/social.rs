@@ -342,6 +342,7 @@ pub struct ItemRow {
     pub space_name: Option<String>,
     pub space_visibility: Option<SpaceVisibility>,
     pub title: String,
+    /// The Markdown source; empty in stream entries, which carry only the HTML.
     pub body: String,
     pub body_html: String,
     pub ack_requested: bool,
@@ -390,10 +391,12 @@ impl ItemRow {
 /// stream page saves two index lookups per entry. The viewer's role comes
 /// from an uncorrelated subquery, evaluated once per statement.
 macro_rules! item_cols {
-    ($viewer_reactions:literal) => {
+    ($body:literal, $viewer_reactions:literal) => {
         concat!(
             "i.id, i.kind, i.author_id, am.handle, am.display_name, am.avatar_version, \
-    i.audience, i.space_id, sp.slug, sp.name, sp.visibility, i.title, i.body, i.body_html, \
+    i.audience, i.space_id, sp.slug, sp.name, sp.visibility, i.title, ",
+            $body,
+            ", i.body_html, \
     i.ack_requested, i.comment_count, i.created_at, i.edited_at, i.deleted_at, \
     CASE WHEN sp.visibility <> 'open' OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
       THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = i.space_id AND vsm.member_id = $1) END, \
@@ -407,12 +410,21 @@ macro_rules! item_cols {
 /// An item's columns for viewer `$1`, with the emoji the viewer reacted to
 /// it with (one probe per row).
 pub const ITEM_COLS: &str = item_cols!(
+    "i.body",
     "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
       WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
 );
-/// The same without the viewer's reactions, which [`viewer_reactions`]
-/// then reads for a whole page at once.
-const ITEM_COLS_LATER_REACTIONS: &str = item_cols!("NULL");
+/// A stream page's item columns: as [`ITEM_COLS`], but without the
+/// Markdown source (`body` reads as empty), which only a single item's
+/// answer and its edit form show; a page carries the HTML.
+const PAGE_ITEM_COLS: &str = item_cols!(
+    "''",
+    "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
+      WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
+);
+/// A page's item columns without the viewer's reactions, which
+/// [`viewer_reactions`] then reads for a whole page at once.
+const PAGE_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("''", "NULL");
 
 /// Whether a page reads what is the viewer's own (their reactions, their
 /// mutes) in statements of its own after the page, or in the page
@@ -426,9 +438,9 @@ fn viewer_reads_after(kind: Kind) -> bool {
 /// The item columns for a page of rows (see [`viewer_reads_after`]).
 fn item_cols_for_page(after: bool) -> &'static str {
     if after {
-        ITEM_COLS_LATER_REACTIONS
+        PAGE_ITEM_COLS_LATER_REACTIONS
     } else {
-        ITEM_COLS
+        PAGE_ITEM_COLS
     }
 }
 
@@ -437,13 +449,13 @@ fn item_cols_for_page(after: bool) -> &'static str {
 async fn page_rows(
     c: &mut Conn,
     viewer: i64,
-    rows: &[Row],
+    rows: Vec<Row>,
     seq_col: Option<usize>,
     after: bool,
 ) -> Result<Vec<ActivityRow>, Error> {
     let mut rows = rows
-        .iter()
-        .map(|r| activity(r, seq_col))
+        .into_iter()
+        .map(|mut r| activity(&mut r, seq_col))
         .collect::<Result<Vec<_>, _>>()?;
     if after {
         viewer_reactions(c, viewer, &mut rows).await?;
@@ -488,26 +500,26 @@ pub const ITEM_JOINS: &str =
     "JOIN members am ON am.id = i.author_id LEFT JOIN spaces sp ON sp.id = i.space_id";
 const ITEM_NCOLS: usize = 23;
 
-fn item(r: &Row, at: usize) -> Result<ItemRow, Error> {
-    let vis = r.opt_text(at + 10)?;
+fn item(r: &mut Row, at: usize) -> Result<ItemRow, Error> {
+    let vis = r.take_opt_text(at + 10)?;
     Ok(ItemRow {
         id: r.i64(at)?,
-        kind: r.text(at + 1)?,
+        kind: r.take_text(at + 1)?,
         author_id: r.i64(at + 2)?,
-        author_handle: r.text(at + 3)?,
-        author_name: r.text(at + 4)?,
+        author_handle: r.take_text(at + 3)?,
+        author_name: r.take_text(at + 4)?,
         author_avatar: r.i64(at + 5)?,
-        audience: r.text(at + 6)?,
+        audience: r.take_text(at + 6)?,
         space_id: r.opt_i64(at + 7)?,
-        space_slug: r.opt_text(at + 8)?,
-        space_name: r.opt_text(at + 9)?,
+        space_slug: r.take_opt_text(at + 8)?,
+        space_name: r.take_opt_text(at + 9)?,
         space_visibility: vis
             .map(|v| SpaceVisibility::parse(&v))
             .transpose()
             .map_err(|e| Error::Decode(e.to_string()))?,
-        title: r.text(at + 11)?,
-        body: r.text(at + 12)?,
-        body_html: r.text(at + 13)?,
+        title: r.take_text(at + 11)?,
+        body: r.take_text(at + 12)?,
+        body_html: r.take_text(at + 13)?,
         ack_requested: r.bool(at + 14)?,
         comment_count: r.i64(at + 15)?,
         created_at: r.i64(at + 16)?,
@@ -515,7 +527,7 @@ fn item(r: &Row, at: usize) -> Result<ItemRow, Error> {
         deleted_at: r.opt_i64(at + 18)?,
         viewer_in_space: r.opt_i64(at + 19)?.is_some(),
         viewer_is_recipient: r.opt_i64(at + 20)?.is_some(),
-        reaction_summary: r.text(at + 21)?,
+        reaction_summary: r.take_text(at + 21)?,
         viewer_reactions: r
             .opt_text(at + 22)?
             .map(|s| s.split('\t').map(str::to_owned).collect())
@@ -548,7 +560,7 @@ pub async fn item_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Ite
     let sql = format!("SELECT {ITEM_COLS} FROM items i {ITEM_JOINS} WHERE i.id = $2");
     c.query_opt(&sql, params![viewer, id])
         .await?
-        .map(|r| item(&r, 0))
+        .map(|mut r| item(&mut r, 0))
         .transpose()
 }
 
@@ -1503,7 +1515,7 @@ const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
     LEFT JOIN spaces sp ON sp.id = i.space_id
     LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id";
 
-fn activity(r: &Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
+fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
     let has_item = r.opt_i64(12)?.is_some();
     Ok(ActivityRow {
         id: r.i64(0)?,
@@ -1513,18 +1525,18 @@ fn activity(r: &Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
         },
         actor: Person {
             id: r.i64(1)?,
-            handle: r.text(2)?,
-            display_name: r.text(3)?,
+            handle: r.take_text(2)?,
+            display_name: r.take_text(3)?,
             avatar_version: r.i64(4)?,
             extra: String::new(),
         },
-        verb: r.text(5)?,
-        object_type: r.text(6)?,
+        verb: r.take_text(5)?,
+        object_type: r.take_text(6)?,
         object_id: r.i64(7)?,
-        target_type: r.opt_text(8)?,
+        target_type: r.take_opt_text(8)?,
         target_id: r.opt_i64(9)?,
         published: r.i64(10)?,
-        comment_html: r.opt_text(11)?,
+        comment_html: r.take_opt_text(11)?,
         item: if has_item { Some(item(r, 12)?) } else { None },
     })
 }
@@ -1657,7 +1669,7 @@ pub async fn read_stream(
             .unwrap_or_default(),
         _ => HashSet::new(),
     };
-    let rows = page_rows(c, viewer, &rows, seq_col, read_after).await?;
+    let rows = page_rows(c, viewer, rows, seq_col, read_after).await?;
     Ok((rows, muted))
 }
 
@@ -1766,7 +1778,7 @@ pub async fn activities_by_ids(
         "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );
     let rows = c.query(&sql, &with(params![viewer].to_vec(), ids)).await?;
-    page_rows(c, viewer, &rows, None, read_after).await
+    page_rows(c, viewer, rows, None, read_after).await
 }
 
 // ---- audience ----

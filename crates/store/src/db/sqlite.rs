@@ -274,6 +274,14 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, Error> {
     Ok(conn)
 }
 
+/// A reading connection: the same settings, and it refuses to write.
+fn open_reader(path: &Path) -> Result<Connection, Error> {
+    let r = open_conn(path, true)?;
+    r.execute_batch("PRAGMA query_only = ON;")
+        .map_err(map_err)?;
+    Ok(r)
+}
+
 impl Sqlite {
     pub(crate) async fn open(path: &str, options: &super::Options) -> Result<Sqlite, Error> {
         let path = PathBuf::from(path);
@@ -305,10 +313,7 @@ impl Sqlite {
         let size = options.max_connections.max(1);
         let mut idle = Vec::with_capacity(size);
         for _ in 0..size {
-            let r = open_conn(&path, true)?;
-            r.execute_batch("PRAGMA query_only = ON;")
-                .map_err(map_err)?;
-            idle.push(r);
+            idle.push(open_reader(&path)?);
         }
         let checkpointer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = Writer::spawn(writer)?;
@@ -338,7 +343,7 @@ impl Sqlite {
         let conn = self.readers.idle.lock().expect("reader pool").pop();
         let conn = match conn {
             Some(c) => c,
-            None => open_conn(&self.path, true)?,
+            None => open_reader(&self.path)?,
         };
         Ok(Reader {
             conn: Some(conn),

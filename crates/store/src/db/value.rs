@@ -137,6 +137,24 @@ impl Row {
         }
     }
 
+    /// [`Row::text`], moving the text out of the row instead of copying
+    /// it (the column reads as empty text afterwards): for decoders that
+    /// read each column once, such as a stream page's twenty rows.
+    pub fn take_text(&mut self, i: usize) -> Result<String, Error> {
+        match self.0.get_mut(i) {
+            Some(Value::Text(v)) => Ok(std::mem::take(v)),
+            _ => self.text(i),
+        }
+    }
+
+    /// [`Row::opt_text`], moving the text out (see [`Row::take_text`]).
+    pub fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, Error> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.take_text(i).map(Some),
+        }
+    }
+
     pub fn bytes(&self, i: usize) -> Result<Vec<u8>, Error> {
         match self.at(i)? {
             Value::Bytes(v) => Ok(v.clone()),

@@ -97,12 +97,9 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
                 l.recent.pop_front();
             }
             l.recent.push_back(r.id);
-            let view = ActivityView::new(&r, &[]);
-            if let Ok(e) = Event::default()
-                .id(event_id(svc::position(&r), l.home))
-                .event("activity")
-                .json_data(&view)
-            {
+            let id = event_id(svc::position(&r), l.home);
+            let view = ActivityView::new(r, &[]);
+            if let Ok(e) = Event::default().id(id).event("activity").json_data(&view) {
                 l.pending.push_back(e);
             }
         }

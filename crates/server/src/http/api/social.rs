@@ -332,7 +332,7 @@ async fn stream_page(
     let reactions = crate::service::pages::reactions_of(&rows)?;
     Ok(LargeJson(Page {
         items: rows
-            .iter()
+            .into_iter()
             .map(|r| ActivityView::new(r, &reactions))
             .collect(),
         next: next.map(|(a, b)| encode_cursor(&format!("{a}-{b}"))),
@@ -820,8 +820,8 @@ pub async fn notifications(
     let (rows, unread, next) = svc::notifications(&state.db, &viewer, before, q.limit()).await?;
     Ok(Json(NotificationPage {
         items: rows
-            .iter()
-            .map(|(n, a)| NotificationView::new(n, a))
+            .into_iter()
+            .map(|(n, a)| NotificationView::new(&n, a))
             .collect(),
         next: next.map(|n| encode_cursor(&n.to_string())),
         unread,

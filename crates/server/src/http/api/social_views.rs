@@ -21,15 +21,21 @@ pub struct PersonView {
     pub role: Option<String>,
 }
 
-impl From<&Person> for PersonView {
-    fn from(p: &Person) -> Self {
+impl From<Person> for PersonView {
+    fn from(p: Person) -> Self {
         PersonView {
             id: p.id.to_string(),
-            handle: p.handle.clone(),
-            display_name: p.display_name.clone(),
             avatar_url: avatar(&p.handle, p.avatar_version),
-            role: (!p.extra.is_empty()).then(|| p.extra.clone()),
+            handle: p.handle,
+            display_name: p.display_name,
+            role: (!p.extra.is_empty()).then_some(p.extra),
         }
+    }
+}
+
+impl From<&Person> for PersonView {
+    fn from(p: &Person) -> Self {
+        PersonView::from(p.clone())
     }
 }
 
@@ -155,30 +161,31 @@ pub struct ItemView {
 }
 
 impl ItemView {
-    pub fn new(i: &ItemRow, reactions: &[ReactionCount]) -> Self {
+    /// An item's view; it takes the row, whose text moves into the view.
+    pub fn new(i: ItemRow, reactions: &[ReactionCount]) -> Self {
         ItemView {
             id: i.id.to_string(),
-            kind: i.kind.clone(),
+            kind: i.kind,
             author: PersonView {
                 id: i.author_id.to_string(),
-                handle: i.author_handle.clone(),
-                display_name: i.author_name.clone(),
                 avatar_url: avatar(&i.author_handle, i.author_avatar),
+                handle: i.author_handle,
+                display_name: i.author_name,
                 role: None,
             },
-            audience: i.audience.clone(),
-            space: match (&i.space_slug, &i.space_name, i.space_visibility) {
+            audience: i.audience,
+            space: match (i.space_slug, i.space_name, i.space_visibility) {
                 (Some(slug), Some(name), Some(v)) => Some(SpaceRef {
-                    slug: slug.clone(),
-                    name: name.clone(),
+                    slug,
+                    name,
                     visibility: v.as_str().into(),
                 }),
                 _ => None,
             },
             recipients: Vec::new(),
-            title: i.title.clone(),
+            title: i.title,
             body: None,
-            body_html: i.body_html.clone(),
+            body_html: i.body_html,
             topics: Vec::new(),
             reactions: reactions_for(reactions, i.id, 0),
             comment_count: i.comment_count,
@@ -192,7 +199,7 @@ impl ItemView {
     }
 
     pub fn detail(d: &ItemDetail, audience: &AudienceSummary) -> Self {
-        let mut v = ItemView::new(&d.item, &d.reactions);
+        let mut v = ItemView::new(d.item.clone(), &d.reactions);
         v.body = Some(d.item.body.clone());
         v.topics = d.topics.clone();
         v.recipients = d.recipients.iter().map(PersonView::from).collect();
@@ -254,25 +261,26 @@ pub struct ActivityView {
 }
 
 impl ActivityView {
-    pub fn new(a: &ActivityRow, reactions: &[ReactionCount]) -> Self {
+    /// An activity's view; it takes the row, whose text moves into the view.
+    pub fn new(a: ActivityRow, reactions: &[ReactionCount]) -> Self {
         ActivityView {
             id: a.id.to_string(),
-            actor: PersonView::from(&a.actor),
-            verb: a.verb.clone(),
+            actor: PersonView::from(a.actor),
+            verb: a.verb,
             object: ObjectRef {
-                kind: a.object_type.clone(),
+                kind: a.object_type,
                 id: a.object_id.to_string(),
-                body_html: a.comment_html.clone(),
+                body_html: a.comment_html,
             },
-            target: match (&a.target_type, a.target_id) {
-                (Some(t), Some(id)) => Some(ObjectRef {
-                    kind: t.clone(),
+            target: match (a.target_type, a.target_id) {
+                (Some(kind), Some(id)) => Some(ObjectRef {
+                    kind,
                     id: id.to_string(),
                     body_html: None,
                 }),
                 _ => None,
             },
-            item: a.item.as_ref().map(|i| ItemView::new(i, reactions)),
+            item: a.item.map(|i| ItemView::new(i, reactions)),
             published: time(a.published),
         }
     }
@@ -289,7 +297,7 @@ pub struct NotificationView {
 }
 
 impl NotificationView {
-    pub fn new(n: &NotificationRow, a: &ActivityRow) -> Self {
+    pub fn new(n: &NotificationRow, a: ActivityRow) -> Self {
         NotificationView {
             id: n.id.to_string(),
             reason: n.reason.clone(),
