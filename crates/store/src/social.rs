@@ -390,7 +390,21 @@ impl ItemRow {
 /// open spaces only as members), and recipients only for direct items: a
 /// stream page saves two index lookups per entry. The viewer's role comes
 /// from an uncorrelated subquery, evaluated once per statement.
+///
+/// `$body` is the Markdown source's column; the last column is the emoji
+/// the viewer reacted with: `inline` reads them with one probe per row,
+/// `later` leaves them to [`viewer_reactions`].
 macro_rules! item_cols {
+    ($body:literal, inline) => {
+        item_cols!(
+            $body,
+            "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
+              WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
+        )
+    };
+    ($body:literal, later) => {
+        item_cols!($body, "NULL")
+    };
     ($body:literal, $viewer_reactions:literal) => {
         concat!(
             "i.id, i.kind, i.author_id, am.handle, am.display_name, am.avatar_version, \
@@ -408,23 +422,15 @@ macro_rules! item_cols {
     };
 }
 /// An item's columns for viewer `$1`, with the emoji the viewer reacted to
-/// it with (one probe per row).
-pub const ITEM_COLS: &str = item_cols!(
-    "i.body",
-    "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
-      WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
-);
+/// it with.
+pub const ITEM_COLS: &str = item_cols!("i.body", inline);
 /// A stream page's item columns: as [`ITEM_COLS`], but without the
 /// Markdown source (`body` reads as empty), which only a single item's
 /// answer and its edit form show; a page carries the HTML.
-const PAGE_ITEM_COLS: &str = item_cols!(
-    "''",
-    "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
-      WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
-);
+const PAGE_ITEM_COLS: &str = item_cols!("''", inline);
 /// A page's item columns without the viewer's reactions, which
 /// [`viewer_reactions`] then reads for a whole page at once.
-const PAGE_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("''", "NULL");
+const PAGE_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("''", later);
 
 /// Whether a page reads what is the viewer's own (their reactions, their
 /// mutes) in statements of its own after the page, or in the page
@@ -529,7 +535,7 @@ fn item(r: &mut Row, at: usize) -> Result<ItemRow, Error> {
         viewer_is_recipient: r.opt_i64(at + 20)?.is_some(),
         reaction_summary: r.take_text(at + 21)?,
         viewer_reactions: r
-            .opt_text(at + 22)?
+            .take_opt_text(at + 22)?
             .map(|s| s.split('\t').map(str::to_owned).collect())
             .unwrap_or_default(),
     })

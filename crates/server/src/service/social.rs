@@ -847,15 +847,14 @@ pub async fn add_comment(
     // watching, so they are added to it (an upper bound, which at worst
     // sends a borderline fan-out to the background worker).
     let inline_max = db.options().fanout_inline_max;
-    let mut targets = vec![("item", item_id.to_string())];
-    let mut counted = q::follower_count_upto(&mut tx, "item", &item_id.to_string(), inline_max + 1)
-        .await?
+    let (item_key, viewer_key) = (item_id.to_string(), viewer.id().to_string());
+    let mut counted = q::follower_count_upto(&mut tx, "item", &item_key, inline_max + 1).await?
         + 1
         + tell_mentioned.len() as i64;
-    let followers =
-        q::follower_count_upto(&mut tx, "member", &viewer.id().to_string(), inline_max + 1).await?;
+    let followers = q::follower_count_upto(&mut tx, "member", &viewer_key, inline_max + 1).await?;
+    let mut targets = vec![("item", item_key.clone())];
     if followers <= inline_max {
-        targets.push(("member", viewer.id().to_string()));
+        targets.push(("member", viewer_key));
         counted += followers;
     }
     let a = q::append_activity(
@@ -873,22 +872,14 @@ pub async fn add_comment(
         now,
     )
     .await?;
-    q::auto_follow(
-        &mut tx,
-        viewer.id(),
-        "item",
-        &item_id.to_string(),
-        "watching",
-        now,
-    )
-    .await?;
+    q::auto_follow(&mut tx, viewer.id(), "item", &item_key, "watching", now).await?;
     if tell_author {
         q::notify(&mut tx, item.author_id, a, "reply", now).await?;
     }
     let mut extra = vec![viewer.id()];
     for m in tell_mentioned {
         q::notify(&mut tx, m, a, "mention", now).await?;
-        q::auto_follow(&mut tx, m, "item", &item_id.to_string(), "watching", now).await?;
+        q::auto_follow(&mut tx, m, "item", &item_key, "watching", now).await?;
         extra.push(m);
     }
     q::notify_many(&mut tx, &watching, a, "watching", now).await?;
