@@ -295,7 +295,6 @@ impl TestApp {
         body
     }
 
-    /// Invites `email` as this client's member and returns the link token.
     /// Follows the member `handle` (204 expected).
     pub async fn follow_member(&self, handle: &str) {
         expect(
@@ -309,6 +308,7 @@ impl TestApp {
         .await;
     }
 
+    /// Invites `email` as this client's member and returns the link token.
     pub async fn invite(&self, email: &str, role: &str) -> String {
         let res = self
             .post("/invitations", json!({"email": email, "role": role}))
@@ -345,6 +345,16 @@ fn new_client() -> Client {
 }
 
 /// Asserts the status and returns the JSON body (Null when empty).
+/// The ids of the items in a stream page's entries, in page order.
+pub fn item_ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["item"]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
 pub async fn expect(res: Response, status: StatusCode) -> Value {
     let got = res.status();
     let ct = res

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::harness::{Backend, TestApp, expect};
+use crate::harness::{Backend, TestApp, expect, item_ids};
 
 backend_tests!(
     live_home_resumes_without_gaps_or_repeats,
@@ -196,13 +196,7 @@ async fn big_fanout_goes_through_the_worker(b: Backend) {
 /// A home page's item ids and its next-page cursor.
 async fn home_page(app: &TestApp, path: &str) -> (Vec<String>, Option<String>) {
     let page = expect(app.get(path).await, StatusCode::OK).await;
-    let ids = page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["item"]["id"].as_str().unwrap().to_owned())
-        .collect();
-    (ids, page["next"].as_str().map(str::to_owned))
+    (item_ids(&page), page["next"].as_str().map(str::to_owned))
 }
 
 /// Home deliveries on SQLite go to a log kept in memory and are folded

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::harness::{Backend, TestApp, expect, expect_problem};
+use crate::harness::{Backend, TestApp, expect, expect_problem, item_ids};
 
 backend_tests!(
     acceptance_closed_space_mention_and_topic,
@@ -19,15 +19,6 @@ backend_tests!(
     xss_corpus_never_reaches_html,
     seen_and_acknowledgements,
 );
-
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|a| a["item"]["id"].as_str().map(str::to_owned))
-        .collect()
-}
 
 async fn post(app: &TestApp, body: Value) -> String {
     let item = expect(app.post("/items", body).await, StatusCode::CREATED).await;
@@ -112,7 +103,7 @@ async fn acceptance_closed_space_mention_and_topic(b: Backend) {
         "/streams/everything",
     ] {
         let page = expect(a.get(path).await, StatusCode::OK).await;
-        assert!(ids(&page).contains(&id), "{path}: {page}");
+        assert!(item_ids(&page).contains(&id), "{path}: {page}");
     }
     let n = expect(a.get("/notifications").await, StatusCode::OK).await;
     assert_eq!(n["items"][0]["reason"], "mention");
@@ -127,7 +118,7 @@ async fn acceptance_closed_space_mention_and_topic(b: Backend) {
     ] {
         let page = expect(cy.get(path).await, StatusCode::OK).await;
         assert!(
-            !ids(&page).contains(&id),
+            !item_ids(&page).contains(&id),
             "{path} leaks to a non-member: {page}"
         );
     }
@@ -267,7 +258,7 @@ async fn visibility_table(b: Backend) {
                 ("profile", &profile),
             ] {
                 assert_eq!(
-                    ids(page).contains(id),
+                    item_ids(page).contains(id),
                     want,
                     "{vname} {name} stream, {kind}"
                 );
@@ -597,9 +588,9 @@ async fn follows_levels_and_mute(b: Backend) {
     assert_eq!(followers["items"][0]["handle"], "bo");
     let after = post(&ana, json!({"body": "after the follow"})).await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
-    assert!(ids(&home).contains(&after));
+    assert!(item_ids(&home).contains(&after));
     assert!(
-        !ids(&home).contains(&before),
+        !item_ids(&home).contains(&before),
         "home is what arrived since following"
     );
     // A topic follow brings posts from people you do not follow.
@@ -614,7 +605,7 @@ async fn follows_levels_and_mute(b: Backend) {
     .await;
     let hiring = post(&owner, json!({"body": "We are #hiring"})).await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
-    assert!(ids(&home).contains(&hiring));
+    assert!(item_ids(&home).contains(&hiring));
     let following = expect(bo.get("/members/bo/following").await, StatusCode::OK).await;
     let names: Vec<&str> = following["items"]
         .as_array()
@@ -637,7 +628,7 @@ async fn follows_levels_and_mute(b: Backend) {
     )
     .await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
-    assert!(!ids(&home).contains(&after));
+    assert!(!item_ids(&home).contains(&after));
     // Bad input.
     let res = bo
         .put(
@@ -715,7 +706,7 @@ async fn spaces_lifecycle(b: Backend) {
     assert_eq!(j["outcome"], "joined");
     let id = post(&ana, json!({"space": "design-review", "body": "crit at 3"})).await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
-    assert!(ids(&home).contains(&id));
+    assert!(item_ids(&home).contains(&id));
     let members = expect(
         bo.get("/spaces/design-review/members").await,
         StatusCode::OK,
@@ -895,7 +886,7 @@ async fn stream_pages_and_query_counts(b: Backend) {
                 .unwrap(),
         );
         let page = expect(res, StatusCode::OK).await;
-        seen.extend(ids(&page));
+        seen.extend(item_ids(&page));
         match page["next"].as_str() {
             Some(c) => next = Some(c.to_owned()),
             None => break,
