@@ -83,7 +83,13 @@ impl App {
         // With port 0 the real port is known only now.
         settings.http_addr = listener.local_addr()?;
         let base_url: Arc<str> = settings.base_url().into();
+        let streams = (db.stamps().is_some() && settings.stream_cache_mib > 0).then(|| {
+            Arc::new(crate::http::api::stream_cache::StreamCache::new(
+                settings.stream_cache_mib,
+            ))
+        });
         let state = AppState {
+            streams,
             db,
             settings: Arc::new(settings),
             base_url,

@@ -224,6 +224,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     base_url: settings.base_url().into(),
                     metrics: None,
                     stopping: Default::default(),
+                    streams: None,
                 };
                 let input = InviteInput {
                     email,

@@ -29,6 +29,7 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     pub fanout_inline_max: i64,
     pub fold_deliveries_at: usize,
+    pub stream_cache_mib: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -58,6 +59,7 @@ impl Default for Settings {
             shutdown_grace_seconds: 20,
             fanout_inline_max: 500,
             fold_deliveries_at: 500_000,
+            stream_cache_mib: 32,
         }
     }
 }
@@ -193,6 +195,13 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fold_deliveries_at: Option<usize>,
+
+    /// SQLite: memory for stream entries rendered once and shown again on
+    /// other pages, in MiB; 0 renders every entry afresh
+    /// [env: CHORUS_STREAM_CACHE_MIB] [default: 32]
+    #[arg(long, value_name = "MIB")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream_cache_mib: Option<usize>,
 }
 
 impl SettingsArgs {

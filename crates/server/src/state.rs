@@ -16,4 +16,6 @@ pub struct AppState {
     /// Cancelled when the server starts shutting down, so live connections
     /// end and graceful shutdown does not wait for them.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Rendered stream entries (SQLite; see `http::api::stream_cache`).
+    pub streams: Option<Arc<crate::http::api::stream_cache::StreamCache>>,
 }

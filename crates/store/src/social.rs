@@ -224,7 +224,7 @@ pub async fn space_admins(c: &mut Conn, space: i64) -> Result<Vec<i64>, Error> {
 
 /// A person in a list: id, handle, name, avatar version, plus a role or
 /// level when the list has one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Person {
     pub id: i64,
     pub handle: String,
@@ -328,7 +328,7 @@ pub async fn member_space_ids(c: &mut Conn, member: i64) -> Result<Vec<i64>, Err
 // ---- items ----
 
 /// An item with what the visibility rule needs to know about one viewer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ItemRow {
     pub id: i64,
     pub kind: String,
@@ -383,6 +383,18 @@ impl ItemRow {
     }
 }
 
+/// Whether viewer `$1` belongs to item `i`'s space, where the visibility
+/// rule asks (see [`item_cols`]), and whether they are among its
+/// recipients, where it is direct: two columns.
+macro_rules! viewer_access {
+    () => {
+        "CASE WHEN sp.visibility <> 'open' OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
+      THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = i.space_id AND vsm.member_id = $1) END, \
+    CASE WHEN i.audience = 'direct' \
+      THEN (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1) END"
+    };
+}
+
 /// Item columns; `$1` is the viewer. 22 columns starting at the offset.
 ///
 /// The viewer's membership of the item's space is looked up only where the
@@ -411,16 +423,14 @@ macro_rules! item_cols {
     i.audience, i.space_id, sp.slug, sp.name, sp.visibility, i.title, ",
             $body,
             ", i.body_html, \
-    i.ack_requested, i.comment_count, i.created_at, i.edited_at, i.deleted_at, \
-    CASE WHEN sp.visibility <> 'open' OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
-      THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = i.space_id AND vsm.member_id = $1) END, \
-    CASE WHEN i.audience = 'direct' \
-      THEN (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1) END, \
-    i.reaction_summary, ",
+    i.ack_requested, i.comment_count, i.created_at, i.edited_at, i.deleted_at, ",
+            viewer_access!(),
+            ", i.reaction_summary, ",
             $viewer_reactions
         )
     };
 }
+
 /// An item's columns for viewer `$1`, with the emoji the viewer reacted to
 /// it with.
 pub const ITEM_COLS: &str = item_cols!("i.body", inline);
@@ -1479,7 +1489,7 @@ pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Erro
 /// One stream entry: the activity, its actor, its item (when it concerns
 /// one) and the comment it added (for comments). `seq` is the delivery
 /// position for home entries (0 elsewhere).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ActivityRow {
     pub id: i64,
     pub seq: i64,
@@ -1521,6 +1531,59 @@ const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
     LEFT JOIN spaces sp ON sp.id = i.space_id
     LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id";
 
+/// A *brief* stream row: what decides whether and where an entry shows
+/// (the visibility rule, the viewer's mutes, the order), what tells a
+/// cached rendering of it is current (the space's name and visibility;
+/// `published`, against a reused id), and the item's reactions, which
+/// hold the viewer's own. A page whose entries are rendered already reads
+/// no member, comment, title or HTML (see `http::api::stream_cache`).
+const BRIEF_COLS: &str = concat!(
+    "a.id, a.actor_id, a.published, i.id, i.author_id, i.audience, i.space_id, \
+     sp.slug, sp.name, sp.visibility, ",
+    viewer_access!(),
+    ", i.reaction_summary"
+);
+const BRIEF_NCOLS: usize = 13;
+const BRIEF_JOINS: &str =
+    "LEFT JOIN items i ON i.id = a.item_id LEFT JOIN spaces sp ON sp.id = i.space_id";
+
+fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
+    let item = match r.opt_i64(3)? {
+        Some(id) => Some(ItemRow {
+            id,
+            author_id: r.i64(4)?,
+            audience: r.take_text(5)?,
+            space_id: r.opt_i64(6)?,
+            space_slug: r.take_opt_text(7)?,
+            space_name: r.take_opt_text(8)?,
+            space_visibility: r
+                .take_opt_text(9)?
+                .map(|v| SpaceVisibility::parse(&v))
+                .transpose()
+                .map_err(|e| Error::Decode(e.to_string()))?,
+            viewer_in_space: r.opt_i64(10)?.is_some(),
+            viewer_is_recipient: r.opt_i64(11)?.is_some(),
+            reaction_summary: r.take_text(12)?,
+            ..ItemRow::default()
+        }),
+        None => None,
+    };
+    Ok(ActivityRow {
+        id: r.i64(0)?,
+        seq: match seq_col {
+            Some(c) => r.i64(c)?,
+            None => 0,
+        },
+        actor: Person {
+            id: r.i64(1)?,
+            ..Person::default()
+        },
+        published: r.i64(2)?,
+        item,
+        ..ActivityRow::default()
+    })
+}
+
 fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
     let has_item = r.opt_i64(12)?.is_some();
     Ok(ActivityRow {
@@ -1551,15 +1614,17 @@ fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
 /// (or, with `after`, oldest first after it, for live resumption), and,
 /// when `mutes` is asked for, what the viewer muted ("type:target" keys;
 /// only the home stream reads them, and only when there are entries). The
-/// caller filters with the visibility rule and the mutes.
+/// caller filters with the visibility rule and the mutes. `brief` rows
+/// hold only what that and the order need (see [`BRIEF_COLS`]).
 pub async fn read_stream(
     c: &mut Conn,
     viewer: i64,
     stream: &Stream,
     (before, after): (Option<Position>, Option<Position>),
     limit: i64,
-    mutes: bool,
+    (mutes, brief): (bool, bool),
 ) -> Result<(Vec<ActivityRow>, HashSet<String>), Error> {
+    let ncols = if brief { BRIEF_NCOLS } else { 12 + ITEM_NCOLS };
     let order = if after.is_some() { "ASC" } else { "DESC" };
     let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
     let (a0, a1) = after.unwrap_or((0, 0));
@@ -1587,7 +1652,7 @@ pub async fn read_stream(
             ),
             "1 = 1".into(),
             format!("ib.seq {order}, ib.activity_id {order}"),
-            Some(12 + ITEM_NCOLS),
+            Some(ncols),
         ),
         Stream::Home => (
             "inbox ib JOIN activities a ON a.id = ib.activity_id".into(),
@@ -1595,7 +1660,7 @@ pub async fn read_stream(
                AND (ib.seq > $4 OR (ib.seq = $4 AND ib.activity_id > $5))"
                 .into(),
             format!("ib.seq {order}, ib.activity_id {order}"),
-            Some(12 + ITEM_NCOLS),
+            Some(ncols),
         ),
         other => {
             let extra = match other {
@@ -1633,7 +1698,14 @@ pub async fn read_stream(
     // statement (an uncorrelated subquery, evaluated once), saving a round
     // trip; on SQLite in a statement of its own, which costs less there.
     let read_after = viewer_reads_after(c.kind());
-    let item_cols = item_cols_for_page(read_after);
+    let (cols, joins) = if brief {
+        (BRIEF_COLS.to_owned(), BRIEF_JOINS)
+    } else {
+        (
+            format!("{ACTIVITY_COLS}, {}", item_cols_for_page(read_after)),
+            ACTIVITY_JOINS,
+        )
+    };
     let mutes = mutes && seq_col.is_some();
     let seq_select = match (seq_col, mutes && !read_after) {
         (None, _) => "",
@@ -1644,9 +1716,9 @@ pub async fn read_stream(
         }
     };
     let sql = format!(
-        "SELECT {ACTIVITY_COLS}, {item_cols}{seq_select}
+        "SELECT {cols}{seq_select}
          FROM {from}
-         {ACTIVITY_JOINS}
+         {joins}
          WHERE {filter} AND $7 = $7 AND $8 = $8
          ORDER BY {ordering} LIMIT $6"
     );
@@ -1675,7 +1747,16 @@ pub async fn read_stream(
             .unwrap_or_default(),
         _ => HashSet::new(),
     };
-    let rows = page_rows(c, viewer, rows, seq_col, read_after).await?;
+    let rows = if brief {
+        let mut rows = rows
+            .into_iter()
+            .map(|mut r| brief_activity(&mut r, seq_col))
+            .collect::<Result<Vec<_>, _>>()?;
+        viewer_reactions(c, viewer, &mut rows).await?;
+        rows
+    } else {
+        page_rows(c, viewer, rows, seq_col, read_after).await?
+    };
     Ok((rows, muted))
 }
 
@@ -1768,7 +1849,9 @@ pub async fn mark_read(
     }
 }
 
-/// Activities by id, for notifications (one query for a page).
+/// Activities by id, as a stream page reads them (in no order; ids no
+/// longer there are left out): for notifications, and for the entries of
+/// a page with no current rendering (`http::api::stream_cache`).
 pub async fn activities_by_ids(
     c: &mut Conn,
     viewer: i64,

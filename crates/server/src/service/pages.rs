@@ -75,7 +75,7 @@ async fn entries(
     before: Option<Position>,
     limit: i64,
 ) -> AppResult<Entries> {
-    let (rows, next) = svc::stream(db, viewer, which, before, limit).await?;
+    let (rows, next) = svc::stream(db, viewer, which, before, limit, false).await?;
     let reactions = reactions_of(&rows)?;
     Ok(Entries {
         rows,
@@ -192,7 +192,8 @@ async fn filtered_home(
     let mut cursor_at = before;
     let mut next = None;
     for _ in 0..4 {
-        let (rows, n) = svc::stream(db, viewer, StreamRequest::Home, cursor_at, limit).await?;
+        let (rows, n) =
+            svc::stream(db, viewer, StreamRequest::Home, cursor_at, limit, false).await?;
         for r in rows {
             if out.len() as i64 >= limit {
                 break;

@@ -1111,13 +1111,16 @@ pub async fn member_following(
 
 /// One page of a stream: what the viewer may see, newest first, and the
 /// cursor for the next page. Reads in rounds, so items the viewer may not
-/// see never shorten a page, but never more than a few rounds.
+/// see never shorten a page, but never more than a few rounds. `brief`
+/// rows hold only what decides what shows (see `store::social::read_stream`),
+/// for a caller that renders them from elsewhere.
 pub async fn stream(
     db: &Db,
     viewer: &Viewer,
     which: StreamRequest,
     before: Option<Position>,
     limit: i64,
+    brief: bool,
 ) -> AppResult<(Vec<ActivityRow>, Option<Position>)> {
     let mut c = db.read().await?;
     let stream = resolve_stream(&mut c, viewer, which).await?;
@@ -1134,7 +1137,7 @@ pub async fn stream(
             &stream,
             (cursor, None),
             limit + 1,
-            muted.is_none(),
+            (muted.is_none(), brief),
         )
         .await?;
         let muted = muted.get_or_insert(m);
@@ -1177,8 +1180,15 @@ pub async fn stream_after(
     after: Position,
 ) -> AppResult<(Vec<ActivityRow>, Position, bool)> {
     let mut c = db.read().await?;
-    let (rows, muted) =
-        q::read_stream(&mut c, viewer.id(), stream, (None, Some(after)), 100, true).await?;
+    let (rows, muted) = q::read_stream(
+        &mut c,
+        viewer.id(),
+        stream,
+        (None, Some(after)),
+        100,
+        (true, false),
+    )
+    .await?;
     let more = rows.len() == 100;
     let last = rows.last().map_or(after, position);
     let rows = rows

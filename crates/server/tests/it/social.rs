@@ -18,6 +18,7 @@ backend_tests!(
     stream_pages_and_query_counts,
     xss_corpus_never_reaches_html,
     seen_and_acknowledgements,
+    stream_entries_show_every_change,
 );
 
 async fn post(app: &TestApp, body: Value) -> String {
@@ -1011,5 +1012,164 @@ async fn seen_and_acknowledgements(b: Backend) {
     // Outsiders: not found.
     let res = owner.post(&format!("/items/{id}/seen"), json!({})).await;
     expect_problem(res, StatusCode::NOT_FOUND, "not-found").await;
+    owner.stop().await;
+}
+
+/// A stream page, read twice: on SQLite the second comes from rendered
+/// entries, and must say exactly what the first said.
+async fn twice(who: &TestApp, stream: &str) -> Value {
+    let first = expect(who.get(stream).await, StatusCode::OK).await;
+    let again = expect(who.get(stream).await, StatusCode::OK).await;
+    assert_eq!(first, again, "a page read twice says the same");
+    first
+}
+
+async fn home_twice(who: &TestApp) -> Value {
+    twice(who, "/streams/home").await
+}
+
+/// The entry for Ana's post `id` on a home page.
+fn post_entry<'a>(page: &'a Value, id: &str) -> &'a Value {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["verb"] == "post" && e["item"]["id"] == id)
+        .expect("the post on the page")
+}
+
+/// Every change to what an entry shows (its text, its author's name, its
+/// space's name, its comments, reactions, deletion) is on the next page
+/// read, however the page is put together; and what is one viewer's own
+/// (the reactions they made, whether they may see it) is never another's.
+async fn stream_entries_show_every_change(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    let cy = owner.new_member("cy", "member").await;
+    expect(
+        ana.post("/spaces", json!({"name": "Field notes"})).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    for who in [&bo, &cy] {
+        expect(
+            who.post("/spaces/field-notes/join", json!({})).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let id = post(
+        &ana,
+        json!({"space": "field-notes", "title": "Survey", "body": "First count"}),
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    let e = post_entry(&page, &id);
+    assert_eq!(e["item"]["title"], "Survey");
+    assert_eq!(e["actor"]["display_name"], "ana Person");
+    assert_eq!(e["item"]["space"]["name"], "Field notes");
+
+    expect(
+        ana.patch(
+            &format!("/items/{id}"),
+            json!({"title": "Survey, day 2", "body": "Second count"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    let e = post_entry(&page, &id);
+    assert_eq!(e["item"]["title"], "Survey, day 2");
+    assert!(
+        e["item"]["body_html"]
+            .as_str()
+            .unwrap()
+            .contains("Second count")
+    );
+    assert!(e["item"]["edited_at"].is_string());
+
+    expect(
+        ana.patch("/me", json!({"display_name": "Ana Lima"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    let e = post_entry(&page, &id);
+    assert_eq!(e["actor"]["display_name"], "Ana Lima");
+    assert_eq!(e["item"]["author"]["display_name"], "Ana Lima");
+
+    expect(
+        ana.patch("/spaces/field-notes", json!({"name": "Field notes 2027"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    assert_eq!(
+        post_entry(&page, &id)["item"]["space"]["name"],
+        "Field notes 2027"
+    );
+
+    // Reactions: the count is everyone's, `me` is each viewer's own.
+    expect(
+        cy.post(&format!("/items/{id}/reactions"), json!({"emoji": "🎉"}))
+            .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    assert_eq!(
+        post_entry(&page, &id)["item"]["reactions"],
+        json!([{"emoji": "🎉", "count": 1, "me": false}])
+    );
+    let page = home_twice(&cy).await;
+    assert_eq!(
+        post_entry(&page, &id)["item"]["reactions"],
+        json!([{"emoji": "🎉", "count": 1, "me": true}])
+    );
+
+    // A comment counts on the post's entry, and has its own.
+    expect(
+        cy.post(
+            &format!("/items/{id}/comments"),
+            json!({"body": "Counted 12"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    assert_eq!(post_entry(&page, &id)["item"]["comment_count"], 1);
+
+    // The space closes: Bo and Cy still belong, a newcomer does not.
+    let dee = owner.new_member("dee", "member").await;
+    let seen = twice(&dee, "/streams/everything").await;
+    assert!(item_ids(&seen).contains(&id), "an open space's post");
+    expect(
+        ana.patch("/spaces/field-notes", json!({"visibility": "closed"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let seen = twice(&dee, "/streams/everything").await;
+    assert!(
+        !item_ids(&seen).contains(&id),
+        "a closed space's post is not shown to one outside it"
+    );
+    assert!(item_ids(&home_twice(&bo).await).contains(&id));
+
+    expect(
+        ana.delete(&format!("/items/{id}")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let page = home_twice(&bo).await;
+    let e = post_entry(&page, &id);
+    assert_eq!(e["item"]["deleted"], true);
+    assert_eq!(e["item"]["title"], "");
+    assert_eq!(e["item"]["body_html"], "");
     owner.stop().await;
 }

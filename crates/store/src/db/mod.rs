@@ -21,6 +21,7 @@ pub mod bus;
 mod postgres;
 pub(crate) mod recent;
 mod sqlite;
+pub mod stamps;
 mod value;
 
 use std::cell::Cell;
@@ -207,6 +208,16 @@ impl Db {
 
     pub fn options(&self) -> &Options {
         &self.inner.options
+    }
+
+    /// Marks of the rows changed since a stamp, for caches of renderings
+    /// (see [`stamps`]): SQLite only, where this process is the one that
+    /// writes. None on PostgreSQL.
+    pub fn stamps(&self) -> Option<&stamps::Stamps> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => Some(s.stamps()),
+            Backend::Postgres(_) => None,
+        }
     }
 
     pub fn kind(&self) -> Kind {

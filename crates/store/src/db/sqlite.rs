@@ -8,6 +8,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
+use super::stamps::{Pending, Stamps};
 use super::{Row, Value};
 use crate::Error;
 
@@ -16,6 +17,7 @@ pub(crate) struct Sqlite {
     writer: Writer,
     readers: Arc<ReaderPool>,
     checkpointer_stop: Arc<std::sync::atomic::AtomicBool>,
+    stamps: Arc<Stamps>,
 }
 
 /// Work for the writer's thread: one statement, or BEGIN, COMMIT, ROLLBACK.
@@ -37,7 +39,18 @@ struct Writer {
 }
 
 impl Writer {
-    fn spawn(conn: Connection) -> Result<Writer, Error> {
+    /// Starts the thread. What the connection updates and deletes is
+    /// marked in `stamps` once committed (see [`super::stamps`]).
+    fn spawn(mut conn: Connection, stamps: Arc<Stamps>) -> Result<Writer, Error> {
+        let pending = Arc::new(Pending::default());
+        let p = pending.clone();
+        conn.update_hook(Some(move |action, _db: &str, table: &str, id| {
+            p.changed(action, table, id);
+        }))
+        .map_err(map_err)?;
+        let p = pending.clone();
+        conn.rollback_hook(Some(move || p.rolled_back()))
+            .map_err(map_err)?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -47,6 +60,10 @@ impl Writer {
                 // `Error::Closed`), not the writer.
                 while let Ok(job) = queue.recv() {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+                    // No transaction open: what it changed has committed.
+                    if conn.is_autocommit() {
+                        pending.committed(&stamps);
+                    }
                 }
             })
             .map_err(|e| Error::Db(format!("cannot start the SQLite writer thread: {e}")))?;
@@ -316,12 +333,14 @@ impl Sqlite {
             idle.push(open_reader(&path)?);
         }
         let checkpointer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writer = Writer::spawn(writer)?;
+        let stamps = Arc::new(Stamps::default());
+        let writer = Writer::spawn(writer, stamps.clone())?;
         if options.checkpoints {
             spawn_checkpointer(path.clone(), writer.slot.clone(), checkpointer_stop.clone());
         }
         Ok(Sqlite {
             checkpointer_stop,
+            stamps,
             path,
             writer,
             readers: Arc::new(ReaderPool {
@@ -330,6 +349,11 @@ impl Sqlite {
                 size,
             }),
         })
+    }
+
+    /// Marks of the rows the writer changed (see [`super::stamps`]).
+    pub(crate) fn stamps(&self) -> &Stamps {
+        &self.stamps
     }
 
     pub(crate) async fn reader(&self) -> Result<Reader, Error> {

@@ -9,6 +9,7 @@ pub mod live;
 pub mod requests;
 pub mod social;
 pub mod social_views;
+pub mod stream_cache;
 pub mod views;
 
 use axum::Json;

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::social_views::*;
-use super::views::{LargeJson, Page};
+use super::views::{LargeJson, Page, RawJson};
 use super::{ListQuery, decode_cursor, decode_id_cursor, encode_cursor};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiViewer};
@@ -16,6 +16,7 @@ use crate::http::problem::Problem;
 use crate::service::accounts::Viewer;
 use crate::service::social::{self as svc, ItemInput, JoinOutcome, SpaceInput, StreamRequest};
 use crate::state::AppState;
+use axum::response::{IntoResponse, Response};
 
 fn item_id(s: &str) -> Result<i64, Problem> {
     s.parse()
@@ -321,22 +322,35 @@ pub async fn decide_request(
 
 // ---- streams ----
 
+/// A page of a stream (`Page<ActivityView>`): its entries' JSON comes from
+/// the stream cache where there is one.
 async fn stream_page(
     state: &AppState,
     viewer: &Viewer,
     which: StreamRequest,
     q: &ListQuery,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
-    let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit()).await?;
+    let cursor = |(a, b): (i64, i64)| encode_cursor(&format!("{a}-{b}"));
+    if let (Some(cache), Some(stamps)) = (&state.streams, state.db.stamps()) {
+        // Taken before the rows are read (see `store::db::stamps`).
+        let stamp = stamps.now();
+        let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), true).await?;
+        let json = cache
+            .page(&state.db, stamps, stamp, viewer, rows, next.map(cursor))
+            .await?;
+        return Ok(RawJson(json).into_response());
+    }
+    let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), false).await?;
     let reactions = crate::service::pages::reactions_of(&rows)?;
     Ok(LargeJson(Page {
         items: rows
             .into_iter()
             .map(|r| ActivityView::new(r, &reactions))
             .collect(),
-        next: next.map(|(a, b)| encode_cursor(&format!("{a}-{b}"))),
-    }))
+        next: next.map(cursor),
+    })
+    .into_response())
 }
 
 fn decode_position(s: &str) -> Result<(i64, i64), Problem> {
@@ -361,7 +375,7 @@ pub async fn home_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
     Query(q): Query<ListQuery>,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Home, &q).await
 }
 
@@ -372,7 +386,7 @@ pub async fn everything_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
     Query(q): Query<ListQuery>,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Everything, &q).await
 }
 
@@ -385,7 +399,7 @@ pub async fn space_stream(
     ApiViewer(viewer): ApiViewer,
     Path(slug): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Space(slug), &q).await
 }
 
@@ -397,7 +411,7 @@ pub async fn topic_stream(
     ApiViewer(viewer): ApiViewer,
     Path(tag): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Topic(tag), &q).await
 }
 
@@ -409,7 +423,7 @@ pub async fn member_stream(
     ApiViewer(viewer): ApiViewer,
     Path(handle): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Profile(handle), &q).await
 }
 
@@ -421,7 +435,7 @@ pub async fn item_stream(
     ApiViewer(viewer): ApiViewer,
     Path(id): Path<String>,
     Query(q): Query<ListQuery>,
-) -> Result<LargeJson<Page<ActivityView>>, Problem> {
+) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Item(item_id(&id)?), &q).await
 }
 

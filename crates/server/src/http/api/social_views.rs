@@ -95,7 +95,8 @@ pub struct ReactionView {
     pub me: bool,
 }
 
-fn reactions_for(all: &[ReactionCount], item: i64, comment: i64) -> Vec<ReactionView> {
+/// The reactions on an item (`comment` 0) or one of its comments.
+pub fn reactions_view(all: &[ReactionCount], item: i64, comment: i64) -> Vec<ReactionView> {
     store::social::reactions_on(all, item, comment)
         .map(|(emoji, count, me)| ReactionView {
             emoji: emoji.to_owned(),
@@ -187,7 +188,7 @@ impl ItemView {
             body: None,
             body_html: i.body_html,
             topics: Vec::new(),
-            reactions: reactions_for(reactions, i.id, 0),
+            reactions: reactions_view(reactions, i.id, 0),
             comment_count: i.comment_count,
             ack_requested: i.ack_requested,
             deleted: i.deleted_at.is_some(),
@@ -228,7 +229,7 @@ impl CommentView {
             author: PersonView::from(&c.author),
             body: c.body.clone(),
             body_html: c.body_html.clone(),
-            reactions: reactions_for(reactions, c.item_id, c.id),
+            reactions: reactions_view(reactions, c.item_id, c.id),
             created_at: time(c.created_at),
         }
     }

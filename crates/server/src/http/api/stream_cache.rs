@@ -1,0 +1,214 @@
+//! Stream entries rendered once, kept, and copied into the pages that show
+//! them again (SQLite only).
+//!
+//! A home page is mostly entries other people's pages showed a moment
+//! before: people follow the same big spaces and the same busy people.
+//! Rendering an entry afresh for every page (reading its actor, author,
+//! comment, title and HTML, then writing them out as JSON) was most of a
+//! page's cost. So a page reads *brief* rows instead (what decides whether
+//! and where an entry shows: `store::social::read_stream`), applies the
+//! visibility rule and the mutes to them as before, and takes each entry's
+//! JSON from here. Only entries with no current rendering are read whole
+//! and rendered, in one statement for the page.
+//!
+//! What one viewer sees differently from another is never kept: whether
+//! they may see the entry at all is decided on the brief row, every time,
+//! and the item's reactions, which mark the viewer's own, are written per
+//! page into the gap a rendering leaves for them.
+//!
+//! A rendering is current while no row it shows has changed since it was
+//! rendered ([`store::db::stamps`]), its space still has the name and
+//! visibility it showed, and the activity is the same one (`published`).
+//! On PostgreSQL other processes may write too, and there are no stamps:
+//! pages are rendered whole as before.
+
+use std::sync::Arc;
+
+use domain::social::SpaceVisibility;
+use quick_cache::sync::Cache;
+use store::db::stamps::{Stamps, Table};
+use store::social::{self as q, ActivityRow};
+
+use super::social_views::{ActivityView, reactions_view};
+use crate::error::AppResult;
+use crate::service::accounts::Viewer;
+
+/// Renderings by activity id, weighed by their bytes.
+pub struct StreamCache {
+    entries: Cache<i64, Arc<Entry>, ByBytes>,
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl quick_cache::Weighter<i64, Arc<Entry>> for ByBytes {
+    fn weight(&self, _: &i64, e: &Arc<Entry>) -> u64 {
+        (e.head.len() + e.tail.len() + std::mem::size_of::<Entry>()) as u64
+    }
+}
+
+/// One activity's JSON, and what tells whether it is still current.
+struct Entry {
+    /// [`Stamps::now`] before the statement it was rendered from.
+    stamp: u64,
+    published: i64,
+    actor: i64,
+    item: Option<ItemShown>,
+    comment: Option<i64>,
+    /// The JSON up to the item's reactions (`…"reactions":`), or all of it
+    /// when there is no item.
+    head: Box<[u8]>,
+    /// The JSON after the item's reactions.
+    tail: Box<[u8]>,
+}
+
+struct ItemShown {
+    id: i64,
+    author: i64,
+    space: Option<(String, String, Option<SpaceVisibility>)>,
+}
+
+/// Where a rendering leaves the reactions out.
+const REACTIONS: &[u8] = b"\"reactions\":[]";
+
+impl Entry {
+    fn render(row: ActivityRow, stamp: u64) -> Option<Entry> {
+        let item = row.item.as_ref().map(|i| ItemShown {
+            id: i.id,
+            author: i.author_id,
+            space: i.space_slug.clone().map(|slug| {
+                (
+                    slug,
+                    i.space_name.clone().unwrap_or_default(),
+                    i.space_visibility,
+                )
+            }),
+        });
+        let comment = (row.object_type == "comment").then_some(row.object_id);
+        let (published, actor) = (row.published, row.actor.id);
+        let json = serde_json::to_vec(&ActivityView::new(row, &[])).ok()?;
+        let (head, tail) = if item.is_some() {
+            // A key in quotes followed by a colon cannot occur inside a
+            // JSON string (its quotes are escaped), so the first match is
+            // the item's own field.
+            let at = json.windows(REACTIONS.len()).position(|w| w == REACTIONS)?;
+            let cut = at + REACTIONS.len() - 2;
+            (json[..cut].into(), json[cut + 2..].into())
+        } else {
+            (json.into_boxed_slice(), Box::default())
+        };
+        Some(Entry {
+            stamp,
+            published,
+            actor,
+            item,
+            comment,
+            head,
+            tail,
+        })
+    }
+
+    /// Whether it still shows what the brief row `r` stands for.
+    fn current(&self, r: &ActivityRow, stamps: &Stamps) -> bool {
+        let unchanged = |t, id| stamps.unchanged(t, id, self.stamp);
+        let same_item = match (&self.item, &r.item) {
+            (None, None) => true,
+            (Some(mine), Some(now)) => {
+                mine.id == now.id
+                    && mine.author == now.author_id
+                    && match (&mine.space, &now.space_slug) {
+                        (None, None) => true,
+                        (Some((slug, name, vis)), Some(now_slug)) => {
+                            slug == now_slug
+                                && Some(name) == now.space_name.as_ref()
+                                && *vis == now.space_visibility
+                        }
+                        _ => false,
+                    }
+                    && unchanged(Table::Items, mine.id)
+                    && unchanged(Table::Members, mine.author)
+            }
+            _ => false,
+        };
+        same_item
+            && self.published == r.published
+            && self.actor == r.actor.id
+            && unchanged(Table::Activities, r.id)
+            && unchanged(Table::Members, self.actor)
+            && self.comment.is_none_or(|c| unchanged(Table::Comments, c))
+    }
+}
+
+impl StreamCache {
+    /// A cache holding up to `mib` MiB of renderings.
+    pub fn new(mib: usize) -> StreamCache {
+        let bytes = (mib as u64) << 20;
+        StreamCache {
+            entries: Cache::with_weighter((bytes / 2048).max(16) as usize, bytes, ByBytes),
+        }
+    }
+
+    /// A page's JSON (`Page<ActivityView>`) from the brief rows `rows`,
+    /// which the caller read after taking `stamp` and has filtered with
+    /// the visibility rule, and the cursor `next`.
+    pub async fn page(
+        &self,
+        db: &store::Db,
+        stamps: &Stamps,
+        stamp: u64,
+        viewer: &Viewer,
+        rows: Vec<ActivityRow>,
+        next: Option<String>,
+    ) -> AppResult<Vec<u8>> {
+        let mut found: Vec<Option<Arc<Entry>>> = rows
+            .iter()
+            .map(|r| self.entries.get(&r.id).filter(|e| e.current(r, stamps)))
+            .collect();
+        let missing: Vec<i64> = rows
+            .iter()
+            .zip(&found)
+            .filter(|(_, e)| e.is_none())
+            .map(|(r, _)| r.id)
+            .collect();
+        if !missing.is_empty() {
+            let whole = {
+                let mut c = db.read().await?;
+                q::activities_by_ids(&mut c, viewer.id(), &missing).await?
+            };
+            for w in whole {
+                let id = w.id;
+                let Some(e) = Entry::render(w, stamp).map(Arc::new) else {
+                    continue;
+                };
+                self.entries.insert(id, e.clone());
+                for (r, slot) in rows.iter().zip(found.iter_mut()) {
+                    if r.id == id && slot.is_none() {
+                        *slot = Some(e.clone());
+                    }
+                }
+            }
+        }
+        let reactions = crate::service::pages::reactions_of(&rows)?;
+        let mut out = Vec::with_capacity(32 * 1024);
+        out.extend_from_slice(b"{\"items\":[");
+        let mut first = true;
+        // An activity gone since the brief read has no rendering: left out.
+        for e in found.iter().flatten() {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(&e.head);
+            if let Some(item) = &e.item {
+                serde_json::to_writer(&mut out, &reactions_view(&reactions, item.id, 0))
+                    .map_err(|e| anyhow::anyhow!("could not write reactions: {e}"))?;
+                out.extend_from_slice(&e.tail);
+            }
+        }
+        out.extend_from_slice(b"],\"next\":");
+        serde_json::to_writer(&mut out, &next)
+            .map_err(|e| anyhow::anyhow!("could not write the cursor: {e}"))?;
+        out.push(b'}');
+        Ok(out)
+    }
+}

@@ -1,0 +1,144 @@
+//! Which rows changed since when: for caches of what is rendered from rows.
+//!
+//! SQLite only. The writer's connection reports every row it updates or
+//! deletes in the tables a stream entry shows (SQLite's update hook); when
+//! the transaction has committed, the writer's thread takes the next
+//! *stamp* and marks those rows with it. A cache keeps with each rendering
+//! the stamp read before the statement it rendered from, and the rows it
+//! shows. It is current while none of those rows carries a later stamp.
+//!
+//! Marks live in a fixed table of slots, each row hashed to one: memory
+//! stays fixed, and two rows that share a slot only cost a rendering
+//! again, never a stale one. Inserted rows are not marked: nothing
+//! rendered can show a row from before it existed (a reused id was
+//! deleted first, and the deletion marked it).
+//!
+//! Why this is safe against a reader racing a commit: a rendering keeps
+//! the stamp read *before* its statement, so its snapshot holds every
+//! commit stamped up to then. A commit that lands after is marked with a
+//! later stamp once it has committed, which outdates the rendering,
+//! whether it was cached before or after the mark.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The tables whose rows a rendered stream entry shows. Spaces are not
+/// here: a space row changes with every join (its member count), so
+/// renderings compare the space's name and visibility instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Activities = 1,
+    Items = 2,
+    Members = 3,
+    Comments = 4,
+}
+
+impl Table {
+    fn named(name: &str) -> Option<Table> {
+        match name {
+            "activities" => Some(Table::Activities),
+            "items" => Some(Table::Items),
+            "members" => Some(Table::Members),
+            "comments" => Some(Table::Comments),
+            _ => None,
+        }
+    }
+}
+
+/// 2^18 slots of 8 bytes: 2 MiB.
+const SLOT_BITS: u32 = 18;
+
+pub struct Stamps {
+    now: AtomicU64,
+    slots: Box<[AtomicU64]>,
+}
+
+impl Default for Stamps {
+    fn default() -> Self {
+        Stamps {
+            now: AtomicU64::new(0),
+            slots: (0..1usize << SLOT_BITS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+}
+
+impl Stamps {
+    /// The stamp to keep with a rendering: read it before the statement
+    /// whose rows are rendered.
+    pub fn now(&self) -> u64 {
+        self.now.load(Ordering::Acquire)
+    }
+
+    /// Whether the row is unchanged since `stamp` (or shares a slot with
+    /// one that changed).
+    pub fn unchanged(&self, table: Table, id: i64, stamp: u64) -> bool {
+        self.slots[slot(table, id)].load(Ordering::Acquire) <= stamp
+    }
+
+    /// Marks rows changed by a transaction that has committed.
+    pub(crate) fn mark(&self, rows: &[(Table, i64)]) {
+        if rows.is_empty() {
+            return;
+        }
+        let stamp = self.now.fetch_add(1, Ordering::AcqRel) + 1;
+        for &(table, id) in rows {
+            self.slots[slot(table, id)].fetch_max(stamp, Ordering::AcqRel);
+        }
+    }
+}
+
+fn slot(table: Table, id: i64) -> usize {
+    let key = (id as u64) ^ ((table as u64) << 56);
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOT_BITS)) as usize
+}
+
+/// What the writer's connection changed in the transaction under way: the
+/// update hook adds to it, a rollback empties it, and the writer's thread
+/// hands it to [`Stamps::mark`] once no transaction is open.
+#[derive(Default)]
+pub(crate) struct Pending(std::sync::Mutex<Vec<(Table, i64)>>);
+
+impl Pending {
+    pub(crate) fn changed(&self, action: rusqlite::hooks::Action, table: &str, id: i64) {
+        use rusqlite::hooks::Action;
+        if matches!(action, Action::SQLITE_UPDATE | Action::SQLITE_DELETE)
+            && let Some(t) = Table::named(table)
+        {
+            self.0.lock().expect("pending changes").push((t, id));
+        }
+    }
+
+    pub(crate) fn rolled_back(&self) {
+        self.0.lock().expect("pending changes").clear();
+    }
+
+    pub(crate) fn committed(&self, stamps: &Stamps) {
+        let rows = std::mem::take(&mut *self.0.lock().expect("pending changes"));
+        stamps.mark(&rows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Stamps, Table};
+
+    #[test]
+    fn a_mark_outdates_earlier_stamps_only() {
+        let s = Stamps::default();
+        let before = s.now();
+        assert!(s.unchanged(Table::Items, 7, before));
+        s.mark(&[(Table::Items, 7)]);
+        let after = s.now();
+        assert!(after > before);
+        assert!(!s.unchanged(Table::Items, 7, before));
+        assert!(s.unchanged(Table::Items, 7, after));
+        // Another table's row 7 is another row.
+        assert!(
+            s.unchanged(Table::Members, 7, before)
+                || super::slot(Table::Members, 7) == super::slot(Table::Items, 7)
+        );
+        s.mark(&[]);
+        assert_eq!(s.now(), after, "an empty transaction takes no stamp");
+    }
+}
