@@ -32,6 +32,7 @@ use store::social::{self as q, ActivityRow};
 use super::social_views::{ActivityView, reactions_view};
 use crate::error::AppResult;
 use crate::service::accounts::Viewer;
+use crate::service::pages::Reactions;
 
 /// Renderings by activity id, weighed by their bytes.
 pub struct StreamCache {
@@ -170,6 +171,10 @@ impl StreamCache {
             .filter(|(_, e)| e.is_none())
             .map(|(r, _)| r.id)
             .collect();
+        let hits = (rows.len() - missing.len()) as u64;
+        metrics::counter!("chorus_stream_entries_total", "rendering" => "kept").increment(hits);
+        metrics::counter!("chorus_stream_entries_total", "rendering" => "new")
+            .increment(missing.len() as u64);
         if !missing.is_empty() {
             let whole = {
                 let mut c = db.read().await?;
@@ -190,25 +195,138 @@ impl StreamCache {
         }
         let reactions = crate::service::pages::reactions_of(&rows)?;
         let mut out = Vec::with_capacity(32 * 1024);
-        out.extend_from_slice(b"{\"items\":[");
-        let mut first = true;
-        // An activity gone since the brief read has no rendering: left out.
-        for e in found.iter().flatten() {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            out.extend_from_slice(&e.head);
-            if let Some(item) = &e.item {
-                serde_json::to_writer(&mut out, &reactions_view(&reactions, item.id, 0))
-                    .map_err(|e| anyhow::anyhow!("could not write reactions: {e}"))?;
-                out.extend_from_slice(&e.tail);
-            }
-        }
-        out.extend_from_slice(b"],\"next\":");
-        serde_json::to_writer(&mut out, &next)
-            .map_err(|e| anyhow::anyhow!("could not write the cursor: {e}"))?;
-        out.push(b'}');
+        write_page(&mut out, found.iter().flatten(), &reactions, &next)
+            .map_err(|e| anyhow::anyhow!("could not write a stream page: {e}"))?;
         Ok(out)
+    }
+}
+
+/// Writes `Page<ActivityView>` from renderings, with each item's reactions
+/// as the page's viewer sees them. An activity gone since its brief row
+/// was read has no rendering, and is left out.
+fn write_page<'a>(
+    out: &mut Vec<u8>,
+    entries: impl Iterator<Item = &'a Arc<Entry>>,
+    reactions: &Reactions,
+    next: &Option<String>,
+) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"items\":[");
+    for (i, e) in entries.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&e.head);
+        if let Some(item) = &e.item {
+            serde_json::to_writer(&mut *out, &reactions_view(reactions, item.id, 0))?;
+            out.extend_from_slice(&e.tail);
+        }
+    }
+    out.extend_from_slice(b"],\"next\":");
+    serde_json::to_writer(&mut *out, next)?;
+    out.push(b'}');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use domain::social::SpaceVisibility;
+    use store::social::{ActivityRow, ItemRow, Person};
+
+    use super::{Entry, write_page};
+    use crate::http::api::social_views::ActivityView;
+    use crate::http::api::views::Page;
+
+    fn person(id: i64, handle: &str) -> Person {
+        Person {
+            id,
+            handle: handle.into(),
+            display_name: format!("{handle} \"the\" <b>name</b>"),
+            avatar_version: id % 2,
+            extra: String::new(),
+        }
+    }
+
+    fn item(id: i64, summary: &str, mine: &[&str]) -> ItemRow {
+        ItemRow {
+            id,
+            kind: "post".into(),
+            author_id: 7,
+            author_handle: "ana".into(),
+            author_name: "Ana".into(),
+            author_avatar: 2,
+            audience: "space".into(),
+            space_id: Some(3),
+            space_slug: Some("field-notes".into()),
+            space_name: Some("Field \"notes\"".into()),
+            space_visibility: Some(SpaceVisibility::Open),
+            title: "\"reactions\":[] in a title".into(),
+            body_html: "<p>\"reactions\":[]</p>".into(),
+            comment_count: 4,
+            created_at: 1_700_000_000_000_000,
+            edited_at: Some(1_700_000_100_000_000),
+            reaction_summary: summary.into(),
+            viewer_reactions: mine.iter().map(|s| s.to_string()).collect(),
+            ..ItemRow::default()
+        }
+    }
+
+    /// A page put together from renderings is byte for byte the page
+    /// serde writes from the rows.
+    #[test]
+    fn renderings_make_the_same_page() {
+        let rows = vec![
+            ActivityRow {
+                id: 30,
+                actor: person(7, "ana"),
+                verb: "post".into(),
+                object_type: "item".into(),
+                object_id: 11,
+                published: 1_700_000_000_000_000,
+                item: Some(item(11, "🎉\t2\n👍\t1", &["👍"])),
+                ..ActivityRow::default()
+            },
+            ActivityRow {
+                id: 29,
+                actor: person(8, "bo"),
+                verb: "comment".into(),
+                object_type: "comment".into(),
+                object_id: 5,
+                target_type: Some("item".into()),
+                target_id: Some(12),
+                published: 1_699_000_000_000_000,
+                comment_html: Some("<p>yes</p>".into()),
+                item: Some(item(12, "", &[])),
+                ..ActivityRow::default()
+            },
+            ActivityRow {
+                id: 28,
+                actor: person(9, "cy"),
+                verb: "join".into(),
+                object_type: "space".into(),
+                object_id: 3,
+                published: 1_698_000_000_000_000,
+                ..ActivityRow::default()
+            },
+        ];
+        let reactions = crate::service::pages::reactions_of(&rows).unwrap();
+        for next in [Some("MzAtMA".to_owned()), None] {
+            let want = serde_json::to_vec(&Page {
+                items: rows
+                    .iter()
+                    .map(|r| ActivityView::new(r.clone(), &reactions))
+                    .collect(),
+                next: next.clone(),
+            })
+            .unwrap();
+            let entries: Vec<Arc<Entry>> = rows
+                .iter()
+                .map(|r| Arc::new(Entry::render(r.clone(), 1).unwrap()))
+                .collect();
+            let mut got = Vec::new();
+            write_page(&mut got, entries.iter(), &reactions, &next).unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
+        }
     }
 }
