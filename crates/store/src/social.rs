@@ -719,7 +719,7 @@ pub async fn insert_comment(
         )
         .await?
         .i64(0)?;
-    tx.execute(
+    tx.execute_counts(
         "UPDATE items SET comment_count = comment_count + 1 WHERE id = $1",
         params![item],
     )
@@ -810,7 +810,7 @@ async fn summarise_reactions(tx: &mut Tx, item: i64) -> Result<(), Error> {
         }
         summary.push_str(&format!("{}\t{}", r.text(0)?, r.i64(1)?));
     }
-    tx.execute(
+    tx.execute_counts(
         "UPDATE items SET reaction_summary = $2 WHERE id = $1",
         params![item, summary],
     )
@@ -1534,16 +1534,17 @@ const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
 /// A *brief* stream row: what decides whether and where an entry shows
 /// (the visibility rule, the viewer's mutes, the order), what tells a
 /// cached rendering of it is current (the space's name and visibility;
-/// `published`, against a reused id), and the item's reactions, which
-/// hold the viewer's own. A page whose entries are rendered already reads
+/// `published`, against a reused id), and what each page writes afresh:
+/// the item's reactions, which hold the viewer's own, and its comment
+/// count. A page whose entries are rendered already reads
 /// no member, comment, title or HTML (see `http::api::stream_cache`).
 const BRIEF_COLS: &str = concat!(
     "a.id, a.actor_id, a.published, i.id, i.author_id, i.audience, i.space_id, \
      sp.slug, sp.name, sp.visibility, ",
     viewer_access!(),
-    ", i.reaction_summary"
+    ", i.reaction_summary, i.comment_count"
 );
-const BRIEF_NCOLS: usize = 13;
+const BRIEF_NCOLS: usize = 14;
 const BRIEF_JOINS: &str =
     "LEFT JOIN items i ON i.id = a.item_id LEFT JOIN spaces sp ON sp.id = i.space_id";
 
@@ -1564,6 +1565,7 @@ fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Er
             viewer_in_space: r.opt_i64(10)?.is_some(),
             viewer_is_recipient: r.opt_i64(11)?.is_some(),
             reaction_summary: r.take_text(12)?,
+            comment_count: r.i64(13)?,
             ..ItemRow::default()
         }),
         None => None,

@@ -362,6 +362,21 @@ impl Conn {
         }
     }
 
+    /// [`Conn::execute`] for an UPDATE that changes only counts a rendered
+    /// stream entry leaves out and each page writes afresh (an item's
+    /// comment count and reaction summary): on SQLite the rows it updates
+    /// are not marked as changed (see [`stamps`]). Anything else an entry
+    /// shows must change through `execute`.
+    pub async fn execute_counts(&mut self, sql: &str, params: &[Value]) -> Result<u64, Error> {
+        match &mut self.inner {
+            ConnInner::SqliteWrite(w) => {
+                count_query(&self.db.queries);
+                w.execute_counts(sql, params).await
+            }
+            _ => self.execute(sql, params).await,
+        }
+    }
+
     /// Runs several statements without parameters (migrations, BEGIN).
     pub async fn batch(&mut self, sql: &str) -> Result<(), Error> {
         match &mut self.inner {

@@ -36,13 +36,14 @@ type Job = Box<dyn FnOnce(&Connection) + Send>;
 struct Writer {
     slot: Arc<tokio::sync::Mutex<()>>,
     jobs: std::sync::mpsc::Sender<Job>,
+    pending: Arc<Pending>,
 }
 
 impl Writer {
     /// Starts the thread. What the connection updates and deletes is
     /// marked in `stamps` once committed (see [`super::stamps`]).
     fn spawn(mut conn: Connection, stamps: Arc<Stamps>) -> Result<Writer, Error> {
-        let pending = Arc::new(Pending::default());
+        let pending = Arc::new(Pending::new(stamps));
         let p = pending.clone();
         conn.update_hook(Some(move |action, _db: &str, table: &str, id| {
             p.changed(action, table, id);
@@ -51,6 +52,7 @@ impl Writer {
         let p = pending.clone();
         conn.rollback_hook(Some(move || p.rolled_back()))
             .map_err(map_err)?;
+        let p = pending.clone();
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
@@ -58,11 +60,13 @@ impl Writer {
                 // Ends when the last sender is gone: the database closed. A
                 // job that panics loses its answer (its caller gets
                 // `Error::Closed`), not the writer.
+                let pending = p;
                 while let Ok(job) = queue.recv() {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
-                    // No transaction open: what it changed has committed.
+                    // No transaction open: what it changed has committed
+                    // (or rolled back, and there is nothing to mark).
                     if conn.is_autocommit() {
-                        pending.committed(&stamps);
+                        pending.committed();
                     }
                 }
             })
@@ -70,6 +74,7 @@ impl Writer {
         Ok(Writer {
             slot: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
+            pending,
         })
     }
 
@@ -78,6 +83,7 @@ impl Writer {
         WriteGuard {
             _slot: self.slot.clone().lock_owned().await,
             jobs: self.jobs.clone(),
+            pending: self.pending.clone(),
         }
     }
 }
@@ -86,6 +92,7 @@ impl Writer {
 pub(crate) struct WriteGuard {
     _slot: OwnedMutexGuard<()>,
     jobs: std::sync::mpsc::Sender<Job>,
+    pending: Arc<Pending>,
 }
 
 impl WriteGuard {
@@ -103,6 +110,15 @@ impl WriteGuard {
         self.run(move |c| execute(c, &sql, &params)).await
     }
 
+    /// [`execute`] on the writer's thread, for a statement whose updates
+    /// change only counts that renderings leave out: they mark nothing
+    /// (see [`super::stamps`]).
+    pub(crate) async fn execute_counts(&self, sql: &str, params: &[Value]) -> Result<u64, Error> {
+        let (sql, params, pending) = (sql.to_owned(), params.to_vec(), self.pending.clone());
+        self.run(move |c| pending.counts(|| execute(c, &sql, &params)))
+            .await
+    }
+
     /// [`batch`] on the writer's thread.
     pub(crate) async fn batch(&self, sql: &str) -> Result<(), Error> {
         let sql = sql.to_owned();
@@ -115,9 +131,16 @@ impl WriteGuard {
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let pending = self.pending.clone();
         self.jobs
             .send(Box::new(move |c| {
-                let _ = tx.send(f(c));
+                let out = f(c);
+                // Marked before the answer: a writer that reads its own
+                // write back must not get a rendering from before it.
+                if c.is_autocommit() {
+                    pending.committed();
+                }
+                let _ = tx.send(out);
             }))
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?

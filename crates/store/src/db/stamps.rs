@@ -7,6 +7,12 @@
 //! the stamp read before the statement it rendered from, and the rows it
 //! shows. It is current while none of those rows carries a later stamp.
 //!
+//! A statement that changes only counts which renderings leave out (an
+//! item's comment count and reaction summary, rewritten by every comment
+//! and reaction) says so (`Tx::execute_counts`), and its updates mark
+//! nothing: otherwise every comment would outdate every rendering of its
+//! item. Any other statement marks what it changes.
+//!
 //! Marks live in a fixed table of slots, each row hashed to one: memory
 //! stays fixed, and two rows that share a slot only cost a rendering
 //! again, never a stale one. Inserted rows are not marked: nothing
@@ -96,26 +102,56 @@ fn slot(table: Table, id: i64) -> usize {
 /// What the writer's connection changed in the transaction under way: the
 /// update hook adds to it, a rollback empties it, and the writer's thread
 /// hands it to [`Stamps::mark`] once no transaction is open.
+pub(crate) struct Pending {
+    rows: std::sync::Mutex<PendingRows>,
+    stamps: std::sync::Arc<Stamps>,
+}
+
 #[derive(Default)]
-pub(crate) struct Pending(std::sync::Mutex<Vec<(Table, i64)>>);
+pub(crate) struct PendingRows {
+    rows: Vec<(Table, i64)>,
+    /// A statement that changes only counts runs (see `Tx::execute_counts`).
+    counts: bool,
+}
 
 impl Pending {
+    pub(crate) fn new(stamps: std::sync::Arc<Stamps>) -> Pending {
+        Pending {
+            rows: Default::default(),
+            stamps,
+        }
+    }
+
     pub(crate) fn changed(&self, action: rusqlite::hooks::Action, table: &str, id: i64) {
         use rusqlite::hooks::Action;
         if matches!(action, Action::SQLITE_UPDATE | Action::SQLITE_DELETE)
             && let Some(t) = Table::named(table)
         {
-            self.0.lock().expect("pending changes").push((t, id));
+            let mut p = self.rows.lock().expect("pending changes");
+            if !(p.counts && action == Action::SQLITE_UPDATE) {
+                p.rows.push((t, id));
+            }
         }
     }
 
-    pub(crate) fn rolled_back(&self) {
-        self.0.lock().expect("pending changes").clear();
+    /// Runs `f`, a statement whose updates change only counts that a
+    /// rendering leaves out, without marking the rows it updates.
+    pub(crate) fn counts<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.rows.lock().expect("pending changes").counts = true;
+        let out = f();
+        self.rows.lock().expect("pending changes").counts = false;
+        out
     }
 
-    pub(crate) fn committed(&self, stamps: &Stamps) {
-        let rows = std::mem::take(&mut *self.0.lock().expect("pending changes"));
-        stamps.mark(&rows);
+    pub(crate) fn rolled_back(&self) {
+        self.rows.lock().expect("pending changes").rows.clear();
+    }
+
+    /// Marks what was changed, once no transaction is open: before the
+    /// writer answers the statement that committed.
+    pub(crate) fn committed(&self) {
+        let rows = std::mem::take(&mut self.rows.lock().expect("pending changes").rows);
+        self.stamps.mark(&rows);
     }
 }
 

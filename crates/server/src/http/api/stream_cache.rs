@@ -14,7 +14,8 @@
 //! What one viewer sees differently from another is never kept: whether
 //! they may see the entry at all is decided on the brief row, every time,
 //! and the item's reactions, which mark the viewer's own, are written per
-//! page into the gap a rendering leaves for them.
+//! page into the gap a rendering leaves for them, with the item's comment
+//! count (every comment changes it: `Tx::execute_counts`).
 //!
 //! A rendering is current while no row it shows has changed since it was
 //! rendered ([`store::db::stamps`]), its space still has the name and
@@ -59,7 +60,7 @@ struct Entry {
     /// The JSON up to the item's reactions (`…"reactions":`), or all of it
     /// when there is no item.
     head: Box<[u8]>,
-    /// The JSON after the item's reactions.
+    /// The JSON after the item's reactions and comment count.
     tail: Box<[u8]>,
 }
 
@@ -69,8 +70,9 @@ struct ItemShown {
     space: Option<(String, String, Option<SpaceVisibility>)>,
 }
 
-/// Where a rendering leaves the reactions out.
-const REACTIONS: &[u8] = b"\"reactions\":[]";
+/// Where a rendering leaves a gap for what each page writes afresh: the
+/// item's reactions and, next in `ItemView`, its comment count.
+const GAP: &[u8] = b"\"reactions\":[],\"comment_count\":";
 
 impl Entry {
     fn render(row: ActivityRow, stamp: u64) -> Option<Entry> {
@@ -92,9 +94,15 @@ impl Entry {
             // A key in quotes followed by a colon cannot occur inside a
             // JSON string (its quotes are escaped), so the first match is
             // the item's own field.
-            let at = json.windows(REACTIONS.len()).position(|w| w == REACTIONS)?;
-            let cut = at + REACTIONS.len() - 2;
-            (json[..cut].into(), json[cut + 2..].into())
+            let at = json.windows(GAP.len()).position(|w| w == GAP)?;
+            let head = at + b"\"reactions\":".len();
+            let count = at + GAP.len();
+            let tail = count
+                + json[count..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .count();
+            (json[..head].into(), json[tail..].into())
         } else {
             (json.into_boxed_slice(), Box::default())
         };
@@ -195,29 +203,36 @@ impl StreamCache {
         }
         let reactions = crate::service::pages::reactions_of(&rows)?;
         let mut out = Vec::with_capacity(32 * 1024);
-        write_page(&mut out, found.iter().flatten(), &reactions, &next)
+        write_page(&mut out, &rows, &found, &reactions, &next)
             .map_err(|e| anyhow::anyhow!("could not write a stream page: {e}"))?;
         Ok(out)
     }
 }
 
-/// Writes `Page<ActivityView>` from renderings, with each item's reactions
-/// as the page's viewer sees them. An activity gone since its brief row
-/// was read has no rendering, and is left out.
-fn write_page<'a>(
+/// Writes `Page<ActivityView>` from the renderings of `rows`, with each
+/// item's reactions as the page's viewer sees them and its comment count,
+/// from the row. An activity gone since its row was read has no
+/// rendering, and is left out.
+fn write_page(
     out: &mut Vec<u8>,
-    entries: impl Iterator<Item = &'a Arc<Entry>>,
+    rows: &[ActivityRow],
+    renderings: &[Option<Arc<Entry>>],
     reactions: &Reactions,
     next: &Option<String>,
 ) -> serde_json::Result<()> {
     out.extend_from_slice(b"{\"items\":[");
-    for (i, e) in entries.enumerate() {
-        if i > 0 {
+    let mut first = true;
+    for (r, e) in rows.iter().zip(renderings) {
+        let Some(e) = e else { continue };
+        if !first {
             out.push(b',');
         }
+        first = false;
         out.extend_from_slice(&e.head);
-        if let Some(item) = &e.item {
-            serde_json::to_writer(&mut *out, &reactions_view(reactions, item.id, 0))?;
+        if let (Some(shown), Some(item)) = (&e.item, &r.item) {
+            serde_json::to_writer(&mut *out, &reactions_view(reactions, shown.id, 0))?;
+            out.extend_from_slice(b",\"comment_count\":");
+            serde_json::to_writer(&mut *out, &item.comment_count)?;
             out.extend_from_slice(&e.tail);
         }
     }
@@ -320,13 +335,16 @@ mod tests {
                 next: next.clone(),
             })
             .unwrap();
-            let entries: Vec<Arc<Entry>> = rows
+            let entries: Vec<Option<Arc<Entry>>> = rows
                 .iter()
-                .map(|r| Arc::new(Entry::render(r.clone(), 1).unwrap()))
+                .map(|r| Some(Arc::new(Entry::render(r.clone(), 1).unwrap())))
                 .collect();
             let mut got = Vec::new();
-            write_page(&mut got, entries.iter(), &reactions, &next).unwrap();
-            assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
+            write_page(&mut got, &rows, &entries, &reactions, &next).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
         }
     }
 }
