@@ -137,10 +137,18 @@ impl Pending {
     /// Runs `f`, a statement whose updates change only counts that a
     /// rendering leaves out, without marking the rows it updates.
     pub(crate) fn counts<T>(&self, f: impl FnOnce() -> T) -> T {
+        /// Ends the exception even if the statement panics.
+        struct Counting<'a>(&'a Pending);
+        impl Drop for Counting<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut p) = self.0.rows.lock() {
+                    p.counts = false;
+                }
+            }
+        }
         self.rows.lock().expect("pending changes").counts = true;
-        let out = f();
-        self.rows.lock().expect("pending changes").counts = false;
-        out
+        let _counting = Counting(self);
+        f()
     }
 
     pub(crate) fn rolled_back(&self) {
@@ -157,7 +165,43 @@ impl Pending {
 
 #[cfg(test)]
 mod tests {
-    use super::{Stamps, Table};
+    use std::sync::Arc;
+
+    use rusqlite::hooks::Action;
+
+    use super::{Pending, Stamps, Table};
+
+    #[test]
+    fn pending_rows_are_marked_once_committed() {
+        let stamps = Arc::new(Stamps::default());
+        let p = Pending::new(stamps.clone());
+        let start = stamps.now();
+        // Inserts and other tables mark nothing; a rollback forgets.
+        p.changed(Action::SQLITE_INSERT, "items", 1);
+        p.changed(Action::SQLITE_UPDATE, "inbox", 2);
+        p.changed(Action::SQLITE_UPDATE, "items", 3);
+        p.rolled_back();
+        p.committed();
+        assert_eq!(stamps.now(), start);
+        // Counts mark no updates, but a deletion still marks.
+        p.counts(|| {
+            p.changed(Action::SQLITE_UPDATE, "items", 4);
+            p.changed(Action::SQLITE_DELETE, "items", 5);
+        });
+        p.changed(Action::SQLITE_UPDATE, "members", 6);
+        p.committed();
+        assert!(stamps.unchanged(Table::Items, 4, start));
+        assert!(!stamps.unchanged(Table::Items, 5, start));
+        assert!(!stamps.unchanged(Table::Members, 6, start));
+        // The exception ends with the statement, even one that panics.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            p.counts(|| panic!("a statement that fails"))
+        }));
+        let before = stamps.now();
+        p.changed(Action::SQLITE_UPDATE, "items", 7);
+        p.committed();
+        assert!(!stamps.unchanged(Table::Items, 7, before));
+    }
 
     #[test]
     fn a_mark_outdates_earlier_stamps_only() {
