@@ -460,18 +460,19 @@ fn item_cols_for_page(after: bool) -> &'static str {
     }
 }
 
-/// Activity rows of a page read with [`item_cols_for_page`], with the
+/// A page's rows decoded with `decode` ([`activity`] for rows read with
+/// [`item_cols_for_page`], [`brief_activity`] for [`BRIEF_COLS`]), with the
 /// viewer's reactions read after where the statement left them out.
 async fn page_rows(
     c: &mut Conn,
     viewer: i64,
     rows: Vec<Row>,
-    seq_col: Option<usize>,
+    (decode, seq_col): (Decode, Option<usize>),
     after: bool,
 ) -> Result<Vec<ActivityRow>, Error> {
     let mut rows = rows
         .into_iter()
-        .map(|mut r| activity(&mut r, seq_col))
+        .map(|mut r| decode(&mut r, seq_col))
         .collect::<Result<Vec<_>, _>>()?;
     if after {
         viewer_reactions(c, viewer, &mut rows).await?;
@@ -516,8 +517,24 @@ pub const ITEM_JOINS: &str =
     "JOIN members am ON am.id = i.author_id LEFT JOIN spaces sp ON sp.id = i.space_id";
 const ITEM_NCOLS: usize = 23;
 
+/// A stream row's decoder: the row, and the column of its delivery
+/// position, if any.
+type Decode = fn(&mut Row, Option<usize>) -> Result<ActivityRow, Error>;
+
+/// A space's visibility from column `at` (NULL where there is no space).
+fn space_visibility(r: &mut Row, at: usize) -> Result<Option<SpaceVisibility>, Error> {
+    r.take_opt_text(at)?
+        .map(|v| SpaceVisibility::parse(&v))
+        .transpose()
+        .map_err(|e| Error::Decode(e.to_string()))
+}
+
+/// The delivery position from `seq_col` (home), or 0.
+fn seq(r: &Row, seq_col: Option<usize>) -> Result<i64, Error> {
+    seq_col.map_or(Ok(0), |c| r.i64(c))
+}
+
 fn item(r: &mut Row, at: usize) -> Result<ItemRow, Error> {
-    let vis = r.take_opt_text(at + 10)?;
     Ok(ItemRow {
         id: r.i64(at)?,
         kind: r.take_text(at + 1)?,
@@ -529,10 +546,7 @@ fn item(r: &mut Row, at: usize) -> Result<ItemRow, Error> {
         space_id: r.opt_i64(at + 7)?,
         space_slug: r.take_opt_text(at + 8)?,
         space_name: r.take_opt_text(at + 9)?,
-        space_visibility: vis
-            .map(|v| SpaceVisibility::parse(&v))
-            .transpose()
-            .map_err(|e| Error::Decode(e.to_string()))?,
+        space_visibility: space_visibility(r, at + 10)?,
         title: r.take_text(at + 11)?,
         body: r.take_text(at + 12)?,
         body_html: r.take_text(at + 13)?,
@@ -1557,11 +1571,7 @@ fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Er
             space_id: r.opt_i64(6)?,
             space_slug: r.take_opt_text(7)?,
             space_name: r.take_opt_text(8)?,
-            space_visibility: r
-                .take_opt_text(9)?
-                .map(|v| SpaceVisibility::parse(&v))
-                .transpose()
-                .map_err(|e| Error::Decode(e.to_string()))?,
+            space_visibility: space_visibility(r, 9)?,
             viewer_in_space: r.opt_i64(10)?.is_some(),
             viewer_is_recipient: r.opt_i64(11)?.is_some(),
             reaction_summary: r.take_text(12)?,
@@ -1572,10 +1582,7 @@ fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Er
     };
     Ok(ActivityRow {
         id: r.i64(0)?,
-        seq: match seq_col {
-            Some(c) => r.i64(c)?,
-            None => 0,
-        },
+        seq: seq(r, seq_col)?,
         actor: Person {
             id: r.i64(1)?,
             ..Person::default()
@@ -1590,10 +1597,7 @@ fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
     let has_item = r.opt_i64(12)?.is_some();
     Ok(ActivityRow {
         id: r.i64(0)?,
-        seq: match seq_col {
-            Some(c) => r.i64(c)?,
-            None => 0,
-        },
+        seq: seq(r, seq_col)?,
         actor: Person {
             id: r.i64(1)?,
             handle: r.take_text(2)?,
@@ -1749,15 +1753,11 @@ pub async fn read_stream(
             .unwrap_or_default(),
         _ => HashSet::new(),
     };
+    // Brief rows leave the viewer's reactions to a statement after.
     let rows = if brief {
-        let mut rows = rows
-            .into_iter()
-            .map(|mut r| brief_activity(&mut r, seq_col))
-            .collect::<Result<Vec<_>, _>>()?;
-        viewer_reactions(c, viewer, &mut rows).await?;
-        rows
+        page_rows(c, viewer, rows, (brief_activity, seq_col), true).await?
     } else {
-        page_rows(c, viewer, rows, seq_col, read_after).await?
+        page_rows(c, viewer, rows, (activity, seq_col), read_after).await?
     };
     Ok((rows, muted))
 }
@@ -1869,7 +1869,7 @@ pub async fn activities_by_ids(
         "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );
     let rows = c.query(&sql, &with(params![viewer].to_vec(), ids)).await?;
-    page_rows(c, viewer, rows, None, read_after).await
+    page_rows(c, viewer, rows, (activity, None), read_after).await
 }
 
 // ---- audience ----
