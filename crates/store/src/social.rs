@@ -1852,24 +1852,35 @@ pub async fn mark_read(
 }
 
 /// Activities by id, as a stream page reads them (in no order; ids no
-/// longer there are left out): for notifications, and for the entries of
-/// a page with no current rendering (`http::api::stream_cache`).
+/// longer there are left out): for notifications, and, with no `viewer`,
+/// for the entries of a page with no current rendering
+/// (`http::api::stream_cache`), which shows nothing that is one viewer's
+/// own: then no viewer's reactions are read, and the viewer's columns
+/// read as a non-member's.
 pub async fn activities_by_ids(
     c: &mut Conn,
-    viewer: i64,
+    viewer: Option<i64>,
     ids: &[i64],
 ) -> Result<Vec<ActivityRow>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let (marks, ids) = in_list(2, ids);
-    let read_after = viewer_reads_after(c.kind());
+    let read_after = viewer.is_none() || viewer_reads_after(c.kind());
     let item_cols = item_cols_for_page(read_after);
     let sql = format!(
         "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );
-    let rows = c.query(&sql, &with(params![viewer].to_vec(), ids)).await?;
-    page_rows(c, viewer, rows, (activity, None), read_after).await
+    let rows = c
+        .query(&sql, &with(params![viewer.unwrap_or(0)].to_vec(), ids))
+        .await?;
+    match viewer {
+        Some(v) => page_rows(c, v, rows, (activity, None), read_after).await,
+        None => rows
+            .into_iter()
+            .map(|mut r| activity(&mut r, None))
+            .collect(),
+    }
 }
 
 // ---- audience ----

@@ -239,7 +239,7 @@ async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> 
     let more = found.len() as i64 > limit;
     let found: Vec<(i64, i64)> = found.into_iter().take(limit as usize).collect();
     let ids: Vec<i64> = found.iter().map(|f| f.1).collect();
-    let acts = q::activities_by_ids(&mut c, viewer.id(), &ids).await?;
+    let acts = q::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
     drop(c);
     let rows: Vec<ActivityRow> = found
         .iter()
@@ -263,7 +263,7 @@ async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> 
 pub async fn entry(db: &Db, viewer: &Viewer, activity: i64) -> AppResult<Option<Entries>> {
     let acts = {
         let mut c = db.read().await?;
-        q::activities_by_ids(&mut c, viewer.id(), &[activity]).await?
+        q::activities_by_ids(&mut c, Some(viewer.id()), &[activity]).await?
     };
     let rows: Vec<ActivityRow> = acts
         .into_iter()

@@ -1519,7 +1519,7 @@ pub async fn notifications(
     let more = rows.len() as i64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let ids: Vec<i64> = rows.iter().map(|n| n.activity_id).collect();
-    let acts = q::activities_by_ids(&mut c, viewer.id(), &ids).await?;
+    let acts = q::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
     let unread = q::unread_count(&mut c, viewer.id()).await?;
     let next = if more {
         rows.last().map(|n| n.id)

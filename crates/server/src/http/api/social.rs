@@ -337,7 +337,7 @@ async fn stream_page(
         let stamp = stamps.now();
         let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), true).await?;
         let json = cache
-            .page(&state.db, stamps, stamp, viewer, rows, next.map(cursor))
+            .page(&state.db, stamps, stamp, rows, next.map(cursor))
             .await?;
         return Ok(RawJson(json).into_response());
     }

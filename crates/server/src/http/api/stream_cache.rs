@@ -32,7 +32,6 @@ use store::social::{self as q, ActivityRow};
 
 use super::social_views::{ActivityView, reactions_view};
 use crate::error::AppResult;
-use crate::service::accounts::Viewer;
 use crate::service::pages::Reactions;
 
 /// Renderings by activity id, weighed by their bytes.
@@ -165,7 +164,6 @@ impl StreamCache {
         db: &store::Db,
         stamps: &Stamps,
         stamp: u64,
-        viewer: &Viewer,
         rows: Vec<ActivityRow>,
         next: Option<String>,
     ) -> AppResult<Vec<u8>> {
@@ -186,7 +184,7 @@ impl StreamCache {
         if !missing.is_empty() {
             let whole = {
                 let mut c = db.read().await?;
-                q::activities_by_ids(&mut c, viewer.id(), &missing).await?
+                q::activities_by_ids(&mut c, None, &missing).await?
             };
             for w in whole {
                 let id = w.id;
