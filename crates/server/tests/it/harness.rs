@@ -308,6 +308,31 @@ impl TestApp {
         .await;
     }
 
+    /// Posts an item (201 expected) and returns its id.
+    pub async fn post_item(&self, body: Value) -> String {
+        let item = expect(self.post("/items", body).await, StatusCode::CREATED).await;
+        item["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Comments `body` on item `item` (201 expected) and returns the comment.
+    pub async fn comment(&self, item: &str, body: &str) -> Value {
+        expect(
+            self.post(&format!("/items/{item}/comments"), json!({"body": body}))
+                .await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Joins the open space `slug` (200 expected).
+    pub async fn join(&self, slug: &str) -> Value {
+        expect(
+            self.post(&format!("/spaces/{slug}/join"), json!({})).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
     /// Invites `email` as this client's member and returns the link token.
     pub async fn invite(&self, email: &str, role: &str) -> String {
         let res = self

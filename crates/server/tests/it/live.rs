@@ -18,11 +18,6 @@ backend_tests!(
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn post(app: &TestApp, body: serde_json::Value) -> String {
-    let item = expect(app.post("/items", body).await, StatusCode::CREATED).await;
-    item["id"].as_str().unwrap().to_owned()
-}
-
 async fn live_home_resumes_without_gaps_or_repeats(b: Backend) {
     let mut owner = TestApp::spawn(b).await;
     owner.setup_owner().await;
@@ -30,15 +25,15 @@ async fn live_home_resumes_without_gaps_or_repeats(b: Backend) {
     let bo = owner.new_member("bo", "member").await;
     bo.follow_member("ana").await;
     let mut live = bo.sse("/streams/home/events", None).await;
-    let first = post(&ana, json!({"body": "one"})).await;
+    let first = ana.post_item(json!({"body": "one"})).await;
     let ev = live.next(WAIT).await.expect("an event");
     assert_eq!(ev.event, "activity");
     assert_eq!(ev.data["item"]["id"], first.as_str());
     let resume_from = ev.id.clone().unwrap();
     drop(live);
     // While disconnected, two more arrive.
-    let second = post(&ana, json!({"body": "two"})).await;
-    let third = post(&ana, json!({"body": "three"})).await;
+    let second = ana.post_item(json!({"body": "two"})).await;
+    let third = ana.post_item(json!({"body": "three"})).await;
     let mut live = bo.sse("/streams/home/events", Some(&resume_from)).await;
     let a = live.next(WAIT).await.expect("second");
     let c = live.next(WAIT).await.expect("third");
@@ -59,7 +54,7 @@ async fn live_notification_count(b: Backend) {
     let ev = badge.next(WAIT).await.expect("initial count");
     assert_eq!(ev.event, "notification");
     assert_eq!(ev.data["unread"], 0);
-    post(&owner, json!({"body": "welcome @ana"})).await;
+    owner.post_item(json!({"body": "welcome @ana"})).await;
     let ev = badge.next(WAIT).await.expect("count after a mention");
     assert_eq!(ev.data["unread"], 1);
     expect(
@@ -87,12 +82,9 @@ async fn live_respects_visibility(b: Backend) {
     )
     .await;
     let mut everything = cy.sse("/streams/everything/events", None).await;
-    post(
-        &ana,
-        json!({"space": "secret-plans", "body": "hidden #plans"}),
-    )
-    .await;
-    let public = post(&ana, json!({"body": "public #plans"})).await;
+    ana.post_item(json!({"space": "secret-plans", "body": "hidden #plans"}))
+        .await;
+    let public = ana.post_item(json!({"body": "public #plans"})).await;
     let ev = everything.next(WAIT).await.expect("the public post");
     assert_eq!(
         ev.data["item"]["id"],
@@ -139,7 +131,9 @@ async fn two_nodes_deliver_within_a_second() {
     let mut live = bo2.sse("/streams/home/events", None).await;
     for i in 0..3 {
         let start = Instant::now();
-        let id = post(&ana, json!({"body": format!("from node one #{i}x")})).await;
+        let id = ana
+            .post_item(json!({"body": format!("from node one #{i}x")}))
+            .await;
         let ev = live
             .next(Duration::from_secs(1))
             .await
@@ -169,14 +163,12 @@ async fn big_fanout_goes_through_the_worker(b: Backend) {
     )
     .await;
     for m in [&bo, &cy] {
-        expect(
-            m.post("/spaces/everyone/join", json!({})).await,
-            StatusCode::OK,
-        )
-        .await;
+        m.join("everyone").await;
     }
     let mut live = cy.sse("/streams/home/events", None).await;
-    let id = post(&ana, json!({"space": "everyone", "body": "all hands at 4"})).await;
+    let id = ana
+        .post_item(json!({"space": "everyone", "body": "all hands at 4"}))
+        .await;
     let ev = live.next(WAIT).await.expect("delivered live by the worker");
     assert_eq!(ev.data["item"]["id"], id.as_str());
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
@@ -185,7 +177,9 @@ async fn big_fanout_goes_through_the_worker(b: Backend) {
     // the first event gets exactly what followed.
     let resume = ev.id.unwrap();
     drop(live);
-    let id2 = post(&ana, json!({"space": "everyone", "body": "moved to 5"})).await;
+    let id2 = ana
+        .post_item(json!({"space": "everyone", "body": "moved to 5"}))
+        .await;
     let mut live = cy.sse("/streams/home/events", Some(&resume)).await;
     let ev = live.next(WAIT).await.expect("the second post");
     assert_eq!(ev.data["item"]["id"], id2.as_str());
@@ -224,14 +218,20 @@ async fn home_deliveries_fold_and_survive_restarts(b: Backend) {
     };
     let mut posted = Vec::new();
     for i in 0..3 {
-        posted.push(post(&ana, json!({"body": format!("before the restart {i}")})).await);
+        posted.push(
+            ana.post_item(json!({"body": format!("before the restart {i}")}))
+                .await,
+        );
     }
     // Unfolded deliveries come back from the log after a restart.
     let owner = owner.restart(no_fold).await;
     let newest_first: Vec<String> = posted.iter().rev().cloned().collect();
     assert_eq!(home_page(&owner, "/streams/home").await.0, newest_first);
     for i in 3..6 {
-        posted.push(post(&ana, json!({"body": format!("before the fold {i}")})).await);
+        posted.push(
+            ana.post_item(json!({"body": format!("before the fold {i}")}))
+                .await,
+        );
     }
     // A server that folds at once empties the log into the inboxes.
     let owner = owner.restart(|s| s.fold_deliveries_at = 1).await;
@@ -246,7 +246,10 @@ async fn home_deliveries_fold_and_survive_restarts(b: Backend) {
     // Newer deliveries stay in memory beside the folded ones.
     let owner = owner.restart(no_fold).await;
     for i in 6..9 {
-        posted.push(post(&ana, json!({"body": format!("after the fold {i}")})).await);
+        posted.push(
+            ana.post_item(json!({"body": format!("after the fold {i}")}))
+                .await,
+        );
     }
     if b == Backend::Sqlite {
         assert_eq!(log_rows(owner.database_url.clone()).await, 3);

@@ -438,15 +438,7 @@ async fn requests_to_several_people_and_spaces(b: Backend) {
     )
     .await;
     // Comments work on it like on any item.
-    expect(
-        bo.post(
-            &format!("/items/{bo_id}/comments"),
-            json!({"body": "On it"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    bo.comment(bo_id, "On it").await;
     // In an open space, everyone sees it; only the parties act.
     expect(
         a.post("/spaces", json!({"name": "Finance", "visibility": "open"}))

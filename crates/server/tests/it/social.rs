@@ -21,11 +21,6 @@ backend_tests!(
     stream_entries_show_every_change,
 );
 
-async fn post(app: &TestApp, body: Value) -> String {
-    let item = expect(app.post("/items", body).await, StatusCode::CREATED).await;
-    item["id"].as_str().unwrap().to_owned()
-}
-
 /// The reactions shown with item `id` in `author`'s stream, as `who` sees it.
 async fn stream_reactions(who: &TestApp, author: &str, id: &str) -> Value {
     let s = expect(
@@ -33,14 +28,17 @@ async fn stream_reactions(who: &TestApp, author: &str, id: &str) -> Value {
         StatusCode::OK,
     )
     .await;
-    let entry = s["items"]
+    post_entry(&s, id)["item"]["reactions"].clone()
+}
+
+/// The entry for the post of item `id` on a stream page.
+fn post_entry<'a>(page: &'a Value, id: &str) -> &'a Value {
+    page["items"]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["verb"] == "post" && e["item"]["id"] == id)
-        .cloned()
-        .expect("the post in the stream");
-    entry["item"]["reactions"].clone()
+        .expect("the post on the page")
 }
 
 async fn acceptance_closed_space_mention_and_topic(b: Backend) {
@@ -82,11 +80,9 @@ async fn acceptance_closed_space_mention_and_topic(b: Backend) {
     assert_eq!(s["membership"], "member");
     assert_eq!(s["member_count"], 2);
     // Bo posts mentioning Ana with a topic.
-    let id = post(
-        &bo,
-        json!({"space": "launch-crew", "body": "Ready for go, @ana? #launch"}),
-    )
-    .await;
+    let id = bo
+        .post_item(json!({"space": "launch-crew", "body": "Ready for go, @ana? #launch"}))
+        .await;
     let item = expect(bo.get(&format!("/items/{id}")).await, StatusCode::OK).await;
     assert!(
         item["body_html"]
@@ -183,24 +179,20 @@ async fn visibility_table(b: Backend) {
         }
         items.push((
             format!("space-{vis}"),
-            post(
-                &author,
-                json!({"space": format!("s-{vis}"), "body": format!("in {vis} #vt")}),
-            )
-            .await,
+            author
+                .post_item(json!({"space": format!("s-{vis}"), "body": format!("in {vis} #vt")}))
+                .await,
         ));
     }
     items.push((
         "profile".into(),
-        post(&author, json!({"body": "on my profile #vt"})).await,
+        author.post_item(json!({"body": "on my profile #vt"})).await,
     ));
     items.push((
         "direct".into(),
-        post(
-            &author,
-            json!({"to": ["insider", "guestin", "gone"], "body": "just you #vt"}),
-        )
-        .await,
+        author
+            .post_item(json!({"to": ["insider", "guestin", "gone"], "body": "just you #vt"}))
+            .await,
     ));
     // Deactivate one member: they see nothing (their requests fail at the door).
     expect(
@@ -333,11 +325,9 @@ async fn items_edit_history_delete_and_comments(b: Backend) {
     let mut owner = TestApp::spawn(b).await;
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
-    let id = post(
-        &ana,
-        json!({"title": "Plan", "body": "First draft, ask @nobody"}),
-    )
-    .await;
+    let id = ana
+        .post_item(json!({"title": "Plan", "body": "First draft, ask @nobody"}))
+        .await;
     let item = expect(ana.get(&format!("/items/{id}")).await, StatusCode::OK).await;
     assert!(item["body_html"].as_str().unwrap().contains("@nobody"));
     assert!(
@@ -375,22 +365,8 @@ async fn items_edit_history_delete_and_comments(b: Backend) {
         .await;
     expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
     // Comments, oldest first.
-    let c1 = expect(
-        owner
-            .post(
-                &format!("/items/{id}/comments"),
-                json!({"body": "Looks good"}),
-            )
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect(
-        ana.post(&format!("/items/{id}/comments"), json!({"body": "Thanks"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let c1 = owner.comment(&id, "Looks good").await;
+    ana.comment(&id, "Thanks").await;
     let list = expect(
         ana.get(&format!("/items/{id}/comments")).await,
         StatusCode::OK,
@@ -451,7 +427,7 @@ async fn reactions_and_notifications(b: Backend) {
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
-    let id = post(&ana, json!({"body": "Shipped it"})).await;
+    let id = ana.post_item(json!({"body": "Shipped it"})).await;
     expect(
         bo.post(&format!("/items/{id}/reactions"), json!({"emoji": "🎉"}))
             .await,
@@ -505,22 +481,8 @@ async fn reactions_and_notifications(b: Backend) {
     )
     .await;
     // Comment reply → author notified; watcher (commenter) notified of later comments.
-    let c = expect(
-        bo.post(
-            &format!("/items/{id}/comments"),
-            json!({"body": "Congrats"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    expect(
-        owner
-            .post(&format!("/items/{id}/comments"), json!({"body": "Indeed"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    let c = bo.comment(&id, "Congrats").await;
+    owner.comment(&id, "Indeed").await;
     expect(
         ana.post(
             &format!("/items/{id}/reactions"),
@@ -581,13 +543,13 @@ async fn follows_levels_and_mute(b: Backend) {
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
-    let before = post(&ana, json!({"body": "before the follow"})).await;
+    let before = ana.post_item(json!({"body": "before the follow"})).await;
     bo.follow_member("ana").await;
     let n = expect(ana.get("/notifications").await, StatusCode::OK).await;
     assert_eq!(n["items"][0]["reason"], "follower");
     let followers = expect(bo.get("/members/ana/followers").await, StatusCode::OK).await;
     assert_eq!(followers["items"][0]["handle"], "bo");
-    let after = post(&ana, json!({"body": "after the follow"})).await;
+    let after = ana.post_item(json!({"body": "after the follow"})).await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
     assert!(item_ids(&home).contains(&after));
     assert!(
@@ -604,7 +566,7 @@ async fn follows_levels_and_mute(b: Backend) {
         StatusCode::NO_CONTENT,
     )
     .await;
-    let hiring = post(&owner, json!({"body": "We are #hiring"})).await;
+    let hiring = owner.post_item(json!({"body": "We are #hiring"})).await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
     assert!(item_ids(&home).contains(&hiring));
     let following = expect(bo.get("/members/bo/following").await, StatusCode::OK).await;
@@ -699,13 +661,11 @@ async fn spaces_lifecycle(b: Backend) {
     let res = guest.post("/spaces", json!({"name": "Mine"})).await;
     expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
     // Open: join at once; the space is then followed.
-    let j = expect(
-        bo.post("/spaces/design-review/join", json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    let j = bo.join("design-review").await;
     assert_eq!(j["outcome"], "joined");
-    let id = post(&ana, json!({"space": "design-review", "body": "crit at 3"})).await;
+    let id = ana
+        .post_item(json!({"space": "design-review", "body": "crit at 3"}))
+        .await;
     let home = expect(bo.get("/streams/home").await, StatusCode::OK).await;
     assert!(item_ids(&home).contains(&id));
     let members = expect(
@@ -780,11 +740,7 @@ async fn spaces_lifecycle(b: Backend) {
         StatusCode::OK,
     )
     .await;
-    expect(
-        bo.post("/spaces/design-review/join", json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    bo.join("design-review").await;
     expect(
         ana.post(
             "/spaces/design-review/requests/bo",
@@ -850,7 +806,9 @@ async fn audience_preview(b: Backend) {
     )
     .await;
     // The same on the item.
-    let id = post(&ana, json!({"space": "design", "body": "hello"})).await;
+    let id = ana
+        .post_item(json!({"space": "design", "body": "hello"}))
+        .await;
     let item = expect(ana.get(&format!("/items/{id}")).await, StatusCode::OK).await;
     assert_eq!(item["visible_to"]["label"], "1 member of Design");
     let res = ana
@@ -867,7 +825,10 @@ async fn stream_pages_and_query_counts(b: Backend) {
     owner.follow_member("ana").await;
     let mut posted = Vec::new();
     for i in 0..25 {
-        posted.push(post(&ana, json!({"body": format!("post {i} #count")})).await);
+        posted.push(
+            ana.post_item(json!({"body": format!("post {i} #count")}))
+                .await,
+        );
     }
     posted.reverse();
     let mut seen = Vec::new();
@@ -920,7 +881,7 @@ async fn xss_corpus_never_reaches_html(b: Backend) {
     let corpus = include_str!("../../../../testdata/xss-payloads.txt");
     let mut payloads: Vec<&str> = corpus.lines().filter(|l| !l.trim().is_empty()).collect();
     payloads.push(corpus);
-    let id = post(&owner, json!({"body": "thread"})).await;
+    let id = owner.post_item(json!({"body": "thread"})).await;
     for p in payloads {
         let item = expect(owner.post("/items", json!({"title": p.lines().next().unwrap_or("").chars().take(200).collect::<String>(), "body": p})).await, StatusCode::CREATED).await;
         domain::safety::assert_safe_html(item["body_html"].as_str().unwrap());
@@ -955,9 +916,7 @@ async fn seen_and_acknowledgements(b: Backend) {
         )
         .await;
     }
-    let id = post(
-        &ana,
-        json!({"space": "ops", "body": "New on-call rota, please confirm", "ack_requested": true}),
+    let id = ana.post_item(json!({"space": "ops", "body": "New on-call rota, please confirm", "ack_requested": true}),
     )
     .await;
     expect(
@@ -1004,7 +963,7 @@ async fn seen_and_acknowledgements(b: Backend) {
         .post(&format!("/items/{id}/acknowledgements"), json!({}))
         .await;
     expect_problem(res, StatusCode::CONFLICT, "conflict").await;
-    let plain = post(&ana, json!({"space": "ops", "body": "fyi"})).await;
+    let plain = ana.post_item(json!({"space": "ops", "body": "fyi"})).await;
     let res = bo
         .post(&format!("/items/{plain}/acknowledgements"), json!({}))
         .await;
@@ -1028,16 +987,6 @@ async fn home_twice(who: &TestApp) -> Value {
     twice(who, "/streams/home").await
 }
 
-/// The entry for Ana's post `id` on a home page.
-fn post_entry<'a>(page: &'a Value, id: &str) -> &'a Value {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["verb"] == "post" && e["item"]["id"] == id)
-        .expect("the post on the page")
-}
-
 /// Every change to what an entry shows (its text, its author's name, its
 /// space's name, its comments, reactions, deletion) is on the next page
 /// read, however the page is put together; and what is one viewer's own
@@ -1054,17 +1003,11 @@ async fn stream_entries_show_every_change(b: Backend) {
     )
     .await;
     for who in [&bo, &cy] {
-        expect(
-            who.post("/spaces/field-notes/join", json!({})).await,
-            StatusCode::OK,
-        )
-        .await;
+        who.join("field-notes").await;
     }
-    let id = post(
-        &ana,
-        json!({"space": "field-notes", "title": "Survey", "body": "First count"}),
-    )
-    .await;
+    let id = ana
+        .post_item(json!({"space": "field-notes", "title": "Survey", "body": "First count"}))
+        .await;
     let page = home_twice(&bo).await;
     let e = post_entry(&page, &id);
     assert_eq!(e["item"]["title"], "Survey");
@@ -1132,15 +1075,7 @@ async fn stream_entries_show_every_change(b: Backend) {
     );
 
     // A comment counts on the post's entry, and has its own.
-    expect(
-        cy.post(
-            &format!("/items/{id}/comments"),
-            json!({"body": "Counted 12"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    cy.comment(&id, "Counted 12").await;
     let page = home_twice(&bo).await;
     assert_eq!(post_entry(&page, &id)["item"]["comment_count"], 1);
 
