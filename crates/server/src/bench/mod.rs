@@ -80,7 +80,8 @@ pub struct AllArgs {
     /// Keep-alive connections the M3 load is spread over
     #[arg(long, default_value_t = 64)]
     pub m3_connections: usize,
-    /// Measure only these (comma-separated: m1,m2,m3,m5)
+    /// Measure only these (comma-separated: m1,m2,m3,m5; m3-everyday,
+    /// m3-comments and m3-closed are M3's parts one at a time)
     #[arg(long, default_value = "m1,m2,m3,m5")]
     pub only: String,
     /// Regenerate the data set even if it exists
@@ -170,6 +171,14 @@ pub enum WriteMix {
 }
 
 impl WriteMix {
+    /// Its part of M3 in `--only`.
+    fn part(self) -> &'static str {
+        match self {
+            WriteMix::Everyday => "m3-everyday",
+            WriteMix::Comments => "m3-comments",
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             WriteMix::Everyday => "everyday writes",
@@ -542,10 +551,15 @@ async fn measure(
         "CPU steadiness: {:.1}% of the time below half speed, slowest round {:.1}× the median",
         r.cpu_slow_share, r.cpu_worst
     );
+    // "m3" is all of M3; "m3-everyday", "m3-comments" and "m3-closed"
+    // are its parts, one at a time.
     let want = |m: &str| {
-        args.only
-            .split(',')
-            .any(|o| o.trim().eq_ignore_ascii_case(m))
+        args.only.split(',').any(|o| {
+            let o = o.trim();
+            o.eq_ignore_ascii_case(m)
+                || (m == "m3" && o.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("m3-")))
+                || (m.starts_with("m3-") && o.eq_ignore_ascii_case("m3"))
+        })
     };
     r.ran = ["m1", "m2", "m3", "m5"]
         .into_iter()
@@ -743,6 +757,9 @@ async fn measure(
                 .collect()
         };
         for kind in [WriteMix::Everyday, WriteMix::Comments] {
+            if !want(kind.part()) {
+                continue;
+            }
             let mut m = M3::default();
             for &writes in &rates {
                 let idle =
@@ -808,21 +825,23 @@ async fn measure(
         }
         // Comments back to back on `--concurrency` connections: the most
         // the machine does, for comparison with earlier runs.
-        let sat = mix(Some(WriteMix::Comments));
-        let saturated = drive::run(addr, conc, secs, 4, move |rng| {
-            let slot = rng.random_range(0..10);
-            sat(slot, rng).expect("every slot has a request when writes are on")
-        })
-        .await?;
-        r.m3_saturated_writes = saturated.rate(1);
-        r.m3_saturated_read_p99 = saturated.pct(0, 99.0);
-        r.errors += saturated.errors;
-        eprintln!(
-            "M3 {backend} comments, closed loop: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms",
-            r.m3_saturated_writes,
-            saturated.rate(0),
-            r.m3_saturated_read_p99
-        );
+        if want("m3-closed") {
+            let sat = mix(Some(WriteMix::Comments));
+            let saturated = drive::run(addr, conc, secs, 4, move |rng| {
+                let slot = rng.random_range(0..10);
+                sat(slot, rng).expect("every slot has a request when writes are on")
+            })
+            .await?;
+            r.m3_saturated_writes = saturated.rate(1);
+            r.m3_saturated_read_p99 = saturated.pct(0, 99.0);
+            r.errors += saturated.errors;
+            eprintln!(
+                "M3 {backend} comments, closed loop: {:.0} writes/s, {:.0} reads/s, read p99 {:.2} ms",
+                r.m3_saturated_writes,
+                saturated.rate(0),
+                r.m3_saturated_read_p99
+            );
+        }
     }
 
     // M5: memory with many open live connections.
