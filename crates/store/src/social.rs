@@ -1145,16 +1145,35 @@ impl<'a> NewActivity<'a> {
 /// makes stream ids commit in the order they are given out, so a reader
 /// that resumes "after id N" can never skip a row committed later with a
 /// smaller id (SQLite's single writer gives the same order for free).
+///
+/// The lock is taken in the INSERT's own statement (its CTE is read before
+/// the row, and so before the id, is made), once per transaction: every
+/// round trip while it is held is one every other writer waits for.
 pub async fn append_activity(tx: &mut Tx, a: &NewActivity<'_>, now: i64) -> Result<i64, Error> {
-    if tx.kind() == Kind::Postgres {
-        tx.execute("SELECT pg_advisory_xact_lock(7283)", params![])
-            .await?;
-    }
+    let sql = if tx.kind() == Kind::Postgres && tx.first_stream_lock() {
+        "WITH stream_lock AS (SELECT pg_advisory_xact_lock(7283))
+         INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
+         SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($5 AS TEXT),
+                CAST($6 AS BIGINT), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS BIGINT)
+         FROM stream_lock RETURNING id"
+    } else {
+        "INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+    };
     let id = tx
         .query_one(
-            "INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            params![a.actor_id, a.verb, a.object_type, a.object_id, a.target_type, a.target_id, a.item_id, a.space_id, now],
+            sql,
+            params![
+                a.actor_id,
+                a.verb,
+                a.object_type,
+                a.object_id,
+                a.target_type,
+                a.target_id,
+                a.item_id,
+                a.space_id,
+                now
+            ],
         )
         .await?
         .i64(0)?;
@@ -1176,7 +1195,7 @@ pub const FANOUT_BATCH: i64 = 1_000;
 /// The next delivery position. Like `append_activity`, this serialises
 /// delivering transactions on PostgreSQL so positions commit in order.
 pub async fn next_delivery(tx: &mut Tx) -> Result<i64, Error> {
-    if tx.kind() == Kind::Postgres {
+    if tx.kind() == Kind::Postgres && tx.first_stream_lock() {
         tx.execute("SELECT pg_advisory_xact_lock(7283)", params![])
             .await?;
     }

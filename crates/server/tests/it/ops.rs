@@ -14,8 +14,50 @@ backend_tests!(
     health_metrics_and_request_ids,
     openapi_lists_every_route,
     first_run_pages,
-    members_list_pages
+    members_list_pages,
+    a_failed_commit_keeps_nothing_and_writing_goes_on
 );
+
+/// A COMMIT that fails (here a constraint checked only at COMMIT) keeps
+/// nothing of its transaction, and the next transaction starts clean: on
+/// SQLite a failed COMMIT leaves the transaction open until it is rolled
+/// back, and the writer used to be handed on inside it.
+async fn a_failed_commit_keeps_nothing_and_writing_goes_on(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::harness::fresh_database(b, dir.path()).await;
+    let db = crate::harness::open_db(&url, 2).await;
+    let mut tx = db.write().await.unwrap();
+    tx.batch(
+        "CREATE TABLE late_parent (id BIGINT PRIMARY KEY);
+         CREATE TABLE late_child (parent BIGINT REFERENCES late_parent (id) DEFERRABLE INITIALLY DEFERRED)",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    for _ in 0..2 {
+        let mut tx = db.write().await.unwrap();
+        tx.execute("INSERT INTO late_child (parent) VALUES (7)", &[])
+            .await
+            .unwrap();
+        assert!(tx.commit().await.is_err(), "a child without its parent");
+    }
+    let mut tx = db.write().await.unwrap();
+    tx.execute("INSERT INTO late_parent (id) VALUES (7)", &[])
+        .await
+        .unwrap();
+    tx.execute("INSERT INTO late_child (parent) VALUES (7)", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.read().await.unwrap();
+    let rows = c
+        .query("SELECT COUNT(*) FROM late_child", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].i64(0).unwrap(), 1, "only the committed child");
+    drop(c);
+    db.close().await;
+}
 
 async fn health_metrics_and_request_ids(b: Backend) {
     let app = TestApp::spawn(b).await;

@@ -275,6 +275,7 @@ impl Db {
             conn: Some(conn),
             announce: None,
             logged: Vec::new(),
+            stream_locked: false,
         })
     }
 
@@ -392,6 +393,8 @@ pub struct Tx {
     conn: Option<Conn>,
     announce: Option<bus::Announcement>,
     logged: Vec<Logged>,
+    /// PostgreSQL: this transaction holds the stream's advisory lock.
+    stream_locked: bool,
 }
 
 impl Tx {
@@ -399,18 +402,25 @@ impl Tx {
     /// it — on PostgreSQL with NOTIFY, which the server delivers to every
     /// node only once the commit is durable.
     pub async fn commit(mut self) -> Result<(), Error> {
-        let mut conn = self.conn.take().expect("transaction already finished");
         let announce = self.announce.take();
-        if let (Some(a), Kind::Postgres) = (&announce, conn.kind()) {
+        // On PostgreSQL the NOTIFYs go with the COMMIT, one round trip:
+        // a transaction that appended to the stream holds the stream's
+        // lock until it ends, and every writer waits for each round trip.
+        let mut end = String::new();
+        if let (Some(a), Kind::Postgres) = (&announce, self.kind()) {
             for payload in a.encode() {
-                conn.execute(
-                    "SELECT pg_notify($1, $2)",
-                    &[bus::CHANNEL.into(), payload.into()],
-                )
-                .await?;
+                end.push_str(&format!(
+                    "SELECT pg_notify('{}', '{}'); ",
+                    bus::CHANNEL,
+                    payload.replace('\'', "''")
+                ));
             }
         }
-        conn.batch("COMMIT").await?;
+        end.push_str("COMMIT");
+        // A failed COMMIT leaves the connection to `Drop`, which rolls
+        // back whatever is still open before it goes back to the pool.
+        self.batch(&end).await?;
+        let conn = self.conn.take().expect("transaction already finished");
         // Still holding the writer: entries go in in commit order, and
         // before anyone hears of them.
         if !self.logged.is_empty() {
@@ -423,6 +433,13 @@ impl Tx {
             conn.db.bus.send(a);
         }
         Ok(())
+    }
+
+    /// PostgreSQL: true the first time it is asked in this transaction,
+    /// which must then take the stream's advisory lock (held until the
+    /// transaction ends); false after that.
+    pub(crate) fn first_stream_lock(&mut self) -> bool {
+        !std::mem::replace(&mut self.stream_locked, true)
     }
 
     /// Records that this transaction appended stream position `id`.
