@@ -188,6 +188,13 @@ async fn fanout_worker(state: AppState) {
             _ = rx.recv() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+        // One look covers every announcement that came meanwhile (each
+        // batch the worker commits is one).
+        while !matches!(
+            rx.try_recv(),
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty
+                | tokio::sync::broadcast::error::TryRecvError::Closed)
+        ) {}
     }
 }
 

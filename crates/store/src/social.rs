@@ -1434,6 +1434,14 @@ pub async fn fan_out(
     Ok(())
 }
 
+/// Whether any fan-out job is waiting: a look on a reader, before taking
+/// the writer for [`fanout_step`].
+pub async fn fanout_pending(c: &mut Conn) -> Result<bool, Error> {
+    Ok(c.query_opt("SELECT 1 FROM fanout_jobs LIMIT 1", params![])
+        .await?
+        .is_some())
+}
+
 /// Does one batch of the oldest fan-out job; returns false when there is
 /// no job. Several nodes may run this: on PostgreSQL the job row is locked
 /// with SKIP LOCKED, so each batch is done once.
