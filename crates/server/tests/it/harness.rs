@@ -324,6 +324,11 @@ impl TestApp {
         .await
     }
 
+    /// Creates a space (201 expected) and returns it.
+    pub async fn create_space(&self, body: Value) -> Value {
+        expect(self.post("/spaces", body).await, StatusCode::CREATED).await
+    }
+
     /// Joins the open space `slug` (200 expected).
     pub async fn join(&self, slug: &str) -> Value {
         expect(

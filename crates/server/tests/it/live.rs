@@ -157,11 +157,7 @@ async fn big_fanout_goes_through_the_worker(b: Backend) {
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
     let cy = owner.new_member("cy", "member").await;
-    expect(
-        ana.post("/spaces", json!({"name": "Everyone"})).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    ana.create_space(json!({"name": "Everyone"})).await;
     for m in [&bo, &cy] {
         m.join("everyone").await;
     }

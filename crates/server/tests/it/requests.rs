@@ -440,12 +440,8 @@ async fn requests_to_several_people_and_spaces(b: Backend) {
     // Comments work on it like on any item.
     bo.comment(bo_id, "On it").await;
     // In an open space, everyone sees it; only the parties act.
-    expect(
-        a.post("/spaces", json!({"name": "Finance", "visibility": "open"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    a.create_space(json!({"name": "Finance", "visibility": "open"}))
+        .await;
     let r = expect(
         a.post(
             "/requests",

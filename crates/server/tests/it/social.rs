@@ -167,7 +167,11 @@ async fn visibility_table(b: Backend) {
     let gone = owner.new_member("gone", "member").await;
     let mut items = Vec::new();
     for vis in ["open", "closed", "secret"] {
-        expect(author.post("/spaces", json!({"name": format!("S {vis}"), "slug": format!("s-{vis}"), "visibility": vis})).await, StatusCode::CREATED).await;
+        author
+            .create_space(
+                json!({"name": format!("S {vis}"), "slug": format!("s-{vis}"), "visibility": vis}),
+            )
+            .await;
         for h in ["insider", "guestin", "gone"] {
             expect(
                 author
@@ -771,12 +775,8 @@ async fn audience_preview(b: Backend) {
     let ana = owner.new_member("ana", "member").await;
     owner.new_member("bo", "member").await;
     owner.new_member("gus", "guest").await;
-    expect(
-        ana.post("/spaces", json!({"name": "Design", "visibility": "closed"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    ana.create_space(json!({"name": "Design", "visibility": "closed"}))
+        .await;
     let a = expect(ana.get("/audience?profile").await, StatusCode::OK).await;
     assert_eq!(a["count"], 3, "everyone but the guest: {a}");
     assert!(a["label"].as_str().unwrap().starts_with("everyone at"));
@@ -903,12 +903,8 @@ async fn seen_and_acknowledgements(b: Backend) {
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
     owner.new_member("cy", "member").await;
-    expect(
-        ana.post("/spaces", json!({"name": "Ops", "visibility": "closed"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    ana.create_space(json!({"name": "Ops", "visibility": "closed"}))
+        .await;
     for h in ["bo", "cy"] {
         expect(
             ana.post("/spaces/ops/members", json!({"handle": h})).await,
@@ -997,11 +993,7 @@ async fn stream_entries_show_every_change(b: Backend) {
     let ana = owner.new_member("ana", "member").await;
     let bo = owner.new_member("bo", "member").await;
     let cy = owner.new_member("cy", "member").await;
-    expect(
-        ana.post("/spaces", json!({"name": "Field notes"})).await,
-        StatusCode::CREATED,
-    )
-    .await;
+    ana.create_space(json!({"name": "Field notes"})).await;
     for who in [&bo, &cy] {
         who.join("field-notes").await;
     }

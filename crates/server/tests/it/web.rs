@@ -623,12 +623,8 @@ async fn composer_audience_follows_the_target(b: Backend) {
 async fn home_page_weighs_under_100_kb(b: Backend) {
     let mut app = TestApp::spawn(b).await;
     app.setup_owner().await;
-    expect(
-        app.post("/spaces", json!({"name": "Engineering", "slug": "eng"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.create_space(json!({"name": "Engineering", "slug": "eng"}))
+        .await;
     let para = "We moved the build to the new runners and it is **twice as fast**. \
                 Thanks @owner for the push, see #ci for the numbers and the graphs. ";
     for n in 0..25 {
@@ -678,12 +674,8 @@ async fn pages_make_a_fixed_number_of_queries(b: Backend) {
     let mut app = TestApp::spawn(b).await;
     app.setup_owner().await;
     let ana = app.new_member("ana", "member").await;
-    expect(
-        app.post("/spaces", json!({"name": "Engineering", "slug": "eng"}))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    app.create_space(json!({"name": "Engineering", "slug": "eng"}))
+        .await;
     ana.join("eng").await;
     let first = expect(
         app.post("/items", json!({"space": "eng", "body": "The thread"}))
