@@ -997,7 +997,7 @@ pub async fn auto_follow(
     level: &str,
     now: i64,
 ) -> Result<(), Error> {
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO follows (member_id, target_type, target, level, created_at) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (member_id, target_type, target) DO NOTHING",
         params![member, target_type, target, level, now],
@@ -1081,6 +1081,34 @@ pub async fn follower_count_upto(
     )
     .await?
     .i64(0)
+}
+
+/// [`follower_count_upto`] for several targets in one statement.
+pub async fn follower_counts_upto(
+    c: &mut Conn,
+    targets: &[(&str, &str)],
+    limit: i64,
+) -> Result<Vec<i64>, Error> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = String::from("SELECT ");
+    let mut vals: Vec<crate::Value> = vec![limit.into()];
+    for (k, (ttype, target)) in targets.iter().enumerate() {
+        if k > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = ${} AND target = ${}
+               AND level <> 'muted' LIMIT $1) x{k})",
+            2 * k + 2,
+            2 * k + 3
+        ));
+        vals.push((*ttype).into());
+        vals.push((*target).into());
+    }
+    let row = c.query_one(&sql, &vals).await?;
+    (0..targets.len()).map(|k| row.i64(k)).collect()
 }
 
 /// What a member follows: (type, target, level), newest first.
@@ -1238,15 +1266,15 @@ fn logs_deliveries(kind: Kind) -> bool {
 
 /// Delivers followers of one target, after `after_member`, up to `limit`;
 /// returns the members delivered to (in member order) and the last member
-/// looked at, or None when the target is exhausted. On SQLite this only
-/// chooses the members; the caller logs them ([`log_delivery`]).
+/// looked at, or None when the target is exhausted (always None when not
+/// `paged`: a delivery in one go has no next page to look for). On SQLite
+/// this only chooses the members; the caller logs them ([`log_delivery`]).
 async fn deliver_target(
     tx: &mut Tx,
     (activity, seq): (i64, i64),
     item: &ItemRow,
     (target_type, target): (&str, &str),
-    after_member: i64,
-    limit: i64,
+    (after_member, limit, paged): (i64, i64, bool),
 ) -> Result<(Vec<i64>, Option<i64>), Error> {
     let filter = audience_filter(item.audience());
     let select = format!(
@@ -1283,6 +1311,9 @@ async fn deliver_target(
         )
         .await?;
     let delivered: Vec<i64> = rows.iter().map(|r| r.i64(0)).collect::<Result<_, _>>()?;
+    if !paged {
+        return Ok((delivered, None));
+    }
     let last = tx
         .query_one(
             "SELECT COALESCE(MAX(x.member_id), -1) FROM
@@ -1305,7 +1336,7 @@ async fn log_delivery(
     if members.is_empty() {
         return Ok(());
     }
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO deliveries (seq, activity_id, members) VALUES ($1, $2, $3)",
         params![seq, activity, crate::db::id_list(&members)],
     )
@@ -1409,15 +1440,14 @@ pub async fn fan_out(
                 (activity, seq),
                 item,
                 (ttype, target),
-                0,
-                inline_max + 1,
+                (0, inline_max + 1, false),
             )
             .await?;
             delivered.extend(d);
         }
     } else {
         let list: Vec<String> = targets.iter().map(|(t, v)| format!("{t}:{v}")).collect();
-        tx.execute(
+        tx.execute_later(
             "INSERT INTO fanout_jobs (activity_id, item_id, targets, created_at) VALUES ($1, $2, $3, $4)",
             params![activity, item.id, list.join("\n"), now],
         )
@@ -1496,8 +1526,7 @@ pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Erro
         (activity, seq),
         &item,
         (ttype, target),
-        after,
-        FANOUT_BATCH,
+        (after, FANOUT_BATCH, true),
     )
     .await?;
     tx.note_delivered(&delivered);
@@ -1798,7 +1827,7 @@ pub async fn notify(
     reason: &str,
     now: i64,
 ) -> Result<(), Error> {
-    tx.execute(
+    tx.execute_later(
         "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ($1, $2, $3, $4)",
         params![member, activity, reason, now],
     )
@@ -2027,7 +2056,7 @@ pub async fn notify_many(
             vals.push((*m).into());
             tx.note_notified(*m);
         }
-        tx.execute(&sql, &vals).await?;
+        tx.execute_later(&sql, &vals).await?;
     }
     Ok(())
 }

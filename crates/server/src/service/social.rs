@@ -818,26 +818,36 @@ pub async fn add_comment(
     // the stream takes the lock that keeps stream positions in commit
     // order, held until the commit, so only writes should follow it.
     let watchers = q::item_watchers(&mut tx, item_id).await?;
+    // Who may be told: the author, the mentioned and the watchers, their
+    // facts in one query and the visibility rule applied to each.
+    let mut candidates: Vec<i64> = Vec::with_capacity(watchers.len() + mentioned.len() + 1);
+    candidates.push(item.author_id);
+    candidates.extend(&mentioned);
+    candidates.extend(&watchers);
+    candidates.retain(|m| *m != viewer.id());
+    candidates.sort_unstable();
+    candidates.dedup();
+    let may_see: HashSet<i64> = members_who_can_see(&mut tx, &candidates, &item)
+        .await?
+        .into_iter()
+        .collect();
     let mut notified = HashSet::from([viewer.id()]);
-    let tell_author =
-        item.author_id != viewer.id() && member_can_see(&mut tx, item.author_id, &item).await?;
+    let tell_author = item.author_id != viewer.id() && may_see.contains(&item.author_id);
     if tell_author {
         notified.insert(item.author_id);
     }
     let mut tell_mentioned = Vec::new();
     for m in mentioned {
-        if !notified.contains(&m) && member_can_see(&mut tx, m, &item).await? {
+        if !notified.contains(&m) && may_see.contains(&m) {
             notified.insert(m);
             tell_mentioned.push(m);
         }
     }
-    // Everyone else watching the item: their facts in one query, the rule
-    // applied to each, the notifications in one insert.
-    let others: Vec<i64> = watchers
+    // Everyone else watching the item: the notifications in one insert.
+    let watching: Vec<i64> = watchers
         .into_iter()
-        .filter(|w| !notified.contains(w))
+        .filter(|w| !notified.contains(w) && may_see.contains(w))
         .collect();
-    let watching = members_who_can_see(&mut tx, &others, &item).await?;
     // A comment reaches those who follow the item, and the commenter's
     // followers — unless the commenter is followed by more people than a
     // post reaches inline: a widely followed person's every comment would
@@ -848,10 +858,14 @@ pub async fn add_comment(
     // sends a borderline fan-out to the background worker).
     let inline_max = db.options().fanout_inline_max;
     let (item_key, viewer_key) = (item_id.to_string(), viewer.id().to_string());
-    let mut counted = q::follower_count_upto(&mut tx, "item", &item_key, inline_max + 1).await?
-        + 1
-        + tell_mentioned.len() as i64;
-    let followers = q::follower_count_upto(&mut tx, "member", &viewer_key, inline_max + 1).await?;
+    let counts = q::follower_counts_upto(
+        &mut tx,
+        &[("item", &item_key), ("member", &viewer_key)],
+        inline_max + 1,
+    )
+    .await?;
+    let (item_followers, followers) = (counts[0], counts[1]);
+    let mut counted = item_followers + 1 + tell_mentioned.len() as i64;
     let mut targets = vec![("item", item_key.clone())];
     if followers <= inline_max {
         targets.push(("member", viewer_key));

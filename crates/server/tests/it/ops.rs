@@ -15,7 +15,8 @@ backend_tests!(
     openapi_lists_every_route,
     first_run_pages,
     members_list_pages,
-    a_failed_commit_keeps_nothing_and_writing_goes_on
+    a_failed_commit_keeps_nothing_and_writing_goes_on,
+    a_statement_not_waited_for_fails_its_transaction
 );
 
 /// A COMMIT that fails (here a constraint checked only at COMMIT) keeps
@@ -56,6 +57,69 @@ async fn a_failed_commit_keeps_nothing_and_writing_goes_on(b: Backend) {
         .unwrap();
     assert_eq!(rows[0].i64(0).unwrap(), 1, "only the committed child");
     drop(c);
+    db.close().await;
+}
+
+/// A statement the transaction did not wait for (`Tx::execute_later`) that
+/// fails makes the transaction fail, at the next statement waited for or
+/// at the latest its COMMIT; nothing of it is kept, not even what came
+/// before it, and the next transaction writes as usual.
+async fn a_statement_not_waited_for_fails_its_transaction(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::harness::fresh_database(b, dir.path()).await;
+    let db = crate::harness::open_db(&url, 2).await;
+    let mut tx = db.write().await.unwrap();
+    tx.batch("CREATE TABLE later_t (id BIGINT PRIMARY KEY)")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let count = |db: store::Db| async move {
+        let mut c = db.read().await.unwrap();
+        let rows = c.query("SELECT COUNT(*) FROM later_t", &[]).await.unwrap();
+        rows[0].i64(0).unwrap()
+    };
+    // Failing before a statement that is waited for: that one reports it.
+    let mut tx = db.write().await.unwrap();
+    tx.execute_later("INSERT INTO later_t (id) VALUES (1)", &[])
+        .await
+        .unwrap();
+    let failed = match tx
+        .execute_later("INSERT INTO later_t (id) VALUES (1)", &[])
+        .await
+    {
+        Err(e) => Some(e), // PostgreSQL runs it at once
+        Ok(()) => tx.query("SELECT 1", &[]).await.err(),
+    };
+    assert!(
+        matches!(failed, Some(store::Error::Conflict(_))),
+        "a repeated key: {failed:?}"
+    );
+    drop(tx);
+    assert_eq!(count(db.clone()).await, 0, "nothing of it kept");
+    // Failing last: the COMMIT reports it.
+    let mut tx = db.write().await.unwrap();
+    tx.execute("INSERT INTO later_t (id) VALUES (2)", &[])
+        .await
+        .unwrap();
+    let failed = match tx
+        .execute_later("INSERT INTO later_t (id) VALUES (2)", &[])
+        .await
+    {
+        Err(_) => true,
+        Ok(()) => tx.commit().await.is_err(),
+    };
+    assert!(failed, "the COMMIT of a failed transaction fails");
+    assert_eq!(count(db.clone()).await, 0, "nothing of it kept");
+    // The next transaction writes as usual, statements not waited for too.
+    let mut tx = db.write().await.unwrap();
+    tx.execute_later("INSERT INTO later_t (id) VALUES (3)", &[])
+        .await
+        .unwrap();
+    tx.execute_later("INSERT INTO later_t (id) VALUES (4)", &[])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count(db.clone()).await, 2);
     db.close().await;
 }
 

@@ -270,7 +270,13 @@ impl Db {
             Kind::Sqlite => "BEGIN IMMEDIATE",
             Kind::Postgres => "BEGIN",
         };
-        conn.batch(begin).await?;
+        // SQLite's BEGIN goes to the writer's thread without a wait for it:
+        // the transaction's first statement follows it there, and returns
+        // its error if it failed.
+        match &conn.inner {
+            ConnInner::SqliteWrite(w) => w.batch_later(begin)?,
+            _ => conn.batch(begin).await?,
+        }
         Ok(Tx {
             conn: Some(conn),
             announce: None,
@@ -440,6 +446,22 @@ impl Tx {
     /// transaction ends); false after that.
     pub(crate) fn first_stream_lock(&mut self) -> bool {
         !std::mem::replace(&mut self.stream_locked, true)
+    }
+
+    /// Runs a statement whose answer (the rows it changed) nobody reads.
+    /// On SQLite it goes to the writer's thread without a wait; should it
+    /// fail, the next statement waited for (the COMMIT at the latest)
+    /// fails with its error and the transaction rolls back
+    /// (`sqlite::WriteGuard::execute_later`). On PostgreSQL it runs now.
+    pub async fn execute_later(&mut self, sql: &str, params: &[Value]) -> Result<(), Error> {
+        let conn = self.conn.as_mut().expect("transaction already finished");
+        match &conn.inner {
+            ConnInner::SqliteWrite(w) => {
+                count_query(&conn.db.queries);
+                w.execute_later(sql, params)
+            }
+            _ => conn.execute(sql, params).await.map(|_| ()),
+        }
     }
 
     /// Records that this transaction appended stream position `id`.

@@ -84,6 +84,7 @@ impl Writer {
             _slot: self.slot.clone().lock_owned().await,
             jobs: self.jobs.clone(),
             pending: self.pending.clone(),
+            failed: Arc::new(Mutex::new(Failed::No)),
         }
     }
 }
@@ -93,6 +94,35 @@ pub(crate) struct WriteGuard {
     _slot: OwnedMutexGuard<()>,
     jobs: std::sync::mpsc::Sender<Job>,
     pending: Arc<Pending>,
+    /// Whether a statement sent without waiting ([`WriteGuard::execute_later`])
+    /// failed: every later statement of the transaction, its COMMIT
+    /// included, then fails instead of running.
+    failed: Arc<Mutex<Failed>>,
+}
+
+/// What became of the statements a transaction did not wait for.
+enum Failed {
+    No,
+    /// One failed with this error, which nobody has been told yet.
+    With(Error),
+    /// One failed, and its error has been returned.
+    Told,
+}
+
+impl Failed {
+    /// The error for a statement that follows a failed one, if any.
+    fn check(&mut self) -> Result<(), Error> {
+        match std::mem::replace(self, Failed::Told) {
+            Failed::No => {
+                *self = Failed::No;
+                Ok(())
+            }
+            Failed::With(e) => Err(e),
+            Failed::Told => Err(Error::Db(
+                "an earlier statement of this transaction failed; it was rolled back".into(),
+            )),
+        }
+    }
 }
 
 impl WriteGuard {
@@ -119,6 +149,48 @@ impl WriteGuard {
             .await
     }
 
+    /// [`execute`] on the writer's thread, without waiting for it: for a
+    /// statement whose answer nobody reads. It runs in order with the rest
+    /// of the transaction; if it fails, the next statement the transaction
+    /// waits for (its COMMIT at the latest) returns the error instead of
+    /// running, and the transaction rolls back. A comment's notifications,
+    /// auto-follow and delivery log are such statements: each hand-over
+    /// the transaction does not wait for is one fewer round trip between
+    /// the writer's thread and the async worker while the writer is held.
+    pub(crate) fn execute_later(&self, sql: &str, params: &[Value]) -> Result<(), Error> {
+        let (sql, params, failed) = (sql.to_owned(), params.to_vec(), self.failed.clone());
+        let pending = self.pending.clone();
+        self.jobs
+            .send(Box::new(move |c| {
+                let mut failed = failed.lock().expect("writer state");
+                if matches!(*failed, Failed::No)
+                    && let Err(e) = execute(c, &sql, &params)
+                {
+                    *failed = Failed::With(e);
+                }
+                if c.is_autocommit() {
+                    pending.committed();
+                }
+            }))
+            .map_err(|_| Error::Closed)
+    }
+
+    /// [`batch`] on the writer's thread, without waiting (see
+    /// [`WriteGuard::execute_later`]): BEGIN.
+    pub(crate) fn batch_later(&self, sql: &str) -> Result<(), Error> {
+        let (sql, failed) = (sql.to_owned(), self.failed.clone());
+        self.jobs
+            .send(Box::new(move |c| {
+                let mut failed = failed.lock().expect("writer state");
+                if matches!(*failed, Failed::No)
+                    && let Err(e) = batch(c, &sql)
+                {
+                    *failed = Failed::With(e);
+                }
+            }))
+            .map_err(|_| Error::Closed)
+    }
+
     /// [`batch`] on the writer's thread.
     pub(crate) async fn batch(&self, sql: &str) -> Result<(), Error> {
         let sql = sql.to_owned();
@@ -131,10 +203,11 @@ impl WriteGuard {
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let pending = self.pending.clone();
+        let (pending, failed) = (self.pending.clone(), self.failed.clone());
         self.jobs
             .send(Box::new(move |c| {
-                let out = f(c);
+                let earlier = failed.lock().expect("writer state").check();
+                let out = earlier.and_then(|()| f(c));
                 // Marked before the answer: a writer that reads its own
                 // write back must not get a rendering from before it.
                 if c.is_autocommit() {
