@@ -83,7 +83,14 @@ pub struct Outcome {
     pub latencies: Vec<Vec<u32>>,
     pub errors: u64,
     pub elapsed: Duration,
+    /// Requests slower than [`SLOW_MS`], open loop only: (kind, ms from
+    /// the run's start to when it was handed out, latency in ms), to see
+    /// when in a run the slow ones come (`CHORUS_BENCH_DEBUG`).
+    pub slow: Vec<(usize, u32, u32)>,
 }
+
+/// What [`Outcome::slow`] counts as slow.
+pub const SLOW_MS: u32 = 5;
 
 impl Outcome {
     pub fn count(&self, kind: usize) -> usize {
@@ -107,9 +114,36 @@ impl Outcome {
         self.latencies[kind].push(since.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
     }
 
+    /// [`Outcome::record`], noting a slow request's time in the run.
+    fn record_in_run(&mut self, kind: usize, since: Instant, run_start: Instant) {
+        self.record(kind, since);
+        let ms = since.elapsed().as_millis() as u32;
+        if ms > SLOW_MS {
+            let at = since.saturating_duration_since(run_start).as_millis() as u32;
+            self.slow.push((kind, at, ms));
+        }
+    }
+
+    /// Slow requests of `kind` per 100 ms of the run: (start ms, count,
+    /// slowest ms), busiest first.
+    pub fn slow_windows(&self, kind: usize) -> Vec<(u32, usize, u32)> {
+        let mut w: std::collections::BTreeMap<u32, (usize, u32)> = Default::default();
+        for (k, at, ms) in &self.slow {
+            if *k == kind {
+                let e = w.entry(at / 100 * 100).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(*ms);
+            }
+        }
+        let mut v: Vec<_> = w.into_iter().map(|(at, (n, ms))| (at, n, ms)).collect();
+        v.sort_by_key(|(at, n, _)| (std::cmp::Reverse(*n), *at));
+        v
+    }
+
     /// Adds another connection's latencies and errors to these.
     fn absorb(&mut self, other: Outcome) {
         self.errors += other.errors;
+        self.slow.extend(other.slow);
         for (k, l) in other.latencies.into_iter().enumerate() {
             if self.latencies.len() <= k {
                 self.latencies.resize(k + 1, Vec::new());
@@ -207,16 +241,21 @@ pub async fn run_at_rate<F>(
 where
     F: Fn(u64, &mut StdRng) -> Option<Req> + Send + Sync + 'static,
 {
-    let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, Req)>(1 << 16);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(Instant, Instant, Req)>(1 << 16);
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    // Every connection is open before the clock starts: opening 64 at
+    // once is not what the rate measures (it made the first tenth of a
+    // second's requests wait up to 80 ms).
+    let ready = Arc::new(tokio::sync::Barrier::new(connections + 1));
     let mut workers = Vec::new();
     for _ in 0..connections {
-        let rx = rx.clone();
+        let (rx, ready) = (rx.clone(), ready.clone());
         workers.push(tokio::spawn(async move {
             let mut out = Outcome::default();
             let mut sender = connect(addr).await.ok();
+            ready.wait().await;
             loop {
-                let Some((queued, r)) = rx.lock().await.recv().await else {
+                let Some((start, queued, r)) = rx.lock().await.recv().await else {
                     return out;
                 };
                 if sender.is_none() {
@@ -227,7 +266,9 @@ where
                     continue;
                 };
                 match send(s, addr, &r).await {
-                    Ok((status, _)) if status.is_success() => out.record(r.kind, queued),
+                    Ok((status, _)) if status.is_success() => {
+                        out.record_in_run(r.kind, queued, start)
+                    }
                     Ok(_) => out.errors += 1,
                     Err(_) => {
                         out.errors += 1;
@@ -237,6 +278,7 @@ where
             }
         }));
     }
+    ready.wait().await;
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let total = (rate * duration.as_secs_f64()) as u64;
@@ -247,7 +289,7 @@ where
             // The timer wakes on millisecond ticks: the clock starts when
             // the request is handed out, not up to a tick earlier, so the
             // driver's own lateness is not counted against the server.
-            tx.send((Instant::now(), r)).await?;
+            tx.send((start, Instant::now(), r)).await?;
         }
     }
     drop(tx);
