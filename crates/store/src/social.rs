@@ -1074,13 +1074,7 @@ pub async fn follower_count_upto(
     target: &str,
     limit: i64,
 ) -> Result<i64, Error> {
-    c.query_one(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = $1 AND target = $2
-           AND level <> 'muted' LIMIT $3) x",
-        params![target_type, target, limit],
-    )
-    .await?
-    .i64(0)
+    Ok(follower_counts_upto(c, &[(target_type, target)], limit).await?[0])
 }
 
 /// [`follower_count_upto`] for several targets in one statement.

@@ -107,17 +107,18 @@ impl Outcome {
     }
 
     /// Records a successful request of `kind` that started at `since`.
-    fn record(&mut self, kind: usize, since: Instant) {
+    fn record(&mut self, kind: usize, since: Instant) -> u32 {
         if self.latencies.len() <= kind {
             self.latencies.resize(kind + 1, Vec::new());
         }
-        self.latencies[kind].push(since.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        let us = since.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
+        self.latencies[kind].push(us);
+        us
     }
 
     /// [`Outcome::record`], noting a slow request's time in the run.
     fn record_in_run(&mut self, kind: usize, since: Instant, run_start: Instant) {
-        self.record(kind, since);
-        let ms = since.elapsed().as_millis() as u32;
+        let ms = self.record(kind, since) / 1000;
         if ms > SLOW_MS {
             let at = since.saturating_duration_since(run_start).as_millis() as u32;
             self.slow.push((kind, at, ms));
@@ -196,7 +197,9 @@ where
                 let r = next(&mut rng);
                 let t = Instant::now();
                 match send(&mut sender, addr, &r).await {
-                    Ok((status, _)) if status.is_success() => out.record(r.kind, t),
+                    Ok((status, _)) if status.is_success() => {
+                        out.record(r.kind, t);
+                    }
                     Ok(_) => out.errors += 1,
                     Err(_) => {
                         out.errors += 1;

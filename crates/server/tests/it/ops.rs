@@ -25,16 +25,13 @@ backend_tests!(
 /// back, and the writer used to be handed on inside it.
 async fn a_failed_commit_keeps_nothing_and_writing_goes_on(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = crate::harness::fresh_database(b, dir.path()).await;
-    let db = crate::harness::open_db(&url, 2).await;
-    let mut tx = db.write().await.unwrap();
-    tx.batch(
+    let db = database_with(
+        b,
+        dir.path(),
         "CREATE TABLE late_parent (id BIGINT PRIMARY KEY);
          CREATE TABLE late_child (parent BIGINT REFERENCES late_parent (id) DEFERRABLE INITIALLY DEFERRED)",
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     for _ in 0..2 {
         let mut tx = db.write().await.unwrap();
         tx.execute("INSERT INTO late_child (parent) VALUES (7)", &[])
@@ -50,14 +47,32 @@ async fn a_failed_commit_keeps_nothing_and_writing_goes_on(b: Backend) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    assert_eq!(
+        rows_in(&db, "late_child").await,
+        1,
+        "only the committed child"
+    );
+    db.close().await;
+}
+
+/// A fresh database of the backend with the tables of `ddl` created.
+async fn database_with(b: Backend, dir: &std::path::Path, ddl: &str) -> store::Db {
+    let url = crate::harness::fresh_database(b, dir).await;
+    let db = crate::harness::open_db(&url, 2).await;
+    let mut tx = db.write().await.unwrap();
+    tx.batch(ddl).await.unwrap();
+    tx.commit().await.unwrap();
+    db
+}
+
+/// The rows committed in `table`.
+async fn rows_in(db: &store::Db, table: &str) -> i64 {
     let mut c = db.read().await.unwrap();
     let rows = c
-        .query("SELECT COUNT(*) FROM late_child", &[])
+        .query(&format!("SELECT COUNT(*) FROM {table}"), &[])
         .await
         .unwrap();
-    assert_eq!(rows[0].i64(0).unwrap(), 1, "only the committed child");
-    drop(c);
-    db.close().await;
+    rows[0].i64(0).unwrap()
 }
 
 /// A statement the transaction did not wait for (`Tx::execute_later`) that
@@ -66,18 +81,12 @@ async fn a_failed_commit_keeps_nothing_and_writing_goes_on(b: Backend) {
 /// before it, and the next transaction writes as usual.
 async fn a_statement_not_waited_for_fails_its_transaction(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let url = crate::harness::fresh_database(b, dir.path()).await;
-    let db = crate::harness::open_db(&url, 2).await;
-    let mut tx = db.write().await.unwrap();
-    tx.batch("CREATE TABLE later_t (id BIGINT PRIMARY KEY)")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
-    let count = |db: store::Db| async move {
-        let mut c = db.read().await.unwrap();
-        let rows = c.query("SELECT COUNT(*) FROM later_t", &[]).await.unwrap();
-        rows[0].i64(0).unwrap()
-    };
+    let db = database_with(
+        b,
+        dir.path(),
+        "CREATE TABLE later_t (id BIGINT PRIMARY KEY)",
+    )
+    .await;
     // Failing before a statement that is waited for: that one reports it.
     let mut tx = db.write().await.unwrap();
     tx.execute_later("INSERT INTO later_t (id) VALUES (1)", &[])
@@ -95,7 +104,7 @@ async fn a_statement_not_waited_for_fails_its_transaction(b: Backend) {
         "a repeated key: {failed:?}"
     );
     drop(tx);
-    assert_eq!(count(db.clone()).await, 0, "nothing of it kept");
+    assert_eq!(rows_in(&db, "later_t").await, 0, "nothing of it kept");
     // Failing last: the COMMIT reports it.
     let mut tx = db.write().await.unwrap();
     tx.execute("INSERT INTO later_t (id) VALUES (2)", &[])
@@ -109,7 +118,7 @@ async fn a_statement_not_waited_for_fails_its_transaction(b: Backend) {
         Ok(()) => tx.commit().await.is_err(),
     };
     assert!(failed, "the COMMIT of a failed transaction fails");
-    assert_eq!(count(db.clone()).await, 0, "nothing of it kept");
+    assert_eq!(rows_in(&db, "later_t").await, 0, "nothing of it kept");
     // The next transaction writes as usual, statements not waited for too.
     let mut tx = db.write().await.unwrap();
     tx.execute_later("INSERT INTO later_t (id) VALUES (3)", &[])
@@ -119,7 +128,7 @@ async fn a_statement_not_waited_for_fails_its_transaction(b: Backend) {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(count(db.clone()).await, 2);
+    assert_eq!(rows_in(&db, "later_t").await, 2);
     db.close().await;
 }
 

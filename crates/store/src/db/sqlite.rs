@@ -112,13 +112,12 @@ enum Failed {
 impl Failed {
     /// The error for a statement that follows a failed one, if any.
     fn check(&mut self) -> Result<(), Error> {
+        if matches!(self, Failed::No) {
+            return Ok(());
+        }
         match std::mem::replace(self, Failed::Told) {
-            Failed::No => {
-                *self = Failed::No;
-                Ok(())
-            }
             Failed::With(e) => Err(e),
-            Failed::Told => Err(Error::Db(
+            _ => Err(Error::Db(
                 "an earlier statement of this transaction failed; it was rolled back".into(),
             )),
         }
@@ -158,32 +157,31 @@ impl WriteGuard {
     /// the transaction does not wait for is one fewer round trip between
     /// the writer's thread and the async worker while the writer is held.
     pub(crate) fn execute_later(&self, sql: &str, params: &[Value]) -> Result<(), Error> {
-        let (sql, params, failed) = (sql.to_owned(), params.to_vec(), self.failed.clone());
-        let pending = self.pending.clone();
-        self.jobs
-            .send(Box::new(move |c| {
-                let mut failed = failed.lock().expect("writer state");
-                if matches!(*failed, Failed::No)
-                    && let Err(e) = execute(c, &sql, &params)
-                {
-                    *failed = Failed::With(e);
-                }
-                if c.is_autocommit() {
-                    pending.committed();
-                }
-            }))
-            .map_err(|_| Error::Closed)
+        let (sql, params) = (sql.to_owned(), params.to_vec());
+        self.later(move |c| execute(c, &sql, &params).map(|_| ()))
     }
 
     /// [`batch`] on the writer's thread, without waiting (see
     /// [`WriteGuard::execute_later`]): BEGIN.
     pub(crate) fn batch_later(&self, sql: &str) -> Result<(), Error> {
-        let (sql, failed) = (sql.to_owned(), self.failed.clone());
+        let sql = sql.to_owned();
+        self.later(move |c| batch(c, &sql))
+    }
+
+    /// Sends `f` to the writer's thread without waiting: it runs unless a
+    /// statement before it failed, and its own failure is kept for the
+    /// next statement that is waited for. (The thread marks what committed
+    /// after every job; nobody waits for this one's answer.)
+    fn later(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<(), Error> + Send + 'static,
+    ) -> Result<(), Error> {
+        let failed = self.failed.clone();
         self.jobs
             .send(Box::new(move |c| {
                 let mut failed = failed.lock().expect("writer state");
                 if matches!(*failed, Failed::No)
-                    && let Err(e) = batch(c, &sql)
+                    && let Err(e) = f(c)
                 {
                     *failed = Failed::With(e);
                 }
