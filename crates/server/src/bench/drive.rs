@@ -87,6 +87,9 @@ pub struct Outcome {
     /// the run's start to when it was handed out, latency in ms), to see
     /// when in a run the slow ones come (`CHORUS_BENCH_DEBUG`).
     pub slow: Vec<(usize, u32, u32)>,
+    /// When an open-loop run's clock started, to line its slow windows up
+    /// with the server's log (`CHORUS_BENCH_DEBUG`).
+    pub started: Option<std::time::SystemTime>,
 }
 
 /// What [`Outcome::slow`] counts as slow.
@@ -283,6 +286,7 @@ where
     }
     ready.wait().await;
     let start = Instant::now();
+    let started = std::time::SystemTime::now();
     let mut rng = StdRng::seed_from_u64(seed);
     let total = (rate * duration.as_secs_f64()) as u64;
     for i in 0..total {
@@ -309,6 +313,7 @@ where
     // Rates are per second of offered load: a server that kept up
     // completes every request within the run (plus the last latency).
     outcome.elapsed = duration;
+    outcome.started = Some(started);
     Ok(outcome)
 }
 

@@ -130,6 +130,10 @@ pub struct Report {
     /// median.
     pub cpu_slow_share: f64,
     pub cpu_worst: f64,
+    /// The share of the machine's CPU time its hypervisor gave to other
+    /// guests (`steal` in `/proc/stat`) while the benchmark ran, in
+    /// percent: NaN where the kernel does not say.
+    pub cpu_stolen: f64,
     pub errors: u64,
 }
 
@@ -360,8 +364,22 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
         .arg(addr.to_string())
         .arg("--database-url")
         .arg(&url)
-        .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
+        // With CHORUS_BENCH_DEBUG the server's own debug lines (WAL
+        // restarts, folds) go to the same output, to line up with the
+        // slow windows.
+        .env(
+            "RUST_LOG",
+            if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+                "warn,store=debug,server=debug"
+            } else {
+                "warn"
+            },
+        )
+        .stdout(if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        })
         .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().unwrap_or(0);
@@ -484,6 +502,31 @@ fn rss_mib(pid: u32) -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// The machine's CPU time so far, as (stolen, all) clock ticks from the
+/// first line of `/proc/stat`; None where there is no such file.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    // user nice system idle iowait irq softirq steal (guest time is
+    // already counted in user and nice).
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .take(8)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    (f.len() == 8).then(|| (f[7], f.iter().sum()))
+}
+
+/// The percentage of CPU time stolen between two [`cpu_ticks`] readings.
+fn stolen_since(before: Option<(u64, u64)>) -> f64 {
+    match (before, cpu_ticks()) {
+        (Some((s0, t0)), Some((s1, t1))) if t1 > t0 => {
+            100.0 * s1.saturating_sub(s0) as f64 / (t1 - t0) as f64
+        }
+        _ => f64::NAN,
+    }
+}
+
 /// Runs the same piece of arithmetic over and over for `time` and times
 /// each round: on a machine whose virtual CPUs slow down now and then (one
 /// this benchmark ran on did, for 50–100 ms every 1.5 s), the slow rounds
@@ -551,6 +594,7 @@ async fn measure(
         "CPU steadiness: {:.1}% of the time below half speed, slowest round {:.1}× the median",
         r.cpu_slow_share, r.cpu_worst
     );
+    let ticks = cpu_ticks();
     // "m3" is all of M3; "m3-everyday", "m3-comments" and "m3-closed"
     // are its parts, one at a time.
     let want = |m: &str| {
@@ -767,12 +811,16 @@ async fn measure(
                 // and reads that wait for the disk are not what M3
                 // measures (see BENCHMARKS.md).
                 warm(url).await;
+                let ticks = cpu_ticks();
                 let idle =
                     drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(None)).await?;
+                let idle_stolen = stolen_since(ticks);
                 let log_before = logged_deliveries(db).await;
+                let ticks = cpu_ticks();
                 let mixed =
                     drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(Some(kind)))
                         .await?;
+                let mixed_stolen = stolen_since(ticks);
                 let log_after = logged_deliveries(db).await;
                 m.offered = writes;
                 m.done = mixed.rate(1);
@@ -785,7 +833,7 @@ async fn measure(
                 eprintln!(
                     "M3 {backend} {}: offered {writes:.0} writes/s + {:.0} reads/s: {:.0} writes/s \
                      done (p50 {:.2} ms, p99 {:.2} ms); read p99 {:.2} ms against {:.2} ms without \
-                     the writes ({:.2}×)",
+                     the writes ({:.2}×); CPU time stolen by the host {:.0}% and {:.0}% without",
                     kind.name(),
                     writes * 9.0,
                     m.done,
@@ -793,7 +841,9 @@ async fn measure(
                     m.write_p99,
                     m.read_p99,
                     m.read_p99_idle,
-                    m.ratio
+                    m.ratio,
+                    mixed_stolen,
+                    idle_stolen
                 );
                 if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
                     // SQLite: fewer log rows after than before means the
@@ -810,6 +860,15 @@ async fn measure(
                             o.pct(0, 99.9),
                             o.pct(0, 100.0)
                         );
+                        if let Some(at) = o
+                            .started
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        {
+                            eprintln!(
+                                "    its clock started at {:.3} s past the epoch",
+                                at.as_secs_f64()
+                            );
+                        }
                         let w = o.slow_windows(0);
                         if !w.is_empty() {
                             let top: Vec<String> = w
@@ -896,6 +955,7 @@ async fn measure(
             r.m5_rss_live_mib, r.m5_rss_idle_mib
         );
     }
+    r.cpu_stolen = stolen_since(ticks);
     Ok(r)
 }
 
@@ -1024,6 +1084,12 @@ pub fn table(reports: &[Report]) -> String {
         "CPU steadiness: time below half speed, slowest round",
         "",
         &|r| format!("{:.1}%, {:.1}×", r.cpu_slow_share, r.cpu_worst),
+    );
+    row(
+        &mut s,
+        "CPU time stolen by the host while measuring",
+        "",
+        &|r| format!("{:.1}%", r.cpu_stolen),
     );
     row(&mut s, "errors", "0", &|r| r.errors.to_string());
     s

@@ -9,7 +9,7 @@ pub mod web;
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -91,11 +91,14 @@ async fn observe(State(_state): State<AppState>, req: Request, next: Next) -> Re
             (res, store::db::QUERY_COUNT.with(Cell::get))
         })
         .await;
+    let took = start.elapsed();
+    if took > Duration::from_millis(5) {
+        tracing::debug!(%method, %route, ?took, "slow request");
+    }
     let status = res.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("chorus_http_requests_total", &labels).increment(1);
-    metrics::histogram!("chorus_http_request_duration_seconds", &labels)
-        .record(start.elapsed().as_secs_f64());
+    metrics::histogram!("chorus_http_request_duration_seconds", &labels).record(took.as_secs_f64());
     let h = res.headers_mut();
     h.insert("x-query-count", HeaderValue::from(queries));
     h.entry(header::X_CONTENT_TYPE_OPTIONS)

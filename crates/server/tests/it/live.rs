@@ -332,9 +332,16 @@ async fn benchmark_smoke_run() {
         "M3 writes/s sustained at 90/10, comments only",
         "M3 comments only, last rate: read p99 ms with / without writes",
         "M5 RSS",
+        "CPU time stolen by the host while measuring",
     ] {
         assert!(stdout.contains(row), "{row} in:\n{stdout}");
     }
+    // Linux tells the stolen time: a figure, not NaN.
+    let stolen = stdout
+        .lines()
+        .find(|l| l.contains("CPU time stolen"))
+        .unwrap();
+    assert!(stolen.contains('%') && !stolen.contains("NaN"), "{stolen}");
     assert!(
         stdout.contains("| errors | 0 | 0 | 0 |"),
         "no errors:\n{stdout}\n{stderr}"

@@ -62,7 +62,12 @@ impl Writer {
                 // `Error::Closed`), not the writer.
                 let pending = p;
                 while let Ok(job) = queue.recv() {
+                    let started = std::time::Instant::now();
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+                    let took = started.elapsed();
+                    if took > Duration::from_millis(5) {
+                        tracing::debug!(?took, "slow statement on the writer");
+                    }
                     // No transaction open: what it changed has committed
                     // (or rolled back, and there is nothing to mark).
                     if conn.is_autocommit() {
@@ -277,10 +282,17 @@ fn spawn_checkpointer(
             let _ = conn.busy_handler(Some(short_waits));
             // Returns the frames in the WAL when the checkpoint started.
             let checkpoint = |mode: &str| {
-                conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                    r.get::<_, i64>(1)
-                })
-                .unwrap_or(0)
+                let started = std::time::Instant::now();
+                let frames = conn
+                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                        r.get::<_, i64>(1)
+                    })
+                    .unwrap_or(0);
+                let took = started.elapsed();
+                if took > Duration::from_millis(5) {
+                    tracing::debug!(mode, frames, ?took, "slow checkpoint");
+                }
+                frames
             };
             let mut before = 0;
             let mut catching_up = false;
