@@ -21,7 +21,7 @@ pub(crate) struct Sqlite {
 }
 
 /// Work for the writer's thread: one statement, or BEGIN, COMMIT, ROLLBACK.
-type Job = Box<dyn FnOnce(&Connection) + Send>;
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// The one writing connection. It lives on its own thread and runs what
 /// the transaction holding `slot` sends it, one statement at a time.
@@ -63,7 +63,8 @@ impl Writer {
                 let pending = p;
                 while let Ok(job) = queue.recv() {
                     let started = std::time::Instant::now();
-                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn)));
+                    let _ =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
                     let took = started.elapsed();
                     if took > Duration::from_millis(5) {
                         tracing::debug!(?took, "slow statement on the writer");
@@ -262,45 +263,51 @@ impl Drop for Sqlite {
 /// copying, and only holding them stops the growth). That took the
 /// writer's wait from 28–40 ms at the median under load to 1.5–4 ms
 /// (BENCHMARKS.md, "Checkpoints that catch up first").
+///
+/// The thread runs at the lowest priority (nice 19): its copying is
+/// background work, and at normal priority a pass of 5–15 ms held a core
+/// that requests were waiting for. What holds the writer must not wait for
+/// such a thread, though, so the RESTART is not run here: a task on the
+/// async runtime waits for the writer, and the writer's own thread runs
+/// the RESTART and lets the writer go, at normal priority.
 fn spawn_checkpointer(
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<()>>,
+    jobs: std::sync::mpsc::Sender<Job>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
+    use std::sync::atomic::{AtomicBool, Ordering};
     const RESTART_FRAMES: i64 = 1_000;
     const CATCH_UP_FRAMES: i64 = 500;
     const FORCE_FRAMES: i64 = 32_768;
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
     let _ = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            // Lowering one's own priority needs no privilege; where it
+            // fails the thread runs as before.
+            let _ = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19);
             let Ok(mut conn) = open_conn(&path, false) else {
                 return;
             };
-            // How long a RESTART waits for readers to leave the WAL while
-            // writes wait for it; when they take longer it gives up until
-            // the next pass.
+            // How long a PASSIVE pass waits for the WAL's locks.
             let _ = conn.busy_handler(Some(short_waits));
             // Returns the frames in the WAL when the checkpoint started.
-            let checkpoint = |mode: &str| {
-                let started = std::time::Instant::now();
-                let frames = conn
-                    .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                        r.get::<_, i64>(1)
-                    })
-                    .unwrap_or(0);
-                let took = started.elapsed();
-                if took > Duration::from_millis(5) {
-                    tracing::debug!(mode, frames, ?took, "slow checkpoint");
-                }
-                frames
-            };
+            let passive = || checkpoint(&conn, "PASSIVE");
+            // Whether a RESTART was asked for and has not run yet.
+            let restarting = Arc::new(AtomicBool::new(false));
             let mut before = 0;
             let mut catching_up = false;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 if !catching_up {
                     std::thread::sleep(Duration::from_millis(200));
                 }
-                let frames = checkpoint("PASSIVE");
+                if restarting.load(Ordering::Acquire) {
+                    continue;
+                }
+                let frames = passive();
                 // Appended since the pass before started (all of them if
                 // the WAL started over in between).
                 let new = if frames >= before {
@@ -315,14 +322,43 @@ fn spawn_checkpointer(
                 }
                 catching_up = new > CATCH_UP_FRAMES && frames < FORCE_FRAMES;
                 if !catching_up {
-                    let _writes_wait = writer.blocking_lock();
-                    let held = std::time::Instant::now();
-                    checkpoint("RESTART");
-                    tracing::debug!(frames, new, held = ?held.elapsed(), "WAL restarted");
+                    restarting.store(true, Ordering::Release);
+                    let (writer, jobs, done) = (writer.clone(), jobs.clone(), restarting.clone());
+                    runtime.spawn(async move {
+                        let writes_wait = writer.lock_owned().await;
+                        let _ = jobs.send(Box::new(move |conn: &mut Connection| {
+                            let held = std::time::Instant::now();
+                            // Readers leave old snapshots within
+                            // microseconds; writes wait meanwhile, so the
+                            // writer's long busy timeout is not for this.
+                            let _ = conn.busy_handler(Some(short_waits));
+                            checkpoint(conn, "RESTART");
+                            let _ = conn.busy_timeout(BUSY_TIMEOUT);
+                            tracing::debug!(frames, new, held = ?held.elapsed(), "WAL restarted");
+                            drop(writes_wait);
+                            done.store(false, Ordering::Release);
+                        }));
+                    });
                     before = 0;
                 }
             }
         });
+}
+
+/// Runs `PRAGMA wal_checkpoint(mode)` and returns the frames the WAL held
+/// when it started (0 if it failed).
+fn checkpoint(conn: &Connection, mode: &str) -> i64 {
+    let started = std::time::Instant::now();
+    let frames = conn
+        .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(1)
+        })
+        .unwrap_or(0);
+    let took = started.elapsed();
+    if took > Duration::from_millis(5) {
+        tracing::debug!(mode, frames, ?took, "slow checkpoint");
+    }
+    frames
 }
 
 /// The checkpointer's busy handler: SQLite's own sleeps 1, 2, 5, 10 ms…
@@ -364,9 +400,11 @@ impl Drop for Reader {
     }
 }
 
+/// How long a connection waits for another's lock before it gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 const PRAGMAS: &str = "
     PRAGMA foreign_keys = ON;
-    PRAGMA busy_timeout = 5000;
     PRAGMA synchronous = NORMAL;
     PRAGMA temp_store = MEMORY;
     PRAGMA cache_size = -16000;
@@ -385,6 +423,7 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, Error> {
         message: format!("{e}. Check that the data directory exists and is writable by this user."),
     })?;
     conn.execute_batch(PRAGMAS).map_err(map_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
     // Query-planner stability: plans do not depend on bound values, so a
     // cached statement is never re-prepared because a parameter changed
     // (which otherwise costs a full re-parse on every execution).
@@ -442,7 +481,12 @@ impl Sqlite {
         let stamps = Arc::new(Stamps::default());
         let writer = Writer::spawn(writer, stamps.clone())?;
         if options.checkpoints {
-            spawn_checkpointer(path.clone(), writer.slot.clone(), checkpointer_stop.clone());
+            spawn_checkpointer(
+                path.clone(),
+                writer.slot.clone(),
+                writer.jobs.clone(),
+                checkpointer_stop.clone(),
+            );
         }
         Ok(Sqlite {
             checkpointer_stop,
