@@ -92,8 +92,9 @@ pub struct Outcome {
     pub started: Option<std::time::SystemTime>,
 }
 
-/// What [`Outcome::slow`] counts as slow.
-pub const SLOW_MS: u32 = 5;
+/// What [`Outcome::slow`] counts as slow: what the server's debug log
+/// does, so the two line up.
+pub const SLOW_MS: u32 = store::db::SLOW.as_millis() as u32;
 
 impl Outcome {
     pub fn count(&self, kind: usize) -> usize {

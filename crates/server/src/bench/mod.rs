@@ -364,18 +364,18 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
         .arg(addr.to_string())
         .arg("--database-url")
         .arg(&url)
-        // With CHORUS_BENCH_DEBUG the server's own debug lines (WAL
-        // restarts, folds) go to the same output, to line up with the
-        // slow windows.
+        // When debugging, the server's own debug lines (slow requests,
+        // writer statements and checkpoint passes, WAL restarts, folds)
+        // go to the same output, to line up with the slow windows.
         .env(
             "RUST_LOG",
-            if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+            if debugging() {
                 "warn,store=debug,server=debug"
             } else {
                 "warn"
             },
         )
-        .stdout(if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+        .stdout(if debugging() {
             std::process::Stdio::inherit()
         } else {
             std::process::Stdio::null()
@@ -500,6 +500,11 @@ fn rss_mib(pid: u32) -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Whether `CHORUS_BENCH_DEBUG` asks for the details behind the figures.
+fn debugging() -> bool {
+    std::env::var_os("CHORUS_BENCH_DEBUG").is_some()
 }
 
 /// The machine's CPU time so far, as (stolen, all) clock ticks from the
@@ -845,7 +850,7 @@ async fn measure(
                     mixed_stolen,
                     idle_stolen
                 );
-                if std::env::var_os("CHORUS_BENCH_DEBUG").is_some() {
+                if debugging() {
                     // SQLite: fewer log rows after than before means the
                     // server folded the log into the inboxes meanwhile.
                     if let (Some(b), Some(a)) = (log_before, log_after) {

@@ -9,7 +9,7 @@ pub mod web;
 use std::cell::Cell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -92,7 +92,7 @@ async fn observe(State(_state): State<AppState>, req: Request, next: Next) -> Re
         })
         .await;
     let took = start.elapsed();
-    if took > Duration::from_millis(5) {
+    if took > store::db::SLOW {
         tracing::debug!(%method, %route, ?took, "slow request");
     }
     let status = res.status().as_u16().to_string();

@@ -40,6 +40,11 @@ tokio::task_local! {
     pub static QUERY_COUNT: Cell<u32>;
 }
 
+/// What the debug log calls slow: a request, a writer's statement or a
+/// checkpoint pass that took longer is logged at debug level (and the
+/// benchmark's driver counts reads over it), to line the two up.
+pub const SLOW: std::time::Duration = std::time::Duration::from_millis(5);
+
 fn count_query(total: &AtomicU64) {
     total.fetch_add(1, Ordering::Relaxed);
     let _ = QUERY_COUNT.try_with(|c| c.set(c.get() + 1));

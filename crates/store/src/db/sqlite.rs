@@ -66,7 +66,7 @@ impl Writer {
                     let _ =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
                     let took = started.elapsed();
-                    if took > Duration::from_millis(5) {
+                    if took > super::SLOW {
                         tracing::debug!(?took, "slow statement on the writer");
                     }
                     // No transaction open: what it changed has committed
@@ -294,8 +294,6 @@ fn spawn_checkpointer(
             };
             // How long a PASSIVE pass waits for the WAL's locks.
             let _ = conn.busy_handler(Some(short_waits));
-            // Returns the frames in the WAL when the checkpoint started.
-            let passive = || checkpoint(&conn, "PASSIVE");
             // Whether a RESTART was asked for and has not run yet.
             let restarting = Arc::new(AtomicBool::new(false));
             let mut before = 0;
@@ -307,7 +305,7 @@ fn spawn_checkpointer(
                 if restarting.load(Ordering::Acquire) {
                     continue;
                 }
-                let frames = passive();
+                let frames = checkpoint(&conn, "PASSIVE");
                 // Appended since the pass before started (all of them if
                 // the WAL started over in between).
                 let new = if frames >= before {
@@ -355,7 +353,7 @@ fn checkpoint(conn: &Connection, mode: &str) -> i64 {
         })
         .unwrap_or(0);
     let took = started.elapsed();
-    if took > Duration::from_millis(5) {
+    if took > super::SLOW {
         tracing::debug!(mode, frames, ?took, "slow checkpoint");
     }
     frames
