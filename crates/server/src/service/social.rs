@@ -535,6 +535,12 @@ pub(crate) async fn members_who_can_see(
 }
 
 pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+    let (db2, viewer, input) = (db.clone(), viewer.clone(), input.clone());
+    db.on_writer(async move { write_item(&db2, &viewer, &input).await })
+        .await?
+}
+
+async fn write_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
     let mut checks = Checks::default();
     let body = checks.check(parse_body(&input.body));
     let title = checks.check(ShortText::parse(
@@ -795,8 +801,20 @@ pub async fn delete_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
 
 /// Adds a comment and returns it as a reader would see it, built from what
 /// the transaction wrote (reading it back would cost the item's
-/// visibility check and a read again).
+/// visibility check and a read again). It runs where the writer's
+/// statements cost least (`Db::on_writer`).
 pub async fn add_comment(
+    db: &Db,
+    viewer: &Viewer,
+    item_id: i64,
+    body: &str,
+) -> AppResult<q::CommentRow> {
+    let (db2, viewer, body) = (db.clone(), viewer.clone(), body.to_owned());
+    db.on_writer(async move { write_comment(&db2, &viewer, item_id, &body).await })
+        .await?
+}
+
+async fn write_comment(
     db: &Db,
     viewer: &Viewer,
     item_id: i64,
@@ -924,6 +942,21 @@ pub async fn comments(
 }
 
 pub async fn react(
+    db: &Db,
+    viewer: &Viewer,
+    item_id: i64,
+    comment_id: Option<i64>,
+    emoji: &str,
+    add: bool,
+) -> AppResult<()> {
+    let (db2, viewer, emoji) = (db.clone(), viewer.clone(), emoji.to_owned());
+    db.on_writer(
+        async move { write_reaction(&db2, &viewer, item_id, comment_id, &emoji, add).await },
+    )
+    .await?
+}
+
+async fn write_reaction(
     db: &Db,
     viewer: &Viewer,
     item_id: i64,
@@ -1568,16 +1601,26 @@ pub async fn unread_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
 }
 
 pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResult<u64> {
-    let mut tx = db.write().await?;
-    let n = q::mark_read(&mut tx, viewer.id(), ids, now_micros()).await?;
-    tx.commit().await?;
-    Ok(n)
+    let (db2, member, ids) = (db.clone(), viewer.id(), ids.map(<[i64]>::to_vec));
+    db.on_writer(async move {
+        let mut tx = db2.write().await?;
+        let n = q::mark_read(&mut tx, member, ids.as_deref(), now_micros()).await?;
+        tx.commit().await?;
+        Ok(n)
+    })
+    .await?
 }
 
 // ---- seen and acknowledgements ----
 
 /// Records that the viewer has seen an item (idempotent).
 pub async fn mark_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let (db2, viewer) = (db.clone(), viewer.clone());
+    db.on_writer(async move { write_seen(&db2, &viewer, id).await })
+        .await?
+}
+
+async fn write_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, id).await?;
     if item.author_id != viewer.id() {

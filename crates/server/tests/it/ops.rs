@@ -628,8 +628,8 @@ async fn demo_company_fills_an_empty_database() {
 /// finishes, and SQLite only starts the WAL over after one that does: the
 /// WAL grew without end (2.5 GB in a minute of the benchmark) until the
 /// checkpoint thread learned to restart it. Readers here overlap all the
-/// time, as on a busy server; the WAL must stay near what a few
-/// checkpoint intervals write.
+/// time, as on a busy server; the WAL must start over, and stay well
+/// short of what it reaches without.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_wal_starts_over_under_steady_reads_and_writes() {
     let dir = tempfile::tempdir().unwrap();
@@ -679,9 +679,18 @@ async fn sqlite_wal_starts_over_under_steady_reads_and_writes() {
     for r in readers {
         r.await.unwrap();
     }
+    // How often the WAL started over is in its header (bytes 12–15, the
+    // checkpoint sequence number). Its largest size depends on how soon
+    // the checkpoint thread, at the lowest priority, gets a core: on a
+    // machine busy with other tests it may run late, but the WAL must
+    // still start over, and stay well short of the 35 MB it reaches
+    // without.
+    let restarts = std::fs::read(&wal).map_or(0, |h| {
+        u32::from_be_bytes(h[12..16].try_into().expect("a WAL header"))
+    });
     assert!(
-        largest < 12 << 20,
-        "the WAL started over: at most {largest} bytes after {n} rows"
+        restarts >= 1 && largest < 24 << 20,
+        "the WAL started over {restarts} times and reached {largest} bytes after {n} rows"
     );
     db.close().await;
 }

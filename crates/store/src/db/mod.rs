@@ -25,6 +25,7 @@ pub mod stamps;
 mod value;
 
 use std::cell::Cell;
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -257,6 +258,33 @@ impl Db {
             inner,
             db: self.inner.clone(),
         })
+    }
+
+    /// Runs `write` (a whole write: a service call that takes the writer
+    /// with [`Db::write`]) where its statements cost least. On SQLite that
+    /// is the writer's own thread, where each statement runs inline
+    /// instead of being handed over to the thread and back (see
+    /// `sqlite::Writer`); on PostgreSQL it runs here. Queries it makes
+    /// count toward the caller's [`QUERY_COUNT`].
+    pub async fn on_writer<T: Send + 'static>(
+        &self,
+        write: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let Backend::Sqlite(s) = &self.inner.backend else {
+            return Ok(write.await);
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        s.on_writer(Box::pin(async move {
+            let counted = QUERY_COUNT.scope(Cell::new(0), async move {
+                let out = write.await;
+                (out, QUERY_COUNT.with(Cell::get))
+            });
+            let _ = tx.send(counted.await);
+        }))?;
+        // Dropped unanswered: the write panicked, or the database closed.
+        let (out, queries) = rx.await.map_err(|_| Error::Closed)?;
+        let _ = QUERY_COUNT.try_with(|c| c.set(c.get() + queries));
+        Ok(out)
     }
 
     /// A transaction on the writer. It rolls back when dropped uncommitted.

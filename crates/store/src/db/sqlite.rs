@@ -23,19 +23,80 @@ pub(crate) struct Sqlite {
 /// Work for the writer's thread: one statement, or BEGIN, COMMIT, ROLLBACK.
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// A whole write (a service call that takes the writer) to run on the
+/// writer's thread, where its statements run without a hand-over each.
+pub(crate) type Task = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// What the writer's thread is sent.
+enum Msg {
+    Job(Job),
+    Task(Task),
+}
+
+/// The writer's thread's own state: its connection, and the queue that
+/// statements sent from other threads wait in.
+struct Local {
+    conn: Connection,
+    queue: tokio::sync::mpsc::UnboundedReceiver<Msg>,
+    pending: Arc<Pending>,
+}
+
+thread_local! {
+    /// Set on the writer's thread only.
+    static LOCAL: std::cell::RefCell<Option<Local>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Local {
+    /// Runs one job, then marks what committed (no transaction open: what
+    /// it changed has committed, or rolled back and there is nothing to
+    /// mark). A job that panics loses its answer (its caller gets
+    /// `Error::Closed`), not the writer.
+    fn run(&mut self, job: Job) {
+        let started = std::time::Instant::now();
+        let conn = &mut self.conn;
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        let took = started.elapsed();
+        if took > super::SLOW {
+            tracing::debug!(?took, "slow statement on the writer");
+        }
+        if self.conn.is_autocommit() {
+            self.pending.committed();
+        }
+    }
+
+    /// Runs the jobs already queued (a rollback that an earlier holder of
+    /// the writer sent without waiting), and starts the queued tasks.
+    fn drain(&mut self) {
+        while let Ok(msg) = self.queue.try_recv() {
+            match msg {
+                Msg::Job(job) => self.run(job),
+                Msg::Task(task) => {
+                    tokio::task::spawn_local(task);
+                }
+            }
+        }
+    }
+}
+
 /// The one writing connection. It lives on its own thread and runs what
-/// the transaction holding `slot` sends it, one statement at a time.
+/// the transaction holding `slot` sends it.
 ///
 /// A write's statements used to run inline on an async worker, which kept
 /// every request queued behind that worker waiting for the whole write (a
 /// comment's hundred dirty pages, the commit that writes them); with two
 /// cores, that is half the machine's reading. On its own thread a write
 /// is one more thread for the kernel to share the cores with, and reads
-/// keep their workers. The price is a hand-over per statement, a few
-/// microseconds.
+/// keep their workers.
+///
+/// A transaction begun elsewhere sends its statements one at a time, each
+/// a hand-over to the thread and back. The writes that matter most run
+/// on the thread whole instead ([`super::Db::on_writer`]): the thread
+/// drives them on its own single-threaded runtime, and their statements
+/// run inline. A comment's twenty hand-overs cost the thread twenty
+/// wake-ups, each of which preempted a worker in the middle of a read.
 struct Writer {
     slot: Arc<tokio::sync::Mutex<()>>,
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Msg>,
     pending: Arc<Pending>,
 }
 
@@ -52,29 +113,50 @@ impl Writer {
         let p = pending.clone();
         conn.rollback_hook(Some(move || p.rolled_back()))
             .map_err(map_err)?;
-        let p = pending.clone();
-        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Db(format!("cannot start the SQLite writer's runtime: {e}")))?;
+        let local = Local {
+            conn,
+            queue,
+            pending: pending.clone(),
+        };
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                // Ends when the last sender is gone: the database closed. A
-                // job that panics loses its answer (its caller gets
-                // `Error::Closed`), not the writer.
-                let pending = p;
-                while let Ok(job) = queue.recv() {
-                    let started = std::time::Instant::now();
-                    let _ =
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut conn)));
-                    let took = started.elapsed();
-                    if took > super::SLOW {
-                        tracing::debug!(?took, "slow statement on the writer");
+                LOCAL.with(|l| *l.borrow_mut() = Some(local));
+                // Ends when the last sender is gone: the database closed.
+                let tasks = tokio::task::LocalSet::new();
+                tasks.block_on(&runtime, async {
+                    loop {
+                        let msg = std::future::poll_fn(|cx| {
+                            LOCAL.with(|l| {
+                                l.borrow_mut()
+                                    .as_mut()
+                                    .expect("writer state")
+                                    .queue
+                                    .poll_recv(cx)
+                            })
+                        })
+                        .await;
+                        match msg {
+                            Some(Msg::Job(job)) => LOCAL
+                                .with(|l| l.borrow_mut().as_mut().expect("writer state").run(job)),
+                            Some(Msg::Task(task)) => {
+                                tokio::task::spawn_local(task);
+                            }
+                            None => break,
+                        }
                     }
-                    // No transaction open: what it changed has committed
-                    // (or rolled back, and there is nothing to mark).
-                    if conn.is_autocommit() {
-                        pending.committed();
-                    }
-                }
+                });
+                // What is still on the thread is dropped (rolling back any
+                // transaction it holds), then the connection closes.
+                let entered = runtime.enter();
+                drop(tasks);
+                drop(entered);
+                LOCAL.with(|l| l.borrow_mut().take());
             })
             .map_err(|e| Error::Db(format!("cannot start the SQLite writer thread: {e}")))?;
         Ok(Writer {
@@ -82,6 +164,11 @@ impl Writer {
             jobs,
             pending,
         })
+    }
+
+    /// Runs `task` on the writer's thread.
+    fn spawn_task(&self, task: Task) -> Result<(), Error> {
+        self.jobs.send(Msg::Task(task)).map_err(|_| Error::Closed)
     }
 
     /// Waits for the right to write.
@@ -98,7 +185,7 @@ impl Writer {
 /// The right to write: held by one transaction at a time.
 pub(crate) struct WriteGuard {
     _slot: OwnedMutexGuard<()>,
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Msg>,
     pending: Arc<Pending>,
     /// Whether a statement sent without waiting ([`WriteGuard::execute_later`])
     /// failed: every later statement of the transaction, its COMMIT
@@ -183,16 +270,31 @@ impl WriteGuard {
         f: impl FnOnce(&Connection) -> Result<(), Error> + Send + 'static,
     ) -> Result<(), Error> {
         let failed = self.failed.clone();
-        self.jobs
-            .send(Box::new(move |c| {
-                let mut failed = failed.lock().expect("writer state");
-                if matches!(*failed, Failed::No)
-                    && let Err(e) = f(c)
-                {
-                    *failed = Failed::With(e);
-                }
-            }))
-            .map_err(|_| Error::Closed)
+        self.send(Box::new(move |c| {
+            let mut failed = failed.lock().expect("writer state");
+            if matches!(*failed, Failed::No)
+                && let Err(e) = f(c)
+            {
+                *failed = Failed::With(e);
+            }
+        }))
+    }
+
+    /// Runs `job` now if this is the writer's thread (after what earlier
+    /// holders of the writer left queued), or sends it there.
+    fn send(&self, job: Job) -> Result<(), Error> {
+        let job = LOCAL.with(|l| match l.borrow_mut().as_mut() {
+            Some(local) => {
+                local.drain();
+                local.run(job);
+                None
+            }
+            None => Some(job),
+        });
+        match job {
+            None => Ok(()),
+            Some(job) => self.jobs.send(Msg::Job(job)).map_err(|_| Error::Closed),
+        }
     }
 
     /// [`batch`] on the writer's thread.
@@ -206,27 +308,29 @@ impl WriteGuard {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
         let (pending, failed) = (self.pending.clone(), self.failed.clone());
-        self.jobs
-            .send(Box::new(move |c| {
-                let earlier = failed.lock().expect("writer state").check();
-                let out = earlier.and_then(|()| f(c));
-                // Marked before the answer: a writer that reads its own
-                // write back must not get a rendering from before it.
-                if c.is_autocommit() {
-                    pending.committed();
-                }
-                let _ = tx.send(out);
-            }))
-            .map_err(|_| Error::Closed)?;
+        self.send(Box::new(move |c| {
+            let earlier = failed.lock().expect("writer state").check();
+            let out = earlier.and_then(|()| f(c));
+            // Marked before the answer: a writer that reads its own
+            // write back must not get a rendering from before it.
+            if c.is_autocommit() {
+                pending.committed();
+            }
+            let _ = tx.send(out);
+        }))?;
+        // On the writer's thread the job has run already.
+        if let Ok(out) = rx.try_recv() {
+            return out;
+        }
         rx.await.map_err(|_| Error::Closed)?
     }
 
     /// Rolls back whatever transaction is open, without waiting: it runs
     /// before any statement of the next holder of the slot.
     pub(crate) fn rollback(&self) {
-        let _ = self.jobs.send(Box::new(|c| {
+        let _ = self.send(Box::new(|c| {
             if !c.is_autocommit() {
                 let _ = c.execute_batch("ROLLBACK");
             }
@@ -273,7 +377,7 @@ impl Drop for Sqlite {
 fn spawn_checkpointer(
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<()>>,
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Msg>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) {
     use std::sync::atomic::{AtomicBool, Ordering};
@@ -324,7 +428,7 @@ fn spawn_checkpointer(
                     let (writer, jobs, done) = (writer.clone(), jobs.clone(), restarting.clone());
                     runtime.spawn(async move {
                         let writes_wait = writer.lock_owned().await;
-                        let _ = jobs.send(Box::new(move |conn: &mut Connection| {
+                        let _ = jobs.send(Msg::Job(Box::new(move |conn: &mut Connection| {
                             let held = std::time::Instant::now();
                             // Readers leave old snapshots within
                             // microseconds; writes wait meanwhile, so the
@@ -335,7 +439,7 @@ fn spawn_checkpointer(
                             tracing::debug!(frames, new, held = ?held.elapsed(), "WAL restarted");
                             drop(writes_wait);
                             done.store(false, Ordering::Release);
-                        }));
+                        })));
                     });
                     before = 0;
                 }
@@ -526,6 +630,11 @@ impl Sqlite {
 
     pub(crate) async fn writer(&self) -> WriteGuard {
         self.writer.lock().await
+    }
+
+    /// Runs `task` on the writer's thread (see [`Writer`]).
+    pub(crate) fn on_writer(&self, task: Task) -> Result<(), Error> {
+        self.writer.spawn_task(task)
     }
 
     pub(crate) async fn close(&self) {
