@@ -734,3 +734,81 @@ async fn sqlite_handle_without_checkpoints_leaves_the_wal_alone() {
     let main = std::fs::metadata(&file).unwrap().len();
     assert!(main > 400 << 10, "folded back on close: {main} bytes");
 }
+
+/// A write run whole on SQLite's writer thread (`Db::on_writer`) starts
+/// after what an earlier transaction left there (its rollback, sent
+/// without a wait), and one that panics rolls back and leaves the writer
+/// working for the next.
+#[tokio::test]
+async fn sqlite_whole_writes_on_the_writer_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("w.db");
+    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 2).await;
+    let mut tx = db.write().await.unwrap();
+    tx.batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let count = |db: store::Db| async move {
+        let mut c = db.read().await.unwrap();
+        c.query_one("SELECT COUNT(*) FROM t", store::params![])
+            .await
+            .unwrap()
+            .i64(0)
+            .unwrap()
+    };
+    for round in 0..20i64 {
+        // Begun here; the whole write waits on the writer's thread for
+        // it and wakes when it is dropped, as the ROLLBACK it sent
+        // without a wait arrives there: the ROLLBACK must run first.
+        let mut tx = db.write().await.unwrap();
+        tx.execute("INSERT INTO t (id) VALUES ($1)", store::params![-1 - round])
+            .await
+            .unwrap();
+        let (d, db2) = (db.clone(), db.clone());
+        let whole = tokio::spawn(async move {
+            db2.on_writer(async move {
+                let mut tx = d.write().await?;
+                tx.execute("INSERT INTO t (id) VALUES ($1)", store::params![round])
+                    .await?;
+                tx.commit().await
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        drop(tx);
+        whole.await.unwrap().unwrap().unwrap();
+    }
+    assert_eq!(
+        count(db.clone()).await,
+        20,
+        "every whole write, no dropped one"
+    );
+    let d = db.clone();
+    let panicked = db
+        .on_writer(async move {
+            let mut tx = d.write().await.unwrap();
+            tx.execute("INSERT INTO t (id) VALUES (1000)", store::params![])
+                .await
+                .unwrap();
+            panic!("a write that fails halfway");
+        })
+        .await;
+    assert!(panicked.is_err(), "a panicked write answers with an error");
+    let d = db.clone();
+    db.on_writer(async move {
+        let mut tx = d.write().await?;
+        tx.execute("INSERT INTO t (id) VALUES (2000)", store::params![])
+            .await?;
+        tx.commit().await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        count(db.clone()).await,
+        21,
+        "the panicked write rolled back"
+    );
+    db.close().await;
+}

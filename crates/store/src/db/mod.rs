@@ -7,12 +7,14 @@
 //! [`Conn::kind`] and branches.
 //!
 //! SQLite runs in-process with one writer connection (behind an async mutex,
-//! so writers queue instead of spinning on `SQLITE_BUSY`) and a small pool of
-//! read-only connections; WAL mode lets readers proceed while the writer
-//! commits. Statements run inline on the async worker: with WAL and
-//! `synchronous=NORMAL` a commit is a `write()` to the WAL, not an fsync, so
-//! every call is short. A committed transaction is in the WAL file before
-//! `commit()` returns, so killing the process loses no acknowledged write.
+//! so writers queue instead of spinning on `SQLITE_BUSY`) on a thread of its
+//! own, and a small pool of read-only connections; WAL mode lets readers
+//! proceed while the writer commits. Reads run inline on the async worker;
+//! a write's statements run on the writer's thread, inline when the whole
+//! write runs there ([`Db::on_writer`]). With WAL and `synchronous=NORMAL`
+//! a commit is a `write()` to the WAL, not an fsync, so every call is
+//! short. A committed transaction is in the WAL file before `commit()`
+//! returns, so killing the process loses no acknowledged write.
 //!
 //! PostgreSQL uses a `deadpool-postgres` pool with per-connection prepared
 //! statement caches.
