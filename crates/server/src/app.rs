@@ -96,8 +96,13 @@ impl App {
                 settings.stream_cache_mib,
             ))
         });
+        let tokens = db
+            .stamps()
+            .is_some()
+            .then(|| Arc::new(crate::service::accounts::TokenCache::default()));
         let state = AppState {
             streams,
+            tokens,
             db,
             settings: Arc::new(settings),
             base_url,

@@ -225,6 +225,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     metrics: None,
                     stopping: Default::default(),
                     streams: None,
+                    tokens: None,
                 };
                 let input = InviteInput {
                     email,

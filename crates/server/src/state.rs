@@ -18,4 +18,6 @@ pub struct AppState {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Rendered stream entries (SQLite; see `http::api::stream_cache`).
     pub streams: Option<Arc<crate::http::api::stream_cache::StreamCache>>,
+    /// Members by API token (SQLite; see `service::accounts::TokenCache`).
+    pub tokens: Option<Arc<crate::service::accounts::TokenCache>>,
 }

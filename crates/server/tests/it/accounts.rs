@@ -601,7 +601,15 @@ async fn api_tokens(b: Backend) {
         .await
         .unwrap();
     expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    // Revoke: the token stops working; revoking again is a 404.
+    // Used again: on SQLite the member now comes from the token cache.
+    let res = bare
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    expect(res, StatusCode::OK).await;
+    // Revoke: the token stops working at once; revoking again is a 404.
     let id = t["id"].as_str().unwrap();
     expect(
         app.delete(&format!("/tokens/{id}")).await,
@@ -632,6 +640,48 @@ async fn api_tokens(b: Backend) {
         .delete(&format!("/tokens/{}", t2["id"].as_str().unwrap()))
         .await;
     expect_problem(res, StatusCode::NOT_FOUND, "not-found").await;
+    // Deactivated by another process on the same database (`chorus admin
+    // deactivate` beside the running server): the cached token stops
+    // working too, once the server has looked for outside commits.
+    let secret2 = t2["secret"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        let res = bare
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&secret2)
+            .send()
+            .await
+            .unwrap();
+        expect(res, StatusCode::OK).await;
+    }
+    let db = crate::harness::open_db(&app.database_url, 1).await;
+    let mut tx = db.write().await.unwrap();
+    tx.execute(
+        "UPDATE members SET deactivated_at = $1 WHERE handle = 'otto'",
+        store::params![store::now_micros()],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    let mut status = StatusCode::OK;
+    for _ in 0..40 {
+        status = bare
+            .get(app.url("/api/v1/me"))
+            .bearer_auth(&secret2)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a member deactivated from outside loses their token within two seconds"
+    );
     app.stop().await;
 }
 

@@ -374,11 +374,15 @@ impl Drop for Sqlite {
 /// such a thread, though, so the RESTART is not run here: a task on the
 /// async runtime waits for the writer, and the writer's own thread runs
 /// the RESTART and lets the writer go, at normal priority.
+///
+/// Each pass also has the writer look for commits it did not make
+/// ([`outside_commits`]).
 fn spawn_checkpointer(
     path: PathBuf,
     writer: Arc<tokio::sync::Mutex<()>>,
     jobs: tokio::sync::mpsc::UnboundedSender<Msg>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    (stamps, seen): (Arc<Stamps>, Arc<std::sync::atomic::AtomicI64>),
 ) {
     use std::sync::atomic::{AtomicBool, Ordering};
     const RESTART_FRAMES: i64 = 1_000;
@@ -402,9 +406,17 @@ fn spawn_checkpointer(
             let restarting = Arc::new(AtomicBool::new(false));
             let mut before = 0;
             let mut catching_up = false;
+            let mut looked = std::time::Instant::now();
             while !stop.load(Ordering::Relaxed) {
                 if !catching_up {
                     std::thread::sleep(Duration::from_millis(200));
+                }
+                if looked.elapsed() >= Duration::from_millis(200) {
+                    looked = std::time::Instant::now();
+                    let (seen, stamps) = (seen.clone(), stamps.clone());
+                    let _ = jobs.send(Msg::Job(Box::new(move |conn: &mut Connection| {
+                        outside_commits(conn, &seen, &stamps);
+                    })));
                 }
                 if restarting.load(Ordering::Acquire) {
                     continue;
@@ -445,6 +457,22 @@ fn spawn_checkpointer(
                 }
             }
         });
+}
+
+/// On the writer's connection: whether another connection committed since
+/// the last look (`PRAGMA data_version`; this process's readers never
+/// commit, so that is another process, such as `chorus admin`), and if so,
+/// everything kept against stamps is outdated: nobody marked those rows.
+fn outside_commits(conn: &Connection, seen: &std::sync::atomic::AtomicI64, stamps: &Stamps) {
+    use std::sync::atomic::Ordering;
+    let Ok(version) = conn.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0)) else {
+        return;
+    };
+    let before = seen.swap(version, Ordering::AcqRel);
+    if before != version {
+        tracing::debug!("another process committed; cached renderings and tokens outdated");
+        stamps.outdate_all();
+    }
 }
 
 /// Runs `PRAGMA wal_checkpoint(mode)` and returns the frames the WAL held
@@ -579,6 +607,13 @@ impl Sqlite {
         for _ in 0..size {
             idle.push(open_reader(&path)?);
         }
+        // What the writer's connection counts of other connections'
+        // commits, before anything is kept against stamps.
+        let seen = Arc::new(std::sync::atomic::AtomicI64::new(
+            writer
+                .query_row("PRAGMA data_version", [], |r| r.get(0))
+                .map_err(map_err)?,
+        ));
         let checkpointer_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stamps = Arc::new(Stamps::default());
         let writer = Writer::spawn(writer, stamps.clone())?;
@@ -588,6 +623,7 @@ impl Sqlite {
                 writer.slot.clone(),
                 writer.jobs.clone(),
                 checkpointer_stop.clone(),
+                (stamps.clone(), seen),
             );
         }
         Ok(Sqlite {

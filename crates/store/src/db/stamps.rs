@@ -36,6 +36,10 @@ pub enum Table {
     Items = 2,
     Members = 3,
     Comments = 4,
+    /// Not shown in a stream entry: marked so that an API token's
+    /// revocation outdates what authenticated with it (see the server's
+    /// token cache).
+    ApiTokens = 5,
 }
 
 impl Table {
@@ -45,6 +49,7 @@ impl Table {
             "items" => Some(Table::Items),
             "members" => Some(Table::Members),
             "comments" => Some(Table::Comments),
+            "api_tokens" => Some(Table::ApiTokens),
             _ => None,
         }
     }
@@ -55,6 +60,9 @@ const SLOT_BITS: u32 = 18;
 
 pub struct Stamps {
     now: AtomicU64,
+    /// Everything kept from before this stamp is outdated: another
+    /// process committed to the file ([`Stamps::outdate_all`]).
+    floor: AtomicU64,
     slots: Box<[AtomicU64]>,
 }
 
@@ -62,6 +70,7 @@ impl Default for Stamps {
     fn default() -> Self {
         Stamps {
             now: AtomicU64::new(0),
+            floor: AtomicU64::new(0),
             slots: (0..1usize << SLOT_BITS)
                 .map(|_| AtomicU64::new(0))
                 .collect(),
@@ -79,7 +88,16 @@ impl Stamps {
     /// Whether the row is unchanged since `stamp` (or shares a slot with
     /// one that changed).
     pub fn unchanged(&self, table: Table, id: i64, stamp: u64) -> bool {
-        self.slots[slot(table, id)].load(Ordering::Acquire) <= stamp
+        stamp >= self.floor.load(Ordering::Acquire)
+            && self.slots[slot(table, id)].load(Ordering::Acquire) <= stamp
+    }
+
+    /// Outdates everything kept so far: for a commit this process's writer
+    /// did not make (another process on the same file, such as `chorus
+    /// admin`), whose rows nobody marked.
+    pub(crate) fn outdate_all(&self) {
+        let stamp = self.now.fetch_add(1, Ordering::AcqRel) + 1;
+        self.floor.fetch_max(stamp, Ordering::AcqRel);
     }
 
     /// Marks rows changed by a transaction that has committed.
