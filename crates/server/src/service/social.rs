@@ -535,9 +535,9 @@ pub(crate) async fn members_who_can_see(
 }
 
 pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
-    let (db2, viewer, input) = (db.clone(), viewer.clone(), input.clone());
-    db.on_writer(async move { write_item(&db2, &viewer, &input).await })
-        .await?
+    let (viewer, input) = (viewer.clone(), input.clone());
+    db.on_writer(|db| async move { write_item(&db, &viewer, &input).await })
+        .await
 }
 
 async fn write_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
@@ -809,9 +809,9 @@ pub async fn add_comment(
     item_id: i64,
     body: &str,
 ) -> AppResult<q::CommentRow> {
-    let (db2, viewer, body) = (db.clone(), viewer.clone(), body.to_owned());
-    db.on_writer(async move { write_comment(&db2, &viewer, item_id, &body).await })
-        .await?
+    let (viewer, body) = (viewer.clone(), body.to_owned());
+    db.on_writer(|db| async move { write_comment(&db, &viewer, item_id, &body).await })
+        .await
 }
 
 async fn write_comment(
@@ -949,11 +949,11 @@ pub async fn react(
     emoji: &str,
     add: bool,
 ) -> AppResult<()> {
-    let (db2, viewer, emoji) = (db.clone(), viewer.clone(), emoji.to_owned());
-    db.on_writer(
-        async move { write_reaction(&db2, &viewer, item_id, comment_id, &emoji, add).await },
-    )
-    .await?
+    let (viewer, emoji) = (viewer.clone(), emoji.to_owned());
+    db.on_writer(|db| async move {
+        write_reaction(&db, &viewer, item_id, comment_id, &emoji, add).await
+    })
+    .await
 }
 
 async fn write_reaction(
@@ -1601,23 +1601,23 @@ pub async fn unread_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
 }
 
 pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResult<u64> {
-    let (db2, member, ids) = (db.clone(), viewer.id(), ids.map(<[i64]>::to_vec));
-    db.on_writer(async move {
-        let mut tx = db2.write().await?;
+    let (member, ids) = (viewer.id(), ids.map(<[i64]>::to_vec));
+    db.on_writer(|db| async move {
+        let mut tx = db.write().await?;
         let n = q::mark_read(&mut tx, member, ids.as_deref(), now_micros()).await?;
         tx.commit().await?;
         Ok(n)
     })
-    .await?
+    .await
 }
 
 // ---- seen and acknowledgements ----
 
 /// Records that the viewer has seen an item (idempotent).
 pub async fn mark_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
-    let (db2, viewer) = (db.clone(), viewer.clone());
-    db.on_writer(async move { write_seen(&db2, &viewer, id).await })
-        .await?
+    let viewer = viewer.clone();
+    db.on_writer(|db| async move { write_seen(&db, &viewer, id).await })
+        .await
 }
 
 async fn write_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {

@@ -594,20 +594,12 @@ async fn api_tokens(b: Backend) {
         .unwrap();
     let me = expect(res, StatusCode::OK).await;
     assert_eq!(me["team"], "Ops");
-    let res = bare
-        .get(app.url("/api/v1/me"))
-        .bearer_auth("chorus_wrong")
-        .send()
-        .await
-        .unwrap();
+    // GET /me with a bearer token and nothing else.
+    let me_with = |token: &str| bare.get(app.url("/api/v1/me")).bearer_auth(token).send();
+    let res = me_with("chorus_wrong").await.unwrap();
     expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     // Used again: on SQLite the member now comes from the token cache.
-    let res = bare
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .unwrap();
+    let res = me_with(&secret).await.unwrap();
     expect(res, StatusCode::OK).await;
     // Revoke: the token stops working at once; revoking again is a 404.
     let id = t["id"].as_str().unwrap();
@@ -616,12 +608,7 @@ async fn api_tokens(b: Backend) {
         StatusCode::NO_CONTENT,
     )
     .await;
-    let res = bare
-        .get(app.url("/api/v1/me"))
-        .bearer_auth(&secret)
-        .send()
-        .await
-        .unwrap();
+    let res = me_with(&secret).await.unwrap();
     expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     expect_problem(
         app.delete(&format!("/tokens/{id}")).await,
@@ -645,12 +632,7 @@ async fn api_tokens(b: Backend) {
     // working too, once the server has looked for outside commits.
     let secret2 = t2["secret"].as_str().unwrap().to_owned();
     for _ in 0..2 {
-        let res = bare
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(&secret2)
-            .send()
-            .await
-            .unwrap();
+        let res = me_with(&secret2).await.unwrap();
         expect(res, StatusCode::OK).await;
     }
     let db = crate::harness::open_db(&app.database_url, 1).await;
@@ -665,13 +647,7 @@ async fn api_tokens(b: Backend) {
     db.close().await;
     let mut status = StatusCode::OK;
     for _ in 0..40 {
-        status = bare
-            .get(app.url("/api/v1/me"))
-            .bearer_auth(&secret2)
-            .send()
-            .await
-            .unwrap()
-            .status();
+        status = me_with(&secret2).await.unwrap().status();
         if status == StatusCode::UNAUTHORIZED {
             break;
         }

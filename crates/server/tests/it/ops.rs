@@ -765,9 +765,9 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
         tx.execute("INSERT INTO t (id) VALUES ($1)", store::params![-1 - round])
             .await
             .unwrap();
-        let (d, db2) = (db.clone(), db.clone());
+        let db2 = db.clone();
         let whole = tokio::spawn(async move {
-            db2.on_writer(async move {
+            db2.on_writer(|d| async move {
                 let mut tx = d.write().await?;
                 tx.execute("INSERT INTO t (id) VALUES ($1)", store::params![round])
                     .await?;
@@ -777,16 +777,15 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
         });
         tokio::time::sleep(Duration::from_millis(5)).await;
         drop(tx);
-        whole.await.unwrap().unwrap().unwrap();
+        whole.await.unwrap().unwrap();
     }
     assert_eq!(
         count(db.clone()).await,
         20,
         "every whole write, no dropped one"
     );
-    let d = db.clone();
-    let panicked = db
-        .on_writer(async move {
+    let panicked: Result<(), store::Error> = db
+        .on_writer(|d| async move {
             let mut tx = d.write().await.unwrap();
             tx.execute("INSERT INTO t (id) VALUES (1000)", store::params![])
                 .await
@@ -795,15 +794,13 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
         })
         .await;
     assert!(panicked.is_err(), "a panicked write answers with an error");
-    let d = db.clone();
-    db.on_writer(async move {
+    db.on_writer(|d| async move {
         let mut tx = d.write().await?;
         tx.execute("INSERT INTO t (id) VALUES (2000)", store::params![])
             .await?;
         tx.commit().await
     })
     .await
-    .unwrap()
     .unwrap();
     assert_eq!(
         count(db.clone()).await,

@@ -263,17 +263,22 @@ impl Db {
     }
 
     /// Runs `write` (a whole write: a service call that takes the writer
-    /// with [`Db::write`]) where its statements cost least. On SQLite that
-    /// is the writer's own thread, where each statement runs inline
-    /// instead of being handed over to the thread and back (see
-    /// `sqlite::Writer`); on PostgreSQL it runs here. Queries it makes
-    /// count toward the caller's [`QUERY_COUNT`].
-    pub async fn on_writer<T: Send + 'static>(
-        &self,
-        write: impl Future<Output = T> + Send + 'static,
-    ) -> Result<T, Error> {
+    /// with [`Db::write`], given a handle to this database) where its
+    /// statements cost least. On SQLite that is the writer's own thread,
+    /// where each statement runs inline instead of being handed over to
+    /// the thread and back (see `sqlite::Writer`); on PostgreSQL it runs
+    /// here. Queries it makes count toward the caller's [`QUERY_COUNT`].
+    /// Should it never answer (it panicked, or the database closed), the
+    /// caller gets [`Error::Closed`].
+    pub async fn on_writer<T, E, Fut>(&self, write: impl FnOnce(Db) -> Fut) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<Error> + Send + 'static,
+        Fut: Future<Output = Result<T, E>> + Send + 'static,
+    {
+        let write = write(self.clone());
         let Backend::Sqlite(s) = &self.inner.backend else {
-            return Ok(write.await);
+            return write.await;
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
         s.on_writer(Box::pin(async move {
@@ -283,10 +288,9 @@ impl Db {
             });
             let _ = tx.send(counted.await);
         }))?;
-        // Dropped unanswered: the write panicked, or the database closed.
         let (out, queries) = rx.await.map_err(|_| Error::Closed)?;
         let _ = QUERY_COUNT.try_with(|c| c.set(c.get() + queries));
-        Ok(out)
+        out
     }
 
     /// A transaction on the writer. It rolls back when dropped uncommitted.
