@@ -163,6 +163,44 @@ pub struct M3 {
     pub ratio: f64,
 }
 
+/// M3's request kinds: writes are 1 (as in every run), reads are told
+/// apart by the slice they were handed out in.
+const READ_IDLE: usize = 0;
+const READ_MIXED: usize = 2;
+const READ_UNCOUNTED: usize = 3;
+
+/// How an M3 run alternates: slices without writes and slices with them,
+/// one after the other, each as long as `slice`. The reads are offered
+/// throughout and compared slice kind against slice kind, so a host that
+/// slows down for a few seconds (other tenants, stolen CPU time) weighs on
+/// both alike; two runs back to back measured the host's moods as often
+/// as the writes. A read handed out in the first `settle` of a slice
+/// counts in neither: it may meet the last writes of the slice before.
+#[derive(Debug, Clone, Copy)]
+struct Slices {
+    slice: Duration,
+    settle: Duration,
+}
+
+impl Slices {
+    /// One-second slices, or a run's half when it is shorter (smoke runs).
+    fn for_run(secs: Duration) -> Slices {
+        let slice = secs.min(Duration::from_secs(1));
+        Slices {
+            slice,
+            settle: slice / 10,
+        }
+    }
+
+    /// Whether a request due at `at` into the run falls in a slice with
+    /// writes, and whether a read there counts.
+    fn of(self, at: Duration) -> (bool, bool) {
+        let n = at.as_nanos() / self.slice.as_nanos();
+        let into = at.as_nanos() % self.slice.as_nanos();
+        (n % 2 == 1, into >= self.settle.as_nanos())
+    }
+}
+
 /// The writes M3 offers.
 #[derive(Debug, Clone, Copy)]
 pub enum WriteMix {
@@ -763,9 +801,9 @@ async fn measure(
     }
 
     // M3: 90% reads / 10% writes, offered at fixed rates as independent
-    // users would. At each rate the same read schedule runs first without
-    // the writes: how much the writes make the reads' p99 grow decides
-    // whether the rate is sustained. Two kinds of writes: the everyday mix
+    // users would. At each rate the reads run throughout and the writes
+    // in every other slice of the run: how much the writes make the
+    // reads' p99 grow decides whether the rate is sustained. Two kinds of writes: the everyday mix
     // of people at work, and comments alone (the heaviest common write:
     // every comment reaches the item's watchers and the commenter's
     // followers).
@@ -784,13 +822,26 @@ async fn measure(
         let writers = Arc::new(tokens_in_space(db, &tokens, 2).await?);
         let recent = Arc::new(recent);
         let readers = Arc::new(tokens.clone());
-        let mix = move |writes: Option<WriteMix>| {
+        // One run per rate interleaves slices without writes and slices
+        // with them (see [`Slices`]), so the two read p99s compare reads
+        // that met the same host.
+        let slices = Slices::for_run(secs);
+        let closed = (recent.clone(), writers.clone(), readers.clone());
+        let mix = move |writes: WriteMix, rate: f64| {
             let (recent, writers, readers) = (recent.clone(), writers.clone(), readers.clone());
             move |i: u64, rng: &mut rand::rngs::StdRng| -> Option<Req> {
+                let at = Duration::from_secs_f64(i as f64 / rate);
+                let (mixed, counted) = slices.of(at);
                 if i.is_multiple_of(10) {
-                    writes.map(|w| w.request(rng, &recent, &writers))
+                    mixed.then(|| writes.request(rng, &recent, &writers))
                 } else {
-                    Some(home_page(rng, &readers))
+                    let mut r = home_page(rng, &readers);
+                    r.kind = match (counted, mixed) {
+                        (false, _) => READ_UNCOUNTED,
+                        (true, false) => READ_IDLE,
+                        (true, true) => READ_MIXED,
+                    };
+                    Some(r)
                 }
             }
         };
@@ -816,29 +867,32 @@ async fn measure(
                 // and reads that wait for the disk are not what M3
                 // measures (see BENCHMARKS.md).
                 warm(url).await;
-                let ticks = cpu_ticks();
-                let idle =
-                    drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(None)).await?;
-                let idle_stolen = stolen_since(ticks);
                 let log_before = logged_deliveries(db).await;
                 let ticks = cpu_ticks();
-                let mixed =
-                    drive::run_at_rate(addr, conns, writes * 10.0, secs, 3, mix(Some(kind)))
-                        .await?;
-                let mixed_stolen = stolen_since(ticks);
+                let run = drive::run_at_rate(
+                    addr,
+                    conns,
+                    writes * 10.0,
+                    secs * 2,
+                    3,
+                    mix(kind, writes * 10.0),
+                )
+                .await?;
+                let stolen = stolen_since(ticks);
                 let log_after = logged_deliveries(db).await;
                 m.offered = writes;
-                m.done = mixed.rate(1);
-                m.write_p50 = mixed.pct(1, 50.0);
-                m.write_p99 = mixed.pct(1, 99.0);
-                m.read_p99_idle = idle.pct(0, 99.0);
-                m.read_p99 = mixed.pct(0, 99.0);
+                // The writes ran for half the run.
+                m.done = run.count(1) as f64 / secs.as_secs_f64();
+                m.write_p50 = run.pct(1, 50.0);
+                m.write_p99 = run.pct(1, 99.0);
+                m.read_p99_idle = run.pct(READ_IDLE, 99.0);
+                m.read_p99 = run.pct(READ_MIXED, 99.0);
                 m.ratio = m.read_p99 / m.read_p99_idle;
-                r.errors += idle.errors + mixed.errors;
+                r.errors += run.errors;
                 eprintln!(
                     "M3 {backend} {}: offered {writes:.0} writes/s + {:.0} reads/s: {:.0} writes/s \
                      done (p50 {:.2} ms, p99 {:.2} ms); read p99 {:.2} ms against {:.2} ms without \
-                     the writes ({:.2}×); CPU time stolen by the host {:.0}% and {:.0}% without",
+                     the writes ({:.2}×); CPU time stolen by the host {:.0}%",
                     kind.name(),
                     writes * 9.0,
                     m.done,
@@ -847,8 +901,7 @@ async fn measure(
                     m.read_p99,
                     m.read_p99_idle,
                     m.ratio,
-                    mixed_stolen,
-                    idle_stolen
+                    stolen
                 );
                 if debugging() {
                     // SQLite: fewer log rows after than before means the
@@ -856,25 +909,25 @@ async fn measure(
                     if let (Some(b), Some(a)) = (log_before, log_after) {
                         eprintln!("  delivery log rows: {b} before, {a} after");
                     }
-                    for (name, o) in [("without", &idle), ("with", &mixed)] {
+                    if let Some(at) = run
+                        .started
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    {
+                        eprintln!(
+                            "  the run's clock started at {:.3} s past the epoch",
+                            at.as_secs_f64()
+                        );
+                    }
+                    for (name, kind) in [("without", READ_IDLE), ("with", READ_MIXED)] {
                         eprintln!(
                             "  reads {name} writes: p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2}",
-                            o.pct(0, 50.0),
-                            o.pct(0, 90.0),
-                            o.pct(0, 99.0),
-                            o.pct(0, 99.9),
-                            o.pct(0, 100.0)
+                            run.pct(kind, 50.0),
+                            run.pct(kind, 90.0),
+                            run.pct(kind, 99.0),
+                            run.pct(kind, 99.9),
+                            run.pct(kind, 100.0)
                         );
-                        if let Some(at) = o
-                            .started
-                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        {
-                            eprintln!(
-                                "    its clock started at {:.3} s past the epoch",
-                                at.as_secs_f64()
-                            );
-                        }
-                        let w = o.slow_windows(0);
+                        let w = run.slow_windows(kind);
                         if !w.is_empty() {
                             let top: Vec<String> = w
                                 .iter()
@@ -892,8 +945,8 @@ async fn measure(
                 // Sustained: every write done (a backlog shows as latency,
                 // so the writes' p99 stays under a second) and the reads'
                 // p99 grew at most 1.5×.
-                let kept_up = mixed.errors == 0
-                    && mixed.count(1) as f64 >= writes * secs.as_secs_f64() * 0.99
+                let kept_up = run.errors == 0
+                    && run.count(1) as f64 >= writes * secs.as_secs_f64() * 0.99
                     && m.write_p99 < 1000.0;
                 if !(kept_up && m.ratio <= 1.5) {
                     break;
@@ -908,10 +961,13 @@ async fn measure(
         // Comments back to back on `--concurrency` connections: the most
         // the machine does, for comparison with earlier runs.
         if want("m3-closed") {
-            let sat = mix(Some(WriteMix::Comments));
+            let (recent, writers, readers) = closed;
             let saturated = drive::run(addr, conc, secs, 4, move |rng| {
-                let slot = rng.random_range(0..10);
-                sat(slot, rng).expect("every slot has a request when writes are on")
+                if rng.random_range(0..10) == 0 {
+                    WriteMix::Comments.request(rng, &recent, &writers)
+                } else {
+                    home_page(rng, &readers)
+                }
             })
             .await?;
             r.m3_saturated_writes = saturated.rate(1);
