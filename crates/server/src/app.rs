@@ -103,6 +103,7 @@ impl App {
         let state = AppState {
             streams,
             tokens,
+            token_use: Default::default(),
             db,
             settings: Arc::new(settings),
             base_url,
@@ -137,6 +138,7 @@ impl App {
         let router = crate::http::router(state.clone());
         let worker = tokio::spawn(fanout_worker(state.clone()));
         tokio::spawn(fold_worker(state.clone()));
+        let token_use = tokio::spawn(token_use_worker(state.clone()));
         tokio::spawn(crate::service::social::warm_counts(state.db.clone()));
         if let Some(metrics) = state.metrics.clone() {
             metrics_upkeep(metrics, state.stopping.clone());
@@ -181,9 +183,30 @@ impl App {
         state.stopping.cancel();
         let _ = worker.await;
         let _ = reminders.await;
+        let _ = token_use.await;
+        // Uses noted by the requests that finished during the shutdown.
+        flush_token_use(&state).await;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Writes API tokens' uses once a minute (`service::accounts::TokenUse`);
+/// what is left when the server stops, `App::run` writes.
+async fn token_use_worker(state: AppState) {
+    loop {
+        tokio::select! {
+            _ = state.stopping.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        };
+        flush_token_use(&state).await;
+    }
+}
+
+async fn flush_token_use(state: &AppState) {
+    if let Err(e) = state.token_use.flush(&state.db).await {
+        tracing::warn!(error = %e, "could not record API tokens' last use");
     }
 }
 

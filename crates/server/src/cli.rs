@@ -226,6 +226,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     stopping: Default::default(),
                     streams: None,
                     tokens: None,
+                    token_use: Default::default(),
                 };
                 let input = InviteInput {
                     email,

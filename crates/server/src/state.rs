@@ -20,4 +20,6 @@ pub struct AppState {
     pub streams: Option<Arc<crate::http::api::stream_cache::StreamCache>>,
     /// Members by API token (SQLite; see `service::accounts::TokenCache`).
     pub tokens: Option<Arc<crate::service::accounts::TokenCache>>,
+    /// API tokens' uses not yet written (see `service::accounts::TokenUse`).
+    pub token_use: Arc<crate::service::accounts::TokenUse>,
 }

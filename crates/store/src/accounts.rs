@@ -437,25 +437,38 @@ pub async fn revoke_token(tx: &mut Tx, member_id: i64, id: i64, now: i64) -> Res
     Ok(n == 1)
 }
 
-/// The member behind a live token, and the token's id.
-pub async fn member_by_token(
-    c: &mut Conn,
-    token_hash: &str,
-) -> Result<Option<(Member, i64)>, Error> {
+/// A live token's member, id and when it was last recorded as used.
+#[derive(Debug, Clone)]
+pub struct TokenHolder {
+    pub member: Member,
+    pub id: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// The member behind a live token.
+pub async fn member_by_token(c: &mut Conn, token_hash: &str) -> Result<Option<TokenHolder>, Error> {
     let sql = format!(
-        "SELECT {MEMBER_COLS}, t.id FROM api_tokens t JOIN members m ON m.id = t.member_id
+        "SELECT {MEMBER_COLS}, t.id, t.last_used_at FROM api_tokens t
+         JOIN members m ON m.id = t.member_id
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
     );
     match c.query_opt(&sql, params![token_hash]).await? {
-        Some(r) => Ok(Some((member(&r, 0)?, r.i64(14)?))),
+        Some(r) => Ok(Some(TokenHolder {
+            member: member(&r, 0)?,
+            id: r.i64(14)?,
+            last_used_at: r.opt_i64(15)?,
+        })),
         None => Ok(None),
     }
 }
 
-pub async fn mark_token_used(tx: &mut Tx, id: i64, now: i64) -> Result<(), Error> {
+/// Records that a token was used at `at`; an earlier time than the one
+/// recorded changes nothing.
+pub async fn mark_token_used(tx: &mut Tx, id: i64, at: i64) -> Result<(), Error> {
     tx.execute(
-        "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1",
-        params![id, now],
+        "UPDATE api_tokens SET last_used_at = $2
+         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+        params![id, at],
     )
     .await?;
     Ok(())

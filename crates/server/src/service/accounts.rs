@@ -2,6 +2,8 @@
 //! login and sessions, API tokens, profiles, roles and deactivation, and the
 //! org's settings.
 
+use std::collections::HashMap;
+
 use domain::{
     DisplayName, DomainList, Email, Handle, InvitePolicy, Markdown, Password, Role, ShortText,
     TimeZoneName, ValidationError,
@@ -330,7 +332,7 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> AppResult<Op
 /// not kept. On PostgreSQL other processes write too, and there are no
 /// stamps: every request reads.
 pub struct TokenCache {
-    entries: quick_cache::sync::Cache<String, (Member, i64, u64)>,
+    entries: quick_cache::sync::Cache<String, (q::TokenHolder, u64)>,
 }
 
 impl Default for TokenCache {
@@ -343,7 +345,7 @@ impl Default for TokenCache {
 
 pub async fn authenticate_token(
     db: &Db,
-    cache: Option<&TokenCache>,
+    (cache, uses): (Option<&TokenCache>, &TokenUse),
     token: &str,
 ) -> AppResult<Option<Viewer>> {
     use store::db::stamps::Table;
@@ -351,11 +353,11 @@ pub async fn authenticate_token(
     let stamps = db.stamps().filter(|_| cache.is_some());
     let kept = cache.and_then(|c| c.entries.get(&hash));
     let found = match (kept, stamps) {
-        (Some((member, id, at)), Some(s))
-            if s.unchanged(Table::ApiTokens, id, at)
-                && s.unchanged(Table::Members, member.id, at) =>
+        (Some((holder, at)), Some(s))
+            if s.unchanged(Table::ApiTokens, holder.id, at)
+                && s.unchanged(Table::Members, holder.member.id, at) =>
         {
-            Some((member, id))
+            Some(holder)
         }
         _ => {
             let at = stamps.map(|s| s.now());
@@ -363,18 +365,71 @@ pub async fn authenticate_token(
                 let mut c = db.read().await?;
                 q::member_by_token(&mut c, &hash).await?
             };
-            if let (Some(cache), Some(at), Some((member, id))) = (cache, at, &found) {
-                cache.entries.insert(hash, (member.clone(), *id, at));
+            if let (Some(cache), Some(at), Some(holder)) = (cache, at, &found) {
+                cache.entries.insert(hash, (holder.clone(), at));
             }
             found
         }
     };
-    Ok(found
-        .filter(|(m, _)| m.is_active())
-        .map(|(member, id)| Viewer {
-            member,
-            auth: Auth::Token { id },
-        }))
+    let Some(holder) = found.filter(|h| h.member.is_active()) else {
+        return Ok(None);
+    };
+    uses.note(holder.id, holder.last_used_at, now_micros());
+    Ok(Some(Viewer {
+        member: holder.member,
+        auth: Auth::Token { id: holder.id },
+    }))
+}
+
+/// When each API token was last used, as its owner sees it in the token
+/// list, written in the background: a request that authenticates with a
+/// token only notes the time in memory, at most once per
+/// [`TokenUse::EVERY`] for a token in use, and [`TokenUse::flush`] writes
+/// what was noted (once a minute, and when the server stops). A crash
+/// loses at most that minute's notes: no request waited for them.
+#[derive(Debug, Default)]
+pub struct TokenUse {
+    noted: std::sync::Mutex<HashMap<i64, i64>>,
+}
+
+impl TokenUse {
+    /// How stale a token's recorded use may get while it is in use.
+    pub const EVERY: i64 = 10 * 60 * 1_000_000;
+    /// Tokens' uses written per transaction.
+    const BATCH: usize = 100;
+
+    /// Notes that token `id`, last recorded as used at `recorded`, was
+    /// used at `now`.
+    pub fn note(&self, id: i64, recorded: Option<i64>, now: i64) {
+        if recorded.is_some_and(|r| now - r < Self::EVERY) {
+            return;
+        }
+        self.noted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, now);
+    }
+
+    /// Writes the uses noted so far, a hundred tokens a transaction;
+    /// returns how many were written.
+    pub async fn flush(&self, db: &Db) -> AppResult<usize> {
+        let noted: Vec<(i64, i64)> = std::mem::take(
+            &mut *self
+                .noted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_iter()
+        .collect();
+        for batch in noted.chunks(Self::BATCH) {
+            let mut tx = db.write().await?;
+            for (id, at) in batch {
+                q::mark_token_used(&mut tx, *id, *at).await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(noted.len())
+    }
 }
 
 // ---- API tokens ----

@@ -594,6 +594,13 @@ async fn api_tokens(b: Backend) {
         .unwrap();
     let me = expect(res, StatusCode::OK).await;
     assert_eq!(me["team"], "Ops");
+    // Its use is noted in memory and written in the background; a
+    // graceful stop writes what is left, and the owner sees it.
+    let app = app.restart(|_| {}).await;
+    let list = expect(app.get("/tokens").await, StatusCode::OK).await;
+    assert!(list["items"][0]["last_used_at"].is_string(), "{list}");
+    let page = app.page("/settings").await.text().await.unwrap();
+    assert!(page.contains("last used"), "the settings page says when");
     // GET /me with a bearer token and nothing else.
     let me_with = |token: &str| bare.get(app.url("/api/v1/me")).bearer_auth(token).send();
     let res = me_with("chorus_wrong").await.unwrap();

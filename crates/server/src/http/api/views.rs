@@ -126,6 +126,9 @@ pub struct TokenView {
     /// The first characters, to recognise the token by.
     pub prefix: String,
     pub created_at: String,
+    /// When the token last authenticated a request, to within ten
+    /// minutes; recorded in the background, about a minute later. Null
+    /// when it never has.
     pub last_used_at: Option<String>,
 }
 
