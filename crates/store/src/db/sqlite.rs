@@ -820,4 +820,23 @@ mod tests {
         assert_eq!(placeholders("a $ b $x $"), "a $ b $x $");
         assert_eq!(placeholders("no parameters"), "no parameters");
     }
+
+    /// The bundled SQLite is built without memory statistics (the
+    /// workspace's `.cargo/config.toml`): with them every allocation takes
+    /// one process-wide mutex, which readers and the writer contend for.
+    #[test]
+    fn sqlite_is_built_without_memory_statistics() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+    }
 }
