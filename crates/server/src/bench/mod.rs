@@ -803,10 +803,10 @@ async fn measure(
     // M3: 90% reads / 10% writes, offered at fixed rates as independent
     // users would. At each rate the reads run throughout and the writes
     // in every other slice of the run: how much the writes make the
-    // reads' p99 grow decides whether the rate is sustained. Two kinds of writes: the everyday mix
-    // of people at work, and comments alone (the heaviest common write:
-    // every comment reaches the item's watchers and the commenter's
-    // followers).
+    // reads' p99 grow decides whether the rate is sustained. Two kinds of
+    // writes: the everyday mix of people at work, and comments alone (the
+    // heaviest common write: every comment reaches the item's watchers
+    // and the commenter's followers).
     if want("m3") {
         let recent: Vec<i64> = {
             let mut c = db.read().await?;

@@ -39,13 +39,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// token that does not work is an error even when a cookie is present.
 pub async fn find_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, Problem> {
     if let Some(token) = bearer(headers) {
-        return match accounts::authenticate_token(
-            &state.db,
-            (state.tokens.as_deref(), &state.token_use),
-            token,
-        )
-        .await
-        {
+        return match accounts::authenticate_token(state, token).await {
             Ok(Some(v)) => Ok(Some(v)),
             Ok(None) => Err(Problem::new(
                 StatusCode::UNAUTHORIZED,

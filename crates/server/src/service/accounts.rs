@@ -318,7 +318,6 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> AppResult<Op
     }))
 }
 
-/// The member behind an API token, when it is live and they are active.
 /// Members by the hash of an API token they authenticated with, and the
 /// stamp read before the statement that found them (SQLite only).
 ///
@@ -343,12 +342,11 @@ impl Default for TokenCache {
     }
 }
 
-pub async fn authenticate_token(
-    db: &Db,
-    (cache, uses): (Option<&TokenCache>, &TokenUse),
-    token: &str,
-) -> AppResult<Option<Viewer>> {
+/// The member behind an API token, when it is live and they are active;
+/// the use is noted for the token's owner to see ([`TokenUse`]).
+pub async fn authenticate_token(state: &AppState, token: &str) -> AppResult<Option<Viewer>> {
     use store::db::stamps::Table;
+    let (db, cache) = (&state.db, state.tokens.as_deref());
     let hash = crypto::token_hash(token);
     let stamps = db.stamps().filter(|_| cache.is_some());
     let kept = cache.and_then(|c| c.entries.get(&hash));
@@ -374,7 +372,9 @@ pub async fn authenticate_token(
     let Some(holder) = found.filter(|h| h.member.is_active()) else {
         return Ok(None);
     };
-    uses.note(holder.id, holder.last_used_at, now_micros());
+    state
+        .token_use
+        .note(holder.id, holder.last_used_at, now_micros());
     Ok(Some(Viewer {
         member: holder.member,
         auth: Auth::Token { id: holder.id },
@@ -410,9 +410,8 @@ impl TokenUse {
             .insert(id, now);
     }
 
-    /// Writes the uses noted so far, a hundred tokens a transaction;
-    /// returns how many were written.
-    pub async fn flush(&self, db: &Db) -> AppResult<usize> {
+    /// Writes the uses noted so far, a hundred tokens a transaction.
+    pub async fn flush(&self, db: &Db) -> AppResult<()> {
         let noted: Vec<(i64, i64)> = std::mem::take(
             &mut *self
                 .noted
@@ -428,7 +427,7 @@ impl TokenUse {
             }
             tx.commit().await?;
         }
-        Ok(noted.len())
+        Ok(())
     }
 }
 
