@@ -126,6 +126,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    // SQLite's group commit: writes committed, and the COMMITs they took.
+    if let Some((writes, commits)) = state.db.commit_counts() {
+        metrics::counter!("chorus_sqlite_writes_committed_total").absolute(writes);
+        metrics::counter!("chorus_sqlite_commits_total").absolute(commits);
+    }
     match &state.metrics {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -141,6 +141,15 @@ async fn health_metrics_and_request_ids(b: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     let text = res.text().await.unwrap();
     assert!(text.contains("chorus_http_requests_total"), "{text}");
+    if b == Backend::Sqlite {
+        // The first run's writes were committed, by group commit.
+        for name in [
+            "chorus_sqlite_writes_committed_total",
+            "chorus_sqlite_commits_total",
+        ] {
+            assert!(text.contains(name), "{name} in {text}");
+        }
+    }
     app.stop().await;
 }
 
@@ -807,5 +816,119 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
         21,
         "the panicked write rolled back"
     );
+    db.close().await;
+}
+
+/// SQLite's group commit (`sqlite::Commits`): writes that wait for the
+/// writer while another holds it share its COMMIT. Each write answers only
+/// once it is committed, a reader sees it then, and one that fails rolls
+/// back alone while the rest of its group is kept.
+#[tokio::test]
+async fn sqlite_writes_waiting_for_the_writer_share_a_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.db");
+    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 2).await;
+    let mut tx = db.write().await.unwrap();
+    tx.batch("CREATE TABLE g (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let ids = |db: store::Db| async move {
+        let mut c = db.read().await.unwrap();
+        c.query("SELECT id FROM g ORDER BY id", store::params![])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.i64(0).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let (writes_before, commits_before) = db.commit_counts().unwrap();
+    // Three writes wait while the first holds the writer; the second of
+    // them repeats the first's key, which it sees inside the shared
+    // transaction, and fails.
+    let mut first = db.write().await.unwrap();
+    first
+        .execute("INSERT INTO g (id) VALUES (1)", store::params![])
+        .await
+        .unwrap();
+    let mut waiting = Vec::new();
+    for id in [2i64, 1, 3] {
+        let db = db.clone();
+        waiting.push(tokio::spawn(async move {
+            let mut tx = db.write().await?;
+            tx.execute("INSERT INTO g (id) VALUES ($1)", store::params![id])
+                .await?;
+            tx.commit().await
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.commit().await.unwrap();
+    assert!(
+        ids(db.clone()).await.contains(&1),
+        "a write is committed when it answers"
+    );
+    let answers: Vec<_> = futures_util::future::join_all(waiting)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect();
+    assert!(answers[0].is_ok(), "{:?}", answers[0]);
+    assert!(
+        matches!(answers[1], Err(store::Error::Conflict(_))),
+        "{:?}",
+        answers[1]
+    );
+    assert!(answers[2].is_ok(), "{:?}", answers[2]);
+    assert_eq!(
+        ids(db.clone()).await,
+        vec![1, 2, 3],
+        "all but the failed one"
+    );
+    let (writes, commits) = db.commit_counts().unwrap();
+    assert_eq!(writes - writes_before, 3, "three writes committed");
+    assert!(
+        commits - commits_before < 3,
+        "in fewer COMMITs: {} for three writes",
+        commits - commits_before
+    );
+    // A write alone commits at once, as ever.
+    let mut tx = db.write().await.unwrap();
+    tx.execute("INSERT INTO g (id) VALUES (4)", store::params![])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(ids(db.clone()).await, vec![1, 2, 3, 4]);
+    db.close().await;
+}
+
+/// The writer's thread runs in `SCHED_BATCH`, so its wake-ups do not
+/// preempt the async workers in the middle of reads.
+#[tokio::test]
+async fn sqlite_writer_thread_runs_in_batch_scheduling() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("b.db");
+    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 1).await;
+    // A write has run on the thread: it has started and set its policy.
+    let mut tx = db.write().await.unwrap();
+    tx.batch("CREATE TABLE b (id INTEGER PRIMARY KEY)")
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut policies = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim() != "sqlite-writer" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap();
+        // Fields after the command's closing parenthesis start at the
+        // third; the policy is the 41st (SCHED_BATCH is 3).
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let policy: i32 = after.split(' ').nth(41 - 3).unwrap().parse().unwrap();
+        policies.push(policy);
+    }
+    assert!(!policies.is_empty(), "a writer's thread");
+    assert!(policies.iter().all(|p| *p == 3), "policies {policies:?}");
     db.close().await;
 }

@@ -245,6 +245,19 @@ impl Db {
         self.inner.queries.load(Ordering::Relaxed)
     }
 
+    /// SQLite: the write transactions committed, and how many COMMITs they
+    /// took (writes queued for the writer share one; see
+    /// `sqlite::Commits`). None on PostgreSQL.
+    pub fn commit_counts(&self) -> Option<(u64, u64)> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => {
+                let (commits, writes) = s.commit_counts();
+                Some((writes, commits))
+            }
+            Backend::Postgres(_) => None,
+        }
+    }
+
     /// Announcements of committed stream changes (see [`bus`]).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<bus::Announcement> {
         self.inner.bus.subscribe()
@@ -313,7 +326,7 @@ impl Db {
         // the transaction's first statement follows it there, and returns
         // its error if it failed.
         match &conn.inner {
-            ConnInner::SqliteWrite(w) => w.batch_later(begin)?,
+            ConnInner::SqliteWrite(w) => w.begin()?,
             _ => conn.batch(begin).await?,
         }
         Ok(Tx {
@@ -447,12 +460,18 @@ impl Tx {
     /// it — on PostgreSQL with NOTIFY, which the server delivers to every
     /// node only once the commit is durable.
     pub async fn commit(mut self) -> Result<(), Error> {
-        let announce = self.announce.take();
+        if let Some(Conn {
+            inner: ConnInner::SqliteWrite(_),
+            ..
+        }) = &self.conn
+        {
+            return self.commit_sqlite().await;
+        }
         // On PostgreSQL the NOTIFYs go with the COMMIT, one round trip:
         // a transaction that appended to the stream holds the stream's
         // lock until it ends, and every writer waits for each round trip.
         let mut end = String::new();
-        if let (Some(a), Kind::Postgres) = (&announce, self.kind()) {
+        if let Some(a) = &self.announce {
             for payload in a.encode() {
                 end.push_str(&format!(
                     "SELECT pg_notify('{}', '{}'); ",
@@ -465,19 +484,39 @@ impl Tx {
         // A failed COMMIT leaves the connection to `Drop`, which rolls
         // back whatever is still open before it goes back to the pool.
         self.batch(&end).await?;
-        let conn = self.conn.take().expect("transaction already finished");
-        // Still holding the writer: entries go in in commit order, and
-        // before anyone hears of them.
-        if !self.logged.is_empty() {
-            let mut recent = conn.db.recent.lock().expect("recent deliveries");
-            for l in &self.logged {
-                recent.add(l);
-            }
-        }
-        if let (Some(a), Kind::Sqlite) = (announce, conn.kind()) {
-            conn.db.bus.send(a);
-        }
+        self.conn.take();
         Ok(())
+    }
+
+    /// SQLite: the write's commit, which it may share with the writes
+    /// queued behind it (`sqlite::Commits`). Its delivery entries go into
+    /// memory and its announcement out once the COMMIT has run, in commit
+    /// order, before the writer goes to anyone else.
+    async fn commit_sqlite(mut self) -> Result<(), Error> {
+        let Some(Conn {
+            inner: ConnInner::SqliteWrite(w),
+            db,
+        }) = self.conn.take()
+        else {
+            unreachable!("an SQLite write transaction");
+        };
+        let (logged, announce) = (std::mem::take(&mut self.logged), self.announce.take());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        w.commit(Box::new(move |result| {
+            if result.is_ok() {
+                if !logged.is_empty() {
+                    let mut recent = db.recent.lock().expect("recent deliveries");
+                    for l in &logged {
+                        recent.add(l);
+                    }
+                }
+                if let Some(a) = announce {
+                    db.bus.send(a);
+                }
+            }
+            let _ = tx.send(result);
+        }))?;
+        rx.await.map_err(|_| Error::Closed)?
     }
 
     /// PostgreSQL: true the first time it is asked in this transaction,
