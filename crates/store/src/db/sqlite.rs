@@ -79,6 +79,10 @@ pub(crate) struct Commits {
     /// Whole writes sent to the writer's thread and not started yet.
     queued: std::sync::atomic::AtomicUsize,
     pending: Arc<Pending>,
+    /// Wakes the writer's thread to watch the clock for a group parked
+    /// while it was waiting for work (the parking ran inside a whole
+    /// write, not in the thread's own loop).
+    parked_one: tokio::sync::Notify,
     /// COMMITs that succeeded, and the writes they carried.
     committed: std::sync::atomic::AtomicU64,
     carried: std::sync::atomic::AtomicU64,
@@ -108,14 +112,20 @@ impl Commits {
     /// unless another write is coming and the group may still grow.
     /// Runs on the writer's thread, by the holder of the writer.
     fn park(&self, conn: &Connection, write: Parked) {
-        let full = {
+        let (full, first) = {
             let mut g = self.group.lock().expect("commit group");
             g.parked.push(write);
+            let first = g.since.is_none();
             let since = *g.since.get_or_insert_with(std::time::Instant::now);
-            g.parked.len() >= GROUP_WRITES || since.elapsed() >= GROUP_AGE
+            (
+                g.parked.len() >= GROUP_WRITES || since.elapsed() >= GROUP_AGE,
+                first,
+            )
         };
         if full || !self.others() {
             self.finish(conn);
+        } else if first {
+            self.parked_one.notify_one();
         }
     }
 
@@ -315,6 +325,7 @@ impl Writer {
             waiting: Default::default(),
             queued: Default::default(),
             pending: pending.clone(),
+            parked_one: tokio::sync::Notify::new(),
             committed: Default::default(),
             carried: Default::default(),
         });
@@ -342,7 +353,10 @@ impl Writer {
                             })
                         });
                         let msg = match commits.deadline() {
-                            None => recv.await,
+                            None => tokio::select! {
+                                msg = recv => msg,
+                                () = commits.parked_one.notified() => continue,
+                            },
                             Some(due) => {
                                 let at = retry.map_or(due, |r| r.max(due));
                                 tokio::select! {
