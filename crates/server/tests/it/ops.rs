@@ -751,13 +751,12 @@ async fn sqlite_handle_without_checkpoints_leaves_the_wal_alone() {
 #[tokio::test]
 async fn sqlite_whole_writes_on_the_writer_thread() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("w.db");
-    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 2).await;
-    let mut tx = db.write().await.unwrap();
-    tx.batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let db = database_with(
+        Backend::Sqlite,
+        dir.path(),
+        "CREATE TABLE t (id INTEGER PRIMARY KEY)",
+    )
+    .await;
     let count = |db: store::Db| async move {
         let mut c = db.read().await.unwrap();
         c.query_one("SELECT COUNT(*) FROM t", store::params![])
@@ -826,13 +825,12 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
 #[tokio::test]
 async fn sqlite_writes_waiting_for_the_writer_share_a_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("g.db");
-    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 2).await;
-    let mut tx = db.write().await.unwrap();
-    tx.batch("CREATE TABLE g (id INTEGER PRIMARY KEY)")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let db = database_with(
+        Backend::Sqlite,
+        dir.path(),
+        "CREATE TABLE g (id INTEGER PRIMARY KEY)",
+    )
+    .await;
     let ids = |db: store::Db| async move {
         let mut c = db.read().await.unwrap();
         c.query("SELECT id FROM g ORDER BY id", store::params![])
@@ -906,14 +904,13 @@ async fn sqlite_writes_waiting_for_the_writer_share_a_commit() {
 #[tokio::test]
 async fn sqlite_writer_thread_runs_in_batch_scheduling() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("b.db");
-    let db = crate::harness::open_db(&format!("sqlite://{}", file.display()), 1).await;
     // A write has run on the thread: it has started and set its policy.
-    let mut tx = db.write().await.unwrap();
-    tx.batch("CREATE TABLE b (id INTEGER PRIMARY KEY)")
-        .await
-        .unwrap();
-    tx.commit().await.unwrap();
+    let db = database_with(
+        Backend::Sqlite,
+        dir.path(),
+        "CREATE TABLE b (id INTEGER PRIMARY KEY)",
+    )
+    .await;
     let mut policies = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let path = task.unwrap().path();

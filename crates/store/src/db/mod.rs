@@ -250,10 +250,7 @@ impl Db {
     /// `sqlite::Commits`). None on PostgreSQL.
     pub fn commit_counts(&self) -> Option<(u64, u64)> {
         match &self.inner.backend {
-            Backend::Sqlite(s) => {
-                let (commits, writes) = s.commit_counts();
-                Some((writes, commits))
-            }
+            Backend::Sqlite(s) => Some(s.commit_counts()),
             Backend::Postgres(_) => None,
         }
     }
@@ -460,12 +457,12 @@ impl Tx {
     /// it — on PostgreSQL with NOTIFY, which the server delivers to every
     /// node only once the commit is durable.
     pub async fn commit(mut self) -> Result<(), Error> {
-        if let Some(Conn {
-            inner: ConnInner::SqliteWrite(_),
-            ..
-        }) = &self.conn
-        {
-            return self.commit_sqlite().await;
+        match self.conn.take() {
+            Some(Conn {
+                inner: ConnInner::SqliteWrite(w),
+                db,
+            }) => return self.commit_sqlite(w, db).await,
+            conn => self.conn = conn,
         }
         // On PostgreSQL the NOTIFYs go with the COMMIT, one round trip:
         // a transaction that appended to the stream holds the stream's
@@ -492,14 +489,7 @@ impl Tx {
     /// queued behind it (`sqlite::Commits`). Its delivery entries go into
     /// memory and its announcement out once the COMMIT has run, in commit
     /// order, before the writer goes to anyone else.
-    async fn commit_sqlite(mut self) -> Result<(), Error> {
-        let Some(Conn {
-            inner: ConnInner::SqliteWrite(w),
-            db,
-        }) = self.conn.take()
-        else {
-            unreachable!("an SQLite write transaction");
-        };
+    async fn commit_sqlite(mut self, w: sqlite::WriteGuard, db: Arc<Inner>) -> Result<(), Error> {
         let (logged, announce) = (std::mem::take(&mut self.logged), self.announce.take());
         let (tx, rx) = tokio::sync::oneshot::channel();
         w.commit(Box::new(move |result| {

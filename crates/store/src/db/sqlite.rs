@@ -109,46 +109,48 @@ impl Commits {
     }
 
     /// Parks a write that released its savepoint, then commits the group
-    /// unless another write is coming and the group may still grow.
-    /// Runs on the writer's thread, by the holder of the writer.
+    /// if it is due (see [`Commits::settle`]). Runs on the writer's thread,
+    /// by the holder of the writer.
     fn park(&self, conn: &Connection, write: Parked) {
-        let (full, first) = {
+        let first = {
             let mut g = self.group.lock().expect("commit group");
             g.parked.push(write);
             let first = g.since.is_none();
-            let since = *g.since.get_or_insert_with(std::time::Instant::now);
-            (
-                g.parked.len() >= GROUP_WRITES || since.elapsed() >= GROUP_AGE,
-                first,
-            )
+            g.since.get_or_insert_with(std::time::Instant::now);
+            first
         };
-        if full || !self.others() {
-            self.finish(conn);
-        } else if first {
+        if !self.settle(conn) && first {
             self.parked_one.notify_one();
         }
     }
 
-    /// After a write rolled back to its savepoint: the parked writes commit
-    /// now unless another write is coming.
-    fn settle(&self, conn: &Connection) {
+    /// Commits the parked writes if no other write is coming, or the group
+    /// is full or old enough; whether it did. After a write parked, or
+    /// rolled back to its savepoint.
+    fn settle(&self, conn: &Connection) -> bool {
         let due = {
             let g = self.group.lock().expect("commit group");
-            g.since.is_some_and(|s| s.elapsed() >= GROUP_AGE)
+            g.since
+                .is_some_and(|s| g.parked.len() >= GROUP_WRITES || s.elapsed() >= GROUP_AGE)
         };
         if due || !self.others() {
             self.finish(conn);
+            return true;
         }
+        false
+    }
+
+    /// Takes the parked writes out of the group, which starts over.
+    fn take(&self) -> Vec<Parked> {
+        let mut g = self.group.lock().expect("commit group");
+        g.since = None;
+        std::mem::take(&mut g.parked)
     }
 
     /// Commits the parked writes (if any) and tells each, in order. Runs on
     /// the writer's thread, by the holder of the writer.
     fn finish(&self, conn: &Connection) {
-        let parked = {
-            let mut g = self.group.lock().expect("commit group");
-            g.since = None;
-            std::mem::take(&mut g.parked)
-        };
+        let parked = self.take();
         if parked.is_empty() {
             return;
         }
@@ -177,14 +179,20 @@ impl Commits {
         }
     }
 
+    /// On the writer's thread, when the parked writes are due and nobody
+    /// came to commit them: commits them unless a write holds the writer
+    /// (it commits the group when it is done); whether it did.
+    fn finish_when_free(&self, slot: &Arc<tokio::sync::Mutex<()>>) -> bool {
+        let Ok(_held) = slot.clone().try_lock_owned() else {
+            return false;
+        };
+        LOCAL.with(|l| self.finish(&l.borrow().as_ref().expect("writer state").conn));
+        true
+    }
+
     /// Tells every parked write that its transaction was lost.
     fn fail(&self) {
-        let parked = {
-            let mut g = self.group.lock().expect("commit group");
-            g.since = None;
-            std::mem::take(&mut g.parked)
-        };
-        for write in parked {
+        for write in self.take() {
             write(Err(lost()));
         }
     }
@@ -292,7 +300,6 @@ fn batch_scheduling() {
 struct Writer {
     slot: Arc<tokio::sync::Mutex<()>>,
     jobs: tokio::sync::mpsc::UnboundedSender<Msg>,
-    pending: Arc<Pending>,
     commits: Arc<Commits>,
 }
 
@@ -324,7 +331,7 @@ impl Writer {
             group: Mutex::new(Group::default()),
             waiting: Default::default(),
             queued: Default::default(),
-            pending: pending.clone(),
+            pending,
             parked_one: tokio::sync::Notify::new(),
             committed: Default::default(),
             carried: Default::default(),
@@ -362,27 +369,9 @@ impl Writer {
                                 tokio::select! {
                                     msg = recv => msg,
                                     () = tokio::time::sleep_until(at) => {
-                                        // Nobody came to commit the group:
-                                        // commit it here, unless a write
-                                        // holds the writer (it commits the
-                                        // group when it is done).
-                                        match slot.clone().try_lock_owned() {
-                                            Ok(held) => {
-                                                retry = None;
-                                                LOCAL.with(|l| {
-                                                    let mut l = l.borrow_mut();
-                                                    let local = l.as_mut().expect("writer state");
-                                                    commits.finish(&local.conn);
-                                                });
-                                                drop(held);
-                                            }
-                                            Err(_) => {
-                                                retry = Some(
-                                                    tokio::time::Instant::now()
-                                                        + Duration::from_millis(1),
-                                                );
-                                            }
-                                        }
+                                        retry = (!commits.finish_when_free(&slot)).then(|| {
+                                            tokio::time::Instant::now() + Duration::from_millis(1)
+                                        });
                                         continue;
                                     }
                                 }
@@ -409,7 +398,6 @@ impl Writer {
         Ok(Writer {
             slot,
             jobs,
-            pending,
             commits,
         })
     }
@@ -448,7 +436,6 @@ impl Writer {
         WriteGuard {
             slot: Some(slot),
             jobs: self.jobs.clone(),
-            pending: self.pending.clone(),
             commits: self.commits.clone(),
             failed: Arc::new(Mutex::new(Failed::No)),
             joined: Arc::new(std::sync::atomic::AtomicBool::new(false)),
@@ -462,7 +449,7 @@ pub(crate) struct WriteGuard {
     /// lets the writer go once it has run.
     slot: Option<OwnedMutexGuard<()>>,
     jobs: tokio::sync::mpsc::UnboundedSender<Msg>,
-    pending: Arc<Pending>,
+    /// Group commit, and what the writes changed (`commits.pending`).
     commits: Arc<Commits>,
     /// The write joined a transaction that earlier writes of its group
     /// began: it runs in a savepoint of it (see [`Commits`]).
@@ -516,8 +503,8 @@ impl WriteGuard {
     /// change only counts that renderings leave out: they mark nothing
     /// (see [`super::stamps`]).
     pub(crate) async fn execute_counts(&self, sql: &str, params: &[Value]) -> Result<u64, Error> {
-        let (sql, params, pending) = (sql.to_owned(), params.to_vec(), self.pending.clone());
-        self.run(move |c| pending.counts(|| execute(c, &sql, &params)))
+        let (sql, params, commits) = (sql.to_owned(), params.to_vec(), self.commits.clone());
+        self.run(move |c| commits.pending.counts(|| execute(c, &sql, &params)))
             .await
     }
 
@@ -636,14 +623,14 @@ impl WriteGuard {
         f: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
-        let (pending, failed) = (self.pending.clone(), self.failed.clone());
+        let (commits, failed) = (self.commits.clone(), self.failed.clone());
         self.send(Box::new(move |c| {
             let earlier = failed.lock().expect("writer state").check();
             let out = earlier.and_then(|()| f(c));
             // Marked before the answer: a writer that reads its own
             // write back must not get a rendering from before it.
             if c.is_autocommit() {
-                pending.committed();
+                commits.pending.committed();
             }
             let _ = tx.send(out);
         }))?;
@@ -1037,13 +1024,13 @@ impl Sqlite {
         })
     }
 
-    /// The COMMITs the writer ran, and the writes they carried.
+    /// The writes committed, and the COMMITs they took.
     pub(crate) fn commit_counts(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering;
         let c = &self.writer.commits;
         (
-            c.committed.load(Ordering::Relaxed),
             c.carried.load(Ordering::Relaxed),
+            c.committed.load(Ordering::Relaxed),
         )
     }
 
