@@ -51,8 +51,15 @@ fn metrics_upkeep(metrics: PrometheusHandle, stopping: tokio_util::sync::Cancell
     }
 }
 
-/// Opens and migrates the database named by the settings.
+/// Opens and migrates the database named by the settings, for a command
+/// that may run beside the server (`chorus migrate`, `chorus admin`).
 pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    open(settings, false).await
+}
+
+/// Opens and migrates the database; `serving` for the server's own handle
+/// (see `store::Options::serving`).
+async fn open(settings: &Settings, serving: bool) -> anyhow::Result<Db> {
     let url = settings.database_url();
     let db = Db::open(
         &url,
@@ -60,6 +67,7 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
             max_connections: settings.db_max_connections,
             fanout_inline_max: settings.fanout_inline_max,
             checkpoints: true,
+            serving,
             fold_at: settings.fold_deliveries_at.max(1),
             ..Default::default()
         },
@@ -79,7 +87,7 @@ pub async fn open_db(settings: &Settings) -> anyhow::Result<Db> {
 impl App {
     /// Opens the database and binds the HTTP port (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
-        let db = open_db(&settings).await?;
+        let db = open(&settings, true).await?;
         let listener = TcpListener::bind(settings.http_addr).await.map_err(|e| {
             anyhow::anyhow!(
                 "cannot listen on {}: {e}. Is another program using that port? Choose another \

@@ -297,6 +297,9 @@ async fn open(url: &str) -> anyhow::Result<Db> {
         url,
         &store::Options {
             max_connections: 4,
+            // Generating and resetting rewrite the data set: not while a
+            // server (another run's) serves it.
+            serving: true,
             ..Default::default()
         },
     )
@@ -421,7 +424,7 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
         .kill_on_drop(true)
         .spawn()?;
     let pid = child.id().unwrap_or(0);
-    wait_healthy(addr).await?;
+    wait_healthy(addr, &mut child).await?;
     let db = Db::open(
         &url,
         &store::Options {
@@ -502,8 +505,11 @@ fn replace_db(url: &str, db: &str) -> String {
     }
 }
 
-async fn wait_healthy(addr: SocketAddr) -> anyhow::Result<()> {
+async fn wait_healthy(addr: SocketAddr, child: &mut tokio::process::Child) -> anyhow::Result<()> {
     for _ in 0..600 {
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("the server exited ({status}) before it answered; its error is above");
+        }
         if let Ok(mut s) = drive::connect(addr).await
             && let Ok((status, _)) = drive::send(&mut s, addr, &Req::get("/healthz", None)).await
             && status.is_success()

@@ -364,6 +364,61 @@ async fn unreachable_database_url_is_named() {
     assert!(err.contains("Check that PostgreSQL is running"), "{err}");
 }
 
+/// One server serves a SQLite file: a second `chorus serve` on it is
+/// refused with a message naming the first, while commands that run
+/// beside a server (`chorus migrate`) still work, and a restarted server
+/// takes the file over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_server_on_one_sqlite_file_is_refused() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    app.setup_owner().await;
+    // Should it start after all, it is stopped rather than left running.
+    let mut second = Child(
+        chorus()
+            .args(["serve", "--http-addr", "127.0.0.1:0", "--database-url"])
+            .arg(&app.database_url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = second.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "a second server started on the same file"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("another Chorus server"), "{err}");
+    assert!(
+        err.contains(&format!("(process {})", std::process::id())),
+        "names the serving process: {err}"
+    );
+    assert!(err.contains("--database-url"), "says what to do: {err}");
+    let out = chorus()
+        .args(["migrate", "--database-url"])
+        .arg(&app.database_url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The first server answers as before, and one started after it has
+    // stopped serves the same file.
+    let app = app.restart(|_| {}).await;
+    expect(app.get("/me").await, StatusCode::OK).await;
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn serve_help_documents_every_setting() {
     let out = chorus().args(["serve", "--help"]).output().unwrap();

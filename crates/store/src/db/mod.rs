@@ -81,6 +81,15 @@ pub struct Options {
     /// beside a running server (the benchmark's) should not, or two
     /// threads checkpoint one WAL and neither holds the other's writer.
     pub checkpoints: bool,
+    /// SQLite: this handle serves the file (`chorus serve`), and no other
+    /// may at the same time. A server keeps recent deliveries and rendered
+    /// entries in its memory, so a second one on the same file would miss
+    /// the first one's deliveries and throw its caches away at every look.
+    /// The handle holds a lock on `<file>-serving` until it closes (or its
+    /// process ends); a second serving handle is refused. Handles that only
+    /// read or run a command beside the server (`chorus admin`, the
+    /// benchmark) do not take it. PostgreSQL is shared by design.
+    pub serving: bool,
     /// SQLite: fold the delivery log into `inbox` once it holds this many
     /// entries, or once its oldest is `fold_age` old (see [`recent`]).
     /// More entries per fold means fewer pages written per delivery, and
@@ -95,6 +104,7 @@ impl Default for Options {
             max_connections: 8,
             fanout_inline_max: 500,
             checkpoints: true,
+            serving: false,
             fold_at: 500_000,
             fold_age: std::time::Duration::from_secs(300),
         }

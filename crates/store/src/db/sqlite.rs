@@ -18,6 +18,9 @@ pub(crate) struct Sqlite {
     readers: Arc<ReaderPool>,
     checkpointer_stop: Arc<std::sync::atomic::AtomicBool>,
     stamps: Arc<Stamps>,
+    /// The lock of a serving handle (see `Options::serving`), let go
+    /// when it closes.
+    serving: Mutex<Option<std::fs::File>>,
 }
 
 /// Work for the writer's thread: one statement, or BEGIN, COMMIT, ROLLBACK.
@@ -943,6 +946,11 @@ impl Sqlite {
                 message: format!("cannot create directory {}: {e}", dir.display()),
             })?;
         }
+        let serving = if options.serving {
+            Some(serving_lock(&path)?)
+        } else {
+            None
+        };
         let writer = open_conn(&path, false)?;
         // WAL is a property of the file; the writer sets it once.
         let mode: String = writer
@@ -987,6 +995,7 @@ impl Sqlite {
             );
         }
         Ok(Sqlite {
+            serving: Mutex::new(serving),
             checkpointer_stop,
             stamps,
             path,
@@ -1061,7 +1070,70 @@ impl Sqlite {
         let writer = self.writer().await;
         let _ = writer.flush().await;
         let _ = writer.batch("PRAGMA wal_checkpoint(TRUNCATE);").await;
+        drop(writer);
+        // Another server may serve the file now.
+        self.serving.lock().expect("serving lock").take();
     }
+}
+
+/// Takes the lock that says a server serves the database at `path` (see
+/// `Options::serving`): an exclusive lock on the file `<path>-serving`,
+/// which holds the serving process's id for the message a second server
+/// gets. The lock goes with the process, so one that was killed leaves
+/// nothing to clean up.
+fn serving_lock(path: &Path) -> Result<std::fs::File, Error> {
+    use std::io::{Read, Seek, Write};
+    let mut name = path.as_os_str().to_owned();
+    name.push("-serving");
+    let lock_path = PathBuf::from(name);
+    let unavailable = |message: String| Error::Unavailable {
+        url: format!("sqlite://{}", path.display()),
+        message,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(|e| {
+            unavailable(format!(
+                "cannot open {}: {e}. Check that the data directory is writable by this user.",
+                lock_path.display()
+            ))
+        })?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            let pid = pid.trim();
+            let who = if pid.is_empty() {
+                String::new()
+            } else {
+                format!(" (process {pid})")
+            };
+            return Err(unavailable(format!(
+                "another Chorus server{who} is serving this database: it holds {}. Stop that \
+                 server first, or give this one another --database-url.",
+                lock_path.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(unavailable(format!(
+                "cannot lock {}: {e}",
+                lock_path.display()
+            )));
+        }
+    }
+    // Only the holder writes its id; a failure here leaves the message
+    // without it, nothing worse.
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| write!(file, "{}", std::process::id()))
+        .and_then(|()| file.flush());
+    Ok(file)
 }
 
 impl ToSql for Value {
