@@ -48,6 +48,10 @@ tokio::task_local! {
 /// benchmark's driver counts reads over it), to line the two up.
 pub const SLOW: std::time::Duration = std::time::Duration::from_millis(5);
 
+/// What the debug log calls a slow part of one write: waiting for the
+/// writer's thread to start it, for the writer, or for its COMMIT.
+pub(crate) const SLOW_PART: std::time::Duration = std::time::Duration::from_millis(2);
+
 fn count_query(total: &AtomicU64) {
     total.fetch_add(1, Ordering::Relaxed);
     let _ = QUERY_COUNT.try_with(|c| c.set(c.get() + 1));
@@ -301,7 +305,15 @@ impl Db {
             return write.await;
         };
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let sent = std::time::Instant::now();
         s.on_writer(Box::pin(async move {
+            let waited = sent.elapsed();
+            if waited > SLOW_PART {
+                tracing::debug!(
+                    ?waited,
+                    "a write waited for the writer's thread to start it"
+                );
+            }
             let counted = QUERY_COUNT.scope(Cell::new(0), async move {
                 let out = write.await;
                 (out, QUERY_COUNT.with(Cell::get))
@@ -502,7 +514,12 @@ impl Tx {
     async fn commit_sqlite(mut self, w: sqlite::WriteGuard, db: Arc<Inner>) -> Result<(), Error> {
         let (logged, announce) = (std::mem::take(&mut self.logged), self.announce.take());
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let done = std::time::Instant::now();
         w.commit(Box::new(move |result| {
+            let waited = done.elapsed();
+            if waited > SLOW_PART {
+                tracing::debug!(?waited, "a write waited for its COMMIT");
+            }
             if result.is_ok() {
                 if !logged.is_empty() {
                     let mut recent = db.recent.lock().expect("recent deliveries");

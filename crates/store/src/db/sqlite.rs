@@ -1044,7 +1044,13 @@ impl Sqlite {
     }
 
     pub(crate) async fn writer(&self) -> WriteGuard {
-        self.writer.lock().await
+        let asked = std::time::Instant::now();
+        let w = self.writer.lock().await;
+        let waited = asked.elapsed();
+        if waited > super::SLOW_PART {
+            tracing::debug!(?waited, "a write waited for the writer");
+        }
+        w
     }
 
     /// Runs `task` on the writer's thread (see [`Writer`]).
