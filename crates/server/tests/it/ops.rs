@@ -812,14 +812,6 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
         "CREATE TABLE t (id INTEGER PRIMARY KEY)",
     )
     .await;
-    let count = |db: store::Db| async move {
-        let mut c = db.read().await.unwrap();
-        c.query_one("SELECT COUNT(*) FROM t", store::params![])
-            .await
-            .unwrap()
-            .i64(0)
-            .unwrap()
-    };
     for round in 0..20i64 {
         // Begun here; the whole write waits on the writer's thread for
         // it and wakes when it is dropped, as the ROLLBACK it sent
@@ -843,7 +835,7 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
         whole.await.unwrap().unwrap();
     }
     assert_eq!(
-        count(db.clone()).await,
+        rows_in(&db, "t").await,
         20,
         "every whole write, no dropped one"
     );
@@ -866,7 +858,7 @@ async fn sqlite_whole_writes_on_the_writer_thread() {
     .await
     .unwrap();
     assert_eq!(
-        count(db.clone()).await,
+        rows_in(&db, "t").await,
         21,
         "the panicked write rolled back"
     );

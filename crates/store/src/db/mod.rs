@@ -48,9 +48,15 @@ tokio::task_local! {
 /// benchmark's driver counts reads over it), to line the two up.
 pub const SLOW: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// What the debug log calls a slow part of one write: waiting for the
-/// writer's thread to start it, for the writer, or for its COMMIT.
-pub(crate) const SLOW_PART: std::time::Duration = std::time::Duration::from_millis(2);
+/// Logs at debug level, as `what`, a part of one write that waited over
+/// 2 ms since `since`: for the writer's thread to start it, for the
+/// writer, or for its COMMIT.
+pub(crate) fn log_wait(since: std::time::Instant, what: &str) {
+    let waited = since.elapsed();
+    if waited > std::time::Duration::from_millis(2) {
+        tracing::debug!(?waited, "{what}");
+    }
+}
 
 fn count_query(total: &AtomicU64) {
     total.fetch_add(1, Ordering::Relaxed);
@@ -307,13 +313,7 @@ impl Db {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let sent = std::time::Instant::now();
         s.on_writer(Box::pin(async move {
-            let waited = sent.elapsed();
-            if waited > SLOW_PART {
-                tracing::debug!(
-                    ?waited,
-                    "a write waited for the writer's thread to start it"
-                );
-            }
+            log_wait(sent, "a write waited for the writer's thread to start it");
             let counted = QUERY_COUNT.scope(Cell::new(0), async move {
                 let out = write.await;
                 (out, QUERY_COUNT.with(Cell::get))
@@ -516,10 +516,7 @@ impl Tx {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let done = std::time::Instant::now();
         w.commit(Box::new(move |result| {
-            let waited = done.elapsed();
-            if waited > SLOW_PART {
-                tracing::debug!(?waited, "a write waited for its COMMIT");
-            }
+            log_wait(done, "a write waited for its COMMIT");
             if result.is_ok() {
                 if !logged.is_empty() {
                     let mut recent = db.recent.lock().expect("recent deliveries");

@@ -675,27 +675,20 @@ impl WriteGuard {
 /// commits unless more writes are coming; the whole transaction if it began
 /// it. Should the transaction be gone already, the parked writes hear so.
 fn undo(conn: &Connection, joined: bool, commits: &Commits) {
-    if conn.is_autocommit() {
-        commits.fail();
+    let kept = joined
+        && !conn.is_autocommit()
+        && conn
+            .execute_batch("ROLLBACK TO write; RELEASE write")
+            .is_ok()
+        && !conn.is_autocommit();
+    if kept {
+        commits.settle(conn);
         return;
     }
-    if !joined {
+    if !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
-        commits.fail();
-        return;
     }
-    if conn
-        .execute_batch("ROLLBACK TO write; RELEASE write")
-        .is_err()
-        || conn.is_autocommit()
-    {
-        if !conn.is_autocommit() {
-            let _ = conn.execute_batch("ROLLBACK");
-        }
-        commits.fail();
-        return;
-    }
-    commits.settle(conn);
+    commits.fail();
 }
 
 impl Drop for Sqlite {
@@ -911,9 +904,11 @@ fn open_conn(path: &Path, read_only: bool) -> Result<Connection, Error> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Unavailable {
-        url: format!("sqlite://{}", path.display()),
-        message: format!("{e}. Check that the data directory exists and is writable by this user."),
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        unavailable(
+            path,
+            format!("{e}. Check that the data directory exists and is writable by this user."),
+        )
     })?;
     conn.execute_batch(PRAGMAS).map_err(map_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
@@ -941,9 +936,11 @@ impl Sqlite {
     pub(crate) async fn open(path: &str, options: &super::Options) -> Result<Sqlite, Error> {
         let path = PathBuf::from(path);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Unavailable {
-                url: format!("sqlite://{}", path.display()),
-                message: format!("cannot create directory {}: {e}", dir.display()),
+            std::fs::create_dir_all(dir).map_err(|e| {
+                unavailable(
+                    &path,
+                    format!("cannot create directory {}: {e}", dir.display()),
+                )
             })?;
         }
         let serving = if options.serving {
@@ -965,10 +962,10 @@ impl Sqlite {
             )
             .map_err(map_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(Error::Unavailable {
-                url: format!("sqlite://{}", path.display()),
-                message: format!("could not switch to WAL mode (got {mode})"),
-            });
+            return Err(unavailable(
+                &path,
+                format!("could not switch to WAL mode (got {mode})"),
+            ));
         }
         let size = options.max_connections.max(1);
         let mut idle = Vec::with_capacity(size);
@@ -1046,10 +1043,7 @@ impl Sqlite {
     pub(crate) async fn writer(&self) -> WriteGuard {
         let asked = std::time::Instant::now();
         let w = self.writer.lock().await;
-        let waited = asked.elapsed();
-        if waited > super::SLOW_PART {
-            tracing::debug!(?waited, "a write waited for the writer");
-        }
+        super::log_wait(asked, "a write waited for the writer");
         w
     }
 
@@ -1082,6 +1076,14 @@ impl Sqlite {
     }
 }
 
+/// The database file at `path` cannot be used, for the reason `message`.
+fn unavailable(path: &Path, message: String) -> Error {
+    Error::Unavailable {
+        url: format!("sqlite://{}", path.display()),
+        message,
+    }
+}
+
 /// Takes the lock that says a server serves the database at `path` (see
 /// `Options::serving`): an exclusive lock on the file `<path>-serving`,
 /// which holds the serving process's id for the message a second server
@@ -1092,10 +1094,6 @@ fn serving_lock(path: &Path) -> Result<std::fs::File, Error> {
     let mut name = path.as_os_str().to_owned();
     name.push("-serving");
     let lock_path = PathBuf::from(name);
-    let unavailable = |message: String| Error::Unavailable {
-        url: format!("sqlite://{}", path.display()),
-        message,
-    };
     let mut file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -1103,10 +1101,13 @@ fn serving_lock(path: &Path) -> Result<std::fs::File, Error> {
         .truncate(false)
         .open(&lock_path)
         .map_err(|e| {
-            unavailable(format!(
-                "cannot open {}: {e}. Check that the data directory is writable by this user.",
-                lock_path.display()
-            ))
+            unavailable(
+                path,
+                format!(
+                    "cannot open {}: {e}. Check that the data directory is writable by this user.",
+                    lock_path.display()
+                ),
+            )
         })?;
     match file.try_lock() {
         Ok(()) => {}
@@ -1119,17 +1120,20 @@ fn serving_lock(path: &Path) -> Result<std::fs::File, Error> {
             } else {
                 format!(" (process {pid})")
             };
-            return Err(unavailable(format!(
-                "another Chorus server{who} is serving this database: it holds {}. Stop that \
+            return Err(unavailable(
+                path,
+                format!(
+                    "another Chorus server{who} is serving this database: it holds {}. Stop that \
                  server first, or give this one another --database-url.",
-                lock_path.display()
-            )));
+                    lock_path.display()
+                ),
+            ));
         }
         Err(std::fs::TryLockError::Error(e)) => {
-            return Err(unavailable(format!(
-                "cannot lock {}: {e}",
-                lock_path.display()
-            )));
+            return Err(unavailable(
+                path,
+                format!("cannot lock {}: {e}", lock_path.display()),
+            ));
         }
     }
     // Only the holder writes its id; a failure here leaves the message
