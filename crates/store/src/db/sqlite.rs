@@ -1271,11 +1271,13 @@ mod tests {
         assert_eq!(placeholders("no parameters"), "no parameters");
     }
 
-    /// The bundled SQLite is built without memory statistics (the
-    /// workspace's `.cargo/config.toml`): with them every allocation takes
-    /// one process-wide mutex, which readers and the writer contend for.
+    /// The bundled SQLite is built as the workspace's `.cargo/config.toml`
+    /// says: without memory statistics (with them every allocation takes
+    /// one process-wide mutex, which readers and the writer contend for),
+    /// and with page caches that keep their first thousand pages in one
+    /// block (a cache emptied by a commit then frees nothing to malloc).
     #[test]
-    fn sqlite_is_built_without_memory_statistics() {
+    fn sqlite_is_built_with_the_workspace_flags() {
         let conn = rusqlite::Connection::open_in_memory().unwrap();
         let options: Vec<String> = conn
             .prepare("PRAGMA compile_options")
@@ -1284,9 +1286,8 @@ mod tests {
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
-        assert!(
-            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
-            "{options:?}"
-        );
+        for flag in ["DEFAULT_MEMSTATUS=0", "DEFAULT_PCACHE_INITSZ=1000"] {
+            assert!(options.iter().any(|o| o == flag), "{flag}: {options:?}");
+        }
     }
 }
