@@ -96,9 +96,10 @@ pub struct Options {
     /// entries in its memory, so a second one on the same file would miss
     /// the first one's deliveries and throw its caches away at every look.
     /// The handle holds a lock on `<file>-serving` until it closes (or its
-    /// process ends); a second serving handle is refused. Handles that only
-    /// read or run a command beside the server (`chorus admin`, the
-    /// benchmark) do not take it. PostgreSQL is shared by design.
+    /// process ends); a second serving handle is refused. Handles that run
+    /// beside the server (`chorus admin`, `chorus migrate`, the benchmark's
+    /// measuring handle) do not take it; the benchmark's generate and reset,
+    /// which rewrite the data set, do. PostgreSQL is shared by design.
     pub serving: bool,
     /// SQLite: fold the delivery log into `inbox` once it holds this many
     /// entries, or once its oldest is `fold_age` old (see [`recent`]).
