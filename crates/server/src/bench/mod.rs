@@ -77,6 +77,12 @@ pub struct AllArgs {
     /// server does not sustain
     #[arg(long, default_value_t = 500.0)]
     pub m3_writes: f64,
+    /// The first rate M3 offers (a multiple of 100): with `--m3-writes` the
+    /// same, M3 measures that one rate, to compare builds or settings at
+    /// the rate that decides (the sustained figure then says only whether
+    /// that rate held)
+    #[arg(long, default_value_t = 100.0)]
+    pub m3_from: f64,
     /// Keep-alive connections the M3 load is spread over
     #[arg(long, default_value_t = 64)]
     pub m3_connections: usize,
@@ -860,6 +866,7 @@ async fn measure(
         } else {
             (1..)
                 .map(|k| f64::from(k) * 100.0)
+                .skip_while(|w| *w < args.m3_from)
                 .take_while(|w| *w <= args.m3_writes)
                 .collect()
         };
