@@ -77,10 +77,10 @@ pub struct AllArgs {
     /// server does not sustain
     #[arg(long, default_value_t = 500.0)]
     pub m3_writes: f64,
-    /// The first rate M3 offers (a multiple of 100): with `--m3-writes` the
-    /// same, M3 measures that one rate, to compare builds or settings at
-    /// the rate that decides (the sustained figure then says only whether
-    /// that rate held)
+    /// The first rate M3 offers (the first multiple of 100 at or above it):
+    /// with `--m3-writes` the same, M3 measures that one rate, to compare
+    /// builds or settings at the rate that decides (the sustained figure
+    /// then says only whether that rate held)
     #[arg(long, default_value_t = 100.0)]
     pub m3_from: f64,
     /// Keep-alive connections the M3 load is spread over
@@ -98,6 +98,15 @@ pub struct AllArgs {
     pub smoke: bool,
     #[command(flatten)]
     pub shape: Shape,
+}
+
+/// Whether `--only` asks for `m`: "m3" is all of M3; "m3-everyday",
+/// "m3-comments" and "m3-closed" are its parts, one at a time.
+fn wants(only: &str, m: &str) -> bool {
+    only.split(',').any(|o| {
+        let o = o.trim().to_ascii_lowercase();
+        o == m || (m == "m3" && o.starts_with("m3-")) || (o == "m3" && m.starts_with("m3-"))
+    })
 }
 
 /// One row of the result table.
@@ -292,6 +301,20 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 "postgres" => vec!["postgres"],
                 other => anyhow::bail!("--backend is sqlite, postgres or both, not {other}"),
             };
+            // M3's fixed rates are the multiples of 100 from --m3-from up
+            // to --m3-writes (see `measure`).
+            let fixed_rates = wants(&args.only, "m3-everyday") || wants(&args.only, "m3-comments");
+            if fixed_rates
+                && !args.smoke
+                && (args.m3_from.max(1.0) / 100.0).ceil() * 100.0 > args.m3_writes
+            {
+                anyhow::bail!(
+                    "--m3-from {} and --m3-writes {} leave M3 no rate to offer (it offers \
+                     multiples of 100 between the two): lower --m3-from or raise --m3-writes",
+                    args.m3_from,
+                    args.m3_writes
+                );
+            }
             for b in backends {
                 reports.push(all(&args, b).await?);
             }
@@ -653,14 +676,7 @@ async fn measure(
         r.cpu_slow_share, r.cpu_worst
     );
     let ticks = cpu_ticks();
-    // "m3" is all of M3; "m3-everyday", "m3-comments" and "m3-closed"
-    // are its parts, one at a time.
-    let want = |m: &str| {
-        args.only.split(',').any(|o| {
-            let o = o.trim().to_ascii_lowercase();
-            o == m || (m == "m3" && o.starts_with("m3-")) || (o == "m3" && m.starts_with("m3-"))
-        })
-    };
+    let want = |m: &str| wants(&args.only, m);
     r.ran = ["m1", "m2", "m3", "m5"]
         .into_iter()
         .filter(|m| want(m))
