@@ -22,6 +22,9 @@ pub struct Member {
     pub deactivated_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Moves whenever something may take away what the member's open
+    /// connections were allowed (see [`bump_auth_epoch`]).
+    pub auth_epoch: i64,
 }
 
 impl Member {
@@ -31,7 +34,9 @@ impl Member {
 }
 
 const MEMBER_COLS: &str = "m.id, m.handle, m.email, m.display_name, m.title, m.team, m.about, \
-    m.about_html, m.time_zone, m.role, m.avatar_version, m.deactivated_at, m.created_at, m.updated_at";
+    m.about_html, m.time_zone, m.role, m.avatar_version, m.deactivated_at, m.created_at, m.updated_at, m.auth_epoch";
+/// How many columns [`MEMBER_COLS`] has.
+const MEMBER_NCOLS: usize = 15;
 
 fn member(r: &Row, at: usize) -> Result<Member, Error> {
     let role = r.text(at + 9)?;
@@ -50,6 +55,7 @@ fn member(r: &Row, at: usize) -> Result<Member, Error> {
         deactivated_at: r.opt_i64(at + 11)?,
         created_at: r.i64(at + 12)?,
         updated_at: r.i64(at + 13)?,
+        auth_epoch: r.i64(at + 14)?,
     })
 }
 
@@ -101,7 +107,7 @@ pub async fn member_for_login(
         "SELECT {MEMBER_COLS}, m.password_hash FROM members m WHERE m.handle = $1 OR m.email = $1"
     );
     match c.query_opt(&sql, params![login]).await? {
-        Some(r) => Ok(Some((member(&r, 0)?, r.text(14)?))),
+        Some(r) => Ok(Some((member(&r, 0)?, r.text(MEMBER_NCOLS)?))),
         None => Ok(None),
     }
 }
@@ -204,6 +210,7 @@ pub async fn update_profile(
 }
 
 pub async fn set_password(tx: &mut Tx, id: i64, hash: &str, now: i64) -> Result<(), Error> {
+    bump_auth_epoch(tx, id).await?;
     tx.execute(
         "UPDATE members SET password_hash = $2, updated_at = $3 WHERE id = $1",
         params![id, hash, now],
@@ -213,6 +220,7 @@ pub async fn set_password(tx: &mut Tx, id: i64, hash: &str, now: i64) -> Result<
 }
 
 pub async fn set_role(tx: &mut Tx, id: i64, role: Role, now: i64) -> Result<(), Error> {
+    bump_auth_epoch(tx, id).await?;
     tx.execute(
         "UPDATE members SET role = $2, updated_at = $3 WHERE id = $1",
         params![id, role.as_str(), now],
@@ -225,6 +233,7 @@ pub async fn set_role(tx: &mut Tx, id: i64, role: Role, now: i64) -> Result<(), 
 /// also ends their sessions; their tokens stop working because token lookup
 /// checks the member.
 pub async fn set_deactivated(tx: &mut Tx, id: i64, at: Option<i64>, now: i64) -> Result<(), Error> {
+    bump_auth_epoch(tx, id).await?;
     tx.execute(
         "UPDATE members SET deactivated_at = $2, updated_at = $3 WHERE id = $1",
         params![id, at, now],
@@ -327,9 +336,9 @@ pub async fn session(c: &mut Conn, token_hash: &str, now: i64) -> Result<Option<
     match c.query_opt(&sql, params![token_hash, now]).await? {
         Some(r) => Ok(Some(Session {
             member: member(&r, 0)?,
-            csrf_token: r.text(14)?,
-            expires_at: r.i64(15)?,
-            last_seen_at: r.i64(16)?,
+            csrf_token: r.text(MEMBER_NCOLS)?,
+            expires_at: r.i64(MEMBER_NCOLS + 1)?,
+            last_seen_at: r.i64(MEMBER_NCOLS + 2)?,
         })),
         None => Ok(None),
     }
@@ -350,13 +359,49 @@ pub async fn touch_session(
     Ok(())
 }
 
-pub async fn delete_session(tx: &mut Tx, token_hash: &str) -> Result<(), Error> {
+pub async fn delete_session(tx: &mut Tx, member_id: i64, token_hash: &str) -> Result<(), Error> {
+    bump_auth_epoch(tx, member_id).await?;
     tx.execute(
         "DELETE FROM sessions WHERE token_hash = $1",
         params![token_hash],
     )
     .await?;
     Ok(())
+}
+
+/// Moves a member's credentials epoch and wakes their live streams (the
+/// commit announces the member as notified), which then find it moved,
+/// close, and make the client authenticate again.
+pub async fn bump_auth_epoch(tx: &mut Tx, member_id: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE members SET auth_epoch = auth_epoch + 1 WHERE id = $1",
+        params![member_id],
+    )
+    .await?;
+    tx.note_notified(member_id);
+    Ok(())
+}
+
+/// What decides whether a member's authentication still holds: their
+/// credentials epoch, role and whether they are active.
+pub async fn auth_standing(
+    c: &mut Conn,
+    member_id: i64,
+) -> Result<Option<(i64, Role, bool)>, Error> {
+    match c
+        .query_opt(
+            "SELECT auth_epoch, role, deactivated_at FROM members WHERE id = $1",
+            params![member_id],
+        )
+        .await?
+    {
+        Some(r) => Ok(Some((
+            r.i64(0)?,
+            Role::parse(&r.text(1)?).map_err(|e| Error::Decode(e.to_string()))?,
+            r.opt_i64(2)?.is_none(),
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// Ends every session of a member except `keep` (after a password change).
@@ -434,6 +479,9 @@ pub async fn revoke_token(tx: &mut Tx, member_id: i64, id: i64, now: i64) -> Res
             params![id, member_id, now],
         )
         .await?;
+    if n == 1 {
+        bump_auth_epoch(tx, member_id).await?;
+    }
     Ok(n == 1)
 }
 
@@ -455,8 +503,8 @@ pub async fn member_by_token(c: &mut Conn, token_hash: &str) -> Result<Option<To
     match c.query_opt(&sql, params![token_hash]).await? {
         Some(r) => Ok(Some(TokenHolder {
             member: member(&r, 0)?,
-            id: r.i64(14)?,
-            last_used_at: r.opt_i64(15)?,
+            id: r.i64(MEMBER_NCOLS)?,
+            last_used_at: r.opt_i64(MEMBER_NCOLS + 1)?,
         })),
         None => Ok(None),
     }

@@ -52,6 +52,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0006_deliveries.sql"),
         postgres: include_str!("../migrations/postgres/0006_deliveries.sql"),
     },
+    Migration {
+        version: 7,
+        name: "auth_epoch",
+        sqlite: include_str!("../migrations/sqlite/0007_auth_epoch.sql"),
+        postgres: include_str!("../migrations/postgres/0007_auth_epoch.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

@@ -2,6 +2,7 @@
 //! to-dos and calendar feeds. A request is an item (see `social`) plus a
 //! row in `requests`; the item carries audience, comments and follows.
 
+use crate::social::{self, ItemRow};
 use crate::{Conn, Error, Row, Tx, params};
 
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct RequestRow {
 const COLS: &str = "r.item_id, r.requester_id, ra.handle, ra.display_name, r.performer_id, \
     rb.handle, rb.display_name, r.state, r.turn, r.title, r.conditions, r.conditions_html, \
     r.due_at, r.version, r.created_at, r.updated_at, r.closed_at";
+/// How many columns [`COLS`] has.
+const NCOLS: usize = 17;
 const JOINS: &str =
     "JOIN members ra ON ra.id = r.requester_id JOIN members rb ON rb.id = r.performer_id";
 
@@ -230,38 +233,49 @@ pub async fn acts(c: &mut Conn, id: i64) -> Result<Vec<ActRow>, Error> {
 
 /// Every request a member is party to that is open, or closed after
 /// `closed_since`, newest first, at most `limit`.
+/// The member's open and recently closed requests, each with its item's
+/// facts for the visibility rule (see [`social::item_access`]): a party
+/// who lost the right to see a request's item no longer lists it.
 pub async fn requests_of(
     c: &mut Conn,
     member: i64,
     closed_since: i64,
     limit: i64,
-) -> Result<Vec<RequestRow>, Error> {
+) -> Result<Vec<(RequestRow, ItemRow)>, Error> {
     let sql = format!(
-        "SELECT {COLS} FROM requests r {JOINS} JOIN items i ON i.id = r.item_id
+        "SELECT {COLS}, {access} FROM requests r {JOINS} JOIN items i ON i.id = r.item_id
+         {access_joins}
          WHERE (r.requester_id = $1 OR r.performer_id = $1) AND i.deleted_at IS NULL
            AND (r.closed_at IS NULL OR r.closed_at >= $2)
-         ORDER BY r.item_id DESC LIMIT $3"
+         ORDER BY r.item_id DESC LIMIT $3",
+        access = social::ITEM_ACCESS_COLS,
+        access_joins = social::ITEM_ACCESS_JOINS,
     );
     c.query(&sql, params![member, closed_since, limit])
         .await?
         .iter()
-        .map(request)
+        .map(|r| Ok((request(r)?, social::item_access(r, NCOLS)?)))
         .collect()
 }
 
-/// How many open requests wait on the member's act.
-pub async fn waiting_count(c: &mut Conn, member: i64) -> Result<i64, Error> {
-    c.query_one(
-        "SELECT COUNT(*) FROM requests r JOIN items i ON i.id = r.item_id
+/// The items of the open requests that wait on the member's act, with
+/// the facts for the visibility rule (the caller counts those it admits).
+pub async fn waiting_on(c: &mut Conn, member: i64) -> Result<Vec<ItemRow>, Error> {
+    let sql = format!(
+        "SELECT {access} FROM requests r JOIN items i ON i.id = r.item_id {access_joins}
          WHERE i.deleted_at IS NULL AND r.closed_at IS NULL AND (
             (r.performer_id = $1 AND (r.state IN ('requested', 'promised')
                 OR (r.state = 'countered' AND r.turn = 'performer')))
          OR (r.requester_id = $1 AND (r.state IN ('offered', 'reported')
                 OR (r.state = 'countered' AND r.turn = 'requester'))))",
-        params![member],
-    )
-    .await?
-    .i64(0)
+        access = social::ITEM_ACCESS_COLS,
+        access_joins = social::ITEM_ACCESS_JOINS,
+    );
+    c.query(&sql, params![member])
+        .await?
+        .iter()
+        .map(|r| social::item_access(r, 0))
+        .collect()
 }
 
 /// Promises due within `window` from `now` that have not been reminded:

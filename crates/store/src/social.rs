@@ -389,10 +389,39 @@ impl ItemRow {
 macro_rules! viewer_access {
     () => {
         "CASE WHEN sp.visibility <> 'open' OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
-      THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = i.space_id AND vsm.member_id = $1) END, \
+      THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = sp.id AND vsm.member_id = $1) END, \
     CASE WHEN i.audience = 'direct' \
       THEN (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1) END"
     };
+}
+
+/// Just what the visibility rule needs about item `i` for viewer `$1`
+/// (with [`ITEM_ACCESS_JOINS`]), for lists that show no item but must
+/// count only what the viewer can open; decoded by [`item_access`].
+pub const ITEM_ACCESS_COLS: &str = concat!(
+    "i.id, i.author_id, i.audience, i.space_id, sp.visibility, ",
+    viewer_access!()
+);
+/// How many columns [`ITEM_ACCESS_COLS`] has.
+pub const ITEM_ACCESS_NCOLS: usize = 7;
+pub const ITEM_ACCESS_JOINS: &str = "LEFT JOIN spaces sp ON sp.id = i.space_id";
+
+/// An item with only the columns of [`ITEM_ACCESS_COLS`] from `at`.
+pub fn item_access(r: &Row, at: usize) -> Result<ItemRow, Error> {
+    Ok(ItemRow {
+        id: r.i64(at)?,
+        author_id: r.i64(at + 1)?,
+        audience: r.text(at + 2)?,
+        space_id: r.opt_i64(at + 3)?,
+        space_visibility: r
+            .opt_text(at + 4)?
+            .map(|v| SpaceVisibility::parse(&v))
+            .transpose()
+            .map_err(|e| Error::Decode(e.to_string()))?,
+        viewer_in_space: r.opt_i64(at + 5)?.is_some(),
+        viewer_is_recipient: r.opt_i64(at + 6)?.is_some(),
+        ..ItemRow::default()
+    })
 }
 
 /// Item columns; `$1` is the viewer. 22 columns starting at the offset.
@@ -1566,6 +1595,35 @@ pub struct ActivityRow {
     pub published: i64,
     pub item: Option<ItemRow>,
     pub comment_html: Option<String>,
+    /// For an activity without an item that concerns a space (created,
+    /// joined, asked to join): the space's visibility and whether the
+    /// viewer belongs to it, where the visibility rule asks.
+    pub space_visibility: Option<SpaceVisibility>,
+    pub viewer_in_space: bool,
+}
+
+impl ActivityRow {
+    /// The facts for `domain::social::can_see`. An activity on an item
+    /// has the item's audience; one on a space without an item (created,
+    /// joined, asked to join) is seen as the space's content is; any
+    /// other (a follow) as a profile post is, and always by the two
+    /// people it names.
+    pub fn access(&self, viewer_id: i64, viewer_role: Role, viewer_active: bool) -> Access {
+        if let Some(item) = &self.item {
+            return item.access(viewer_id, viewer_role, viewer_active);
+        }
+        Access {
+            audience: self
+                .space_visibility
+                .map_or(Audience::Profile, Audience::Space),
+            viewer_is_author: self.actor.id == viewer_id
+                || (self.object_type == "member" && self.object_id == viewer_id),
+            viewer_in_space: self.viewer_in_space,
+            viewer_is_recipient: false,
+            viewer_role,
+            viewer_active,
+        }
+    }
 }
 
 /// Which stream to read.
@@ -1592,7 +1650,7 @@ const ACTIVITY_COLS: &str = "a.id, am2.id, am2.handle, am2.display_name, am2.ava
 const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
     LEFT JOIN items i ON i.id = a.item_id
     LEFT JOIN members am ON am.id = i.author_id
-    LEFT JOIN spaces sp ON sp.id = i.space_id
+    LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)
     LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id";
 
 /// A *brief* stream row: what decides whether and where an entry shows
@@ -1609,10 +1667,13 @@ const BRIEF_COLS: &str = concat!(
     ", i.reaction_summary, i.comment_count"
 );
 const BRIEF_NCOLS: usize = 14;
-const BRIEF_JOINS: &str =
-    "LEFT JOIN items i ON i.id = a.item_id LEFT JOIN spaces sp ON sp.id = i.space_id";
+const BRIEF_JOINS: &str = "LEFT JOIN items i ON i.id = a.item_id LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)";
 
 fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
+    let (own_visibility, own_in_space) = match r.opt_i64(3)? {
+        Some(_) => (None, false),
+        None => (space_visibility(r, 9)?, r.opt_i64(10)?.is_some()),
+    };
     let item = match r.opt_i64(3)? {
         Some(id) => Some(ItemRow {
             id,
@@ -1639,12 +1700,20 @@ fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Er
         },
         published: r.i64(2)?,
         item,
+        space_visibility: own_visibility,
+        viewer_in_space: own_in_space,
         ..ActivityRow::default()
     })
 }
 
 fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
     let has_item = r.opt_i64(12)?.is_some();
+    // Without an item, the item's space columns are the activity's space.
+    let (space_visibility, viewer_in_space) = if has_item {
+        (None, false)
+    } else {
+        (space_visibility(r, 12 + 10)?, r.opt_i64(12 + 19)?.is_some())
+    };
     Ok(ActivityRow {
         id: r.i64(0)?,
         seq: seq(r, seq_col)?,
@@ -1663,6 +1732,8 @@ fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
         published: r.i64(10)?,
         comment_html: r.take_opt_text(11)?,
         item: if has_item { Some(item(r, 12)?) } else { None },
+        space_visibility,
+        viewer_in_space,
     })
 }
 
@@ -1864,13 +1935,49 @@ pub async fn notifications(
     .collect()
 }
 
-pub async fn unread_count(c: &mut Conn, member: i64) -> Result<i64, Error> {
-    c.query_one(
-        "SELECT COUNT(*) FROM notifications WHERE member_id = $1 AND read_at IS NULL",
-        params![member],
-    )
-    .await?
-    .i64(0)
+/// The activities of the member's newest `limit` unread notifications,
+/// with only what the visibility rule needs (see [`ActivityRow::access`]),
+/// so that the unread count is what the member can open.
+pub async fn unread_access(
+    c: &mut Conn,
+    member: i64,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, Error> {
+    let sql = format!(
+        "SELECT a.actor_id, a.object_type, a.object_id, sp.visibility, {ITEM_ACCESS_COLS}
+         FROM notifications n JOIN activities a ON a.id = n.activity_id
+         LEFT JOIN items i ON i.id = a.item_id
+         LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)
+         WHERE n.member_id = $1 AND n.read_at IS NULL ORDER BY n.id DESC LIMIT $2"
+    );
+    c.query(&sql, params![member, limit])
+        .await?
+        .iter()
+        .map(|r| {
+            let has_item = r.opt_i64(4)?.is_some();
+            let space_visibility = r
+                .opt_text(3)?
+                .map(|v| SpaceVisibility::parse(&v))
+                .transpose()
+                .map_err(|e| Error::Decode(e.to_string()))?;
+            Ok(ActivityRow {
+                actor: Person {
+                    id: r.i64(0)?,
+                    ..Person::default()
+                },
+                object_type: r.text(1)?,
+                object_id: r.i64(2)?,
+                space_visibility: space_visibility.filter(|_| !has_item),
+                viewer_in_space: !has_item && r.opt_i64(4 + 5)?.is_some(),
+                item: if has_item {
+                    Some(item_access(r, 4)?)
+                } else {
+                    None
+                },
+                ..ActivityRow::default()
+            })
+        })
+        .collect()
 }
 
 pub async fn mark_read(

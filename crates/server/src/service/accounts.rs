@@ -282,7 +282,7 @@ pub async fn login(
 pub async fn logout(db: &Db, viewer: &Viewer) -> AppResult<()> {
     if let Auth::Session { token_hash, .. } = &viewer.auth {
         let mut tx = db.write().await?;
-        q::delete_session(&mut tx, token_hash).await?;
+        q::delete_session(&mut tx, viewer.id(), token_hash).await?;
         tx.commit().await?;
     }
     Ok(())
@@ -316,6 +316,62 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> AppResult<Op
             csrf_token: session.csrf_token,
         },
     }))
+}
+
+/// Whether what a viewer authenticated with still holds while a long
+/// request (a live stream) runs: their credentials epoch, role and active
+/// state as they were. A logout, a password change, a revoked API token, a
+/// new role or deactivation moves the epoch ([`q::bump_auth_epoch`]), and
+/// the stream that finds it moved closes; the client reconnects and is
+/// authenticated afresh, with the rights it has then.
+///
+/// On SQLite the member's row is looked at only when its stamp says it
+/// changed ([`store::db::stamps`]), so a wake-up costs no statement; on
+/// PostgreSQL, where other nodes write too, every check reads the row.
+pub struct Standing {
+    member: i64,
+    epoch: i64,
+    role: Role,
+    /// The stamp read before the row was last found unchanged (SQLite).
+    at: Option<u64>,
+}
+
+impl Standing {
+    /// Checks the viewer's standing once, now; `None` when it no longer
+    /// holds.
+    pub async fn of(db: &Db, viewer: &Viewer) -> AppResult<Option<Standing>> {
+        let mut s = Standing {
+            member: viewer.id(),
+            epoch: viewer.member.auth_epoch,
+            role: viewer.role(),
+            at: None,
+        };
+        Ok(s.read(db).await?.then_some(s))
+    }
+
+    /// Whether the standing still holds.
+    pub async fn holds(&mut self, db: &Db) -> AppResult<bool> {
+        use store::db::stamps::Table;
+        if let (Some(s), Some(at)) = (db.stamps(), self.at)
+            && s.unchanged(Table::Members, self.member, at)
+        {
+            return Ok(true);
+        }
+        self.read(db).await
+    }
+
+    async fn read(&mut self, db: &Db) -> AppResult<bool> {
+        let at = db.stamps().map(|s| s.now());
+        let now = {
+            let mut c = db.read().await?;
+            q::auth_standing(&mut c, self.member).await?
+        };
+        let holds = now == Some((self.epoch, self.role, true));
+        if holds {
+            self.at = at;
+        }
+        Ok(holds)
+    }
 }
 
 /// Members by the hash of an API token they authenticated with, and the

@@ -62,8 +62,17 @@ pub async fn feed(db: &Db, secret: &str, base_url: &str) -> AppResult<String> {
         .next()
         .unwrap_or("chorus")
         .to_owned();
+    // The feed shows what its member may see now: nothing once they are
+    // deactivated, nothing of a request whose item they lost the right to see.
+    let owner = store::accounts::member_by_id(&mut c, member)
+        .await?
+        .filter(|m| m.is_active())
+        .ok_or_else(|| AppError::NotFound("There is no such calendar.".into()))?;
     let mut events = Vec::new();
-    for r in rq::requests_of(&mut c, member, now, 500).await? {
+    for (r, item) in rq::requests_of(&mut c, member, now, 500).await? {
+        if !domain::social::can_see(&item.access(owner.id, owner.role, true)) {
+            continue;
+        }
         let Some(due) = r.due_at else { continue };
         if r.state != "promised" && r.state != "reported" {
             continue;

@@ -244,7 +244,7 @@ async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> 
     let rows: Vec<ActivityRow> = found
         .iter()
         .filter_map(|(_, a)| acts.iter().find(|x| x.id == *a).cloned())
-        .filter(|a| a.item.as_ref().is_none_or(|i| svc::visible(viewer, i)))
+        .filter(|a| svc::visible_activity(viewer, a))
         .collect();
     let reactions = reactions_of(&rows)?;
     Ok(Entries {
@@ -267,7 +267,7 @@ pub async fn entry(db: &Db, viewer: &Viewer, activity: i64) -> AppResult<Option<
     };
     let rows: Vec<ActivityRow> = acts
         .into_iter()
-        .filter(|a| a.item.as_ref().is_none_or(|i| svc::visible(viewer, i)))
+        .filter(|a| svc::visible_activity(viewer, a))
         .collect();
     if rows.is_empty() {
         return Ok(None);

@@ -669,7 +669,11 @@ pub async fn counts(db: &Db, viewer: &Viewer) -> AppResult<(usize, usize)> {
 /// The header's number: requests waiting on the viewer's act, in one query.
 pub async fn waiting_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
     let mut c = db.read().await?;
-    Ok(rq::waiting_count(&mut c, viewer.id()).await?)
+    let waiting = rq::waiting_on(&mut c, viewer.id()).await?;
+    Ok(waiting
+        .iter()
+        .filter(|i| crate::service::social::visible(viewer, i))
+        .count() as i64)
 }
 
 pub async fn work(db: &Db, viewer: &Viewer) -> AppResult<Work> {
@@ -677,7 +681,11 @@ pub async fn work(db: &Db, viewer: &Viewer) -> AppResult<Work> {
     let mut c = db.read().await?;
     let rows = rq::requests_of(&mut c, viewer.id(), now - RECENT_MICROS, 500).await?;
     let mut w = Work::default();
-    for r in rows {
+    // A party who can no longer see a request's item no longer lists it.
+    for (r, _) in rows
+        .into_iter()
+        .filter(|(_, item)| crate::service::social::visible(viewer, item))
+    {
         let (state, turn) = state_of(&r)?;
         let Some(viewer_role) = role_of(&r, viewer.id()) else {
             continue;
@@ -756,6 +764,8 @@ pub async fn todos(db: &Db, viewer: &Viewer) -> AppResult<Vec<TodoEntry>> {
     let mut out: Vec<TodoEntry> = rq::requests_of(&mut c, viewer.id(), now, 500)
         .await?
         .into_iter()
+        .filter(|(_, item)| crate::service::social::visible(viewer, item))
+        .map(|(r, _)| r)
         .filter(|r| r.performer_id == viewer.id() && r.state == State::Promised.as_str())
         .map(TodoEntry::Promise)
         .collect();

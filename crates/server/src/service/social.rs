@@ -32,6 +32,12 @@ pub fn visible(viewer: &Viewer, item: &ItemRow) -> bool {
     social::can_see(&item.access(viewer.id(), viewer.role(), viewer.member.is_active()))
 }
 
+/// The visibility rule, applied to one activity (with or without an item)
+/// for one viewer: every stream entry, fragment and notification asks it.
+pub fn visible_activity(viewer: &Viewer, a: &ActivityRow) -> bool {
+    social::can_see(&a.access(viewer.id(), viewer.role(), viewer.member.is_active()))
+}
+
 fn space_visible(viewer: &Viewer, s: &Space) -> bool {
     social::can_see_space(s.visibility, s.viewer_role.is_some(), viewer.role())
 }
@@ -1282,10 +1288,10 @@ pub async fn run_fanout_jobs(db: &Db) -> AppResult<()> {
 /// Whether a stream entry is shown: the visibility rule, then the viewer's
 /// mutes ("type:target" keys; only home reads them).
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {
+    if !visible_activity(viewer, r) {
+        return false;
+    }
     if let Some(item) = &r.item {
-        if !visible(viewer, item) {
-            return false;
-        }
         // Most viewers mute nothing: no keys to format then (three a row
         // of every page).
         if !muted.is_empty()
@@ -1575,7 +1581,7 @@ pub async fn notifications(
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let ids: Vec<i64> = rows.iter().map(|n| n.activity_id).collect();
     let acts = q::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
-    let unread = q::unread_count(&mut c, viewer.id()).await?;
+    let unread = unread_in(&mut c, viewer).await?;
     let next = if more {
         rows.last().map(|n| n.id)
     } else {
@@ -1586,7 +1592,7 @@ pub async fn notifications(
         .filter_map(|n| {
             let a = acts.iter().find(|a| a.id == n.activity_id)?.clone();
             // A notification never shows what the viewer may not see.
-            if a.item.as_ref().is_some_and(|i| !visible(viewer, i)) {
+            if !visible_activity(viewer, &a) {
                 return None;
             }
             Some((n, a))
@@ -1595,10 +1601,23 @@ pub async fn notifications(
     Ok((out, unread, next))
 }
 
+/// How many unread notifications the viewer can open.
 pub async fn unread_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
     let mut c = db.read().await?;
-    Ok(q::unread_count(&mut c, viewer.id()).await?)
+    unread_in(&mut c, viewer).await
 }
+
+/// Unread notifications are counted through the visibility rule, as the
+/// list shows them: one about something the viewer lost the right to see
+/// (removed from its space, made a guest) is neither listed nor counted.
+/// The newest [`UNREAD_COUNTED`] are looked at.
+async fn unread_in(c: &mut Conn, viewer: &Viewer) -> AppResult<i64> {
+    let rows = q::unread_access(c, viewer.id(), UNREAD_COUNTED).await?;
+    Ok(rows.iter().filter(|a| visible_activity(viewer, a)).count() as i64)
+}
+
+/// How many unread notifications the count looks at.
+pub const UNREAD_COUNTED: i64 = 1000;
 
 pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResult<u64> {
     let (member, ids) = (viewer.id(), ids.map(<[i64]>::to_vec));

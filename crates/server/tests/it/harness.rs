@@ -436,7 +436,22 @@ pub struct SseEvent {
 impl TestApp {
     /// Opens an SSE stream (an API path), optionally resuming after an id.
     pub async fn sse(&self, path: &str, last_event_id: Option<&str>) -> Sse {
+        self.sse_as(path, last_event_id, None).await
+    }
+
+    /// Opens an SSE stream with an API token instead of the session.
+    pub async fn sse_as(
+        &self,
+        path: &str,
+        last_event_id: Option<&str>,
+        token: Option<&str>,
+    ) -> Sse {
         let mut req = self.client.get(self.url(&format!("/api/v1{path}")));
+        if let Some(t) = token {
+            req = reqwest::Client::new()
+                .get(self.url(&format!("/api/v1{path}")))
+                .bearer_auth(t);
+        }
         if let Some(id) = last_event_id {
             req = req.header("last-event-id", id);
         }
@@ -456,6 +471,31 @@ impl TestApp {
 }
 
 impl Sse {
+    /// Whether the server ends the stream within `wait` (events before
+    /// the end are returned to be looked at).
+    pub async fn ends_within(&mut self, wait: std::time::Duration) -> (bool, Vec<SseEvent>) {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = Vec::new();
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data:")) {
+                    seen.push(SseEvent {
+                        id: None,
+                        event: String::new(),
+                        data: serde_json::from_str(data.trim()).unwrap_or(Value::Null),
+                    });
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return (false, seen),
+                Ok(None) | Ok(Some(Err(_))) => return (true, seen),
+                Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
+            }
+        }
+    }
+
     /// The next event (keep-alive comments skipped), or None after `wait`.
     pub async fn next(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
         use futures_util::StreamExt;

@@ -23,11 +23,31 @@ use tokio::sync::broadcast;
 use super::social_views::ActivityView;
 use crate::http::extract::ApiViewer;
 use crate::http::problem::Problem;
-use crate::service::accounts::Viewer;
+use crate::service::accounts::{Standing, Viewer};
 use crate::service::social::{self as svc, StreamRequest};
 use crate::state::AppState;
 
 type Events = axum::response::Response;
+
+/// Whether the viewer may go on receiving; a failed check closes the
+/// stream too (the client reconnects and is authenticated again).
+async fn still_holds(standing: &mut Standing, state: &AppState) -> bool {
+    match standing.holds(&state.db).await {
+        Ok(holds) => holds,
+        Err(e) => {
+            tracing::warn!(error = %e, "live stream could not check its viewer; closing it");
+            false
+        }
+    }
+}
+
+/// The viewer's standing as the stream starts: a credential that changed
+/// since the request was authenticated is "not logged in".
+async fn standing_of(state: &AppState, viewer: &Viewer) -> Result<Standing, Problem> {
+    Standing::of(&state.db, viewer)
+        .await?
+        .ok_or_else(Problem::unauthorized)
+}
 
 /// `Last-Event-ID`: `seq-activity` for home, an activity id elsewhere.
 fn last_event_id(headers: &HeaderMap, home: bool) -> Option<Position> {
@@ -49,6 +69,9 @@ fn event_id(p: Position, home: bool) -> String {
 struct Live {
     state: AppState,
     viewer: Viewer,
+    /// Checked at every wake-up: the stream closes once the viewer's
+    /// credential, role or active state changed.
+    standing: Standing,
     stream: Stream,
     home: bool,
     last: Position,
@@ -70,13 +93,18 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
                 r = l.rx.recv() => match r {
                     // Home wakes for deliveries to this member; other
                     // streams for activities past their position.
-                    Ok(a) if a.everyone => {}
+                    // A member named as notified may also have lost a right
+                    // (see `Standing`): every stream of theirs checks.
+                    Ok(a) if a.everyone || a.may_notify(l.viewer.id()) => {}
                     Ok(a) if l.home && !a.may_deliver(l.viewer.id()) => continue,
                     Ok(a) if !l.home && a.position <= l.last.0 => continue,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             }
+        }
+        if !still_holds(&mut l.standing, &l.state).await {
+            return None;
         }
         // Read until caught up (a read returns at most 100).
         let (rows, last, more) =
@@ -112,6 +140,7 @@ async fn live(
     which: StreamRequest,
     headers: &HeaderMap,
 ) -> Result<Events, Problem> {
+    let standing = standing_of(&state, &viewer).await?;
     // Subscribe before reading the position, so nothing falls in between.
     let rx = state.db.subscribe();
     let stream = {
@@ -130,6 +159,7 @@ async fn live(
     let l = Live {
         state,
         viewer,
+        standing,
         stream,
         home,
         last,
@@ -227,6 +257,7 @@ pub async fn item(
 struct Count {
     state: AppState,
     viewer: Viewer,
+    standing: Standing,
     rx: broadcast::Receiver<Announcement>,
     sent: Option<i64>,
     position: i64,
@@ -247,6 +278,9 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
             }
         }
         l.first = false;
+        if !still_holds(&mut l.standing, &l.state).await {
+            return None;
+        }
         let unread = svc::unread_count(&l.state.db, &l.viewer).await.ok()?;
         if l.sent != Some(unread) {
             l.sent = Some(unread);
@@ -269,6 +303,7 @@ pub async fn notifications(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Events, Problem> {
+    let standing = standing_of(&state, &viewer).await?;
     let rx = state.db.subscribe();
     let position = svc::stream_position(&state.db, &Stream::Everything { guest: false })
         .await?
@@ -276,6 +311,7 @@ pub async fn notifications(
     let l = Count {
         state,
         viewer,
+        standing,
         rx,
         sent: None,
         position,

@@ -1,0 +1,341 @@
+//! What a member may see stays what they may see: open live streams lose
+//! the right with the credential, activities without an item pass the one
+//! rule, and counts equal what the viewer can open.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::harness::{Backend, PASSWORD, TestApp, expect};
+
+backend_tests!(
+    trust_visibility_live_streams_close_when_the_right_goes,
+    trust_visibility_activities_without_an_item_pass_the_rule,
+    trust_visibility_counts_equal_what_can_be_opened,
+);
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// How the right to see can go while a stream is open.
+#[derive(Debug, Clone, Copy)]
+enum Loss {
+    Deactivated,
+    TokenRevoked,
+    LoggedOut,
+    PasswordChanged,
+    DemotedToGuest,
+}
+
+async fn trust_visibility_live_streams_close_when_the_right_goes(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let losses = [
+        Loss::Deactivated,
+        Loss::TokenRevoked,
+        Loss::LoggedOut,
+        Loss::PasswordChanged,
+        Loss::DemotedToGuest,
+    ];
+    for (n, loss) in losses.into_iter().enumerate() {
+        let handle = format!("viewer{n}");
+        let mut who = owner.new_member(&handle, "member").await;
+        let token = match loss {
+            Loss::TokenRevoked => {
+                let t = expect(
+                    who.post("/tokens", json!({"name": "live"})).await,
+                    StatusCode::CREATED,
+                )
+                .await;
+                Some((
+                    t["id"].as_str().unwrap().to_owned(),
+                    t["secret"].as_str().unwrap().to_owned(),
+                ))
+            }
+            _ => None,
+        };
+        let bearer = token.as_ref().map(|t| t.1.as_str());
+        let mut everything = who.sse_as("/streams/everything/events", None, bearer).await;
+        let mut count = who.sse_as("/notifications/events", None, bearer).await;
+        let first = count.next(WAIT).await.expect("the count on connect");
+        assert_eq!(first.data["unread"], 0);
+        // The stream works before: a profile post arrives.
+        let before = owner
+            .post_item(json!({"body": format!("before {n}")}))
+            .await;
+        let ev = everything.next(WAIT).await.expect("an event before");
+        assert_eq!(ev.data["item"]["id"], before.as_str(), "{loss:?}");
+        match loss {
+            Loss::Deactivated => {
+                expect(
+                    owner
+                        .patch(
+                            &format!("/admin/members/{handle}"),
+                            json!({"deactivated": true}),
+                        )
+                        .await,
+                    StatusCode::OK,
+                )
+                .await;
+            }
+            Loss::TokenRevoked => {
+                let id = &token.as_ref().unwrap().0;
+                expect(
+                    who.delete(&format!("/tokens/{id}")).await,
+                    StatusCode::NO_CONTENT,
+                )
+                .await;
+            }
+            Loss::LoggedOut => {
+                expect(who.delete("/session").await, StatusCode::NO_CONTENT).await;
+            }
+            Loss::PasswordChanged => {
+                expect(
+                    who.put(
+                        "/me/password",
+                        json!({"current_password": PASSWORD, "new_password": "another long secret"}),
+                    )
+                    .await,
+                    StatusCode::NO_CONTENT,
+                )
+                .await;
+            }
+            Loss::DemotedToGuest => {
+                expect(
+                    owner
+                        .patch(
+                            &format!("/admin/members/{handle}"),
+                            json!({"role": "guest"}),
+                        )
+                        .await,
+                    StatusCode::OK,
+                )
+                .await;
+            }
+        }
+        // A profile post, which a guest may not see, and a mention, which
+        // wakes the notification count.
+        let secret = format!("after-loss-{n} words");
+        owner
+            .post_item(json!({"body": format!("{secret} for @{handle}")}))
+            .await;
+        let (ended, events) = everything.ends_within(WAIT).await;
+        assert!(ended, "{loss:?}: the stream closes once the right is gone");
+        let shown: Vec<&Value> = events.iter().map(|e| &e.data).collect();
+        assert!(
+            !shown.iter().any(|d| d.to_string().contains(&secret)),
+            "{loss:?}: nothing arrives after the right went: {shown:?}"
+        );
+        let (ended, events) = count.ends_within(WAIT).await;
+        assert!(ended, "{loss:?}: the unread count closes too");
+        assert!(
+            events.is_empty(),
+            "{loss:?}: no count after the loss: {events:?}"
+        );
+        // A new stream with the same credential is refused, except where
+        // the credential itself still stands (a new role, a password
+        // changed from this very session).
+        match loss {
+            Loss::DemotedToGuest | Loss::PasswordChanged => {}
+            _ => {
+                let res = match bearer {
+                    Some(t) => reqwest::Client::new()
+                        .get(who.url("/api/v1/streams/everything/events"))
+                        .bearer_auth(t)
+                        .send()
+                        .await
+                        .unwrap(),
+                    None => who.page("/api/v1/streams/everything/events").await,
+                };
+                assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{loss:?}");
+            }
+        }
+        if let Loss::DemotedToGuest = loss {
+            // Reconnected as a guest, the profile post stays hidden.
+            let mut again = who.sse("/streams/everything/events", Some(&before)).await;
+            let shown = again.next(Duration::from_millis(800)).await;
+            assert!(
+                shown.is_none_or(|e| !e.data.to_string().contains(&secret)),
+                "a guest never gets the profile post"
+            );
+        }
+        who.csrf = None;
+    }
+    owner.stop().await;
+}
+
+/// The ids of a space's activities, as one of its members reads them.
+async fn space_activities(member: &TestApp, slug: &str) -> Vec<(String, String)> {
+    let page = expect(
+        member
+            .get(&format!("/spaces/{slug}/stream?limit=100"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_str().unwrap().to_owned(),
+                a["actor"]["handle"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Whether `who` gets the page fragment of activity `id`.
+async fn sees_fragment(who: &TestApp, id: &str) -> bool {
+    let res = who.page(&format!("/fragments/activities/{id}")).await;
+    match res.status() {
+        StatusCode::OK => true,
+        StatusCode::NO_CONTENT => false,
+        s => panic!("fragment {id}: {s}"),
+    }
+}
+
+async fn trust_visibility_activities_without_an_item_pass_the_rule(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    let gus = owner.new_member("gus", "guest").await;
+    for (slug, vis) in [("hush", "secret"), ("circle", "closed"), ("field", "open")] {
+        owner
+            .create_space(json!({"name": format!("Space {slug}"), "slug": slug, "visibility": vis}))
+            .await;
+    }
+    for slug in ["hush", "circle"] {
+        expect(
+            owner
+                .post(&format!("/spaces/{slug}/members"), json!({"handle": "ana"}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    // Bo asks to join the closed space; Ana joins the open one.
+    let j = expect(
+        bo.post("/spaces/circle/join", json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(j["outcome"], "requested");
+    ana.join("field").await;
+
+    let hush = space_activities(&ana, "hush").await;
+    let circle = space_activities(&ana, "circle").await;
+    let field = space_activities(&ana, "field").await;
+    assert!(hush.len() >= 2 && circle.len() >= 3 && field.len() >= 2);
+    for (id, _) in hush.iter().chain(&circle).chain(&field) {
+        assert!(sees_fragment(&ana, id).await, "a member sees activity {id}");
+    }
+    for (id, actor) in hush.iter().chain(&circle) {
+        // Bo sees his own request to join, nothing else of either space.
+        assert_eq!(
+            sees_fragment(&bo, id).await,
+            actor == "bo",
+            "an outsider and activity {id} by {actor}"
+        );
+        assert!(!sees_fragment(&gus, id).await, "a guest and activity {id}");
+    }
+    for (id, _) in &field {
+        assert!(
+            sees_fragment(&bo, id).await,
+            "the open space's activity {id}"
+        );
+        assert!(
+            !sees_fragment(&gus, id).await,
+            "a guest outside the open space, {id}"
+        );
+    }
+    // Nor do they reach Bo's or the guest's home and notifications.
+    for who in [&bo, &gus] {
+        let home = expect(who.get("/streams/home").await, StatusCode::OK).await;
+        let notes = expect(who.get("/notifications").await, StatusCode::OK).await;
+        let shown: Vec<&str> = home["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap())
+            .chain(
+                notes["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n["activity"]["id"].as_str().unwrap()),
+            )
+            .collect();
+        for (id, actor) in hush.iter().chain(&circle) {
+            assert!(
+                actor == "bo" || !shown.contains(&id.as_str()),
+                "{id} shown: {shown:?}"
+            );
+        }
+    }
+    owner.stop().await;
+}
+
+async fn trust_visibility_counts_equal_what_can_be_opened(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    owner
+        .create_space(
+            json!({"name": "Closedcircle Team", "slug": "circle", "visibility": "closed"}),
+        )
+        .await;
+    expect(
+        owner
+            .post("/spaces/circle/members", json!({"handle": "ana"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // A request to Ana in the closed space, and a mention of her there.
+    expect(
+        owner
+            .post(
+                "/requests",
+                json!({"to": ["ana"], "title": "Review the plan", "space": "circle"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    owner
+        .post_item(json!({"body": "over to you @ana", "space": "circle"}))
+        .await;
+    let work = expect(ana.get("/work").await, StatusCode::OK).await;
+    assert_eq!(work["counts"]["waiting_on_me"], 1, "{work}");
+    let notes = expect(ana.get("/notifications").await, StatusCode::OK).await;
+    assert!(notes["unread"].as_i64().unwrap() >= 2, "{notes}");
+
+    // Ana is removed from the space: what she can no longer open is no
+    // longer counted or listed.
+    expect(
+        owner.delete("/spaces/circle/members/ana").await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let work = expect(ana.get("/work").await, StatusCode::OK).await;
+    assert_eq!(work["counts"]["waiting_on_me"], 0, "{work}");
+    assert!(
+        !work.to_string().contains("Review the plan"),
+        "My work lists nothing she cannot open: {work}"
+    );
+    let notes = expect(ana.get("/notifications").await, StatusCode::OK).await;
+    let listed = notes["items"].as_array().unwrap();
+    let unread_listed = listed.iter().filter(|n| n["read"] == false).count() as i64;
+    assert_eq!(
+        notes["unread"].as_i64().unwrap(),
+        unread_listed,
+        "the unread count is what the list shows: {notes}"
+    );
+    let page = ana.page("/").await.text().await.unwrap();
+    assert!(!page.contains("Review the plan"));
+    owner.stop().await;
+}
