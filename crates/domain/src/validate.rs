@@ -108,6 +108,43 @@ fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Characters that show nothing: zero-width spaces and joiners, the
+/// word joiner, the byte-order mark, soft hyphens, Hangul and braille
+/// fillers, and the like. A name or title made only of them (and spaces)
+/// looks empty, so it counts as empty.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || is_bidi_control(c)
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{17B4}'
+                | '\u{17B5}'
+                | '\u{180B}'..='\u{180F}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{206A}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{1D159}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
+/// Whether the text shows nothing at all.
+pub fn looks_empty(text: &str) -> bool {
+    text.chars().all(is_invisible)
+}
+
 // ---------------------------------------------------------------------------
 // Handle
 
@@ -301,7 +338,7 @@ impl DisplayName {
         // those are harmless once collapsed, unlike other control
         // characters.
         let name = input.split_whitespace().collect::<Vec<_>>().join(" ");
-        if name.is_empty() {
+        if looks_empty(&name) {
             return Err(err("Enter your name as colleagues know it."));
         }
         if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
@@ -441,8 +478,9 @@ impl ShortText {
         Ok(Self(text.to_owned()))
     }
 
+    /// Empty, or made only of characters that show nothing.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        looks_empty(&self.0)
     }
 }
 
@@ -466,11 +504,11 @@ impl Markdown {
         let text = input.trim_end();
         if text
             .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            .any(|c| (c.is_control() && !matches!(c, '\n' | '\r' | '\t')) || is_bidi_control(c))
         {
             return Err(ValidationError::new(
                 field,
-                "Remove the invisible control characters from this text; they usually come from copying out of another program.",
+                "Remove the invisible control characters (or direction overrides) from this text; they usually come from copying out of another program.",
             ));
         }
         let count = text.chars().count();
@@ -483,8 +521,9 @@ impl Markdown {
         Ok(Self(text.to_owned()))
     }
 
+    /// Empty, or made only of characters that show nothing.
     pub fn is_empty(&self) -> bool {
-        self.0.trim().is_empty()
+        looks_empty(&self.0)
     }
 
     /// The text as HTML that is safe to put in a page.
@@ -803,6 +842,42 @@ mod tests {
     }
 
     #[test]
+    fn invisible_only_text_counts_as_empty() {
+        for blank in [
+            "",
+            " ",
+            "\u{200B}",
+            "\u{200C}\u{200D}",
+            "\u{FEFF} \u{2060}",
+            "\u{3164}",
+            "\u{00AD}",
+        ] {
+            assert!(
+                ShortText::parse("name", blank, 80).unwrap().is_empty(),
+                "{blank:?}"
+            );
+            assert!(
+                Markdown::parse("body", blank, 80).unwrap().is_empty(),
+                "{blank:?}"
+            );
+        }
+        for shown in ["a", "👩\u{200D}💻", "\u{200B}x", "李"] {
+            assert!(
+                !ShortText::parse("name", shown, 80).unwrap().is_empty(),
+                "{shown:?}"
+            );
+            assert!(
+                !Markdown::parse("body", shown, 80).unwrap().is_empty(),
+                "{shown:?}"
+            );
+        }
+        // Direction overrides are refused in bodies as in names and titles.
+        assert!(Markdown::parse("body", "pay \u{202E}0001\u{202C} now", 80).is_err());
+        assert!(Markdown::parse("body", "x\u{2067}y", 80).is_err());
+        assert!(ShortText::parse("title", "a\u{202D}b", 80).is_err());
+    }
+
+    #[test]
     fn display_name_bad() {
         for input in [
             "",
@@ -813,6 +888,10 @@ mod tests {
             "Ana\u{7f}",
             "Ana\u{202E}moc.evil",
             "\u{2066}Ana",
+            "\u{200B}",
+            "\u{200B}\u{200D} \u{FEFF}",
+            "\u{3164}\u{3164}",
+            "\u{2800}",
         ] {
             let e = DisplayName::parse(input).expect_err(input);
             assert_eq!(e.field, "display_name");

@@ -112,6 +112,9 @@ impl App {
             streams,
             tokens,
             token_use: Default::default(),
+            live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(
+                settings.live_per_member,
+            )),
             db,
             settings: Arc::new(settings),
             base_url,

@@ -227,6 +227,9 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     streams: None,
                     tokens: None,
                     token_use: Default::default(),
+                    live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(
+                        settings.live_per_member,
+                    )),
                 };
                 let input = InviteInput {
                     email,

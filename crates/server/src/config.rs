@@ -30,6 +30,7 @@ pub struct Settings {
     pub fanout_inline_max: i64,
     pub fold_deliveries_at: usize,
     pub stream_cache_mib: usize,
+    pub live_per_member: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -60,6 +61,7 @@ impl Default for Settings {
             fanout_inline_max: 500,
             fold_deliveries_at: 500_000,
             stream_cache_mib: 32,
+            live_per_member: 20,
         }
     }
 }
@@ -202,6 +204,13 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "MIB")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stream_cache_mib: Option<usize>,
+
+    /// Live connections (open streams and unread badges) one member may
+    /// hold; past it, their oldest closes [env: CHORUS_LIVE_PER_MEMBER]
+    /// [default: 20]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_per_member: Option<usize>,
 }
 
 impl SettingsArgs {

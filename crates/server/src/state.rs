@@ -22,4 +22,6 @@ pub struct AppState {
     pub tokens: Option<Arc<crate::service::accounts::TokenCache>>,
     /// API tokens' uses not yet written (see `service::accounts::TokenUse`).
     pub token_use: Arc<crate::service::accounts::TokenUse>,
+    /// Open live connections by member (see `http::api::live::LiveConnections`).
+    pub live: Arc<crate::http::api::live::LiveConnections>,
 }

@@ -239,9 +239,11 @@ pub async fn set_deactivated(tx: &mut Tx, id: i64, at: Option<i64>, now: i64) ->
         params![id, at, now],
     )
     .await?;
-    if at.is_some() {
+    if let Some(at) = at {
         tx.execute("DELETE FROM sessions WHERE member_id = $1", params![id])
             .await?;
+        // Reactivation does not bring them back.
+        revoke_all_tokens(tx, id, at).await?;
     }
     Ok(())
 }
@@ -468,6 +470,16 @@ pub async fn list_tokens(c: &mut Conn, member_id: i64) -> Result<Vec<ApiToken>, 
     .iter()
     .map(api_token)
     .collect()
+}
+
+/// Revokes every live API token of a member (after a password change or
+/// deactivation); returns how many.
+pub async fn revoke_all_tokens(tx: &mut Tx, member_id: i64, now: i64) -> Result<u64, Error> {
+    tx.execute(
+        "UPDATE api_tokens SET revoked_at = $2 WHERE member_id = $1 AND revoked_at IS NULL",
+        params![member_id, now],
+    )
+    .await
 }
 
 /// Revokes a member's own token; false when there is no such live token.

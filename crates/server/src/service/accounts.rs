@@ -576,7 +576,10 @@ pub async fn update_profile(db: &Db, viewer: &Viewer, input: &ProfileInput) -> A
     Ok(m)
 }
 
-pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str) -> AppResult<()> {
+/// Changes the viewer's password. Their other sessions end and every API
+/// token of theirs is revoked (a changed password is often a response to
+/// a leak); returns how many tokens were revoked.
+pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str) -> AppResult<u64> {
     let new = Password::parse(new).map_err(|e| ValidationError::new("new_password", e.message))?;
     let hash = {
         let mut c = db.read().await?;
@@ -597,8 +600,9 @@ pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str)
         Auth::Token { .. } => None,
     };
     q::delete_other_sessions(&mut tx, viewer.id(), keep).await?;
+    let revoked = q::revoke_all_tokens(&mut tx, viewer.id(), now_micros()).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(revoked)
 }
 
 /// Image types accepted as avatars, recognised by their first bytes rather

@@ -75,7 +75,7 @@ pub fn parse_due(input: &str, tz: &str) -> Result<Option<i64>, ValidationError> 
 
 fn parse_title(s: &str) -> Result<ShortText, ValidationError> {
     let t = ShortText::parse("title", s, 200)?;
-    if t.as_str().trim().is_empty() {
+    if t.is_empty() {
         return Err(ValidationError::new(
             "title",
             "Say in a few words what is asked or offered.",
@@ -867,7 +867,7 @@ pub async fn create_todo(db: &Db, viewer: &Viewer, input: &TodoInput) -> AppResu
 
 fn parse_todo_title(s: &str) -> Result<ShortText, ValidationError> {
     let t = ShortText::parse("title", s, 200)?;
-    if t.as_str().trim().is_empty() {
+    if t.is_empty() {
         return Err(ValidationError::new("title", "Write what there is to do."));
     }
     Ok(t)

@@ -503,7 +503,7 @@ pub(crate) async fn render(c: &mut Conn, body: &str) -> AppResult<(String, Vec<i
 
 fn parse_body(body: &str) -> Result<Markdown, ValidationError> {
     let md = Markdown::parse("body", body, MAX_BODY_CHARS)?;
-    if md.as_str().trim().is_empty() {
+    if md.is_empty() {
         return Err(ValidationError::new("body", "Write something first."));
     }
     Ok(md)

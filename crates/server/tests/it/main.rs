@@ -7,5 +7,6 @@ mod live;
 mod ops;
 mod requests;
 mod social;
+mod trust_hardening;
 mod trust_visibility;
 mod web;

@@ -225,7 +225,8 @@ pub struct PasswordRequest {
     pub new_password: String,
 }
 
-/// Changes the password; other sessions end.
+/// Changes the password; the member's other sessions end and every API
+/// token of theirs is revoked (the one making this call too).
 #[utoipa::path(put, path = "/me/password", tag = "accounts", request_body = PasswordRequest,
     security(("bearer" = []), ("session" = [])),
     responses((status = 204), (status = 422, body = Problem)))]

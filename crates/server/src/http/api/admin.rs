@@ -62,7 +62,8 @@ pub async fn update_settings(
 pub struct MemberAdminRequest {
     /// `owner`, `admin`, `member` or `guest`.
     pub role: Option<String>,
-    /// True to deactivate, false to reactivate.
+    /// True to deactivate (their sessions end and their API tokens are
+    /// revoked), false to reactivate (revoked tokens stay revoked).
     pub deactivated: Option<bool>,
 }
 

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -19,6 +20,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use store::db::bus::Announcement;
 use store::social::{Position, Stream};
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use super::social_views::ActivityView;
 use crate::http::extract::ApiViewer;
@@ -28,6 +30,84 @@ use crate::service::social::{self as svc, StreamRequest};
 use crate::state::AppState;
 
 type Events = axum::response::Response;
+
+/// The live connections each member holds, so that one member (a leaked
+/// token in a loop, a browser with a hundred tabs) cannot hold the
+/// server's connections: past `live_per_member` their oldest closes.
+pub struct LiveConnections {
+    max: usize,
+    next: std::sync::atomic::AtomicU64,
+    open: std::sync::Mutex<std::collections::HashMap<i64, VecDeque<(u64, CancellationToken)>>>,
+}
+
+impl LiveConnections {
+    pub fn new(max: usize) -> LiveConnections {
+        LiveConnections {
+            max: max.max(1),
+            next: Default::default(),
+            open: Default::default(),
+        }
+    }
+
+    /// Registers a connection of `member`, closing their oldest ones past
+    /// the limit.
+    fn open(self: &Arc<Self>, member: i64) -> Slot {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let closed = CancellationToken::new();
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mine = open.entry(member).or_default();
+        mine.push_back((id, closed.clone()));
+        while mine.len() > self.max {
+            if let Some((_, oldest)) = mine.pop_front() {
+                oldest.cancel();
+            }
+        }
+        Slot {
+            all: Arc::clone(self),
+            member,
+            id,
+            closed,
+        }
+    }
+
+    /// How many live connections a member holds.
+    pub fn held_by(&self, member: i64) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&member)
+            .map_or(0, VecDeque::len)
+    }
+}
+
+/// One registered live connection; dropping it (the stream ended or the
+/// client went away) lets go of its place.
+struct Slot {
+    all: Arc<LiveConnections>,
+    member: i64,
+    id: u64,
+    /// Cancelled when newer connections of the member push this one out.
+    closed: CancellationToken,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self
+            .all
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(mine) = open.get_mut(&self.member) {
+            mine.retain(|(id, _)| *id != self.id);
+            if mine.is_empty() {
+                open.remove(&self.member);
+            }
+        }
+    }
+}
 
 /// Whether the viewer may go on receiving; a failed check closes the
 /// stream too (the client reconnects and is authenticated again).
@@ -72,6 +152,7 @@ struct Live {
     /// Checked at every wake-up: the stream closes once the viewer's
     /// credential, role or active state changed.
     standing: Standing,
+    slot: Slot,
     stream: Stream,
     home: bool,
     last: Position,
@@ -90,6 +171,7 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
         if !l.read_now {
             tokio::select! {
                 _ = l.state.stopping.cancelled() => return None,
+                _ = l.slot.closed.cancelled() => return None,
                 r = l.rx.recv() => match r {
                     // Home wakes for deliveries to this member; other
                     // streams for activities past their position.
@@ -103,7 +185,7 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
                 },
             }
         }
-        if !still_holds(&mut l.standing, &l.state).await {
+        if l.slot.closed.is_cancelled() || !still_holds(&mut l.standing, &l.state).await {
             return None;
         }
         // Read until caught up (a read returns at most 100).
@@ -156,10 +238,12 @@ async fn live(
         Some(p) => (p, true),
         None => (svc::stream_position(&state.db, &stream).await?, false),
     };
+    let slot = state.live.open(viewer.id());
     let l = Live {
         state,
         viewer,
         standing,
+        slot,
         stream,
         home,
         last,
@@ -258,6 +342,7 @@ struct Count {
     state: AppState,
     viewer: Viewer,
     standing: Standing,
+    slot: Slot,
     rx: broadcast::Receiver<Announcement>,
     sent: Option<i64>,
     position: i64,
@@ -269,6 +354,7 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
         if !l.first {
             tokio::select! {
                 _ = l.state.stopping.cancelled() => return None,
+                _ = l.slot.closed.cancelled() => return None,
                 r = l.rx.recv() => match r {
                     Ok(a) if !a.may_notify(l.viewer.id()) => continue,
                     Ok(a) => l.position = l.position.max(a.position),
@@ -308,10 +394,12 @@ pub async fn notifications(
     let position = svc::stream_position(&state.db, &Stream::Everything { guest: false })
         .await?
         .0;
+    let slot = state.live.open(viewer.id());
     let l = Count {
         state,
         viewer,
         standing,
+        slot,
         rx,
         sent: None,
         position,

@@ -1687,13 +1687,13 @@ pub async fn change_password(
         Err(r) => return r,
     };
     let r = accounts::change_password(&state.db, &v, &f.current_password, &f.new_password).await;
-    settings_after(
-        &state,
-        &v,
-        r,
-        "Password changed. Your other logins have ended.",
-    )
-    .await
+    let said = match r {
+        Ok(0) => "Password changed. Your other logins have ended.".to_owned(),
+        Ok(1) => "Password changed. Your other logins have ended, and your API token was revoked: create a new one below if a script needs it.".to_owned(),
+        Ok(n) => format!("Password changed. Your other logins have ended, and your {n} API tokens were revoked: create new ones below where scripts need them."),
+        Err(_) => String::new(),
+    };
+    settings_after(&state, &v, r, &said).await
 }
 
 #[derive(Deserialize)]
