@@ -31,6 +31,8 @@ pub struct Settings {
     pub fold_deliveries_at: usize,
     pub stream_cache_mib: usize,
     pub live_per_member: usize,
+    pub query_count_header: bool,
+    pub metrics_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -62,6 +64,8 @@ impl Default for Settings {
             fold_deliveries_at: 500_000,
             stream_cache_mib: 32,
             live_per_member: 20,
+            query_count_header: false,
+            metrics_token: None,
         }
     }
 }
@@ -211,6 +215,20 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_per_member: Option<usize>,
+
+    /// Answer every request with `X-Query-Count`, the number of database
+    /// statements it ran (for tests and profiling)
+    /// [env: CHORUS_QUERY_COUNT_HEADER] [default: false]
+    #[arg(long, value_name = "BOOL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub query_count_header: Option<bool>,
+
+    /// /metrics answers only requests that send `Authorization: Bearer
+    /// <this token>`; without it, only requests from this machine's
+    /// loopback addresses [env: CHORUS_METRICS_TOKEN]
+    #[arg(long, value_name = "TOKEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<String>,
 }
 
 impl SettingsArgs {

@@ -75,10 +75,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The pages' only script is a static file, and they have no inline
+/// styles: nothing else may run, and nobody may frame them.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
 /// Counts requests and their latency per route, counts the queries each
-/// request makes (reported as `X-Query-Count`), and adds the headers every
-/// response carries.
-async fn observe(State(_state): State<AppState>, req: Request, next: Next) -> Response {
+/// request makes (reported as `X-Query-Count` when the settings ask), and
+/// adds the headers every response carries: the security headers, no
+/// caching of anything that did not say how it may be cached (pages and
+/// JSON are the viewer's own), and how to authenticate on a 401.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
     let route = req
@@ -99,8 +106,23 @@ async fn observe(State(_state): State<AppState>, req: Request, next: Next) -> Re
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("chorus_http_requests_total", &labels).increment(1);
     metrics::histogram!("chorus_http_request_duration_seconds", &labels).record(took.as_secs_f64());
+    let unauthorized = res.status() == StatusCode::UNAUTHORIZED;
     let h = res.headers_mut();
-    h.insert("x-query-count", HeaderValue::from(queries));
+    if state.settings.query_count_header {
+        h.insert("x-query-count", HeaderValue::from(queries));
+    }
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CSP));
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    if state.settings.secure_cookies() {
+        h.entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static("max-age=31536000"));
+    }
+    if unauthorized {
+        h.entry(header::WWW_AUTHENTICATE)
+            .or_insert(HeaderValue::from_static("Bearer realm=\"chorus\""));
+    }
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::REFERRER_POLICY)
@@ -125,7 +147,30 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics, for this machine's loopback addresses, or for
+/// whoever sends the `metrics_token` as a bearer token when one is set.
+async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+    let allowed = match &state.settings.metrics_token {
+        Some(token) => req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|sent| {
+                extract::constant_time_eq(sent.trim().as_bytes(), token.as_bytes())
+            }),
+        None => peer.is_some_and(|p| p.0.ip().is_loopback()),
+    };
+    if !allowed {
+        return Problem::not_found(
+            "Metrics are served to this machine only, or with the metrics token \
+             (setting metrics_token) as a bearer token.",
+        )
+        .into_response();
+    }
     // SQLite's group commit: writes committed, and the COMMITs they took.
     if let Some((writes, commits)) = state.db.commit_counts() {
         metrics::counter!("chorus_sqlite_writes_committed_total").absolute(writes);

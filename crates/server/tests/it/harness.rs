@@ -134,6 +134,7 @@ impl TestApp {
             database_url: Some(database_url.clone()),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             db_max_connections: 4,
+            query_count_header: true,
             ..Settings::default()
         };
         tweak(&mut settings);

@@ -14,6 +14,8 @@ backend_tests!(
     trust_hardening_live_connections_per_member_are_limited,
     trust_hardening_password_change_and_deactivation_revoke_tokens,
     trust_hardening_invisible_and_reversed_text_is_refused,
+    trust_hardening_security_headers_and_metrics,
+    trust_hardening_forms_before_login_check_the_origin,
 );
 
 async fn trust_hardening_live_connections_per_member_are_limited(b: Backend) {
@@ -137,4 +139,106 @@ async fn trust_hardening_invisible_and_reversed_text_is_refused(b: Backend) {
     let me = expect(owner.get("/me").await, StatusCode::OK).await;
     assert_eq!(me["display_name"], "Olga Owner");
     owner.stop().await;
+}
+
+async fn trust_hardening_security_headers_and_metrics(b: Backend) {
+    let mut app = TestApp::spawn_with(b, |s| {
+        s.query_count_header = false;
+        s.metrics_token = Some("metrics-secret".into());
+    })
+    .await;
+    app.setup_owner().await;
+    for path in ["/", "/api/v1/me"] {
+        let res = app.page(path).await;
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for part in [
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(csp.contains(part), "{path}: {csp}");
+        }
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert!(
+            h.get("x-query-count").is_none(),
+            "{path}: only when asked for"
+        );
+        assert!(h.get("strict-transport-security").is_none(), "{path}: http");
+    }
+    // Static files keep their own caching.
+    let res = app.page("/static/app.js").await;
+    assert!(
+        res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    // A 401 says how to authenticate.
+    let res = reqwest::get(app.url("/api/v1/me")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    // Metrics need the token once one is set.
+    let res = app.page("/metrics").await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = reqwest::Client::new()
+        .get(app.url("/metrics"))
+        .bearer_auth("metrics-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("chorus_http_requests_total")
+    );
+    app.stop().await;
+    // Over https, browsers are told to keep to it.
+    let mut app =
+        TestApp::spawn_with(b, |s| s.base_url = Some("https://chorus.example".into())).await;
+    let res = app.page("/login").await;
+    assert!(
+        res.headers()["strict-transport-security"]
+            .to_str()
+            .unwrap()
+            .contains("max-age")
+    );
+    app.setup_owner().await;
+    app.stop().await;
+}
+
+async fn trust_hardening_forms_before_login_check_the_origin(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let login = |origin: &str| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(app.url("/login"))
+            .header("origin", origin.to_owned())
+            .form(&[("login", "owner"), ("password", PASSWORD)])
+            .send()
+    };
+    for foreign in [
+        "http://evil.example",
+        "null",
+        "https://127.0.0.1.evil.example",
+    ] {
+        let res = login(foreign).await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{foreign}");
+        assert!(res.headers().get("set-cookie").is_none(), "{foreign}");
+    }
+    let own = app.addr.clone();
+    let res = login(&own).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "own origin {own}");
+    app.stop().await;
 }

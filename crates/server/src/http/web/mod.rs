@@ -139,13 +139,25 @@ pub(crate) fn form_errors(e: AppError) -> Result<(StatusCode, Vec<String>), Resp
     Ok((status, messages))
 }
 
-/// Refuses form posts that a browser says came from another site.
+/// Refuses form posts that a browser says came from another site: by
+/// `Sec-Fetch-Site`, or by an `Origin` whose host is not the one the
+/// request was sent to (an opaque `null` origin included). Forms before
+/// login have no session to carry a CSRF token, so this is their guard.
 fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
-    let cross = headers
+    let cross_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v == "cross-site");
-    if cross {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
+        let origin_host = o
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest.trim_end_matches('/'));
+        origin_host.is_none() || origin_host != host
+    });
+    if cross_site || foreign_origin {
         Err((StatusCode::FORBIDDEN, "Cross-site form posts are refused.").into_response())
     } else {
         Ok(())
