@@ -23,6 +23,7 @@ pub struct Settings {
     pub session_days: i64,
     pub invitation_days: i64,
     pub trust_proxy_headers: bool,
+    pub trusted_proxy_hops: usize,
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_address: i64,
     pub login_window_minutes: i64,
@@ -53,6 +54,7 @@ impl Default for Settings {
             session_days: 30,
             invitation_days: 7,
             trust_proxy_headers: false,
+            trusted_proxy_hops: 1,
             login_max_failures_per_account: 5,
             login_max_failures_per_address: 20,
             login_window_minutes: 15,
@@ -157,6 +159,15 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "BOOL")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_proxy_headers: Option<bool>,
+
+    /// With trust_proxy_headers: how many proxies you run in front of Chorus,
+    /// each appending the address it saw to X-Forwarded-For; the client is
+    /// the entry this many places from the right (entries further left are
+    /// the client's own say)
+    /// [env: CHORUS_TRUSTED_PROXY_HOPS] [default: 1]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy_hops: Option<usize>,
 
     /// Failed logins per account within the window before it is throttled
     /// [env: CHORUS_LOGIN_MAX_FAILURES_PER_ACCOUNT] [default: 5]

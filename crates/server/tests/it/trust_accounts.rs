@@ -1,0 +1,104 @@
+//! Accounts and what they reveal, probed as an attacker would: where a
+//! login sends you, login throttling under concurrency and from other
+//! addresses, the client address behind a proxy, sign-up by domain, taken
+//! space addresses, and the audience preview against the post.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::backend_tests;
+use crate::harness::{Backend, PASSWORD, TestApp, expect, expect_problem};
+
+backend_tests!(
+    forwarded_for_uses_the_proxy_entry,
+    forwarded_for_counts_trusted_hops,
+);
+
+fn login_body(login: &str, password: &str) -> Value {
+    json!({"login": login, "password": password})
+}
+
+async fn forwarded_for_uses_the_proxy_entry(b: Backend) {
+    let mut app = TestApp::spawn_with(b, |s| {
+        s.trust_proxy_headers = true;
+        s.login_max_failures_per_address = 3;
+    })
+    .await;
+    app.setup_owner().await;
+    let other = app.browser();
+    // The client writes its own X-Forwarded-For; the proxy appends the
+    // address it saw.
+    for i in 0..3 {
+        let res = other
+            .client
+            .post(other.url("/api/v1/session"))
+            .header("x-forwarded-for", format!("10.0.0.{i}, 192.0.2.7"))
+            .json(&login_body(&format!("nobody{i}"), "wrong password!"))
+            .send()
+            .await
+            .unwrap();
+        expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let res = other
+        .client
+        .post(other.url("/api/v1/session"))
+        .header("x-forwarded-for", "10.0.0.99, 192.0.2.7")
+        .json(&login_body("owner", PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Another address behind the same proxy is not throttled.
+    let res = other
+        .client
+        .post(other.url("/api/v1/session"))
+        .header("x-forwarded-for", "192.0.2.8")
+        .json(&login_body("owner", PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    expect(res, StatusCode::OK).await;
+    app.stop().await;
+}
+
+async fn forwarded_for_counts_trusted_hops(b: Backend) {
+    let mut app = TestApp::spawn_with(b, |s| {
+        s.trust_proxy_headers = true;
+        s.trusted_proxy_hops = 2;
+        s.login_max_failures_per_address = 2;
+    })
+    .await;
+    app.setup_owner().await;
+    let other = app.browser();
+    let send = |xff: String, login: &str| {
+        other
+            .client
+            .post(other.url("/api/v1/session"))
+            .header("x-forwarded-for", xff)
+            .json(&login_body(login, "wrong password!"))
+            .send()
+    };
+    // Two proxies: the client is the second entry from the right.
+    for i in 0..2 {
+        let res = send(format!("10.1.1.{i}, 192.0.2.9, 10.0.0.1"), "nobody")
+            .await
+            .unwrap();
+        expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let res = send("10.1.1.77, 192.0.2.9, 10.0.0.1".into(), "nobody")
+        .await
+        .unwrap();
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Multiple header lines are one list.
+    let res = other
+        .client
+        .post(other.url("/api/v1/session"))
+        .header("x-forwarded-for", "192.0.2.9")
+        .header("x-forwarded-for", "10.0.0.2")
+        .json(&login_body("nobody", "wrong password!"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    app.stop().await;
+}
