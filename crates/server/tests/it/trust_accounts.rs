@@ -10,9 +10,55 @@ use crate::backend_tests;
 use crate::harness::{Backend, PASSWORD, TestApp, expect, expect_problem};
 
 backend_tests!(
+    login_next_stays_on_this_site,
     forwarded_for_uses_the_proxy_entry,
     forwarded_for_counts_trusted_hops,
 );
+
+/// Posts the login form with a raw (already encoded) `next` and returns
+/// the response.
+async fn login_form(app: &TestApp, next: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "login=owner&password={}&next={next}",
+            PASSWORD.replace(' ', "+")
+        ))
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn login_next_stays_on_this_site(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    for bad in [
+        "/%09/evil.example/page",
+        "//evil.example",
+        "/%5Cevil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "https:%2F%2Fevil.example",
+        "/ok%0Aevil",
+        "/ok%0Bevil",
+        "/ok%0Devil",
+        "/ok%20evil",
+        "/%2509/evil.example",
+        "%2F%2Fevil.example",
+        "evil.example",
+    ] {
+        let res = login_form(&app.browser(), bad).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "next={bad}");
+        assert_eq!(res.headers()["location"], "/", "next={bad}");
+    }
+    let res = login_form(&app.browser(), "/spaces").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/spaces");
+    let res = login_form(&app.browser(), "/items/1%3Fx%3D1%23c2").await;
+    assert_eq!(res.headers()["location"], "/items/1?x=1#c2");
+    app.stop().await;
+}
 
 fn login_body(login: &str, password: &str) -> Value {
     json!({"login": login, "password": password})

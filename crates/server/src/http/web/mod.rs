@@ -309,9 +309,23 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after login, never another site.
+/// Where to go after login or a form, if it is a path on this site;
+/// anything else goes home. A path here is one `/` followed by anything
+/// but another `/` or a `\` (`//host` and `/\host` name another site),
+/// with no backslash, control character or whitespace anywhere, as sent or
+/// once percent-decoded: browsers drop tabs and newlines from a
+/// `Location` (`/\t/host` becomes `//host`), and a header cannot carry a
+/// newline at all. Without a scheme or host, it cannot leave this origin.
 pub(crate) fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    fn plain(s: &str) -> bool {
+        s.starts_with('/')
+            && !s[1..].starts_with('/')
+            && !s
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    }
+    let decoded = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    if plain(next) && plain(&decoded) {
         next
     } else {
         "/"
