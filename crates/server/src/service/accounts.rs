@@ -206,7 +206,8 @@ pub async fn start_session(
     })
 }
 
-/// Checks a password login, with throttling per account and per address.
+/// Checks a password login, throttled per account and address, per account
+/// (a slower backstop) and per address.
 pub async fn login(
     state: &AppState,
     login: &str,
@@ -230,14 +231,18 @@ pub async fn login(
     }
     let now = now_micros();
     let window = s.login_window_minutes.max(1) * MICROS_PER_MINUTE;
+    let limits = q::LoginLimits {
+        per_account_address: s.login_max_failures_per_account_address,
+        per_account: s.login_max_failures_per_account,
+        per_address: s.login_max_failures_per_address,
+    };
+    // The attempt counts as a failure from before its password is checked
+    // until it is found right: concurrent guesses cannot outrun the count.
     let found = {
-        let mut c = state.db.read().await?;
-        let found = q::member_for_login(&mut c, login).await?;
-        let (per_account, per_address) =
-            q::login_failures(&mut c, found.as_ref().map(|(m, _)| m.id), ip, now - window).await?;
-        if per_account >= s.login_max_failures_per_account
-            || per_address >= s.login_max_failures_per_address
-        {
+        let mut tx = state.db.write().await?;
+        let found = q::member_for_login(&mut tx, login).await?;
+        let member_id = found.as_ref().map(|(m, _)| m.id);
+        if !q::begin_login_attempt(&mut tx, member_id, ip, now, now - window, limits).await? {
             return Err(AppError::RateLimited {
                 detail: format!(
                     "Too many failed logins. Wait {} minutes and try again, or ask an admin to \
@@ -247,6 +252,7 @@ pub async fn login(
                 retry_after: (s.login_window_minutes.max(1) * 60) as u64,
             });
         }
+        tx.commit().await?;
         found
     };
     let hash = found
@@ -254,26 +260,19 @@ pub async fn login(
         .map_or(crypto::DUMMY_HASH, |(_, h)| h.as_str());
     let ok = crypto::verify_password(password, hash).await && found.is_some();
     let Some((member, _)) = found.filter(|_| ok) else {
-        let mut tx = state.db.write().await?;
-        let member_id = q::member_for_login(&mut tx, login)
-            .await?
-            .as_ref()
-            .map(|(m, _)| m.id);
-        q::record_login_failure(&mut tx, member_id, ip, now).await?;
-        tx.commit().await?;
         return Err(AppError::Unauthorized(
             "That handle or email and password do not match. Check them and try again.".into(),
         ));
     };
+    {
+        let mut tx = state.db.write().await?;
+        q::clear_login_failures(&mut tx, member.id, ip, now - window).await?;
+        tx.commit().await?;
+    }
     if !member.is_active() {
         return Err(AppError::Forbidden(
             "This account has been deactivated. Ask an admin if you need it back.".into(),
         ));
-    }
-    {
-        let mut tx = state.db.write().await?;
-        q::clear_login_failures(&mut tx, member.id, now - window).await?;
-        tx.commit().await?;
     }
     let session = start_session(state, member.id, ip, user_agent).await?;
     Ok((member, session))

@@ -11,6 +11,8 @@ use crate::harness::{Backend, PASSWORD, TestApp, expect, expect_problem};
 
 backend_tests!(
     login_next_stays_on_this_site,
+    login_throttle_survives_concurrent_attempts,
+    login_throttle_is_per_account_and_address,
     forwarded_for_uses_the_proxy_entry,
     forwarded_for_counts_trusted_hops,
 );
@@ -62,6 +64,88 @@ async fn login_next_stays_on_this_site(b: Backend) {
 
 fn login_body(login: &str, password: &str) -> Value {
     json!({"login": login, "password": password})
+}
+
+/// A login from the given client address (the proxy in front appends it).
+async fn login_from(app: &TestApp, address: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/session"))
+        .header("x-forwarded-for", format!("203.0.113.66, {address}"))
+        .json(&login_body("owner", password))
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn login_throttle_survives_concurrent_attempts(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let attempts = (0..40).map(|_| {
+        let other = app.browser();
+        async move {
+            other
+                .post("/session", login_body("owner", "wrong password!"))
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut refused = 0;
+    let mut throttled = 0;
+    for res in answers {
+        match res.status() {
+            StatusCode::UNAUTHORIZED => refused += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(res.headers().contains_key("retry-after"));
+                expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+                throttled += 1;
+            }
+            s => panic!("unexpected {s}"),
+        }
+    }
+    assert_eq!(refused, 5, "only the limit's worth of guesses are checked");
+    assert_eq!(throttled, 35);
+    app.stop().await;
+}
+
+async fn login_throttle_is_per_account_and_address(b: Backend) {
+    let mut app = TestApp::spawn_with(b, |s| {
+        s.trust_proxy_headers = true;
+        s.login_max_failures_per_account = 12;
+    })
+    .await;
+    app.setup_owner().await;
+    let attacker = app.browser();
+    for _ in 0..5 {
+        let res = login_from(&attacker, "198.51.100.1", "wrong password!").await;
+        expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let res = login_from(&attacker, "198.51.100.1", PASSWORD).await;
+    assert!(res.headers().contains_key("retry-after"));
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // The owner, elsewhere, still logs in.
+    let owner = app.browser();
+    expect(
+        login_from(&owner, "198.51.100.2", PASSWORD).await,
+        StatusCode::OK,
+    )
+    .await;
+    // Their success forgets nothing of the attacker's failures.
+    let res = login_from(&attacker, "198.51.100.1", "wrong password!").await;
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Past the per-account backstop (12 from all addresses), every address
+    // waits.
+    for i in 0..7 {
+        let res = login_from(
+            &attacker,
+            &format!("198.51.100.{}", 10 + i),
+            "wrong password!",
+        )
+        .await;
+        expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    let res = login_from(&owner, "198.51.100.3", PASSWORD).await;
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    app.stop().await;
 }
 
 async fn forwarded_for_uses_the_proxy_entry(b: Backend) {
