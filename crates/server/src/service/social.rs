@@ -141,9 +141,12 @@ pub async fn create_space(db: &Db, viewer: &Viewer, input: &SpaceInput) -> AppRe
     )
     .await
     .map_err(|e| {
+        // The same words for every taken slug, a secret space's too, so
+        // the answer does not tell that a space the creator may not see
+        // exists.
         if e.is_conflict_on("slug") {
             AppError::Conflict {
-                detail: format!("There is already a space \"{slug}\". Choose another short name."),
+                detail: "That address is not available; choose another.".into(),
                 field: Some("slug"),
             }
         } else {

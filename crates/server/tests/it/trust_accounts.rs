@@ -15,6 +15,7 @@ backend_tests!(
     login_throttle_is_per_account_and_address,
     forwarded_for_uses_the_proxy_entry,
     forwarded_for_counts_trusted_hops,
+    taken_space_address_reveals_nothing,
 );
 
 /// Posts the login form with a raw (already encoded) `next` and returns
@@ -230,5 +231,47 @@ async fn forwarded_for_counts_trusted_hops(b: Backend) {
         .await
         .unwrap();
     expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    app.stop().await;
+}
+
+async fn taken_space_address_reveals_nothing(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    app.create_space(json!({"name": "Hidden", "slug": "hidden", "visibility": "secret"}))
+        .await;
+    app.create_space(json!({"name": "Lobby", "slug": "lobby", "visibility": "open"}))
+        .await;
+    let mia = app.new_member("mia", "member").await;
+    expect_problem(
+        mia.get("/spaces/hidden").await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    let secret = expect(
+        mia.post(
+            "/spaces",
+            json!({"name": "Mine", "slug": "hidden", "visibility": "open"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let open = expect(
+        mia.post(
+            "/spaces",
+            json!({"name": "Mine", "slug": "lobby", "visibility": "open"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(secret, open);
+    let detail = secret["detail"].as_str().unwrap();
+    assert!(
+        !detail.contains("hidden") && !detail.contains("already"),
+        "{detail}"
+    );
+    assert!(detail.contains("not available"), "{detail}");
     app.stop().await;
 }
