@@ -16,6 +16,7 @@ backend_tests!(
     forwarded_for_uses_the_proxy_entry,
     forwarded_for_counts_trusted_hops,
     taken_space_address_reveals_nothing,
+    audience_preview_matches_the_post,
 );
 
 /// Posts the login form with a raw (already encoded) `next` and returns
@@ -273,5 +274,86 @@ async fn taken_space_address_reveals_nothing(b: Backend) {
         "{detail}"
     );
     assert!(detail.contains("not available"), "{detail}");
+    app.stop().await;
+}
+
+async fn audience_preview_matches_the_post(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let alice = app.new_member("alice", "member").await;
+    let bob = app.new_member("bob", "member").await;
+    let _dora = app.new_member("dora", "member").await;
+    expect(
+        app.patch("/admin/members/dora", json!({"deactivated": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+
+    // Repeats, in any case, with or without @, count once; so does the
+    // viewer named among the recipients.
+    for direct in [
+        "alice,alice",
+        "alice,%40ALICE",
+        "alice,owner",
+        "Alice,@owner,alice",
+    ] {
+        let a = expect(
+            app.get(&format!("/audience?direct={direct}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(a["count"], 2, "{direct}: {a}");
+        assert_eq!(a["label"], "alice and you", "{direct}: {a}");
+    }
+    let a = expect(
+        app.get("/audience?direct=alice,bob,alice").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(a["count"], 3);
+    assert_eq!(a["label"], "alice and bob (3 people with you)");
+
+    // Whatever the post refuses, the preview refuses the same way.
+    for (direct, to) in [
+        ("alice,nobody", json!(["alice", "nobody"])),
+        ("alice,dora", json!(["alice", "dora"])),
+        ("owner", json!(["owner"])),
+        ("@owner,OWNER", json!(["@owner", "OWNER"])),
+    ] {
+        let preview = expect_problem(
+            app.get(&format!("/audience?direct={direct}")).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        )
+        .await;
+        let post = expect_problem(
+            app.post("/items", json!({"to": to, "body": "hello"})).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+        )
+        .await;
+        assert_eq!(preview, post, "{direct}");
+    }
+
+    // The preview's count is the number of people who can see the post.
+    let a = expect(
+        app.get("/audience?direct=alice,%40Alice,owner").await,
+        StatusCode::OK,
+    )
+    .await;
+    let id = app
+        .post_item(json!({"to": ["alice", "@Alice", "owner"], "body": "just us"}))
+        .await;
+    let mut can_see = 0;
+    for who in [&app, &alice, &bob] {
+        if who.get(&format!("/items/{id}")).await.status() == StatusCode::OK {
+            can_see += 1;
+        }
+    }
+    assert_eq!(a["count"], can_see);
+    let item = expect(alice.get(&format!("/items/{id}")).await, StatusCode::OK).await;
+    assert_eq!(item["visible_to"]["count"], a["count"], "{item}");
+    assert_eq!(item["visible_to"]["label"], "Olga and you", "{item}");
     app.stop().await;
 }
