@@ -15,6 +15,8 @@ backend_tests!(
     login_throttle_is_per_account_and_address,
     forwarded_for_uses_the_proxy_entry,
     forwarded_for_counts_trusted_hops,
+    domain_signup_is_off_until_mail,
+    invitation_cannot_be_blocked_by_signup,
     taken_space_address_reveals_nothing,
     audience_preview_matches_the_post,
 );
@@ -232,6 +234,101 @@ async fn forwarded_for_counts_trusted_hops(b: Backend) {
         .await
         .unwrap();
     expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    app.stop().await;
+}
+
+fn signup(handle: &str, email: &str) -> Value {
+    json!({"handle": handle, "display_name": "New Person", "email": email, "password": PASSWORD})
+}
+
+async fn domain_signup_is_off_until_mail(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let s = expect(
+        app.patch("/admin/settings", json!({"signup_domains": "acme.test"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    // The setting is kept, and said not to be in effect, and why.
+    assert_eq!(s["signup_domains"], json!(["acme.test"]));
+    assert_eq!(s["signup_domains_in_effect"], false);
+    assert!(
+        s["signup_domains_note"]
+            .as_str()
+            .unwrap()
+            .contains("outgoing mail")
+    );
+    let s = expect(app.get("/admin/settings").await, StatusCode::OK).await;
+    assert_eq!(s["signup_domains_in_effect"], false);
+    let res = app
+        .browser()
+        .post("/signup", signup("ceo", "ceo@acme.test"))
+        .await;
+    let p = expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    assert!(p["detail"].as_str().unwrap().contains("invit"), "{p}");
+    expect_problem(
+        app.get("/members/ceo").await,
+        StatusCode::NOT_FOUND,
+        "not-found",
+    )
+    .await;
+    // The pages say so too.
+    let page = app.browser().page("/signup").await.text().await.unwrap();
+    assert!(page.contains("outgoing mail"), "{page}");
+    assert!(!page.contains("<form method=\"post\" action=\"/signup\""));
+    let res = app
+        .browser()
+        .client
+        .post(app.url("/signup"))
+        .form(&[
+            ("display_name", "Chief"),
+            ("handle", "ceo"),
+            ("email", "ceo@acme.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(res.headers().get("set-cookie").is_none());
+    let admin = app.page("/admin").await.text().await.unwrap();
+    assert!(
+        admin.contains("not in effect") && admin.contains("outgoing mail"),
+        "{admin}"
+    );
+    let login = app.browser().page("/login").await.text().await.unwrap();
+    assert!(!login.contains("href=\"/signup\""));
+    app.stop().await;
+}
+
+async fn invitation_cannot_be_blocked_by_signup(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    expect(
+        app.patch("/admin/settings", json!({"signup_domains": "acme.test"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let token = app.invite("dana@acme.test", "member").await;
+    // Someone else tries to take Dana's address first.
+    let res = app
+        .browser()
+        .post("/signup", signup("impostor", "dana@acme.test"))
+        .await;
+    expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let dana = app.browser();
+    let body = expect(
+        dana.post(
+            &format!("/invitations/{token}/accept"),
+            json!({"handle": "dana", "display_name": "Dana", "password": PASSWORD}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(body["member"]["handle"], "dana");
     app.stop().await;
 }
 

@@ -353,7 +353,7 @@ async fn login_page(
             .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
         next: q.next.unwrap_or_default(),
         notice,
-        signup_open: org.is_some_and(|o| !o.signup_domains.is_empty()),
+        signup_open: org.is_some_and(|o| o.signup_open() && !o.signup_domains.is_empty()),
         ..Default::default()
     };
     render(StatusCode::OK, &page)
@@ -421,6 +421,8 @@ async fn logout(
 #[template(path = "signup.html")]
 struct SignupPage {
     org_name: String,
+    /// Why nobody signs up by domain now, while that holds.
+    off: Option<&'static str>,
     domains: Vec<String>,
     display_name: String,
     handle: String,
@@ -433,6 +435,7 @@ async fn signup_page(State(state): State<AppState>) -> Response {
         Ok(org) => render(
             StatusCode::OK,
             &SignupPage {
+                off: (!org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
                 org_name: org.org_name,
                 domains: org.signup_domains.as_slice().to_vec(),
                 ..Default::default()
@@ -476,6 +479,10 @@ async fn signup_submit(
             Ok((status, errors)) => {
                 let org = accounts::org_settings(&state.db).await.ok();
                 let page = SignupPage {
+                    off: org
+                        .as_ref()
+                        .is_none_or(|o| !o.signup_open())
+                        .then_some(accounts::DOMAIN_SIGNUP_OFF),
                     org_name: org
                         .as_ref()
                         .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
