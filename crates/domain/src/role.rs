@@ -107,7 +107,8 @@ impl FromStr for Role {
 }
 
 /// Who may send invitations. Self-joining by allowed email domain is a
-/// separate setting ([`crate::DomainList`]) and works under either policy.
+/// separate setting ([`crate::DomainList`]), independent of this policy,
+/// and not in effect until a sign-up's address can be confirmed by mail.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum InvitePolicy {

@@ -23,6 +23,8 @@ pub struct Settings {
     pub session_days: i64,
     pub invitation_days: i64,
     pub trust_proxy_headers: bool,
+    pub trusted_proxy_hops: usize,
+    pub login_max_failures_per_account_address: i64,
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_address: i64,
     pub login_window_minutes: i64,
@@ -56,7 +58,9 @@ impl Default for Settings {
             session_days: 30,
             invitation_days: 7,
             trust_proxy_headers: false,
-            login_max_failures_per_account: 5,
+            trusted_proxy_hops: 1,
+            login_max_failures_per_account_address: 5,
+            login_max_failures_per_account: 50,
             login_max_failures_per_address: 20,
             login_window_minutes: 15,
             shutdown_grace_seconds: 20,
@@ -164,8 +168,25 @@ pub struct SettingsArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust_proxy_headers: Option<bool>,
 
-    /// Failed logins per account within the window before it is throttled
-    /// [env: CHORUS_LOGIN_MAX_FAILURES_PER_ACCOUNT] [default: 5]
+    /// With trust_proxy_headers: how many proxies you run in front of Chorus,
+    /// each appending the address it saw to X-Forwarded-For; the client is
+    /// the entry this many places from the right (entries further left are
+    /// the client's own say)
+    /// [env: CHORUS_TRUSTED_PROXY_HOPS] [default: 1]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trusted_proxy_hops: Option<usize>,
+
+    /// Failed logins to one account from one client address within the
+    /// window before that address is throttled for that account
+    /// [env: CHORUS_LOGIN_MAX_FAILURES_PER_ACCOUNT_ADDRESS] [default: 5]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_max_failures_per_account_address: Option<i64>,
+
+    /// Failed logins to one account from all addresses within the window
+    /// before every login to it waits (a backstop against guessing from many
+    /// addresses) [env: CHORUS_LOGIN_MAX_FAILURES_PER_ACCOUNT] [default: 50]
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_max_failures_per_account: Option<i64>,

@@ -100,8 +100,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The client's address: the socket peer, or X-Forwarded-For's first hop
-/// when the settings say a trusted proxy sits in front.
+/// The client's address: the socket peer, or, when the settings say
+/// trusted proxies sit in front, the address the outermost of them saw.
 pub struct ClientIp(pub String);
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -111,14 +111,11 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.settings.trust_proxy_headers
-            && let Some(first) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+        let s = &state.settings;
+        if s.trust_proxy_headers
+            && let Some(ip) = forwarded_client(&parts.headers, s.trusted_proxy_hops)
         {
-            return Ok(ClientIp(first.trim().to_owned()));
+            return Ok(ClientIp(ip.to_string()));
         }
         let ip = parts
             .extensions
@@ -127,6 +124,28 @@ impl FromRequestParts<AppState> for ClientIp {
             .unwrap_or_default();
         Ok(ClientIp(ip))
     }
+}
+
+/// The client address in `X-Forwarded-For` behind `hops` trusted proxies.
+/// Each proxy appends the address it saw, so the entries a client wrote
+/// itself are on the left and only the last `hops` are trustworthy: the
+/// client is the entry `hops` places from the right. None when there are
+/// fewer entries than that (the request did not come through every proxy)
+/// or the entry is not an address.
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<std::net::IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    // Several header lines are one list, in order.
+    let mut entries = Vec::new();
+    for v in headers.get_all("x-forwarded-for") {
+        entries.extend(v.to_str().ok()?.split(',').map(str::trim));
+    }
+    let entry = entries.len().checked_sub(hops).map(|i| entries[i])?;
+    entry
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|a| a.ip()))
 }
 
 pub fn user_agent(headers: &HeaderMap) -> &str {

@@ -147,9 +147,12 @@ pub async fn create_space(db: &Db, viewer: &Viewer, input: &SpaceInput) -> AppRe
     )
     .await
     .map_err(|e| {
+        // The same words for every taken slug, a secret space's too, so
+        // the answer does not tell that a space the creator may not see
+        // exists.
         if e.is_conflict_on("slug") {
             AppError::Conflict {
-                detail: format!("There is already a space \"{slug}\". Choose another short name."),
+                detail: "That address is not available; choose another.".into(),
                 field: Some("slug"),
             }
         } else {
@@ -577,38 +580,8 @@ async fn write_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i6
             }
             ("space", Some(s), Vec::new())
         } else if !input.to.is_empty() {
-            let handles: Vec<String> = input
-                .to
-                .iter()
-                .map(|h| h.trim().trim_start_matches('@').to_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect();
-            let found = q::members_by_handles(&mut tx, &handles).await?;
-            let missing: Vec<&String> = handles
-                .iter()
-                .filter(|h| !found.iter().any(|f| &f.1 == *h && f.4))
-                .collect();
-            if !missing.is_empty() {
-                return Err(AppError::invalid(
-                    "to",
-                    format!(
-                        "There is no active member {}. Check the handles.",
-                        missing
-                            .iter()
-                            .map(|h| format!("@{h}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                ));
-            }
-            let ids: Vec<i64> = found
-                .iter()
-                .map(|f| f.0)
-                .filter(|id| *id != viewer.id())
-                .collect();
-            if ids.is_empty() {
-                return Err(AppError::invalid("to", "Name at least one other person."));
-            }
+            let people = direct_recipients(&mut tx, viewer, &input.to).await?;
+            let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
             ("direct", None, ids)
         } else {
             if viewer.role() == Role::Guest {
@@ -1406,37 +1379,66 @@ pub async fn audience_for_profile(db: &Db) -> AppResult<AudienceSummary> {
     })
 }
 
+/// Whom a direct post to `to` reaches besides its author, in the order
+/// named: each member once (handles in any case, with or without `@`), the
+/// author left out. An unknown or deactivated handle, or naming nobody but
+/// oneself, is refused. The post and its audience preview both ask this,
+/// so the preview says exactly what posting does.
+async fn direct_recipients(c: &mut Conn, viewer: &Viewer, to: &[String]) -> AppResult<Vec<Person>> {
+    let mut handles: Vec<String> = Vec::new();
+    for h in to {
+        let h = h.trim().trim_start_matches('@').to_lowercase();
+        if !h.is_empty() && !handles.contains(&h) {
+            handles.push(h);
+        }
+    }
+    let found = q::members_by_handles(c, &handles).await?;
+    let missing: Vec<String> = handles
+        .iter()
+        .filter(|h| !found.iter().any(|f| &f.1 == *h && f.4))
+        .map(|h| format!("@{h}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(AppError::invalid(
+            "to",
+            format!(
+                "There is no active member {}. Check the handles.",
+                missing.join(", ")
+            ),
+        ));
+    }
+    let people: Vec<Person> = found
+        .into_iter()
+        .filter(|f| f.0 != viewer.id())
+        .map(|f| Person {
+            id: f.0,
+            handle: f.1,
+            display_name: f.2,
+            avatar_version: 0,
+            extra: String::new(),
+        })
+        .collect();
+    if people.is_empty() {
+        return Err(AppError::invalid("to", "Name at least one other person."));
+    }
+    Ok(people)
+}
+
+/// Who will see a direct post to `handles`; refused exactly as the post
+/// would be.
 pub async fn audience_for_direct(
     db: &Db,
     viewer: &Viewer,
     handles: &[String],
 ) -> AppResult<AudienceSummary> {
     let mut c = db.read().await?;
-    let handles: Vec<String> = handles
-        .iter()
-        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
-    let found = q::members_by_handles(&mut c, &handles).await?;
-    let mut people: Vec<Person> = found
-        .iter()
-        .filter(|f| f.4)
-        .map(|f| Person {
-            id: f.0,
-            handle: f.1.clone(),
-            display_name: f.2.clone(),
-            avatar_version: 0,
-            extra: String::new(),
-        })
-        .collect();
-    if !people.iter().any(|p| p.id == viewer.id()) {
-        people.push(Person::from(&viewer.member));
-    }
-    let names: Vec<String> = people
-        .iter()
-        .filter(|p| p.id != viewer.id())
-        .map(|p| first_name(&p.display_name))
-        .collect();
+    let others = direct_recipients(&mut c, viewer, handles).await?;
+    Ok(direct_summary(viewer, others))
+}
+
+/// A direct audience: the viewer and `others` (who do not include them).
+fn direct_summary(viewer: &Viewer, others: Vec<Person>) -> AudienceSummary {
+    let names: Vec<String> = others.iter().map(|p| first_name(&p.display_name)).collect();
     let label = match names.len() {
         0 => "only you".to_owned(),
         1 => format!("{} and you", names[0]),
@@ -1447,12 +1449,14 @@ pub async fn audience_for_direct(
             n + 1
         ),
     };
-    Ok(AudienceSummary {
+    let mut people = others;
+    people.push(Person::from(&viewer.member));
+    AudienceSummary {
         kind: "direct",
         count: people.len() as i64,
         label,
         people,
-    })
+    }
 }
 
 /// Audience counts of large groups, kept a few seconds: counting a
@@ -1557,12 +1561,26 @@ pub async fn audience_of_item(
         ("space", Some(slug)) => audience_for_space(db, viewer, slug).await,
         ("profile", _) => audience_for_profile(db).await,
         _ => {
+            // Its author and recipients who are still active: those the
+            // rule lets see it.
             let mut c = db.read().await?;
             let people = q::item_recipients(&mut c, item.id).await?;
-            let mut handles: Vec<String> = people.iter().map(|p| p.handle.clone()).collect();
+            let mut handles: Vec<String> = people.into_iter().map(|p| p.handle).collect();
             handles.push(item.author_handle.clone());
-            drop(c);
-            audience_for_direct(db, viewer, &handles).await
+            let found = q::members_by_handles(&mut c, &handles).await?;
+            let mut others: Vec<Person> = Vec::new();
+            for f in found {
+                if f.4 && f.0 != viewer.id() && !others.iter().any(|p| p.id == f.0) {
+                    others.push(Person {
+                        id: f.0,
+                        handle: f.1,
+                        display_name: f.2,
+                        avatar_version: 0,
+                        extra: String::new(),
+                    });
+                }
+            }
+            Ok(direct_summary(viewer, others))
         }
     }
 }

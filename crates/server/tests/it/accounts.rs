@@ -16,7 +16,7 @@ backend_tests!(
     invitation_accept_valid_expired_reused,
     invitation_policy_modes,
     domain_signup_policy,
-    concurrent_signups_one_wins,
+    concurrent_accepts_one_wins,
     roles_and_permissions,
     deactivation_blocks_login_keeps_profile,
     api_tokens,
@@ -357,12 +357,14 @@ async fn domain_signup_policy(b: Backend) {
     let mut app = TestApp::spawn(b).await;
     app.setup_owner().await;
     let signup = |h: &str, e: &str| json!({"handle": h, "display_name": "New Person", "email": e, "password": PASSWORD});
-    // Off by default.
+    // Off without domains.
     let res = app
         .browser()
         .post("/signup", signup("newbie", "newbie@acme.test"))
         .await;
     expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    // The domains are kept, normalised, but not in effect until Chorus can
+    // confirm an address by mail.
     let s = expect(
         app.patch(
             "/admin/settings",
@@ -373,26 +375,24 @@ async fn domain_signup_policy(b: Backend) {
     )
     .await;
     assert_eq!(s["signup_domains"], json!(["acme.test", "example.org"]));
+    assert_eq!(s["signup_domains_in_effect"], false);
+    for (h, e) in [
+        ("outsider", "out@elsewhere.test"),
+        ("sub", "sub@mail.acme.test"),
+        ("newbie", "newbie@acme.test"),
+    ] {
+        let res = app.browser().post("/signup", signup(h, e)).await;
+        expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    }
+    // Nothing was created.
     let res = app
         .browser()
-        .post("/signup", signup("outsider", "out@elsewhere.test"))
+        .post(
+            "/session",
+            json!({"login": "newbie@acme.test", "password": PASSWORD}),
+        )
         .await;
-    expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let res = app
-        .browser()
-        .post("/signup", signup("sub", "sub@mail.acme.test"))
-        .await;
-    expect_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
-    let newbie = app.browser();
-    let body = expect(
-        newbie
-            .post("/signup", signup("newbie", "newbie@acme.test"))
-            .await,
-        StatusCode::CREATED,
-    )
-    .await;
-    assert_eq!(body["member"]["role"], "member");
-    expect(newbie.get("/me").await, StatusCode::OK).await;
+    expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     let res = app
         .patch("/admin/settings", json!({"signup_domains": "not a domain"}))
         .await;
@@ -400,21 +400,31 @@ async fn domain_signup_policy(b: Backend) {
     app.stop().await;
 }
 
-async fn concurrent_signups_one_wins(b: Backend) {
+async fn concurrent_accepts_one_wins(b: Backend) {
     let mut app = TestApp::spawn(b).await;
     app.setup_owner().await;
-    expect(
-        app.patch("/admin/settings", json!({"signup_domains": "acme.test"}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let accept = |app: &TestApp, token: String, handle: String| {
+        let other = app.browser();
+        async move {
+            other
+                .post(
+                    &format!("/invitations/{token}/accept"),
+                    json!({"handle": handle, "display_name": "A", "password": PASSWORD}),
+                )
+                .await
+        }
+    };
     for round in 0..3 {
-        let (x, y) = (app.browser(), app.browser());
+        // Same handle, different invitations.
         let handle = format!("same{round}");
-        let a = x.post("/signup", json!({"handle": handle, "display_name": "A", "email": format!("a{round}@acme.test"), "password": PASSWORD}));
-        let b2 = y.post("/signup", json!({"handle": handle.to_uppercase(), "display_name": "B", "email": format!("b{round}@acme.test"), "password": PASSWORD}));
-        let (ra, rb) = tokio::join!(a, b2);
+        let (ta, tb) = (
+            app.invite(&format!("a{round}@acme.test"), "member").await,
+            app.invite(&format!("b{round}@acme.test"), "member").await,
+        );
+        let (ra, rb) = tokio::join!(
+            accept(&app, ta, handle.clone()),
+            accept(&app, tb, handle.to_uppercase())
+        );
         let mut statuses = [ra.status(), rb.status()];
         statuses.sort();
         assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
@@ -425,10 +435,15 @@ async fn concurrent_signups_one_wins(b: Backend) {
         };
         let p = expect_problem(loser, StatusCode::CONFLICT, "conflict").await;
         assert_eq!(p["errors"][0]["field"], "handle");
-        // Same email, different handles.
-        let a = x.post("/signup", json!({"handle": format!("e{round}a"), "display_name": "A", "email": format!("e{round}@acme.test"), "password": PASSWORD}));
-        let b2 = y.post("/signup", json!({"handle": format!("e{round}b"), "display_name": "B", "email": format!("E{round}@ACME.test"), "password": PASSWORD}));
-        let (ra, rb) = tokio::join!(a, b2);
+        // Two invitations for one address, different handles.
+        let (ta, tb) = (
+            app.invite(&format!("e{round}@acme.test"), "member").await,
+            app.invite(&format!("E{round}@ACME.test"), "member").await,
+        );
+        let (ra, rb) = tokio::join!(
+            accept(&app, ta, format!("e{round}a")),
+            accept(&app, tb, format!("e{round}b"))
+        );
         let mut statuses = [ra.status(), rb.status()];
         statuses.sort();
         assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);

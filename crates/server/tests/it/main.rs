@@ -7,6 +7,7 @@ mod live;
 mod ops;
 mod requests;
 mod social;
+mod trust_accounts;
 mod trust_hardening;
 mod trust_visibility;
 mod web;

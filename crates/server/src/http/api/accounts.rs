@@ -156,7 +156,9 @@ pub struct SignupRequest {
     pub password: String,
 }
 
-/// Signs up without an invitation, with an address at an allowed domain.
+/// Signs up without an invitation, with an address at an allowed domain:
+/// refused (403) while Chorus cannot confirm the address by mail, which it
+/// cannot yet (see `signup_domains_in_effect` in the admin settings).
 #[utoipa::path(post, path = "/signup", tag = "accounts", request_body = SignupRequest,
     responses((status = 201, body = SessionView), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]

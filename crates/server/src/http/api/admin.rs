@@ -34,8 +34,8 @@ pub struct SettingsRequest {
     pub org_name: Option<String>,
     /// `anyone` or `admins_only`.
     pub invite_policy: Option<String>,
-    /// Comma-separated domains whose addresses may sign up on their own;
-    /// empty to allow none.
+    /// Comma-separated domains whose addresses may sign up on their own
+    /// once Chorus can confirm addresses by mail; empty to allow none.
     pub signup_domains: Option<String>,
 }
 

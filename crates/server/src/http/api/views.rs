@@ -4,7 +4,7 @@ use serde::Serialize;
 use store::accounts::{ApiToken, Invitation, Member};
 use utoipa::ToSchema;
 
-use crate::service::accounts::{OrgSettings, Viewer};
+use crate::service::accounts::{self, OrgSettings, Viewer};
 
 pub fn time(micros: i64) -> String {
     jiff::Timestamp::from_microsecond(micros)
@@ -199,8 +199,14 @@ pub struct OrgSettingsView {
     pub org_name: String,
     /// `anyone` or `admins_only`.
     pub invite_policy: String,
-    /// Addresses at these domains may sign up without an invitation.
+    /// Addresses at these domains may sign up without an invitation, once
+    /// `signup_domains_in_effect`.
     pub signup_domains: Vec<String>,
+    /// False while Chorus cannot confirm a sign-up's address by mail: until
+    /// then nobody signs up by domain, and the domains are only kept.
+    pub signup_domains_in_effect: bool,
+    /// Why sign-up by domain is not in effect, when it is not.
+    pub signup_domains_note: Option<String>,
 }
 
 impl From<&OrgSettings> for OrgSettingsView {
@@ -209,6 +215,8 @@ impl From<&OrgSettings> for OrgSettingsView {
             org_name: o.org_name.clone(),
             invite_policy: o.invite_policy.as_str().into(),
             signup_domains: o.signup_domains.as_slice().to_vec(),
+            signup_domains_in_effect: o.signup_open(),
+            signup_domains_note: (!o.signup_open()).then(|| accounts::DOMAIN_SIGNUP_OFF.into()),
         }
     }
 }

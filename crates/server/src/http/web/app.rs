@@ -1816,6 +1816,8 @@ pub struct AdminPage {
     invite_link: Option<String>,
     policy: &'static str,
     domains: String,
+    /// Why the sign-up domains are not in effect, while they are not.
+    domains_off: Option<&'static str>,
     members: Vec<MemberRowV>,
     invitations: Vec<InvitationV>,
 }
@@ -1839,6 +1841,7 @@ async fn admin_page(
         invite_link,
         policy: p.org.invite_policy.as_str(),
         domains: p.org.signup_domains.as_slice().join(", "),
+        domains_off: (!p.org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
         members: p
             .members
             .iter()

@@ -321,9 +321,23 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths are followed after login, never another site.
+/// Where to go after login or a form, if it is a path on this site;
+/// anything else goes home. A path here is one `/` followed by anything
+/// but another `/` or a `\` (`//host` and `/\host` name another site),
+/// with no backslash, control character or whitespace anywhere, as sent or
+/// once percent-decoded: browsers drop tabs and newlines from a
+/// `Location` (`/\t/host` becomes `//host`), and a header cannot carry a
+/// newline at all. Without a scheme or host, it cannot leave this origin.
 pub(crate) fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    fn plain(s: &str) -> bool {
+        s.starts_with('/')
+            && !s[1..].starts_with('/')
+            && !s
+                .chars()
+                .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    }
+    let decoded = percent_encoding::percent_decode_str(next).decode_utf8_lossy();
+    if plain(next) && plain(&decoded) {
         next
     } else {
         "/"
@@ -351,7 +365,7 @@ async fn login_page(
             .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
         next: q.next.unwrap_or_default(),
         notice,
-        signup_open: org.is_some_and(|o| !o.signup_domains.is_empty()),
+        signup_open: org.is_some_and(|o| o.signup_open() && !o.signup_domains.is_empty()),
         ..Default::default()
     };
     render(StatusCode::OK, &page)
@@ -419,6 +433,8 @@ async fn logout(
 #[template(path = "signup.html")]
 struct SignupPage {
     org_name: String,
+    /// Why nobody signs up by domain now, while that holds.
+    off: Option<&'static str>,
     domains: Vec<String>,
     display_name: String,
     handle: String,
@@ -431,6 +447,7 @@ async fn signup_page(State(state): State<AppState>) -> Response {
         Ok(org) => render(
             StatusCode::OK,
             &SignupPage {
+                off: (!org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
                 org_name: org.org_name,
                 domains: org.signup_domains.as_slice().to_vec(),
                 ..Default::default()
@@ -474,6 +491,10 @@ async fn signup_submit(
             Ok((status, errors)) => {
                 let org = accounts::org_settings(&state.db).await.ok();
                 let page = SignupPage {
+                    off: org
+                        .as_ref()
+                        .is_none_or(|o| !o.signup_open())
+                        .then_some(accounts::DOMAIN_SIGNUP_OFF),
                     org_name: org
                         .as_ref()
                         .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
