@@ -7,4 +7,5 @@ mod live;
 mod ops;
 mod requests;
 mod social;
+mod trust_input;
 mod web;
