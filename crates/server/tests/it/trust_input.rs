@@ -7,14 +7,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::harness::{Backend, TestApp, expect, expect_problem};
+use crate::harness::{Backend, PASSWORD, TestApp, expect, expect_problem};
 
 backend_tests!(
     unknown_fields_in_bodies_are_refused,
     unknown_query_parameters_are_refused,
     query_and_path_errors_are_problems,
     wrong_methods_and_unknown_paths_are_problems,
-    openapi_document_validates
+    openapi_document_validates,
+    own_email_in_session_answers
 );
 
 /// Asserts a 422 validation problem naming `field` as unknown.
@@ -242,4 +243,28 @@ async fn openapi_document_validates(b: Backend) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+async fn own_email_in_session_answers(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    let owner = app.setup_owner().await;
+    assert_eq!(owner["email"], "owner@acme.test", "setup: {owner}");
+    let mut other = app.browser();
+    let session = other.login("owner", PASSWORD).await;
+    assert_eq!(
+        session["member"]["email"], "owner@acme.test",
+        "login: {session}"
+    );
+    let token = app.invite("dee@acme.test", "guest").await;
+    let body = expect(
+        app.browser()
+            .post(
+                &format!("/invitations/{token}/accept"),
+                json!({"handle": "dee", "display_name": "Dee", "password": PASSWORD}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(body["member"]["email"], "dee@acme.test", "accept: {body}");
 }

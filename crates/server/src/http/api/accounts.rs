@@ -103,7 +103,7 @@ pub async fn setup(
     let member = accounts::complete_setup(&state.db, &req.token, &input).await?;
     let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     Ok(with_session(&state, StatusCode::CREATED, body, &s))
@@ -131,7 +131,7 @@ pub async fn login(
     let (member, s) =
         accounts::login(&state, &req.login, &req.password, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     Ok(with_session(&state, StatusCode::OK, body, &s))
@@ -180,7 +180,7 @@ pub async fn signup(
     let member = accounts::self_signup(&state.db, &input).await?;
     let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     Ok(with_session(&state, StatusCode::CREATED, body, &s))

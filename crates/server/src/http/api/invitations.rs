@@ -146,7 +146,7 @@ pub async fn accept(
     let member = accounts::accept_invitation(&state.db, &token, &input).await?;
     let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     use axum::response::IntoResponse;
