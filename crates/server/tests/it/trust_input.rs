@@ -15,7 +15,8 @@ backend_tests!(
     query_and_path_errors_are_problems,
     wrong_methods_and_unknown_paths_are_problems,
     openapi_document_validates,
-    own_email_in_session_answers
+    own_email_in_session_answers,
+    stream_entries_show_topics_and_recipients
 );
 
 /// Asserts a 422 validation problem naming `field` as unknown.
@@ -267,4 +268,91 @@ async fn own_email_in_session_answers(b: Backend) {
     )
     .await;
     assert_eq!(body["member"]["email"], "dee@acme.test", "accept: {body}");
+}
+
+/// The entry of `item` in a stream page.
+fn entry<'a>(page: &'a Value, item: &str) -> &'a Value {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["item"]["id"] == item)
+        .map(|a| &a["item"])
+        .unwrap_or_else(|| panic!("{item} not in {page}"))
+}
+
+fn handles(v: &Value) -> Vec<&str> {
+    v["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["handle"].as_str().unwrap())
+        .collect()
+}
+
+async fn stream_entries_show_topics_and_recipients(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let bob = app.new_member("bob", "member").await;
+    let _cy = app.new_member("cy", "member").await;
+    app.create_space(json!({"name": "Launch", "slug": "launch"}))
+        .await;
+    let tagged = app
+        .post_item(json!({"space": "launch", "body": "Ready for #release and #Q3"}))
+        .await;
+    let direct = app
+        .post_item(json!({"to": ["bob", "cy"], "body": "just us #secretplan"}))
+        .await;
+    let single = expect(app.get(&format!("/items/{tagged}")).await, StatusCode::OK).await;
+    let topics = single["topics"].clone();
+    assert_eq!(topics.as_array().unwrap().len(), 2, "{single}");
+    let single_direct = expect(app.get(&format!("/items/{direct}")).await, StatusCode::OK).await;
+    assert_eq!(handles(&single_direct), ["bob", "cy"]);
+
+    // Twice each: the second page may come from kept renderings.
+    for _ in 0..2 {
+        for (who, path) in [
+            (&app, "/streams/everything"),
+            (&app, "/streams/home"),
+            (&bob, "/streams/home"),
+            (&app, "/members/owner/stream"),
+        ] {
+            let page = expect(who.get(path).await, StatusCode::OK).await;
+            if path != "/streams/home" || who.csrf == app.csrf {
+                let e = entry(&page, &tagged);
+                assert_eq!(e["topics"], topics, "{path}: {e}");
+                assert_eq!(e["recipients"], json!([]), "{path}: {e}");
+            }
+            let e = entry(&page, &direct);
+            assert_eq!(handles(e), ["bob", "cy"], "{path}: {e}");
+            assert_eq!(e["topics"], json!(["secretplan"]), "{path}: {e}");
+        }
+        let page = expect(app.get("/spaces/launch/stream").await, StatusCode::OK).await;
+        assert_eq!(entry(&page, &tagged)["topics"], topics);
+        let page = expect(app.get("/topics/release/stream").await, StatusCode::OK).await;
+        assert_eq!(entry(&page, &tagged)["topics"], topics);
+    }
+
+    // An edit that changes the topics shows in the next page.
+    expect(
+        app.patch(
+            &format!("/items/{tagged}"),
+            json!({"body": "Ready for #launchday"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = expect(app.get("/streams/everything").await, StatusCode::OK).await;
+    assert_eq!(entry(&page, &tagged)["topics"], json!(["launchday"]));
+
+    // A recipient's new name shows in the next page.
+    expect(
+        bob.patch("/me", json!({"display_name": "Robert"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = expect(app.get("/streams/everything").await, StatusCode::OK).await;
+    let e = entry(&page, &direct);
+    assert_eq!(e["recipients"][0]["display_name"], "Robert", "{e}");
 }

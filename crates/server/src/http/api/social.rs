@@ -347,7 +347,8 @@ async fn stream_page(
             .await?;
         return Ok(RawJson(json).into_response());
     }
-    let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), false).await?;
+    let (mut rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), false).await?;
+    svc::add_topics_and_recipients(&state.db, &mut rows).await?;
     let reactions = crate::service::pages::reactions_of(&rows)?;
     Ok(LargeJson(Page {
         items: rows
