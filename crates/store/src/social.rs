@@ -359,6 +359,11 @@ pub struct ItemRow {
     pub reaction_summary: String,
     /// The emoji the viewer reacted to the item itself with.
     pub viewer_reactions: Vec<String>,
+    /// Its topics, by name; filled by [`add_topics_and_recipients`] (stream
+    /// entries) or read on their own (a single item).
+    pub topics: Vec<String>,
+    /// A direct item's recipients, by handle; filled like `topics`.
+    pub recipients: Vec<Person>,
 }
 
 impl ItemRow {
@@ -591,7 +596,61 @@ fn item(r: &mut Row, at: usize) -> Result<ItemRow, Error> {
             .take_opt_text(at + 22)?
             .map(|s| s.split('\t').map(str::to_owned).collect())
             .unwrap_or_default(),
+        topics: Vec::new(),
+        recipients: Vec::new(),
     })
+}
+
+/// Fills the topics and the direct recipients of the items of `rows` (a
+/// stream page) in one statement for them all, whatever their number.
+pub async fn add_topics_and_recipients(
+    c: &mut Conn,
+    rows: &mut [ActivityRow],
+) -> Result<(), Error> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.item.as_ref())
+        .map(|i| i.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let (marks, values) = in_list(1, &ids);
+    // Topics (kind 0) by name, then recipients (kind 1) by handle.
+    let sql = format!(
+        "SELECT t.item_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), t.topic, CAST(NULL AS TEXT), CAST(0 AS BIGINT)
+         FROM item_topics t WHERE t.item_id IN ({marks})
+         UNION ALL
+         SELECT r.item_id, CAST(1 AS BIGINT), m.id, m.handle, m.display_name, m.avatar_version
+         FROM item_recipients r JOIN members m ON m.id = r.member_id WHERE r.item_id IN ({marks})
+         ORDER BY 1, 2, 4"
+    );
+    let found = c.query(&sql, &values).await?;
+    let mut by_item: std::collections::HashMap<i64, (Vec<String>, Vec<Person>)> =
+        std::collections::HashMap::new();
+    for r in &found {
+        let entry = by_item.entry(r.i64(0)?).or_default();
+        if r.i64(1)? == 0 {
+            entry.0.push(r.text(3)?);
+        } else {
+            entry.1.push(Person {
+                id: r.i64(2)?,
+                handle: r.text(3)?,
+                display_name: r.opt_text(4)?.unwrap_or_default(),
+                avatar_version: r.i64(5)?,
+                extra: String::new(),
+            });
+        }
+    }
+    for item in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
+        if let Some((topics, recipients)) = by_item.get(&item.id) {
+            item.topics = topics.clone();
+            item.recipients = recipients.clone();
+        }
+    }
+    Ok(())
 }
 
 pub struct NewItem<'a> {

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -156,69 +156,180 @@ pub fn user_agent(headers: &HeaderMap) -> &str {
 }
 
 /// A JSON body; malformed JSON is a 400 that says where it broke, a body
-/// of the wrong shape a 422, a missing content type a 415, too large a 413.
+/// of the wrong shape (a missing, mistyped or unknown field) a 422 that
+/// names the field, a missing content type a 415, too large a 413.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Problem> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(rejection) => Err(json_problem(rejection)),
+        if !json_content_type(req.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "Send the body as JSON with `Content-Type: application/json`.",
+            ));
         }
+        let body = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(bytes_problem)?;
+        let mut de = serde_json::Deserializer::from_slice(&body);
+        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let e = e.into_inner();
+            if e.is_data() {
+                shape_problem("body", "The JSON", &path, &json_message(&e))
+            } else {
+                malformed_json(&e)
+            }
+        })?;
+        de.end().map_err(|e| malformed_json(&e))?;
+        Ok(ApiJson(value))
     }
 }
 
-fn json_problem(rejection: JsonRejection) -> Problem {
-    match rejection {
-        JsonRejection::JsonSyntaxError(e) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "Malformed JSON",
-            format!(
-                "The body is not valid JSON: {}. Fix it and send again.",
-                source_text(&e)
-            ),
-        ),
-        JsonRejection::JsonDataError(e) => {
-            let mut p = Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "Invalid input",
-                format!(
-                    "The JSON does not have the expected shape: {}.",
-                    source_text(&e)
-                ),
+/// `application/json`, or any `application/…+json`.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == "application"
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        })
+}
+
+fn malformed_json(e: &serde_json::Error) -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "malformed-json",
+        "Malformed JSON",
+        format!("The body is not valid JSON: {e}. Fix it and send again."),
+    )
+}
+
+/// serde_json's message without the position it appends.
+fn json_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// A 422 for input of the wrong shape: `what` ("The JSON", "The query
+/// string") did not fit at `path` (serde_path_to_error's, `.` for the
+/// top), with serde's `message`. An unknown field is named by itself, with
+/// the fields accepted in its place; anything else by its path.
+fn shape_problem(whole: &str, what: &str, path: &str, message: &str) -> Problem {
+    let prefix = if path == "." || path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
+    let (field, message, detail) = match unknown_field(message) {
+        Some((name, accepted)) => {
+            // serde_path_to_error's path ends with the unknown key itself.
+            let field = if path == name || path.ends_with(&format!(".{name}")) {
+                path.to_owned()
+            } else {
+                format!("{prefix}{name}")
+            };
+            let message = match accepted {
+                Some(list) => {
+                    format!("Unknown field `{field}`; the fields accepted here are {list}.")
+                }
+                None => format!("Unknown field `{field}`; no fields are accepted here."),
+            };
+            let detail = format!(
+                "{what} has a field this endpoint does not accept: `{field}`. Correct its name \
+                 or leave it out (see `errors` for the accepted fields), and send again; \
+                 nothing was changed."
             );
-            p.errors.push(super::problem::FieldError {
-                field: "body".into(),
-                message: source_text(&e),
-            });
-            p
+            (field, message, detail)
         }
-        JsonRejection::MissingJsonContentType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "Send the body as JSON with `Content-Type: application/json`.",
-        ),
-        JsonRejection::BytesRejection(e) => bytes_problem(e),
-        other => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "bad-request",
-            "Bad request",
-            other.body_text(),
-        ),
+        None => {
+            let field = if prefix.is_empty() {
+                whole.to_owned()
+            } else {
+                path.to_owned()
+            };
+            let detail = if prefix.is_empty() {
+                format!(
+                    "{what} does not have the expected shape: {message}. Fix it and send again."
+                )
+            } else {
+                format!("`{field}` is not valid: {message}. Fix it and send again.")
+            };
+            (field, message.to_owned(), detail)
+        }
+    };
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        "Invalid input",
+        detail,
+    );
+    p.errors.push(super::problem::FieldError { field, message });
+    p
+}
+
+/// From serde's "unknown field `x`, expected one of `a`, `b`" (or
+/// "expected `a`", "expected `a` or `b`", "there are no fields"): the
+/// name, and the accepted fields as serde listed them.
+fn unknown_field(message: &str) -> Option<(&str, Option<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, rest) = rest.split_once('`')?;
+    let accepted = rest
+        .strip_prefix(", expected ")
+        .map(|l| l.strip_prefix("one of ").unwrap_or(l));
+    Some((name, accepted))
+}
+
+/// A query string; a parameter of the wrong type or one the endpoint does
+/// not know is a 422 problem that names it.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                shape_problem("query", "The query string", &path, &e.inner().to_string())
+            })
     }
 }
 
-fn source_text(e: &dyn std::error::Error) -> String {
-    let mut inner: &dyn std::error::Error = e;
-    while let Some(next) = inner.source() {
-        inner = next;
+/// Path parameters; a segment that cannot be read (such as invalid UTF-8)
+/// is a 400 problem.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            Err(e) => Err(Problem::new(
+                e.status(),
+                "bad-request",
+                "Bad request",
+                format!(
+                    "The URL's path cannot be read: {}. Check the address (see \
+                     /api/v1/openapi.json) and send again.",
+                    e.body_text()
+                ),
+            )),
+        }
     }
-    inner.to_string()
 }
 
 pub fn bytes_problem(e: BytesRejection) -> Problem {

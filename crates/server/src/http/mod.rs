@@ -7,6 +7,7 @@ pub mod problem;
 pub mod web;
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -44,7 +45,8 @@ impl MakeRequestId for RequestIds {
 }
 
 pub fn router(state: AppState) -> Router {
-    let (api, _) = api::router(&state);
+    let (api, doc) = api::router(&state);
+    let allowed = Arc::new(allowed_methods(&doc));
     let api = api.fallback(|| async {
         Problem::not_found("There is no such API endpoint. See /api/v1/openapi.json.")
     });
@@ -58,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/hello", get(|| async { "Hello, world!" }))
         .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(allowed, errors_are_problems))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(
@@ -130,6 +133,105 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     h.entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
     res
+}
+
+/// The methods each API route answers (`GET,HEAD,POST`), by path template
+/// as the OpenAPI document has it, for `Allow` on a 405.
+fn allowed_methods(doc: &utoipa::openapi::OpenApi) -> HashMap<String, String> {
+    doc.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let ops = [
+                ("GET,HEAD", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ];
+            let methods: Vec<&str> = ops.iter().filter(|(_, on)| *on).map(|(m, _)| *m).collect();
+            (path.clone(), methods.join(","))
+        })
+        .collect()
+}
+
+/// Every error the API (`/api/…`) answers is `application/problem+json`: the few that
+/// the router writes itself (a wrong method, a rejection no extractor of
+/// ours turned into a problem) are rewritten here, keeping their status and
+/// headers (`Allow` on a 405).
+async fn errors_are_problems(
+    State(allowed): State<Arc<HashMap<String, String>>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if !req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let mut res = next.run(req).await;
+    if res.status() == StatusCode::METHOD_NOT_ALLOWED
+        && res
+            .headers()
+            .get(header::ALLOW)
+            .is_none_or(|v| v.is_empty())
+        && let Some(methods) = route
+            .and_then(|r| allowed.get(r.as_str().trim_start_matches("/api/v1")))
+            .and_then(|m| HeaderValue::from_str(m).ok())
+    {
+        res.headers_mut().insert(header::ALLOW, methods);
+    }
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes() == b"application/problem+json");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .unwrap_or_default();
+    let problem = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Problem::new(
+            status,
+            "method-not-allowed",
+            "Method not allowed",
+            format!(
+                "This endpoint does not answer {method}; it answers {allow}. See \
+                 /api/v1/openapi.json."
+            ),
+        )
+    } else {
+        let reason = status.canonical_reason().unwrap_or("Error");
+        let slug = reason.to_ascii_lowercase().replace(' ', "-");
+        let said = if text.is_empty() {
+            String::new()
+        } else {
+            format!("{text}. ")
+        };
+        Problem::new(
+            status,
+            &slug,
+            reason,
+            format!("{said}Check the request against /api/v1/openapi.json and send again."),
+        )
+    };
+    let new = problem.into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    Response::from_parts(parts, new.into_body())
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

@@ -1196,6 +1196,17 @@ pub async fn stream(
     Ok((out, next))
 }
 
+/// Fills the topics and direct recipients of the items of a stream page's
+/// rows, in one statement for the page (they are the same for every viewer).
+pub async fn add_topics_and_recipients(db: &Db, rows: &mut [ActivityRow]) -> AppResult<()> {
+    if rows.iter().all(|r| r.item.is_none()) {
+        return Ok(());
+    }
+    let mut c = db.read().await?;
+    q::add_topics_and_recipients(&mut c, rows).await?;
+    Ok(())
+}
+
 /// Activities after `after`, oldest first, that the viewer may see (for
 /// live updates), the last position read, visible or not, from which the
 /// next read continues, and whether there may be more.

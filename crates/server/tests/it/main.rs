@@ -9,5 +9,6 @@ mod requests;
 mod social;
 mod trust_accounts;
 mod trust_hardening;
+mod trust_input;
 mod trust_visibility;
 mod web;

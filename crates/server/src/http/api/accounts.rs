@@ -2,7 +2,7 @@
 //! API tokens.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::views::{MemberView, NewTokenView, Page, SessionView, TokenView};
 use super::{ListQuery, decode_cursor, encode_cursor};
 use crate::error::AppError;
-use crate::http::extract::{ApiBytes, ApiJson, ApiViewer, ClientIp, SESSION_COOKIE, user_agent};
+use crate::http::extract::{
+    ApiBytes, ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, SESSION_COOKIE, user_agent,
+};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, NewSession, ProfileInput, SignupInput};
 use crate::state::AppState;
@@ -71,6 +73,7 @@ pub async fn setup_status(State(state): State<AppState>) -> Result<Json<SetupSta
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetupRequest {
     /// The token from the link `chorus serve` printed.
     pub token: String,
@@ -100,13 +103,14 @@ pub async fn setup(
     let member = accounts::complete_setup(&state.db, &req.token, &input).await?;
     let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     Ok(with_session(&state, StatusCode::CREATED, body, &s))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Handle or email address.
     pub login: String,
@@ -127,7 +131,7 @@ pub async fn login(
     let (member, s) =
         accounts::login(&state, &req.login, &req.password, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     Ok(with_session(&state, StatusCode::OK, body, &s))
@@ -149,6 +153,7 @@ pub async fn logout(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub handle: String,
     pub display_name: String,
@@ -177,7 +182,7 @@ pub async fn signup(
     let member = accounts::self_signup(&state.db, &input).await?;
     let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     Ok(with_session(&state, StatusCode::CREATED, body, &s))
@@ -191,6 +196,7 @@ pub async fn me(ApiViewer(viewer): ApiViewer) -> Json<MemberView> {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     pub display_name: Option<String>,
     pub title: Option<String>,
@@ -222,6 +228,7 @@ pub async fn update_me(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     pub current_password: String,
     pub new_password: String,
@@ -275,7 +282,7 @@ pub async fn delete_avatar(
 pub async fn list_members(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<MemberView>>, Problem> {
     let limit = q.limit();
     let after = q.before.as_deref().map(decode_cursor).transpose()?;
@@ -299,13 +306,15 @@ pub async fn list_members(
 pub async fn get_member(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<MemberView>, Problem> {
     let m = accounts::member(&state.db, &handle).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AvatarQuery {
     /// The avatar version, for caching.
     #[allow(dead_code)]
@@ -319,7 +328,7 @@ pub struct AvatarQuery {
 pub async fn get_avatar(
     State(state): State<AppState>,
     ApiViewer(_viewer): ApiViewer,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
 ) -> Result<Response, Problem> {
     let m = accounts::member(&state.db, &handle).await?;
     let mut c = state.db.read().await.map_err(AppError::from)?;
@@ -355,6 +364,7 @@ pub async fn list_tokens(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewTokenRequest {
     /// Where the token is used, e.g. "laptop script".
     pub name: String,
@@ -386,7 +396,7 @@ pub async fn create_token(
 pub async fn revoke_token(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     let id: i64 = id
         .parse()

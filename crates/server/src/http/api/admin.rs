@@ -1,13 +1,13 @@
 //! Org settings and member administration (owners and admins).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::views::{MemberView, OrgSettingsView};
 use crate::error::AppError;
-use crate::http::extract::{ApiJson, ApiViewer};
+use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, OrgSettingsInput};
 use crate::state::AppState;
@@ -30,6 +30,7 @@ pub async fn get_settings(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SettingsRequest {
     pub org_name: Option<String>,
     /// `anyone` or `admins_only`.
@@ -59,6 +60,7 @@ pub async fn update_settings(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MemberAdminRequest {
     /// `owner`, `admin`, `member` or `guest`.
     pub role: Option<String>,
@@ -76,7 +78,7 @@ pub struct MemberAdminRequest {
 pub async fn update_member(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
     ApiJson(req): ApiJson<MemberAdminRequest>,
 ) -> Result<Json<MemberView>, Problem> {
     if !viewer.role().is_admin() {

@@ -1,7 +1,7 @@
 //! Invitations and their acceptance.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -10,12 +10,13 @@ use utoipa::ToSchema;
 use super::accounts::session_cookie;
 use super::views::{InvitationView, MemberView, Page, SessionView};
 use super::{ListQuery, decode_id_cursor};
-use crate::http::extract::{ApiJson, ApiViewer, ClientIp, user_agent};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, user_agent};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, InviteInput, SignupInput};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InviteRequest {
     pub email: String,
     /// `member` (default), `guest`, or `admin` (admins only).
@@ -53,7 +54,7 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<InvitationView>>, Problem> {
     let limit = q.limit();
     let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
@@ -75,7 +76,7 @@ pub async fn list(
 pub async fn revoke(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     let id: i64 = id
         .parse()
@@ -102,7 +103,7 @@ pub struct InvitationPreview {
         (status = 410, body = Problem, description = "used, withdrawn or expired")))]
 pub async fn preview(
     State(state): State<AppState>,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
 ) -> Result<Json<InvitationPreview>, Problem> {
     let inv = accounts::open_invitation(&state.db, &token).await?;
     Ok(Json(InvitationPreview {
@@ -116,6 +117,7 @@ pub async fn preview(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
     pub handle: String,
     pub display_name: String,
@@ -132,7 +134,7 @@ pub async fn accept(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    Path(token): Path<String>,
+    ApiPath(token): ApiPath<String>,
     ApiJson(req): ApiJson<AcceptRequest>,
 ) -> Result<Response, Problem> {
     let input = SignupInput {
@@ -144,7 +146,7 @@ pub async fn accept(
     let member = accounts::accept_invitation(&state.db, &token, &input).await?;
     let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
-        member: MemberView::new(&member, None),
+        member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
     };
     use axum::response::IntoResponse;

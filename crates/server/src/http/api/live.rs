@@ -13,7 +13,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -23,7 +23,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::social_views::ActivityView;
-use crate::http::extract::ApiViewer;
+use crate::http::extract::{ApiPath, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::{Standing, Viewer};
 use crate::service::social::{self as svc, StreamRequest};
@@ -290,7 +290,7 @@ pub async fn everything(
 pub async fn space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Events, Problem> {
     live(state, viewer, StreamRequest::Space(slug), &headers).await
@@ -303,7 +303,7 @@ pub async fn space(
 pub async fn topic(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(tag): Path<String>,
+    ApiPath(tag): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Events, Problem> {
     live(state, viewer, StreamRequest::Topic(tag), &headers).await
@@ -316,7 +316,7 @@ pub async fn topic(
 pub async fn member(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Events, Problem> {
     live(state, viewer, StreamRequest::Profile(handle), &headers).await
@@ -329,7 +329,7 @@ pub async fn member(
 pub async fn item(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Events, Problem> {
     let id = id
@@ -382,7 +382,7 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
 
 /// The live unread-notification count: an `event: notification` with
 /// `{"unread": n}` on connect and whenever it changes.
-#[utoipa::path(get, path = "/notifications/events", tag = "live",
+#[utoipa::path(get, path = "/notifications/events", tag = "live", operation_id = "notification_events",
     security(("bearer" = []), ("session" = [])),
     responses((status = 200, content_type = "text/event-stream")))]
 pub async fn notifications(

@@ -58,8 +58,43 @@ impl Modify for Security {
     }
 }
 
+/// Gives every response without a description its status's reason
+/// ("OK", "Not Found"): OpenAPI requires one, and utoipa leaves it out when
+/// a handler's annotation has none.
+fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (code, r) in &mut op.responses.responses {
+                if let utoipa::openapi::RefOr::T(r) = r
+                    && r.description.is_empty()
+                {
+                    r.description = code
+                        .parse()
+                        .ok()
+                        .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("Response")
+                        .to_owned();
+                }
+            }
+        }
+    }
+}
+
 /// `?limit=&before=` on every list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Page size, 1 to 100 (default 20).
     pub limit: Option<i64>,
@@ -173,6 +208,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(requests::calendar_feed))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    describe_responses(&mut api);
     let doc = api.clone();
     let router = router.route(
         "/openapi.json",

@@ -1,14 +1,14 @@
 //! Conversations for action (requests, offers, acts), My work and to-dos.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use store::requests::{ActRow, RequestRow, TodoRow};
 use utoipa::ToSchema;
 
 use super::views::{opt_time, time};
-use crate::http::extract::{ApiJson, ApiViewer};
+use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::{AllowedAct, Problem};
 use crate::service::requests::{
     self as svc, ActInput, RequestDetail, RequestInput, TermsInput, TodoEntry, TodoInput,
@@ -166,6 +166,7 @@ impl From<&RequestDetail> for RequestView {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TermsRequest {
     pub title: Option<String>,
     /// Conditions of satisfaction, markdown.
@@ -185,6 +186,7 @@ impl From<TermsRequest> for TermsInput {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewRequestRequest {
     /// `request` (you ask; the default) or `offer` (you offer).
     #[serde(default)]
@@ -243,13 +245,14 @@ pub async fn create_request(
 pub async fn get_request(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RequestView>, Problem> {
     let d = svc::get(&state.db, &viewer, request_id(&id)?).await?;
     Ok(Json(RequestView::from(&d)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActRequest {
     /// promise, counter, accept, decline, withdraw, report, renege, cancel,
     /// approve, reject — or `ask_progress` (the requester asks the
@@ -273,7 +276,7 @@ pub struct ActRequest {
 pub async fn make_act(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ActRequest>,
 ) -> Result<Json<RequestView>, Problem> {
     let input = ActInput {
@@ -473,6 +476,7 @@ pub async fn list_todos(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TodoRequest {
     pub title: Option<String>,
     pub notes: Option<String>,
@@ -520,7 +524,7 @@ pub async fn create_todo(
 pub async fn update_todo(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<TodoRequest>,
 ) -> Result<Json<TodoView>, Problem> {
     match svc::update_todo(&state.db, &viewer, &id, &req.into()).await? {
@@ -550,7 +554,7 @@ pub async fn update_todo(
 pub async fn delete_todo(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     svc::delete_todo(&state.db, &viewer, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -600,7 +604,7 @@ pub async fn revoke_calendar(
         (status = 404, body = Problem)))]
 pub async fn calendar_feed(
     State(state): State<AppState>,
-    Path(file): Path<String>,
+    ApiPath(file): ApiPath<String>,
 ) -> Result<axum::response::Response, Problem> {
     use axum::response::IntoResponse;
     let secret = file.strip_suffix(".ics").unwrap_or(&file);

@@ -2,7 +2,7 @@
 //! notifications.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +11,7 @@ use super::social_views::*;
 use super::views::{LargeJson, Page, RawJson};
 use super::{ListQuery, decode_cursor, decode_id_cursor, encode_cursor};
 use crate::error::AppError;
-use crate::http::extract::{ApiJson, ApiViewer};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::Viewer;
 use crate::service::social::{self as svc, ItemInput, JoinOutcome, SpaceInput, StreamRequest};
@@ -38,6 +38,8 @@ fn mail_domain(state: &AppState) -> String {
 // ---- spaces ----
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct SpaceListQuery {
     pub limit: Option<i64>,
     pub before: Option<String>,
@@ -51,7 +53,7 @@ pub struct SpaceListQuery {
 pub async fn list_spaces(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<SpaceListQuery>,
+    ApiQuery(q): ApiQuery<SpaceListQuery>,
 ) -> Result<Json<Page<SpaceView>>, Problem> {
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let after = q
@@ -82,6 +84,7 @@ pub async fn list_spaces(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SpaceRequest {
     pub name: Option<String>,
     /// Short name for URLs and mail; made from the name when absent.
@@ -128,7 +131,7 @@ pub async fn create_space(
 pub async fn get_space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<SpaceView>, Problem> {
     let s = svc::get_space(&state.db, &viewer, &slug).await?;
     Ok(Json(SpaceView::new(&s, &mail_domain(&state))))
@@ -141,7 +144,7 @@ pub async fn get_space(
 pub async fn update_space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<SpaceRequest>,
 ) -> Result<Json<SpaceView>, Problem> {
     let s = svc::update_space(&state.db, &viewer, &slug, &req.into()).await?;
@@ -149,6 +152,7 @@ pub async fn update_space(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// For closed spaces: a note to the admins.
     pub message: Option<String>,
@@ -167,7 +171,7 @@ pub struct JoinAnswer {
 pub async fn join_space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     body: bytes::Bytes,
 ) -> Result<Json<JoinAnswer>, Problem> {
     // The body is optional: `{}` or nothing at all.
@@ -201,7 +205,7 @@ pub async fn join_space(
 pub async fn leave_space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     svc::leave_space(&state.db, &viewer, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -214,8 +218,8 @@ pub async fn leave_space(
 pub async fn space_members(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     people_page(q, |after, limit| async move {
         svc::space_members(&state.db, &viewer, &slug, &after, limit).await
@@ -249,6 +253,7 @@ where
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddMemberRequest {
     pub handle: String,
     /// `member` (default) or `admin`.
@@ -263,7 +268,7 @@ pub struct AddMemberRequest {
 pub async fn add_member(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> Result<Json<PersonView>, Problem> {
     let p = svc::add_member(&state.db, &viewer, &slug, &req.handle, req.role.as_deref()).await?;
@@ -277,7 +282,7 @@ pub async fn add_member(
 pub async fn remove_member(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path((slug, handle)): Path<(String, String)>,
+    ApiPath((slug, handle)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     svc::remove_member(&state.db, &viewer, &slug, &handle).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -290,7 +295,7 @@ pub async fn remove_member(
 pub async fn join_requests(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     let people = svc::join_requests(&state.db, &viewer, &slug).await?;
     Ok(Json(Page {
@@ -300,6 +305,7 @@ pub async fn join_requests(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
     /// True to let them in, false to turn them down.
     pub approve: bool,
@@ -313,7 +319,7 @@ pub struct DecisionRequest {
 pub async fn decide_request(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path((slug, handle)): Path<(String, String)>,
+    ApiPath((slug, handle)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<StatusCode, Problem> {
     svc::decide_request(&state.db, &viewer, &slug, &handle, req.approve).await?;
@@ -341,7 +347,8 @@ async fn stream_page(
             .await?;
         return Ok(RawJson(json).into_response());
     }
-    let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), false).await?;
+    let (mut rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), false).await?;
+    svc::add_topics_and_recipients(&state.db, &mut rows).await?;
     let reactions = crate::service::pages::reactions_of(&rows)?;
     Ok(LargeJson(Page {
         items: rows
@@ -374,7 +381,7 @@ fn decode_position(s: &str) -> Result<(i64, i64), Problem> {
 pub async fn home_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Home, &q).await
 }
@@ -385,7 +392,7 @@ pub async fn home_stream(
 pub async fn everything_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Everything, &q).await
 }
@@ -397,8 +404,8 @@ pub async fn everything_stream(
 pub async fn space_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(slug): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(slug): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Space(slug), &q).await
 }
@@ -409,8 +416,8 @@ pub async fn space_stream(
 pub async fn topic_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(tag): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(tag): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Topic(tag), &q).await
 }
@@ -421,8 +428,8 @@ pub async fn topic_stream(
 pub async fn member_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(handle): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(handle): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Profile(handle), &q).await
 }
@@ -433,8 +440,8 @@ pub async fn member_stream(
 pub async fn item_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     stream_page(&state, &viewer, StreamRequest::Item(item_id(&id)?), &q).await
 }
@@ -442,6 +449,7 @@ pub async fn item_stream(
 // ---- items ----
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewItemRequest {
     /// Post in this space (its slug)…
     pub space: Option<String>,
@@ -494,12 +502,13 @@ pub async fn create_item(
 pub async fn get_item(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ItemView>, Problem> {
     item_answer(&state, &viewer, item_id(&id)?).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EditItemRequest {
     pub title: Option<String>,
     pub body: Option<String>,
@@ -512,7 +521,7 @@ pub struct EditItemRequest {
 pub async fn edit_item(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<EditItemRequest>,
 ) -> Result<Json<ItemView>, Problem> {
     let id = item_id(&id)?;
@@ -534,7 +543,7 @@ pub async fn edit_item(
 pub async fn delete_item(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     svc::delete_item(&state.db, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -555,7 +564,7 @@ pub struct RevisionView {
 pub async fn item_revisions(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Page<RevisionView>>, Problem> {
     let revs = svc::item_revisions(&state.db, &viewer, item_id(&id)?).await?;
     Ok(Json(Page {
@@ -573,6 +582,8 @@ pub async fn item_revisions(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct CommentQuery {
     pub limit: Option<i64>,
     /// The `next` cursor: comments come oldest first.
@@ -586,8 +597,8 @@ pub struct CommentQuery {
 pub async fn list_comments(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
-    Query(q): Query<CommentQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<CommentQuery>,
 ) -> Result<Json<Page<CommentView>>, Problem> {
     let id = item_id(&id)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 100);
@@ -617,6 +628,7 @@ pub async fn list_comments(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommentRequest {
     /// Markdown, with @mentions.
     pub body: String,
@@ -629,7 +641,7 @@ pub struct CommentRequest {
 pub async fn add_comment(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<CommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>), Problem> {
     let id = item_id(&id)?;
@@ -638,6 +650,7 @@ pub async fn add_comment(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReactionRequest {
     /// One emoji, like 👍.
     pub emoji: String,
@@ -660,7 +673,7 @@ fn comment_id(s: Option<&str>) -> Result<Option<i64>, Problem> {
 pub async fn add_reaction(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ReactionRequest>,
 ) -> Result<StatusCode, Problem> {
     let cid = comment_id(req.comment_id.as_deref())?;
@@ -669,6 +682,8 @@ pub async fn add_reaction(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ReactionQuery {
     pub comment_id: Option<String>,
 }
@@ -680,8 +695,8 @@ pub struct ReactionQuery {
 pub async fn remove_reaction(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path((id, emoji)): Path<(String, String)>,
-    Query(q): Query<ReactionQuery>,
+    ApiPath((id, emoji)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<ReactionQuery>,
 ) -> Result<StatusCode, Problem> {
     let cid = comment_id(q.comment_id.as_deref())?;
     svc::react(&state.db, &viewer, item_id(&id)?, cid, &emoji, false).await?;
@@ -691,6 +706,7 @@ pub async fn remove_reaction(
 // ---- follows ----
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FollowRequest {
     /// `member`, `space`, `topic` or `item`.
     pub target_type: String,
@@ -727,7 +743,7 @@ pub async fn follow(
 pub async fn unfollow(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path((target_type, target)): Path<(String, String)>,
+    ApiPath((target_type, target)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     svc::unfollow(&state.db, &viewer, &target_type, &target).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -740,8 +756,8 @@ pub async fn unfollow(
 pub async fn followers(
     State(state): State<AppState>,
     ApiViewer(_viewer): ApiViewer,
-    Path(handle): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(handle): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     people_page(q, |after, limit| async move {
         svc::member_followers(&state.db, &handle, &after, limit).await
@@ -765,7 +781,7 @@ pub struct FollowView {
 pub async fn following(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(handle): Path<String>,
+    ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<Page<FollowView>>, Problem> {
     let items = svc::member_following(&state.db, &viewer, &handle).await?;
     Ok(Json(Page {
@@ -785,6 +801,8 @@ pub async fn following(
 // ---- audience ----
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AudienceQuery {
     /// A space slug.
     pub space: Option<String>,
@@ -801,7 +819,7 @@ pub struct AudienceQuery {
 pub async fn audience(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<AudienceQuery>,
+    ApiQuery(q): ApiQuery<AudienceQuery>,
 ) -> Result<Json<AudienceView>, Problem> {
     let a = if let Some(slug) = q.space.as_deref().filter(|s| !s.is_empty()) {
         svc::audience_for_space(&state.db, &viewer, slug).await?
@@ -828,7 +846,7 @@ pub async fn audience(
 pub async fn notifications(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<NotificationPage>, Problem> {
     let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
     let (rows, unread, next) = svc::notifications(&state.db, &viewer, before, q.limit()).await?;
@@ -843,6 +861,7 @@ pub async fn notifications(
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReadRequest {
     /// These notifications; leave out to mark all read.
     pub ids: Option<Vec<String>>,
@@ -890,7 +909,7 @@ pub async fn mark_read(
 pub async fn mark_seen(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     svc::mark_seen(&state.db, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -910,7 +929,7 @@ pub struct SeenView {
 pub async fn seen(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SeenView>, Problem> {
     let (count, people) = svc::seen(&state.db, &viewer, item_id(&id)?).await?;
     Ok(Json(SeenView {
@@ -938,7 +957,7 @@ pub struct AcksView {
 pub async fn acknowledge(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
     svc::acknowledge(&state.db, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -950,7 +969,7 @@ pub async fn acknowledge(
 pub async fn acknowledgements(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AcksView>, Problem> {
     let a = svc::acknowledgements(&state.db, &viewer, item_id(&id)?).await?;
     Ok(Json(AcksView {

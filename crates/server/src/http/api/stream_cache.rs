@@ -66,6 +66,8 @@ struct Entry {
 struct ItemShown {
     id: i64,
     author: i64,
+    /// A direct item's recipients, whose names it shows.
+    recipients: Box<[i64]>,
     space: Option<(String, String, Option<SpaceVisibility>)>,
 }
 
@@ -78,6 +80,7 @@ impl Entry {
         let item = row.item.as_ref().map(|i| ItemShown {
             id: i.id,
             author: i.author_id,
+            recipients: i.recipients.iter().map(|p| p.id).collect(),
             space: i.space_slug.clone().map(|slug| {
                 (
                     slug,
@@ -135,6 +138,10 @@ impl Entry {
                     }
                     && unchanged(Table::Items, mine.id)
                     && unchanged(Table::Members, mine.author)
+                    && mine
+                        .recipients
+                        .iter()
+                        .all(|&m| unchanged(Table::Members, m))
             }
             _ => false,
         };
@@ -184,7 +191,9 @@ impl StreamCache {
         if !missing.is_empty() {
             let whole = {
                 let mut c = db.read().await?;
-                q::activities_by_ids(&mut c, None, &missing).await?
+                let mut whole = q::activities_by_ids(&mut c, None, &missing).await?;
+                q::add_topics_and_recipients(&mut c, &mut whole).await?;
+                whole
             };
             for w in whole {
                 let id = w.id;
@@ -281,6 +290,8 @@ mod tests {
             edited_at: Some(1_700_000_100_000_000),
             reaction_summary: summary.into(),
             viewer_reactions: mine.iter().map(|s| s.to_string()).collect(),
+            topics: vec!["launch".into(), "q3".into()],
+            recipients: vec![person(9, "cy")],
             ..ItemRow::default()
         }
     }

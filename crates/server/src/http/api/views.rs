@@ -69,7 +69,7 @@ pub struct MemberView {
     pub id: String,
     pub handle: String,
     pub display_name: String,
-    /// Shown to members, not to guests.
+    /// Shown to members, not to guests; always to the member themselves.
     pub email: Option<String>,
     pub title: String,
     pub team: String,
@@ -103,6 +103,16 @@ impl MemberView {
             deactivated: m.deactivated_at.is_some(),
             created_at: time(m.created_at),
         }
+    }
+}
+
+impl MemberView {
+    /// The member's own view of themselves (in the answers that log them
+    /// in), with their email.
+    pub fn own(m: &Member) -> MemberView {
+        let mut v = MemberView::new(m, None);
+        v.email = Some(m.email.clone());
+        v
     }
 }
 
