@@ -265,7 +265,7 @@ impl WriteMix {
                 r#"{"body":"Agreed, let's do it."}"#.to_owned(),
             ),
             12..17 => (format!("/api/v1/items/{item}/seen"), "{}".to_owned()),
-            17..19 => ("/api/v1/notifications/read".to_owned(), "{}".to_owned()),
+            17..19 => ("/api/v1/notifications/read-all".to_owned(), String::new()),
             _ => (
                 "/api/v1/items".to_owned(),
                 r#"{"body":"Notes from today's planning are in the shared folder."}"#.to_owned(),

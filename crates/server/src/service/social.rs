@@ -1228,10 +1228,13 @@ pub async fn stream_after(
     .await?;
     let more = rows.len() == 100;
     let last = rows.last().map_or(after, position);
-    let rows = rows
+    let mut rows: Vec<ActivityRow> = rows
         .into_iter()
         .filter(|r| entry_visible(viewer, r, &muted))
         .collect();
+    if rows.iter().any(|r| r.item.is_some()) {
+        q::add_topics_and_recipients(&mut c, &mut rows).await?;
+    }
     Ok((rows, last, more))
 }
 
@@ -1609,7 +1612,10 @@ pub async fn notifications(
     let more = rows.len() as i64 > limit;
     let rows: Vec<_> = rows.into_iter().take(limit as usize).collect();
     let ids: Vec<i64> = rows.iter().map(|n| n.activity_id).collect();
-    let acts = q::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
+    let mut acts = q::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
+    if acts.iter().any(|a| a.item.is_some()) {
+        q::add_topics_and_recipients(&mut c, &mut acts).await?;
+    }
     let unread = unread_in(&mut c, viewer).await?;
     let next = if more {
         rows.last().map(|n| n.id)

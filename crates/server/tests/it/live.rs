@@ -58,7 +58,7 @@ async fn live_notification_count(b: Backend) {
     let ev = badge.next(WAIT).await.expect("count after a mention");
     assert_eq!(ev.data["unread"], 1);
     expect(
-        ana.post("/notifications/read", json!({})).await,
+        ana.post("/notifications/read-all", json!({})).await,
         StatusCode::OK,
     )
     .await;

@@ -521,8 +521,14 @@ async fn reactions_and_notifications(b: Backend) {
     )
     .await;
     assert_eq!(u["unread"], 1);
+    // Marking everything read is its own call: no ids is an error.
+    let res = bo.post("/notifications/read", json!({})).await;
+    let p = expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert!(p["detail"].as_str().unwrap().contains("read-all"), "{p}");
+    let n = expect(bo.get("/notifications").await, StatusCode::OK).await;
+    assert_eq!(n["unread"], 1, "nothing changed");
     let u = expect(
-        bo.post("/notifications/read", json!({})).await,
+        bo.post("/notifications/read-all", json!({})).await,
         StatusCode::OK,
     )
     .await;

@@ -309,6 +309,43 @@ async fn stream_entries_show_topics_and_recipients(b: Backend) {
     let single_direct = expect(app.get(&format!("/items/{direct}")).await, StatusCode::OK).await;
     assert_eq!(handles(&single_direct), ["bob", "cy"]);
 
+    // Live events and notifications carry them too: Bob replays his home
+    // and sees the direct post in his notifications.
+    let mut live = bob.sse("/streams/home/events", Some("0")).await;
+    let mut found = false;
+    while let Some(ev) = live.next(std::time::Duration::from_secs(2)).await {
+        if ev.data["item"]["id"] == direct.as_str() {
+            assert_eq!(
+                handles(&ev.data["item"]),
+                ["bob", "cy"],
+                "live: {}",
+                ev.data
+            );
+            assert_eq!(
+                ev.data["item"]["topics"],
+                json!(["secretplan"]),
+                "live: {}",
+                ev.data
+            );
+            found = true;
+            break;
+        }
+    }
+    assert!(found, "the direct post arrives live");
+    let notes = expect(bob.get("/notifications").await, StatusCode::OK).await;
+    let n = notes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["activity"]["item"]["id"] == direct.as_str())
+        .unwrap_or_else(|| panic!("a notification of the direct post: {notes}"));
+    assert_eq!(handles(&n["activity"]["item"]), ["bob", "cy"], "{n}");
+    assert_eq!(
+        n["activity"]["item"]["topics"],
+        json!(["secretplan"]),
+        "{n}"
+    );
+
     // Twice each: the second page may come from kept renderings.
     for _ in 0..2 {
         for (who, path) in [

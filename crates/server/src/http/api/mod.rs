@@ -189,6 +189,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(social::audience))
         .routes(routes!(social::notifications))
         .routes(routes!(social::mark_read))
+        .routes(routes!(social::mark_all_read))
         .routes(routes!(social::mark_seen, social::seen))
         .routes(routes!(social::acknowledge, social::acknowledgements))
         .routes(routes!(live::home))

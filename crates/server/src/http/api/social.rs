@@ -863,7 +863,8 @@ pub async fn notifications(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadRequest {
-    /// These notifications; leave out to mark all read.
+    /// The notifications to mark read (their `id`s from the list). To mark
+    /// everything read, call `POST /notifications/read-all`.
     pub ids: Option<Vec<String>>,
 }
 
@@ -872,30 +873,48 @@ pub struct UnreadView {
     pub unread: i64,
 }
 
-/// Marks notifications read (some, or all).
+/// Marks the notifications named by `ids` read.
 #[utoipa::path(post, path = "/notifications/read", tag = "notifications", request_body = ReadRequest,
-    security(("bearer" = []), ("session" = [])), responses((status = 200, body = UnreadView)))]
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = UnreadView), (status = 422, body = Problem)))]
 pub async fn mark_read(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<ReadRequest>,
 ) -> Result<Json<UnreadView>, Problem> {
-    let ids: Option<Vec<i64>> = req
-        .ids
-        .map(|ids| {
-            ids.iter()
-                .map(|i| {
-                    i.parse().map_err(|_| {
-                        AppError::invalid(
-                            "ids",
-                            "Notification ids are the `id` strings from the list.",
-                        )
-                    })
-                })
-                .collect()
+    let Some(ids) = req.ids else {
+        return Err(AppError::invalid(
+            "ids",
+            "Name the notifications to mark read by their `id`s; to mark all of them read, \
+             call POST /notifications/read-all.",
+        )
+        .into());
+    };
+    let ids: Vec<i64> = ids
+        .iter()
+        .map(|i| {
+            i.parse().map_err(|_| {
+                AppError::invalid(
+                    "ids",
+                    "Notification ids are the `id` strings from the list.",
+                )
+            })
         })
-        .transpose()?;
-    svc::mark_read(&state.db, &viewer, ids.as_deref()).await?;
+        .collect::<Result<_, _>>()?;
+    svc::mark_read(&state.db, &viewer, Some(&ids)).await?;
+    Ok(Json(UnreadView {
+        unread: svc::unread_count(&state.db, &viewer).await?,
+    }))
+}
+
+/// Marks every notification read.
+#[utoipa::path(post, path = "/notifications/read-all", tag = "notifications",
+    security(("bearer" = []), ("session" = [])), responses((status = 200, body = UnreadView)))]
+pub async fn mark_all_read(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+) -> Result<Json<UnreadView>, Problem> {
+    svc::mark_read(&state.db, &viewer, None).await?;
     Ok(Json(UnreadView {
         unread: svc::unread_count(&state.db, &viewer).await?,
     }))
