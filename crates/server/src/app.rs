@@ -112,6 +112,8 @@ impl App {
             streams,
             tokens,
             token_use: Default::default(),
+            writes: crate::http::limits::WriteLimits::new(settings.writes_per_minute)
+                .map(std::sync::Arc::new),
             live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(
                 settings.live_per_member,
             )),

@@ -227,6 +227,8 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     streams: None,
                     tokens: None,
                     token_use: Default::default(),
+                    writes: crate::http::limits::WriteLimits::new(settings.writes_per_minute)
+                        .map(std::sync::Arc::new),
                     live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(
                         settings.live_per_member,
                     )),

@@ -33,6 +33,8 @@ pub struct Settings {
     pub fold_deliveries_at: usize,
     pub stream_cache_mib: usize,
     pub live_per_member: usize,
+    pub writes_per_minute: u32,
+    pub request_timeout_seconds: u64,
     pub query_count_header: bool,
     pub metrics_token: Option<String>,
 }
@@ -68,6 +70,8 @@ impl Default for Settings {
             fold_deliveries_at: 500_000,
             stream_cache_mib: 32,
             live_per_member: 20,
+            writes_per_minute: 120,
+            request_timeout_seconds: 30,
             query_count_header: false,
             metrics_token: None,
         }
@@ -236,6 +240,20 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live_per_member: Option<usize>,
+
+    /// Writes (unsafe requests) one member may make per minute, in bursts
+    /// of as many; past it the answer is 429 with Retry-After; 0 for no
+    /// limit [env: CHORUS_WRITES_PER_MINUTE] [default: 120]
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes_per_minute: Option<u32>,
+
+    /// A request that has not answered after this many seconds gets 503
+    /// (live streams are not cut: their answer starts at once)
+    /// [env: CHORUS_REQUEST_TIMEOUT_SECONDS] [default: 30]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_timeout_seconds: Option<u64>,
 
     /// Answer every request with `X-Query-Count`, the number of database
     /// statements it ran (for tests and profiling)

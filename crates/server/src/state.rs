@@ -24,4 +24,6 @@ pub struct AppState {
     pub token_use: Arc<crate::service::accounts::TokenUse>,
     /// Open live connections by member (see `http::api::live::LiveConnections`).
     pub live: Arc<crate::http::api::live::LiveConnections>,
+    /// Writes per member per minute (see `http::limits`); `None`: no limit.
+    pub writes: Option<Arc<crate::http::limits::WriteLimits>>,
 }

@@ -74,6 +74,11 @@ impl FromRequestParts<AppState> for ApiViewer {
         let viewer = find_viewer(state, &parts.headers)
             .await?
             .ok_or_else(Problem::unauthorized)?;
+        if !is_safe(&parts.method)
+            && let Some(limits) = &state.writes
+        {
+            limits.check(viewer.id())?;
+        }
         if let Some(expected) = viewer.csrf_token()
             && !is_safe(&parts.method)
         {

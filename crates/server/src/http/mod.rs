@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod extract;
+pub mod limits;
 pub mod problem;
 pub mod web;
 
@@ -60,6 +61,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/hello", get(|| async { "Hello, world!" }))
         .route("/metrics", get(metrics))
+        // A whole request's answer (not a live stream's body, which only
+        // starts within it) gets this long, then 503.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            std::time::Duration::from_secs(state.settings.request_timeout_seconds.max(1)),
+        ))
         .layer(middleware::from_fn_with_state(allowed, errors_are_problems))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
@@ -209,6 +216,15 @@ async fn errors_are_problems(
                 "This endpoint does not answer {method}; it answers {allow}. See \
                  /api/v1/openapi.json."
             ),
+        )
+    } else if status == StatusCode::SERVICE_UNAVAILABLE && text.is_empty() {
+        // The request timeout's answer.
+        Problem::new(
+            status,
+            "unavailable",
+            "Try again",
+            "The server did not answer in time. Try again in a moment; for a write, look \
+             first whether it was made.",
         )
     } else {
         let reason = status.canonical_reason().unwrap_or("Error");

@@ -135,6 +135,8 @@ impl TestApp {
             http_addr: "127.0.0.1:0".parse().unwrap(),
             db_max_connections: 4,
             query_count_header: true,
+            // Tests write fast as one member; the limit has its own test.
+            writes_per_minute: 0,
             ..Settings::default()
         };
         tweak(&mut settings);

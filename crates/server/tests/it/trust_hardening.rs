@@ -16,6 +16,8 @@ backend_tests!(
     trust_hardening_invisible_and_reversed_text_is_refused,
     trust_hardening_security_headers_and_metrics,
     trust_hardening_forms_before_login_check_the_origin,
+    trust_hardening_writes_per_member_are_limited,
+    trust_hardening_a_request_that_hangs_gets_an_answer,
 );
 
 async fn trust_hardening_live_connections_per_member_are_limited(b: Backend) {
@@ -240,5 +242,71 @@ async fn trust_hardening_forms_before_login_check_the_origin(b: Backend) {
     let own = app.addr.clone();
     let res = login(&own).await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "own origin {own}");
+    app.stop().await;
+}
+
+async fn trust_hardening_writes_per_member_are_limited(b: Backend) {
+    let mut owner = TestApp::spawn_with(b, |s| s.writes_per_minute = 3).await;
+    owner.setup_owner().await; // a write, before the owner has a session
+    let ana = owner.new_member("ana", "member").await;
+    for n in 0..3 {
+        ana.post_item(json!({"body": format!("post {n}")})).await;
+    }
+    let res = ana.post("/items", json!({"body": "one too many"})).await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // Reading goes on; the refused post was not made; others may write.
+    let page = expect(ana.get("/streams/everything").await, StatusCode::OK).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 3, "{page}");
+    owner.post_item(json!({"body": "the owner's own"})).await;
+    // Page forms are counted too.
+    let form = ana
+        .client
+        .post(ana.url("/items"))
+        .form(&[
+            ("csrf", ana.csrf.clone().unwrap()),
+            ("target", "profile".into()),
+            ("body", "from the page".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(form.headers().get("retry-after").is_some());
+    owner.stop().await;
+}
+
+async fn trust_hardening_a_request_that_hangs_gets_an_answer(b: Backend) {
+    let mut app = TestApp::spawn_with(b, |s| s.request_timeout_seconds = 1).await;
+    app.setup_owner().await;
+    // Another connection holds the items table, so posting waits for it.
+    let db = crate::harness::open_db(&app.database_url, 1).await;
+    let mut tx = db.write().await.unwrap();
+    match b {
+        Backend::Sqlite => {
+            tx.execute("UPDATE members SET team = team", store::params![])
+                .await
+                .unwrap();
+        }
+        Backend::Postgres => {
+            tx.execute("LOCK TABLE items IN EXCLUSIVE MODE", store::params![])
+                .await
+                .unwrap();
+        }
+    }
+    let started = std::time::Instant::now();
+    let res = app.post("/items", json!({"body": "waits"})).await;
+    let took = started.elapsed();
+    let p = expect_problem(res, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    assert!(took < Duration::from_secs(5), "answered in {took:?}: {p}");
+    drop(tx);
+    db.close().await;
+    // The server goes on.
+    app.post_item(json!({"body": "after the wait"})).await;
     app.stop().await;
 }

@@ -97,7 +97,11 @@ pub(crate) fn error_page(e: AppError, back: &str) -> Response {
         AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Slow down"),
         AppError::Unavailable(_) | AppError::Internal(_) => return e.into_response(),
     };
-    render(
+    let retry_after = match &e {
+        AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+        _ => None,
+    };
+    let mut res = render(
         status,
         &MessagePage {
             org_name: "Chorus".into(),
@@ -106,7 +110,12 @@ pub(crate) fn error_page(e: AppError, back: &str) -> Response {
             back: safe_next(back).to_owned(),
             back_label: "Go back".into(),
         },
-    )
+    );
+    if let Some(secs) = retry_after {
+        res.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    res
 }
 
 /// Checks the CSRF token of an action's form.
@@ -118,6 +127,11 @@ pub(crate) async fn actor(
 ) -> Result<Viewer, Response> {
     let v = member(state, headers, uri).await?;
     check_csrf(&v, csrf)?;
+    if let Some(limits) = &state.writes {
+        limits
+            .check(v.id())
+            .map_err(|e| error_page(e, uri.path()))?;
+    }
     Ok(v)
 }
 
