@@ -604,20 +604,57 @@ pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str)
     Ok(revoked)
 }
 
-/// Image types accepted as avatars, recognised by their first bytes rather
-/// than by what the client claims.
-pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() >= 12 && &bytes[0..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
+/// The largest avatar kept, in pixels a side: avatars show small.
+const AVATAR_SIDE: u32 = 256;
+
+/// Decodes an uploaded avatar (PNG, JPEG, GIF or WebP, recognised by its
+/// content, within limits on size and memory) and encodes it afresh, at
+/// most [`AVATAR_SIDE`] pixels a side: PNG where it has transparency,
+/// JPEG otherwise. Nothing of the upload but its pixels is kept, so a
+/// file that only starts like an image (with HTML or a script after the
+/// header) is refused or cleaned, and no metadata (a photo's location)
+/// is served to others.
+pub fn reencode_avatar(bytes: &[u8]) -> Result<(&'static str, Vec<u8>), ValidationError> {
+    use image::{ImageFormat, ImageReader, Limits};
+    let refuse = || {
+        ValidationError::new(
+            "avatar",
+            "That is not a PNG, JPEG, GIF or WebP image we can read. Choose another image.",
+        )
+    };
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| refuse())?;
+    if !matches!(
+        reader.format(),
+        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Gif | ImageFormat::WebP)
+    ) {
+        return Err(refuse());
     }
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(8192);
+    limits.max_image_height = Some(8192);
+    limits.max_alloc = Some(128 * 1024 * 1024);
+    reader.limits(limits);
+    let img = reader.decode().map_err(|_| refuse())?;
+    let img = if img.width() > AVATAR_SIDE || img.height() > AVATAR_SIDE {
+        img.thumbnail(AVATAR_SIDE, AVATAR_SIDE)
+    } else {
+        img
+    };
+    let mut out = std::io::Cursor::new(Vec::new());
+    let content_type = if img.color().has_alpha() {
+        img.to_rgba8()
+            .write_to(&mut out, ImageFormat::Png)
+            .map_err(|_| refuse())?;
+        "image/png"
+    } else {
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 88)
+            .encode_image(&img.to_rgb8())
+            .map_err(|_| refuse())?;
+        "image/jpeg"
+    };
+    Ok((content_type, out.into_inner()))
 }
 
 pub async fn set_avatar(db: &Db, viewer: &Viewer, bytes: &[u8], max: usize) -> AppResult<Member> {
@@ -633,14 +670,13 @@ pub async fn set_avatar(db: &Db, viewer: &Viewer, bytes: &[u8], max: usize) -> A
             format!("The image is too large: at most {} KiB.", max / 1024),
         ));
     }
-    let Some(content_type) = sniff_image(bytes) else {
-        return Err(AppError::invalid(
-            "avatar",
-            "That is not a PNG, JPEG, GIF or WebP image. Choose one of those.",
-        ));
-    };
+    // Decoding is CPU work: off the async workers.
+    let upload = bytes.to_vec();
+    let (content_type, image) = tokio::task::spawn_blocking(move || reencode_avatar(&upload))
+        .await
+        .map_err(|e| AppError::Internal(e.into()))??;
     let mut tx = db.write().await?;
-    q::put_avatar(&mut tx, viewer.id(), content_type, bytes, now_micros()).await?;
+    q::put_avatar(&mut tx, viewer.id(), content_type, &image, now_micros()).await?;
     let m = q::member_by_id(&mut tx, viewer.id())
         .await?
         .ok_or(store::Error::NotFound)?;

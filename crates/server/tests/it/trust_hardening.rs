@@ -18,6 +18,7 @@ backend_tests!(
     trust_hardening_forms_before_login_check_the_origin,
     trust_hardening_writes_per_member_are_limited,
     trust_hardening_a_request_that_hangs_gets_an_answer,
+    trust_hardening_avatars_are_reencoded,
 );
 
 async fn trust_hardening_live_connections_per_member_are_limited(b: Backend) {
@@ -308,5 +309,42 @@ async fn trust_hardening_a_request_that_hangs_gets_an_answer(b: Backend) {
     db.close().await;
     // The server goes on.
     app.post_item(json!({"body": "after the wait"})).await;
+    app.stop().await;
+}
+
+async fn trust_hardening_avatars_are_reencoded(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let put = |body: Vec<u8>| {
+        app.client
+            .put(app.url("/api/v1/me/avatar"))
+            .header("x-csrf-token", app.csrf.clone().unwrap())
+            .header("content-type", "image/jpeg")
+            .body(body)
+            .send()
+    };
+    // Only the first bytes of an image, then a page.
+    let mut fake = b"\x89PNG\r\n\x1a\n".to_vec();
+    fake.extend_from_slice(b"<html><script>alert(1)</script></html>");
+    let res = put(fake).await.unwrap();
+    expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    // A real photo with a script after it: kept as its pixels only, smaller.
+    let photo = image::RgbImage::from_fn(1000, 600, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    photo.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let mut upload = jpeg.into_inner();
+    upload.extend_from_slice(b"<script>alert(1)</script>");
+    let me = expect(put(upload).await.unwrap(), StatusCode::OK).await;
+    let res = app.get(me["avatar_url"].as_str().unwrap()).await;
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+    let bytes = res.bytes().await.unwrap();
+    assert!(
+        !bytes.windows(7).any(|w| w == b"<script"),
+        "nothing but pixels"
+    );
+    let served = image::load_from_memory(&bytes).unwrap();
+    assert_eq!((served.width(), served.height()), (256, 154));
     app.stop().await;
 }
