@@ -126,6 +126,17 @@ async fn login_throttle_is_per_account_and_address(b: Backend) {
     let res = login_from(&attacker, "198.51.100.1", PASSWORD).await;
     assert!(res.headers().contains_key("retry-after"));
     expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
+    // The login page says so too, with when to try again.
+    let page = attacker
+        .client
+        .post(attacker.url("/login"))
+        .header("x-forwarded-for", "198.51.100.1")
+        .form(&[("login", "owner"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.headers().contains_key("retry-after"));
     // The owner, elsewhere, still logs in.
     let owner = app.browser();
     expect(

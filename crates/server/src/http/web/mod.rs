@@ -390,19 +390,29 @@ async fn login_submit(
     }
     match accounts::login(&state, &f.login, &f.password, &ip, user_agent(&headers)).await {
         Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
-        Err(e) => match form_errors(e) {
-            Ok((status, errors)) => {
-                let page = LoginPage {
-                    org_name: org_name(&state).await,
-                    login: f.login,
-                    next: f.next,
-                    errors,
-                    ..Default::default()
-                };
-                render(status, &page)
+        Err(e) => {
+            let retry_after = match &e {
+                AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+                _ => None,
+            };
+            match form_errors(e) {
+                Ok((status, errors)) => {
+                    let page = LoginPage {
+                        org_name: org_name(&state).await,
+                        login: f.login,
+                        next: f.next,
+                        errors,
+                        ..Default::default()
+                    };
+                    let mut res = render(status, &page);
+                    if let Some(secs) = retry_after {
+                        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+                    }
+                    res
+                }
+                Err(r) => r,
             }
-            Err(r) => r,
-        },
+        }
     }
 }
 
