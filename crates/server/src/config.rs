@@ -9,8 +9,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// Every setting, after merging all sources.
+/// Every setting, after merging all sources. A key this list does not
+/// know (a misspelt one in `chorus.toml`) is an error, not ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
@@ -291,8 +293,18 @@ impl SettingsArgs {
             }
             None => {}
         }
+        // Only the environment variables that name a setting: other
+        // programs' CHORUS_* variables are none of the settings' business.
+        let known: Vec<String> = match serde_json::to_value(Settings::default()) {
+            Ok(serde_json::Value::Object(keys)) => keys.keys().cloned().collect(),
+            _ => Vec::new(),
+        };
         figment = figment
-            .merge(Env::prefixed("CHORUS_").ignore(&["config"]))
+            .merge(
+                Env::prefixed("CHORUS_")
+                    .ignore(&["config"])
+                    .filter(move |k| known.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
+            )
             .merge(Serialized::defaults(self));
         figment
             .extract()

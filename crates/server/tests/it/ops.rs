@@ -467,6 +467,16 @@ async fn settings_precedence() {
     .load()
     .unwrap_err();
     assert!(err.contains("http_addr"), "{err}");
+    // A misspelt key is an error that names it, not a setting ignored.
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "htp_addr = \"0.0.0.0:80\"\n").unwrap();
+    let err = server::config::SettingsArgs {
+        config: Some(typo),
+        ..Default::default()
+    }
+    .load()
+    .unwrap_err();
+    assert!(err.contains("htp_addr"), "{err}");
 }
 
 struct Child(std::process::Child);
