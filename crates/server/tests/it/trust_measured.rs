@@ -205,6 +205,16 @@ async fn nul_characters_are_refused(b: Backend) {
         )
         .await;
     }
+    // Forms: the login form, before anyone is logged in.
+    let res = app
+        .browser()
+        .client
+        .post(app.url("/login"))
+        .form(&[("login", "own\u{0}er"), ("password", "xxxxxxxxxxxx")])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
     // An escaped backslash before `u0000` is text, not a NUL.
     let item = app
         .post_item(json!({"body": "a literal \\u0000 in code"}))
