@@ -63,6 +63,12 @@ impl From<store::Error> for AppError {
                 detail: format!("That already exists ({key})."),
                 field: None,
             },
+            // Input that reached PostgreSQL with a NUL character (the
+            // API refuses it at the door; pages and forms land here).
+            store::Error::BadText(_) => AppError::Validation(vec![ValidationError::new(
+                "text",
+                "Text may not contain the NUL character (U+0000).",
+            )]),
             other => AppError::Internal(other.into()),
         }
     }

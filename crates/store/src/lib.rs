@@ -26,6 +26,9 @@ pub enum Error {
     ForeignKey(String),
     #[error("the database is busy; try again")]
     Busy,
+    /// Text the database refuses to hold (PostgreSQL: the NUL character).
+    #[error("text the database cannot hold: {0}")]
+    BadText(String),
     #[error("the database connection is closed")]
     Closed,
     #[error("cannot use the database at {url}: {message}")]

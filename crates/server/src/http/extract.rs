@@ -180,6 +180,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         let body = bytes::Bytes::from_request(req, state)
             .await
             .map_err(bytes_problem)?;
+        if has_escaped_nul(&body) {
+            return Err(nul_problem("body", "The JSON"));
+        }
         let mut de = serde_json::Deserializer::from_slice(&body);
         let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
@@ -193,6 +196,42 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         de.end().map_err(|e| malformed_json(&e))?;
         Ok(ApiJson(value))
     }
+}
+
+/// Whether a JSON text holds `\u0000` in a string (a NUL cannot appear
+/// there otherwise): PostgreSQL refuses the character in text, so it is
+/// refused for every backend at the door rather than failing a query.
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// A 422 for text with the NUL character in `field`.
+fn nul_problem(field: &str, what: &str) -> Problem {
+    let mut p = Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        "Invalid input",
+        format!(
+            "{what} holds the NUL character (U+0000), which no text here may contain. \
+             Remove it and send again; nothing was changed."
+        ),
+    );
+    p.errors.push(super::problem::FieldError {
+        field: field.to_owned(),
+        message: "The NUL character (U+0000) is not allowed.".to_owned(),
+    });
+    p
 }
 
 /// `application/json`, or any `application/…+json`.
@@ -303,6 +342,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((key, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(nul_problem(&key, "The query string"));
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(ApiQuery)
@@ -321,6 +365,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Problem> {
+        if parts.uri.path().contains("%00") {
+            return Err(nul_problem("path", "The URL's path"));
+        }
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
             Err(e) => Err(Problem::new(

@@ -177,6 +177,9 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> Error {
         if *code == SqlState::FOREIGN_KEY_VIOLATION {
             return Error::ForeignKey(db.message().to_owned());
         }
+        if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE {
+            return Error::BadText(db.message().to_owned());
+        }
         if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
         {
             return Error::Busy;

@@ -312,7 +312,7 @@ pub async fn topic(
 /// Live member stream.
 #[utoipa::path(get, path = "/members/{handle}/events", tag = "live", params(("handle" = String, Path)),
     security(("bearer" = []), ("session" = [])),
-    responses((status = 200, content_type = "text/event-stream")))]
+    responses((status = 200, content_type = "text/event-stream"), (status = 404, body = Problem)))]
 pub async fn member(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,

@@ -91,6 +91,70 @@ fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// Documents the errors as they are sent: every error response is
+/// `application/problem+json` (utoipa writes `application/json` for
+/// `body = Problem`), and every operation lists the errors its extractors
+/// answer before the handler runs — 400 (a path, cursor or JSON that
+/// cannot be read), 401 (when it needs a login), 413 and 415 (when it
+/// takes a body) and 422 (a query string or body of the wrong shape).
+fn document_errors(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const PROBLEM: &str = "application/problem+json";
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    for item in api.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (code, r) in &mut op.responses.responses {
+                if let RefOr::T(r) = r
+                    && !code.starts_with(['1', '2', '3'])
+                    && let Some(content) = r.content.shift_remove("application/json")
+                {
+                    r.content.insert(PROBLEM.to_owned(), content);
+                }
+            }
+            let has_body = op.request_body.is_some();
+            let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut common = vec![(400, "Bad Request")];
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                common.push((401, "Unauthorized"));
+            }
+            if has_body {
+                common.push((413, "Payload Too Large"));
+                common.push((415, "Unsupported Media Type"));
+            }
+            if has_body || has_params {
+                common.push((422, "Unprocessable Entity"));
+            }
+            for (code, reason) in common {
+                op.responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(reason)
+                                .content(PROBLEM, problem())
+                                .build(),
+                        )
+                    });
+            }
+        }
+    }
+}
+
 /// `?limit=&before=` on every list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -210,6 +274,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     describe_responses(&mut api);
+    document_errors(&mut api);
     let doc = api.clone();
     let router = router.route(
         "/openapi.json",

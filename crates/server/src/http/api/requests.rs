@@ -505,7 +505,7 @@ impl From<TodoRequest> for TodoInput {
 /// Adds a to-do (private unless `shared`).
 #[utoipa::path(post, path = "/todos", tag = "todos", request_body = TodoRequest,
     security(("bearer" = []), ("session" = [])),
-    responses((status = 201, body = TodoView), (status = 422, body = Problem)))]
+    responses((status = 201, body = TodoView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_todo(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,

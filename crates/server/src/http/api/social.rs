@@ -167,7 +167,8 @@ pub struct JoinAnswer {
 /// Joins an open space, or asks to join a closed one.
 #[utoipa::path(post, path = "/spaces/{slug}/join", tag = "spaces", params(("slug" = String, Path)),
     request_body = JoinRequest, security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = JoinAnswer), (status = 404, body = Problem)))]
+    responses((status = 200, body = JoinAnswer), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
 pub async fn join_space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -201,7 +202,7 @@ pub async fn join_space(
 /// Leaves a space.
 #[utoipa::path(post, path = "/spaces/{slug}/leave", tag = "spaces", params(("slug" = String, Path)),
     security(("bearer" = []), ("session" = [])),
-    responses((status = 204), (status = 409, body = Problem)))]
+    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn leave_space(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -214,7 +215,8 @@ pub async fn leave_space(
 /// The space's members.
 #[utoipa::path(get, path = "/spaces/{slug}/members", tag = "spaces",
     params(("slug" = String, Path), ListQuery), security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = Page<PersonView>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<PersonView>), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn space_members(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -291,7 +293,8 @@ pub async fn remove_member(
 /// Pending requests to join (space admins).
 #[utoipa::path(get, path = "/spaces/{slug}/requests", tag = "spaces", params(("slug" = String, Path)),
     security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = Page<PersonView>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<PersonView>), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
 pub async fn join_requests(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -424,7 +427,8 @@ pub async fn topic_stream(
 
 /// A member's stream: their posts and comments the viewer may see.
 #[utoipa::path(get, path = "/members/{handle}/stream", tag = "streams", params(("handle" = String, Path), ListQuery),
-    security(("bearer" = []), ("session" = [])), responses((status = 200, body = Page<ActivityView>)))]
+    security(("bearer" = []), ("session" = [])), responses((status = 200, body = Page<ActivityView>),
+    (status = 404, body = Problem)))]
 pub async fn member_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -436,7 +440,8 @@ pub async fn member_stream(
 
 /// An item's own history.
 #[utoipa::path(get, path = "/items/{id}/stream", tag = "streams", params(("id" = String, Path), ListQuery),
-    security(("bearer" = []), ("session" = [])), responses((status = 200, body = Page<ActivityView>)))]
+    security(("bearer" = []), ("session" = [])), responses((status = 200, body = Page<ActivityView>),
+    (status = 404, body = Problem)))]
 pub async fn item_stream(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -478,7 +483,7 @@ async fn item_answer(
 #[utoipa::path(post, path = "/items", tag = "items", request_body = NewItemRequest,
     security(("bearer" = []), ("session" = [])),
     responses((status = 201, body = ItemView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create_item(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -517,7 +522,8 @@ pub struct EditItemRequest {
 /// Edits an item (its author); the earlier text is kept in its revisions.
 #[utoipa::path(patch, path = "/items/{id}", tag = "items", params(("id" = String, Path)),
     request_body = EditItemRequest, security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = ItemView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = ItemView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
 pub async fn edit_item(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -637,7 +643,8 @@ pub struct CommentRequest {
 /// Comments on an item.
 #[utoipa::path(post, path = "/items/{id}/comments", tag = "items", params(("id" = String, Path)),
     request_body = CommentRequest, security(("bearer" = []), ("session" = [])),
-    responses((status = 201, body = CommentView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CommentView), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn add_comment(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
