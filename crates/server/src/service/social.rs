@@ -1349,16 +1349,21 @@ pub async fn audience_for_space(
     viewer: &Viewer,
     slug: &str,
 ) -> AppResult<AudienceSummary> {
-    let mut c = db.read().await?;
-    let s = load_space(&mut c, viewer, slug).await?;
-    let count = match s.visibility {
-        // Everyone in the org but guests, and the guests who belong.
-        SpaceVisibility::Open => {
-            audience_count(db, &mut c, Count::Org).await?
-                + q::space_guest_count(&mut c, s.id).await?
-        }
-        _ => audience_count(db, &mut c, Count::Members(s.id)).await?,
+    let (s, count) = {
+        let mut c = db.read().await?;
+        let s = load_space(&mut c, viewer, slug).await?;
+        let count = match s.visibility {
+            // Everyone in the org but guests, and the guests who belong.
+            SpaceVisibility::Open => {
+                audience_count(db, &mut c, Count::Org).await?
+                    + q::space_guest_count(&mut c, s.id).await?
+            }
+            _ => audience_count(db, &mut c, Count::Members(s.id)).await?,
+        };
+        (s, count)
     };
+    // The connection goes back first: waiting for a second one while
+    // holding it deadlocks once every connection of the pool is held so.
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     let label = match s.visibility {
         SpaceVisibility::Open => format!("everyone at {org} ({count}), in {}", s.name),

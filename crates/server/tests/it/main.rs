@@ -10,5 +10,6 @@ mod social;
 mod trust_accounts;
 mod trust_hardening;
 mod trust_input;
+mod trust_surfaces;
 mod trust_visibility;
 mod web;
