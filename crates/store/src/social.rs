@@ -789,6 +789,8 @@ pub async fn delete_item(tx: &mut Tx, id: i64, now: i64) -> Result<(), Error> {
     .await?;
     tx.execute("DELETE FROM item_topics WHERE item_id = $1", params![id])
         .await?;
+    tx.execute("DELETE FROM item_revisions WHERE item_id = $1", params![id])
+        .await?;
     Ok(())
 }
 

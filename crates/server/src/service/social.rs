@@ -35,6 +35,15 @@ pub fn visible(viewer: &Viewer, item: &ItemRow) -> bool {
 /// The visibility rule, applied to one activity (with or without an item)
 /// for one viewer: every stream entry, fragment and notification asks it.
 pub fn visible_activity(viewer: &Viewer, a: &ActivityRow) -> bool {
+    // On a space without an item, the people the activity names (who
+    // asked to join, who was added) see it only while they may know the
+    // space: removed from a secret space, "added you to it" goes too.
+    if a.item.is_none()
+        && let Some(v) = a.space_visibility
+        && !social::can_see_space(v, a.viewer_in_space, viewer.role())
+    {
+        return false;
+    }
     social::can_see(&a.access(viewer.id(), viewer.role(), viewer.member.is_active()))
 }
 
@@ -744,7 +753,12 @@ pub async fn edit_item(
 
 pub async fn item_revisions(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Vec<q::Revision>> {
     let mut c = db.read().await?;
-    load_item(&mut c, viewer, id).await?;
+    let item = load_item(&mut c, viewer, id).await?;
+    // A deleted item's text is gone, its earlier versions with it (items
+    // deleted before their revisions were deleted too still have rows).
+    if item.deleted_at.is_some() {
+        return Ok(Vec::new());
+    }
     Ok(q::item_revisions(&mut c, id).await?)
 }
 
@@ -1352,16 +1366,21 @@ pub async fn audience_for_space(
     viewer: &Viewer,
     slug: &str,
 ) -> AppResult<AudienceSummary> {
-    let mut c = db.read().await?;
-    let s = load_space(&mut c, viewer, slug).await?;
-    let count = match s.visibility {
-        // Everyone in the org but guests, and the guests who belong.
-        SpaceVisibility::Open => {
-            audience_count(db, &mut c, Count::Org).await?
-                + q::space_guest_count(&mut c, s.id).await?
-        }
-        _ => audience_count(db, &mut c, Count::Members(s.id)).await?,
+    let (s, count) = {
+        let mut c = db.read().await?;
+        let s = load_space(&mut c, viewer, slug).await?;
+        let count = match s.visibility {
+            // Everyone in the org but guests, and the guests who belong.
+            SpaceVisibility::Open => {
+                audience_count(db, &mut c, Count::Org).await?
+                    + q::space_guest_count(&mut c, s.id).await?
+            }
+            _ => audience_count(db, &mut c, Count::Members(s.id)).await?,
+        };
+        (s, count)
     };
+    // The connection goes back first: waiting for a second one while
+    // holding it deadlocks once every connection of the pool is held so.
     let org = crate::service::accounts::org_settings(db).await?.org_name;
     let label = match s.visibility {
         SpaceVisibility::Open => format!("everyone at {org} ({count}), in {}", s.name),

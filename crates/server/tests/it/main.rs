@@ -11,5 +11,6 @@ mod trust_accounts;
 mod trust_hardening;
 mod trust_input;
 mod trust_measured;
+mod trust_surfaces;
 mod trust_visibility;
 mod web;
