@@ -58,12 +58,12 @@ impl Modify for Security {
     }
 }
 
-/// Gives every response without a description its status's reason
-/// ("OK", "Not Found"): OpenAPI requires one, and utoipa leaves it out when
-/// a handler's annotation has none.
-fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
-    for item in api.paths.paths.values_mut() {
-        let ops = [
+/// Every operation of the document.
+fn operations(
+    api: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    api.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
@@ -72,20 +72,28 @@ fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
             &mut item.head,
             &mut item.patch,
             &mut item.trace,
-        ];
-        for op in ops.into_iter().flatten() {
-            for (code, r) in &mut op.responses.responses {
-                if let utoipa::openapi::RefOr::T(r) = r
-                    && r.description.is_empty()
-                {
-                    r.description = code
-                        .parse()
-                        .ok()
-                        .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
-                        .and_then(|s| s.canonical_reason())
-                        .unwrap_or("Response")
-                        .to_owned();
-                }
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
+/// Gives every response without a description its status's reason
+/// ("OK", "Not Found"): OpenAPI requires one, and utoipa leaves it out when
+/// a handler's annotation has none.
+fn describe_responses(api: &mut utoipa::openapi::OpenApi) {
+    for op in operations(api) {
+        for (code, r) in &mut op.responses.responses {
+            if let utoipa::openapi::RefOr::T(r) = r
+                && r.description.is_empty()
+            {
+                r.description = code
+                    .parse()
+                    .ok()
+                    .and_then(|c| axum::http::StatusCode::from_u16(c).ok())
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("Response")
+                    .to_owned();
             }
         }
     }
@@ -105,52 +113,40 @@ fn document_errors(api: &mut utoipa::openapi::OpenApi) {
             .schema(Some(Ref::from_schema_name("Problem")))
             .build()
     };
-    for item in api.paths.paths.values_mut() {
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.options,
-            &mut item.head,
-            &mut item.patch,
-            &mut item.trace,
-        ];
-        for op in ops.into_iter().flatten() {
-            for (code, r) in &mut op.responses.responses {
-                if let RefOr::T(r) = r
-                    && !code.starts_with(['1', '2', '3'])
-                    && let Some(content) = r.content.shift_remove("application/json")
-                {
-                    r.content.insert(PROBLEM.to_owned(), content);
-                }
+    for op in operations(api) {
+        for (code, r) in &mut op.responses.responses {
+            if let RefOr::T(r) = r
+                && !code.starts_with(['1', '2', '3'])
+                && let Some(content) = r.content.shift_remove("application/json")
+            {
+                r.content.insert(PROBLEM.to_owned(), content);
             }
-            let has_body = op.request_body.is_some();
-            let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-            let mut common = vec![(400, "Bad Request")];
-            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                common.push((401, "Unauthorized"));
-            }
-            if has_body {
-                common.push((413, "Payload Too Large"));
-                common.push((415, "Unsupported Media Type"));
-            }
-            if has_body || has_params {
-                common.push((422, "Unprocessable Entity"));
-            }
-            for (code, reason) in common {
-                op.responses
-                    .responses
-                    .entry(code.to_string())
-                    .or_insert_with(|| {
-                        RefOr::T(
-                            ResponseBuilder::new()
-                                .description(reason)
-                                .content(PROBLEM, problem())
-                                .build(),
-                        )
-                    });
-            }
+        }
+        let has_body = op.request_body.is_some();
+        let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        let mut common = vec![(400, "Bad Request")];
+        if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            common.push((401, "Unauthorized"));
+        }
+        if has_body {
+            common.push((413, "Payload Too Large"));
+            common.push((415, "Unsupported Media Type"));
+        }
+        if has_body || has_params {
+            common.push((422, "Unprocessable Entity"));
+        }
+        for (code, reason) in common {
+            op.responses
+                .responses
+                .entry(code.to_string())
+                .or_insert_with(|| {
+                    RefOr::T(
+                        ResponseBuilder::new()
+                            .description(reason)
+                            .content(PROBLEM, problem())
+                            .build(),
+                    )
+                });
         }
     }
 }
