@@ -320,7 +320,10 @@ fn decode_entities(value: &str) -> String {
                 continue;
             }
         } else if let Some((name, ch)) = NAMED.iter().find(|(name, _)| {
-            after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name)
+            // `get`: the bytes after `&` may end inside a character.
+            after
+                .get(..name.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(name))
         }) {
             out.push(*ch);
             rest = &after[name.len()..];
@@ -646,5 +649,10 @@ mod tests {
             decode_entities("&#xD800;&#99999999999;"),
             "\u{FFFD}\u{FFFD}"
         );
+        // A name's length of bytes after `&` may end inside a character
+        // (found by the markdown fuzz target).
+        assert_eq!(decode_entities("&;a\u{FFFD}x"), "&;a\u{FFFD}x");
+        assert_eq!(decode_entities("&é"), "&é");
+        assert!(unsafe_fragments("<a href=\"x&;a\u{FFFD}\u{FFFD}\">y</a>").is_empty());
     }
 }
