@@ -15,6 +15,7 @@ use std::fmt::Debug;
 use crate::markdown::{self, Renderer};
 use crate::safety::{assert_safe_html, unsafe_fragments, unsafe_page_fragments};
 use crate::social::{self, FollowLevel, SpaceVisibility, TargetType};
+use crate::validate::{is_bidi_control, looks_empty};
 use crate::{
     DisplayName, DomainList, Email, Handle, InvitePolicy, Markdown, Password, Role, ShortText,
     TimeZoneName, cfa,
@@ -100,13 +101,14 @@ pub fn newtypes(data: &[u8]) {
             "local part length: {s:?}"
         );
         assert_eq!(format!("{}@{}", e.local_part(), e.domain()), s);
+        assert!(readable(e.local_part()), "email: {s:?}");
         reparses(s, |s| Email::parse(s).map(Email::into_string));
     }
 
     if let Ok(n) = DisplayName::parse(text) {
         let s = n.as_str();
-        assert!(!crate::validate::looks_empty(s), "blank name: {s:?}");
         assert!(s.chars().count() <= 80, "name length: {s:?}");
+        assert!(readable(s), "name: {s:?}");
         reparses(s, |s| DisplayName::parse(s).map(DisplayName::into_string));
     }
 
@@ -125,12 +127,14 @@ pub fn newtypes(data: &[u8]) {
     for max in [0, 1, 80, 5000] {
         if let Ok(t) = ShortText::parse("title", text, max) {
             assert!(t.as_str().chars().count() <= max, "short text length");
+            assert!(!t.as_str().chars().any(is_bidi_control), "short text");
             reparses(t.as_str(), |s| {
                 ShortText::parse("title", s, max).map(ShortText::into_string)
             });
         }
         if let Ok(m) = Markdown::parse("body", text, max) {
             assert!(m.as_str().chars().count() <= max, "markdown length");
+            assert!(!m.as_str().chars().any(is_bidi_control), "markdown");
             reparses(m.as_str(), |s| {
                 Markdown::parse("body", s, max).map(Markdown::into_string)
             });
@@ -202,6 +206,11 @@ fn round_trips<T: PartialEq + Debug + Copy, E>(
     if let Ok(value) = parse(text) {
         assert_eq!(parse(name(value)).ok(), Some(value));
     }
+}
+
+/// Shows something, and shows it in the order it is written.
+fn readable(text: &str) -> bool {
+    !looks_empty(text) && !text.chars().any(is_bidi_control)
 }
 
 fn assert_unique(values: &[String]) {

@@ -104,7 +104,7 @@ macro_rules! parse_from_string {
 /// Bidirectional overrides and isolates let a name display as something
 /// other than what it is ("Trojan Source" spoofing); nobody needs them in a
 /// one-line name or title.
-fn is_bidi_control(c: char) -> bool {
+pub fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
@@ -267,6 +267,12 @@ impl Email {
         }) {
             return Err(err(
                 "The part before @ may not contain spaces, quotes, brackets, commas or semicolons.",
+            ));
+        }
+        // As in names: an address shown in a list must read as what it is.
+        if local.chars().any(is_bidi_control) || looks_empty(&local) {
+            return Err(err(
+                "The part before @ may not contain direction overrides or be only invisible characters.",
             ));
         }
         let domain = parse_domain(domain)
@@ -817,6 +823,10 @@ mod tests {
             "ana@exämple.com",
             "ana@xn--.com",
             "ana@example.com, bo@example.com",
+            "\u{202E}moc.live@example.com",
+            "ana\u{2066}@example.com",
+            "\u{200B}@example.com",
+            "\u{200B}\u{FEFF}@example.com",
         ] {
             let e = Email::parse(input).expect_err(input);
             assert_eq!(e.field, "email");
