@@ -146,8 +146,10 @@ pub fn newtypes(data: &[u8]) {
         assert_unique(list.as_slice());
         for domain in list.as_slice() {
             assert!(list.contains(domain));
+            // A domain may be up to 253 bytes, an address 254 in all, so
+            // the longest domains hold no address; the rest hold `a@…`.
             assert!(
-                Email::parse(&format!("ana@{domain}")).is_ok(),
+                domain.len() > 252 || Email::parse(&format!("a@{domain}")).is_ok(),
                 "{domain:?} is not a mail domain"
             );
         }
