@@ -7,6 +7,7 @@
 //! a database.
 
 pub mod cfa;
+pub mod fuzz_checks;
 pub mod markdown;
 pub mod role;
 pub mod safety;

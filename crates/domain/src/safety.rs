@@ -118,6 +118,11 @@ const URL_ATTRIBUTES: &[&str] = &[
 
 const SCRIPT_SCHEMES: &[&str] = &["javascript:", "vbscript:", "livescript:", "data:text/html"];
 
+/// Attributes a browser only ever shows as text, on every element: a
+/// title that reads "javascript:…" is a tooltip, not a link. Any other
+/// attribute that starts with a script scheme counts as one.
+const TEXT_ATTRIBUTES: &[&str] = &["title", "alt"];
+
 fn check(html: &str, mode: Mode) -> Vec<String> {
     let mut problems = Vec::new();
     let tokens = tokenize(html);
@@ -188,6 +193,11 @@ fn attribute_problem(tag: &str, attr: &Attr, all: &[Attr], mode: Mode) -> Option
             .collect()
     } else {
         vec![value.as_str()]
+    };
+    let urls = if TEXT_ATTRIBUTES.contains(&name) {
+        Vec::new()
+    } else {
+        urls
     };
     for url in urls {
         if let Some(scheme) = SCRIPT_SCHEMES.iter().find(|s| url.starts_with(*s)) {
@@ -320,7 +330,10 @@ fn decode_entities(value: &str) -> String {
                 continue;
             }
         } else if let Some((name, ch)) = NAMED.iter().find(|(name, _)| {
-            after.len() >= name.len() && after[..name.len()].eq_ignore_ascii_case(name)
+            // `get`: the bytes after `&` may end inside a character.
+            after
+                .get(..name.len())
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(name))
         }) {
             out.push(*ch);
             rest = &after[name.len()..];
@@ -570,6 +583,7 @@ mod tests {
             "<!-- x --><script>alert(1)</script>",
             "<img src=x onerror=alert(1)", // cut off before '>'
             "<details open ontoggle=alert(1)>",
+            "<a x-href=\"javascript:alert(1)\">x</a>", // unknown attributes stay suspect
         ] {
             assert!(!unsafe_fragments(bad).is_empty(), "missed: {bad}");
         }
@@ -585,6 +599,10 @@ mod tests {
             "<a title=\"<script>alert(1)</script>\">x</a>",
             "<img src=\"https://example.com/x.png\" alt=\"x onerror=alert(1)\">",
             "<img src=\"data:image/png;base64,AAAA\" alt=\"\">",
+            // Text, shown as a tooltip or in place of an image (found by
+            // the scan fuzz target: `[a](https://x "data:text/html…")`).
+            "<a href=\"https://x.org\" title=\"data:text/html,x\" rel=\"noopener\">a</a>",
+            "<img src=\"https://x.org/i.png\" alt=\"javascript:alert(1)\">",
             "<pre><code class=\"language-rust\">fn main() {}</code></pre>",
             "<ul><li><input type=\"checkbox\" checked=\"\" disabled=\"\">done</li></ul>",
             "<a href=\"/spaces/design\" target=\"_blank\" rel=\"noopener\">x</a>",
@@ -646,5 +664,10 @@ mod tests {
             decode_entities("&#xD800;&#99999999999;"),
             "\u{FFFD}\u{FFFD}"
         );
+        // A name's length of bytes after `&` may end inside a character
+        // (found by the markdown fuzz target).
+        assert_eq!(decode_entities("&;a\u{FFFD}x"), "&;a\u{FFFD}x");
+        assert_eq!(decode_entities("&é"), "&é");
+        assert!(unsafe_fragments("<a href=\"x&;a\u{FFFD}\u{FFFD}\">y</a>").is_empty());
     }
 }
