@@ -1211,6 +1211,29 @@ pub async fn following(
     .collect()
 }
 
+/// One page of what a member follows, newest first, before the cursor
+/// `(created_at, "type:target")` of the previous page's last row: rows
+/// of `(created_at, target_type, target, level)`.
+pub async fn following_page(
+    c: &mut Conn,
+    member: i64,
+    before: Option<(i64, &str)>,
+    limit: i64,
+) -> Result<Vec<(i64, String, String, String)>, Error> {
+    let (at, key) = before.unwrap_or((i64::MAX, ""));
+    c.query(
+        "SELECT created_at, target_type, target, level FROM follows
+         WHERE member_id = $1
+           AND (created_at < $2 OR (created_at = $2 AND $3 <> '' AND target_type || ':' || target < $3))
+         ORDER BY created_at DESC, target_type || ':' || target DESC LIMIT $4",
+        params![member, at, key, limit],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?, r.text(3)?)))
+    .collect()
+}
+
 /// Watchers of an item (level `watching`).
 pub async fn item_watchers(c: &mut Conn, item: i64) -> Result<Vec<i64>, Error> {
     c.query(

@@ -1110,20 +1110,63 @@ pub async fn member_following(
 ) -> AppResult<Vec<(String, String, String, String)>> {
     let mut c = db.read().await?;
     let m = crate::service::accounts::member_named(&mut c, handle).await?;
+    let rows = q::following(&mut c, m.id, 500).await?;
+    describe_follows(&mut c, viewer, m.id, rows).await
+}
+
+/// A page of what a member follows, as [`member_following`] shows it, and
+/// the cursor of the next page (`(created_at, "type:target")`), if any.
+pub async fn member_following_page(
+    db: &Db,
+    viewer: &Viewer,
+    handle: &str,
+    before: Option<(i64, String)>,
+    limit: i64,
+) -> AppResult<FollowingPage> {
+    let mut c = db.read().await?;
+    let m = crate::service::accounts::member_named(&mut c, handle).await?;
+    let before = before.as_ref().map(|(at, key)| (*at, key.as_str()));
+    let mut rows = q::following_page(&mut c, m.id, before, limit + 1).await?;
+    let next = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|(at, t, target, _)| (*at, format!("{t}:{target}")))
+    } else {
+        None
+    };
+    let rows = rows
+        .into_iter()
+        .map(|(_, t, target, level)| (t, target, level))
+        .collect();
+    Ok((describe_follows(&mut c, viewer, m.id, rows).await?, next))
+}
+
+/// What a member follows, and where the next page starts.
+pub type FollowingPage = (Vec<(String, String, String, String)>, Option<(i64, String)>);
+
+/// `(target_type, target, name, level)` for each follow the viewer may
+/// see: a member's mutes are theirs alone, and spaces and items pass the
+/// visibility rule.
+async fn describe_follows(
+    c: &mut Conn,
+    viewer: &Viewer,
+    member: i64,
+    rows: Vec<(String, String, String)>,
+) -> AppResult<Vec<(String, String, String, String)>> {
     let mut out = Vec::new();
-    for (t, target, level) in q::following(&mut c, m.id, 500).await? {
-        if level == "muted" && m.id != viewer.id() {
+    for (t, target, level) in rows {
+        if level == "muted" && member != viewer.id() {
             continue;
         }
         let id: i64 = target.parse().unwrap_or(0);
         match t.as_str() {
             "member" => {
-                if let Some(p) = store::accounts::member_by_id(&mut c, id).await? {
+                if let Some(p) = store::accounts::member_by_id(c, id).await? {
                     out.push((t, p.handle, p.display_name, level));
                 }
             }
             "space" => {
-                if let Some(s) = q::space_by_id(&mut c, viewer.id(), id).await?
+                if let Some(s) = q::space_by_id(c, viewer.id(), id).await?
                     && space_visible(viewer, &s)
                 {
                     out.push((t, s.slug, s.name, level));
@@ -1131,7 +1174,7 @@ pub async fn member_following(
             }
             "topic" => out.push((t, target.clone(), format!("#{target}"), level)),
             _ => {
-                if let Some(i) = q::item_by_id(&mut c, viewer.id(), id).await?
+                if let Some(i) = q::item_by_id(c, viewer.id(), id).await?
                     && visible(viewer, &i)
                 {
                     let name = if i.title.is_empty() {

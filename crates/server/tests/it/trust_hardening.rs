@@ -19,6 +19,7 @@ backend_tests!(
     trust_hardening_writes_per_member_are_limited,
     trust_hardening_a_request_that_hangs_gets_an_answer,
     trust_hardening_avatars_are_reencoded,
+    trust_hardening_following_lists_page_through_everything,
 );
 
 async fn trust_hardening_live_connections_per_member_are_limited(b: Backend) {
@@ -346,5 +347,44 @@ async fn trust_hardening_avatars_are_reencoded(b: Backend) {
     );
     let served = image::load_from_memory(&bytes).unwrap();
     assert_eq!((served.width(), served.height()), (256, 154));
+    app.stop().await;
+}
+
+/// What a member follows is a list like any other: cursor pages, every
+/// follow reachable (it used to stop at the newest 500, with no `next`).
+async fn trust_hardening_following_lists_page_through_everything(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    for n in 0..25 {
+        expect(
+            app.put(
+                "/follows",
+                json!({"target_type": "topic", "target": format!("t{n}")}),
+            )
+            .await,
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+    }
+    let mut seen = Vec::new();
+    let mut path = "/members/owner/following?limit=10".to_owned();
+    for _ in 0..10 {
+        let page = expect(app.get(&path).await, StatusCode::OK).await;
+        for f in page["items"].as_array().unwrap() {
+            seen.push(f["target"].as_str().unwrap().to_owned());
+        }
+        match page["next"].as_str() {
+            Some(next) => path = format!("/members/owner/following?limit=10&before={next}"),
+            None => break,
+        }
+    }
+    let mut want: Vec<String> = (0..25).map(|n| format!("t{n}")).collect();
+    want.sort();
+    let mut got = seen.clone();
+    got.sort();
+    assert_eq!(got, want, "every follow once, newest first: {seen:?}");
+    assert_eq!(seen.first().map(String::as_str), Some("t24"), "{seen:?}");
+    let res = app.get("/members/owner/following?before=bm9wZQ").await;
+    expect_problem(res, StatusCode::BAD_REQUEST, "bad-cursor").await;
     app.stop().await;
 }

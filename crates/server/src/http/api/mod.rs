@@ -184,7 +184,7 @@ pub fn decode_id_cursor(s: &str) -> Result<i64, Problem> {
     decode_cursor(s)?.parse().map_err(|_| bad_cursor())
 }
 
-fn bad_cursor() -> Problem {
+pub fn bad_cursor() -> Problem {
     Problem::new(
         axum::http::StatusCode::BAD_REQUEST,
         "bad-cursor",

@@ -781,16 +781,34 @@ pub struct FollowView {
     pub level: String,
 }
 
-/// What a member follows (people, spaces the viewer may see, topics).
+/// What a member follows (people, spaces the viewer may see, topics),
+/// newest first. A page may hold fewer than `limit` entries (what the
+/// viewer may not see is left out); follow `next` until it is null.
 #[utoipa::path(get, path = "/members/{handle}/following", tag = "follows",
-    params(("handle" = String, Path)), security(("bearer" = []), ("session" = [])),
+    params(("handle" = String, Path), ListQuery), security(("bearer" = []), ("session" = [])),
     responses((status = 200, body = Page<FollowView>), (status = 404, body = Problem)))]
 pub async fn following(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<FollowView>>, Problem> {
-    let items = svc::member_following(&state.db, &viewer, &handle).await?;
+    let before = match q.before.as_deref() {
+        Some(c) => {
+            let c = crate::http::api::decode_cursor(c)?;
+            let (at, key) = c
+                .split_once('\t')
+                .ok_or_else(crate::http::api::bad_cursor)?;
+            Some((
+                at.parse().map_err(|_| crate::http::api::bad_cursor())?,
+                key.to_owned(),
+            ))
+        }
+        None => None,
+    };
+    let (items, next) =
+        svc::member_following_page(&state.db, &viewer, &handle, before, q.limit()).await?;
+    let next = next.map(|(at, key)| crate::http::api::encode_cursor(&format!("{at}\t{key}")));
     Ok(Json(Page {
         items: items
             .into_iter()
@@ -801,7 +819,7 @@ pub async fn following(
                 level,
             })
             .collect(),
-        next: None,
+        next,
     }))
 }
 
