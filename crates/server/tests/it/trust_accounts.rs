@@ -72,10 +72,20 @@ fn login_body(login: &str, password: &str) -> Value {
 
 /// A login from the given client address (the proxy in front appends it).
 async fn login_from(app: &TestApp, address: &str, password: &str) -> reqwest::Response {
+    login_via(app, &format!("203.0.113.66, {address}"), "owner", password).await
+}
+
+/// A login through a proxy that sent `X-Forwarded-For: forwarded`.
+async fn login_via(
+    app: &TestApp,
+    forwarded: &str,
+    login: &str,
+    password: &str,
+) -> reqwest::Response {
     app.client
         .post(app.url("/api/v1/session"))
-        .header("x-forwarded-for", format!("203.0.113.66, {address}"))
-        .json(&login_body("owner", password))
+        .header("x-forwarded-for", forwarded)
+        .json(&login_body(login, password))
         .send()
         .await
         .expect("request")
@@ -174,34 +184,19 @@ async fn forwarded_for_uses_the_proxy_entry(b: Backend) {
     // The client writes its own X-Forwarded-For; the proxy appends the
     // address it saw.
     for i in 0..3 {
-        let res = other
-            .client
-            .post(other.url("/api/v1/session"))
-            .header("x-forwarded-for", format!("10.0.0.{i}, 192.0.2.7"))
-            .json(&login_body(&format!("nobody{i}"), "wrong password!"))
-            .send()
-            .await
-            .unwrap();
+        let res = login_via(
+            &other,
+            &format!("10.0.0.{i}, 192.0.2.7"),
+            &format!("nobody{i}"),
+            "wrong password!",
+        )
+        .await;
         expect_problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
     }
-    let res = other
-        .client
-        .post(other.url("/api/v1/session"))
-        .header("x-forwarded-for", "10.0.0.99, 192.0.2.7")
-        .json(&login_body("owner", PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let res = login_via(&other, "10.0.0.99, 192.0.2.7", "owner", PASSWORD).await;
     expect_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate-limited").await;
     // Another address behind the same proxy is not throttled.
-    let res = other
-        .client
-        .post(other.url("/api/v1/session"))
-        .header("x-forwarded-for", "192.0.2.8")
-        .json(&login_body("owner", PASSWORD))
-        .send()
-        .await
-        .unwrap();
+    let res = login_via(&other, "192.0.2.8", "owner", PASSWORD).await;
     expect(res, StatusCode::OK).await;
     app.stop().await;
 }
