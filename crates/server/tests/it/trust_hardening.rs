@@ -20,6 +20,7 @@ backend_tests!(
     trust_hardening_a_request_that_hangs_gets_an_answer,
     trust_hardening_avatars_are_reencoded,
     trust_hardening_following_lists_page_through_everything,
+    trust_hardening_page_forms_refuse_unknown_fields,
 );
 
 async fn trust_hardening_live_connections_per_member_are_limited(b: Backend) {
@@ -386,5 +387,59 @@ async fn trust_hardening_following_lists_page_through_everything(b: Backend) {
     assert_eq!(seen.first().map(String::as_str), Some("t24"), "{seen:?}");
     let res = app.get("/members/owner/following?before=bm9wZQ").await;
     expect_problem(res, StatusCode::BAD_REQUEST, "bad-cursor").await;
+    app.stop().await;
+}
+
+/// Page forms are as strict as the API: a field the form does not have
+/// (a misspelt one, or one meant for another form) changes nothing.
+async fn trust_hardening_page_forms_refuse_unknown_fields(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let csrf = app.csrf.clone().unwrap();
+    let post =
+        |path: &str, form: Vec<(&str, &str)>| app.client.post(app.url(path)).form(&form).send();
+    let res = post(
+        "/items",
+        vec![
+            ("csrf", &csrf),
+            ("target", "profile"),
+            ("body", "hello"),
+            ("direct", "ana"),
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.text().await.unwrap().contains("direct"),
+        "names the field"
+    );
+    let res = post(
+        "/spaces",
+        vec![("csrf", &csrf), ("name", "Quiet"), ("visbility", "secret")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = expect(app.get("/streams/everything").await, StatusCode::OK).await;
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        0,
+        "nothing posted: {page}"
+    );
+    let spaces = expect(app.get("/spaces").await, StatusCode::OK).await;
+    assert_eq!(
+        spaces["items"].as_array().unwrap().len(),
+        0,
+        "no space: {spaces}"
+    );
+    // The same forms with their own fields work.
+    let res = post(
+        "/items",
+        vec![("csrf", &csrf), ("target", "profile"), ("body", "hello")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
     app.stop().await;
 }

@@ -213,6 +213,7 @@ fn composer(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ComposeForm {
     csrf: String,
     #[serde(default)]
@@ -371,6 +372,7 @@ pub async fn home(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InviteForm {
     csrf: String,
     email: String,
@@ -592,6 +594,7 @@ pub async fn item(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CommentForm {
     csrf: String,
     #[serde(default)]
@@ -620,6 +623,7 @@ pub async fn comment(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReactForm {
     csrf: String,
     /// `+emoji` adds, `-emoji` removes.
@@ -650,6 +654,7 @@ pub async fn react(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CsrfForm {
     csrf: String,
 }
@@ -672,6 +677,7 @@ pub async fn acknowledge(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EditForm {
     csrf: String,
     title: String,
@@ -715,6 +721,7 @@ pub async fn delete_item(
 // ---- follows ----
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FollowForm {
     csrf: String,
     #[serde(default)]
@@ -781,6 +788,7 @@ pub async fn spaces(State(state): State<AppState>, headers: HeaderMap, uri: Uri)
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SpaceForm {
     csrf: String,
     #[serde(default)]
@@ -958,6 +966,7 @@ pub async fn space_settings(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JoinForm {
     csrf: String,
     #[serde(default)]
@@ -1023,6 +1032,7 @@ pub async fn update_space(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddMemberForm {
     csrf: String,
     handle: String,
@@ -1067,6 +1077,7 @@ pub async fn remove_space_member(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DecideForm {
     csrf: String,
     decision: String,
@@ -1608,6 +1619,7 @@ async fn settings_after<T>(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileForm {
     csrf: String,
     display_name: String,
@@ -1684,10 +1696,14 @@ pub async fn remove_avatar(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordForm {
     csrf: String,
     current_password: String,
     new_password: String,
+    /// The account's handle, a hidden field for password managers; unused.
+    #[serde(default, rename = "username")]
+    _username: String,
 }
 
 pub async fn change_password(
@@ -1711,6 +1727,7 @@ pub async fn change_password(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenForm {
     csrf: String,
     name: String,
@@ -1916,6 +1933,7 @@ async fn admin_after<T>(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrgForm {
     csrf: String,
     org_name: String,
@@ -1943,6 +1961,7 @@ pub async fn admin_settings(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdminInviteForm {
     csrf: String,
     email: String,
@@ -1998,6 +2017,7 @@ pub async fn admin_revoke_invitation(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AdminMemberForm {
     csrf: String,
     role: Option<String>,

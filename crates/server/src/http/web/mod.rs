@@ -255,6 +255,7 @@ async fn setup_page(State(state): State<AppState>, Query(q): Query<TokenQuery>) 
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SetupForm {
     token: String,
     display_name: String,
@@ -372,6 +373,7 @@ async fn login_page(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LoginForm {
     login: String,
     password: String,
@@ -417,6 +419,7 @@ async fn login_submit(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CsrfForm {
     csrf: String,
 }
@@ -468,6 +471,7 @@ async fn signup_page(State(state): State<AppState>) -> Response {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SignupForm {
     display_name: String,
     handle: String,
@@ -564,6 +568,7 @@ async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct AcceptForm {
     display_name: String,
     handle: String,

@@ -281,6 +281,7 @@ pub async fn request_page(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewRequestForm {
     csrf: String,
     #[serde(default)]
@@ -324,6 +325,7 @@ pub async fn create_request(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActForm {
     csrf: String,
     act: String,
@@ -364,6 +366,7 @@ pub async fn act(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TodoForm {
     csrf: String,
     title: String,
@@ -393,6 +396,7 @@ pub async fn create_todo(
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ToggleForm {
     csrf: String,
     /// "1" to check off, "0" to reopen, "delete" to delete.
