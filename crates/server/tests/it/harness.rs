@@ -332,6 +332,20 @@ impl TestApp {
         expect(self.post("/spaces", body).await, StatusCode::CREATED).await
     }
 
+    /// Adds `handle` to the space `slug` as this client's member, one of
+    /// its admins (200 expected).
+    pub async fn add_to_space(&self, slug: &str, handle: &str) {
+        expect(
+            self.post(
+                &format!("/spaces/{slug}/members"),
+                json!({"handle": handle}),
+            )
+            .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+
     /// Joins the open space `slug` (200 expected).
     pub async fn join(&self, slug: &str) -> Value {
         expect(

@@ -173,13 +173,7 @@ async fn visibility_table(b: Backend) {
             )
             .await;
         for h in ["insider", "guestin", "gone"] {
-            expect(
-                author
-                    .post(&format!("/spaces/s-{vis}/members"), json!({"handle": h}))
-                    .await,
-                StatusCode::OK,
-            )
-            .await;
+            author.add_to_space(&format!("s-{vis}"), h).await;
         }
         items.push((
             format!("space-{vis}"),

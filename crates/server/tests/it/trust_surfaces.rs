@@ -420,12 +420,7 @@ async fn trust_surfaces_nobody_sees_what_they_may_not(b: Backend) {
         (OSLUG, &["opn", "gin", "gone", "rev"][..]),
     ] {
         for h in handles {
-            expect(
-                ana.post(&format!("/spaces/{slug}/members"), json!({"handle": h}))
-                    .await,
-                StatusCode::OK,
-            )
-            .await;
+            ana.add_to_space(slug, h).await;
         }
     }
 

@@ -209,13 +209,7 @@ async fn trust_visibility_activities_without_an_item_pass_the_rule(b: Backend) {
             .await;
     }
     for slug in ["hush", "circle"] {
-        expect(
-            owner
-                .post(&format!("/spaces/{slug}/members"), json!({"handle": "ana"}))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
+        owner.add_to_space(slug, "ana").await;
     }
     // Bo asks to join the closed space; Ana joins the open one.
     let j = expect(
@@ -288,13 +282,7 @@ async fn trust_visibility_counts_equal_what_can_be_opened(b: Backend) {
             json!({"name": "Closedcircle Team", "slug": "circle", "visibility": "closed"}),
         )
         .await;
-    expect(
-        owner
-            .post("/spaces/circle/members", json!({"handle": "ana"}))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    owner.add_to_space("circle", "ana").await;
     // A request to Ana in the closed space, and a mention of her there.
     expect(
         owner
