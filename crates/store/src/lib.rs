@@ -1,14 +1,37 @@
 //! Chorus's storage: the SQL layer over SQLite and PostgreSQL ([`db`]),
-//! migrations ([`migrate`]) and one module of queries per part of the
-//! domain. SQL lives only in this crate. Functions take a [`Conn`] to read
-//! or a [`Tx`] to write, so a caller composes several of them into one
-//! transaction.
+//! migrations ([`migrate`]) and one module of queries per feature (spaces,
+//! items, sessions, …). SQL lives only in this crate. Functions take
+//! a [`Conn`] to read or a [`Tx`] to write, so a caller composes several of
+//! them into one transaction.
 
-pub mod accounts;
+pub mod acks;
+pub mod activities;
+pub mod audience;
+pub mod comments;
 pub mod db;
+pub mod fanout;
+pub mod follows;
+pub mod invitations;
+pub mod items;
 pub mod migrate;
-pub mod pages;
+pub mod notifications;
+pub mod org;
+pub mod profiles;
+pub mod reactions;
 pub mod requests;
+pub mod rows;
+pub mod sessions;
+pub mod signup;
+pub mod spaces;
+pub mod streams;
+pub mod suggestions;
+pub mod throttle;
+pub mod tokens;
+
+// One path for each group of features, for callers not yet on the
+// feature paths.
+pub mod accounts;
+pub mod pages;
 pub mod social;
 
 pub use db::{Conn, Db, Kind, Options, Row, Tx, Value};

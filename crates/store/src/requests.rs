@@ -1,8 +1,8 @@
 //! Queries of conversations for action (requests and offers, their acts),
-//! to-dos and calendar feeds. A request is an item (see `social`) plus a
+//! to-dos and calendar feeds. A request is an item (see `items`) plus a
 //! row in `requests`; the item carries audience, comments and follows.
 
-use crate::social::{self, ItemRow};
+use crate::items::{self, ItemRow};
 use crate::{Conn, Error, Row, Tx, params};
 
 #[derive(Debug, Clone)]
@@ -234,7 +234,7 @@ pub async fn acts(c: &mut Conn, id: i64) -> Result<Vec<ActRow>, Error> {
 /// Every request a member is party to that is open, or closed after
 /// `closed_since`, newest first, at most `limit`.
 /// The member's open and recently closed requests, each with its item's
-/// facts for the visibility rule (see [`social::item_access`]): a party
+/// facts for the visibility rule (see [`items::item_access`]): a party
 /// who lost the right to see a request's item no longer lists it.
 pub async fn requests_of(
     c: &mut Conn,
@@ -248,13 +248,13 @@ pub async fn requests_of(
          WHERE (r.requester_id = $1 OR r.performer_id = $1) AND i.deleted_at IS NULL
            AND (r.closed_at IS NULL OR r.closed_at >= $2)
          ORDER BY r.item_id DESC LIMIT $3",
-        access = social::ITEM_ACCESS_COLS,
-        access_joins = social::ITEM_ACCESS_JOINS,
+        access = items::ITEM_ACCESS_COLS,
+        access_joins = items::ITEM_ACCESS_JOINS,
     );
     c.query(&sql, params![member, closed_since, limit])
         .await?
         .iter()
-        .map(|r| Ok((request(r)?, social::item_access(r, NCOLS)?)))
+        .map(|r| Ok((request(r)?, items::item_access(r, NCOLS)?)))
         .collect()
 }
 
@@ -268,13 +268,13 @@ pub async fn waiting_on(c: &mut Conn, member: i64) -> Result<Vec<ItemRow>, Error
                 OR (r.state = 'countered' AND r.turn = 'performer')))
          OR (r.requester_id = $1 AND (r.state IN ('offered', 'reported')
                 OR (r.state = 'countered' AND r.turn = 'requester'))))",
-        access = social::ITEM_ACCESS_COLS,
-        access_joins = social::ITEM_ACCESS_JOINS,
+        access = items::ITEM_ACCESS_COLS,
+        access_joins = items::ITEM_ACCESS_JOINS,
     );
     c.query(&sql, params![member])
         .await?
         .iter()
-        .map(|r| social::item_access(r, 0))
+        .map(|r| items::item_access(r, 0))
         .collect()
 }
 

@@ -8,7 +8,7 @@
 //! delivery position and its members, a few hundred bytes at the end of one
 //! table), and after it commits the members' entries go into this index.
 //! Home reads take the viewer's entries from here together with the
-//! `inbox` range. Every so often [`crate::social::fold_deliveries`] copies
+//! `inbox` range. Every so often [`crate::fanout::fold_deliveries`] copies
 //! the log into `inbox` in member order, where one leaf takes all its
 //! members' deliveries of that interval in one write, then deletes the log
 //! rows and, last, these entries.

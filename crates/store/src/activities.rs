@@ -1,0 +1,394 @@
+//! Activities: appending them, and the rows that stream pages and
+//! notifications read (an activity with its actor, item and comment),
+//! decoded and completed with the viewer's reactions, the items' topics and
+//! recipients.
+
+use domain::Role;
+use domain::social::{Access, Audience, SpaceVisibility};
+
+use crate::items::{ItemRow, item, item_cols, viewer_access};
+use crate::rows::{Person, in_list, space_visibility, with};
+use crate::{Conn, Error, Kind, Row, Tx, params};
+
+pub struct NewActivity<'a> {
+    pub actor_id: i64,
+    pub verb: &'a str,
+    pub object_type: &'a str,
+    pub object_id: i64,
+    pub target_type: Option<&'a str>,
+    pub target_id: Option<i64>,
+    pub item_id: Option<i64>,
+    pub space_id: Option<i64>,
+}
+
+impl<'a> NewActivity<'a> {
+    /// Something done to an item itself (updated, deleted, acknowledged, a
+    /// reminder): the item is the object, with no target.
+    pub fn on_item(actor_id: i64, verb: &'a str, item_id: i64, space_id: Option<i64>) -> Self {
+        NewActivity {
+            actor_id,
+            verb,
+            object_type: "item",
+            object_id: item_id,
+            target_type: None,
+            target_id: None,
+            item_id: Some(item_id),
+            space_id,
+        }
+    }
+}
+
+/// Appends an activity. On PostgreSQL a transaction-scoped advisory lock
+/// makes stream ids commit in the order they are given out, so a reader
+/// that resumes "after id N" can never skip a row committed later with a
+/// smaller id (SQLite's single writer gives the same order for free).
+///
+/// The lock is taken in the INSERT's own statement (its CTE is read before
+/// the row, and so before the id, is made), once per transaction: every
+/// round trip while it is held is one every other writer waits for.
+pub async fn append_activity(tx: &mut Tx, a: &NewActivity<'_>, now: i64) -> Result<i64, Error> {
+    let sql = if tx.kind() == Kind::Postgres && tx.first_stream_lock() {
+        "WITH stream_lock AS (SELECT pg_advisory_xact_lock(7283))
+         INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
+         SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS BIGINT), CAST($5 AS TEXT),
+                CAST($6 AS BIGINT), CAST($7 AS BIGINT), CAST($8 AS BIGINT), CAST($9 AS BIGINT)
+         FROM stream_lock RETURNING id"
+    } else {
+        "INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id"
+    };
+    let id = tx
+        .query_one(
+            sql,
+            params![
+                a.actor_id,
+                a.verb,
+                a.object_type,
+                a.object_id,
+                a.target_type,
+                a.target_id,
+                a.item_id,
+                a.space_id,
+                now
+            ],
+        )
+        .await?
+        .i64(0)?;
+    tx.note_activity(id);
+    Ok(id)
+}
+
+/// One stream entry: the activity, its actor, its item (when it concerns
+/// one) and the comment it added (for comments). `seq` is the delivery
+/// position for home entries (0 elsewhere).
+#[derive(Debug, Clone, Default)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub seq: i64,
+    pub actor: Person,
+    pub verb: String,
+    pub object_type: String,
+    pub object_id: i64,
+    pub target_type: Option<String>,
+    pub target_id: Option<i64>,
+    pub published: i64,
+    pub item: Option<ItemRow>,
+    pub comment_html: Option<String>,
+    /// For an activity without an item that concerns a space (created,
+    /// joined, asked to join): the space's visibility and whether the
+    /// viewer belongs to it, where the visibility rule asks.
+    pub space_visibility: Option<SpaceVisibility>,
+    pub viewer_in_space: bool,
+}
+
+impl ActivityRow {
+    /// The facts for `domain::social::can_see`. An activity on an item
+    /// has the item's audience; one on a space without an item (created,
+    /// joined, asked to join) is seen as the space's content is; any
+    /// other (a follow) as a profile post is, and always by the two
+    /// people it names.
+    pub fn access(&self, viewer_id: i64, viewer_role: Role, viewer_active: bool) -> Access {
+        if let Some(item) = &self.item {
+            return item.access(viewer_id, viewer_role, viewer_active);
+        }
+        Access {
+            audience: self
+                .space_visibility
+                .map_or(Audience::Profile, Audience::Space),
+            viewer_is_author: self.actor.id == viewer_id
+                || (self.object_type == "member" && self.object_id == viewer_id),
+            viewer_in_space: self.viewer_in_space,
+            viewer_is_recipient: false,
+            viewer_role,
+            viewer_active,
+        }
+    }
+}
+
+/// A stream row's decoder: the row, and the column of its delivery
+/// position, if any.
+type Decode = fn(&mut Row, Option<usize>) -> Result<ActivityRow, Error>;
+
+/// The delivery position from `seq_col` (home), or 0.
+fn seq(r: &Row, seq_col: Option<usize>) -> Result<i64, Error> {
+    seq_col.map_or(Ok(0), |c| r.i64(c))
+}
+
+pub(crate) const ACTIVITY_COLS: &str = "a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, \
+    a.object_type, a.object_id, a.target_type, a.target_id, a.published, cm.body_html";
+
+pub(crate) const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
+    LEFT JOIN items i ON i.id = a.item_id
+    LEFT JOIN members am ON am.id = i.author_id
+    LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)
+    LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id";
+
+/// A *brief* stream row: what decides whether and where an entry shows
+/// (the visibility rule, the viewer's mutes, the order), what tells a
+/// cached rendering of it is current (the space's name and visibility;
+/// `published`, against a reused id), and what each page writes afresh:
+/// the item's reactions, which hold the viewer's own, and its comment
+/// count. A page whose entries are rendered already reads
+/// no member, comment, title or HTML (see `http::api::stream_cache`).
+pub(crate) const BRIEF_COLS: &str = concat!(
+    "a.id, a.actor_id, a.published, i.id, i.author_id, i.audience, i.space_id, \
+     sp.slug, sp.name, sp.visibility, ",
+    viewer_access!(),
+    ", i.reaction_summary, i.comment_count"
+);
+
+pub(crate) const BRIEF_NCOLS: usize = 14;
+
+pub(crate) const BRIEF_JOINS: &str = "LEFT JOIN items i ON i.id = a.item_id LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)";
+
+pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
+    let (own_visibility, own_in_space) = match r.opt_i64(3)? {
+        Some(_) => (None, false),
+        None => (space_visibility(r, 9)?, r.opt_i64(10)?.is_some()),
+    };
+    let item = match r.opt_i64(3)? {
+        Some(id) => Some(ItemRow {
+            id,
+            author_id: r.i64(4)?,
+            audience: r.take_text(5)?,
+            space_id: r.opt_i64(6)?,
+            space_slug: r.take_opt_text(7)?,
+            space_name: r.take_opt_text(8)?,
+            space_visibility: space_visibility(r, 9)?,
+            viewer_in_space: r.opt_i64(10)?.is_some(),
+            viewer_is_recipient: r.opt_i64(11)?.is_some(),
+            reaction_summary: r.take_text(12)?,
+            comment_count: r.i64(13)?,
+            ..ItemRow::default()
+        }),
+        None => None,
+    };
+    Ok(ActivityRow {
+        id: r.i64(0)?,
+        seq: seq(r, seq_col)?,
+        actor: Person {
+            id: r.i64(1)?,
+            ..Person::default()
+        },
+        published: r.i64(2)?,
+        item,
+        space_visibility: own_visibility,
+        viewer_in_space: own_in_space,
+        ..ActivityRow::default()
+    })
+}
+
+pub(crate) fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
+    let has_item = r.opt_i64(12)?.is_some();
+    // Without an item, the item's space columns are the activity's space.
+    let (space_visibility, viewer_in_space) = if has_item {
+        (None, false)
+    } else {
+        (space_visibility(r, 12 + 10)?, r.opt_i64(12 + 19)?.is_some())
+    };
+    Ok(ActivityRow {
+        id: r.i64(0)?,
+        seq: seq(r, seq_col)?,
+        actor: Person {
+            id: r.i64(1)?,
+            handle: r.take_text(2)?,
+            display_name: r.take_text(3)?,
+            avatar_version: r.i64(4)?,
+            extra: String::new(),
+        },
+        verb: r.take_text(5)?,
+        object_type: r.take_text(6)?,
+        object_id: r.i64(7)?,
+        target_type: r.take_opt_text(8)?,
+        target_id: r.opt_i64(9)?,
+        published: r.i64(10)?,
+        comment_html: r.take_opt_text(11)?,
+        item: if has_item { Some(item(r, 12)?) } else { None },
+        space_visibility,
+        viewer_in_space,
+    })
+}
+
+/// A stream page's item columns: as [`ITEM_COLS`](crate::items::ITEM_COLS), but without the
+/// Markdown source (`body` reads as empty), which only a single item's
+/// answer and its edit form show; a page carries the HTML.
+const PAGE_ITEM_COLS: &str = item_cols!("''", inline);
+
+/// A page's item columns without the viewer's reactions, which
+/// [`viewer_reactions`] then reads for a whole page at once.
+const PAGE_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("''", later);
+
+/// Whether a page reads what is the viewer's own (their reactions, their
+/// mutes) in statements of its own after the page, or in the page
+/// statement. On SQLite a statement costs no round trip, and one range
+/// read of the viewer's reactions is cheaper than a probe per row; on
+/// PostgreSQL each statement is a round trip.
+pub(crate) fn viewer_reads_after(kind: Kind) -> bool {
+    kind == Kind::Sqlite
+}
+
+/// The item columns for a page of rows (see [`viewer_reads_after`]).
+pub(crate) fn item_cols_for_page(after: bool) -> &'static str {
+    if after {
+        PAGE_ITEM_COLS_LATER_REACTIONS
+    } else {
+        PAGE_ITEM_COLS
+    }
+}
+
+/// A page's rows decoded with `decode` ([`activity`] for rows read with
+/// [`item_cols_for_page`], [`brief_activity`] for [`BRIEF_COLS`]), with the
+/// viewer's reactions read after where the statement left them out.
+pub(crate) async fn page_rows(
+    c: &mut Conn,
+    viewer: i64,
+    rows: Vec<Row>,
+    (decode, seq_col): (Decode, Option<usize>),
+    after: bool,
+) -> Result<Vec<ActivityRow>, Error> {
+    let mut rows = rows
+        .into_iter()
+        .map(|mut r| decode(&mut r, seq_col))
+        .collect::<Result<Vec<_>, _>>()?;
+    if after {
+        viewer_reactions(c, viewer, &mut rows).await?;
+    }
+    Ok(rows)
+}
+
+/// Fills in the viewer's own reactions on the items of `rows` (those with
+/// reactions at all), in one range read of the viewer's reactions.
+async fn viewer_reactions(
+    c: &mut Conn,
+    viewer: i64,
+    rows: &mut [ActivityRow],
+) -> Result<(), Error> {
+    let ids = rows
+        .iter()
+        .filter_map(|r| r.item.as_ref())
+        .filter(|i| !i.reaction_summary.is_empty())
+        .map(|i| i.id);
+    let (Some(lo), Some(hi)) = (ids.clone().min(), ids.max()) else {
+        return Ok(());
+    };
+    let mine = c
+        .query(
+            "SELECT item_id, emoji FROM reactions
+             WHERE member_id = $1 AND item_id >= $2 AND item_id <= $3 AND comment_id = 0",
+            params![viewer, lo, hi],
+        )
+        .await?;
+    for r in &mine {
+        let (item, emoji) = (r.i64(0)?, r.text(1)?);
+        for i in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
+            if i.id == item {
+                i.viewer_reactions.push(emoji.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fills the topics and the direct recipients of the items of `rows` (a
+/// stream page) in one statement for them all, whatever their number.
+pub async fn add_topics_and_recipients(
+    c: &mut Conn,
+    rows: &mut [ActivityRow],
+) -> Result<(), Error> {
+    let mut ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.item.as_ref())
+        .map(|i| i.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let (marks, values) = in_list(1, &ids);
+    // Topics (kind 0) by name, then recipients (kind 1) by handle.
+    let sql = format!(
+        "SELECT t.item_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), t.topic, CAST(NULL AS TEXT), CAST(0 AS BIGINT)
+         FROM item_topics t WHERE t.item_id IN ({marks})
+         UNION ALL
+         SELECT r.item_id, CAST(1 AS BIGINT), m.id, m.handle, m.display_name, m.avatar_version
+         FROM item_recipients r JOIN members m ON m.id = r.member_id WHERE r.item_id IN ({marks})
+         ORDER BY 1, 2, 4"
+    );
+    let found = c.query(&sql, &values).await?;
+    let mut by_item: std::collections::HashMap<i64, (Vec<String>, Vec<Person>)> =
+        std::collections::HashMap::new();
+    for r in &found {
+        let entry = by_item.entry(r.i64(0)?).or_default();
+        if r.i64(1)? == 0 {
+            entry.0.push(r.text(3)?);
+        } else {
+            entry.1.push(Person {
+                id: r.i64(2)?,
+                handle: r.text(3)?,
+                display_name: r.opt_text(4)?.unwrap_or_default(),
+                avatar_version: r.i64(5)?,
+                extra: String::new(),
+            });
+        }
+    }
+    for item in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
+        if let Some((topics, recipients)) = by_item.get(&item.id) {
+            item.topics = topics.clone();
+            item.recipients = recipients.clone();
+        }
+    }
+    Ok(())
+}
+
+/// Activities by id, as a stream page reads them (in no order; ids no
+/// longer there are left out): for notifications, and, with no `viewer`,
+/// for the entries of a page with no current rendering
+/// (`http::api::stream_cache`), which shows nothing that is one viewer's
+/// own: then no viewer's reactions are read, and the viewer's columns
+/// read as a non-member's.
+pub async fn activities_by_ids(
+    c: &mut Conn,
+    viewer: Option<i64>,
+    ids: &[i64],
+) -> Result<Vec<ActivityRow>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (marks, ids) = in_list(2, ids);
+    let read_after = viewer.is_none() || viewer_reads_after(c.kind());
+    let item_cols = item_cols_for_page(read_after);
+    let sql = format!(
+        "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
+    );
+    let rows = c
+        .query(&sql, &with(params![viewer.unwrap_or(0)].to_vec(), ids))
+        .await?;
+    match viewer {
+        Some(v) => page_rows(c, v, rows, (activity, None), read_after).await,
+        None => rows
+            .into_iter()
+            .map(|mut r| activity(&mut r, None))
+            .collect(),
+    }
+}

@@ -1,0 +1,345 @@
+//! Delivery of activities to home inboxes: at once for small audiences,
+//! in batches through `fanout_jobs` for large ones; on SQLite through the
+//! delivery log, folded into `inbox` later.
+
+use domain::social::{Audience, SpaceVisibility};
+
+use crate::follows::follower_count_upto;
+use crate::items::{ItemRow, item_by_id};
+use crate::rows::json_rows;
+use crate::{Conn, Error, Kind, Tx, params};
+
+/// Followers the background worker delivers per transaction: small enough
+/// that other writers wait at most some tens of milliseconds for it.
+pub const FANOUT_BATCH: i64 = 1_000;
+
+/// The next delivery position. Like `append_activity`, this serialises
+/// delivering transactions on PostgreSQL so positions commit in order.
+pub async fn next_delivery(tx: &mut Tx) -> Result<i64, Error> {
+    if tx.kind() == Kind::Postgres && tx.first_stream_lock() {
+        tx.execute("SELECT pg_advisory_xact_lock(7283)", params![])
+            .await?;
+    }
+    tx.query_one(
+        "UPDATE counters SET value = value + 1 WHERE name = 'delivery' RETURNING value",
+        params![],
+    )
+    .await?
+    .i64(0)
+}
+
+/// The SQL condition that keeps fan-out to members the item's audience
+/// admits (`f.member_id` is the candidate, `$2` the space, `$3` the item,
+/// `$4` the author). The read path applies the visibility rule again.
+fn audience_filter(audience: Audience) -> &'static str {
+    // Open spaces and profiles need no filter: a guest can only follow
+    // spaces they belong to, and the read path drops profile posts for
+    // guests. Closed and secret spaces can be followed without joining.
+    match audience {
+        Audience::Space(SpaceVisibility::Open) | Audience::Profile => {
+            "AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT) AND CAST($3 AS BIGINT) = CAST($3 AS BIGINT)
+             AND CAST($4 AS BIGINT) = CAST($4 AS BIGINT)"
+        }
+        Audience::Space(_) => {
+            "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id)
+             AND CAST($3 AS BIGINT) = CAST($3 AS BIGINT) AND CAST($4 AS BIGINT) = CAST($4 AS BIGINT)"
+        }
+        Audience::Direct => {
+            "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = $3 AND fr.member_id = f.member_id)
+                  OR f.member_id = $4) AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT)"
+        }
+    }
+}
+
+/// Whether deliveries go to the log and memory first (SQLite, one
+/// process; see `db::recent`) or straight into `inbox` (PostgreSQL).
+pub(crate) fn logs_deliveries(kind: Kind) -> bool {
+    kind == Kind::Sqlite
+}
+
+/// Delivers followers of one target, after `after_member`, up to `limit`;
+/// returns the members delivered to (in member order) and the last member
+/// looked at, or None when the target is exhausted (always None when not
+/// `paged`: a delivery in one go has no next page to look for). On SQLite
+/// this only chooses the members; the caller logs them ([`log_delivery`]).
+async fn deliver_target(
+    tx: &mut Tx,
+    (activity, seq): (i64, i64),
+    item: &ItemRow,
+    (target_type, target): (&str, &str),
+    (after_member, limit, paged): (i64, i64, bool),
+) -> Result<(Vec<i64>, Option<i64>), Error> {
+    let filter = audience_filter(item.audience());
+    let select = format!(
+        "SELECT f.member_id, CAST($1 AS BIGINT), CAST($5 AS BIGINT) FROM follows f
+         WHERE f.target_type = $6 AND f.target = $7 AND f.member_id > $8 AND f.level <> 'muted' {filter}
+           AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), $8) FROM
+                 (SELECT member_id FROM follows WHERE target_type = $6 AND target = $7 AND member_id > $8
+                  ORDER BY member_id LIMIT $9) x)"
+    );
+    let sql = if logs_deliveries(tx.kind()) {
+        format!("{select} ORDER BY f.member_id")
+    } else {
+        format!(
+            "INSERT INTO inbox (member_id, activity_id, seq)
+             {select}
+             ON CONFLICT DO NOTHING
+             RETURNING member_id"
+        )
+    };
+    let rows = tx
+        .query(
+            &sql,
+            params![
+                activity,
+                item.space_id.unwrap_or(0),
+                item.id,
+                item.author_id,
+                seq,
+                target_type,
+                target,
+                after_member,
+                limit
+            ],
+        )
+        .await?;
+    let delivered: Vec<i64> = rows.iter().map(|r| r.i64(0)).collect::<Result<_, _>>()?;
+    if !paged {
+        return Ok((delivered, None));
+    }
+    let last = tx
+        .query_one(
+            "SELECT COALESCE(MAX(x.member_id), -1) FROM
+               (SELECT member_id FROM follows WHERE target_type = $1 AND target = $2 AND member_id > $3
+                ORDER BY member_id LIMIT $4) x",
+            params![target_type, target, after_member, limit],
+        )
+        .await?
+        .i64(0)?;
+    Ok((delivered, (last >= 0).then_some(last)))
+}
+
+/// SQLite: appends one delivery to the log, for memory once the
+/// transaction commits; `members` repeat-free.
+async fn log_delivery(
+    tx: &mut Tx,
+    (activity, seq): (i64, i64),
+    members: Vec<i64>,
+) -> Result<(), Error> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    tx.execute_later(
+        "INSERT INTO deliveries (seq, activity_id, members) VALUES ($1, $2, $3)",
+        params![seq, activity, crate::db::id_list(&members)],
+    )
+    .await?;
+    tx.note_logged((seq, activity, members));
+    Ok(())
+}
+
+/// Copies the delivery log into `inbox` in member order, five hundred
+/// entries per transaction so other writers wait little, then deletes the
+/// log rows and forgets the entries (see `db::recent`). After each
+/// transaction it rests `pace` times as long as the transaction took, so
+/// the fold's burst of pages (a leaf per thousand or so members) is spread
+/// out instead of taking the writer and the disk from requests. Returns the
+/// entries folded. A crash part way leaves the log as it was; the next fold
+/// writes the same rows again (`ON CONFLICT DO NOTHING`).
+pub async fn fold_deliveries(db: &crate::Db, pace: u32) -> Result<usize, Error> {
+    const CHUNK: usize = 500;
+    let Some((upto, entries)) = db.recent_to_fold() else {
+        return Ok(0);
+    };
+    for chunk in entries.chunks(CHUNK) {
+        let json = json_rows(chunk)?;
+        let started = std::time::Instant::now();
+        let mut tx = db.write().await?;
+        tx.execute(
+            "INSERT INTO inbox (member_id, seq, activity_id)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+             FROM json_each($1) WHERE 1
+             ON CONFLICT DO NOTHING",
+            params![json],
+        )
+        .await?;
+        tx.commit().await?;
+        if pace > 0 {
+            tokio::time::sleep(started.elapsed() * pace).await;
+        }
+    }
+    let mut tx = db.write().await?;
+    tx.execute("DELETE FROM deliveries WHERE seq <= $1", params![upto])
+        .await?;
+    tx.commit().await?;
+    db.recent_folded(upto);
+    Ok(entries.len())
+}
+
+/// Fans an item's activity out to home inboxes: the `extra` members (author,
+/// recipients, mentioned) at once, and the followers of `targets` ("type",
+/// "target") at once when there are at most `fanout_inline_max`
+/// ([`crate::Options`]), else through a background job (see
+/// [`fanout_step`]). `counted` is the targets' followers when the caller
+/// has counted them already (each up to `fanout_inline_max + 1`). Muted
+/// follows are skipped and the audience prefilter applied; the read path
+/// checks visibility again.
+pub async fn fan_out(
+    tx: &mut Tx,
+    activity: i64,
+    item: &ItemRow,
+    (targets, counted): (&[(&str, String)], Option<i64>),
+    extra: &[i64],
+    now: i64,
+) -> Result<(), Error> {
+    let inline_max = tx.options().fanout_inline_max;
+    let total = match counted {
+        Some(n) => n,
+        None => {
+            let mut total = 0;
+            for (ttype, target) in targets {
+                total += follower_count_upto(tx, ttype, target, inline_max + 1).await?;
+            }
+            total
+        }
+    };
+    let seq = next_delivery(tx).await?;
+    let log = logs_deliveries(tx.kind());
+    let mut delivered = Vec::new();
+    for m in extra {
+        if log {
+            delivered.push(*m);
+            continue;
+        }
+        let n = tx
+            .execute(
+                "INSERT INTO inbox (member_id, activity_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                params![*m, activity, seq],
+            )
+            .await?;
+        if n == 1 {
+            delivered.push(*m);
+        }
+    }
+    if total <= inline_max {
+        for (ttype, target) in targets {
+            let (d, _) = deliver_target(
+                tx,
+                (activity, seq),
+                item,
+                (ttype, target),
+                (0, inline_max + 1, false),
+            )
+            .await?;
+            delivered.extend(d);
+        }
+    } else {
+        let list: Vec<String> = targets.iter().map(|(t, v)| format!("{t}:{v}")).collect();
+        tx.execute_later(
+            "INSERT INTO fanout_jobs (activity_id, item_id, targets, created_at) VALUES ($1, $2, $3, $4)",
+            params![activity, item.id, list.join("\n"), now],
+        )
+        .await?;
+    }
+    if log {
+        delivered.sort_unstable();
+        delivered.dedup();
+    }
+    tx.note_delivered(&delivered);
+    if log {
+        log_delivery(tx, (activity, seq), delivered).await?;
+    }
+    Ok(())
+}
+
+/// Whether any fan-out job is waiting: a look on a reader, before taking
+/// the writer for [`fanout_step`].
+pub async fn fanout_pending(c: &mut Conn) -> Result<bool, Error> {
+    Ok(c.query_opt("SELECT 1 FROM fanout_jobs LIMIT 1", params![])
+        .await?
+        .is_some())
+}
+
+/// Does one batch of the oldest fan-out job; returns false when there is
+/// no job. Several nodes may run this: on PostgreSQL the job row is locked
+/// with SKIP LOCKED, so each batch is done once.
+pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Error> {
+    let lock = if tx.kind() == Kind::Postgres {
+        "FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    let Some(job) = tx
+        .query_opt(
+            &format!(
+                "SELECT activity_id, item_id, targets, next_target, after_member FROM fanout_jobs
+                 ORDER BY activity_id LIMIT 1 {lock}"
+            ),
+            params![],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let (activity, item_id, targets, mut next_target, after) = (
+        job.i64(0)?,
+        job.i64(1)?,
+        job.text(2)?,
+        job.i64(3)?,
+        job.i64(4)?,
+    );
+    let targets: Vec<(String, String)> = targets
+        .lines()
+        .filter_map(|l| l.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
+        .collect();
+    let Some(item) = item_by_id(tx, viewer_for_item, item_id).await? else {
+        tx.execute(
+            "DELETE FROM fanout_jobs WHERE activity_id = $1",
+            params![activity],
+        )
+        .await?;
+        return Ok(true);
+    };
+    let Some((ttype, target)) = targets.get(next_target as usize) else {
+        tx.execute(
+            "DELETE FROM fanout_jobs WHERE activity_id = $1",
+            params![activity],
+        )
+        .await?;
+        return Ok(true);
+    };
+    let seq = next_delivery(tx).await?;
+    let (delivered, last) = deliver_target(
+        tx,
+        (activity, seq),
+        &item,
+        (ttype, target),
+        (after, FANOUT_BATCH, true),
+    )
+    .await?;
+    tx.note_delivered(&delivered);
+    if logs_deliveries(tx.kind()) {
+        log_delivery(tx, (activity, seq), delivered).await?;
+    }
+    let after = match last {
+        Some(l) => l,
+        None => {
+            next_target += 1;
+            0
+        }
+    };
+    if next_target as usize >= targets.len() {
+        tx.execute(
+            "DELETE FROM fanout_jobs WHERE activity_id = $1",
+            params![activity],
+        )
+        .await?;
+    } else {
+        tx.execute(
+            "UPDATE fanout_jobs SET next_target = $2, after_member = $3 WHERE activity_id = $1",
+            params![activity, next_target, after],
+        )
+        .await?;
+    }
+    Ok(true)
+}

@@ -1,0 +1,143 @@
+//! Invitations to join the org.
+
+use domain::Role;
+
+use crate::{Conn, Error, Row, Tx, params};
+
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub inviter_id: i64,
+    pub inviter_handle: String,
+    pub inviter_name: String,
+    pub message: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+    pub accepted_by: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const INVITATION_COLS: &str = "i.id, i.email, i.role, i.inviter_id, m.handle, m.display_name, \
+    i.message, i.created_at, i.expires_at, i.accepted_at, i.accepted_by, i.revoked_at";
+
+fn invitation(r: &Row) -> Result<Invitation, Error> {
+    Ok(Invitation {
+        id: r.i64(0)?,
+        email: r.text(1)?,
+        role: Role::parse(&r.text(2)?).map_err(|e| Error::Decode(e.to_string()))?,
+        inviter_id: r.i64(3)?,
+        inviter_handle: r.text(4)?,
+        inviter_name: r.text(5)?,
+        message: r.text(6)?,
+        created_at: r.i64(7)?,
+        expires_at: r.i64(8)?,
+        accepted_at: r.opt_i64(9)?,
+        accepted_by: r.opt_i64(10)?,
+        revoked_at: r.opt_i64(11)?,
+    })
+}
+
+pub struct NewInvitation<'a> {
+    pub token_hash: &'a str,
+    pub email: &'a str,
+    pub role: Role,
+    pub inviter_id: i64,
+    pub message: &'a str,
+    pub expires_at: i64,
+}
+
+pub async fn insert_invitation(
+    tx: &mut Tx,
+    i: &NewInvitation<'_>,
+    now: i64,
+) -> Result<Invitation, Error> {
+    let id = tx
+        .query_one(
+            "INSERT INTO invitations (token_hash, email, role, inviter_id, message, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            params![i.token_hash, i.email, i.role.as_str(), i.inviter_id, i.message, now, i.expires_at],
+        )
+        .await?
+        .i64(0)?;
+    invitation_by_id(tx, id).await?.ok_or(Error::NotFound)
+}
+
+pub async fn invitation_by_id(c: &mut Conn, id: i64) -> Result<Option<Invitation>, Error> {
+    let sql = format!(
+        "SELECT {INVITATION_COLS} FROM invitations i JOIN members m ON m.id = i.inviter_id WHERE i.id = $1"
+    );
+    c.query_opt(&sql, params![id])
+        .await?
+        .as_ref()
+        .map(invitation)
+        .transpose()
+}
+
+pub async fn invitation_by_token(
+    c: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<Invitation>, Error> {
+    let sql = format!(
+        "SELECT {INVITATION_COLS} FROM invitations i JOIN members m ON m.id = i.inviter_id
+         WHERE i.token_hash = $1"
+    );
+    c.query_opt(&sql, params![token_hash])
+        .await?
+        .as_ref()
+        .map(invitation)
+        .transpose()
+}
+
+/// Invitations, newest first, below the id `before`; only `inviter`'s when given.
+pub async fn list_invitations(
+    c: &mut Conn,
+    inviter: Option<i64>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Invitation>, Error> {
+    let sql = format!(
+        "SELECT {INVITATION_COLS} FROM invitations i JOIN members m ON m.id = i.inviter_id
+         WHERE ($1 = 0 OR i.inviter_id = $1) AND i.id < $2
+         ORDER BY i.id DESC LIMIT $3"
+    );
+    c.query(
+        &sql,
+        params![inviter.unwrap_or(0), before.unwrap_or(i64::MAX), limit],
+    )
+    .await?
+    .iter()
+    .map(invitation)
+    .collect()
+}
+
+/// Marks an invitation used, if it still can be: unused, unrevoked and
+/// unexpired. Exactly one of two concurrent acceptances gets `true`.
+pub async fn claim_invitation(
+    tx: &mut Tx,
+    id: i64,
+    member_id: i64,
+    now: i64,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "UPDATE invitations SET accepted_at = $3, accepted_by = $2
+             WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+            params![id, member_id, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn revoke_invitation(tx: &mut Tx, id: i64, now: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "UPDATE invitations SET revoked_at = $2
+             WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+            params![id, now],
+        )
+        .await?;
+    Ok(n == 1)
+}

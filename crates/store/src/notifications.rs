@@ -1,0 +1,179 @@
+//! Notifications: writing, listing and marking them read, and the unread
+//! ones the count looks at.
+
+use domain::social::SpaceVisibility;
+
+use crate::activities::ActivityRow;
+use crate::items::{ITEM_ACCESS_COLS, item_access};
+use crate::rows::{Person, in_list, with};
+use crate::{Conn, Error, Tx, params};
+
+pub async fn notify(
+    tx: &mut Tx,
+    member: i64,
+    activity: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), Error> {
+    tx.execute_later(
+        "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ($1, $2, $3, $4)",
+        params![member, activity, reason, now],
+    )
+    .await?;
+    tx.note_notified(member);
+    Ok(())
+}
+
+/// Notifies several members of one activity for one reason.
+pub async fn notify_many(
+    tx: &mut Tx,
+    members: &[i64],
+    activity: i64,
+    reason: &str,
+    now: i64,
+) -> Result<(), Error> {
+    for chunk in members.chunks(100) {
+        let mut sql = String::from(
+            "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ",
+        );
+        let mut vals: Vec<crate::Value> = vec![activity.into(), reason.into(), now.into()];
+        for (k, m) in chunk.iter().enumerate() {
+            if k > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${}, $1, $2, $3)", k + 4));
+            vals.push((*m).into());
+            tx.note_notified(*m);
+        }
+        tx.execute_later(&sql, &vals).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub reason: String,
+    pub created_at: i64,
+    pub read_at: Option<i64>,
+    pub activity_id: i64,
+}
+
+pub async fn notifications(
+    c: &mut Conn,
+    member: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<NotificationRow>, Error> {
+    c.query(
+        "SELECT id, reason, created_at, read_at, activity_id FROM notifications
+         WHERE member_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        params![member, before, limit],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(NotificationRow {
+            id: r.i64(0)?,
+            reason: r.text(1)?,
+            created_at: r.i64(2)?,
+            read_at: r.opt_i64(3)?,
+            activity_id: r.i64(4)?,
+        })
+    })
+    .collect()
+}
+
+/// The activities of the member's newest `limit` unread notifications,
+/// with only what the visibility rule needs (see [`ActivityRow::access`](crate::activities::ActivityRow::access)),
+/// so that the unread count is what the member can open.
+pub async fn unread_access(
+    c: &mut Conn,
+    member: i64,
+    limit: i64,
+) -> Result<Vec<ActivityRow>, Error> {
+    let sql = format!(
+        "SELECT a.actor_id, a.object_type, a.object_id, sp.visibility, {ITEM_ACCESS_COLS}
+         FROM notifications n JOIN activities a ON a.id = n.activity_id
+         LEFT JOIN items i ON i.id = a.item_id
+         LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)
+         WHERE n.member_id = $1 AND n.read_at IS NULL ORDER BY n.id DESC LIMIT $2"
+    );
+    c.query(&sql, params![member, limit])
+        .await?
+        .iter()
+        .map(|r| {
+            let has_item = r.opt_i64(4)?.is_some();
+            let space_visibility = r
+                .opt_text(3)?
+                .map(|v| SpaceVisibility::parse(&v))
+                .transpose()
+                .map_err(|e| Error::Decode(e.to_string()))?;
+            Ok(ActivityRow {
+                actor: Person {
+                    id: r.i64(0)?,
+                    ..Person::default()
+                },
+                object_type: r.text(1)?,
+                object_id: r.i64(2)?,
+                space_visibility: space_visibility.filter(|_| !has_item),
+                viewer_in_space: !has_item && r.opt_i64(4 + 5)?.is_some(),
+                item: if has_item {
+                    Some(item_access(r, 4)?)
+                } else {
+                    None
+                },
+                ..ActivityRow::default()
+            })
+        })
+        .collect()
+}
+
+pub async fn mark_read(
+    tx: &mut Tx,
+    member: i64,
+    ids: Option<&[i64]>,
+    now: i64,
+) -> Result<u64, Error> {
+    // Live badges of this member re-read their count.
+    tx.note_notified(member);
+    match ids {
+        None => {
+            tx.execute(
+                "UPDATE notifications SET read_at = $2 WHERE member_id = $1 AND read_at IS NULL",
+                params![member, now],
+            )
+            .await
+        }
+        Some([]) => Ok(0),
+        Some(ids) => {
+            let (marks, ids) = in_list(3, ids);
+            let sql = format!(
+                "UPDATE notifications SET read_at = $2 WHERE member_id = $1 AND read_at IS NULL AND id IN ({marks})"
+            );
+            tx.execute(&sql, &with(params![member, now].to_vec(), ids))
+                .await
+        }
+    }
+}
+
+/// The viewer's notifications that mention them or were sent to them
+/// directly, newest first, before the notification id `before`:
+/// (notification id, activity id).
+pub async fn mention_notifications(
+    c: &mut Conn,
+    member: i64,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>, Error> {
+    c.query(
+        "SELECT id, activity_id FROM notifications
+         WHERE member_id = $1 AND id < $2 AND reason IN ('mention', 'direct')
+         ORDER BY id DESC LIMIT $3",
+        params![member, before, limit],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.i64(0)?, r.i64(1)?)))
+    .collect()
+}

@@ -1,0 +1,160 @@
+//! Logging in (the login lookup, passwords), sessions, and the credentials
+//! epoch whose move ends a member's live connections.
+
+use domain::Role;
+
+use crate::profiles::{MEMBER_COLS, MEMBER_NCOLS, Member, member};
+use crate::{Conn, Error, Tx, params};
+
+/// Finds a member by handle or email, with the password hash, for login.
+pub async fn member_for_login(
+    c: &mut Conn,
+    login: &str,
+) -> Result<Option<(Member, String)>, Error> {
+    let login = login.trim().trim_start_matches('@').to_lowercase();
+    let sql = format!(
+        "SELECT {MEMBER_COLS}, m.password_hash FROM members m WHERE m.handle = $1 OR m.email = $1"
+    );
+    match c.query_opt(&sql, params![login]).await? {
+        Some(r) => Ok(Some((member(&r, 0)?, r.text(MEMBER_NCOLS)?))),
+        None => Ok(None),
+    }
+}
+
+pub async fn password_hash(c: &mut Conn, id: i64) -> Result<String, Error> {
+    c.query_one(
+        "SELECT password_hash FROM members WHERE id = $1",
+        params![id],
+    )
+    .await?
+    .text(0)
+}
+
+pub async fn set_password(tx: &mut Tx, id: i64, hash: &str, now: i64) -> Result<(), Error> {
+    bump_auth_epoch(tx, id).await?;
+    tx.execute(
+        "UPDATE members SET password_hash = $2, updated_at = $3 WHERE id = $1",
+        params![id, hash, now],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub member: Member,
+    pub csrf_token: String,
+    pub expires_at: i64,
+    pub last_seen_at: i64,
+}
+
+pub struct NewSession<'a> {
+    pub token_hash: &'a str,
+    pub member_id: i64,
+    pub csrf_token: &'a str,
+    pub expires_at: i64,
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+}
+
+pub async fn insert_session(tx: &mut Tx, s: &NewSession<'_>, now: i64) -> Result<(), Error> {
+    tx.execute(
+        "INSERT INTO sessions (token_hash, member_id, csrf_token, created_at, last_seen_at, expires_at, user_agent, ip)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        params![s.token_hash, s.member_id, s.csrf_token, now, s.expires_at, s.user_agent, s.ip],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The live session with this token hash, with its member.
+pub async fn session(c: &mut Conn, token_hash: &str, now: i64) -> Result<Option<Session>, Error> {
+    let sql = format!(
+        "SELECT {MEMBER_COLS}, s.csrf_token, s.expires_at, s.last_seen_at
+         FROM sessions s JOIN members m ON m.id = s.member_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2"
+    );
+    match c.query_opt(&sql, params![token_hash, now]).await? {
+        Some(r) => Ok(Some(Session {
+            member: member(&r, 0)?,
+            csrf_token: r.text(MEMBER_NCOLS)?,
+            expires_at: r.i64(MEMBER_NCOLS + 1)?,
+            last_seen_at: r.i64(MEMBER_NCOLS + 2)?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Slides a session's expiry forward.
+pub async fn touch_session(
+    tx: &mut Tx,
+    token_hash: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE sessions SET last_seen_at = $2, expires_at = $3 WHERE token_hash = $1",
+        params![token_hash, now, expires_at],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_session(tx: &mut Tx, member_id: i64, token_hash: &str) -> Result<(), Error> {
+    bump_auth_epoch(tx, member_id).await?;
+    tx.execute(
+        "DELETE FROM sessions WHERE token_hash = $1",
+        params![token_hash],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Moves a member's credentials epoch and wakes their live streams (the
+/// commit announces the member as notified), which then find it moved,
+/// close, and make the client authenticate again.
+pub async fn bump_auth_epoch(tx: &mut Tx, member_id: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE members SET auth_epoch = auth_epoch + 1 WHERE id = $1",
+        params![member_id],
+    )
+    .await?;
+    tx.note_notified(member_id);
+    Ok(())
+}
+
+/// What decides whether a member's authentication still holds: their
+/// credentials epoch, role and whether they are active.
+pub async fn auth_standing(
+    c: &mut Conn,
+    member_id: i64,
+) -> Result<Option<(i64, Role, bool)>, Error> {
+    match c
+        .query_opt(
+            "SELECT auth_epoch, role, deactivated_at FROM members WHERE id = $1",
+            params![member_id],
+        )
+        .await?
+    {
+        Some(r) => Ok(Some((
+            r.i64(0)?,
+            Role::parse(&r.text(1)?).map_err(|e| Error::Decode(e.to_string()))?,
+            r.opt_i64(2)?.is_none(),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// Ends every session of a member except `keep` (after a password change).
+pub async fn delete_other_sessions(
+    tx: &mut Tx,
+    member_id: i64,
+    keep: Option<&str>,
+) -> Result<(), Error> {
+    tx.execute(
+        "DELETE FROM sessions WHERE member_id = $1 AND token_hash <> $2",
+        params![member_id, keep.unwrap_or("")],
+    )
+    .await?;
+    Ok(())
+}

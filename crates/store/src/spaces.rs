@@ -1,0 +1,300 @@
+//! Spaces, their members and requests to join.
+
+use domain::social::SpaceVisibility;
+
+use crate::rows::{Person, person};
+use crate::{Conn, Error, Row, Tx, params};
+
+#[derive(Debug, Clone)]
+pub struct Space {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: SpaceVisibility,
+    pub created_by: i64,
+    pub member_count: i64,
+    pub archived_at: Option<i64>,
+    pub created_at: i64,
+    /// The viewer's role in the space, if they belong: "admin" or "member".
+    pub viewer_role: Option<String>,
+    /// The viewer has asked to join.
+    pub viewer_requested: bool,
+}
+
+pub(crate) const SPACE_COLS: &str = "s.id, s.slug, s.name, s.description, s.visibility, s.created_by, \
+    s.member_count, s.archived_at, s.created_at, \
+    (SELECT sm.role FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1), \
+    (SELECT 1 FROM space_requests sr WHERE sr.space_id = s.id AND sr.member_id = $1)";
+
+pub(crate) fn space(r: &Row) -> Result<Space, Error> {
+    Ok(Space {
+        id: r.i64(0)?,
+        slug: r.text(1)?,
+        name: r.text(2)?,
+        description: r.text(3)?,
+        visibility: SpaceVisibility::parse(&r.text(4)?)
+            .map_err(|e| Error::Decode(e.to_string()))?,
+        created_by: r.i64(5)?,
+        member_count: r.i64(6)?,
+        archived_at: r.opt_i64(7)?,
+        created_at: r.i64(8)?,
+        viewer_role: r.opt_text(9)?,
+        viewer_requested: r.opt_i64(10)?.is_some(),
+    })
+}
+
+pub struct NewSpace<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub visibility: SpaceVisibility,
+    pub created_by: i64,
+}
+
+pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<i64, Error> {
+    tx.query_one(
+        "INSERT INTO spaces (slug, name, description, visibility, created_by, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        params![s.slug, s.name, s.description, s.visibility.as_str(), s.created_by, now],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn space_by_slug(c: &mut Conn, viewer: i64, slug: &str) -> Result<Option<Space>, Error> {
+    let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.slug = $2");
+    c.query_opt(&sql, params![viewer, slug.to_lowercase()])
+        .await?
+        .as_ref()
+        .map(space)
+        .transpose()
+}
+
+pub async fn space_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Space>, Error> {
+    let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.id = $2");
+    c.query_opt(&sql, params![viewer, id])
+        .await?
+        .as_ref()
+        .map(space)
+        .transpose()
+}
+
+/// Spaces the viewer may know exist, by name after `after`: open and
+/// closed ones (for non-guests) and those they belong to.
+pub async fn list_spaces(
+    c: &mut Conn,
+    viewer: i64,
+    guest: bool,
+    only_mine: bool,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Space>, Error> {
+    let sql = format!(
+        "SELECT {SPACE_COLS} FROM spaces s
+         WHERE s.slug > $2 AND s.archived_at IS NULL
+           AND (EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1)
+                OR ($3 = 0 AND $4 = 0 AND s.visibility <> 'secret'))
+         ORDER BY s.slug LIMIT $5"
+    );
+    c.query(&sql, params![viewer, after, guest, only_mine, limit])
+        .await?
+        .iter()
+        .map(space)
+        .collect()
+}
+
+pub async fn update_space(
+    tx: &mut Tx,
+    id: i64,
+    name: Option<&str>,
+    description: Option<&str>,
+    visibility: Option<SpaceVisibility>,
+    archived: Option<Option<i64>>,
+    now: i64,
+) -> Result<(), Error> {
+    let (set_archived, archived_at) = match archived {
+        Some(v) => (1, v),
+        None => (0, None),
+    };
+    tx.execute(
+        "UPDATE spaces SET name = COALESCE($2, name), description = COALESCE($3, description),
+            visibility = COALESCE($4, visibility),
+            archived_at = CASE WHEN $5 = 1 THEN $6 ELSE archived_at END, updated_at = $7
+         WHERE id = $1",
+        params![
+            id,
+            name,
+            description,
+            visibility.map(|v| v.as_str()),
+            set_archived,
+            archived_at,
+            now
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds (or re-roles) a member; returns true when they were not in yet.
+pub async fn add_space_member(
+    tx: &mut Tx,
+    space: i64,
+    member: i64,
+    role: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let existing = tx
+        .query_opt(
+            "SELECT role FROM space_members WHERE space_id = $1 AND member_id = $2",
+            params![space, member],
+        )
+        .await?;
+    tx.execute(
+        "DELETE FROM space_requests WHERE space_id = $1 AND member_id = $2",
+        params![space, member],
+    )
+    .await?;
+    if existing.is_some() {
+        tx.execute(
+            "UPDATE space_members SET role = $3 WHERE space_id = $1 AND member_id = $2",
+            params![space, member, role],
+        )
+        .await?;
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO space_members (space_id, member_id, role, joined_at) VALUES ($1, $2, $3, $4)",
+        params![space, member, role, now],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE spaces SET member_count = member_count + 1 WHERE id = $1",
+        params![space],
+    )
+    .await?;
+    Ok(true)
+}
+
+pub async fn remove_space_member(tx: &mut Tx, space: i64, member: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM space_members WHERE space_id = $1 AND member_id = $2",
+            params![space, member],
+        )
+        .await?;
+    if n == 1 {
+        tx.execute(
+            "UPDATE spaces SET member_count = member_count - 1 WHERE id = $1",
+            params![space],
+        )
+        .await?;
+    }
+    Ok(n == 1)
+}
+
+pub async fn space_admin_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
+    c.query_one(
+        "SELECT COUNT(*) FROM space_members WHERE space_id = $1 AND role = 'admin'",
+        params![space],
+    )
+    .await?
+    .i64(0)
+}
+
+pub async fn space_admins(c: &mut Conn, space: i64) -> Result<Vec<i64>, Error> {
+    c.query(
+        "SELECT member_id FROM space_members WHERE space_id = $1 AND role = 'admin'",
+        params![space],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+pub async fn space_members(
+    c: &mut Conn,
+    space: i64,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, sm.role
+         FROM space_members sm JOIN members m ON m.id = sm.member_id
+         WHERE sm.space_id = $1 AND m.handle > $2 ORDER BY m.handle LIMIT $3",
+        params![space, after, limit],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+pub async fn put_join_request(
+    tx: &mut Tx,
+    space: i64,
+    member: i64,
+    message: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "INSERT INTO space_requests (space_id, member_id, message, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (space_id, member_id) DO NOTHING",
+            params![space, member, message, now],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn take_join_request(tx: &mut Tx, space: i64, member: i64) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM space_requests WHERE space_id = $1 AND member_id = $2",
+            params![space, member],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+pub async fn join_requests(c: &mut Conn, space: i64) -> Result<Vec<Person>, Error> {
+    c.query(
+        "SELECT m.id, m.handle, m.display_name, m.avatar_version, r.message
+         FROM space_requests r JOIN members m ON m.id = r.member_id
+         WHERE r.space_id = $1 ORDER BY r.created_at",
+        params![space],
+    )
+    .await?
+    .iter()
+    .map(person)
+    .collect()
+}
+
+/// Ids of the spaces a member belongs to.
+pub async fn member_space_ids(c: &mut Conn, member: i64) -> Result<Vec<i64>, Error> {
+    c.query(
+        "SELECT space_id FROM space_members WHERE member_id = $1",
+        params![member],
+    )
+    .await?
+    .iter()
+    .map(|r| r.i64(0))
+    .collect()
+}
+
+/// Spaces by id: (id, slug, name), for labels in lists.
+pub async fn space_names(c: &mut Conn, ids: &[i64]) -> Result<Vec<(i64, String, String)>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    c.query(
+        &format!("SELECT id, slug, name FROM spaces WHERE id IN ({list})"),
+        params![],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?)))
+    .collect()
+}
