@@ -4,8 +4,10 @@
 
 pub mod app;
 pub mod bench;
+pub mod caches;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod crypto;
 pub mod demo;
 pub mod error;

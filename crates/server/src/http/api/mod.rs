@@ -196,7 +196,7 @@ pub fn bad_cursor() -> Problem {
 
 /// The API routes (relative to `/api/v1`) and the OpenAPI document.
 pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    let avatar_limit = state.settings.max_avatar_bytes + 1024;
+    let avatar_limit = state.ctx.settings.max_avatar_bytes + 1024;
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::setup_status, accounts::setup))
         .routes(routes!(accounts::login, accounts::logout))
