@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
@@ -99,13 +99,7 @@ impl App {
         let mut settings = settings;
         // With port 0 the real port is known only now.
         settings.http_addr = listener.local_addr()?;
-        let streams = (db.stamps().is_some() && settings.stream_cache_mib > 0).then(|| {
-            Arc::new(crate::http::api::stream_cache::StreamCache::new(
-                settings.stream_cache_mib,
-            ))
-        });
         let state = AppState {
-            streams,
             writes: crate::http::limits::WriteLimits::new(settings.writes_per_minute)
                 .map(std::sync::Arc::new),
             live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(

@@ -14,3 +14,4 @@ pub mod error;
 pub mod http;
 pub mod service;
 pub mod state;
+pub mod views;

@@ -11,8 +11,6 @@ use crate::context::Ctx;
 pub struct AppState {
     pub ctx: Ctx,
     pub metrics: Option<PrometheusHandle>,
-    /// Rendered stream entries (SQLite; see `http::api::stream_cache`).
-    pub streams: Option<Arc<crate::http::api::stream_cache::StreamCache>>,
     /// Open live connections by member (see `http::api::live::LiveConnections`).
     pub live: Arc<crate::http::api::live::LiveConnections>,
     /// Writes per member per minute (see `http::limits`); `None`: no limit.

@@ -7,7 +7,6 @@ pub mod limits;
 pub mod problem;
 pub mod web;
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +23,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::service::ops;
 use crate::state::AppState;
 use problem::Problem;
 
@@ -102,14 +102,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let (mut res, queries) = store::db::QUERY_COUNT
-        .scope(Cell::new(0), async move {
-            let res = next.run(req).await;
-            (res, store::db::QUERY_COUNT.with(Cell::get))
-        })
-        .await;
+    let (mut res, queries) = ops::counting_queries(next.run(req)).await;
     let took = start.elapsed();
-    if took > store::db::SLOW {
+    if took > ops::SLOW {
         tracing::debug!(%method, %route, ?took, "slow request");
     }
     let status = res.status().as_u16().to_string();
@@ -251,12 +246,7 @@ async fn errors_are_problems(
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    let ok = async {
-        let mut c = state.ctx.db.read().await?;
-        c.query_one("SELECT 1", store::params![]).await
-    }
-    .await;
-    match ok {
+    match ops::healthy(&state.ctx).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");

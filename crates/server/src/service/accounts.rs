@@ -2,17 +2,19 @@
 //! off until mail exists), login and sessions, API tokens, profiles, roles
 //! and deactivation, and the org's settings.
 
-use crate::context::Ctx;
-
 use domain::{
     DisplayName, DomainList, Email, Handle, InvitePolicy, Markdown, Password, Role, ShortText,
     TimeZoneName, ValidationError,
 };
 use store::Db;
-use store::accounts::{self as q, ApiToken, Invitation, Member, NewMember};
+use store::accounts::{self as q, NewMember};
 
+use crate::context::Ctx;
 use crate::crypto;
 use crate::error::{AppError, AppResult, Checks};
+
+/// The rows the account services return, as their read models.
+pub use store::accounts::{ApiToken, Invitation, Member};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 const MICROS_PER_MINUTE: i64 = 60_000_000;

@@ -2,9 +2,9 @@
 //! the due times of their open promises (made and received) and to-dos, for
 //! a calendar app to subscribe to. Only the secret's SHA-256 is stored.
 
-use crate::context::Ctx;
 use store::requests as rq;
 
+use crate::context::Ctx;
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::Viewer;

@@ -4,11 +4,10 @@
 //! visibility rule); every read is bounded by the page size, so a page
 //! makes a fixed number of queries whatever it shows.
 
-use crate::context::Ctx;
-
 use store::accounts::{ApiToken, Invitation, Member};
 use store::social::{self as q, ActivityRow, CommentRow, Person, Position, Space};
 
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::{self, OrgSettings, Viewer};
 use crate::service::social::{self as svc, Acks, AudienceSummary, ItemDetail, StreamRequest};

@@ -7,16 +7,19 @@
 //! act is allowed is decided only by `domain::cfa::apply`; every act is an
 //! activity (verb = the act) and notifies the other party.
 
-use crate::context::Ctx;
 use domain::cfa::{self, Act, Role as Party, State};
 use domain::{Markdown, ShortText, ValidationError};
-use store::requests::{self as rq, ActRow, RequestRow, TodoRow};
+use store::requests as rq;
 use store::social::{self as q, ItemRow, NewActivity};
 use store::{Conn, Tx};
 
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
 use crate::service::accounts::Viewer;
 use crate::service::social::{self as social_svc, MAX_BODY_CHARS};
+
+/// The rows the request services return, as their read models.
+pub use store::requests::{ActRow, RequestRow, TodoRow};
 
 /// What "done recently" covers.
 pub const RECENT_MICROS: i64 = 14 * 24 * 3600 * 1_000_000;

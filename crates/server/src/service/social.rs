@@ -5,19 +5,24 @@
 //! `domain::social::can_see` — the one visibility rule — to the facts the
 //! store returns. Something the viewer may not see is "not found".
 
-use crate::caches::{Count, Kept};
-use crate::context::Ctx;
 use std::collections::HashSet;
 
 use domain::social::{self, FollowLevel, SpaceVisibility, TargetType};
 use domain::{Markdown, Role, ShortText, ValidationError};
-use store::social::{
-    self as q, ActivityRow, ItemRow, NewActivity, Person, Position, Space, Stream,
-};
+use store::social::{self as q, NewActivity};
 use store::{Conn, Tx};
 
+use crate::caches::{Count, Kept};
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
 use crate::service::accounts::Viewer;
+
+/// The rows the social services return, as their read models.
+pub use store::db::bus::Announcement;
+pub use store::social::{
+    ActivityRow, CommentRow, ItemRow, NotificationRow, Person, Position, ReactionCount, Space,
+    Stream, reactions_on,
+};
 
 pub const MAX_BODY_CHARS: usize = 20_000;
 
@@ -1299,6 +1304,43 @@ pub async fn stream(
         cursor
     };
     Ok((out, next))
+}
+
+/// A page of a stream as JSON (`Page<ActivityView>`), `cursor` writing
+/// the `next` position. Entries' JSON comes from the stream cache where
+/// there is one ([`crate::caches::streams`]).
+pub async fn stream_page(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    which: StreamRequest,
+    before: Option<(i64, i64)>,
+    limit: i64,
+    cursor: impl Fn((i64, i64)) -> String,
+) -> AppResult<Vec<u8>> {
+    if let (Some(cache), Some(stamps)) = (&ctx.caches.streams, ctx.db.stamps()) {
+        // Taken before the rows are read (see `store::db::stamps`).
+        let stamp = stamps.now();
+        let (rows, next) = stream(ctx, viewer, which, before, limit, true).await?;
+        return cache
+            .page(&ctx.db, stamps, stamp, rows, next.map(cursor))
+            .await;
+    }
+    let (mut rows, next) = stream(ctx, viewer, which, before, limit, false).await?;
+    add_topics_and_recipients(ctx, &mut rows).await?;
+    let reactions = crate::service::pages::reactions_of(&rows)?;
+    let page = crate::views::Page {
+        items: rows
+            .into_iter()
+            .map(|r| crate::views::social::ActivityView::new(r, &reactions))
+            .collect(),
+        next: next.map(cursor),
+    };
+    // One buffer sized for a stream page (tens of kilobytes), not a small
+    // one that grows and copies as it goes.
+    let mut out = Vec::with_capacity(32 * 1024);
+    serde_json::to_writer(&mut out, &page)
+        .map_err(|e| anyhow::anyhow!("could not write a stream page: {e}"))?;
+    Ok(out)
 }
 
 /// Fills the topics and direct recipients of the items of a stream page's

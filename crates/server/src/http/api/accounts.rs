@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::views::{MemberView, NewTokenView, Page, SessionView, TokenView};
 use super::{ListQuery, decode_cursor, encode_cursor};
 use crate::http::extract::{
     ApiBytes, ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, SESSION_COOKIE, user_agent,
@@ -16,6 +15,7 @@ use crate::http::extract::{
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, NewSession, ProfileInput, SignupInput};
 use crate::state::AppState;
+use crate::views::{MemberView, NewTokenView, Page, SessionView, TokenView};
 
 /// The `Set-Cookie` value for a new session.
 pub fn session_cookie(state: &AppState, s: &NewSession) -> String {

@@ -5,12 +5,12 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::views::{MemberView, OrgSettingsView};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, OrgSettingsInput};
 use crate::state::AppState;
+use crate::views::{MemberView, OrgSettingsView};
 
 /// The org's settings.
 #[utoipa::path(get, path = "/admin/settings", tag = "admin",

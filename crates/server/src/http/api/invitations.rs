@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::accounts::session_cookie;
-use super::views::{InvitationView, MemberView, Page, SessionView};
 use super::{ListQuery, decode_id_cursor};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, user_agent};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, InviteInput, SignupInput};
 use crate::state::AppState;
+use crate::views::{InvitationView, MemberView, Page, SessionView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,7 +112,7 @@ pub async fn preview(
         inviter_handle: inv.inviter_handle,
         inviter_name: inv.inviter_name,
         message: inv.message,
-        expires_at: super::views::time(inv.expires_at),
+        expires_at: crate::views::time(inv.expires_at),
     }))
 }
 

@@ -13,21 +13,20 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::service::social::{Announcement, Position, Stream};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use store::db::bus::Announcement;
-use store::social::{Position, Stream};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::social_views::ActivityView;
 use crate::http::extract::{ApiPath, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::{Standing, Viewer};
 use crate::service::social::{self as svc, StreamRequest};
 use crate::state::AppState;
+use crate::views::social::ActivityView;
 
 type Events = axum::response::Response;
 

@@ -5,12 +5,10 @@
 pub mod accounts;
 pub mod admin;
 pub mod invitations;
+pub mod json;
 pub mod live;
 pub mod requests;
 pub mod social;
-pub mod social_views;
-pub mod stream_cache;
-pub mod views;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;

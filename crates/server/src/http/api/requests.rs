@@ -1,13 +1,12 @@
 //! Conversations for action (requests, offers, acts), My work and to-dos.
 
+use crate::service::requests::{ActRow, RequestRow, TodoRow};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use store::requests::{ActRow, RequestRow, TodoRow};
 use utoipa::ToSchema;
 
-use super::views::{opt_time, time};
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::{AllowedAct, Problem};
 use crate::service::requests::{
@@ -15,6 +14,7 @@ use crate::service::requests::{
     TodoUpdated, WorkEntry,
 };
 use crate::state::AppState;
+use crate::views::{opt_time, time};
 
 fn request_id(s: &str) -> Result<i64, Problem> {
     s.parse()

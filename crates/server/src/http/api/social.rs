@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::social_views::*;
-use super::views::{LargeJson, Page, RawJson};
+use super::json::RawJson;
 use super::{ListQuery, decode_cursor, decode_id_cursor, encode_cursor};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
@@ -16,6 +15,8 @@ use crate::http::problem::Problem;
 use crate::service::accounts::Viewer;
 use crate::service::social::{self as svc, ItemInput, JoinOutcome, SpaceInput, StreamRequest};
 use crate::state::AppState;
+use crate::views::Page;
+use crate::views::social::*;
 use axum::response::{IntoResponse, Response};
 
 fn item_id(s: &str) -> Result<i64, Problem> {
@@ -233,7 +234,7 @@ pub async fn space_members(
 async fn people_page<F, Fut>(q: ListQuery, fetch: F) -> Result<Json<Page<PersonView>>, Problem>
 where
     F: FnOnce(String, i64) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<store::social::Person>, AppError>>,
+    Fut: std::future::Future<Output = Result<Vec<svc::Person>, AppError>>,
 {
     let limit = q.limit();
     let after = q
@@ -332,8 +333,7 @@ pub async fn decide_request(
 
 // ---- streams ----
 
-/// A page of a stream (`Page<ActivityView>`): its entries' JSON comes from
-/// the stream cache where there is one.
+/// A page of a stream (`Page<ActivityView>`).
 async fn stream_page(
     state: &AppState,
     viewer: &Viewer,
@@ -342,26 +342,8 @@ async fn stream_page(
 ) -> Result<Response, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
     let cursor = |(a, b): (i64, i64)| encode_cursor(&format!("{a}-{b}"));
-    if let (Some(cache), Some(stamps)) = (&state.streams, state.ctx.db.stamps()) {
-        // Taken before the rows are read (see `store::db::stamps`).
-        let stamp = stamps.now();
-        let (rows, next) = svc::stream(&state.ctx, viewer, which, before, q.limit(), true).await?;
-        let json = cache
-            .page(&state.ctx.db, stamps, stamp, rows, next.map(cursor))
-            .await?;
-        return Ok(RawJson(json).into_response());
-    }
-    let (mut rows, next) = svc::stream(&state.ctx, viewer, which, before, q.limit(), false).await?;
-    svc::add_topics_and_recipients(&state.ctx, &mut rows).await?;
-    let reactions = crate::service::pages::reactions_of(&rows)?;
-    Ok(LargeJson(Page {
-        items: rows
-            .into_iter()
-            .map(|r| ActivityView::new(r, &reactions))
-            .collect(),
-        next: next.map(cursor),
-    })
-    .into_response())
+    let json = svc::stream_page(&state.ctx, viewer, which, before, q.limit(), cursor).await?;
+    Ok(RawJson(json).into_response())
 }
 
 fn decode_position(s: &str) -> Result<(i64, i64), Problem> {
@@ -581,7 +563,7 @@ pub async fn item_revisions(
                 title: r.title.clone(),
                 body: r.body.clone(),
                 edited_by: r.edited_by.clone(),
-                replaced_at: super::views::time(r.edited_at),
+                replaced_at: crate::views::time(r.edited_at),
             })
             .collect(),
         next: None,

@@ -180,7 +180,7 @@ pub struct ComposerV {
 
 fn composer(
     v: &Viewer,
-    spaces: &[store::social::Space],
+    spaces: &[crate::service::social::Space],
     selected: Option<&str>,
     audience: String,
 ) -> ComposerV {
@@ -1524,7 +1524,7 @@ pub struct TokenV {
 #[template(path = "settings.html")]
 pub struct SettingsPage {
     s: ShellV,
-    me: store::accounts::Member,
+    me: crate::service::accounts::Member,
     tokens: Vec<TokenV>,
     notice: Option<String>,
     new_token: Option<String>,
@@ -1865,7 +1865,7 @@ async fn admin_page(
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
-    let now = store::now_micros();
+    let now = jiff::Timestamp::now().as_microsecond();
     let page = AdminPage {
         notice,
         errors,

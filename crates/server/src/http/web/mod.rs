@@ -9,6 +9,7 @@ mod app;
 mod views;
 mod work;
 
+use crate::service::accounts::Invitation;
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
@@ -16,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use store::accounts::Invitation;
 
 use crate::error::AppError;
 use crate::http::api::accounts::{clear_cookie, session_cookie};

@@ -10,12 +10,14 @@
 //! - [`AudienceCounts`]: sizes of large audiences for the audience label.
 //!   Stale after [`AudienceCounts::TTL`]; an expired size is answered while
 //!   one background count refreshes it.
-//! - `crate::http::api::stream_cache::StreamCache`: rendered stream
+//! - `crate::caches::streams::StreamCache`: rendered stream
 //!   entries (SQLite). Stale when a row the rendering shows changes
 //!   (stamps), or the space's name or visibility, or the activity.
 //!
 //! The SQLite store keeps its own speed-ups (the delivery log, the stamps)
 //! inside `store::db`.
+
+pub mod streams;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -31,14 +33,18 @@ pub struct Caches {
     /// no stamps to tell an entry is stale.
     pub tokens: Option<TokenCache>,
     pub counts: AudienceCounts,
+    /// `None` on PostgreSQL (no stamps) or when `stream_cache_mib` is 0.
+    pub streams: Option<streams::StreamCache>,
     pub token_use: TokenUse,
 }
 
 impl Caches {
-    pub fn new(db: &Db, _settings: &Settings) -> Caches {
+    pub fn new(db: &Db, settings: &Settings) -> Caches {
         Caches {
             tokens: db.stamps().is_some().then(TokenCache::default),
             counts: AudienceCounts::default(),
+            streams: (db.stamps().is_some() && settings.stream_cache_mib > 0)
+                .then(|| streams::StreamCache::new(settings.stream_cache_mib)),
             token_use: TokenUse::default(),
         }
     }
