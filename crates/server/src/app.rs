@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::serve::ListenerExt as _;
@@ -13,6 +13,7 @@ use store::Db;
 use tokio::net::TcpListener;
 
 use crate::config::Settings;
+use crate::context::Ctx;
 use crate::service::accounts;
 use crate::state::AppState;
 
@@ -98,36 +99,20 @@ impl App {
         let mut settings = settings;
         // With port 0 the real port is known only now.
         settings.http_addr = listener.local_addr()?;
-        let base_url: Arc<str> = settings.base_url().into();
-        let streams = (db.stamps().is_some() && settings.stream_cache_mib > 0).then(|| {
-            Arc::new(crate::http::api::stream_cache::StreamCache::new(
-                settings.stream_cache_mib,
-            ))
-        });
-        let tokens = db
-            .stamps()
-            .is_some()
-            .then(|| Arc::new(crate::service::accounts::TokenCache::default()));
         let state = AppState {
-            streams,
-            tokens,
-            token_use: Default::default(),
             writes: crate::http::limits::WriteLimits::new(settings.writes_per_minute)
                 .map(std::sync::Arc::new),
             live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(
                 settings.live_per_member,
             )),
-            db,
-            settings: Arc::new(settings),
-            base_url,
+            ctx: Ctx::new(db, settings),
             metrics: metrics_handle(),
-            stopping: tokio_util::sync::CancellationToken::new(),
         };
         Ok(App { listener, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.state.settings.http_addr
+        self.state.ctx.settings.http_addr
     }
 
     pub fn state(&self) -> &AppState {
@@ -136,9 +121,9 @@ impl App {
 
     /// The first-run link, when the org has no owner yet.
     pub async fn setup_link(&self) -> anyhow::Result<Option<String>> {
-        Ok(accounts::issue_setup_token(&self.state.db)
+        Ok(accounts::issue_setup_token(&self.state.ctx)
             .await?
-            .map(|t| format!("{}/setup?token={t}", self.state.base_url)))
+            .map(|t| format!("{}/setup?token={t}", self.state.ctx.base_url)))
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests
@@ -152,17 +137,14 @@ impl App {
         let worker = tokio::spawn(fanout_worker(state.clone()));
         tokio::spawn(fold_worker(state.clone()));
         let token_use = tokio::spawn(token_use_worker(state.clone()));
-        tokio::spawn(crate::service::social::warm_counts(state.db.clone()));
+        tokio::spawn(crate::service::social::warm_counts(state.ctx.clone()));
         if let Some(metrics) = state.metrics.clone() {
-            metrics_upkeep(metrics, state.stopping.clone());
+            metrics_upkeep(metrics, state.ctx.stopping.clone());
         }
-        let reminders = tokio::spawn(crate::service::requests::reminder_worker(
-            state.db.clone(),
-            state.stopping.clone(),
-        ));
-        let grace = Duration::from_secs(state.settings.shutdown_grace_seconds);
+        let reminders = tokio::spawn(crate::service::requests::reminder_worker(state.ctx.clone()));
+        let grace = Duration::from_secs(state.ctx.settings.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let stopping = state.stopping.clone();
+        let stopping = state.ctx.stopping.clone();
         // Every write goes out as soon as it is made. With Nagle's algorithm
         // the kernel holds a small segment while an earlier one is not yet
         // acknowledged, and a client delays its acknowledgement by up to
@@ -193,13 +175,13 @@ impl App {
                 tracing::warn!("in-flight requests did not finish within {grace:?}; closing anyway");
             }
         }
-        state.stopping.cancel();
+        state.ctx.stopping.cancel();
         let _ = worker.await;
         let _ = reminders.await;
         let _ = token_use.await;
         // Uses noted by the requests that finished during the shutdown.
         flush_token_use(&state).await;
-        state.db.close().await;
+        state.ctx.db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -210,7 +192,7 @@ impl App {
 async fn token_use_worker(state: AppState) {
     loop {
         tokio::select! {
-            _ = state.stopping.cancelled() => return,
+            _ = state.ctx.stopping.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
         };
         flush_token_use(&state).await;
@@ -218,7 +200,7 @@ async fn token_use_worker(state: AppState) {
 }
 
 async fn flush_token_use(state: &AppState) {
-    if let Err(e) = state.token_use.flush(&state.db).await {
+    if let Err(e) = state.ctx.caches.token_use.flush(&state.ctx.db).await {
         tracing::warn!(error = %e, "could not record API tokens' last use");
     }
 }
@@ -227,13 +209,13 @@ async fn flush_token_use(state: &AppState) {
 /// (a post may have queued a job) and once a second (a job left by a
 /// crashed node, or by another node on PostgreSQL).
 async fn fanout_worker(state: AppState) {
-    let mut rx = state.db.subscribe();
+    let mut rx = state.ctx.db.subscribe();
     loop {
-        if let Err(e) = crate::service::social::run_fanout_jobs(&state.db).await {
+        if let Err(e) = crate::service::social::run_fanout_jobs(&state.ctx).await {
             tracing::warn!(error = %e, "fan-out job failed; retrying");
         }
         tokio::select! {
-            _ = state.stopping.cancelled() => return,
+            _ = state.ctx.stopping.cancelled() => return,
             _ = rx.recv() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
@@ -250,22 +232,25 @@ async fn fanout_worker(state: AppState) {
 /// SQLite: folds the delivery log into the home inboxes when it has grown
 /// or aged enough (`store::Options::fold_at`, `fold_age`).
 async fn fold_worker(state: AppState) {
-    if state.db.kind() != store::Kind::Sqlite {
+    if state.ctx.db.kind() != store::Kind::Sqlite {
         return;
     }
-    let (at, age) = (state.db.options().fold_at, state.db.options().fold_age);
+    let (at, age) = (
+        state.ctx.db.options().fold_at,
+        state.ctx.db.options().fold_age,
+    );
     loop {
         tokio::select! {
-            _ = state.stopping.cancelled() => return,
+            _ = state.ctx.stopping.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        let (held, oldest) = state.db.recent_deliveries();
+        let (held, oldest) = state.ctx.db.recent_deliveries();
         if held == 0 || (held < at && oldest.is_none_or(|o| o < age)) {
             continue;
         }
         let started = std::time::Instant::now();
         // Paced: the fold takes at most a fifth of the writer's time.
-        match store::social::fold_deliveries(&state.db, 4).await {
+        match store::social::fold_deliveries(&state.ctx.db, 4).await {
             Ok(n) => {
                 tracing::info!(entries = n, took = ?started.elapsed(), "folded deliveries into the home inboxes")
             }

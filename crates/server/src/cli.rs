@@ -148,12 +148,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     let app = App::build(settings).await?;
     let addr = app.local_addr();
-    let base = app.state().base_url.clone();
-    tracing::info!(%addr, database = app.state().db.redacted_url(), "Chorus is listening");
+    let base = app.state().ctx.base_url.clone();
+    tracing::info!(%addr, database = app.state().ctx.db.redacted_url(), "Chorus is listening");
     say!("Chorus is running at {base} (listening on {addr}).");
     if demo {
         say!("Filling the demo company (this takes a few seconds)…");
-        if crate::demo::fill(&app.state().db).await? {
+        if crate::demo::fill(&app.state().ctx).await? {
             say!("{}", crate::demo::logins());
         } else {
             say!("The database already has members, so --demo left it as it is.");
@@ -170,7 +170,7 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
 }
 
 async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()> {
-    let db = app::open_db(settings).await?;
+    let ctx = crate::context::Ctx::new(app::open_db(settings).await?, settings.clone());
     let result = async {
         match command {
             AdminCommand::CreateUser {
@@ -187,7 +187,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     email,
                     password,
                 };
-                let m = accounts::create_member(&db, &input, role).await?;
+                let m = accounts::create_member(&ctx, &input, role).await?;
                 println!(
                     "Created @{} ({}) as {}.",
                     m.handle,
@@ -196,13 +196,13 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                 );
             }
             AdminCommand::SetRole { handle, role } => {
-                let actor = system_actor(&db).await?;
-                let m = accounts::set_role(&db, &actor, &handle, &role).await?;
+                let actor = accounts::system_actor(&ctx).await?;
+                let m = accounts::set_role(&ctx, &actor, &handle, &role).await?;
                 println!("@{} is now {}.", m.handle, m.role.as_str());
             }
             AdminCommand::Deactivate { handle, undo } => {
-                let actor = system_actor(&db).await?;
-                let m = accounts::set_deactivated(&db, &actor, &handle, !undo).await?;
+                let actor = accounts::system_actor(&ctx).await?;
+                let m = accounts::set_deactivated(&ctx, &actor, &handle, !undo).await?;
                 println!(
                     "@{} is {}.",
                     m.handle,
@@ -215,30 +215,15 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             }
             AdminCommand::Invite { email, role, by } => {
                 let actor = match by {
-                    Some(h) => accounts::act_as(&db, &h).await?,
-                    None => system_actor(&db).await?,
-                };
-                let state = crate::state::AppState {
-                    db: db.clone(),
-                    settings: std::sync::Arc::new(settings.clone()),
-                    base_url: settings.base_url().into(),
-                    metrics: None,
-                    stopping: Default::default(),
-                    streams: None,
-                    tokens: None,
-                    token_use: Default::default(),
-                    writes: crate::http::limits::WriteLimits::new(settings.writes_per_minute)
-                        .map(std::sync::Arc::new),
-                    live: std::sync::Arc::new(crate::http::api::live::LiveConnections::new(
-                        settings.live_per_member,
-                    )),
+                    Some(h) => accounts::act_as(&ctx, &h).await?,
+                    None => accounts::system_actor(&ctx).await?,
                 };
                 let input = InviteInput {
                     email,
                     role: Some(role),
                     message: None,
                 };
-                let (inv, url) = accounts::invite(&state, &actor, &input).await?;
+                let (inv, url) = accounts::invite(&ctx, &actor, &input).await?;
                 println!(
                     "Invited {} as {}. Send them this one-time link:",
                     inv.email,
@@ -247,14 +232,14 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                 println!("{url}");
             }
             AdminCommand::ListUsers => {
-                let actor = system_actor(&db).await?;
+                let actor = accounts::system_actor(&ctx).await?;
                 let mut after: Option<String> = None;
                 println!(
                     "{:<24} {:<32} {:<8} {:<12} name",
                     "handle", "email", "role", "status"
                 );
                 loop {
-                    let page = accounts::list_members(&db, &actor, after.as_deref(), 100).await?;
+                    let page = accounts::list_members(&ctx, &actor, after.as_deref(), 100).await?;
                     for m in &page {
                         println!(
                             "{:<24} {:<32} {:<8} {:<12} {}",
@@ -279,29 +264,8 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
         anyhow::Ok(())
     }
     .await;
-    db.close().await;
+    ctx.db.close().await;
     result
-}
-
-/// The command line acts with an owner's rights: whoever can run it can
-/// read the database anyway.
-async fn system_actor(db: &store::Db) -> anyhow::Result<accounts::Viewer> {
-    let mut c = db.read().await?;
-    let owner = store::accounts::list_members(&mut c, None, 1000, true)
-        .await?
-        .into_iter()
-        .find(|m| m.role == domain::Role::Owner && m.is_active());
-    drop(c);
-    match owner {
-        Some(m) => Ok(accounts::Viewer {
-            member: m,
-            auth: accounts::Auth::Token { id: 0 },
-        }),
-        None => anyhow::bail!(
-            "Chorus has no owner yet. Run `chorus serve` and follow the setup link, or create one \
-             with `chorus admin create-user --role owner`."
-        ),
-    }
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -4,8 +4,8 @@
 //! activities, fan-out and notifications.
 
 use domain::Role;
-use store::Db;
 
+use crate::context::Ctx;
 use crate::error::AppResult;
 use crate::service::accounts::{self, Auth, OrgSettingsInput, ProfileInput, SignupInput, Viewer};
 use crate::service::social::{self as svc, ItemInput, SpaceInput};
@@ -227,8 +227,8 @@ fn viewer(m: store::accounts::Member) -> Viewer {
 
 /// Fills the sample company when the database has no members yet;
 /// returns false (and changes nothing) otherwise.
-pub async fn fill(db: &Db) -> AppResult<bool> {
-    if !accounts::setup_needed(db).await? {
+pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
+    if !accounts::setup_needed(ctx).await? {
         return Ok(false);
     }
     let mut people = Vec::new();
@@ -239,7 +239,7 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
             _ => Role::Member,
         };
         let m = accounts::create_member(
-            db,
+            ctx,
             &SignupInput {
                 handle: (*handle).into(),
                 display_name: (*name).into(),
@@ -251,7 +251,7 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
         .await?;
         let v = viewer(m);
         let m = accounts::update_profile(
-            db,
+            ctx,
             &v,
             &ProfileInput {
                 title: Some((*title).into()),
@@ -268,7 +268,7 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
     }
     let owner = people[0].clone();
     accounts::update_org_settings(
-        db,
+        ctx,
         &owner,
         &OrgSettingsInput {
             org_name: Some("Northwind".into()),
@@ -286,7 +286,7 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
     for (slug, name, visibility, description, members) in SPACES {
         let admin = by_handle(members[0]);
         svc::create_space(
-            db,
+            ctx,
             &admin,
             &SpaceInput {
                 name: Some(name.into()),
@@ -299,9 +299,9 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
         .await?;
         for h in &members[1..] {
             if visibility == "open" {
-                svc::join_space(db, &by_handle(h), slug, "").await?;
+                svc::join_space(ctx, &by_handle(h), slug, "").await?;
             } else {
-                svc::add_member(db, &admin, slug, h, None).await?;
+                svc::add_member(ctx, &admin, slug, h, None).await?;
             }
         }
     }
@@ -315,12 +315,12 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
     for p in &people {
         for _ in 0..2 {
             let slug = open[rng.below(open.len())];
-            svc::join_space(db, p, slug, "").await?;
+            svc::join_space(ctx, p, slug, "").await?;
         }
     }
     // A pending request to the closed leadership space.
     svc::join_space(
-        db,
+        ctx,
         &by_handle("elena"),
         "leadership",
         "I'd like to follow the roadmap discussions.",
@@ -331,14 +331,14 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
         for _ in 0..5 {
             let other = &people[rng.below(people.len())];
             if other.id() != p.id() {
-                svc::follow(db, p, "member", &other.member.handle, "following").await?;
+                svc::follow(ctx, p, "member", &other.member.handle, "following").await?;
             }
         }
     }
     for t in ["incident", "roadmap", "feedback"] {
         for _ in 0..6 {
             let p = &people[rng.below(people.len())];
-            svc::follow(db, p, "topic", t, "following").await?;
+            svc::follow(ctx, p, "topic", t, "following").await?;
         }
     }
     // Items, with comments and reactions; the last ones are the freshest.
@@ -377,7 +377,7 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
                 ..Default::default()
             },
         };
-        let Ok(id) = svc::create_item(db, &author, &input).await else {
+        let Ok(id) = svc::create_item(ctx, &author, &input).await else {
             // A direct post to oneself and the like: skip it.
             continue;
         };
@@ -389,15 +389,15 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
         for _ in 0..rng.below(4) {
             let who = &crowd[rng.below(crowd.len())];
             let text = COMMENTS[rng.below(COMMENTS.len())].replace("{a}", &mention(&mut rng));
-            let _ = svc::add_comment(db, who, id, &text).await;
+            let _ = svc::add_comment(ctx, who, id, &text).await;
         }
         for _ in 0..rng.below(6) {
             let who = &crowd[rng.below(crowd.len())];
-            let _ = svc::react(db, who, id, None, REACTIONS[rng.below(6)], true).await;
+            let _ = svc::react(ctx, who, id, None, REACTIONS[rng.below(6)], true).await;
         }
     }
-    work(db, &by_handle).await?;
-    svc::run_fanout_jobs(db).await?;
+    work(ctx, &by_handle).await?;
+    svc::run_fanout_jobs(ctx).await?;
     Ok(true)
 }
 
@@ -405,7 +405,7 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
 /// the states a newcomer meets (waiting on me, promised, reported, a
 /// progress report asked for, done), and a few to-dos, so My work is not
 /// empty on the first visit.
-async fn work(db: &Db, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
+async fn work(ctx: &Ctx, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
     use crate::service::requests::{self as rq, ActInput, RequestInput, TermsInput, TodoInput};
     let day = |d: i64| {
         jiff::Timestamp::now()
@@ -495,13 +495,13 @@ async fn work(db: &Db, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
             },
             message: None,
         };
-        let Ok(ids) = rq::create(db, &by_handle(asker), &input).await else {
+        let Ok(ids) = rq::create(ctx, &by_handle(asker), &input).await else {
             continue;
         };
         for id in ids {
             for (who, act) in acts {
                 let _ = rq::act(
-                    db,
+                    ctx,
                     &by_handle(who),
                     id,
                     &ActInput {
@@ -519,7 +519,7 @@ async fn work(db: &Db, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
         ("ada", "Prepare the board update", false),
     ] {
         let _ = rq::create_todo(
-            db,
+            ctx,
             &by_handle(who),
             &TodoInput {
                 title: Some(title.into()),

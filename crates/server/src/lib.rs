@@ -4,11 +4,14 @@
 
 pub mod app;
 pub mod bench;
+pub mod caches;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod http;
 pub mod service;
 pub mod state;
+pub mod views;

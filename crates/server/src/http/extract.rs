@@ -39,7 +39,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// token that does not work is an error even when a cookie is present.
 pub async fn find_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, Problem> {
     if let Some(token) = bearer(headers) {
-        return match accounts::authenticate_token(state, token).await {
+        return match accounts::authenticate_token(&state.ctx, token).await {
             Ok(Some(v)) => Ok(Some(v)),
             Ok(None) => Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -52,7 +52,7 @@ pub async fn find_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option
         };
     }
     match cookie(headers, SESSION_COOKIE) {
-        Some(token) => accounts::authenticate_session(state, token)
+        Some(token) => accounts::authenticate_session(&state.ctx, token)
             .await
             .map_err(Problem::from),
         None => Ok(None),
@@ -116,7 +116,7 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let s = &state.settings;
+        let s = &state.ctx.settings;
         if s.trust_proxy_headers
             && let Some(ip) = forwarded_client(&parts.headers, s.trusted_proxy_hops)
         {

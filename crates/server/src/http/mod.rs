@@ -7,7 +7,6 @@ pub mod limits;
 pub mod problem;
 pub mod web;
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +23,7 @@ use tower_http::request_id::{
 };
 use tower_http::trace::TraceLayer;
 
+use crate::service::ops;
 use crate::state::AppState;
 use problem::Problem;
 
@@ -65,11 +65,11 @@ pub fn router(state: AppState) -> Router {
         // starts within it) gets this long, then 503.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            std::time::Duration::from_secs(state.settings.request_timeout_seconds.max(1)),
+            std::time::Duration::from_secs(state.ctx.settings.request_timeout_seconds.max(1)),
         ))
         .layer(middleware::from_fn_with_state(allowed, errors_are_problems))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.ctx.settings.max_body_bytes))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
                 let id = req
@@ -102,14 +102,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let (mut res, queries) = store::db::QUERY_COUNT
-        .scope(Cell::new(0), async move {
-            let res = next.run(req).await;
-            (res, store::db::QUERY_COUNT.with(Cell::get))
-        })
-        .await;
+    let (mut res, queries) = ops::counting_queries(next.run(req)).await;
     let took = start.elapsed();
-    if took > store::db::SLOW {
+    if took > ops::SLOW {
         tracing::debug!(%method, %route, ?took, "slow request");
     }
     let status = res.status().as_u16().to_string();
@@ -118,14 +113,14 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     metrics::histogram!("chorus_http_request_duration_seconds", &labels).record(took.as_secs_f64());
     let unauthorized = res.status() == StatusCode::UNAUTHORIZED;
     let h = res.headers_mut();
-    if state.settings.query_count_header {
+    if state.ctx.settings.query_count_header {
         h.insert("x-query-count", HeaderValue::from(queries));
     }
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static(CSP));
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    if state.settings.secure_cookies() {
+    if state.ctx.settings.secure_cookies() {
         h.entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert(HeaderValue::from_static("max-age=31536000"));
     }
@@ -251,12 +246,7 @@ async fn errors_are_problems(
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    let ok = async {
-        let mut c = state.db.read().await?;
-        c.query_one("SELECT 1", store::params![]).await
-    }
-    .await;
-    match ok {
+    match ops::healthy(&state.ctx).await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
@@ -271,7 +261,7 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
-    let allowed = match &state.settings.metrics_token {
+    let allowed = match &state.ctx.settings.metrics_token {
         Some(token) => req
             .headers()
             .get(header::AUTHORIZATION)
@@ -290,7 +280,7 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         .into_response();
     }
     // SQLite's group commit: writes committed, and the COMMITs they took.
-    if let Some((writes, commits)) = state.db.commit_counts() {
+    if let Some((writes, commits)) = state.ctx.db.commit_counts() {
         metrics::counter!("chorus_sqlite_writes_committed_total").absolute(writes);
         metrics::counter!("chorus_sqlite_commits_total").absolute(commits);
     }

@@ -2,18 +2,19 @@
 //! off until mail exists), login and sessions, API tokens, profiles, roles
 //! and deactivation, and the org's settings.
 
-use std::collections::HashMap;
-
 use domain::{
     DisplayName, DomainList, Email, Handle, InvitePolicy, Markdown, Password, Role, ShortText,
     TimeZoneName, ValidationError,
 };
-use store::accounts::{self as q, ApiToken, Invitation, Member, NewMember};
-use store::{Db, now_micros};
+use store::Db;
+use store::accounts::{self as q, NewMember};
 
+use crate::context::Ctx;
 use crate::crypto;
 use crate::error::{AppError, AppResult, Checks};
-use crate::state::AppState;
+
+/// The rows the account services return, as their read models.
+pub use store::accounts::{ApiToken, Invitation, Member};
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 const MICROS_PER_MINUTE: i64 = 60_000_000;
@@ -106,32 +107,36 @@ fn signup_conflict(e: store::Error) -> AppError {
 // ---- first run ----
 
 /// True while the org has no owner and the setup link is the way in.
-pub async fn setup_needed(db: &Db) -> AppResult<bool> {
+pub async fn setup_needed(ctx: &Ctx) -> AppResult<bool> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(!q::owner_exists(&mut c).await?)
 }
 
 /// When there is no owner yet, makes a fresh one-time setup token (any
 /// earlier one stops working) and returns it.
-pub async fn issue_setup_token(db: &Db) -> AppResult<Option<String>> {
+pub async fn issue_setup_token(ctx: &Ctx) -> AppResult<Option<String>> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     if q::owner_exists(&mut tx).await? {
         return Ok(None);
     }
     let token = crypto::new_token();
-    q::replace_setup_token(&mut tx, &crypto::token_hash(&token), now_micros()).await?;
+    q::replace_setup_token(&mut tx, &crypto::token_hash(&token), ctx.now()).await?;
     tx.commit().await?;
     Ok(Some(token))
 }
 
-pub async fn setup_token_valid(db: &Db, token: &str) -> AppResult<bool> {
+pub async fn setup_token_valid(ctx: &Ctx, token: &str) -> AppResult<bool> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(!q::owner_exists(&mut c).await?
         && q::setup_token_valid(&mut c, &crypto::token_hash(token)).await?)
 }
 
 /// Creates the owner with the setup token.
-pub async fn complete_setup(db: &Db, token: &str, input: &SignupInput) -> AppResult<Member> {
+pub async fn complete_setup(ctx: &Ctx, token: &str, input: &SignupInput) -> AppResult<Member> {
+    let db = &ctx.db;
     let v = validate_signup(input, true)?;
     let hash = crypto::hash_password(v.password.as_str()).await?;
     let mut tx = db.write().await?;
@@ -156,7 +161,7 @@ pub async fn complete_setup(db: &Db, token: &str, input: &SignupInput) -> AppRes
             role: Role::Owner,
             password_hash: &hash,
         },
-        now_micros(),
+        ctx.now(),
     )
     .await
     .map_err(signup_conflict)?;
@@ -175,16 +180,16 @@ pub struct NewSession {
 }
 
 pub async fn start_session(
-    state: &AppState,
+    ctx: &Ctx,
     member_id: i64,
     ip: &str,
     user_agent: &str,
 ) -> AppResult<NewSession> {
     let token = crypto::new_token();
     let csrf_token = crypto::new_token();
-    let now = now_micros();
-    let days = state.settings.session_days.max(1);
-    let mut tx = state.db.write().await?;
+    let now = ctx.now();
+    let days = ctx.settings.session_days.max(1);
+    let mut tx = ctx.db.write().await?;
     q::insert_session(
         &mut tx,
         &q::NewSession {
@@ -209,13 +214,13 @@ pub async fn start_session(
 /// Checks a password login, throttled per account and address, per account
 /// (a slower backstop) and per address.
 pub async fn login(
-    state: &AppState,
+    ctx: &Ctx,
     login: &str,
     password: &str,
     ip: &str,
     user_agent: &str,
 ) -> AppResult<(Member, NewSession)> {
-    let s = &state.settings;
+    let s = &ctx.settings;
     if login.trim().is_empty() || password.is_empty() {
         let mut checks = Checks::default();
         if login.trim().is_empty() {
@@ -229,7 +234,7 @@ pub async fn login(
         }
         checks.finish()?;
     }
-    let now = now_micros();
+    let now = ctx.now();
     let window = s.login_window_minutes.max(1) * MICROS_PER_MINUTE;
     let limits = q::LoginLimits {
         per_account_address: s.login_max_failures_per_account_address,
@@ -239,7 +244,7 @@ pub async fn login(
     // The attempt counts as a failure from before its password is checked
     // until it is found right: concurrent guesses cannot outrun the count.
     let found = {
-        let mut tx = state.db.write().await?;
+        let mut tx = ctx.db.write().await?;
         let found = q::member_for_login(&mut tx, login).await?;
         let member_id = found.as_ref().map(|(m, _)| m.id);
         if !q::begin_login_attempt(&mut tx, member_id, ip, now, now - window, limits).await? {
@@ -265,7 +270,7 @@ pub async fn login(
         ));
     };
     {
-        let mut tx = state.db.write().await?;
+        let mut tx = ctx.db.write().await?;
         q::clear_login_failures(&mut tx, member.id, ip, now - window).await?;
         tx.commit().await?;
     }
@@ -274,11 +279,12 @@ pub async fn login(
             "This account has been deactivated. Ask an admin if you need it back.".into(),
         ));
     }
-    let session = start_session(state, member.id, ip, user_agent).await?;
+    let session = start_session(ctx, member.id, ip, user_agent).await?;
     Ok((member, session))
 }
 
-pub async fn logout(db: &Db, viewer: &Viewer) -> AppResult<()> {
+pub async fn logout(ctx: &Ctx, viewer: &Viewer) -> AppResult<()> {
+    let db = &ctx.db;
     if let Auth::Session { token_hash, .. } = &viewer.auth {
         let mut tx = db.write().await?;
         q::delete_session(&mut tx, viewer.id(), token_hash).await?;
@@ -288,11 +294,11 @@ pub async fn logout(db: &Db, viewer: &Viewer) -> AppResult<()> {
 }
 
 /// The member behind a session cookie, when it is live and they are active.
-pub async fn authenticate_session(state: &AppState, token: &str) -> AppResult<Option<Viewer>> {
+pub async fn authenticate_session(ctx: &Ctx, token: &str) -> AppResult<Option<Viewer>> {
     let token_hash = crypto::token_hash(token);
-    let now = now_micros();
+    let now = ctx.now();
     let session = {
-        let mut c = state.db.read().await?;
+        let mut c = ctx.db.read().await?;
         q::session(&mut c, &token_hash, now).await?
     };
     let Some(session) = session else {
@@ -303,8 +309,8 @@ pub async fn authenticate_session(state: &AppState, token: &str) -> AppResult<Op
     }
     // Slide the expiry, but write at most once an hour per session.
     if now - session.last_seen_at > 3_600_000_000 {
-        let days = state.settings.session_days.max(1);
-        let mut tx = state.db.write().await?;
+        let days = ctx.settings.session_days.max(1);
+        let mut tx = ctx.db.write().await?;
         q::touch_session(&mut tx, &token_hash, now, now + days * MICROS_PER_DAY).await?;
         tx.commit().await?;
     }
@@ -338,7 +344,8 @@ pub struct Standing {
 impl Standing {
     /// Checks the viewer's standing once, now; `None` when it no longer
     /// holds.
-    pub async fn of(db: &Db, viewer: &Viewer) -> AppResult<Option<Standing>> {
+    pub async fn of(ctx: &Ctx, viewer: &Viewer) -> AppResult<Option<Standing>> {
+        let db = &ctx.db;
         let mut s = Standing {
             member: viewer.id(),
             epoch: viewer.member.auth_epoch,
@@ -373,35 +380,11 @@ impl Standing {
     }
 }
 
-/// Members by the hash of an API token they authenticated with, and the
-/// stamp read before the statement that found them (SQLite only).
-///
-/// Every API request used to look its token up: a statement that, right
-/// after another connection's commit, reads its pages back from the
-/// operating system, 7–8% of the server's time under the benchmark's 90/10
-/// load. An entry is used only while neither the token's row nor the
-/// member's has changed since its stamp ([`store::db::stamps`]): revoking
-/// the token, deactivating the member or changing their role or profile
-/// outdates it before the writing request answers. A token not found is
-/// not kept. On PostgreSQL other processes write too, and there are no
-/// stamps: every request reads.
-pub struct TokenCache {
-    entries: quick_cache::sync::Cache<String, (q::TokenHolder, u64)>,
-}
-
-impl Default for TokenCache {
-    fn default() -> Self {
-        TokenCache {
-            entries: quick_cache::sync::Cache::new(100_000),
-        }
-    }
-}
-
 /// The member behind an API token, when it is live and they are active;
-/// the use is noted for the token's owner to see ([`TokenUse`]).
-pub async fn authenticate_token(state: &AppState, token: &str) -> AppResult<Option<Viewer>> {
+/// the use is noted for the token's owner to see ([`crate::caches::TokenUse`]).
+pub async fn authenticate_token(ctx: &Ctx, token: &str) -> AppResult<Option<Viewer>> {
     use store::db::stamps::Table;
-    let (db, cache) = (&state.db, state.tokens.as_deref());
+    let (db, cache) = (&ctx.db, ctx.caches.tokens.as_ref());
     let hash = crypto::token_hash(token);
     let stamps = db.stamps().filter(|_| cache.is_some());
     let kept = cache.and_then(|c| c.entries.get(&hash));
@@ -427,68 +410,19 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> AppResult<Opti
     let Some(holder) = found.filter(|h| h.member.is_active()) else {
         return Ok(None);
     };
-    state
+    ctx.caches
         .token_use
-        .note(holder.id, holder.last_used_at, now_micros());
+        .note(holder.id, holder.last_used_at, ctx.now());
     Ok(Some(Viewer {
         member: holder.member,
         auth: Auth::Token { id: holder.id },
     }))
 }
 
-/// When each API token was last used, as its owner sees it in the token
-/// list, written in the background: a request that authenticates with a
-/// token only notes the time in memory, at most once per
-/// [`TokenUse::EVERY`] for a token in use, and [`TokenUse::flush`] writes
-/// what was noted (once a minute, and when the server stops). A crash
-/// loses at most that minute's notes: no request waited for them.
-#[derive(Debug, Default)]
-pub struct TokenUse {
-    noted: std::sync::Mutex<HashMap<i64, i64>>,
-}
-
-impl TokenUse {
-    /// How stale a token's recorded use may get while it is in use.
-    pub const EVERY: i64 = 10 * 60 * 1_000_000;
-    /// Tokens' uses written per transaction.
-    const BATCH: usize = 100;
-
-    /// Notes that token `id`, last recorded as used at `recorded`, was
-    /// used at `now`.
-    pub fn note(&self, id: i64, recorded: Option<i64>, now: i64) {
-        if recorded.is_some_and(|r| now - r < Self::EVERY) {
-            return;
-        }
-        self.noted
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(id, now);
-    }
-
-    /// Writes the uses noted so far, a hundred tokens a transaction.
-    pub async fn flush(&self, db: &Db) -> AppResult<()> {
-        let noted: Vec<(i64, i64)> = std::mem::take(
-            &mut *self
-                .noted
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        )
-        .into_iter()
-        .collect();
-        for batch in noted.chunks(Self::BATCH) {
-            let mut tx = db.write().await?;
-            for (id, at) in batch {
-                q::mark_token_used(&mut tx, *id, *at).await?;
-            }
-            tx.commit().await?;
-        }
-        Ok(())
-    }
-}
-
 // ---- API tokens ----
 
-pub async fn create_token(db: &Db, viewer: &Viewer, name: &str) -> AppResult<(ApiToken, String)> {
+pub async fn create_token(ctx: &Ctx, viewer: &Viewer, name: &str) -> AppResult<(ApiToken, String)> {
+    let db = &ctx.db;
     let name = ShortText::parse("name", name, 80)?;
     if name.is_empty() {
         return Err(AppError::invalid(
@@ -505,21 +439,23 @@ pub async fn create_token(db: &Db, viewer: &Viewer, name: &str) -> AppResult<(Ap
         name.as_str(),
         &crypto::token_hash(&token),
         &prefix,
-        now_micros(),
+        ctx.now(),
     )
     .await?;
     tx.commit().await?;
     Ok((t, token))
 }
 
-pub async fn list_tokens(db: &Db, viewer: &Viewer) -> AppResult<Vec<ApiToken>> {
+pub async fn list_tokens(ctx: &Ctx, viewer: &Viewer) -> AppResult<Vec<ApiToken>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(q::list_tokens(&mut c, viewer.id()).await?)
 }
 
-pub async fn revoke_token(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+pub async fn revoke_token(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
-    if !q::revoke_token(&mut tx, viewer.id(), id, now_micros()).await? {
+    if !q::revoke_token(&mut tx, viewer.id(), id, ctx.now()).await? {
         return Err(AppError::NotFound(format!("You have no token {id}.")));
     }
     tx.commit().await?;
@@ -537,7 +473,8 @@ pub struct ProfileInput {
     pub time_zone: Option<String>,
 }
 
-pub async fn update_profile(db: &Db, viewer: &Viewer, input: &ProfileInput) -> AppResult<Member> {
+pub async fn update_profile(ctx: &Ctx, viewer: &Viewer, input: &ProfileInput) -> AppResult<Member> {
+    let db = &ctx.db;
     let mut checks = Checks::default();
     let mut change = q::ProfileChange::default();
     if let Some(v) = &input.display_name {
@@ -567,7 +504,7 @@ pub async fn update_profile(db: &Db, viewer: &Viewer, input: &ProfileInput) -> A
     }
     checks.finish()?;
     let mut tx = db.write().await?;
-    q::update_profile(&mut tx, viewer.id(), &change, now_micros()).await?;
+    q::update_profile(&mut tx, viewer.id(), &change, ctx.now()).await?;
     let m = q::member_by_id(&mut tx, viewer.id())
         .await?
         .ok_or_else(|| AppError::NotFound("Your account no longer exists.".into()))?;
@@ -578,7 +515,13 @@ pub async fn update_profile(db: &Db, viewer: &Viewer, input: &ProfileInput) -> A
 /// Changes the viewer's password. Their other sessions end and every API
 /// token of theirs is revoked (a changed password is often a response to
 /// a leak); returns how many tokens were revoked.
-pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str) -> AppResult<u64> {
+pub async fn change_password(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    current: &str,
+    new: &str,
+) -> AppResult<u64> {
+    let db = &ctx.db;
     let new = Password::parse(new).map_err(|e| ValidationError::new("new_password", e.message))?;
     let hash = {
         let mut c = db.read().await?;
@@ -592,14 +535,14 @@ pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str)
     }
     let new_hash = crypto::hash_password(new.as_str()).await?;
     let mut tx = db.write().await?;
-    q::set_password(&mut tx, viewer.id(), &new_hash, now_micros()).await?;
+    q::set_password(&mut tx, viewer.id(), &new_hash, ctx.now()).await?;
     // Other logins end: a changed password is often a response to a leak.
     let keep = match &viewer.auth {
         Auth::Session { token_hash, .. } => Some(token_hash.as_str()),
         Auth::Token { .. } => None,
     };
     q::delete_other_sessions(&mut tx, viewer.id(), keep).await?;
-    let revoked = q::revoke_all_tokens(&mut tx, viewer.id(), now_micros()).await?;
+    let revoked = q::revoke_all_tokens(&mut tx, viewer.id(), ctx.now()).await?;
     tx.commit().await?;
     Ok(revoked)
 }
@@ -657,7 +600,8 @@ pub fn reencode_avatar(bytes: &[u8]) -> Result<(&'static str, Vec<u8>), Validati
     Ok((content_type, out.into_inner()))
 }
 
-pub async fn set_avatar(db: &Db, viewer: &Viewer, bytes: &[u8], max: usize) -> AppResult<Member> {
+pub async fn set_avatar(ctx: &Ctx, viewer: &Viewer, bytes: &[u8], max: usize) -> AppResult<Member> {
+    let db = &ctx.db;
     if bytes.is_empty() {
         return Err(AppError::invalid(
             "avatar",
@@ -676,7 +620,7 @@ pub async fn set_avatar(db: &Db, viewer: &Viewer, bytes: &[u8], max: usize) -> A
         .await
         .map_err(|e| AppError::Internal(e.into()))??;
     let mut tx = db.write().await?;
-    q::put_avatar(&mut tx, viewer.id(), content_type, &image, now_micros()).await?;
+    q::put_avatar(&mut tx, viewer.id(), content_type, &image, ctx.now()).await?;
     let m = q::member_by_id(&mut tx, viewer.id())
         .await?
         .ok_or(store::Error::NotFound)?;
@@ -684,9 +628,10 @@ pub async fn set_avatar(db: &Db, viewer: &Viewer, bytes: &[u8], max: usize) -> A
     Ok(m)
 }
 
-pub async fn remove_avatar(db: &Db, viewer: &Viewer) -> AppResult<()> {
+pub async fn remove_avatar(ctx: &Ctx, viewer: &Viewer) -> AppResult<()> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
-    q::delete_avatar(&mut tx, viewer.id(), now_micros()).await?;
+    q::delete_avatar(&mut tx, viewer.id(), ctx.now()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -695,7 +640,8 @@ pub async fn remove_avatar(db: &Db, viewer: &Viewer) -> AppResult<()> {
 
 /// A member by handle, as `viewer` may see them: deactivated members stay
 /// visible (their content stays), unknown handles are not found.
-pub async fn member(db: &Db, handle: &str) -> AppResult<Member> {
+pub async fn member(ctx: &Ctx, handle: &str) -> AppResult<Member> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     member_named(&mut c, handle).await
 }
@@ -708,11 +654,12 @@ pub async fn member_named(c: &mut store::Conn, handle: &str) -> AppResult<Member
 }
 
 pub async fn list_members(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     after: Option<&str>,
     limit: i64,
 ) -> AppResult<Vec<Member>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(q::list_members(&mut c, after, limit, viewer.role().is_admin()).await?)
 }
@@ -734,7 +681,8 @@ impl OrgSettings {
     }
 }
 
-pub async fn org_settings(db: &Db) -> AppResult<OrgSettings> {
+pub async fn org_settings(ctx: &Ctx) -> AppResult<OrgSettings> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let org_name = q::setting(&mut c, "org_name")
         .await?
@@ -762,10 +710,11 @@ pub struct OrgSettingsInput {
 }
 
 pub async fn update_org_settings(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     input: &OrgSettingsInput,
 ) -> AppResult<OrgSettings> {
+    let db = &ctx.db;
     require_admin(viewer)?;
     let mut checks = Checks::default();
     let org_name = input.org_name.as_ref().and_then(|n| {
@@ -801,7 +750,7 @@ pub async fn update_org_settings(
         q::put_setting(&mut tx, "signup_domains", &json).await?;
     }
     tx.commit().await?;
-    org_settings(db).await
+    org_settings(ctx).await
 }
 
 fn require_admin(viewer: &Viewer) -> AppResult<()> {
@@ -816,7 +765,8 @@ fn require_admin(viewer: &Viewer) -> AppResult<()> {
 
 // ---- roles and deactivation ----
 
-pub async fn set_role(db: &Db, actor: &Viewer, handle: &str, role: &str) -> AppResult<Member> {
+pub async fn set_role(ctx: &Ctx, actor: &Viewer, handle: &str, role: &str) -> AppResult<Member> {
+    let db = &ctx.db;
     let role = Role::parse(role)?;
     let mut tx = db.write().await?;
     let target = member_named(&mut tx, handle).await?;
@@ -838,7 +788,7 @@ pub async fn set_role(db: &Db, actor: &Viewer, handle: &str, role: &str) -> AppR
             field: Some("role"),
         });
     }
-    q::set_role(&mut tx, target.id, role, now_micros()).await?;
+    q::set_role(&mut tx, target.id, role, ctx.now()).await?;
     let m = q::member_by_id(&mut tx, target.id)
         .await?
         .ok_or(store::Error::NotFound)?;
@@ -856,11 +806,12 @@ fn article(role: Role) -> &'static str {
 }
 
 pub async fn set_deactivated(
-    db: &Db,
+    ctx: &Ctx,
     actor: &Viewer,
     handle: &str,
     deactivated: bool,
 ) -> AppResult<Member> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     let target = member_named(&mut tx, handle).await?;
     if target.id == actor.id() {
@@ -876,7 +827,7 @@ pub async fn set_deactivated(
             target.handle
         )));
     }
-    let now = now_micros();
+    let now = ctx.now();
     q::set_deactivated(&mut tx, target.id, deactivated.then_some(now), now).await?;
     let m = q::member_by_id(&mut tx, target.id)
         .await?
@@ -896,11 +847,11 @@ pub struct InviteInput {
 
 /// Invites someone by email; returns the invitation and its one-time link.
 pub async fn invite(
-    state: &AppState,
+    ctx: &Ctx,
     viewer: &Viewer,
     input: &InviteInput,
 ) -> AppResult<(Invitation, String)> {
-    let org = org_settings(&state.db).await?;
+    let org = org_settings(ctx).await?;
     if !viewer.role().can_invite(org.invite_policy) {
         return Err(AppError::Forbidden(match viewer.role() {
             Role::Guest => "Guests cannot invite people.".into(),
@@ -929,8 +880,8 @@ pub async fn invite(
         return Err(AppError::Forbidden("Only admins can invite admins.".into()));
     }
     let token = crypto::new_token();
-    let now = now_micros();
-    let mut tx = state.db.write().await?;
+    let now = ctx.now();
+    let mut tx = ctx.db.write().await?;
     if q::member_for_login(&mut tx, email.as_str())
         .await?
         .is_some()
@@ -948,17 +899,17 @@ pub async fn invite(
             role,
             inviter_id: viewer.id(),
             message: message.as_ref().map_or("", |m| m.as_str()),
-            expires_at: now + state.settings.invitation_days.max(1) * MICROS_PER_DAY,
+            expires_at: now + ctx.settings.invitation_days.max(1) * MICROS_PER_DAY,
         },
         now,
     )
     .await?;
     tx.commit().await?;
-    Ok((inv, invitation_url(state, &token)))
+    Ok((inv, invitation_url(ctx, &token)))
 }
 
-pub fn invitation_url(state: &AppState, token: &str) -> String {
-    format!("{}/invite/{token}", state.base_url)
+pub fn invitation_url(ctx: &Ctx, token: &str) -> String {
+    format!("{}/invite/{token}", ctx.base_url)
 }
 
 /// Why an invitation cannot be used, if it cannot.
@@ -990,7 +941,8 @@ fn check_usable(inv: &Invitation, now: i64) -> AppResult<()> {
 }
 
 /// The invitation behind a link, if it can still be accepted.
-pub async fn open_invitation(db: &Db, token: &str) -> AppResult<Invitation> {
+pub async fn open_invitation(ctx: &Ctx, token: &str) -> AppResult<Invitation> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let inv = q::invitation_by_token(&mut c, &crypto::token_hash(token))
         .await?
@@ -999,17 +951,18 @@ pub async fn open_invitation(db: &Db, token: &str) -> AppResult<Invitation> {
                 "There is no such invitation. Check that you copied the whole link.".into(),
             )
         })?;
-    check_usable(&inv, now_micros())?;
+    check_usable(&inv, ctx.now())?;
     Ok(inv)
 }
 
 /// Accepts an invitation: creates the account with the invited address and
 /// role. The email in `input` is ignored.
-pub async fn accept_invitation(db: &Db, token: &str, input: &SignupInput) -> AppResult<Member> {
-    let inv = open_invitation(db, token).await?;
+pub async fn accept_invitation(ctx: &Ctx, token: &str, input: &SignupInput) -> AppResult<Member> {
+    let db = &ctx.db;
+    let inv = open_invitation(ctx, token).await?;
     let v = validate_signup(input, false)?;
     let hash = crypto::hash_password(v.password.as_str()).await?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let member = q::insert_member(
         &mut tx,
@@ -1040,17 +993,19 @@ pub async fn accept_invitation(db: &Db, token: &str, input: &SignupInput) -> App
 }
 
 pub async fn list_invitations(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     before: Option<i64>,
     limit: i64,
 ) -> AppResult<Vec<Invitation>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let only = (!viewer.role().is_admin()).then_some(viewer.id());
     Ok(q::list_invitations(&mut c, only, before, limit).await?)
 }
 
-pub async fn revoke_invitation(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+pub async fn revoke_invitation(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     let not_found = || AppError::NotFound(format!("There is no invitation {id} of yours."));
     let inv = q::invitation_by_id(&mut tx, id)
@@ -1059,7 +1014,7 @@ pub async fn revoke_invitation(db: &Db, viewer: &Viewer, id: i64) -> AppResult<(
     if inv.inviter_id != viewer.id() && !viewer.role().is_admin() {
         return Err(not_found());
     }
-    if !q::revoke_invitation(&mut tx, id, now_micros()).await? {
+    if !q::revoke_invitation(&mut tx, id, ctx.now()).await? {
         return Err(AppError::Conflict {
             detail: "This invitation was already used or withdrawn.".into(),
             field: None,
@@ -1090,7 +1045,8 @@ pub async fn self_signup(_db: &Db, _input: &SignupInput) -> AppResult<Member> {
 // ---- used by the command line ----
 
 /// Creates a member directly (the `admin create-user` command).
-pub async fn create_member(db: &Db, input: &SignupInput, role: Role) -> AppResult<Member> {
+pub async fn create_member(ctx: &Ctx, input: &SignupInput, role: Role) -> AppResult<Member> {
+    let db = &ctx.db;
     let v = validate_signup(input, true)?;
     let hash = crypto::hash_password(v.password.as_str()).await?;
     let mut tx = db.write().await?;
@@ -1103,7 +1059,7 @@ pub async fn create_member(db: &Db, input: &SignupInput, role: Role) -> AppResul
             role,
             password_hash: &hash,
         },
-        now_micros(),
+        ctx.now(),
     )
     .await
     .map_err(signup_conflict)?;
@@ -1112,10 +1068,38 @@ pub async fn create_member(db: &Db, input: &SignupInput, role: Role) -> AppResul
 }
 
 /// A stand-in viewer with the given member's rights, for the command line.
-pub async fn act_as(db: &Db, handle: &str) -> AppResult<Viewer> {
-    let m = member(db, handle).await?;
+pub async fn act_as(ctx: &Ctx, handle: &str) -> AppResult<Viewer> {
+    let m = member(ctx, handle).await?;
     Ok(Viewer {
         member: m,
         auth: Auth::Token { id: 0 },
     })
+}
+
+/// The owner the command line acts as: whoever can run it can read the
+/// database anyway.
+pub async fn system_actor(ctx: &Ctx) -> AppResult<Viewer> {
+    let mut c = ctx.db.read().await?;
+    let owner = q::list_members(&mut c, None, 1000, true)
+        .await?
+        .into_iter()
+        .find(|m| m.role == Role::Owner && m.is_active());
+    match owner {
+        Some(m) => Ok(Viewer {
+            member: m,
+            auth: Auth::Token { id: 0 },
+        }),
+        None => Err(AppError::Unavailable(
+            "Chorus has no owner yet. Run `chorus serve` and follow the setup link, or create one \
+             with `chorus admin create-user --role owner`."
+                .into(),
+        )),
+    }
+}
+
+/// A member's avatar image and its content type, if they have one.
+pub async fn avatar(ctx: &Ctx, handle: &str) -> AppResult<Option<(String, Vec<u8>)>> {
+    let m = member(ctx, handle).await?;
+    let mut c = ctx.db.read().await?;
+    Ok(q::avatar(&mut c, m.id).await?)
 }

@@ -3,29 +3,25 @@
 //! a calendar app to subscribe to. Only the secret's SHA-256 is stored.
 
 use store::requests as rq;
-use store::{Db, now_micros};
 
+use crate::context::Ctx;
 use crate::crypto;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::Viewer;
 
 /// Issues a new secret (replacing any earlier one); returns it.
-pub async fn issue(db: &Db, viewer: &Viewer) -> AppResult<String> {
+pub async fn issue(ctx: &Ctx, viewer: &Viewer) -> AppResult<String> {
+    let db = &ctx.db;
     let token = crypto::new_token();
     let mut tx = db.write().await?;
-    rq::set_calendar_token(
-        &mut tx,
-        viewer.id(),
-        &crypto::token_hash(&token),
-        now_micros(),
-    )
-    .await?;
+    rq::set_calendar_token(&mut tx, viewer.id(), &crypto::token_hash(&token), ctx.now()).await?;
     tx.commit().await?;
     Ok(token)
 }
 
 /// Revokes the secret: the old URL stops working at once.
-pub async fn revoke(db: &Db, viewer: &Viewer) -> AppResult<bool> {
+pub async fn revoke(ctx: &Ctx, viewer: &Viewer) -> AppResult<bool> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     let gone = rq::revoke_calendar_token(&mut tx, viewer.id()).await?;
     tx.commit().await?;
@@ -34,7 +30,8 @@ pub async fn revoke(db: &Db, viewer: &Viewer) -> AppResult<bool> {
 
 /// When the viewer's current secret was issued, if they have one (the
 /// secret itself is not kept, so it cannot be shown again).
-pub async fn issued_at(db: &Db, viewer: &Viewer) -> AppResult<Option<i64>> {
+pub async fn issued_at(ctx: &Ctx, viewer: &Viewer) -> AppResult<Option<i64>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(rq::calendar_issued_at(&mut c, viewer.id()).await?)
 }
@@ -48,12 +45,13 @@ struct Event {
 }
 
 /// The feed for a secret, or not found.
-pub async fn feed(db: &Db, secret: &str, base_url: &str) -> AppResult<String> {
+pub async fn feed(ctx: &Ctx, secret: &str, base_url: &str) -> AppResult<String> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let member = rq::calendar_member(&mut c, &crypto::token_hash(secret))
         .await?
         .ok_or_else(|| AppError::NotFound("There is no such calendar.".into()))?;
-    let now = now_micros();
+    let now = ctx.now();
     let host = base_url
         .split("://")
         .nth(1)

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod calendar;
+pub mod ops;
 pub mod pages;
 pub mod requests;
 pub mod social;

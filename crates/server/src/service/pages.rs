@@ -4,10 +4,10 @@
 //! visibility rule); every read is bounded by the page size, so a page
 //! makes a fixed number of queries whatever it shows.
 
-use store::Db;
 use store::accounts::{ApiToken, Invitation, Member};
 use store::social::{self as q, ActivityRow, CommentRow, Person, Position, Space};
 
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::service::accounts::{self, OrgSettings, Viewer};
 use crate::service::social::{self as svc, Acks, AudienceSummary, ItemDetail, StreamRequest};
@@ -26,10 +26,10 @@ pub struct Shell {
     pub can_invite: bool,
 }
 
-pub async fn shell(db: &Db, viewer: &Viewer) -> AppResult<Shell> {
-    let org = accounts::org_settings(db).await?;
-    let unread = svc::unread_count(db, viewer).await?;
-    let work = crate::service::requests::waiting_count(db, viewer).await?;
+pub async fn shell(ctx: &Ctx, viewer: &Viewer) -> AppResult<Shell> {
+    let org = accounts::org_settings(ctx).await?;
+    let unread = svc::unread_count(ctx, viewer).await?;
+    let work = crate::service::requests::waiting_count(ctx, viewer).await?;
     Ok(Shell {
         work,
         can_invite: viewer.role().can_invite(org.invite_policy),
@@ -69,13 +69,13 @@ pub fn parse_cursor(s: &str) -> Option<Position> {
 }
 
 async fn entries(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     which: StreamRequest,
     before: Option<Position>,
     limit: i64,
 ) -> AppResult<Entries> {
-    let (rows, next) = svc::stream(db, viewer, which, before, limit, false).await?;
+    let (rows, next) = svc::stream(ctx, viewer, which, before, limit, false).await?;
     let reactions = reactions_of(&rows)?;
     Ok(Entries {
         rows,
@@ -140,34 +140,34 @@ pub struct Home {
 }
 
 pub async fn home(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     filter: HomeFilter,
     before: Option<&str>,
     limit: i64,
 ) -> AppResult<Home> {
-    let shell = shell(db, viewer).await?;
+    let shell = shell(ctx, viewer).await?;
     let before = before.and_then(parse_cursor);
     let entries = match filter {
-        HomeFilter::All => entries(db, viewer, StreamRequest::Home, before, limit).await?,
+        HomeFilter::All => entries(ctx, viewer, StreamRequest::Home, before, limit).await?,
         HomeFilter::Everything => {
-            entries(db, viewer, StreamRequest::Everything, before, limit).await?
+            entries(ctx, viewer, StreamRequest::Everything, before, limit).await?
         }
         HomeFilter::People | HomeFilter::Spaces => {
-            filtered_home(db, viewer, filter, before, limit).await?
+            filtered_home(ctx, viewer, filter, before, limit).await?
         }
-        HomeFilter::Mentions => mentions(db, viewer, before.map(|p| p.0), limit).await?,
+        HomeFilter::Mentions => mentions(ctx, viewer, before.map(|p| p.0), limit).await?,
     };
-    let my_spaces = svc::list_spaces(db, viewer, true, "", 100).await?;
+    let my_spaces = svc::list_spaces(ctx, viewer, true, "", 100).await?;
     let audience = if viewer.role() == domain::Role::Guest {
         match my_spaces.first() {
-            Some(s) => svc::audience_for_space(db, viewer, &s.slug).await?,
-            None => svc::audience_for_direct(db, viewer, &[]).await?,
+            Some(s) => svc::audience_for_space(ctx, viewer, &s.slug).await?,
+            None => svc::audience_for_direct(ctx, viewer, &[]).await?,
         }
     } else {
-        svc::audience_for_profile(db).await?
+        svc::audience_for_profile(ctx).await?
     };
-    let (suggested_people, suggested_spaces) = svc::suggestions(db, viewer).await?;
+    let (suggested_people, suggested_spaces) = svc::suggestions(ctx, viewer).await?;
     Ok(Home {
         shell,
         entries,
@@ -182,7 +182,7 @@ pub async fn home(
 /// reads in at most four rounds, so a page costs a bounded number of
 /// queries however much the filter leaves out.
 async fn filtered_home(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     filter: HomeFilter,
     before: Option<Position>,
@@ -193,7 +193,7 @@ async fn filtered_home(
     let mut next = None;
     for _ in 0..4 {
         let (rows, n) =
-            svc::stream(db, viewer, StreamRequest::Home, cursor_at, limit, false).await?;
+            svc::stream(ctx, viewer, StreamRequest::Home, cursor_at, limit, false).await?;
         for r in rows {
             if out.len() as i64 >= limit {
                 break;
@@ -227,7 +227,13 @@ async fn filtered_home(
 }
 
 /// Items where the viewer was mentioned or named, newest first.
-async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> AppResult<Entries> {
+async fn mentions(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<Entries> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let found = store::pages::mention_notifications(
         &mut c,
@@ -260,7 +266,8 @@ async fn mentions(db: &Db, viewer: &Viewer, before: Option<i64>, limit: i64) -> 
 
 /// One stream entry by activity id, for live updates: None when the
 /// viewer may not see it.
-pub async fn entry(db: &Db, viewer: &Viewer, activity: i64) -> AppResult<Option<Entries>> {
+pub async fn entry(ctx: &Ctx, viewer: &Viewer, activity: i64) -> AppResult<Option<Entries>> {
+    let db = &ctx.db;
     let acts = {
         let mut c = db.read().await?;
         q::activities_by_ids(&mut c, Some(viewer.id()), &[activity]).await?
@@ -288,11 +295,11 @@ pub struct Spaces {
     pub all: Vec<Space>,
 }
 
-pub async fn spaces(db: &Db, viewer: &Viewer) -> AppResult<Spaces> {
+pub async fn spaces(ctx: &Ctx, viewer: &Viewer) -> AppResult<Spaces> {
     Ok(Spaces {
-        shell: shell(db, viewer).await?,
-        mine: svc::list_spaces(db, viewer, true, "", 200).await?,
-        all: svc::list_spaces(db, viewer, false, "", 200).await?,
+        shell: shell(ctx, viewer).await?,
+        mine: svc::list_spaces(ctx, viewer, true, "", 200).await?,
+        all: svc::list_spaces(ctx, viewer, false, "", 200).await?,
     })
 }
 
@@ -311,16 +318,17 @@ pub struct SpacePage {
 }
 
 pub async fn space(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
     before: Option<&str>,
     limit: i64,
 ) -> AppResult<SpacePage> {
-    let shell = shell(db, viewer).await?;
-    let space = svc::get_space(db, viewer, slug).await?;
+    let db = &ctx.db;
+    let shell = shell(ctx, viewer).await?;
+    let space = svc::get_space(ctx, viewer, slug).await?;
     let (can_read, entries) = match entries(
-        db,
+        ctx,
         viewer,
         StreamRequest::Space(slug.to_owned()),
         before.and_then(parse_cursor),
@@ -333,11 +341,11 @@ pub async fn space(
         Err(e) => return Err(e),
     };
     let members = if can_read {
-        svc::space_members(db, viewer, slug, "", 60).await?
+        svc::space_members(ctx, viewer, slug, "", 60).await?
     } else {
         Vec::new()
     };
-    let (is_admin, requests) = match svc::join_requests(db, viewer, slug).await {
+    let (is_admin, requests) = match svc::join_requests(ctx, viewer, slug).await {
         Ok(r) => (true, r),
         Err(AppError::Forbidden(_)) => (false, Vec::new()),
         Err(e) => return Err(e),
@@ -346,7 +354,7 @@ pub async fn space(
         let mut c = db.read().await?;
         q::follow_level(&mut c, viewer.id(), "space", &space.id.to_string()).await?
     };
-    let audience = svc::audience_for_space(db, viewer, slug).await?;
+    let audience = svc::audience_for_space(ctx, viewer, slug).await?;
     Ok(SpacePage {
         shell,
         space,
@@ -371,16 +379,17 @@ pub struct TopicPage {
 }
 
 pub async fn topic(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     tag: &str,
     before: Option<&str>,
     limit: i64,
 ) -> AppResult<TopicPage> {
+    let db = &ctx.db;
     let topic = domain::social::parse_topic(tag)?;
-    let shell = shell(db, viewer).await?;
+    let shell = shell(ctx, viewer).await?;
     let entries = entries(
-        db,
+        ctx,
         viewer,
         StreamRequest::Topic(topic.clone()),
         before.and_then(parse_cursor),
@@ -414,14 +423,15 @@ pub struct ItemPage {
     pub revisions: usize,
 }
 
-pub async fn item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
-    let shell = shell(db, viewer).await?;
-    let detail = svc::get_item(db, viewer, id).await?;
-    let audience = svc::audience_of_item(db, viewer, &detail.item).await?;
-    let comments = svc::comments(db, viewer, id, 0, 500).await?;
-    let (seen_count, seen_by) = svc::seen(db, viewer, id).await?;
-    let acks = svc::acknowledgements(db, viewer, id).await?;
-    let revisions = svc::item_revisions(db, viewer, id).await?.len();
+pub async fn item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
+    let db = &ctx.db;
+    let shell = shell(ctx, viewer).await?;
+    let detail = svc::get_item(ctx, viewer, id).await?;
+    let audience = svc::audience_of_item(ctx, viewer, &detail.item).await?;
+    let comments = svc::comments(ctx, viewer, id, 0, 500).await?;
+    let (seen_count, seen_by) = svc::seen(ctx, viewer, id).await?;
+    let acks = svc::acknowledgements(ctx, viewer, id).await?;
+    let revisions = svc::item_revisions(ctx, viewer, id).await?.len();
     let mut c = db.read().await?;
     let followers = q::followers(&mut c, "item", &id.to_string(), "", 30).await?;
     let follower_count = q::follower_count(&mut c, "item", &id.to_string()).await?;
@@ -442,12 +452,13 @@ pub async fn item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
 /// Comments of an item after a comment id, with the item's reactions (for
 /// inline and live comments).
 pub async fn comments_after(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item: i64,
     after: i64,
 ) -> AppResult<(Vec<CommentRow>, Reactions)> {
-    let comments = svc::comments(db, viewer, item, after, 100).await?;
+    let db = &ctx.db;
+    let comments = svc::comments(ctx, viewer, item, after, 100).await?;
     let mut c = db.read().await?;
     let reactions = q::reaction_counts(&mut c, viewer.id(), &[item]).await?;
     Ok((comments, reactions))
@@ -469,26 +480,27 @@ pub struct Profile {
 }
 
 pub async fn profile(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     handle: &str,
     before: Option<&str>,
     limit: i64,
     with_following: bool,
 ) -> AppResult<Profile> {
-    let shell = shell(db, viewer).await?;
-    let member = accounts::member(db, handle).await?;
+    let db = &ctx.db;
+    let shell = shell(ctx, viewer).await?;
+    let member = accounts::member(ctx, handle).await?;
     let entries = entries(
-        db,
+        ctx,
         viewer,
         StreamRequest::Profile(member.handle.clone()),
         before.and_then(parse_cursor),
         limit,
     )
     .await?;
-    let followers = svc::member_followers(db, &member.handle, "", 200).await?;
+    let followers = svc::member_followers(ctx, &member.handle, "", 200).await?;
     let following = if with_following {
-        svc::member_following(db, viewer, &member.handle).await?
+        svc::member_following(ctx, viewer, &member.handle).await?
     } else {
         Vec::new()
     };
@@ -520,9 +532,10 @@ pub struct Directory {
     pub spaces: Vec<Space>,
 }
 
-pub async fn directory(db: &Db, viewer: &Viewer, after: Option<&str>) -> AppResult<Directory> {
-    let shell = shell(db, viewer).await?;
-    let mut members = accounts::list_members(db, viewer, after, 61).await?;
+pub async fn directory(ctx: &Ctx, viewer: &Viewer, after: Option<&str>) -> AppResult<Directory> {
+    let db = &ctx.db;
+    let shell = shell(ctx, viewer).await?;
+    let mut members = accounts::list_members(ctx, viewer, after, 61).await?;
     let next = if members.len() > 60 {
         members.truncate(60);
         members.last().map(|m| m.handle.clone())
@@ -536,8 +549,8 @@ pub async fn directory(db: &Db, viewer: &Viewer, after: Option<&str>) -> AppResu
         .map(|(t, target, level)| (format!("{t}:{target}"), level))
         .collect();
     drop(c);
-    let (suggested_people, suggested_spaces) = svc::suggestions(db, viewer).await?;
-    let spaces = svc::list_spaces(db, viewer, false, "", 200).await?;
+    let (suggested_people, suggested_spaces) = svc::suggestions(ctx, viewer).await?;
+    let spaces = svc::list_spaces(ctx, viewer, false, "", 200).await?;
     Ok(Directory {
         shell,
         members,
@@ -561,12 +574,13 @@ pub struct Notifications {
 }
 
 pub async fn notifications(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     before: Option<i64>,
 ) -> AppResult<Notifications> {
-    let shell = shell(db, viewer).await?;
-    let (rows, _, next) = svc::notifications(db, viewer, before, 40).await?;
+    let db = &ctx.db;
+    let shell = shell(ctx, viewer).await?;
+    let (rows, _, next) = svc::notifications(ctx, viewer, before, 40).await?;
     let mut ids: Vec<i64> = rows
         .iter()
         .filter_map(
@@ -600,11 +614,11 @@ pub struct Settings {
     pub calendar_since: Option<i64>,
 }
 
-pub async fn settings(db: &Db, viewer: &Viewer) -> AppResult<Settings> {
+pub async fn settings(ctx: &Ctx, viewer: &Viewer) -> AppResult<Settings> {
     Ok(Settings {
-        shell: shell(db, viewer).await?,
-        tokens: accounts::list_tokens(db, viewer).await?,
-        calendar_since: crate::service::calendar::issued_at(db, viewer).await?,
+        shell: shell(ctx, viewer).await?,
+        tokens: accounts::list_tokens(ctx, viewer).await?,
+        calendar_since: crate::service::calendar::issued_at(ctx, viewer).await?,
     })
 }
 
@@ -615,16 +629,16 @@ pub struct Admin {
     pub invitations: Vec<Invitation>,
 }
 
-pub async fn admin(db: &Db, viewer: &Viewer) -> AppResult<Admin> {
+pub async fn admin(ctx: &Ctx, viewer: &Viewer) -> AppResult<Admin> {
     if !viewer.role().is_admin() {
         return Err(AppError::Forbidden(
             "Only the org's owners and admins see the admin pages.".into(),
         ));
     }
     Ok(Admin {
-        shell: shell(db, viewer).await?,
-        org: accounts::org_settings(db).await?,
-        members: accounts::list_members(db, viewer, None, 500).await?,
-        invitations: accounts::list_invitations(db, viewer, None, 50).await?,
+        shell: shell(ctx, viewer).await?,
+        org: accounts::org_settings(ctx).await?,
+        members: accounts::list_members(ctx, viewer, None, 500).await?,
+        invitations: accounts::list_invitations(ctx, viewer, None, 50).await?,
     })
 }

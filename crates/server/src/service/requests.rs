@@ -9,13 +9,17 @@
 
 use domain::cfa::{self, Act, Role as Party, State};
 use domain::{Markdown, ShortText, ValidationError};
-use store::requests::{self as rq, ActRow, RequestRow, TodoRow};
+use store::requests as rq;
 use store::social::{self as q, ItemRow, NewActivity};
-use store::{Conn, Db, Tx, now_micros};
+use store::{Conn, Tx};
 
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
 use crate::service::accounts::Viewer;
 use crate::service::social::{self as social_svc, MAX_BODY_CHARS};
+
+/// The rows the request services return, as their read models.
+pub use store::requests::{ActRow, RequestRow, TodoRow};
 
 /// What "done recently" covers.
 pub const RECENT_MICROS: i64 = 14 * 24 * 3600 * 1_000_000;
@@ -227,7 +231,8 @@ fn detail(
     })
 }
 
-pub async fn get(db: &Db, viewer: &Viewer, id: i64) -> AppResult<RequestDetail> {
+pub async fn get(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<RequestDetail> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let (item, req) = load(&mut c, viewer, id).await?;
     let acts = rq::acts(&mut c, id).await?;
@@ -284,7 +289,8 @@ async fn render_message(c: &mut Conn, message: Option<&str>) -> AppResult<(Strin
 }
 
 /// Creates one request (or offer) per named person; returns their ids.
-pub async fn create(db: &Db, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<i64>> {
+pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<i64>> {
+    let db = &ctx.db;
     let act = match input.kind.trim() {
         "" | "request" => Act::Request,
         "offer" => Act::Offer,
@@ -311,7 +317,7 @@ pub async fn create(db: &Db, viewer: &Viewer, input: &RequestInput) -> AppResult
             },
         ));
     }
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let t = terms(&mut tx, viewer, &input.terms, None).await?;
     let (msg, msg_html) = render_message(&mut tx, input.message.as_deref()).await?;
@@ -491,8 +497,14 @@ fn refusal(state: State, allowed: &[(Act, Party)], extra: &str) -> AppError {
 
 /// Makes an act; returns the request as it is afterwards. A refused act
 /// changes nothing.
-pub async fn act(db: &Db, viewer: &Viewer, id: i64, input: &ActInput) -> AppResult<RequestDetail> {
-    let now = now_micros();
+pub async fn act(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    id: i64,
+    input: &ActInput,
+) -> AppResult<RequestDetail> {
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let (item, req) = load(&mut tx, viewer, id).await?;
     let (state, turn) = state_of(&req)?;
@@ -661,13 +673,14 @@ pub struct Work {
 }
 
 /// The numbers for the header: what I must do next, and what is overdue.
-pub async fn counts(db: &Db, viewer: &Viewer) -> AppResult<(usize, usize)> {
-    let w = work(db, viewer).await?;
+pub async fn counts(ctx: &Ctx, viewer: &Viewer) -> AppResult<(usize, usize)> {
+    let w = work(ctx, viewer).await?;
     Ok((w.waiting_on_me.len(), w.overdue.len()))
 }
 
 /// The header's number: requests waiting on the viewer's act, in one query.
-pub async fn waiting_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
+pub async fn waiting_count(ctx: &Ctx, viewer: &Viewer) -> AppResult<i64> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let waiting = rq::waiting_on(&mut c, viewer.id()).await?;
     Ok(waiting
@@ -676,8 +689,9 @@ pub async fn waiting_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
         .count() as i64)
 }
 
-pub async fn work(db: &Db, viewer: &Viewer) -> AppResult<Work> {
-    let now = now_micros();
+pub async fn work(ctx: &Ctx, viewer: &Viewer) -> AppResult<Work> {
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut c = db.read().await?;
     let rows = rq::requests_of(&mut c, viewer.id(), now - RECENT_MICROS, 500).await?;
     let mut w = Work::default();
@@ -758,8 +772,9 @@ fn todo_not_found(id: &str) -> AppError {
     AppError::NotFound(format!("There is no to-do {id} of yours."))
 }
 
-pub async fn todos(db: &Db, viewer: &Viewer) -> AppResult<Vec<TodoEntry>> {
-    let now = now_micros();
+pub async fn todos(ctx: &Ctx, viewer: &Viewer) -> AppResult<Vec<TodoEntry>> {
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut c = db.read().await?;
     let mut out: Vec<TodoEntry> = rq::requests_of(&mut c, viewer.id(), now, 500)
         .await?
@@ -778,7 +793,8 @@ pub async fn todos(db: &Db, viewer: &Viewer) -> AppResult<Vec<TodoEntry>> {
     Ok(out)
 }
 
-pub async fn create_todo(db: &Db, viewer: &Viewer, input: &TodoInput) -> AppResult<TodoRow> {
+pub async fn create_todo(ctx: &Ctx, viewer: &Viewer, input: &TodoInput) -> AppResult<TodoRow> {
+    let db = &ctx.db;
     let mut checks = Checks::default();
     let title = checks.check(parse_todo_title(input.title.as_deref().unwrap_or("")));
     let notes = checks.check(Markdown::parse(
@@ -797,7 +813,7 @@ pub async fn create_todo(db: &Db, viewer: &Viewer, input: &TodoInput) -> AppResu
         due.expect("checked"),
     );
     let shared = input.shared.unwrap_or(false);
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let space = match input
         .space
@@ -886,11 +902,12 @@ pub enum TodoUpdated {
 /// Edits, completes or reopens a to-do. For a promise (`r<id>`),
 /// completing it is the act "report".
 pub async fn update_todo(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     id: &str,
     input: &TodoInput,
 ) -> AppResult<TodoUpdated> {
+    let db = &ctx.db;
     if let Some(rid) = id.strip_prefix('r').and_then(|s| s.parse::<i64>().ok()) {
         if input.completed != Some(true) {
             return Err(AppError::invalid(
@@ -900,7 +917,7 @@ pub async fn update_todo(
             ));
         }
         let d = act(
-            db,
+            ctx,
             viewer,
             rid,
             &ActInput {
@@ -914,7 +931,7 @@ pub async fn update_todo(
         return Ok(TodoUpdated::Promise(Box::new(d)));
     }
     let tid: i64 = id.parse().map_err(|_| todo_not_found(id))?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let t = rq::todo_by_id(&mut tx, tid)
         .await?
@@ -978,9 +995,10 @@ pub async fn update_todo(
     Ok(TodoUpdated::Todo(t))
 }
 
-pub async fn delete_todo(db: &Db, viewer: &Viewer, id: &str) -> AppResult<()> {
+pub async fn delete_todo(ctx: &Ctx, viewer: &Viewer, id: &str) -> AppResult<()> {
+    let db = &ctx.db;
     let tid: i64 = id.parse().map_err(|_| todo_not_found(id))?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let t = rq::todo_by_id(&mut tx, tid)
         .await?
@@ -1000,7 +1018,8 @@ pub async fn delete_todo(db: &Db, viewer: &Viewer, id: &str) -> AppResult<()> {
 /// notices (to both parties), each once: the rows are claimed in the same
 /// transaction that notifies, so a restart or a second node never repeats
 /// one. Returns how many were sent.
-pub async fn run_reminders(db: &Db, now: i64) -> AppResult<usize> {
+pub async fn run_reminders(ctx: &Ctx, now: i64) -> AppResult<usize> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     let soon = rq::claim_due_soon(&mut tx, now, REMIND_BEFORE_MICROS).await?;
     let overdue = rq::claim_overdue(&mut tx, now).await?;
@@ -1029,13 +1048,13 @@ pub async fn run_reminders(db: &Db, now: i64) -> AppResult<usize> {
 
 /// Runs [`run_reminders`] every 30 seconds until `stopping`. What was sent
 /// is recorded per request, so a restart resumes without repeating.
-pub async fn reminder_worker(db: Db, stopping: tokio_util::sync::CancellationToken) {
+pub async fn reminder_worker(ctx: Ctx) {
     loop {
-        if let Err(e) = run_reminders(&db, now_micros()).await {
+        if let Err(e) = run_reminders(&ctx, ctx.now()).await {
             tracing::warn!(error = %e, "reminders failed; retrying");
         }
         tokio::select! {
-            _ = stopping.cancelled() => return,
+            _ = ctx.stopping.cancelled() => return,
             _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
         }
     }

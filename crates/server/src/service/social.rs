@@ -9,13 +9,20 @@ use std::collections::HashSet;
 
 use domain::social::{self, FollowLevel, SpaceVisibility, TargetType};
 use domain::{Markdown, Role, ShortText, ValidationError};
-use store::social::{
-    self as q, ActivityRow, ItemRow, NewActivity, Person, Position, Space, Stream,
-};
-use store::{Conn, Db, Tx, now_micros};
+use store::social::{self as q, NewActivity};
+use store::{Conn, Tx};
 
+use crate::caches::{Count, Kept};
+use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
 use crate::service::accounts::Viewer;
+
+/// The rows the social services return, as their read models.
+pub use store::db::bus::Announcement;
+pub use store::social::{
+    ActivityRow, CommentRow, ItemRow, NotificationRow, Person, Position, ReactionCount, Space,
+    Stream, reactions_on,
+};
 
 pub const MAX_BODY_CHARS: usize = 20_000;
 
@@ -102,7 +109,8 @@ pub struct SpaceInput {
     pub archived: Option<bool>,
 }
 
-pub async fn create_space(db: &Db, viewer: &Viewer, input: &SpaceInput) -> AppResult<Space> {
+pub async fn create_space(ctx: &Ctx, viewer: &Viewer, input: &SpaceInput) -> AppResult<Space> {
+    let db = &ctx.db;
     if viewer.role() == Role::Guest {
         return Err(AppError::Forbidden("Guests cannot create spaces.".into()));
     }
@@ -141,7 +149,7 @@ pub async fn create_space(db: &Db, viewer: &Viewer, input: &SpaceInput) -> AppRe
         description.expect("checked"),
         visibility.expect("checked"),
     );
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let id = q::insert_space(
         &mut tx,
@@ -200,18 +208,20 @@ pub async fn create_space(db: &Db, viewer: &Viewer, input: &SpaceInput) -> AppRe
     Ok(s)
 }
 
-pub async fn get_space(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<Space> {
+pub async fn get_space(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<Space> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     load_space(&mut c, viewer, slug).await
 }
 
 pub async fn list_spaces(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     mine: bool,
     after: &str,
     limit: i64,
 ) -> AppResult<Vec<Space>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(q::list_spaces(
         &mut c,
@@ -225,11 +235,12 @@ pub async fn list_spaces(
 }
 
 pub async fn update_space(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
     input: &SpaceInput,
 ) -> AppResult<Space> {
+    let db = &ctx.db;
     let mut checks = Checks::default();
     let name = input.name.as_deref().and_then(|n| {
         checks.check(ShortText::parse("name", n, 80).and_then(|n| {
@@ -249,7 +260,7 @@ pub async fn update_space(
         .as_deref()
         .and_then(|v| checks.check(SpaceVisibility::parse(v)));
     checks.finish()?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "can change it").await?;
     q::update_space(
@@ -278,12 +289,13 @@ pub enum JoinOutcome {
 }
 
 pub async fn join_space(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
     message: &str,
 ) -> AppResult<JoinOutcome> {
-    let now = now_micros();
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_space(&mut tx, viewer, slug).await?;
     if s.viewer_role.is_some() {
@@ -365,7 +377,8 @@ async fn add_to_space(
     Ok(added)
 }
 
-pub async fn leave_space(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<()> {
+pub async fn leave_space(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<()> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     let s = load_space(&mut tx, viewer, slug).await?;
     if s.viewer_role.is_none() {
@@ -392,12 +405,13 @@ pub async fn leave_space(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<()> 
 /// Adds someone to a space (the way into a secret space), or changes
 /// their role there. Space admins only.
 pub async fn add_member(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
     handle: &str,
     role: Option<&str>,
 ) -> AppResult<Person> {
+    let db = &ctx.db;
     let role = match role.unwrap_or("member") {
         r @ ("member" | "admin") => r,
         _ => {
@@ -407,7 +421,7 @@ pub async fn add_member(
             ));
         }
     };
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "add people to it").await?;
     let m = store::accounts::member_by_handle(&mut tx, handle)
@@ -422,9 +436,10 @@ pub async fn add_member(
     })
 }
 
-pub async fn remove_member(db: &Db, viewer: &Viewer, slug: &str, handle: &str) -> AppResult<()> {
+pub async fn remove_member(ctx: &Ctx, viewer: &Viewer, slug: &str, handle: &str) -> AppResult<()> {
+    let db = &ctx.db;
     if handle.eq_ignore_ascii_case(&viewer.member.handle) {
-        return leave_space(db, viewer, slug).await;
+        return leave_space(ctx, viewer, slug).await;
     }
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "remove people from it").await?;
@@ -440,12 +455,13 @@ pub async fn remove_member(db: &Db, viewer: &Viewer, slug: &str, handle: &str) -
 }
 
 pub async fn space_members(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
     after: &str,
     limit: i64,
 ) -> AppResult<Vec<Person>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let s = load_space(&mut c, viewer, slug).await?;
     if !space_content_visible(viewer, &s) {
@@ -456,20 +472,22 @@ pub async fn space_members(
     Ok(q::space_members(&mut c, s.id, after, limit).await?)
 }
 
-pub async fn join_requests(db: &Db, viewer: &Viewer, slug: &str) -> AppResult<Vec<Person>> {
+pub async fn join_requests(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<Vec<Person>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let s = load_admin_space(&mut c, viewer, slug, "see join requests").await?;
     Ok(q::join_requests(&mut c, s.id).await?)
 }
 
 pub async fn decide_request(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
     handle: &str,
     approve: bool,
 ) -> AppResult<()> {
-    let now = now_micros();
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "decide join requests").await?;
     let m = crate::service::accounts::member_named(&mut tx, handle).await?;
@@ -552,13 +570,14 @@ pub(crate) async fn members_who_can_see(
         .collect())
 }
 
-pub async fn create_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+pub async fn create_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
     let (viewer, input) = (viewer.clone(), input.clone());
-    db.on_writer(|db| async move { write_item(&db, &viewer, &input).await })
+    ctx.on_writer(|ctx| async move { write_item(&ctx, &viewer, &input).await })
         .await
 }
 
-async fn write_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+    let db = &ctx.db;
     let mut checks = Checks::default();
     let body = checks.check(parse_body(&input.body));
     let title = checks.check(ShortText::parse(
@@ -568,7 +587,7 @@ async fn write_item(db: &Db, viewer: &Viewer, input: &ItemInput) -> AppResult<i6
     ));
     checks.finish()?;
     let (body, title) = (body.expect("checked"), title.expect("checked"));
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     // Where it goes, and whether the viewer may post there.
     let (audience, space, recipients) =
@@ -693,7 +712,8 @@ pub async fn load_item(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<Item
     Ok(item)
 }
 
-pub async fn get_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<ItemDetail> {
+pub async fn get_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemDetail> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
     let topics = q::item_topics(&mut c, id).await?;
@@ -714,17 +734,18 @@ pub async fn get_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<ItemDetail
 }
 
 pub async fn edit_item(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     id: i64,
     title: Option<&str>,
     body: Option<&str>,
 ) -> AppResult<()> {
+    let db = &ctx.db;
     let mut checks = Checks::default();
     let body = body.and_then(|b| checks.check(parse_body(b)));
     let title = title.and_then(|t| checks.check(ShortText::parse("title", t, 200)));
     checks.finish()?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, id).await?;
     if item.author_id != viewer.id() {
@@ -751,7 +772,8 @@ pub async fn edit_item(
     Ok(())
 }
 
-pub async fn item_revisions(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Vec<q::Revision>> {
+pub async fn item_revisions(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<Vec<q::Revision>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
     // A deleted item's text is gone, its earlier versions with it (items
@@ -762,8 +784,9 @@ pub async fn item_revisions(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Vec<
     Ok(q::item_revisions(&mut c, id).await?)
 }
 
-pub async fn delete_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
-    let now = now_micros();
+pub async fn delete_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, id).await?;
     let space_admin = match &item.space_slug {
@@ -797,24 +820,25 @@ pub async fn delete_item(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
 /// visibility check and a read again). It runs where the writer's
 /// statements cost least (`Db::on_writer`).
 pub async fn add_comment(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item_id: i64,
     body: &str,
 ) -> AppResult<q::CommentRow> {
     let (viewer, body) = (viewer.clone(), body.to_owned());
-    db.on_writer(|db| async move { write_comment(&db, &viewer, item_id, &body).await })
+    ctx.on_writer(|ctx| async move { write_comment(&ctx, &viewer, item_id, &body).await })
         .await
 }
 
 async fn write_comment(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item_id: i64,
     body: &str,
 ) -> AppResult<q::CommentRow> {
+    let db = &ctx.db;
     let body = parse_body(body)?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, item_id).await?;
     if item.deleted_at.is_some() {
@@ -923,19 +947,36 @@ async fn write_comment(
 }
 
 pub async fn comments(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item_id: i64,
     after: i64,
     limit: i64,
 ) -> AppResult<Vec<q::CommentRow>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     load_item(&mut c, viewer, item_id).await?;
     Ok(q::comments(&mut c, item_id, after, limit).await?)
 }
 
+/// A page of an item's comments with the reactions on the item and its
+/// comments (the viewer's own marked).
+pub async fn comments_with_reactions(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    item_id: i64,
+    after: i64,
+    limit: i64,
+) -> AppResult<(Vec<q::CommentRow>, Vec<q::ReactionCount>)> {
+    let mut c = ctx.db.read().await?;
+    load_item(&mut c, viewer, item_id).await?;
+    let comments = q::comments(&mut c, item_id, after, limit).await?;
+    let reactions = q::reaction_counts(&mut c, viewer.id(), &[item_id]).await?;
+    Ok((comments, reactions))
+}
+
 pub async fn react(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item_id: i64,
     comment_id: Option<i64>,
@@ -943,22 +984,23 @@ pub async fn react(
     add: bool,
 ) -> AppResult<()> {
     let (viewer, emoji) = (viewer.clone(), emoji.to_owned());
-    db.on_writer(|db| async move {
-        write_reaction(&db, &viewer, item_id, comment_id, &emoji, add).await
+    ctx.on_writer(|ctx| async move {
+        write_reaction(&ctx, &viewer, item_id, comment_id, &emoji, add).await
     })
     .await
 }
 
 async fn write_reaction(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item_id: i64,
     comment_id: Option<i64>,
     emoji: &str,
     add: bool,
 ) -> AppResult<()> {
+    let db = &ctx.db;
     let emoji = social::parse_reaction(emoji)?;
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, item_id).await?;
     let owner = match comment_id {
@@ -1034,18 +1076,19 @@ async fn follow_key(
 }
 
 pub async fn follow(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     target_type: &str,
     target: &str,
     level: &str,
 ) -> AppResult<()> {
+    let db = &ctx.db;
     let mut checks = Checks::default();
     let ttype = checks.check(TargetType::parse(target_type));
     let level = checks.check(FollowLevel::parse(level));
     checks.finish()?;
     let (ttype, level) = (ttype.expect("checked"), level.expect("checked"));
-    let now = now_micros();
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let (key, followed_member) = follow_key(&mut tx, viewer, ttype, target).await?;
     let new = q::put_follow(
@@ -1079,7 +1122,13 @@ pub async fn follow(
     Ok(())
 }
 
-pub async fn unfollow(db: &Db, viewer: &Viewer, target_type: &str, target: &str) -> AppResult<()> {
+pub async fn unfollow(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    target_type: &str,
+    target: &str,
+) -> AppResult<()> {
+    let db = &ctx.db;
     let ttype = TargetType::parse(target_type)?;
     let mut tx = db.write().await?;
     let (key, _) = follow_key(&mut tx, viewer, ttype, target).await?;
@@ -1091,11 +1140,12 @@ pub async fn unfollow(db: &Db, viewer: &Viewer, target_type: &str, target: &str)
 }
 
 pub async fn member_followers(
-    db: &Db,
+    ctx: &Ctx,
     handle: &str,
     after: &str,
     limit: i64,
 ) -> AppResult<Vec<Person>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let m = crate::service::accounts::member_named(&mut c, handle).await?;
     Ok(q::followers(&mut c, "member", &m.id.to_string(), after, limit).await?)
@@ -1104,10 +1154,11 @@ pub async fn member_followers(
 /// What a member follows: (type, target as a person would name it, a
 /// display name, level). Spaces the viewer may not see are left out.
 pub async fn member_following(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     handle: &str,
 ) -> AppResult<Vec<(String, String, String, String)>> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let m = crate::service::accounts::member_named(&mut c, handle).await?;
     let rows = q::following(&mut c, m.id, 500).await?;
@@ -1117,12 +1168,13 @@ pub async fn member_following(
 /// A page of what a member follows, as [`member_following`] shows it, and
 /// the cursor of the next page (`(created_at, "type:target")`), if any.
 pub async fn member_following_page(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     handle: &str,
     before: Option<(i64, String)>,
     limit: i64,
 ) -> AppResult<FollowingPage> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let m = crate::service::accounts::member_named(&mut c, handle).await?;
     let before = before.as_ref().map(|(at, key)| (*at, key.as_str()));
@@ -1198,13 +1250,14 @@ async fn describe_follows(
 /// rows hold only what decides what shows (see `store::social::read_stream`),
 /// for a caller that renders them from elsewhere.
 pub async fn stream(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     which: StreamRequest,
     before: Option<Position>,
     limit: i64,
     brief: bool,
 ) -> AppResult<(Vec<ActivityRow>, Option<Position>)> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let stream = resolve_stream(&mut c, viewer, which).await?;
     let mut muted: Option<HashSet<String>> = None;
@@ -1253,9 +1306,47 @@ pub async fn stream(
     Ok((out, next))
 }
 
+/// A page of a stream as JSON (`Page<ActivityView>`), `cursor` writing
+/// the `next` position. Entries' JSON comes from the stream cache where
+/// there is one ([`crate::caches::streams`]).
+pub async fn stream_page(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    which: StreamRequest,
+    before: Option<(i64, i64)>,
+    limit: i64,
+    cursor: impl Fn((i64, i64)) -> String,
+) -> AppResult<Vec<u8>> {
+    if let (Some(cache), Some(stamps)) = (&ctx.caches.streams, ctx.db.stamps()) {
+        // Taken before the rows are read (see `store::db::stamps`).
+        let stamp = stamps.now();
+        let (rows, next) = stream(ctx, viewer, which, before, limit, true).await?;
+        return cache
+            .page(&ctx.db, stamps, stamp, rows, next.map(cursor))
+            .await;
+    }
+    let (mut rows, next) = stream(ctx, viewer, which, before, limit, false).await?;
+    add_topics_and_recipients(ctx, &mut rows).await?;
+    let reactions = crate::service::pages::reactions_of(&rows)?;
+    let page = crate::views::Page {
+        items: rows
+            .into_iter()
+            .map(|r| crate::views::social::ActivityView::new(r, &reactions))
+            .collect(),
+        next: next.map(cursor),
+    };
+    // One buffer sized for a stream page (tens of kilobytes), not a small
+    // one that grows and copies as it goes.
+    let mut out = Vec::with_capacity(32 * 1024);
+    serde_json::to_writer(&mut out, &page)
+        .map_err(|e| anyhow::anyhow!("could not write a stream page: {e}"))?;
+    Ok(out)
+}
+
 /// Fills the topics and direct recipients of the items of a stream page's
 /// rows, in one statement for the page (they are the same for every viewer).
-pub async fn add_topics_and_recipients(db: &Db, rows: &mut [ActivityRow]) -> AppResult<()> {
+pub async fn add_topics_and_recipients(ctx: &Ctx, rows: &mut [ActivityRow]) -> AppResult<()> {
+    let db = &ctx.db;
     if rows.iter().all(|r| r.item.is_none()) {
         return Ok(());
     }
@@ -1268,11 +1359,12 @@ pub async fn add_topics_and_recipients(db: &Db, rows: &mut [ActivityRow]) -> App
 /// live updates), the last position read, visible or not, from which the
 /// next read continues, and whether there may be more.
 pub async fn stream_after(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     stream: &Stream,
     after: Position,
 ) -> AppResult<(Vec<ActivityRow>, Position, bool)> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let (rows, muted) = q::read_stream(
         &mut c,
@@ -1297,7 +1389,8 @@ pub async fn stream_after(
 
 /// The newest position of a stream: the newest activity, or for home the
 /// newest delivery.
-pub async fn stream_position(db: &Db, stream: &Stream) -> AppResult<Position> {
+pub async fn stream_position(ctx: &Ctx, stream: &Stream) -> AppResult<Position> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     Ok(match stream {
         Stream::Home => (q::delivery_position(&mut c).await?, i64::MAX),
@@ -1316,7 +1409,8 @@ pub fn position(r: &ActivityRow) -> Position {
 /// and most queue no job: it looks on a reader first, so those cost no
 /// turn at the writer (on SQLite every write queues for it; on PostgreSQL
 /// it is a transaction of three round trips).
-pub async fn run_fanout_jobs(db: &Db) -> AppResult<()> {
+pub async fn run_fanout_jobs(ctx: &Ctx) -> AppResult<()> {
+    let db = &ctx.db;
     loop {
         if !q::fanout_pending(&mut db.read().await?).await? {
             return Ok(());
@@ -1362,11 +1456,13 @@ pub enum StreamRequest {
     Item(i64),
 }
 
-pub async fn resolve_stream(
-    c: &mut Conn,
-    viewer: &Viewer,
-    which: StreamRequest,
-) -> AppResult<Stream> {
+/// The stream a request names, when the viewer may read it.
+pub async fn stream_of(ctx: &Ctx, viewer: &Viewer, which: StreamRequest) -> AppResult<Stream> {
+    let mut c = ctx.db.read().await?;
+    resolve_stream(&mut c, viewer, which).await
+}
+
+async fn resolve_stream(c: &mut Conn, viewer: &Viewer, which: StreamRequest) -> AppResult<Stream> {
     Ok(match which {
         StreamRequest::Home => Stream::Home,
         StreamRequest::Everything => Stream::Everything {
@@ -1405,26 +1501,27 @@ pub struct AudienceSummary {
 }
 
 pub async fn audience_for_space(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
 ) -> AppResult<AudienceSummary> {
+    let db = &ctx.db;
     let (s, count) = {
         let mut c = db.read().await?;
         let s = load_space(&mut c, viewer, slug).await?;
         let count = match s.visibility {
             // Everyone in the org but guests, and the guests who belong.
             SpaceVisibility::Open => {
-                audience_count(db, &mut c, Count::Org).await?
+                audience_count(ctx, &mut c, Count::Org).await?
                     + q::space_guest_count(&mut c, s.id).await?
             }
-            _ => audience_count(db, &mut c, Count::Members(s.id)).await?,
+            _ => audience_count(ctx, &mut c, Count::Members(s.id)).await?,
         };
         (s, count)
     };
     // The connection goes back first: waiting for a second one while
     // holding it deadlocks once every connection of the pool is held so.
-    let org = crate::service::accounts::org_settings(db).await?.org_name;
+    let org = crate::service::accounts::org_settings(ctx).await?.org_name;
     let label = match s.visibility {
         SpaceVisibility::Open => format!("everyone at {org} ({count}), in {}", s.name),
         _ => format!(
@@ -1441,12 +1538,13 @@ pub async fn audience_for_space(
     })
 }
 
-pub async fn audience_for_profile(db: &Db) -> AppResult<AudienceSummary> {
+pub async fn audience_for_profile(ctx: &Ctx) -> AppResult<AudienceSummary> {
+    let db = &ctx.db;
     let count = {
         let mut c = db.read().await?;
-        audience_count(db, &mut c, Count::Org).await?
+        audience_count(ctx, &mut c, Count::Org).await?
     };
-    let org = crate::service::accounts::org_settings(db).await?.org_name;
+    let org = crate::service::accounts::org_settings(ctx).await?.org_name;
     Ok(AudienceSummary {
         kind: "profile",
         count,
@@ -1503,10 +1601,11 @@ async fn direct_recipients(c: &mut Conn, viewer: &Viewer, to: &[String]) -> AppR
 /// Who will see a direct post to `handles`; refused exactly as the post
 /// would be.
 pub async fn audience_for_direct(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     handles: &[String],
 ) -> AppResult<AudienceSummary> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let others = direct_recipients(&mut c, viewer, handles).await?;
     Ok(direct_summary(viewer, others))
@@ -1535,87 +1634,41 @@ fn direct_summary(viewer: &Viewer, others: Vec<Person>) -> AudienceSummary {
     }
 }
 
-/// Audience counts of large groups, kept a few seconds: counting a
-/// 100,000-member org on every post would cost more than the post. Small
-/// groups are always counted exactly (it is cheap, and a team of ten
-/// notices an off-by-one). An expired count is still answered while a
+/// The size of an audience, from the cache when the group is large
+/// ([`crate::caches::AudienceCounts`]). An expired size is answered while a
 /// background task counts again, so no request waits for a large count
 /// after the first (and the server counts the org once as it starts:
 /// [`warm_counts`]).
-static COUNTS: std::sync::OnceLock<
-    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
-> = std::sync::OnceLock::new();
-const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(10);
-const CACHE_FROM: i64 = 1_000;
-
-/// A group whose size an audience label shows.
-#[derive(Debug, Clone, Copy)]
-enum Count {
-    /// Active members who are not guests.
-    Org,
-    /// Active members of a closed or secret space.
-    Members(i64),
-}
-
-impl Count {
-    fn key(self, db: &Db) -> String {
-        match self {
-            Count::Org => format!("{}|org", db.redacted_url()),
-            Count::Members(id) => format!("{}|space:{id}", db.redacted_url()),
+async fn audience_count(ctx: &Ctx, c: &mut Conn, what: Count) -> AppResult<i64> {
+    match ctx.caches.counts.get(what) {
+        Some(Kept::Fresh(n)) => Ok(n),
+        Some(Kept::Stale(n)) => {
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                if let Ok(mut c) = ctx.db.read().await
+                    && let Ok(n) = count(&mut c, what).await
+                {
+                    ctx.caches.counts.remember(what, n);
+                }
+            });
+            Ok(n)
         }
-    }
-
-    async fn count(self, c: &mut Conn) -> Result<i64, store::Error> {
-        match self {
-            Count::Org => q::org_audience_count(c).await,
-            Count::Members(id) => q::space_member_count(c, id).await,
-        }
+        None => Ok(ctx.caches.counts.remember(what, count(c, what).await?)),
     }
 }
 
-async fn audience_count(db: &Db, c: &mut Conn, what: Count) -> AppResult<i64> {
-    let key = what.key(db);
-    let cached = COUNTS
-        .get_or_init(Default::default)
-        .lock()
-        .ok()
-        .and_then(|mut map| {
-            let (at, n) = map.get_mut(&key)?;
-            if at.elapsed() >= COUNT_TTL {
-                // Stale: answer it, and count again in the background
-                // (marking it fresh so only one request starts a count).
-                *at = std::time::Instant::now();
-                let (db, key) = (db.clone(), key.clone());
-                tokio::spawn(async move {
-                    if let Ok(mut c) = db.read().await
-                        && let Ok(n) = what.count(&mut c).await
-                    {
-                        remember_count(key, n);
-                    }
-                });
-            }
-            Some(*n)
-        });
-    Ok(match cached {
-        Some(n) => n,
-        None => remember_count(key, what.count(c).await?),
-    })
-}
-
-fn remember_count(key: String, n: i64) -> i64 {
-    if n >= CACHE_FROM
-        && let Ok(mut map) = COUNTS.get_or_init(Default::default).lock()
-    {
-        map.insert(key, (std::time::Instant::now(), n));
+async fn count(c: &mut Conn, what: Count) -> Result<i64, store::Error> {
+    match what {
+        Count::Org => q::org_audience_count(c).await,
+        Count::Members(id) => q::space_member_count(c, id).await,
     }
-    n
 }
 
 /// Counts the org once as the server starts, so the first post on a
 /// profile or in an open space does not wait for it.
-pub async fn warm_counts(db: Db) {
-    if let Ok(mut c) = db.read().await {
-        let _ = audience_count(&db, &mut c, Count::Org).await;
+pub async fn warm_counts(ctx: Ctx) {
+    if let Ok(mut c) = ctx.db.read().await {
+        let _ = audience_count(&ctx, &mut c, Count::Org).await;
     }
 }
 
@@ -1629,13 +1682,14 @@ fn plural<'a>(n: i64, one: &'a str, many: &'a str) -> &'a str {
 
 /// The audience of an existing item, as shown on it.
 pub async fn audience_of_item(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     item: &ItemRow,
 ) -> AppResult<AudienceSummary> {
+    let db = &ctx.db;
     match (item.audience.as_str(), &item.space_slug) {
-        ("space", Some(slug)) => audience_for_space(db, viewer, slug).await,
-        ("profile", _) => audience_for_profile(db).await,
+        ("space", Some(slug)) => audience_for_space(ctx, viewer, slug).await,
+        ("profile", _) => audience_for_profile(ctx).await,
         _ => {
             // Its author and recipients who are still active: those the
             // rule lets see it.
@@ -1664,11 +1718,12 @@ pub async fn audience_of_item(
 // ---- notifications ----
 
 pub async fn notifications(
-    db: &Db,
+    ctx: &Ctx,
     viewer: &Viewer,
     before: Option<i64>,
     limit: i64,
 ) -> AppResult<(Vec<(q::NotificationRow, ActivityRow)>, i64, Option<i64>)> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let rows = q::notifications(&mut c, viewer.id(), before.unwrap_or(i64::MAX), limit + 1).await?;
     let more = rows.len() as i64 > limit;
@@ -1699,7 +1754,8 @@ pub async fn notifications(
 }
 
 /// How many unread notifications the viewer can open.
-pub async fn unread_count(db: &Db, viewer: &Viewer) -> AppResult<i64> {
+pub async fn unread_count(ctx: &Ctx, viewer: &Viewer) -> AppResult<i64> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     unread_in(&mut c, viewer).await
 }
@@ -1716,11 +1772,11 @@ async fn unread_in(c: &mut Conn, viewer: &Viewer) -> AppResult<i64> {
 /// How many unread notifications the count looks at.
 pub const UNREAD_COUNTED: i64 = 1000;
 
-pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResult<u64> {
+pub async fn mark_read(ctx: &Ctx, viewer: &Viewer, ids: Option<&[i64]>) -> AppResult<u64> {
     let (member, ids) = (viewer.id(), ids.map(<[i64]>::to_vec));
-    db.on_writer(|db| async move {
-        let mut tx = db.write().await?;
-        let n = q::mark_read(&mut tx, member, ids.as_deref(), now_micros()).await?;
+    ctx.on_writer(|ctx| async move {
+        let mut tx = ctx.db.write().await?;
+        let n = q::mark_read(&mut tx, member, ids.as_deref(), ctx.now()).await?;
         tx.commit().await?;
         Ok(n)
     })
@@ -1730,24 +1786,26 @@ pub async fn mark_read(db: &Db, viewer: &Viewer, ids: Option<&[i64]>) -> AppResu
 // ---- seen and acknowledgements ----
 
 /// Records that the viewer has seen an item (idempotent).
-pub async fn mark_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+pub async fn mark_seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
     let viewer = viewer.clone();
-    db.on_writer(|db| async move { write_seen(&db, &viewer, id).await })
+    ctx.on_writer(|ctx| async move { write_seen(&ctx, &viewer, id).await })
         .await
 }
 
-async fn write_seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
+async fn write_seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let db = &ctx.db;
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, id).await?;
     if item.author_id != viewer.id() {
-        q::mark_seen(&mut tx, id, viewer.id(), now_micros()).await?;
+        q::mark_seen(&mut tx, id, viewer.id(), ctx.now()).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
 /// Who has seen an item: the count for everyone, the people for its author.
-pub async fn seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<(i64, Vec<Person>)> {
+pub async fn seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<(i64, Vec<Person>)> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
     let people = q::seen_by(&mut c, id).await?;
@@ -1762,8 +1820,9 @@ pub async fn seen(db: &Db, viewer: &Viewer, id: i64) -> AppResult<(i64, Vec<Pers
     ))
 }
 
-pub async fn acknowledge(db: &Db, viewer: &Viewer, id: i64) -> AppResult<()> {
-    let now = now_micros();
+pub async fn acknowledge(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+    let db = &ctx.db;
+    let now = ctx.now();
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, id).await?;
     if !item.ack_requested {
@@ -1801,7 +1860,8 @@ pub struct Acks {
     pub me: bool,
 }
 
-pub async fn acknowledgements(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Acks> {
+pub async fn acknowledgements(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<Acks> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
     let acked = q::acknowledged_by(&mut c, id).await?;
@@ -1828,14 +1888,15 @@ pub async fn acknowledgements(db: &Db, viewer: &Viewer, id: i64) -> AppResult<Ac
 
 /// Whom and what a member might follow: people in their spaces, and busy
 /// open spaces they are not in.
-pub async fn suggestions(db: &Db, viewer: &Viewer) -> AppResult<(Vec<Person>, Vec<Space>)> {
+pub async fn suggestions(ctx: &Ctx, viewer: &Viewer) -> AppResult<(Vec<Person>, Vec<Space>)> {
+    let db = &ctx.db;
     let mut c = db.read().await?;
     let people = q::suggested_people(&mut c, viewer.id(), 10).await?;
     let spaces = if viewer.role() == Role::Guest {
         Vec::new()
     } else {
         let month = 30 * 86_400_000_000;
-        q::suggested_spaces(&mut c, viewer.id(), now_micros() - month, 5).await?
+        q::suggested_spaces(&mut c, viewer.id(), ctx.now() - month, 5).await?
     };
     Ok((people, spaces))
 }

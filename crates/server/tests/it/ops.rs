@@ -670,9 +670,10 @@ async fn demo_company_fills_an_empty_database() {
         .await
         .unwrap();
     store::migrate::run(&db).await.unwrap();
-    assert!(server::demo::fill(&db).await.unwrap());
+    let ctx = server::context::Ctx::new(db.clone(), Default::default());
+    assert!(server::demo::fill(&ctx).await.unwrap());
     assert!(
-        !server::demo::fill(&db).await.unwrap(),
+        !server::demo::fill(&ctx).await.unwrap(),
         "a database with members is left alone"
     );
     let mut c = db.read().await.unwrap();

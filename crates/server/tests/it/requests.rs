@@ -775,9 +775,12 @@ async fn reminders_once_across_restarts(b: Backend) {
     let id = r["id"].as_str().unwrap().to_owned();
     // Not promised yet: no reminder.
     let db = open_db(&p.a).await;
-    server::service::requests::run_reminders(&db, now)
-        .await
-        .unwrap();
+    server::service::requests::run_reminders(
+        &server::context::Ctx::new(db.clone(), Default::default()),
+        now,
+    )
+    .await
+    .unwrap();
     expect(act(&p.b, &id, "promise").await, StatusCode::OK).await;
     // A promise with a far due time is not reminded.
     let far = jiff::Timestamp::from_microsecond(now + 72 * hour)
@@ -789,22 +792,31 @@ async fn reminders_once_across_restarts(b: Backend) {
         StatusCode::OK,
     )
     .await;
-    server::service::requests::run_reminders(&db, now)
-        .await
-        .unwrap();
+    server::service::requests::run_reminders(
+        &server::context::Ctx::new(db.clone(), Default::default()),
+        now,
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        server::service::requests::run_reminders(&db, now)
-            .await
-            .unwrap(),
+        server::service::requests::run_reminders(
+            &server::context::Ctx::new(db.clone(), Default::default()),
+            now
+        )
+        .await
+        .unwrap(),
         0
     );
     db.close().await;
     // A restart (a new connection, as a new node would have) sends nothing again.
     let db = open_db(&p.a).await;
     assert_eq!(
-        server::service::requests::run_reminders(&db, now + hour)
-            .await
-            .unwrap(),
+        server::service::requests::run_reminders(
+            &server::context::Ctx::new(db.clone(), Default::default()),
+            now + hour
+        )
+        .await
+        .unwrap(),
         0
     );
     let nb = expect(p.b.get("/notifications").await, StatusCode::OK).await;
@@ -815,15 +827,21 @@ async fn reminders_once_across_restarts(b: Backend) {
     );
     // Past due: both are told, once.
     assert_eq!(
-        server::service::requests::run_reminders(&db, now + 3 * hour)
-            .await
-            .unwrap(),
+        server::service::requests::run_reminders(
+            &server::context::Ctx::new(db.clone(), Default::default()),
+            now + 3 * hour
+        )
+        .await
+        .unwrap(),
         1
     );
     assert_eq!(
-        server::service::requests::run_reminders(&db, now + 4 * hour)
-            .await
-            .unwrap(),
+        server::service::requests::run_reminders(
+            &server::context::Ctx::new(db.clone(), Default::default()),
+            now + 4 * hour
+        )
+        .await
+        .unwrap(),
         0
     );
     db.close().await;
@@ -848,9 +866,12 @@ async fn reminders_once_across_restarts(b: Backend) {
     expect(act(&p.a, &id, "approve").await, StatusCode::OK).await;
     let db = open_db(&p.a).await;
     assert_eq!(
-        server::service::requests::run_reminders(&db, now + 100 * hour)
-            .await
-            .unwrap(),
+        server::service::requests::run_reminders(
+            &server::context::Ctx::new(db.clone(), Default::default()),
+            now + 100 * hour
+        )
+        .await
+        .unwrap(),
         1,
         "only the far one"
     );

@@ -8,15 +8,14 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::views::{MemberView, NewTokenView, Page, SessionView, TokenView};
 use super::{ListQuery, decode_cursor, encode_cursor};
-use crate::error::AppError;
 use crate::http::extract::{
     ApiBytes, ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, SESSION_COOKIE, user_agent,
 };
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, NewSession, ProfileInput, SignupInput};
 use crate::state::AppState;
+use crate::views::{MemberView, NewTokenView, Page, SessionView, TokenView};
 
 /// The `Set-Cookie` value for a new session.
 pub fn session_cookie(state: &AppState, s: &NewSession) -> String {
@@ -24,7 +23,7 @@ pub fn session_cookie(state: &AppState, s: &NewSession) -> String {
         "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         s.token,
         s.max_age_seconds,
-        if state.settings.secure_cookies() {
+        if state.ctx.settings.secure_cookies() {
             "; Secure"
         } else {
             ""
@@ -35,7 +34,7 @@ pub fn session_cookie(state: &AppState, s: &NewSession) -> String {
 pub fn clear_cookie(state: &AppState) -> String {
     format!(
         "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        if state.settings.secure_cookies() {
+        if state.ctx.settings.secure_cookies() {
             "; Secure"
         } else {
             ""
@@ -68,7 +67,7 @@ pub struct SetupStatus {
     responses((status = 200, body = SetupStatus)))]
 pub async fn setup_status(State(state): State<AppState>) -> Result<Json<SetupStatus>, Problem> {
     Ok(Json(SetupStatus {
-        needed: accounts::setup_needed(&state.db).await?,
+        needed: accounts::setup_needed(&state.ctx).await?,
     }))
 }
 
@@ -100,8 +99,8 @@ pub async fn setup(
         email: req.email,
         password: req.password,
     };
-    let member = accounts::complete_setup(&state.db, &req.token, &input).await?;
-    let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
+    let member = accounts::complete_setup(&state.ctx, &req.token, &input).await?;
+    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
@@ -128,8 +127,14 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, Problem> {
-    let (member, s) =
-        accounts::login(&state, &req.login, &req.password, &ip, user_agent(&headers)).await?;
+    let (member, s) = accounts::login(
+        &state.ctx,
+        &req.login,
+        &req.password,
+        &ip,
+        user_agent(&headers),
+    )
+    .await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
@@ -144,7 +149,7 @@ pub async fn logout(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Response, Problem> {
-    accounts::logout(&state.db, &viewer).await?;
+    accounts::logout(&state.ctx, &viewer).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, clear_cookie(&state))],
@@ -179,8 +184,8 @@ pub async fn signup(
         email: req.email,
         password: req.password,
     };
-    let member = accounts::self_signup(&state.db, &input).await?;
-    let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
+    let member = accounts::self_signup(&state.ctx.db, &input).await?;
+    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
@@ -223,7 +228,7 @@ pub async fn update_me(
         about: req.about,
         time_zone: req.time_zone,
     };
-    let m = accounts::update_profile(&state.db, &viewer, &input).await?;
+    let m = accounts::update_profile(&state.ctx, &viewer, &input).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
@@ -244,7 +249,13 @@ pub async fn change_password(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    accounts::change_password(&state.db, &viewer, &req.current_password, &req.new_password).await?;
+    accounts::change_password(
+        &state.ctx,
+        &viewer,
+        &req.current_password,
+        &req.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,8 +270,13 @@ pub async fn put_avatar(
     ApiViewer(viewer): ApiViewer,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<MemberView>, Problem> {
-    let m =
-        accounts::set_avatar(&state.db, &viewer, &body, state.settings.max_avatar_bytes).await?;
+    let m = accounts::set_avatar(
+        &state.ctx,
+        &viewer,
+        &body,
+        state.ctx.settings.max_avatar_bytes,
+    )
+    .await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
@@ -271,7 +287,7 @@ pub async fn delete_avatar(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<StatusCode, Problem> {
-    accounts::remove_avatar(&state.db, &viewer).await?;
+    accounts::remove_avatar(&state.ctx, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -286,7 +302,7 @@ pub async fn list_members(
 ) -> Result<Json<Page<MemberView>>, Problem> {
     let limit = q.limit();
     let after = q.before.as_deref().map(decode_cursor).transpose()?;
-    let members = accounts::list_members(&state.db, &viewer, after.as_deref(), limit + 1).await?;
+    let members = accounts::list_members(&state.ctx, &viewer, after.as_deref(), limit + 1).await?;
     let more = members.len() as i64 > limit;
     let items: Vec<MemberView> = members
         .iter()
@@ -308,7 +324,7 @@ pub async fn get_member(
     ApiViewer(viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<MemberView>, Problem> {
-    let m = accounts::member(&state.db, &handle).await?;
+    let m = accounts::member(&state.ctx, &handle).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
@@ -330,12 +346,7 @@ pub async fn get_avatar(
     ApiViewer(_viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Response, Problem> {
-    let m = accounts::member(&state.db, &handle).await?;
-    let mut c = state.db.read().await.map_err(AppError::from)?;
-    let Some((content_type, bytes)) = store::accounts::avatar(&mut c, m.id)
-        .await
-        .map_err(AppError::from)?
-    else {
+    let Some((content_type, bytes)) = accounts::avatar(&state.ctx, &handle).await? else {
         return Err(Problem::not_found(format!("@{handle} has no avatar.")));
     };
     Ok((
@@ -356,7 +367,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<Page<TokenView>>, Problem> {
-    let tokens = accounts::list_tokens(&state.db, &viewer).await?;
+    let tokens = accounts::list_tokens(&state.ctx, &viewer).await?;
     Ok(Json(Page {
         items: tokens.iter().map(TokenView::from).collect(),
         next: None,
@@ -379,7 +390,7 @@ pub async fn create_token(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<NewTokenRequest>,
 ) -> Result<(StatusCode, Json<NewTokenView>), Problem> {
-    let (t, secret) = accounts::create_token(&state.db, &viewer, &req.name).await?;
+    let (t, secret) = accounts::create_token(&state.ctx, &viewer, &req.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewTokenView {
@@ -401,6 +412,6 @@ pub async fn revoke_token(
     let id: i64 = id
         .parse()
         .map_err(|_| Problem::not_found(format!("You have no token {id}.")))?;
-    accounts::revoke_token(&state.db, &viewer, id).await?;
+    accounts::revoke_token(&state.ctx, &viewer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,12 +5,12 @@ use axum::extract::State;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::views::{MemberView, OrgSettingsView};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, OrgSettingsInput};
 use crate::state::AppState;
+use crate::views::{MemberView, OrgSettingsView};
 
 /// The org's settings.
 #[utoipa::path(get, path = "/admin/settings", tag = "admin",
@@ -25,7 +25,7 @@ pub async fn get_settings(
             AppError::Forbidden("Only owners and admins see the org's settings.".into()).into(),
         );
     }
-    let o = accounts::org_settings(&state.db).await?;
+    let o = accounts::org_settings(&state.ctx).await?;
     Ok(Json(OrgSettingsView::from(&o)))
 }
 
@@ -55,7 +55,7 @@ pub async fn update_settings(
         invite_policy: req.invite_policy,
         signup_domains: req.signup_domains,
     };
-    let o = accounts::update_org_settings(&state.db, &viewer, &input).await?;
+    let o = accounts::update_org_settings(&state.ctx, &viewer, &input).await?;
     Ok(Json(OrgSettingsView::from(&o)))
 }
 
@@ -84,12 +84,12 @@ pub async fn update_member(
     if !viewer.role().is_admin() {
         return Err(AppError::Forbidden("Only owners and admins manage members.".into()).into());
     }
-    let mut m = accounts::member(&state.db, &handle).await?;
+    let mut m = accounts::member(&state.ctx, &handle).await?;
     if let Some(role) = &req.role {
-        m = accounts::set_role(&state.db, &viewer, &handle, role).await?;
+        m = accounts::set_role(&state.ctx, &viewer, &handle, role).await?;
     }
     if let Some(d) = req.deactivated {
-        m = accounts::set_deactivated(&state.db, &viewer, &handle, d).await?;
+        m = accounts::set_deactivated(&state.ctx, &viewer, &handle, d).await?;
     }
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }

@@ -8,12 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::accounts::session_cookie;
-use super::views::{InvitationView, MemberView, Page, SessionView};
 use super::{ListQuery, decode_id_cursor};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, user_agent};
 use crate::http::problem::Problem;
 use crate::service::accounts::{self, InviteInput, SignupInput};
 use crate::state::AppState;
+use crate::views::{InvitationView, MemberView, Page, SessionView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,7 +40,7 @@ pub async fn create(
         role: req.role,
         message: req.message,
     };
-    let (inv, url) = accounts::invite(&state, &viewer, &input).await?;
+    let (inv, url) = accounts::invite(&state.ctx, &viewer, &input).await?;
     Ok((
         StatusCode::CREATED,
         Json(InvitationView::new(&inv, Some(url))),
@@ -58,7 +58,7 @@ pub async fn list(
 ) -> Result<Json<Page<InvitationView>>, Problem> {
     let limit = q.limit();
     let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
-    let invs = accounts::list_invitations(&state.db, &viewer, before, limit + 1).await?;
+    let invs = accounts::list_invitations(&state.ctx, &viewer, before, limit + 1).await?;
     let more = invs.len() as i64 > limit;
     let invs = &invs[..invs.len().min(limit as usize)];
     Ok(Json(Page {
@@ -81,7 +81,7 @@ pub async fn revoke(
     let id: i64 = id
         .parse()
         .map_err(|_| Problem::not_found(format!("There is no invitation {id} of yours.")))?;
-    accounts::revoke_invitation(&state.db, &viewer, id).await?;
+    accounts::revoke_invitation(&state.ctx, &viewer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -105,14 +105,14 @@ pub async fn preview(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Json<InvitationPreview>, Problem> {
-    let inv = accounts::open_invitation(&state.db, &token).await?;
+    let inv = accounts::open_invitation(&state.ctx, &token).await?;
     Ok(Json(InvitationPreview {
         email: inv.email,
         role: inv.role,
         inviter_handle: inv.inviter_handle,
         inviter_name: inv.inviter_name,
         message: inv.message,
-        expires_at: super::views::time(inv.expires_at),
+        expires_at: crate::views::time(inv.expires_at),
     }))
 }
 
@@ -143,8 +143,8 @@ pub async fn accept(
         email: String::new(),
         password: req.password,
     };
-    let member = accounts::accept_invitation(&state.db, &token, &input).await?;
-    let s = accounts::start_session(&state, member.id, &ip, user_agent(&headers)).await?;
+    let member = accounts::accept_invitation(&state.ctx, &token, &input).await?;
+    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),

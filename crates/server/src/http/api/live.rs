@@ -13,21 +13,20 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::service::social::{Announcement, Position, Stream};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use store::db::bus::Announcement;
-use store::social::{Position, Stream};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::social_views::ActivityView;
 use crate::http::extract::{ApiPath, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::accounts::{Standing, Viewer};
 use crate::service::social::{self as svc, StreamRequest};
 use crate::state::AppState;
+use crate::views::social::ActivityView;
 
 type Events = axum::response::Response;
 
@@ -112,7 +111,7 @@ impl Drop for Slot {
 /// Whether the viewer may go on receiving; a failed check closes the
 /// stream too (the client reconnects and is authenticated again).
 async fn still_holds(standing: &mut Standing, state: &AppState) -> bool {
-    match standing.holds(&state.db).await {
+    match standing.holds(&state.ctx.db).await {
         Ok(holds) => holds,
         Err(e) => {
             tracing::warn!(error = %e, "live stream could not check its viewer; closing it");
@@ -124,7 +123,7 @@ async fn still_holds(standing: &mut Standing, state: &AppState) -> bool {
 /// The viewer's standing as the stream starts: a credential that changed
 /// since the request was authenticated is "not logged in".
 async fn standing_of(state: &AppState, viewer: &Viewer) -> Result<Standing, Problem> {
-    Standing::of(&state.db, viewer)
+    Standing::of(&state.ctx, viewer)
         .await?
         .ok_or_else(Problem::unauthorized)
 }
@@ -170,7 +169,7 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
         }
         if !l.read_now {
             tokio::select! {
-                _ = l.state.stopping.cancelled() => return None,
+                _ = l.state.ctx.stopping.cancelled() => return None,
                 _ = l.slot.closed.cancelled() => return None,
                 r = l.rx.recv() => match r {
                     // Home wakes for deliveries to this member; other
@@ -190,7 +189,7 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
         }
         // Read until caught up (a read returns at most 100).
         let (rows, last, more) =
-            match svc::stream_after(&l.state.db, &l.viewer, &l.stream, l.last).await {
+            match svc::stream_after(&l.state.ctx, &l.viewer, &l.stream, l.last).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(error = %e, "live stream read failed; closing it");
@@ -224,19 +223,12 @@ async fn live(
 ) -> Result<Events, Problem> {
     let standing = standing_of(&state, &viewer).await?;
     // Subscribe before reading the position, so nothing falls in between.
-    let rx = state.db.subscribe();
-    let stream = {
-        let mut c = state
-            .db
-            .read()
-            .await
-            .map_err(crate::error::AppError::from)?;
-        svc::resolve_stream(&mut c, &viewer, which).await?
-    };
+    let rx = state.ctx.db.subscribe();
+    let stream = svc::stream_of(&state.ctx, &viewer, which).await?;
     let home = matches!(stream, Stream::Home);
     let (last, read_now) = match last_event_id(headers, home) {
         Some(p) => (p, true),
-        None => (svc::stream_position(&state.db, &stream).await?, false),
+        None => (svc::stream_position(&state.ctx, &stream).await?, false),
     };
     let slot = state.live.open(viewer.id());
     let l = Live {
@@ -353,7 +345,7 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
     loop {
         if !l.first {
             tokio::select! {
-                _ = l.state.stopping.cancelled() => return None,
+                _ = l.state.ctx.stopping.cancelled() => return None,
                 _ = l.slot.closed.cancelled() => return None,
                 r = l.rx.recv() => match r {
                     Ok(a) if !a.may_notify(l.viewer.id()) => continue,
@@ -367,7 +359,7 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
         if !still_holds(&mut l.standing, &l.state).await {
             return None;
         }
-        let unread = svc::unread_count(&l.state.db, &l.viewer).await.ok()?;
+        let unread = svc::unread_count(&l.state.ctx, &l.viewer).await.ok()?;
         if l.sent != Some(unread) {
             l.sent = Some(unread);
             let e = Event::default()
@@ -390,8 +382,8 @@ pub async fn notifications(
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Events, Problem> {
     let standing = standing_of(&state, &viewer).await?;
-    let rx = state.db.subscribe();
-    let position = svc::stream_position(&state.db, &Stream::Everything { guest: false })
+    let rx = state.ctx.db.subscribe();
+    let position = svc::stream_position(&state.ctx, &Stream::Everything { guest: false })
         .await?
         .0;
     let slot = state.live.open(viewer.id());

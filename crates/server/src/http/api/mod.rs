@@ -5,12 +5,10 @@
 pub mod accounts;
 pub mod admin;
 pub mod invitations;
+pub mod json;
 pub mod live;
 pub mod requests;
 pub mod social;
-pub mod social_views;
-pub mod stream_cache;
-pub mod views;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
@@ -196,7 +194,7 @@ pub fn bad_cursor() -> Problem {
 
 /// The API routes (relative to `/api/v1`) and the OpenAPI document.
 pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    let avatar_limit = state.settings.max_avatar_bytes + 1024;
+    let avatar_limit = state.ctx.settings.max_avatar_bytes + 1024;
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(accounts::setup_status, accounts::setup))
         .routes(routes!(accounts::login, accounts::logout))

@@ -1,13 +1,12 @@
 //! Conversations for action (requests, offers, acts), My work and to-dos.
 
+use crate::service::requests::{ActRow, RequestRow, TodoRow};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use store::requests::{ActRow, RequestRow, TodoRow};
 use utoipa::ToSchema;
 
-use super::views::{opt_time, time};
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::{AllowedAct, Problem};
 use crate::service::requests::{
@@ -15,6 +14,7 @@ use crate::service::requests::{
     TodoUpdated, WorkEntry,
 };
 use crate::state::AppState;
+use crate::views::{opt_time, time};
 
 fn request_id(s: &str) -> Result<i64, Problem> {
     s.parse()
@@ -229,10 +229,10 @@ pub async fn create_request(
         },
         message: req.message,
     };
-    let ids = svc::create(&state.db, &viewer, &input).await?;
+    let ids = svc::create(&state.ctx, &viewer, &input).await?;
     let mut items = Vec::new();
     for id in ids {
-        items.push(RequestView::from(&svc::get(&state.db, &viewer, id).await?));
+        items.push(RequestView::from(&svc::get(&state.ctx, &viewer, id).await?));
     }
     Ok((StatusCode::CREATED, Json(CreatedRequests { items })))
 }
@@ -247,7 +247,7 @@ pub async fn get_request(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RequestView>, Problem> {
-    let d = svc::get(&state.db, &viewer, request_id(&id)?).await?;
+    let d = svc::get(&state.ctx, &viewer, request_id(&id)?).await?;
     Ok(Json(RequestView::from(&d)))
 }
 
@@ -285,7 +285,7 @@ pub async fn make_act(
         terms: req.terms.map(TermsInput::from),
         version: req.version,
     };
-    let d = svc::act(&state.db, &viewer, request_id(&id)?, &input).await?;
+    let d = svc::act(&state.ctx, &viewer, request_id(&id)?, &input).await?;
     Ok(Json(RequestView::from(&d)))
 }
 
@@ -368,8 +368,8 @@ pub async fn my_work(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<WorkView>, Problem> {
-    let w = svc::work(&state.db, &viewer).await?;
-    let todos: Vec<TodoView> = svc::todos(&state.db, &viewer)
+    let w = svc::work(&state.ctx, &viewer).await?;
+    let todos: Vec<TodoView> = svc::todos(&state.ctx, &viewer)
         .await?
         .iter()
         .map(TodoView::from)
@@ -467,7 +467,7 @@ pub async fn list_todos(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<TodoList>, Problem> {
-    let items = svc::todos(&state.db, &viewer)
+    let items = svc::todos(&state.ctx, &viewer)
         .await?
         .iter()
         .map(TodoView::from)
@@ -511,7 +511,7 @@ pub async fn create_todo(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<TodoRequest>,
 ) -> Result<(StatusCode, Json<TodoView>), Problem> {
-    let t = svc::create_todo(&state.db, &viewer, &req.into()).await?;
+    let t = svc::create_todo(&state.ctx, &viewer, &req.into()).await?;
     Ok((StatusCode::CREATED, Json(TodoView::from(&t))))
 }
 
@@ -527,7 +527,7 @@ pub async fn update_todo(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<TodoRequest>,
 ) -> Result<Json<TodoView>, Problem> {
-    match svc::update_todo(&state.db, &viewer, &id, &req.into()).await? {
+    match svc::update_todo(&state.ctx, &viewer, &id, &req.into()).await? {
         TodoUpdated::Todo(t) => Ok(Json(TodoView::from(&t))),
         TodoUpdated::Promise(d) => {
             let r = &d.request;
@@ -556,7 +556,7 @@ pub async fn delete_todo(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::delete_todo(&state.db, &viewer, &id).await?;
+    svc::delete_todo(&state.ctx, &viewer, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -576,11 +576,11 @@ pub async fn issue_calendar(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<(StatusCode, Json<CalendarFeed>), Problem> {
-    let token = crate::service::calendar::issue(&state.db, &viewer).await?;
+    let token = crate::service::calendar::issue(&state.ctx, &viewer).await?;
     Ok((
         StatusCode::CREATED,
         Json(CalendarFeed {
-            url: format!("{}/api/v1/calendar/{token}.ics", state.base_url),
+            url: format!("{}/api/v1/calendar/{token}.ics", state.ctx.base_url),
         }),
     ))
 }
@@ -592,7 +592,7 @@ pub async fn revoke_calendar(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<StatusCode, Problem> {
-    crate::service::calendar::revoke(&state.db, &viewer).await?;
+    crate::service::calendar::revoke(&state.ctx, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -608,7 +608,7 @@ pub async fn calendar_feed(
 ) -> Result<axum::response::Response, Problem> {
     use axum::response::IntoResponse;
     let secret = file.strip_suffix(".ics").unwrap_or(&file);
-    let body = crate::service::calendar::feed(&state.db, secret, &state.base_url).await?;
+    let body = crate::service::calendar::feed(&state.ctx, secret, &state.ctx.base_url).await?;
     Ok((
         [
             (

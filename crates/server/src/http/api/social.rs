@@ -7,8 +7,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::social_views::*;
-use super::views::{LargeJson, Page, RawJson};
+use super::json::RawJson;
 use super::{ListQuery, decode_cursor, decode_id_cursor, encode_cursor};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
@@ -16,6 +15,8 @@ use crate::http::problem::Problem;
 use crate::service::accounts::Viewer;
 use crate::service::social::{self as svc, ItemInput, JoinOutcome, SpaceInput, StreamRequest};
 use crate::state::AppState;
+use crate::views::Page;
+use crate::views::social::*;
 use axum::response::{IntoResponse, Response};
 
 fn item_id(s: &str) -> Result<i64, Problem> {
@@ -25,6 +26,7 @@ fn item_id(s: &str) -> Result<i64, Problem> {
 
 fn mail_domain(state: &AppState) -> String {
     let host = state
+        .ctx
         .base_url
         .split("://")
         .nth(1)
@@ -63,7 +65,7 @@ pub async fn list_spaces(
         .transpose()?
         .unwrap_or_default();
     let spaces = svc::list_spaces(
-        &state.db,
+        &state.ctx,
         &viewer,
         q.mine.unwrap_or(false),
         &after,
@@ -117,7 +119,7 @@ pub async fn create_space(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<SpaceRequest>,
 ) -> Result<(StatusCode, Json<SpaceView>), Problem> {
-    let s = svc::create_space(&state.db, &viewer, &req.into()).await?;
+    let s = svc::create_space(&state.ctx, &viewer, &req.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(SpaceView::new(&s, &mail_domain(&state))),
@@ -133,7 +135,7 @@ pub async fn get_space(
     ApiViewer(viewer): ApiViewer,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<SpaceView>, Problem> {
-    let s = svc::get_space(&state.db, &viewer, &slug).await?;
+    let s = svc::get_space(&state.ctx, &viewer, &slug).await?;
     Ok(Json(SpaceView::new(&s, &mail_domain(&state))))
 }
 
@@ -147,7 +149,7 @@ pub async fn update_space(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<SpaceRequest>,
 ) -> Result<Json<SpaceView>, Problem> {
-    let s = svc::update_space(&state.db, &viewer, &slug, &req.into()).await?;
+    let s = svc::update_space(&state.ctx, &viewer, &slug, &req.into()).await?;
     Ok(Json(SpaceView::new(&s, &mail_domain(&state))))
 }
 
@@ -189,7 +191,7 @@ pub async fn join_space(
         })?
     };
     let message = req.message.unwrap_or_default();
-    let outcome = match svc::join_space(&state.db, &viewer, &slug, &message).await? {
+    let outcome = match svc::join_space(&state.ctx, &viewer, &slug, &message).await? {
         JoinOutcome::Joined => "joined",
         JoinOutcome::Requested => "requested",
         JoinOutcome::AlreadyMember => "already_member",
@@ -208,7 +210,7 @@ pub async fn leave_space(
     ApiViewer(viewer): ApiViewer,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::leave_space(&state.db, &viewer, &slug).await?;
+    svc::leave_space(&state.ctx, &viewer, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -224,7 +226,7 @@ pub async fn space_members(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     people_page(q, |after, limit| async move {
-        svc::space_members(&state.db, &viewer, &slug, &after, limit).await
+        svc::space_members(&state.ctx, &viewer, &slug, &after, limit).await
     })
     .await
 }
@@ -232,7 +234,7 @@ pub async fn space_members(
 async fn people_page<F, Fut>(q: ListQuery, fetch: F) -> Result<Json<Page<PersonView>>, Problem>
 where
     F: FnOnce(String, i64) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<store::social::Person>, AppError>>,
+    Fut: std::future::Future<Output = Result<Vec<svc::Person>, AppError>>,
 {
     let limit = q.limit();
     let after = q
@@ -273,7 +275,7 @@ pub async fn add_member(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> Result<Json<PersonView>, Problem> {
-    let p = svc::add_member(&state.db, &viewer, &slug, &req.handle, req.role.as_deref()).await?;
+    let p = svc::add_member(&state.ctx, &viewer, &slug, &req.handle, req.role.as_deref()).await?;
     Ok(Json(PersonView::from(&p)))
 }
 
@@ -286,7 +288,7 @@ pub async fn remove_member(
     ApiViewer(viewer): ApiViewer,
     ApiPath((slug, handle)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    svc::remove_member(&state.db, &viewer, &slug, &handle).await?;
+    svc::remove_member(&state.ctx, &viewer, &slug, &handle).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -300,7 +302,7 @@ pub async fn join_requests(
     ApiViewer(viewer): ApiViewer,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
-    let people = svc::join_requests(&state.db, &viewer, &slug).await?;
+    let people = svc::join_requests(&state.ctx, &viewer, &slug).await?;
     Ok(Json(Page {
         items: people.iter().map(PersonView::from).collect(),
         next: None,
@@ -325,14 +327,13 @@ pub async fn decide_request(
     ApiPath((slug, handle)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<StatusCode, Problem> {
-    svc::decide_request(&state.db, &viewer, &slug, &handle, req.approve).await?;
+    svc::decide_request(&state.ctx, &viewer, &slug, &handle, req.approve).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 // ---- streams ----
 
-/// A page of a stream (`Page<ActivityView>`): its entries' JSON comes from
-/// the stream cache where there is one.
+/// A page of a stream (`Page<ActivityView>`).
 async fn stream_page(
     state: &AppState,
     viewer: &Viewer,
@@ -341,26 +342,8 @@ async fn stream_page(
 ) -> Result<Response, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
     let cursor = |(a, b): (i64, i64)| encode_cursor(&format!("{a}-{b}"));
-    if let (Some(cache), Some(stamps)) = (&state.streams, state.db.stamps()) {
-        // Taken before the rows are read (see `store::db::stamps`).
-        let stamp = stamps.now();
-        let (rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), true).await?;
-        let json = cache
-            .page(&state.db, stamps, stamp, rows, next.map(cursor))
-            .await?;
-        return Ok(RawJson(json).into_response());
-    }
-    let (mut rows, next) = svc::stream(&state.db, viewer, which, before, q.limit(), false).await?;
-    svc::add_topics_and_recipients(&state.db, &mut rows).await?;
-    let reactions = crate::service::pages::reactions_of(&rows)?;
-    Ok(LargeJson(Page {
-        items: rows
-            .into_iter()
-            .map(|r| ActivityView::new(r, &reactions))
-            .collect(),
-        next: next.map(cursor),
-    })
-    .into_response())
+    let json = svc::stream_page(&state.ctx, viewer, which, before, q.limit(), cursor).await?;
+    Ok(RawJson(json).into_response())
 }
 
 fn decode_position(s: &str) -> Result<(i64, i64), Problem> {
@@ -474,8 +457,8 @@ async fn item_answer(
     viewer: &Viewer,
     id: i64,
 ) -> Result<Json<ItemView>, Problem> {
-    let d = svc::get_item(&state.db, viewer, id).await?;
-    let audience = svc::audience_of_item(&state.db, viewer, &d.item).await?;
+    let d = svc::get_item(&state.ctx, viewer, id).await?;
+    let audience = svc::audience_of_item(&state.ctx, viewer, &d.item).await?;
     Ok(Json(ItemView::detail(&d, &audience)))
 }
 
@@ -496,7 +479,7 @@ pub async fn create_item(
         body: req.body,
         ack_requested: req.ack_requested,
     };
-    let id = svc::create_item(&state.db, &viewer, &input).await?;
+    let id = svc::create_item(&state.ctx, &viewer, &input).await?;
     Ok((StatusCode::CREATED, item_answer(&state, &viewer, id).await?))
 }
 
@@ -532,7 +515,7 @@ pub async fn edit_item(
 ) -> Result<Json<ItemView>, Problem> {
     let id = item_id(&id)?;
     svc::edit_item(
-        &state.db,
+        &state.ctx,
         &viewer,
         id,
         req.title.as_deref(),
@@ -551,7 +534,7 @@ pub async fn delete_item(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::delete_item(&state.db, &viewer, item_id(&id)?).await?;
+    svc::delete_item(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -572,7 +555,7 @@ pub async fn item_revisions(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Page<RevisionView>>, Problem> {
-    let revs = svc::item_revisions(&state.db, &viewer, item_id(&id)?).await?;
+    let revs = svc::item_revisions(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(Json(Page {
         items: revs
             .iter()
@@ -580,7 +563,7 @@ pub async fn item_revisions(
                 title: r.title.clone(),
                 body: r.body.clone(),
                 edited_by: r.edited_by.clone(),
-                replaced_at: super::views::time(r.edited_at),
+                replaced_at: crate::views::time(r.edited_at),
             })
             .collect(),
         next: None,
@@ -614,14 +597,9 @@ pub async fn list_comments(
         .map(decode_id_cursor)
         .transpose()?
         .unwrap_or(0);
-    let comments = svc::comments(&state.db, &viewer, id, after, limit + 1).await?;
+    let (comments, reactions) =
+        svc::comments_with_reactions(&state.ctx, &viewer, id, after, limit + 1).await?;
     let more = comments.len() as i64 > limit;
-    let reactions = {
-        let mut c = state.db.read().await.map_err(AppError::from)?;
-        store::social::reaction_counts(&mut c, viewer.id(), &[id])
-            .await
-            .map_err(AppError::from)?
-    };
     let items: Vec<CommentView> = comments
         .iter()
         .take(limit as usize)
@@ -652,7 +630,7 @@ pub async fn add_comment(
     ApiJson(req): ApiJson<CommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>), Problem> {
     let id = item_id(&id)?;
-    let c = svc::add_comment(&state.db, &viewer, id, &req.body).await?;
+    let c = svc::add_comment(&state.ctx, &viewer, id, &req.body).await?;
     Ok((StatusCode::CREATED, Json(CommentView::new(&c, &[]))))
 }
 
@@ -684,7 +662,7 @@ pub async fn add_reaction(
     ApiJson(req): ApiJson<ReactionRequest>,
 ) -> Result<StatusCode, Problem> {
     let cid = comment_id(req.comment_id.as_deref())?;
-    svc::react(&state.db, &viewer, item_id(&id)?, cid, &req.emoji, true).await?;
+    svc::react(&state.ctx, &viewer, item_id(&id)?, cid, &req.emoji, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -706,7 +684,7 @@ pub async fn remove_reaction(
     ApiQuery(q): ApiQuery<ReactionQuery>,
 ) -> Result<StatusCode, Problem> {
     let cid = comment_id(q.comment_id.as_deref())?;
-    svc::react(&state.db, &viewer, item_id(&id)?, cid, &emoji, false).await?;
+    svc::react(&state.ctx, &viewer, item_id(&id)?, cid, &emoji, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -733,7 +711,7 @@ pub async fn follow(
     ApiJson(req): ApiJson<FollowRequest>,
 ) -> Result<StatusCode, Problem> {
     svc::follow(
-        &state.db,
+        &state.ctx,
         &viewer,
         &req.target_type,
         &req.target,
@@ -752,7 +730,7 @@ pub async fn unfollow(
     ApiViewer(viewer): ApiViewer,
     ApiPath((target_type, target)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    svc::unfollow(&state.db, &viewer, &target_type, &target).await?;
+    svc::unfollow(&state.ctx, &viewer, &target_type, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -767,7 +745,7 @@ pub async fn followers(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     people_page(q, |after, limit| async move {
-        svc::member_followers(&state.db, &handle, &after, limit).await
+        svc::member_followers(&state.ctx, &handle, &after, limit).await
     })
     .await
 }
@@ -807,7 +785,7 @@ pub async fn following(
         None => None,
     };
     let (items, next) =
-        svc::member_following_page(&state.db, &viewer, &handle, before, q.limit()).await?;
+        svc::member_following_page(&state.ctx, &viewer, &handle, before, q.limit()).await?;
     let next = next.map(|(at, key)| crate::http::api::encode_cursor(&format!("{at}\t{key}")));
     Ok(Json(Page {
         items: items
@@ -847,12 +825,12 @@ pub async fn audience(
     ApiQuery(q): ApiQuery<AudienceQuery>,
 ) -> Result<Json<AudienceView>, Problem> {
     let a = if let Some(slug) = q.space.as_deref().filter(|s| !s.is_empty()) {
-        svc::audience_for_space(&state.db, &viewer, slug).await?
+        svc::audience_for_space(&state.ctx, &viewer, slug).await?
     } else if let Some(d) = q.direct.as_deref().filter(|d| !d.is_empty()) {
         let handles: Vec<String> = d.split(',').map(str::to_owned).collect();
-        svc::audience_for_direct(&state.db, &viewer, &handles).await?
+        svc::audience_for_direct(&state.ctx, &viewer, &handles).await?
     } else if q.profile.is_some() {
-        svc::audience_for_profile(&state.db).await?
+        svc::audience_for_profile(&state.ctx).await?
     } else {
         return Err(AppError::invalid(
             "space",
@@ -874,7 +852,7 @@ pub async fn notifications(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<NotificationPage>, Problem> {
     let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
-    let (rows, unread, next) = svc::notifications(&state.db, &viewer, before, q.limit()).await?;
+    let (rows, unread, next) = svc::notifications(&state.ctx, &viewer, before, q.limit()).await?;
     Ok(Json(NotificationPage {
         items: rows
             .into_iter()
@@ -926,9 +904,9 @@ pub async fn mark_read(
             })
         })
         .collect::<Result<_, _>>()?;
-    svc::mark_read(&state.db, &viewer, Some(&ids)).await?;
+    svc::mark_read(&state.ctx, &viewer, Some(&ids)).await?;
     Ok(Json(UnreadView {
-        unread: svc::unread_count(&state.db, &viewer).await?,
+        unread: svc::unread_count(&state.ctx, &viewer).await?,
     }))
 }
 
@@ -939,9 +917,9 @@ pub async fn mark_all_read(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<UnreadView>, Problem> {
-    svc::mark_read(&state.db, &viewer, None).await?;
+    svc::mark_read(&state.ctx, &viewer, None).await?;
     Ok(Json(UnreadView {
-        unread: svc::unread_count(&state.db, &viewer).await?,
+        unread: svc::unread_count(&state.ctx, &viewer).await?,
     }))
 }
 
@@ -955,7 +933,7 @@ pub async fn mark_seen(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::mark_seen(&state.db, &viewer, item_id(&id)?).await?;
+    svc::mark_seen(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -975,7 +953,7 @@ pub async fn seen(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SeenView>, Problem> {
-    let (count, people) = svc::seen(&state.db, &viewer, item_id(&id)?).await?;
+    let (count, people) = svc::seen(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(Json(SeenView {
         count,
         people: people.iter().map(PersonView::from).collect(),
@@ -1003,7 +981,7 @@ pub async fn acknowledge(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::acknowledge(&state.db, &viewer, item_id(&id)?).await?;
+    svc::acknowledge(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -1015,7 +993,7 @@ pub async fn acknowledgements(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AcksView>, Problem> {
-    let a = svc::acknowledgements(&state.db, &viewer, item_id(&id)?).await?;
+    let a = svc::acknowledgements(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(Json(AcksView {
         count: a.count,
         me: a.me,
@@ -1040,7 +1018,7 @@ pub async fn suggestions(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<SuggestionsView>, Problem> {
-    let (people, spaces) = svc::suggestions(&state.db, &viewer).await?;
+    let (people, spaces) = svc::suggestions(&state.ctx, &viewer).await?;
     let domain = mail_domain(&state);
     Ok(Json(SuggestionsView {
         people: people.iter().map(PersonView::from).collect(),

@@ -180,7 +180,7 @@ pub struct ComposerV {
 
 fn composer(
     v: &Viewer,
-    spaces: &[store::social::Space],
+    spaces: &[crate::service::social::Space],
     selected: Option<&str>,
     audience: String,
 ) -> ComposerV {
@@ -258,7 +258,7 @@ pub async fn compose(
             );
         }
     }
-    done(svc::create_item(&state.db, &v, &input).await, &f.back)
+    done(svc::create_item(&state.ctx, &v, &input).await, &f.back)
 }
 
 // ---- home ----
@@ -307,7 +307,7 @@ async fn home_page(
     q: &StreamQuery,
 ) -> Result<HomePage, AppError> {
     let filter = HomeFilter::parse(q.filter.as_deref().unwrap_or("all"));
-    let h = pages::home(&state.db, v, filter, q.before.as_deref(), PAGE).await?;
+    let h = pages::home(&state.ctx, v, filter, q.before.as_deref(), PAGE).await?;
     let tabs = [
         ("All", HomeFilter::All),
         ("People", HomeFilter::People),
@@ -392,7 +392,7 @@ pub async fn invite_from_home(
         email: f.email.clone(),
         ..Default::default()
     };
-    let result = accounts::invite(&state, &v, &input).await;
+    let result = accounts::invite(&state.ctx, &v, &input).await;
     let mut page = match home_page(&state, &v, &uri, &StreamQuery::default()).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
@@ -454,7 +454,7 @@ pub async fn entry_fragment(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let filter = HomeFilter::parse(q.filter.as_deref().unwrap_or("all"));
-    match pages::entry(&state.db, &v, id).await {
+    match pages::entry(&state.ctx, &v, id).await {
         Ok(Some(e)) => {
             let entries: Vec<EntryV> = e
                 .rows
@@ -501,7 +501,7 @@ pub async fn comments_fragment(
     let Some(v) = viewer(&state, &headers).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match pages::comments_after(&state.db, &v, id, q.after.unwrap_or(0)).await {
+    match pages::comments_after(&state.ctx, &v, id, q.after.unwrap_or(0)).await {
         Ok((comments, reactions)) => render(
             StatusCode::OK,
             &CommentsFragment {
@@ -557,7 +557,7 @@ pub async fn item(
     let Ok(id) = id.parse::<i64>() else {
         return error_page(AppError::NotFound(format!("There is no item {id}.")), "/");
     };
-    let p = match pages::item(&state.db, &v, id).await {
+    let p = match pages::item(&state.ctx, &v, id).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
@@ -614,7 +614,7 @@ pub async fn comment(
         Err(r) => return r,
     };
     let back = back_to(&headers, &f.back, &format!("/items/{id}"));
-    match svc::add_comment(&state.db, &v, id, &f.body).await {
+    match svc::add_comment(&state.ctx, &v, id, &f.body).await {
         Ok(c) if back.starts_with("/items/") => {
             Redirect::to(&format!("{}#c{}", safe_next(&back), c.id)).into_response()
         }
@@ -649,7 +649,7 @@ pub async fn react(
         Some('+') => (true, &f.r[1..]),
         _ => (true, f.r.as_str()),
     };
-    let r = svc::react(&state.db, &v, id, cid, emoji, add).await;
+    let r = svc::react(&state.ctx, &v, id, cid, emoji, add).await;
     done(r, &back_to(&headers, "", &format!("/items/{id}")))
 }
 
@@ -671,7 +671,7 @@ pub async fn acknowledge(
         Err(r) => return r,
     };
     done(
-        svc::acknowledge(&state.db, &v, id).await,
+        svc::acknowledge(&state.ctx, &v, id).await,
         &format!("/items/{id}#ack"),
     )
 }
@@ -696,7 +696,7 @@ pub async fn edit_item(
         Err(r) => return r,
     };
     done(
-        svc::edit_item(&state.db, &v, id, Some(&f.title), Some(&f.body)).await,
+        svc::edit_item(&state.ctx, &v, id, Some(&f.title), Some(&f.body)).await,
         &format!("/items/{id}"),
     )
 }
@@ -713,7 +713,7 @@ pub async fn delete_item(
         Err(r) => return r,
     };
     done(
-        svc::delete_item(&state.db, &v, id).await,
+        svc::delete_item(&state.ctx, &v, id).await,
         &format!("/items/{id}"),
     )
 }
@@ -742,9 +742,9 @@ pub async fn follow(
         Err(r) => return r,
     };
     let r = if f.level == "none" {
-        svc::unfollow(&state.db, &v, &f.target_type, &f.target).await
+        svc::unfollow(&state.ctx, &v, &f.target_type, &f.target).await
     } else {
-        svc::follow(&state.db, &v, &f.target_type, &f.target, &f.level).await
+        svc::follow(&state.ctx, &v, &f.target_type, &f.target, &f.level).await
     };
     done(r, &f.back)
 }
@@ -769,7 +769,7 @@ pub async fn spaces(State(state): State<AppState>, headers: HeaderMap, uri: Uri)
         Ok(v) => v,
         Err(r) => return r,
     };
-    match pages::spaces(&state.db, &v).await {
+    match pages::spaces(&state.ctx, &v).await {
         Ok(p) => render(
             StatusCode::OK,
             &SpacesPage {
@@ -819,14 +819,14 @@ pub async fn create_space(
         visibility: Some(f.visibility.clone()),
         archived: None,
     };
-    match svc::create_space(&state.db, &v, &input).await {
+    match svc::create_space(&state.ctx, &v, &input).await {
         Ok(s) => Redirect::to(&format!("/spaces/{}", s.slug)).into_response(),
         Err(e) => {
             let (status, errors) = match form_errors(e) {
                 Ok(x) => x,
                 Err(r) => return r,
             };
-            match pages::spaces(&state.db, &v).await {
+            match pages::spaces(&state.ctx, &v).await {
                 Ok(p) => render(
                     status,
                     &SpacesPage {
@@ -879,7 +879,7 @@ async fn space_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::space(&state.db, &v, slug, before, PAGE).await {
+    let p = match pages::space(&state.ctx, &v, slug, before, PAGE).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/spaces"),
     };
@@ -985,7 +985,7 @@ pub async fn join_space(
         Err(r) => return r,
     };
     done(
-        svc::join_space(&state.db, &v, &slug, &f.message).await,
+        svc::join_space(&state.ctx, &v, &slug, &f.message).await,
         &format!("/spaces/{slug}"),
     )
 }
@@ -1002,7 +1002,7 @@ pub async fn leave_space(
         Err(r) => return r,
     };
     done(
-        svc::leave_space(&state.db, &v, &slug).await,
+        svc::leave_space(&state.ctx, &v, &slug).await,
         &format!("/spaces/{slug}"),
     )
 }
@@ -1026,7 +1026,7 @@ pub async fn update_space(
         archived: Some(f.archived.is_some()),
     };
     done(
-        svc::update_space(&state.db, &v, &slug, &input).await,
+        svc::update_space(&state.ctx, &v, &slug, &input).await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -1054,7 +1054,7 @@ pub async fn add_space_member(
     let handle = f.handle.trim().trim_start_matches('@').to_owned();
     let role = (!f.role.is_empty()).then_some(f.role.as_str());
     done(
-        svc::add_member(&state.db, &v, &slug, &handle, role).await,
+        svc::add_member(&state.ctx, &v, &slug, &handle, role).await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -1071,7 +1071,7 @@ pub async fn remove_space_member(
         Err(r) => return r,
     };
     done(
-        svc::remove_member(&state.db, &v, &slug, &handle).await,
+        svc::remove_member(&state.ctx, &v, &slug, &handle).await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -1095,7 +1095,7 @@ pub async fn decide_request(
         Err(r) => return r,
     };
     done(
-        svc::decide_request(&state.db, &v, &slug, &handle, f.decision == "approve").await,
+        svc::decide_request(&state.ctx, &v, &slug, &handle, f.decision == "approve").await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -1127,7 +1127,7 @@ pub async fn topic(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::topic(&state.db, &v, &tag, q.before.as_deref(), PAGE).await {
+    let p = match pages::topic(&state.ctx, &v, &tag, q.before.as_deref(), PAGE).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
@@ -1185,7 +1185,7 @@ async fn profile_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::profile(&state.db, &v, handle, before, PAGE, tab == "following").await {
+    let p = match pages::profile(&state.ctx, &v, handle, before, PAGE, tab == "following").await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/directory"),
     };
@@ -1292,7 +1292,7 @@ pub async fn directory(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::directory(&state.db, &v, q.after.as_deref()).await {
+    let p = match pages::directory(&state.ctx, &v, q.after.as_deref()).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
@@ -1367,7 +1367,7 @@ pub async fn notifications(
         Err(r) => return r,
     };
     let before = q.before.as_deref().and_then(|b| b.parse().ok());
-    let p = match pages::notifications(&state.db, &v, before).await {
+    let p = match pages::notifications(&state.ctx, &v, before).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
@@ -1507,7 +1507,7 @@ pub async fn mark_read(
         Ok(v) => v,
         Err(r) => return r,
     };
-    done(svc::mark_read(&state.db, &v, None).await, "/notifications")
+    done(svc::mark_read(&state.ctx, &v, None).await, "/notifications")
 }
 
 // ---- settings ----
@@ -1524,7 +1524,7 @@ pub struct TokenV {
 #[template(path = "settings.html")]
 pub struct SettingsPage {
     s: ShellV,
-    me: store::accounts::Member,
+    me: crate::service::accounts::Member,
     tokens: Vec<TokenV>,
     notice: Option<String>,
     new_token: Option<String>,
@@ -1557,14 +1557,14 @@ async fn settings_page_with(
     errors: Vec<String>,
 ) -> Response {
     // Read the member again: an action may just have changed them.
-    let me = accounts::member(&state.db, &v.member.handle)
+    let me = accounts::member(&state.ctx, &v.member.handle)
         .await
         .unwrap_or_else(|_| v.member.clone());
     let v = Viewer {
         member: me.clone(),
         auth: v.auth.clone(),
     };
-    match pages::settings(&state.db, &v).await {
+    match pages::settings(&state.ctx, &v).await {
         Ok(p) => render(
             status,
             &SettingsPage {
@@ -1646,7 +1646,7 @@ pub async fn save_profile(
         about: Some(f.about),
         time_zone: (!f.time_zone.trim().is_empty()).then_some(f.time_zone),
     };
-    let r = accounts::update_profile(&state.db, &v, &input).await;
+    let r = accounts::update_profile(&state.ctx, &v, &input).await;
     settings_after(&state, &v, r, "Profile saved.").await
 }
 
@@ -1677,7 +1677,7 @@ pub async fn upload_avatar(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::set_avatar(&state.db, &v, &bytes, state.settings.max_avatar_bytes).await;
+    let r = accounts::set_avatar(&state.ctx, &v, &bytes, state.ctx.settings.max_avatar_bytes).await;
     settings_after(&state, &v, r, "Picture saved.").await
 }
 
@@ -1691,7 +1691,7 @@ pub async fn remove_avatar(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::remove_avatar(&state.db, &v).await;
+    let r = accounts::remove_avatar(&state.ctx, &v).await;
     settings_after(&state, &v, r, "Picture removed.").await
 }
 
@@ -1716,7 +1716,7 @@ pub async fn change_password(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::change_password(&state.db, &v, &f.current_password, &f.new_password).await;
+    let r = accounts::change_password(&state.ctx, &v, &f.current_password, &f.new_password).await;
     let said = match r {
         Ok(0) => "Password changed. Your other logins have ended.".to_owned(),
         Ok(1) => "Password changed. Your other logins have ended, and your API token was revoked: create a new one below if a script needs it.".to_owned(),
@@ -1743,7 +1743,7 @@ pub async fn create_token(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match accounts::create_token(&state.db, &v, &f.name).await {
+    match accounts::create_token(&state.ctx, &v, &f.name).await {
         Ok((_, token)) => {
             settings_page(
                 &state,
@@ -1770,7 +1770,7 @@ pub async fn revoke_token(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::revoke_token(&state.db, &v, id).await;
+    let r = accounts::revoke_token(&state.ctx, &v, id).await;
     settings_after(&state, &v, r, "Token revoked: it no longer works.").await
 }
 
@@ -1784,9 +1784,9 @@ pub async fn issue_calendar(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match crate::service::calendar::issue(&state.db, &v).await {
+    match crate::service::calendar::issue(&state.ctx, &v).await {
         Ok(token) => {
-            let url = format!("{}/api/v1/calendar/{token}.ics", state.base_url);
+            let url = format!("{}/api/v1/calendar/{token}.ics", state.ctx.base_url);
             settings_page_with(
                 &state,
                 &v,
@@ -1811,7 +1811,7 @@ pub async fn revoke_calendar(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = crate::service::calendar::revoke(&state.db, &v).await;
+    let r = crate::service::calendar::revoke(&state.ctx, &v).await;
     settings_after(
         &state,
         &v,
@@ -1861,11 +1861,11 @@ async fn admin_page(
     invite_link: Option<String>,
     errors: Vec<String>,
 ) -> Response {
-    let p = match pages::admin(&state.db, v).await {
+    let p = match pages::admin(&state.ctx, v).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
-    let now = store::now_micros();
+    let now = jiff::Timestamp::now().as_microsecond();
     let page = AdminPage {
         notice,
         errors,
@@ -1956,7 +1956,7 @@ pub async fn admin_settings(
         invite_policy: Some(f.invite_policy),
         signup_domains: Some(f.signup_domains),
     };
-    let r = accounts::update_org_settings(&state.db, &v, &input).await;
+    let r = accounts::update_org_settings(&state.ctx, &v, &input).await;
     admin_after(&state, &v, r, "Settings saved.".into()).await
 }
 
@@ -1985,7 +1985,7 @@ pub async fn admin_invite(
         role: Some(f.role),
         message: (!f.message.trim().is_empty()).then_some(f.message),
     };
-    match accounts::invite(&state, &v, &input).await {
+    match accounts::invite(&state.ctx, &v, &input).await {
         Ok((inv, link)) => {
             admin_page(
                 &state,
@@ -2012,7 +2012,7 @@ pub async fn admin_revoke_invitation(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::revoke_invitation(&state.db, &v, id).await;
+    let r = accounts::revoke_invitation(&state.ctx, &v, id).await;
     admin_after(&state, &v, r, "Invitation withdrawn.".into()).await
 }
 
@@ -2036,12 +2036,12 @@ pub async fn admin_member(
         Err(r) => return r,
     };
     if let Some(role) = f.role {
-        let r = accounts::set_role(&state.db, &v, &handle, &role).await;
+        let r = accounts::set_role(&state.ctx, &v, &handle, &role).await;
         let msg = format!("@{handle} is now {role}.");
         return admin_after(&state, &v, r, msg).await;
     }
     let off = f.deactivate.as_deref() == Some("1");
-    let r = accounts::set_deactivated(&state.db, &v, &handle, off).await;
+    let r = accounts::set_deactivated(&state.ctx, &v, &handle, off).await;
     let msg = format!(
         "@{handle} is {}.",
         if off { "deactivated" } else { "active again" }

@@ -9,6 +9,7 @@ mod app;
 mod views;
 mod work;
 
+use crate::service::accounts::Invitation;
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
@@ -16,7 +17,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use store::accounts::Invitation;
 
 use crate::error::AppError;
 use crate::http::api::accounts::{clear_cookie, session_cookie};
@@ -184,7 +184,7 @@ fn with_cookie(cookie: String, to: &str) -> Response {
 }
 
 async fn org_name(state: &AppState) -> String {
-    accounts::org_settings(&state.db)
+    accounts::org_settings(&state.ctx)
         .await
         .map(|o| o.org_name)
         .unwrap_or_else(|_| "Chorus".into())
@@ -235,7 +235,7 @@ struct TokenQuery {
 
 async fn setup_page(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
     let token = q.token.unwrap_or_default();
-    let valid = accounts::setup_token_valid(&state.db, &token)
+    let valid = accounts::setup_token_valid(&state.ctx, &token)
         .await
         .unwrap_or(false);
     let page = SetupPage {
@@ -280,8 +280,8 @@ async fn setup_submit(
         password: f.password,
     };
     let result = async {
-        let m = accounts::complete_setup(&state.db, &f.token, &input).await?;
-        accounts::start_session(&state, m.id, &ip, user_agent(&headers)).await
+        let m = accounts::complete_setup(&state.ctx, &f.token, &input).await?;
+        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
@@ -353,13 +353,13 @@ async fn login_page(
     if viewer(&state, &headers).await.is_some() {
         return Redirect::to("/").into_response();
     }
-    let notice = match accounts::setup_needed(&state.db).await {
+    let notice = match accounts::setup_needed(&state.ctx).await {
         Ok(true) => Some(
             "Chorus has no owner yet: open the setup link that `chorus serve` printed.".to_owned(),
         ),
         _ => None,
     };
-    let org = accounts::org_settings(&state.db).await.ok();
+    let org = accounts::org_settings(&state.ctx).await.ok();
     let page = LoginPage {
         org_name: org
             .as_ref()
@@ -390,7 +390,7 @@ async fn login_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    match accounts::login(&state, &f.login, &f.password, &ip, user_agent(&headers)).await {
+    match accounts::login(&state.ctx, &f.login, &f.password, &ip, user_agent(&headers)).await {
         Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
         Err(e) => {
             let retry_after = match &e {
@@ -433,7 +433,7 @@ async fn logout(
         if let Err(r) = check_csrf(&v, &f.csrf) {
             return r;
         }
-        if let Err(e) = accounts::logout(&state.db, &v).await {
+        if let Err(e) = accounts::logout(&state.ctx, &v).await {
             return e.into_response();
         }
     }
@@ -456,7 +456,7 @@ struct SignupPage {
 }
 
 async fn signup_page(State(state): State<AppState>) -> Response {
-    match accounts::org_settings(&state.db).await {
+    match accounts::org_settings(&state.ctx).await {
         Ok(org) => render(
             StatusCode::OK,
             &SignupPage {
@@ -495,15 +495,15 @@ async fn signup_submit(
         password: f.password,
     };
     let result = async {
-        let m = accounts::self_signup(&state.db, &input).await?;
-        accounts::start_session(&state, m.id, &ip, user_agent(&headers)).await
+        let m = accounts::self_signup(&state.ctx.db, &input).await?;
+        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
         Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
         Err(e) => match form_errors(e) {
             Ok((status, errors)) => {
-                let org = accounts::org_settings(&state.db).await.ok();
+                let org = accounts::org_settings(&state.ctx).await.ok();
                 let page = SignupPage {
                     off: org
                         .as_ref()
@@ -543,7 +543,7 @@ struct InvitePage {
 
 async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let org_name = org_name(&state).await;
-    match accounts::open_invitation(&state.db, &token).await {
+    match accounts::open_invitation(&state.ctx, &token).await {
         Ok(inv) => render(
             StatusCode::OK,
             &InvitePage {
@@ -592,15 +592,15 @@ async fn invite_submit(
         password: f.password,
     };
     let result = async {
-        let m = accounts::accept_invitation(&state.db, &token, &input).await?;
-        accounts::start_session(&state, m.id, &ip, user_agent(&headers)).await
+        let m = accounts::accept_invitation(&state.ctx, &token, &input).await?;
+        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
         Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
         Err(e) => {
             let org_name = org_name(&state).await;
-            let invitation = accounts::open_invitation(&state.db, &token).await;
+            let invitation = accounts::open_invitation(&state.ctx, &token).await;
             match form_errors(e) {
                 Ok((status, errors)) => {
                     let page = match invitation {

@@ -2,8 +2,8 @@
 //! structs (names, avatars, relative times, places), so templates only
 //! read fields.
 
-use store::accounts::Member;
-use store::social::{ActivityRow, CommentRow, ItemRow, Person, Space};
+use crate::service::accounts::Member;
+use crate::service::social::{ActivityRow, CommentRow, ItemRow, Person, Space};
 
 use crate::service::accounts::Viewer;
 use crate::service::pages::{Reactions, Shell};
@@ -111,7 +111,7 @@ pub struct Ago {
 
 impl Ago {
     pub fn new(micros: i64) -> Ago {
-        let now = store::now_micros();
+        let now = jiff::Timestamp::now().as_microsecond();
         let secs = (now - micros).max(0) / 1_000_000;
         let ts = jiff::Timestamp::from_microsecond(micros).unwrap_or_default();
         let dt = ts.to_zoned(jiff::tz::TimeZone::UTC);
@@ -137,7 +137,7 @@ pub struct ReactionV {
 }
 
 fn reactions_for(all: &Reactions, item: i64, comment: i64) -> Vec<ReactionV> {
-    store::social::reactions_on(all, item, comment)
+    crate::service::social::reactions_on(all, item, comment)
         .map(|(emoji, count, me)| ReactionV {
             emoji: emoji.to_owned(),
             count,

@@ -89,9 +89,9 @@ pub async fn work_page(State(state): State<AppState>, headers: HeaderMap, uri: U
         Err(r) => return r,
     };
     let (shell, w, todos) = match tokio::try_join!(
-        pages::shell(&state.db, &v),
-        svc::work(&state.db, &v),
-        svc::todos(&state.db, &v)
+        pages::shell(&state.ctx, &v),
+        svc::work(&state.ctx, &v),
+        svc::todos(&state.ctx, &v)
     ) {
         Ok(x) => x,
         Err(e) => return error_page(e, "/"),
@@ -228,7 +228,7 @@ pub async fn request_page(
     };
     let id: i64 = id.parse().unwrap_or(-1);
     let (shell, d) =
-        match tokio::try_join!(pages::shell(&state.db, &v), svc::get(&state.db, &v, id)) {
+        match tokio::try_join!(pages::shell(&state.ctx, &v), svc::get(&state.ctx, &v, id)) {
             Ok(x) => x,
             Err(e) => return error_page(e, "/work"),
         };
@@ -317,7 +317,7 @@ pub async fn create_request(
         },
         message: None,
     };
-    match svc::create(&state.db, &v, &input).await {
+    match svc::create(&state.ctx, &v, &input).await {
         Ok(ids) if ids.len() == 1 => Redirect::to(&format!("/requests/{}", ids[0])).into_response(),
         Ok(_) => Redirect::to("/work").into_response(),
         Err(e) => error_page(e, "/work"),
@@ -362,7 +362,7 @@ pub async fn act(
         terms,
         version: f.version,
     };
-    done(svc::act(&state.db, &v, id, &input).await, &back)
+    done(svc::act(&state.ctx, &v, id, &input).await, &back)
 }
 
 #[derive(Deserialize)]
@@ -392,7 +392,7 @@ pub async fn create_todo(
         shared: Some(f.shared.is_some()),
         ..Default::default()
     };
-    done(svc::create_todo(&state.db, &v, &input).await, "/work")
+    done(svc::create_todo(&state.ctx, &v, &input).await, "/work")
 }
 
 #[derive(Deserialize)]
@@ -415,11 +415,11 @@ pub async fn toggle_todo(
         Err(r) => return r,
     };
     if f.done == "delete" {
-        return done(svc::delete_todo(&state.db, &v, &id).await, "/work");
+        return done(svc::delete_todo(&state.ctx, &v, &id).await, "/work");
     }
     let input = TodoInput {
         completed: Some(f.done == "1"),
         ..Default::default()
     };
-    done(svc::update_todo(&state.db, &v, &id, &input).await, "/work")
+    done(svc::update_todo(&state.ctx, &v, &id, &input).await, "/work")
 }

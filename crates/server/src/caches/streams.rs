@@ -30,9 +30,9 @@ use quick_cache::sync::Cache;
 use store::db::stamps::{Stamps, Table};
 use store::social::{self as q, ActivityRow};
 
-use super::social_views::{ActivityView, reactions_view};
 use crate::error::AppResult;
 use crate::service::pages::Reactions;
+use crate::views::social::{ActivityView, reactions_view};
 
 /// Renderings by activity id, weighed by their bytes.
 pub struct StreamCache {
@@ -257,8 +257,8 @@ mod tests {
     use store::social::{ActivityRow, ItemRow, Person};
 
     use super::{Entry, write_page};
-    use crate::http::api::social_views::ActivityView;
-    use crate::http::api::views::Page;
+    use crate::views::Page;
+    use crate::views::social::ActivityView;
 
     fn person(id: i64, handle: &str) -> Person {
         Person {

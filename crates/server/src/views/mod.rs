@@ -1,4 +1,7 @@
-//! JSON shapes the API returns. Ids are strings, times RFC 3339 in UTC.
+//! JSON shapes of what the services return, as the API sends them. Ids
+//! are strings, times RFC 3339 in UTC.
+
+pub mod social;
 
 use serde::Serialize;
 use store::accounts::{ApiToken, Invitation, Member};
@@ -14,47 +17,6 @@ pub fn time(micros: i64) -> String {
 
 pub fn opt_time(micros: Option<i64>) -> Option<String> {
     micros.map(time)
-}
-
-/// A JSON response serialised into one buffer sized for a stream page (tens
-/// of kilobytes), instead of a small buffer that grows and copies as it
-/// goes: stream pages are the most requested bodies.
-pub struct LargeJson<T>(pub T);
-
-impl<T: Serialize> axum::response::IntoResponse for LargeJson<T> {
-    fn into_response(self) -> axum::response::Response {
-        let mut buf = Vec::with_capacity(32 * 1024);
-        match serde_json::to_writer(&mut buf, &self.0) {
-            Ok(()) => (
-                [(
-                    axum::http::header::CONTENT_TYPE,
-                    axum::http::HeaderValue::from_static("application/json"),
-                )],
-                buf,
-            )
-                .into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "could not serialise a response");
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
-        }
-    }
-}
-
-/// A JSON body written already (a stream page from rendered entries).
-pub struct RawJson(pub Vec<u8>);
-
-impl axum::response::IntoResponse for RawJson {
-    fn into_response(self) -> axum::response::Response {
-        (
-            [(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            )],
-            self.0,
-        )
-            .into_response()
-    }
 }
 
 /// A page of a list; pass `next` back as `before` for the following page.

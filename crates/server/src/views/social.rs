@@ -7,7 +7,7 @@ use store::social::{
 };
 use utoipa::ToSchema;
 
-use super::views::{opt_time, time};
+use super::{opt_time, time};
 use crate::service::social::{AudienceSummary, ItemDetail};
 
 #[derive(Debug, Serialize, ToSchema)]

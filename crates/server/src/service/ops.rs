@@ -1,0 +1,30 @@
+//! What operating the server needs from below: the health check and the
+//! per-request statement count.
+
+use std::cell::Cell;
+use std::future::Future;
+
+use crate::context::Ctx;
+use crate::error::AppResult;
+
+/// Requests slower than this are logged (the store's threshold for slow
+/// statements too).
+pub const SLOW: std::time::Duration = store::db::SLOW;
+
+/// Runs `f`, counting the statements it sends to the database
+/// (`store::db::QUERY_COUNT`, which tests read through `X-Query-Count`).
+pub async fn counting_queries<F: Future>(f: F) -> (F::Output, u32) {
+    store::db::QUERY_COUNT
+        .scope(Cell::new(0), async move {
+            let out = f.await;
+            (out, store::db::QUERY_COUNT.with(Cell::get))
+        })
+        .await
+}
+
+/// Whether the database answers.
+pub async fn healthy(ctx: &Ctx) -> AppResult<()> {
+    let mut c = ctx.db.read().await?;
+    c.query_one("SELECT 1", store::params![]).await?;
+    Ok(())
+}
