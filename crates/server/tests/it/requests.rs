@@ -613,7 +613,7 @@ async fn page_text(app: &TestApp, path: &str) -> String {
     let res = app.page(path).await;
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     let html = res.text().await.unwrap();
-    domain::safety::assert_safe_page(&html);
+    test_support::safety::assert_safe_page(&html);
     html
 }
 
@@ -963,7 +963,7 @@ async fn calendar_feed_parses(b: Backend) {
     let res = form(&p.b, "/settings/calendar", &[]).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let html = res.text().await.unwrap();
-    domain::safety::assert_safe_page(&html);
+    test_support::safety::assert_safe_page(&html);
     let marker = "<code id=\"calendar-url\">";
     let at = html.find(marker).expect("the page shows the address") + marker.len();
     let url = html[at..].split('<').next().unwrap().to_owned();

@@ -884,7 +884,7 @@ async fn xss_corpus_never_reaches_html(b: Backend) {
     let id = owner.post_item(json!({"body": "thread"})).await;
     for p in payloads {
         let item = expect(owner.post("/items", json!({"title": p.lines().next().unwrap_or("").chars().take(200).collect::<String>(), "body": p})).await, StatusCode::CREATED).await;
-        domain::safety::assert_safe_html(item["body_html"].as_str().unwrap());
+        test_support::safety::assert_safe_html(item["body_html"].as_str().unwrap());
         let c = expect(
             owner
                 .post(&format!("/items/{id}/comments"), json!({"body": p}))
@@ -892,7 +892,7 @@ async fn xss_corpus_never_reaches_html(b: Backend) {
             StatusCode::CREATED,
         )
         .await;
-        domain::safety::assert_safe_html(c["body_html"].as_str().unwrap());
+        test_support::safety::assert_safe_html(c["body_html"].as_str().unwrap());
     }
     owner.stop().await;
 }
