@@ -24,15 +24,7 @@ fn item_id(s: &str) -> Result<i64, Problem> {
 }
 
 fn mail_domain(state: &AppState) -> String {
-    let host = state
-        .base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or("localhost")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("localhost");
-    host.to_owned()
+    crate::config::host_of(&state.base_url).unwrap_or_else(|| "localhost".to_owned())
 }
 
 // ---- spaces ----
