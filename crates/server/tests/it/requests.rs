@@ -937,6 +937,13 @@ async fn calendar_feed_parses(b: Backend) {
         unfolded.contains("SUMMARY:Due: Budget\\, final\\; v2"),
         "escaped on the wire"
     );
+    // A description is the plain text of the conditions' Markdown.
+    let descriptions: Vec<String> = events
+        .iter()
+        .map(|e| prop(e, "DESCRIPTION"))
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert_eq!(descriptions, ["Numbers checked"]);
     // The requester's feed holds it too, as owed to them.
     let fa = expect(p.a.post("/calendar", json!({})).await, StatusCode::CREATED).await;
     let ua = fa["url"].as_str().unwrap();
