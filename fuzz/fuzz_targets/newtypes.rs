@@ -1,6 +1,6 @@
 //! Every validated newtype's and enum's parser, slugs, topics and reactions.
-//! The checks live in `domain::fuzz_checks`, shared with the test that
+//! The checks live in `test_support::fuzz_checks`, shared with the test that
 //! replays the corpus.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| domain::fuzz_checks::newtypes(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| test_support::fuzz_checks::newtypes(data));

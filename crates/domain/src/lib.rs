@@ -7,10 +7,8 @@
 //! a database.
 
 pub mod cfa;
-pub mod fuzz_checks;
 pub mod markdown;
 pub mod role;
-pub mod safety;
 pub mod social;
 pub mod validate;
 

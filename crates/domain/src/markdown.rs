@@ -15,6 +15,9 @@
 //! Text outside code and links goes through a text pass that turns bare
 //! `http(s)://` URLs into links and then calls an optional hook, which is
 //! where @mentions and #topics will become links.
+//!
+//! [`plain_text`] reads the same markdown the same way for where no
+//! markup goes: mail, search, feeds and short labels.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -25,6 +28,140 @@ use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag
 /// URL autolinks) to HTML that is safe to put in a page.
 pub fn render(input: &str) -> String {
     Renderer::new().render(input)
+}
+
+/// The markdown extensions people may use, in pages and in plain text.
+const OPTIONS: Options = Options::ENABLE_TABLES
+    .union(Options::ENABLE_STRIKETHROUGH)
+    .union(Options::ENABLE_TASKLISTS);
+
+/// Markdown as plain text, for mail, search, feeds and short labels: the
+/// words a page shows, with no markup characters. A link keeps its text,
+/// followed by its URL in parentheses where the two differ (and where a
+/// page would show it as a link); an image keeps its description; code
+/// stays as written; each list item, table row and line break starts a
+/// line, and blocks are separated by a blank line. Raw HTML stays as the
+/// text it is, as a page shows it.
+///
+/// ```
+/// let text = domain::markdown::plain_text("# Notes\n\n- see [the *plan*](https://x.org/p)\n- `a < b`");
+/// assert_eq!(text, "Notes\n\nsee the plan (https://x.org/p)\na < b");
+/// ```
+pub fn plain_text(input: &str) -> String {
+    plain_text_with(input, true)
+}
+
+/// [`plain_text`], with or without the URLs after link texts.
+fn plain_text_with(input: &str, link_urls: bool) -> String {
+    let mut text = PlainText::default();
+    // For each open link: its URL if the text is to be followed by it,
+    // and where its text starts.
+    let mut links: Vec<(Option<CowStr<'_>>, usize)> = Vec::new();
+    let mut in_list = 0usize;
+    let mut cells = 0usize;
+    for event in Parser::new_ext(input, OPTIONS) {
+        match event {
+            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                text.push(&t);
+            }
+            Event::InlineMath(t) | Event::DisplayMath(t) | Event::FootnoteReference(t) => {
+                text.push(&t);
+            }
+            Event::SoftBreak | Event::HardBreak => text.push("\n"),
+            Event::Rule => text.block("\n\n"),
+            Event::TaskListMarker(_) => {}
+            Event::Start(tag) => match tag {
+                Tag::Item | Tag::TableHead | Tag::TableRow => {
+                    cells = 0;
+                    text.block("\n");
+                }
+                Tag::List(_) => {
+                    text.block(if in_list > 0 { "\n" } else { "\n\n" });
+                    in_list += 1;
+                }
+                Tag::TableCell => {
+                    if cells > 0 {
+                        text.push("\t");
+                    }
+                    cells += 1;
+                }
+                Tag::Link {
+                    link_type,
+                    dest_url,
+                    ..
+                } => {
+                    text.flush();
+                    let shown =
+                        link_urls && link_type != LinkType::Email && link_url_allowed(&dest_url);
+                    links.push((shown.then_some(dest_url), text.out.len()));
+                }
+                Tag::Paragraph
+                | Tag::Heading { .. }
+                | Tag::BlockQuote(_)
+                | Tag::CodeBlock(_)
+                | Tag::HtmlBlock
+                | Tag::Table(_)
+                | Tag::FootnoteDefinition(_)
+                | Tag::DefinitionList
+                | Tag::DefinitionListTitle
+                | Tag::DefinitionListDefinition
+                | Tag::MetadataBlock(_) => text.block(if in_list > 0 { "\n" } else { "\n\n" }),
+                Tag::Emphasis
+                | Tag::Strong
+                | Tag::Strikethrough
+                | Tag::Superscript
+                | Tag::Subscript
+                | Tag::Image { .. } => {}
+            },
+            Event::End(TagEnd::List(_)) => in_list = in_list.saturating_sub(1),
+            Event::End(TagEnd::Link) => {
+                if let Some((Some(url), start)) = links.pop()
+                    && text.out[start..] != *url
+                {
+                    text.push(&format!(" ({url})"));
+                }
+            }
+            Event::End(_) => {}
+        }
+    }
+    text.out.truncate(text.out.trim_end().len());
+    text.out
+}
+
+/// Plain text being written: block separators wait until the next text,
+/// so that no block leaves separators before the first text or after the
+/// last.
+#[derive(Default)]
+struct PlainText {
+    out: String,
+    separator: &'static str,
+}
+
+impl PlainText {
+    fn push(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        self.flush();
+        self.out.push_str(s);
+    }
+
+    /// Starts a block: at least `separator` before the next text.
+    fn block(&mut self, separator: &'static str) {
+        if !self.out.is_empty() && separator.len() > self.separator.len() {
+            self.separator = separator;
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.separator.is_empty() {
+            // A code block's text and raw HTML end with a line break of
+            // their own.
+            self.out.truncate(self.out.trim_end_matches('\n').len());
+            self.out.push_str(self.separator);
+            self.separator = "";
+        }
+    }
 }
 
 /// A piece of text after the text pass: left as text, or made a link.
@@ -104,9 +241,7 @@ impl<'h> Renderer<'h> {
     }
 
     pub fn render(&self, input: &str) -> String {
-        let options =
-            Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-        let events = self.transform(Parser::new_ext(input, options));
+        let events = self.transform(Parser::new_ext(input, OPTIONS));
         let mut html = String::with_capacity(input.len() * 3 / 2);
         pulldown_cmark::html::push_html(&mut html, events.into_iter());
         SANITIZER.clean(&html).to_string()
@@ -463,7 +598,8 @@ fn is_language_class(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safety::{assert_safe_html, unsafe_fragments};
+    use test_support::html_text::visible_words;
+    use test_support::safety::{assert_safe_html, unsafe_fragments};
 
     const XSS_PAYLOADS: &str = include_str!("../../../testdata/xss-payloads.txt");
 
@@ -757,6 +893,86 @@ mod tests {
                 assert_safe_html(&html);
                 assert_no_forbidden_strings(input, &html);
             }
+        }
+    }
+
+    #[test]
+    fn plain_text_golden() {
+        for (markdown, text) in [
+            ("", ""),
+            (
+                "Hello *world* and **you**, ~~not~~ you.",
+                "Hello world and you, not you.",
+            ),
+            (
+                "# Title\n\nPara one\nline two  \nthree\n\n---\n\n> quoted `x * 2`",
+                "Title\n\nPara one\nline two\nthree\n\nquoted x * 2",
+            ),
+            (
+                "- one\n- two [link](https://x.io/a?b=c&d=e)\n  - nested\n\n1. first\n\n2. second\n\nafter",
+                "one\ntwo link (https://x.io/a?b=c&d=e)\nnested\n\nfirst\nsecond\n\nafter",
+            ),
+            ("- [ ] open\n- [x] done", "open\ndone"),
+            (
+                "```rust\nfn main() {\n    let x = a * b; // <b>\n}\n```\n\nend",
+                "fn main() {\n    let x = a * b; // <b>\n}\n\nend",
+            ),
+            (
+                "<https://x.io> and [https://x.io](https://x.io), <ana@x.io>, https://y.io/a_b_c",
+                "https://x.io and https://x.io, ana@x.io, https://y.io/a_b_c",
+            ),
+            (
+                "[mail](mailto:ana@x.io) [space](/spaces/design)",
+                "mail (mailto:ana@x.io) space (/spaces/design)",
+            ),
+            // What a page does not show as a link, plain text does not
+            // show as a URL either.
+            ("[click](javascript:alert(1))", "click"),
+            (
+                "![a cat](https://x.io/cat.png) ![a dog](/dog.png)",
+                "a cat a dog",
+            ),
+            ("| a | b |\n|---|--:|\n| 1 | *2* |", "a\tb\n1\t2"),
+            (
+                "<b>bold</b> &amp; \\*stars\\* &lt;3\n\n<div>\nblock\n</div>\n\nafter",
+                "<b>bold</b> & *stars* <3\n\n<div>\nblock\n</div>\n\nafter",
+            ),
+            ("hi @ana, see #design", "hi @ana, see #design"),
+        ] {
+            assert_eq!(plain_text(markdown), text, "{markdown:?}");
+        }
+    }
+
+    /// The plain text has the words the page shows, in the same order,
+    /// whatever the input: a page's words (from html5ever's reading of the
+    /// rendered HTML) against the plain text without its link URLs.
+    fn assert_same_words(markdown: &str) {
+        let page = visible_words(&render(markdown));
+        let plain: Vec<String> = plain_text_with(markdown, false)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(plain, page, "{markdown:?}");
+    }
+
+    #[test]
+    fn plain_text_keeps_the_words_of_the_page() {
+        for markdown in [
+            "Hello *world*\n\n- a [b](https://x.io) c\n- `d`\n\n| e | f |\n|---|---|\n| g | h |",
+            "![a cat](https://x.io/cat.png) and ![a dog](/dog.png)",
+            "<b>raw</b> &amp; text\n\n<div>\nblock\n</div>",
+            "```\ncode <i>\n```\n\n> quote  \nbreak",
+        ] {
+            assert_same_words(markdown);
+        }
+    }
+
+    #[test]
+    fn plain_text_of_the_xss_corpus() {
+        for line in XSS_PAYLOADS.lines().chain([XSS_PAYLOADS]) {
+            assert_same_words(line);
+            let text = plain_text(line);
+            assert_eq!(text, text.trim_end(), "{line:?}");
         }
     }
 

@@ -437,7 +437,7 @@ mod tests {
         assert!(html.contains("@ghost"));
         assert!(html.contains("<a href=\"/topics/launch\""), "{html}");
         assert!(html.contains("&lt;b&gt;"), "{html}");
-        crate::safety::assert_safe_html(&html);
+        test_support::safety::assert_safe_html(&html);
     }
 
     #[test]

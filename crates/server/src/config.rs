@@ -103,6 +103,16 @@ impl Settings {
     }
 }
 
+/// The host name in a base URL ([`Settings::base_url`]:
+/// `chorus.example.com`), which names this server in mail domains and
+/// calendar event ids; None when the base URL has no host.
+pub fn host_of(base_url: &str) -> Option<String> {
+    url::Url::parse(base_url)
+        .ok()?
+        .host_str()
+        .map(str::to_owned)
+}
+
 /// Settings as flags; each also reads from `CHORUS_<NAME>` and `chorus.toml`.
 #[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct SettingsArgs {

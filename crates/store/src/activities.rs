@@ -94,6 +94,9 @@ pub struct ActivityRow {
     pub published: i64,
     pub item: Option<ItemRow>,
     pub comment_html: Option<String>,
+    /// The comment's Markdown source, for where it shows as plain text
+    /// (a notification's excerpt).
+    pub comment_body: Option<String>,
     /// For an activity without an item that concerns a space (created,
     /// joined, asked to join): the space's visibility and whether the
     /// viewer belongs to it, where the visibility rule asks.
@@ -135,7 +138,9 @@ fn seq(r: &Row, seq_col: Option<usize>) -> Result<i64, Error> {
 }
 
 pub(crate) const ACTIVITY_COLS: &str = "a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, \
-    a.object_type, a.object_id, a.target_type, a.target_id, a.published, cm.body_html";
+    a.object_type, a.object_id, a.target_type, a.target_id, a.published, cm.body_html, cm.body";
+/// The columns of [`ACTIVITY_COLS`]; the item's columns follow them.
+pub(crate) const ACTIVITY_NCOLS: usize = 13;
 
 pub(crate) const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
     LEFT JOIN items i ON i.id = a.item_id
@@ -149,7 +154,7 @@ pub(crate) const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
 /// `published`, against a reused id), and what each page writes afresh:
 /// the item's reactions, which hold the viewer's own, and its comment
 /// count. A page whose entries are rendered already reads
-/// no member, comment, title or HTML (see `http::api::stream_cache`).
+/// no member, comment, title or HTML (see the server's stream cache).
 pub(crate) const BRIEF_COLS: &str = concat!(
     "a.id, a.actor_id, a.published, i.id, i.author_id, i.audience, i.space_id, \
      sp.slug, sp.name, sp.visibility, ",
@@ -199,12 +204,13 @@ pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<Acti
 }
 
 pub(crate) fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
-    let has_item = r.opt_i64(12)?.is_some();
+    const AT: usize = ACTIVITY_NCOLS;
+    let has_item = r.opt_i64(AT)?.is_some();
     // Without an item, the item's space columns are the activity's space.
     let (space_visibility, viewer_in_space) = if has_item {
         (None, false)
     } else {
-        (space_visibility(r, 12 + 10)?, r.opt_i64(12 + 19)?.is_some())
+        (space_visibility(r, AT + 10)?, r.opt_i64(AT + 19)?.is_some())
     };
     Ok(ActivityRow {
         id: r.i64(0)?,
@@ -223,7 +229,8 @@ pub(crate) fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRo
         target_id: r.opt_i64(9)?,
         published: r.i64(10)?,
         comment_html: r.take_opt_text(11)?,
-        item: if has_item { Some(item(r, 12)?) } else { None },
+        comment_body: r.take_opt_text(12)?,
+        item: if has_item { Some(item(r, AT)?) } else { None },
         space_visibility,
         viewer_in_space,
     })
@@ -237,6 +244,10 @@ const PAGE_ITEM_COLS: &str = item_cols!("''", inline);
 /// A page's item columns without the viewer's reactions, which
 /// [`viewer_reactions`] then reads for a whole page at once.
 const PAGE_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("''", later);
+/// [`activities_by_ids`]'s item columns, with the Markdown source: a
+/// notification names an untitled item by the start of its text.
+const BY_ID_ITEM_COLS: &str = item_cols!("i.body", inline);
+const BY_ID_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("i.body", later);
 
 /// Whether a page reads what is the viewer's own (their reactions, their
 /// mutes) in statements of its own after the page, or in the page
@@ -361,10 +372,11 @@ pub async fn add_topics_and_recipients(
     Ok(())
 }
 
-/// Activities by id, as a stream page reads them (in no order; ids no
-/// longer there are left out): for notifications, and, with no `viewer`,
+/// Activities by id, as a stream page reads them but with their items'
+/// Markdown source (in no order; ids no longer there are left out): for
+/// notifications, and, with no `viewer`,
 /// for the entries of a page with no current rendering
-/// (`http::api::stream_cache`), which shows nothing that is one viewer's
+/// (the server's stream cache), which shows nothing that is one viewer's
 /// own: then no viewer's reactions are read, and the viewer's columns
 /// read as a non-member's.
 pub async fn activities_by_ids(
@@ -377,7 +389,11 @@ pub async fn activities_by_ids(
     }
     let (marks, ids) = in_list(2, ids);
     let read_after = viewer.is_none() || viewer_reads_after(c.kind());
-    let item_cols = item_cols_for_page(read_after);
+    let item_cols = if read_after {
+        BY_ID_ITEM_COLS_LATER_REACTIONS
+    } else {
+        BY_ID_ITEM_COLS
+    };
     let sql = format!(
         "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
     );

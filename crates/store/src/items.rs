@@ -26,7 +26,8 @@ pub struct ItemRow {
     pub space_name: Option<String>,
     pub space_visibility: Option<SpaceVisibility>,
     pub title: String,
-    /// The Markdown source; empty in stream entries, which carry only the HTML.
+    /// The Markdown source; empty in stream pages ([`read_stream`]), which
+    /// carry only the HTML.
     pub body: String,
     pub body_html: String,
     pub ack_requested: bool,

@@ -62,7 +62,11 @@ pub async fn read_stream(
     limit: i64,
     (mutes, brief): (bool, bool),
 ) -> Result<(Vec<ActivityRow>, HashSet<String>), Error> {
-    let ncols = if brief { BRIEF_NCOLS } else { 12 + ITEM_NCOLS };
+    let ncols = if brief {
+        BRIEF_NCOLS
+    } else {
+        crate::activities::ACTIVITY_NCOLS + ITEM_NCOLS
+    };
     let order = if after.is_some() { "ASC" } else { "DESC" };
     let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
     let (a0, a1) = after.unwrap_or((0, 0));

@@ -18,9 +18,11 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::ServiceBuilder;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::service::ops;
@@ -55,6 +57,28 @@ pub fn router(state: AppState) -> Router {
         prefix: crate::crypto::new_token()[..8].into(),
         next: Arc::new(AtomicU64::new(1)),
     };
+    // The headers every response carries unless its handler set its own:
+    // the security headers, no caching of anything that did not say how it
+    // may be cached (pages and JSON are the viewer's own), HSTS when people
+    // reach Chorus over https, and how to authenticate on a 401.
+    let hsts = state.ctx.settings.secure_cookies();
+    let response_headers = ServiceBuilder::new()
+        .layer(default_header(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(default_header(header::CACHE_CONTROL, "no-store"))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &Response| hsts.then(|| HeaderValue::from_static("max-age=31536000")),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::WWW_AUTHENTICATE,
+            |res: &Response| {
+                (res.status() == StatusCode::UNAUTHORIZED)
+                    .then(|| HeaderValue::from_static("Bearer realm=\"chorus\""))
+            },
+        ))
+        .layer(default_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(default_header(header::REFERRER_POLICY, "same-origin"))
+        .layer(default_header(header::X_FRAME_OPTIONS, "DENY"));
     Router::new()
         .nest("/api/v1", api)
         .merge(web::router())
@@ -69,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn_with_state(allowed, errors_are_problems))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(response_headers)
         .layer(DefaultBodyLimit::max(state.ctx.settings.max_body_bytes))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -90,11 +115,8 @@ pub fn router(state: AppState) -> Router {
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-/// Counts requests and their latency per route, counts the queries each
-/// request makes (reported as `X-Query-Count` when the settings ask), and
-/// adds the headers every response carries: the security headers, no
-/// caching of anything that did not say how it may be cached (pages and
-/// JSON are the viewer's own), and how to authenticate on a 401.
+/// Counts requests and their latency per route, and counts the queries
+/// each request makes (reported as `X-Query-Count` when the settings ask).
 async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().to_string();
@@ -111,30 +133,16 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("chorus_http_requests_total", &labels).increment(1);
     metrics::histogram!("chorus_http_request_duration_seconds", &labels).record(took.as_secs_f64());
-    let unauthorized = res.status() == StatusCode::UNAUTHORIZED;
-    let h = res.headers_mut();
     if state.ctx.settings.query_count_header {
-        h.insert("x-query-count", HeaderValue::from(queries));
+        res.headers_mut()
+            .insert("x-query-count", HeaderValue::from(queries));
     }
-    h.entry(header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(CSP));
-    h.entry(header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
-    if state.ctx.settings.secure_cookies() {
-        h.entry(header::STRICT_TRANSPORT_SECURITY)
-            .or_insert(HeaderValue::from_static("max-age=31536000"));
-    }
-    if unauthorized {
-        h.entry(header::WWW_AUTHENTICATE)
-            .or_insert(HeaderValue::from_static("Bearer realm=\"chorus\""));
-    }
-    h.entry(header::X_CONTENT_TYPE_OPTIONS)
-        .or_insert(HeaderValue::from_static("nosniff"));
-    h.entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("same-origin"));
-    h.entry(header::X_FRAME_OPTIONS)
-        .or_insert(HeaderValue::from_static("DENY"));
     res
+}
+
+/// A header every response carries unless its handler set its own.
+fn default_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
 }
 
 /// The methods each API route answers (`GET,HEAD,POST`), by path template

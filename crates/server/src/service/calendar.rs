@@ -40,6 +40,7 @@ struct Event {
     uid: String,
     due: i64,
     summary: String,
+    /// Plain text: a calendar shows no markup.
     description: String,
     url: String,
 }
@@ -52,14 +53,7 @@ pub async fn feed(ctx: &Ctx, secret: &str, base_url: &str) -> AppResult<String> 
         .await?
         .ok_or_else(|| AppError::NotFound("There is no such calendar.".into()))?;
     let now = ctx.now();
-    let host = base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or("chorus")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("chorus")
-        .to_owned();
+    let host = crate::config::host_of(base_url).unwrap_or_else(|| "chorus".to_owned());
     // The feed shows what its member may see now: nothing once they are
     // deactivated, nothing of a request whose item they lost the right to see.
     let owner = store::accounts::member_by_id(&mut c, member)
@@ -84,7 +78,7 @@ pub async fn feed(ctx: &Ctx, secret: &str, base_url: &str) -> AppResult<String> 
             uid: format!("request-{}@{host}", r.item_id),
             due,
             summary,
-            description: r.conditions.clone(),
+            description: domain::markdown::plain_text(&r.conditions),
             url: format!("{base_url}/requests/{}", r.item_id),
         });
     }
@@ -97,7 +91,7 @@ pub async fn feed(ctx: &Ctx, secret: &str, base_url: &str) -> AppResult<String> 
             uid: format!("todo-{}@{host}", t.id),
             due,
             summary: format!("To-do: {}", t.title),
-            description: t.notes.clone(),
+            description: domain::markdown::plain_text(&t.notes),
             url: format!("{base_url}/work"),
         });
     }

@@ -700,7 +700,7 @@ async fn profile_edits_and_avatar(b: Backend) {
     assert_eq!(me["time_zone"], "Europe/Berlin");
     let html = me["about_html"].as_str().unwrap();
     assert!(html.contains("<strong>world</strong>"), "{html}");
-    domain::safety::assert_safe_html(html);
+    test_support::safety::assert_safe_html(html);
     // Bad values: all reported, nothing changed.
     let res = app
         .patch(

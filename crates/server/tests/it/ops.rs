@@ -294,7 +294,7 @@ async fn first_run_pages(b: Backend) {
     assert_eq!(home.status(), StatusCode::OK);
     let html = home.text().await.unwrap();
     assert!(html.contains("Welcome, Ana Lima"), "{html}");
-    domain::safety::assert_safe_page(&html);
+    test_support::safety::assert_safe_page(&html);
     app.stop().await;
 }
 

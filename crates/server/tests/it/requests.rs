@@ -613,7 +613,7 @@ async fn page_text(app: &TestApp, path: &str) -> String {
     let res = app.page(path).await;
     assert_eq!(res.status(), StatusCode::OK, "{path}");
     let html = res.text().await.unwrap();
-    domain::safety::assert_safe_page(&html);
+    test_support::safety::assert_safe_page(&html);
     html
 }
 
@@ -958,6 +958,13 @@ async fn calendar_feed_parses(b: Backend) {
         unfolded.contains("SUMMARY:Due: Budget\\, final\\; v2"),
         "escaped on the wire"
     );
+    // A description is the plain text of the conditions' Markdown.
+    let descriptions: Vec<String> = events
+        .iter()
+        .map(|e| prop(e, "DESCRIPTION"))
+        .filter(|d| !d.is_empty())
+        .collect();
+    assert_eq!(descriptions, ["Numbers checked"]);
     // The requester's feed holds it too, as owed to them.
     let fa = expect(p.a.post("/calendar", json!({})).await, StatusCode::CREATED).await;
     let ua = fa["url"].as_str().unwrap();
@@ -984,7 +991,7 @@ async fn calendar_feed_parses(b: Backend) {
     let res = form(&p.b, "/settings/calendar", &[]).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let html = res.text().await.unwrap();
-    domain::safety::assert_safe_page(&html);
+    test_support::safety::assert_safe_page(&html);
     let marker = "<code id=\"calendar-url\">";
     let at = html.find(marker).expect("the page shows the address") + marker.len();
     let url = html[at..].split('<').next().unwrap().to_owned();

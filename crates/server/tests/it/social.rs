@@ -19,6 +19,7 @@ backend_tests!(
     xss_corpus_never_reaches_html,
     seen_and_acknowledgements,
     stream_entries_show_every_change,
+    notifications_show_plain_text,
 );
 
 /// The reactions shown with item `id` in `author`'s stream, as `who` sees it.
@@ -884,7 +885,7 @@ async fn xss_corpus_never_reaches_html(b: Backend) {
     let id = owner.post_item(json!({"body": "thread"})).await;
     for p in payloads {
         let item = expect(owner.post("/items", json!({"title": p.lines().next().unwrap_or("").chars().take(200).collect::<String>(), "body": p})).await, StatusCode::CREATED).await;
-        domain::safety::assert_safe_html(item["body_html"].as_str().unwrap());
+        test_support::safety::assert_safe_html(item["body_html"].as_str().unwrap());
         let c = expect(
             owner
                 .post(&format!("/items/{id}/comments"), json!({"body": p}))
@@ -892,7 +893,7 @@ async fn xss_corpus_never_reaches_html(b: Backend) {
             StatusCode::CREATED,
         )
         .await;
-        domain::safety::assert_safe_html(c["body_html"].as_str().unwrap());
+        test_support::safety::assert_safe_html(c["body_html"].as_str().unwrap());
     }
     owner.stop().await;
 }
@@ -1099,4 +1100,30 @@ async fn stream_entries_show_every_change(b: Backend) {
     assert_eq!(e["item"]["title"], "");
     assert_eq!(e["item"]["body_html"], "");
     owner.stop().await;
+}
+
+/// Where an item or a comment shows as text (a notification's item label
+/// and comment excerpt), it is the plain text of its Markdown.
+async fn notifications_show_plain_text(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    let bo = owner.new_member("bo", "member").await;
+    let id = ana
+        .post_item(json!({"body": "**Plan** for [the launch](https://x.io/l) & more"}))
+        .await;
+    bo.comment(&id, "Looks *good*:\n\n- `a < b`\n- [ok](https://x.io/ok)")
+        .await;
+    let res = ana.page("/notifications").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    test_support::safety::assert_safe_page(&html);
+    assert!(
+        html.contains("Plan for the launch (https://x.io/l) &#38; more"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Looks good: a &#60; b ok (https://x.io/ok)"),
+        "{html}"
+    );
 }

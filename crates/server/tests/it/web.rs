@@ -866,12 +866,12 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
             if n == 0 {
                 let html = app.page("/admin").await.text().await.unwrap();
                 assert!(html.contains("mallory"));
-                domain::safety::assert_safe_page(&html);
+                test_support::safety::assert_safe_page(&html);
             }
             let res = viewer.page(p).await;
             assert_eq!(res.status(), StatusCode::OK, "{p}");
             let html = res.text().await.unwrap();
-            domain::safety::assert_safe_page(&html);
+            test_support::safety::assert_safe_page(&html);
         }
     }
     app.stop().await;

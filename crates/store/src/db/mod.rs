@@ -642,21 +642,23 @@ pub(crate) fn parse_id_list(s: &str) -> Option<Vec<i64>> {
         .collect()
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`. A
+/// URL that does not parse keeps only its scheme, since where its
+/// password ends is anyone's guess.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Only a URL that cannot have a password refuses one.
+                let _ = parsed.set_password(Some("***"));
+                return parsed.to_string();
+            }
+            url.to_owned()
+        }
+        Err(_) => match url.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://***"),
             None => url.to_owned(),
         },
-        None => url.to_owned(),
     }
 }
 
@@ -684,5 +686,14 @@ mod tests {
             "postgres://ana@db.local/chorus"
         );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
+        assert_eq!(
+            redact_url("postgresql://ana:p%40ss@[::1]:5432/chorus?sslmode=require"),
+            "postgresql://ana:***@[::1]:5432/chorus?sslmode=require"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(
+            redact_url("postgres://ana:pa#ss@db.local/chorus"),
+            "postgres://***"
+        );
     }
 }

@@ -25,16 +25,7 @@ fn item_id(s: &str) -> Result<i64, Problem> {
 }
 
 fn mail_domain(state: &AppState) -> String {
-    let host = state
-        .ctx
-        .base_url
-        .split("://")
-        .nth(1)
-        .unwrap_or("localhost")
-        .split(['/', ':'])
-        .next()
-        .unwrap_or("localhost");
-    host.to_owned()
+    crate::config::host_of(&state.ctx.base_url).unwrap_or_else(|| "localhost".to_owned())
 }
 
 // ---- spaces ----

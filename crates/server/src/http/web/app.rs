@@ -13,9 +13,10 @@ use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
-use super::views::{Ago, CommentV, EntryV, FollowV, ItemV, PersonV, ShellV, SpaceV};
+use super::views::{Ago, CommentV, EntryV, FollowV, ItemV, PersonV, ShellV, SpaceV, excerpt};
 use super::{check_csrf, form_errors, render, safe_next, viewer};
 use crate::error::AppError;
 use crate::service::accounts::{self, InviteInput, ProfileInput, Viewer};
@@ -24,6 +25,15 @@ use crate::service::social::{self as svc, ItemInput, SpaceInput};
 use crate::state::AppState;
 
 const PAGE: i64 = 20;
+
+/// What stays as it is in the `next` parameter of a login redirect: the
+/// unreserved characters and `/`; everything else is percent-encoded.
+const NEXT_PARAMETER: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 // ---- helpers ----
 
@@ -37,15 +47,8 @@ pub(crate) async fn member(
         Some(v) => Ok(v),
         None => {
             let next = uri.path_and_query().map_or("/", |p| p.as_str());
-            let mut to = String::from("/login?next=");
-            for b in next.bytes() {
-                if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
-                    to.push(b as char);
-                } else {
-                    to.push_str(&format!("%{b:02X}"));
-                }
-            }
-            Err(Redirect::to(&to).into_response())
+            let next = utf8_percent_encode(next, NEXT_PARAMETER);
+            Err(Redirect::to(&format!("/login?next={next}")).into_response())
         }
     }
 }
@@ -1420,8 +1423,8 @@ pub async fn notifications(
                 }
                 other => (other.replace('_', " "), item_link),
             };
-            let excerpt = match (&a.comment_html, a.verb.as_str()) {
-                (Some(c), "comment") => strip(c),
+            let excerpt = match (&a.comment_body, a.verb.as_str()) {
+                (Some(c), "comment") => excerpt(c, 140),
                 _ => String::new(),
             };
             NotifV {
@@ -1464,36 +1467,6 @@ fn request_sentence(verb: &str) -> &'static str {
         "ask_progress" => "asks how it is going with",
         "completed" => "completed",
         _ => "acted on",
-    }
-}
-
-fn strip(html: &str) -> String {
-    let mut out = String::new();
-    let mut tag = false;
-    for c in html.chars() {
-        match c {
-            '<' => tag = true,
-            '>' if tag => {
-                tag = false;
-                out.push(' ');
-            }
-            _ if !tag => out.push(c),
-            _ => {}
-        }
-    }
-    let t: String = out
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if t.chars().count() > 140 {
-        format!("{}…", t.chars().take(140).collect::<String>())
-    } else {
-        t
     }
 }
 

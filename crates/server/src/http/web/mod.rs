@@ -13,7 +13,7 @@ use crate::service::accounts::Invitation;
 use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -150,11 +150,12 @@ fn same_origin(headers: &HeaderMap) -> Result<(), Response> {
         .is_some_and(|v| v == "cross-site");
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let foreign_origin = headers.get(header::ORIGIN).is_some_and(|o| {
-        let origin_host = o
-            .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map(|(_, rest)| rest.trim_end_matches('/'));
+        let origin = o.to_str().ok().and_then(|o| o.parse::<Uri>().ok());
+        let origin_host = origin
+            .as_ref()
+            .filter(|uri| uri.scheme().is_some())
+            .and_then(Uri::authority)
+            .map(|authority| authority.as_str());
         origin_host.is_none() || origin_host != host
     });
     if cross_site || foreign_origin {

@@ -149,6 +149,8 @@ fn reactions_for(all: &Reactions, item: i64, comment: i64) -> Vec<ReactionV> {
 pub struct ItemV {
     pub id: i64,
     pub title: String,
+    /// The Markdown source, where the row has it (not in stream pages).
+    pub body: String,
     pub body_html: String,
     pub deleted: bool,
     pub edited: bool,
@@ -170,6 +172,11 @@ impl ItemV {
         ItemV {
             id: i.id,
             title: i.title.clone(),
+            body: if i.deleted_at.is_some() {
+                String::new()
+            } else {
+                i.body.clone()
+            },
             body_html: if i.deleted_at.is_some() {
                 String::new()
             } else {
@@ -197,17 +204,14 @@ impl ItemV {
         }
     }
 
-    /// A short name for the item in "commented on …" lines.
+    /// A short name for the item in "commented on …" lines: its title, or
+    /// the start of its text where the row has its Markdown source.
     pub fn label(&self) -> String {
         if !self.title.is_empty() {
             return self.title.clone();
         }
-        let text = strip_tags(&self.body_html);
-        let mut out: String = text.chars().take(60).collect();
-        if text.chars().count() > 60 {
-            out.push('…');
-        }
-        if out.trim().is_empty() {
+        let out = excerpt(&self.body, 60);
+        if out.is_empty() {
             format!("item {}", self.id)
         } else {
             out
@@ -215,54 +219,18 @@ impl ItemV {
     }
 }
 
-/// The text of sanitized HTML, for short labels (escaped again on output).
-fn strip_tags(html: &str) -> String {
-    let mut out = String::new();
-    let mut tag: Option<String> = None;
-    for c in html.chars() {
-        match (&mut tag, c) {
-            (None, '<') => tag = Some(String::new()),
-            (Some(t), '>') => {
-                // Block ends separate words; inline tags (links) do not.
-                let name = t
-                    .trim_start_matches('/')
-                    .split(|c: char| c.is_whitespace() || c == '/')
-                    .next()
-                    .unwrap_or("");
-                const BLOCKS: [&str; 16] = [
-                    "p",
-                    "br",
-                    "li",
-                    "ul",
-                    "ol",
-                    "div",
-                    "blockquote",
-                    "pre",
-                    "tr",
-                    "td",
-                    "h1",
-                    "h2",
-                    "h3",
-                    "h4",
-                    "h5",
-                    "h6",
-                ];
-                if BLOCKS.contains(&name) {
-                    out.push(' ');
-                }
-                tag = None;
-            }
-            (Some(t), c) => t.push(c),
-            (None, c) => out.push(c),
-        }
+/// The start of Markdown's plain text on one line, up to `max` characters
+/// and an ellipsis (escaped again on output).
+pub fn excerpt(markdown: &str, max: usize) -> String {
+    let text = domain::markdown::plain_text(markdown)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if text.chars().count() > max {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    } else {
+        text
     }
-    let out = out
-        .replace("&amp;", "&")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'");
-    out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// One entry of a stream.

@@ -6,7 +6,7 @@ use std::fs;
 use std::panic;
 use std::path::Path;
 
-use domain::fuzz_checks::TARGETS;
+use test_support::fuzz_checks::TARGETS;
 
 #[test]
 fn fuzz_corpora_replay() {

@@ -1,6 +1,6 @@
 //! The checks the fuzz targets (`fuzz/` at the repository root) run on
 //! each input, shared with the test that replays their committed corpora
-//! (`tests/fuzz_corpus.rs`), so both hold the parsers to the same
+//! (`tests/fuzz_corpus.rs`), so both hold `domain`'s parsers to the same
 //! properties.
 //!
 //! Each check takes raw bytes, reads them as UTF-8 (invalid sequences
@@ -12,14 +12,15 @@
 use std::collections::HashSet;
 use std::fmt::Debug;
 
-use crate::markdown::{self, Renderer};
-use crate::safety::{assert_safe_html, unsafe_fragments, unsafe_page_fragments};
-use crate::social::{self, FollowLevel, SpaceVisibility, TargetType};
-use crate::validate::{is_bidi_control, looks_empty};
-use crate::{
+use domain::markdown::{self, Renderer};
+use domain::social::{self, FollowLevel, SpaceVisibility, TargetType};
+use domain::validate::{is_bidi_control, looks_empty};
+use domain::{
     DisplayName, DomainList, Email, Handle, InvitePolicy, Markdown, Password, Role, ShortText,
     TimeZoneName, cfa,
 };
+
+use crate::safety::{assert_safe_html, unsafe_fragments, unsafe_page_fragments};
 
 /// A fuzz target's check of one input; panics when a property fails.
 pub type Check = fn(&[u8]);
