@@ -253,7 +253,7 @@ async fn errors_are_problems(
 async fn healthz(State(state): State<AppState>) -> Response {
     let ok = async {
         let mut c = state.db.read().await?;
-        c.query_one("SELECT 1", store::params![]).await
+        c.ping().await
     }
     .await;
     match ok {
