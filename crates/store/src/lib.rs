@@ -1,10 +1,11 @@
 //! Chorus's storage: the SQL layer over SQLite and PostgreSQL ([`db`]),
-//! migrations ([`migrate`]) and one module of queries per part of the
-//! domain. SQL lives only in this crate. Functions take a [`Conn`] to read
-//! or a [`Tx`] to write, so a caller composes several of them into one
-//! transaction.
+//! migrations ([`migrate`]), one module of queries per part of the domain,
+//! and the benchmark's data set ([`bench_data`]). SQL lives only in this
+//! crate. Functions take a [`Conn`] to read or a [`Tx`] to write, so a
+//! caller composes several of them into one transaction.
 
 pub mod accounts;
+pub mod bench_data;
 pub mod db;
 pub mod migrate;
 pub mod pages;
