@@ -1,14 +1,16 @@
 //! Chorus's domain: the pure types and rules every other crate builds on.
 //!
 //! It owns validated newtypes (so invalid input cannot travel past the
-//! edge), member roles and what each may do, and the one path from
-//! user-written markdown to HTML that is safe to put in a page. It does no
+//! edge), member roles and what each may do, the one path from
+//! user-written markdown to HTML that is safe to put in a page, and the
+//! hashes the database keeps for tokens and passwords. It does no
 //! I/O and nothing async, so every rule here is tested without a server or
 //! a database.
 
 pub mod cfa;
 pub mod markdown;
 pub mod role;
+pub mod secrets;
 pub mod social;
 pub mod validate;
 

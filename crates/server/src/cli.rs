@@ -25,9 +25,6 @@ pub enum Command {
     Serve(ServeArgs),
     /// Bring the database schema up to date and exit
     Migrate(SettingsArgs),
-    /// The benchmark: generate the data set, measure a server (see BENCHMARKS.md)
-    #[command(subcommand)]
-    Bench(crate::bench::BenchCommand),
     /// Manage members and invitations from the command line
     Admin {
         #[command(flatten)]
@@ -123,10 +120,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             db.close().await;
             Ok(())
-        }
-        Command::Bench(cmd) => {
-            init_logging(LogFormat::Text);
-            crate::bench::run(cmd).await
         }
         Command::Admin { settings, command } => {
             let settings = load(&settings)?;

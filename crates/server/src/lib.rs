@@ -3,7 +3,6 @@
 //! this library, and the integration tests start the same [`app::App`].
 
 pub mod app;
-pub mod bench;
 pub mod caches;
 pub mod cli;
 pub mod config;

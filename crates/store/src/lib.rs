@@ -1,12 +1,13 @@
 //! Chorus's storage: the SQL layer over SQLite and PostgreSQL ([`db`]),
-//! migrations ([`migrate`]) and one module of queries per feature (spaces,
-//! items, sessions, …). SQL lives only in this crate. Functions take
-//! a [`Conn`] to read or a [`Tx`] to write, so a caller composes several of
-//! them into one transaction.
+//! migrations ([`migrate`]), one module of queries per feature (spaces,
+//! items, sessions, …), and the benchmark's data set ([`bench_data`]). SQL
+//! lives only in this crate. Functions take a [`Conn`] to read or a [`Tx`]
+//! to write, so a caller composes several of them into one transaction.
 
 pub mod acks;
 pub mod activities;
 pub mod audience;
+pub mod bench_data;
 pub mod comments;
 pub mod db;
 pub mod fanout;

@@ -25,6 +25,6 @@ pub async fn counting_queries<F: Future>(f: F) -> (F::Output, u32) {
 /// Whether the database answers.
 pub async fn healthy(ctx: &Ctx) -> AppResult<()> {
     let mut c = ctx.db.read().await?;
-    c.query_one("SELECT 1", store::params![]).await?;
+    c.ping().await?;
     Ok(())
 }

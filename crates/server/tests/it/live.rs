@@ -292,27 +292,30 @@ async fn home_deliveries_fold_and_survive_restarts(b: Backend) {
 }
 
 /// A tiny run of the whole benchmark, so it keeps working (timing is not
-/// checked: benchmarks are not tests).
+/// checked: benchmarks are not tests). The `bench` crate runs in this
+/// process and measures this build's `chorus` binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn benchmark_smoke_run() {
+    use clap::Parser;
     let dir = tempfile::tempdir().unwrap();
     let pg_db = format!("chorus_bench_smoke_{}", std::process::id());
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_chorus"))
-        .args([
-            "bench",
-            "all",
-            "--smoke",
-            "--backend",
-            "both",
-            "--pg-database",
-            &pg_db,
-            "--dir",
-        ])
-        .arg(dir.path())
-        .args(["--pg-admin-url", &crate::harness::pg_admin_url()])
-        .output()
-        .await
-        .unwrap();
+    let cli = bench::Cli::try_parse_from([
+        "chorus-bench",
+        "all",
+        "--smoke",
+        "--backend",
+        "both",
+        "--pg-database",
+        &pg_db,
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--pg-admin-url",
+        &crate::harness::pg_admin_url(),
+        "--chorus",
+        env!("CARGO_BIN_EXE_chorus"),
+    ])
+    .unwrap();
+    let out = bench::run(cli.command).await;
     // The run made a database of its own; leave nothing behind.
     if let Ok((client, conn)) =
         tokio_postgres::connect(&crate::harness::pg_admin_url(), tokio_postgres::NoTls).await
@@ -322,9 +325,10 @@ async fn benchmark_smoke_run() {
             .batch_execute(&format!("DROP DATABASE IF EXISTS {pg_db} WITH (FORCE)"))
             .await;
     }
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "bench failed:\n{stdout}\n{stderr}");
+    let stdout = match out {
+        Ok(table) => table,
+        Err(e) => panic!("bench failed: {e:#}"),
+    };
     for row in [
         "M1 ratio home/hello",
         "M2 in every home",
@@ -344,7 +348,7 @@ async fn benchmark_smoke_run() {
     assert!(stolen.contains('%') && !stolen.contains("NaN"), "{stolen}");
     assert!(
         stdout.contains("| errors | 0 | 0 | 0 |"),
-        "no errors:\n{stdout}\n{stderr}"
+        "no errors:\n{stdout}"
     );
     // The run wrote posts and comments; reset puts the data set back as
     // generated, so the next run starts from the same data.
@@ -375,7 +379,7 @@ async fn benchmark_smoke_run() {
         (0..7).map(|i| r.i64(i).unwrap()).collect::<Vec<_>>()
     };
     let after_run = counts(db.clone()).await;
-    assert!(server::bench::generate::reset(&db).await.unwrap());
+    assert!(store::bench_data::reset(&db).await.unwrap());
     let reset = counts(db.clone()).await;
     assert!(
         reset.iter().zip(&after_run).all(|(r, a)| r <= a) && reset != after_run,
@@ -386,7 +390,7 @@ async fn benchmark_smoke_run() {
         after_run[6] > 0 && reset[6] == 0,
         "the run's deliveries were logged, and reset removed them: {after_run:?} → {reset:?}"
     );
-    assert!(server::bench::generate::reset(&db).await.unwrap());
+    assert!(store::bench_data::reset(&db).await.unwrap());
     assert_eq!(
         counts(db.clone()).await,
         reset,

@@ -464,6 +464,12 @@ impl Conn {
             ConnInner::Pg(c) => c.batch_execute(sql).await.map_err(postgres::map_err),
         }
     }
+
+    /// Asks the database for a trivial answer: whether it serves at all
+    /// (`/healthz`).
+    pub async fn ping(&mut self) -> Result<(), Error> {
+        self.query_one("SELECT 1", &[]).await.map(drop)
+    }
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls it back.

@@ -1,5 +1,6 @@
-//! The project's own benchmark (DESIGN.md section 10): a data generator
-//! and a load driver that measure a running `chorus serve` on loopback.
+//! The project's own benchmark (DESIGN.md section 10): a load driver that
+//! measures a running `chorus serve` on loopback, over the data set of
+//! `store::bench_data`.
 //!
 //! - M1: home stream page (20 items, authenticated) throughput and p50/p99,
 //!   and the same server's hello-world throughput in the same run;
@@ -10,23 +11,37 @@
 //! - M5: the server's resident memory with the data set and many open
 //!   live connections.
 //!
-//! `chorus bench all` generates the data set (unless it exists), starts
-//! the server as a child process, runs everything and prints the table.
+//! `chorus-bench all` generates the data set (unless it exists), starts
+//! the `chorus` binary as a child process, runs everything and prints the
+//! table. The benchmark is a binary of its own so that the server carries
+//! no load driver; it speaks to the server only over HTTP, and to the
+//! database only through `store`.
 
 pub mod drive;
-pub mod generate;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use hyper::Method;
 use rand::Rng;
-use store::{Db, params};
+use store::Db;
+use store::bench_data::{self as data, PgAdmin, Shape};
 
 use drive::{Req, percentile, pick};
-use generate::Shape;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "chorus-bench",
+    version,
+    about = "The Chorus benchmark: generate the data set, measure a server (see BENCHMARKS.md)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -36,7 +51,7 @@ pub enum BenchCommand {
         #[arg(long)]
         database_url: String,
         #[command(flatten)]
-        shape: Shape,
+        shape: ShapeArgs,
     },
     /// Generate (if needed), start the server, measure, print the table
     All(AllArgs),
@@ -44,6 +59,10 @@ pub enum BenchCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct AllArgs {
+    /// The `chorus` binary to measure (default: the one beside this
+    /// executable, as cargo builds both into one target directory)
+    #[arg(long)]
+    pub chorus: Option<PathBuf>,
     /// `sqlite`, `postgres` or `both`
     #[arg(long, default_value = "sqlite")]
     pub backend: String,
@@ -97,7 +116,79 @@ pub struct AllArgs {
     #[arg(long)]
     pub smoke: bool,
     #[command(flatten)]
-    pub shape: Shape,
+    pub shape: ShapeArgs,
+}
+
+/// The size and shape of a data set, on the command line: the fields of
+/// [`Shape`], defaulting to [`Shape::REFERENCE`].
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShapeArgs {
+    /// Members.
+    #[arg(long, default_value_t = Shape::REFERENCE.members)]
+    pub members: u32,
+    /// Spaces (space 1 holds everyone; space 2 `big_space` members).
+    #[arg(long, default_value_t = Shape::REFERENCE.spaces)]
+    pub spaces: u32,
+    /// Members of the second-largest space.
+    #[arg(long, default_value_t = Shape::REFERENCE.big_space)]
+    pub big_space: u32,
+    /// Items (posts).
+    #[arg(long, default_value_t = Shape::REFERENCE.items)]
+    pub items: u32,
+    /// Comments, on recent items.
+    #[arg(long, default_value_t = Shape::REFERENCE.comments)]
+    pub comments: u32,
+    /// Reactions, on recent items.
+    #[arg(long, default_value_t = Shape::REFERENCE.reactions)]
+    pub reactions: u32,
+    /// Follows per member: spaces joined + people + topics.
+    #[arg(long, default_value_t = Shape::REFERENCE.follows)]
+    pub follows: u32,
+    /// Of those, spaces joined (besides the two big ones).
+    #[arg(long, default_value_t = Shape::REFERENCE.space_follows)]
+    pub space_follows: u32,
+    /// Of those, topics.
+    #[arg(long, default_value_t = Shape::REFERENCE.topic_follows)]
+    pub topic_follows: u32,
+    /// Distinct topics.
+    #[arg(long, default_value_t = Shape::REFERENCE.topics)]
+    pub topics: u32,
+    /// Zipf exponent of popularity (people, spaces, topics, authors).
+    #[arg(long, default_value_t = Shape::REFERENCE.skew)]
+    pub skew: f64,
+    /// Days the items span, ending now.
+    #[arg(long, default_value_t = Shape::REFERENCE.days)]
+    pub days: u32,
+    /// Newest entries kept in each member's home inbox.
+    #[arg(long, default_value_t = Shape::REFERENCE.inbox_cap)]
+    pub inbox_cap: u32,
+    /// Members that get an API token `bench-<id>` for the load driver.
+    #[arg(long, default_value_t = Shape::REFERENCE.tokens)]
+    pub tokens: u32,
+    #[arg(long, default_value_t = Shape::REFERENCE.seed)]
+    pub seed: u64,
+}
+
+impl From<&ShapeArgs> for Shape {
+    fn from(a: &ShapeArgs) -> Shape {
+        Shape {
+            members: a.members,
+            spaces: a.spaces,
+            big_space: a.big_space,
+            items: a.items,
+            comments: a.comments,
+            reactions: a.reactions,
+            follows: a.follows,
+            space_follows: a.space_follows,
+            topic_follows: a.topic_follows,
+            topics: a.topics,
+            skew: a.skew,
+            days: a.days,
+            inbox_cap: a.inbox_cap,
+            tokens: a.tokens,
+            seed: a.seed,
+        }
+    }
 }
 
 /// Whether `--only` asks for `m`: "m3" is all of M3; "m3-everyday",
@@ -156,7 +247,7 @@ pub struct Report {
 fn home_page(rng: &mut rand::rngs::StdRng, members: &[i64]) -> Req {
     Req::get(
         "/api/v1/streams/home?limit=20",
-        Some(generate::api_token(*pick(rng, members))),
+        Some(data::api_token(*pick(rng, members))),
     )
 }
 
@@ -274,25 +365,28 @@ impl WriteMix {
         Req {
             method: Method::POST,
             path,
-            token: Some(generate::api_token(*pick(rng, writers))),
+            token: Some(data::api_token(*pick(rng, writers))),
             body: Some(body),
             kind: 1,
         }
     }
 }
 
-pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+/// Runs a command; returns what it has to say on standard output (the
+/// result table), the progress having gone to standard error.
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<String> {
     match cmd {
         BenchCommand::Generate {
             database_url,
             shape,
         } => {
             let db = open(&database_url).await?;
-            generate::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
+            data::generate(&db, &(&shape).into(), &mut |m| eprintln!("generate: {m}")).await?;
             db.close().await;
-            Ok(())
+            Ok(String::new())
         }
         BenchCommand::All(args) => {
+            let chorus = chorus_binary(args.chorus.as_deref())?;
             let _ = rlimit::increase_nofile_limit(1 << 20);
             let mut reports = Vec::new();
             let backends: Vec<&str> = match args.backend.as_str() {
@@ -316,12 +410,33 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 );
             }
             for b in backends {
-                reports.push(all(&args, b).await?);
+                reports.push(all(&args, &chorus, b).await?);
             }
-            println!("{}", table(&reports));
-            Ok(())
+            Ok(table(&reports))
         }
     }
+}
+
+/// The `chorus` binary to start: `given`, or the one beside this
+/// executable.
+fn chorus_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = given {
+        anyhow::ensure!(path.is_file(), "--chorus {}: no such file", path.display());
+        return Ok(path.to_owned());
+    }
+    let exe = std::env::current_exe()?;
+    let beside = beside(&exe);
+    anyhow::ensure!(
+        beside.is_file(),
+        "no chorus binary at {}: build it (cargo build --release builds both) or pass --chorus PATH",
+        beside.display()
+    );
+    Ok(beside)
+}
+
+/// Where `chorus` is when it was built with the executable `exe`.
+fn beside(exe: &Path) -> PathBuf {
+    exe.with_file_name(format!("chorus{}", std::env::consts::EXE_SUFFIX))
 }
 
 async fn open(url: &str) -> anyhow::Result<Db> {
@@ -340,11 +455,11 @@ async fn open(url: &str) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
+async fn all(args: &AllArgs, chorus: &Path, backend: &str) -> anyhow::Result<Report> {
     let shape = if args.smoke {
         Shape::smoke()
     } else {
-        args.shape.clone()
+        Shape::from(&args.shape)
     };
     std::fs::create_dir_all(&args.dir)?;
     let tag = format!("{}m-{}i-{}", shape.members, shape.items, shape.seed);
@@ -360,7 +475,7 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
             let url = format!("sqlite://{}", file.display());
             if fresh {
                 let db = open(&url).await?;
-                generate::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
+                data::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
                 db.close().await;
             }
             url
@@ -375,33 +490,21 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
             );
             let url = replace_db(&args.pg_admin_url, dbname);
             let exists = {
-                let (client, conn) =
-                    tokio_postgres::connect(&args.pg_admin_url, tokio_postgres::NoTls).await?;
-                tokio::spawn(conn);
-                let exists = client
-                    .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&dbname])
-                    .await?
-                    .is_some();
+                let admin = PgAdmin::connect(&args.pg_admin_url).await?;
+                let exists = admin.exists(dbname).await?;
                 let marker_ok = exists
                     && !args.regenerate
                     && !args.smoke
-                    && pg_tag(&url).await.as_deref() == Some(tag.as_str());
+                    && data::tag(&url).await.as_deref() == Some(tag.as_str());
                 if !marker_ok {
-                    client
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {dbname} WITH (FORCE)"))
-                        .await?;
-                    client
-                        .batch_execute(&format!("CREATE DATABASE {dbname}"))
-                        .await?;
+                    admin.recreate(dbname).await?;
                 }
                 marker_ok
             };
             if !exists {
                 let db = open(&url).await?;
-                generate::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
-                let mut tx = db.write().await?;
-                store::accounts::put_setting(&mut tx, "bench_tag", &tag).await?;
-                tx.commit().await?;
+                data::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
+                data::set_tag(&db, &tag).await?;
                 db.close().await;
             }
             url
@@ -413,7 +516,7 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
     // running: the figures are of a warm server, not of the disk.
     {
         let db = open(&url).await?;
-        if !generate::reset(&db).await? {
+        if !data::reset(&db).await? {
             eprintln!(
                 "bench: this data set predates reset marks, so earlier runs' writes stay in it; \
                  --regenerate for comparable runs"
@@ -429,7 +532,7 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let data_dir = args.dir.join(format!("serve-{backend}"));
     std::fs::create_dir_all(&data_dir)?;
-    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+    let mut child = tokio::process::Command::new(chorus)
         .arg("serve")
         .arg("--data-dir")
         .arg(&data_dir)
@@ -462,7 +565,8 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
             std::process::Stdio::null()
         })
         .kill_on_drop(true)
-        .spawn()?;
+        .spawn()
+        .with_context(|| format!("starting {}", chorus.display()))?;
     let pid = child.id().unwrap_or(0);
     wait_healthy(addr, &mut child).await?;
     let db = Db::open(
@@ -483,52 +587,12 @@ async fn all(args: &AllArgs, backend: &str) -> anyhow::Result<Report> {
 }
 
 /// Reads the database once so it sits in the operating system's page
-/// cache: the SQLite file, or on PostgreSQL every table and index through
-/// `pg_prewarm` (skipped, with a note, where the extension is missing).
+/// cache (see [`data::warm`]); where PostgreSQL lacks `pg_prewarm`, says
+/// so and goes on.
 async fn warm(url: &str) {
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        for ext in ["", "-wal"] {
-            if let Ok(mut f) = std::fs::File::open(format!("{path}{ext}")) {
-                let _ = std::io::copy(&mut f, &mut std::io::sink());
-            }
-        }
-        return;
-    }
-    let warmed = async {
-        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-        tokio::spawn(conn);
-        client
-            .batch_execute(
-                "CREATE EXTENSION IF NOT EXISTS pg_prewarm;
-                 SELECT pg_prewarm(c.oid::regclass, 'read') FROM pg_class c
-                 WHERE c.relkind IN ('r', 'i') AND c.relnamespace = 'public'::regnamespace;",
-            )
-            .await
-    }
-    .await;
-    if let Err(e) = warmed {
+    if let Err(e) = data::warm(url).await {
         eprintln!("bench: could not prewarm PostgreSQL ({e}); figures start from a cold cache");
     }
-}
-
-async fn pg_tag(url: &str) -> Option<String> {
-    let db = Db::open(
-        url,
-        &store::Options {
-            max_connections: 1,
-            ..Default::default()
-        },
-    )
-    .await
-    .ok()?;
-    let mut c = db.read().await.ok()?;
-    let t = store::accounts::setting(&mut c, "bench_tag")
-        .await
-        .ok()
-        .flatten();
-    drop(c);
-    db.close().await;
-    t
 }
 
 fn replace_db(url: &str, db: &str) -> String {
@@ -564,13 +628,7 @@ async fn wait_healthy(addr: SocketAddr, child: &mut tokio::process::Child) -> an
 /// The members holding an API token who belong to a space, in id order.
 async fn tokens_in_space(db: &Db, tokens: &[i64], space: i64) -> anyhow::Result<Vec<i64>> {
     let mut c = db.read().await?;
-    let rows = c
-        .query(
-            "SELECT member_id FROM space_members WHERE space_id = $1",
-            params![space],
-        )
-        .await?;
-    let set: std::collections::HashSet<i64> = rows.iter().filter_map(|r| r.i64(0).ok()).collect();
+    let set = data::space_member_ids(&mut c, space).await?;
     Ok(tokens.iter().copied().filter(|t| set.contains(t)).collect())
 }
 
@@ -647,19 +705,6 @@ fn cpu_steadiness(time: Duration) -> (f64, f64) {
     )
 }
 
-/// SQLite: rows in the delivery log (see `store::db::recent`), if any.
-async fn logged_deliveries(db: &Db) -> Option<i64> {
-    if db.kind() != store::Kind::Sqlite {
-        return None;
-    }
-    let mut c = db.read().await.ok()?;
-    c.query_one("SELECT COUNT(*) FROM deliveries", params![])
-        .await
-        .ok()?
-        .i64(0)
-        .ok()
-}
-
 async fn measure(
     args: &AllArgs,
     (shape, url): (&Shape, &str),
@@ -670,7 +715,7 @@ async fn measure(
 ) -> anyhow::Result<Report> {
     let secs = Duration::from_secs(if args.smoke { 1 } else { args.seconds });
     let conc = if args.smoke { 4 } else { args.concurrency };
-    let tokens: Vec<i64> = generate::token_members(shape);
+    let tokens: Vec<i64> = data::token_members(shape);
     let mut r = Report {
         backend: backend.into(),
         ..Default::default()
@@ -717,12 +762,7 @@ async fn measure(
     for &(space, big) in m2 {
         let followers = {
             let mut c = db.read().await?;
-            c.query_one(
-                "SELECT COUNT(*) FROM follows WHERE target_type = 'space' AND target = $1 AND level <> 'muted'",
-                params![space.to_string()],
-            )
-            .await?
-            .i64(0)?
+            data::space_followers(&mut c, space).await?
         };
         let members = tokens_in_space(db, &tokens, space).await?;
         anyhow::ensure!(!members.is_empty(), "no token member is in space {space}");
@@ -740,7 +780,7 @@ async fn measure(
             let w = drive::open_live(
                 addr,
                 "/api/v1/streams/home/events".into(),
-                generate::api_token(*m),
+                data::api_token(*m),
             );
             watches.push(w);
         }
@@ -764,7 +804,7 @@ async fn measure(
             let req = Req {
                 method: Method::POST,
                 path: "/api/v1/items".into(),
-                token: Some(generate::api_token(writer)),
+                token: Some(data::api_token(writer)),
                 body: Some(serde_json::json!({"space": format!("space-{space}"), "body": format!("Announcement {marker}")}).to_string()),
                 kind: 0,
             };
@@ -782,13 +822,7 @@ async fn measure(
             // Home: the fan-out for this item's activity has finished.
             loop {
                 let mut c = db.read().await?;
-                let pending = c
-                    .query_one(
-                        "SELECT COUNT(*) FROM fanout_jobs j JOIN activities a ON a.id = j.activity_id WHERE a.item_id = $1",
-                        params![item_id],
-                    )
-                    .await?
-                    .i64(0)?;
+                let pending = data::fanout_pending(&mut c, item_id).await?;
                 if pending == 0 {
                     break;
                 }
@@ -849,14 +883,7 @@ async fn measure(
     if want("m3") {
         let recent: Vec<i64> = {
             let mut c = db.read().await?;
-            c.query(
-                "SELECT id FROM items WHERE space_id = 2 ORDER BY id DESC LIMIT 1000",
-                params![],
-            )
-            .await?
-            .iter()
-            .filter_map(|r| r.i64(0).ok())
-            .collect()
+            data::recent_items(&mut c, 2, 1000).await?
         };
         let writers = Arc::new(tokens_in_space(db, &tokens, 2).await?);
         let recent = Arc::new(recent);
@@ -907,7 +934,7 @@ async fn measure(
                 // and reads that wait for the disk are not what M3
                 // measures (see BENCHMARKS.md).
                 warm(url).await;
-                let log_before = logged_deliveries(db).await;
+                let log_before = data::logged_deliveries(db).await;
                 let ticks = cpu_ticks();
                 let run = drive::run_at_rate(
                     addr,
@@ -919,7 +946,7 @@ async fn measure(
                 )
                 .await?;
                 let stolen = stolen_since(ticks);
-                let log_after = logged_deliveries(db).await;
+                let log_after = data::logged_deliveries(db).await;
                 m.offered = writes;
                 // The writes ran for half the run.
                 m.done = run.count(1) as f64 / secs.as_secs_f64();
@@ -1048,7 +1075,7 @@ async fn measure(
             open.push(drive::open_live(
                 addr,
                 "/api/v1/streams/home/events".into(),
-                generate::api_token(m),
+                data::api_token(m),
             ));
         }
         let mut connected = 0;
@@ -1207,4 +1234,36 @@ pub fn table(reports: &[Report]) -> String {
     );
     row(&mut s, "errors", "0", &|r| r.errors.to_string());
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn the_shape_flags_default_to_the_reference_set() {
+        let cli = Cli::try_parse_from(["chorus-bench", "generate", "--database-url", "sqlite://x"])
+            .unwrap();
+        let BenchCommand::Generate { shape, .. } = cli.command else {
+            panic!("generate");
+        };
+        assert_eq!(Shape::from(&shape), Shape::REFERENCE);
+    }
+
+    #[test]
+    fn chorus_is_looked_for_beside_the_bench() {
+        let exe = Path::new("target/release")
+            .join(format!("chorus-bench{}", std::env::consts::EXE_SUFFIX));
+        assert_eq!(
+            beside(&exe),
+            Path::new("target/release").join(format!("chorus{}", std::env::consts::EXE_SUFFIX))
+        );
+    }
+
+    #[test]
+    fn a_missing_chorus_is_named() {
+        let e = chorus_binary(Some(Path::new("no/such/chorus"))).unwrap_err();
+        assert!(e.to_string().contains("no/such/chorus"), "{e}");
+    }
 }

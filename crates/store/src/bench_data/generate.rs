@@ -1,10 +1,6 @@
-//! The benchmark's data set: members, spaces, follows with a realistic
-//! skew, items, comments, reactions, topics, mentions and home inboxes,
-//! written straight into an empty database with multi-row inserts.
-//!
-//! Deterministic for a seed. Every size is a parameter, so a 50-person
-//! team or a 2,000-person division comes from the same code as the
-//! 100,000-member reference set.
+//! The generator: members, spaces, follows with a realistic skew, items,
+//! comments, reactions, topics, mentions and home inboxes, written
+//! straight into an empty database with multi-row inserts.
 
 // Members, spaces and items are numbered from 1 and several arrays are
 // indexed by those numbers at once; range loops say that most plainly.
@@ -14,80 +10,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashSet};
 use std::time::Instant;
 
+use super::{MARKS, Shape, api_token, token_members};
+use crate::{Db, Kind, Tx, Value, params};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use store::{Db, Kind, Tx, Value, params};
-
-/// The size and shape of a data set.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Shape {
-    /// Members.
-    #[arg(long, default_value_t = 100_000)]
-    pub members: u32,
-    /// Spaces (space 1 holds everyone; space 2 `big_space` members).
-    #[arg(long, default_value_t = 2_000)]
-    pub spaces: u32,
-    /// Members of the second-largest space.
-    #[arg(long, default_value_t = 10_000)]
-    pub big_space: u32,
-    /// Items (posts).
-    #[arg(long, default_value_t = 1_000_000)]
-    pub items: u32,
-    /// Comments, on recent items.
-    #[arg(long, default_value_t = 2_000_000)]
-    pub comments: u32,
-    /// Reactions, on recent items.
-    #[arg(long, default_value_t = 2_000_000)]
-    pub reactions: u32,
-    /// Follows per member: spaces joined + people + topics.
-    #[arg(long, default_value_t = 150)]
-    pub follows: u32,
-    /// Of those, spaces joined (besides the two big ones).
-    #[arg(long, default_value_t = 18)]
-    pub space_follows: u32,
-    /// Of those, topics.
-    #[arg(long, default_value_t = 5)]
-    pub topic_follows: u32,
-    /// Distinct topics.
-    #[arg(long, default_value_t = 300)]
-    pub topics: u32,
-    /// Zipf exponent of popularity (people, spaces, topics, authors).
-    #[arg(long, default_value_t = 1.0)]
-    pub skew: f64,
-    /// Days the items span, ending now.
-    #[arg(long, default_value_t = 365)]
-    pub days: u32,
-    /// Newest entries kept in each member's home inbox.
-    #[arg(long, default_value_t = 200)]
-    pub inbox_cap: u32,
-    /// Members that get an API token `bench-<id>` for the load driver.
-    #[arg(long, default_value_t = 5_000)]
-    pub tokens: u32,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-}
-
-impl Shape {
-    pub fn smoke() -> Shape {
-        Shape {
-            members: 300,
-            spaces: 20,
-            big_space: 60,
-            items: 3_000,
-            comments: 3_000,
-            reactions: 3_000,
-            follows: 30,
-            space_follows: 4,
-            topic_follows: 3,
-            topics: 30,
-            skew: 1.0,
-            days: 30,
-            inbox_cap: 100,
-            tokens: 300,
-            seed: 7,
-        }
-    }
-}
 
 /// Samples ranks 0..n with probability ∝ 1/(rank+1)^s.
 struct Zipf {
@@ -253,14 +179,15 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
     let mut rng = StdRng::seed_from_u64(shape.seed);
     let m = shape.members.max(2) as usize;
     let s = shape.spaces.max(2) as usize;
-    let now = store::now_micros();
+    let now = crate::now_micros();
     let span = i64::from(shape.days.max(1)) * 86_400_000_000;
     let start = now - span;
     let mut load = Loader::new(db);
 
     // Members: one password for all ("bench password 1"), so a person can
     // log in and look around the data set.
-    let hash = crate::crypto::hash_password("bench password 1").await?;
+    let hash = tokio::task::spawn_blocking(|| domain::secrets::hash_password("bench password 1"))
+        .await??;
     let mut rows = Vec::with_capacity(m);
     for id in 1..=m as i64 {
         let first = FIRST[rng.random_range(0..FIRST.len())];
@@ -307,7 +234,7 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
             v(id),
             v(id),
             v("bench"),
-            v(crate::crypto::token_hash(&token)),
+            v(domain::secrets::token_hash(&token)),
             v("bench-"),
             v(start),
         ]);
@@ -769,7 +696,7 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
     }
     {
         let mut tx = db.write().await?;
-        store::social::summarise_all_reactions(&mut tx).await?;
+        crate::social::summarise_all_reactions(&mut tx).await?;
         tx.commit().await?;
     }
     log(&format!(
@@ -875,20 +802,6 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
     Ok(())
 }
 
-/// The API token the data set gives member `id` (one of
-/// [`token_members`]).
-pub fn api_token(id: i64) -> String {
-    format!("bench-{id}")
-}
-
-/// The members that have an API token `bench-<id>`.
-pub fn token_members(shape: &Shape) -> Vec<i64> {
-    let m = i64::from(shape.members.max(2));
-    let n = i64::from(shape.tokens.min(shape.members).max(1));
-    let step = (m / n).max(1);
-    (0..n).map(|k| 1 + k * step).filter(|id| *id <= m).collect()
-}
-
 fn capitalise(w: &str) -> String {
     let mut c = w.chars();
     match c.next() {
@@ -899,7 +812,7 @@ fn capitalise(w: &str) -> String {
 
 /// Where the generated data ends: the highest ids (and the delivery
 /// position and time) right after generation, kept in the `bench_marks`
-/// setting so [`reset`] can remove what a benchmark run wrote.
+/// setting so [`super::reset`] can remove what a benchmark run wrote.
 async fn record_marks(db: &Db) -> anyhow::Result<()> {
     let mut tx = db.write().await?;
     let r = tx
@@ -917,69 +830,9 @@ async fn record_marks(db: &Db) -> anyhow::Result<()> {
         r.i64(2)?,
         r.i64(3)?,
         r.i64(4)?,
-        store::now_micros()
+        crate::now_micros()
     );
-    store::accounts::put_setting(&mut tx, "bench_marks", &marks).await?;
+    crate::accounts::put_setting(&mut tx, MARKS, &marks).await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// Puts the data set back as generated: removes the items, comments,
-/// activities, deliveries, notifications and follows a benchmark run
-/// added, and recounts comments on the items it commented on. Every run
-/// then starts from the same data (without this, each run's comments
-/// would add watchers, and so notifications, to the next run's). Returns
-/// false for a data set generated before marks were kept.
-pub async fn reset(db: &Db) -> anyhow::Result<bool> {
-    let marks = {
-        let mut c = db.read().await?;
-        store::accounts::setting(&mut c, "bench_marks").await?
-    };
-    let Some(marks) = marks else {
-        return Ok(false);
-    };
-    let v: Vec<i64> = marks
-        .split_whitespace()
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    let [activity, item, comment, notification, delivery, at] = v[..] else {
-        anyhow::bail!("bench_marks setting is malformed: {marks}");
-    };
-    let mut tx = db.write().await?;
-    tx.execute(
-        "UPDATE items SET comment_count =
-            (SELECT COUNT(*) FROM comments c WHERE c.item_id = items.id AND c.id <= $1)
-         WHERE id IN (SELECT item_id FROM comments WHERE id > $1)",
-        params![comment],
-    )
-    .await?;
-    for (sql, mark) in [
-        ("DELETE FROM fanout_jobs WHERE activity_id > $1", activity),
-        ("DELETE FROM notifications WHERE id > $1", notification),
-        ("DELETE FROM inbox WHERE activity_id > $1", activity),
-        ("DELETE FROM activities WHERE id > $1", activity),
-        ("DELETE FROM comments WHERE id > $1", comment),
-        ("DELETE FROM follows WHERE created_at > $1", at),
-        ("DELETE FROM item_topics WHERE item_id > $1", item),
-        ("DELETE FROM item_recipients WHERE item_id > $1", item),
-        ("DELETE FROM item_revisions WHERE item_id > $1", item),
-        ("DELETE FROM item_seen WHERE item_id > $1", item),
-        ("DELETE FROM item_acks WHERE item_id > $1", item),
-        ("DELETE FROM reactions WHERE item_id > $1", item),
-        ("DELETE FROM items WHERE id > $1", item),
-    ] {
-        tx.execute(sql, params![mark]).await?;
-    }
-    if db.kind() == store::Kind::Sqlite {
-        // The delivery log (SQLite): positions from the mark on are reused.
-        tx.execute("DELETE FROM deliveries WHERE seq > $1", params![delivery])
-            .await?;
-    }
-    tx.execute(
-        "UPDATE counters SET value = $1 WHERE name = 'delivery'",
-        params![delivery],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
 }
