@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod db;
+pub mod jobs;
 pub mod migrate;
 pub mod pages;
 pub mod requests;
