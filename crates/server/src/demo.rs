@@ -397,7 +397,12 @@ pub async fn fill(db: &Db) -> AppResult<bool> {
         }
     }
     work(db, &by_handle).await?;
-    svc::run_fanout_jobs(db).await?;
+    crate::jobs::drain(
+        db,
+        crate::jobs::kinds::registry(db),
+        &[crate::jobs::kinds::FANOUT],
+    )
+    .await?;
     Ok(true)
 }
 

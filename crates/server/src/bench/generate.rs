@@ -954,7 +954,10 @@ pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     )
     .await?;
     for (sql, mark) in [
-        ("DELETE FROM fanout_jobs WHERE activity_id > $1", activity),
+        (
+            "DELETE FROM jobs WHERE kind = 'fanout' AND created_at > $1",
+            at,
+        ),
         ("DELETE FROM notifications WHERE id > $1", notification),
         ("DELETE FROM inbox WHERE activity_id > $1", activity),
         ("DELETE FROM activities WHERE id > $1", activity),

@@ -784,7 +784,8 @@ async fn measure(
                 let mut c = db.read().await?;
                 let pending = c
                     .query_one(
-                        "SELECT COUNT(*) FROM fanout_jobs j JOIN activities a ON a.id = j.activity_id WHERE a.item_id = $1",
+                        "SELECT COUNT(*) FROM jobs WHERE kind = 'fanout'
+                           AND unique_key IN (SELECT 'fanout:' || id FROM activities WHERE item_id = $1)",
                         params![item_id],
                     )
                     .await?

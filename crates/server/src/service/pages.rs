@@ -613,6 +613,7 @@ pub struct Admin {
     pub org: OrgSettings,
     pub members: Vec<Member>,
     pub invitations: Vec<Invitation>,
+    pub jobs: crate::service::jobs::Overview,
 }
 
 pub async fn admin(db: &Db, viewer: &Viewer) -> AppResult<Admin> {
@@ -626,5 +627,6 @@ pub async fn admin(db: &Db, viewer: &Viewer) -> AppResult<Admin> {
         org: accounts::org_settings(db).await?,
         members: accounts::list_members(db, viewer, None, 500).await?,
         invitations: accounts::list_invitations(db, viewer, None, 50).await?,
+        jobs: crate::service::jobs::overview(db, viewer).await?,
     })
 }

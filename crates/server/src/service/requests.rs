@@ -1026,17 +1026,3 @@ pub async fn run_reminders(db: &Db, now: i64) -> AppResult<usize> {
     tx.commit().await?;
     Ok(sent)
 }
-
-/// Runs [`run_reminders`] every 30 seconds until `stopping`. What was sent
-/// is recorded per request, so a restart resumes without repeating.
-pub async fn reminder_worker(db: Db, stopping: tokio_util::sync::CancellationToken) {
-    loop {
-        if let Err(e) = run_reminders(&db, now_micros()).await {
-            tracing::warn!(error = %e, "reminders failed; retrying");
-        }
-        tokio::select! {
-            _ = stopping.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
-        }
-    }
-}
