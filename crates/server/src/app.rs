@@ -20,6 +20,7 @@ use crate::state::AppState;
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    jobs: crate::jobs::Registry,
 }
 
 /// The process-wide metrics recorder; several apps in one process (tests
@@ -108,7 +109,18 @@ impl App {
             ctx: Ctx::new(db, settings),
             metrics: metrics_handle(),
         };
-        Ok(App { listener, state })
+        let jobs = crate::jobs::kinds::registry(&state.ctx.db);
+        Ok(App {
+            listener,
+            state,
+            jobs,
+        })
+    }
+
+    /// The job kinds this node runs; more may be registered before
+    /// [`App::run`] (the tests' own kinds).
+    pub fn jobs_mut(&mut self) -> &mut crate::jobs::Registry {
+        &mut self.jobs
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -132,16 +144,24 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let App { listener, state } = self;
+        let App {
+            listener,
+            state,
+            jobs,
+        } = self;
         let router = crate::http::router(state.clone());
-        let worker = tokio::spawn(fanout_worker(state.clone()));
-        tokio::spawn(fold_worker(state.clone()));
+        let runner = crate::jobs::Runner::new(
+            state.ctx.clone(),
+            jobs,
+            Duration::from_secs(state.ctx.settings.job_lease_seconds),
+            state.ctx.stopping.clone(),
+        );
+        let runner = tokio::spawn(runner.run());
         let token_use = tokio::spawn(token_use_worker(state.clone()));
         tokio::spawn(crate::service::social::warm_counts(state.ctx.clone()));
         if let Some(metrics) = state.metrics.clone() {
             metrics_upkeep(metrics, state.ctx.stopping.clone());
         }
-        let reminders = tokio::spawn(crate::service::requests::reminder_worker(state.ctx.clone()));
         let grace = Duration::from_secs(state.ctx.settings.shutdown_grace_seconds);
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping = state.ctx.stopping.clone();
@@ -176,8 +196,7 @@ impl App {
             }
         }
         state.ctx.stopping.cancel();
-        let _ = worker.await;
-        let _ = reminders.await;
+        let _ = runner.await;
         let _ = token_use.await;
         // Uses noted by the requests that finished during the shutdown.
         flush_token_use(&state).await;
@@ -188,7 +207,9 @@ impl App {
 }
 
 /// Writes API tokens' uses once a minute (`service::accounts::TokenUse`);
-/// what is left when the server stops, `App::run` writes.
+/// what is left when the server stops, `App::run` writes. This is the
+/// node's own timer, not a job: the uses wait in this node's memory,
+/// where no other node's runner can reach them.
 async fn token_use_worker(state: AppState) {
     loop {
         tokio::select! {
@@ -202,60 +223,6 @@ async fn token_use_worker(state: AppState) {
 async fn flush_token_use(state: &AppState) {
     if let Err(e) = state.ctx.caches.token_use.flush(&state.ctx.db).await {
         tracing::warn!(error = %e, "could not record API tokens' last use");
-    }
-}
-
-/// Delivers big fan-outs in the background: woken by every announcement
-/// (a post may have queued a job) and once a second (a job left by a
-/// crashed node, or by another node on PostgreSQL).
-async fn fanout_worker(state: AppState) {
-    let mut rx = state.ctx.db.subscribe();
-    loop {
-        if let Err(e) = crate::service::social::run_fanout_jobs(&state.ctx).await {
-            tracing::warn!(error = %e, "fan-out job failed; retrying");
-        }
-        tokio::select! {
-            _ = state.ctx.stopping.cancelled() => return,
-            _ = rx.recv() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        // One look covers every announcement that came meanwhile (each
-        // batch the worker commits is one).
-        while !matches!(
-            rx.try_recv(),
-            Err(tokio::sync::broadcast::error::TryRecvError::Empty
-                | tokio::sync::broadcast::error::TryRecvError::Closed)
-        ) {}
-    }
-}
-
-/// SQLite: folds the delivery log into the home inboxes when it has grown
-/// or aged enough (`store::Options::fold_at`, `fold_age`).
-async fn fold_worker(state: AppState) {
-    if state.ctx.db.kind() != store::Kind::Sqlite {
-        return;
-    }
-    let (at, age) = (
-        state.ctx.db.options().fold_at,
-        state.ctx.db.options().fold_age,
-    );
-    loop {
-        tokio::select! {
-            _ = state.ctx.stopping.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        let (held, oldest) = state.ctx.db.recent_deliveries();
-        if held == 0 || (held < at && oldest.is_none_or(|o| o < age)) {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        // Paced: the fold takes at most a fifth of the writer's time.
-        match store::social::fold_deliveries(&state.ctx.db, 4).await {
-            Ok(n) => {
-                tracing::info!(entries = n, took = ?started.elapsed(), "folded deliveries into the home inboxes")
-            }
-            Err(e) => tracing::warn!(error = %e, "folding deliveries failed; retrying"),
-        }
     }
 }
 

@@ -139,7 +139,10 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     if let Err(e) = rlimit::increase_nofile_limit(1 << 20) {
         tracing::warn!(error = %e, "could not raise the open-file limit");
     }
-    let app = App::build(settings).await?;
+    let mut app = App::build(settings).await?;
+    if std::env::var_os("CHORUS_TEST_JOB_KINDS").is_some() {
+        crate::jobs::kinds::register_test_kinds(app.jobs_mut());
+    }
     let addr = app.local_addr();
     let base = app.state().ctx.base_url.clone();
     tracing::info!(%addr, database = app.state().ctx.db.redacted_url(), "Chorus is listening");

@@ -33,6 +33,7 @@ pub struct Settings {
     pub shutdown_grace_seconds: u64,
     pub fanout_inline_max: i64,
     pub fold_deliveries_at: usize,
+    pub job_lease_seconds: u64,
     pub stream_cache_mib: usize,
     pub live_per_member: usize,
     pub writes_per_minute: u32,
@@ -70,6 +71,7 @@ impl Default for Settings {
             shutdown_grace_seconds: 20,
             fanout_inline_max: 500,
             fold_deliveries_at: 500_000,
+            job_lease_seconds: 15,
             stream_cache_mib: 32,
             live_per_member: 20,
             writes_per_minute: 120,
@@ -238,6 +240,14 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fold_deliveries_at: Option<usize>,
+
+    /// A background job's lease, in seconds: the node running it renews it
+    /// every third of that, and a job whose node stopped renewing (it was
+    /// killed, or lost the database) runs elsewhere once the lease has run
+    /// out [env: CHORUS_JOB_LEASE_SECONDS] [default: 15]
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_lease_seconds: Option<u64>,
 
     /// SQLite: memory for stream entries rendered once and shown again on
     /// other pages, in MiB; 0 renders every entry afresh

@@ -397,7 +397,12 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         }
     }
     work(ctx, &by_handle).await?;
-    svc::run_fanout_jobs(ctx).await?;
+    crate::jobs::drain(
+        ctx,
+        crate::jobs::kinds::registry(&ctx.db),
+        &[crate::jobs::kinds::FANOUT],
+    )
+    .await?;
     Ok(true)
 }
 

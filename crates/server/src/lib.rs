@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod service;
 pub mod state;
 pub mod views;

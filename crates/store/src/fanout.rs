@@ -1,5 +1,5 @@
 //! Delivery of activities to home inboxes: at once for small audiences,
-//! in batches through `fanout_jobs` for large ones; on SQLite through the
+//! in batches through `fanout` jobs (`crate::jobs`) for large ones; on SQLite through the
 //! delivery log, folded into `inbox` later.
 
 use domain::social::{Audience, SpaceVisibility};
@@ -7,7 +7,7 @@ use domain::social::{Audience, SpaceVisibility};
 use crate::follows::follower_count_upto;
 use crate::items::{ItemRow, item_by_id};
 use crate::rows::json_rows;
-use crate::{Conn, Error, Kind, Tx, params};
+use crate::{Error, Kind, Tx, params};
 
 /// Followers the background worker delivers per transaction: small enough
 /// that other writers wait at most some tens of milliseconds for it.
@@ -179,7 +179,7 @@ pub async fn fold_deliveries(db: &crate::Db, pace: u32) -> Result<usize, Error> 
 /// Fans an item's activity out to home inboxes: the `extra` members (author,
 /// recipients, mentioned) at once, and the followers of `targets` ("type",
 /// "target") at once when there are at most `fanout_inline_max`
-/// ([`crate::Options`]), else through a background job (see
+/// ([`crate::Options`]), else through a [`FANOUT`] job (see
 /// [`fanout_step`]). `counted` is the targets' followers when the caller
 /// has counted them already (each up to `fanout_inline_max + 1`). Muted
 /// follows are skipped and the audience prefilter applied; the read path
@@ -234,12 +234,15 @@ pub async fn fan_out(
             delivered.extend(d);
         }
     } else {
-        let list: Vec<String> = targets.iter().map(|(t, v)| format!("{t}:{v}")).collect();
-        tx.execute_later(
-            "INSERT INTO fanout_jobs (activity_id, item_id, targets, created_at) VALUES ($1, $2, $3, $4)",
-            params![activity, item.id, list.join("\n"), now],
-        )
-        .await?;
+        let job = FanoutJob {
+            activity,
+            item: item.id,
+            targets: targets.iter().map(|(t, v)| format!("{t}:{v}")).collect(),
+            next_target: 0,
+            after_member: 0,
+        };
+        let job = crate::jobs::NewJob::new(FANOUT, &job, now)?.unique(format!("fanout:{activity}"));
+        crate::jobs::enqueue(tx, &job, now).await?;
     }
     if log {
         delivered.sort_unstable();
@@ -252,94 +255,57 @@ pub async fn fan_out(
     Ok(())
 }
 
-/// Whether any fan-out job is waiting: a look on a reader, before taking
-/// the writer for [`fanout_step`].
-pub async fn fanout_pending(c: &mut Conn) -> Result<bool, Error> {
-    Ok(c.query_opt("SELECT 1 FROM fanout_jobs LIMIT 1", params![])
-        .await?
-        .is_some())
+/// The kind of the jobs that deliver fan-outs too big for the posting
+/// transaction.
+pub const FANOUT: &str = "fanout";
+
+/// A [`FANOUT`] job's payload: what to deliver, and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FanoutJob {
+    pub activity: i64,
+    pub item: i64,
+    /// `type:target` each, as in `follows`.
+    pub targets: Vec<String>,
+    /// The target being delivered, and the last member delivered to.
+    pub next_target: i64,
+    pub after_member: i64,
 }
 
-/// Does one batch of the oldest fan-out job; returns false when there is
-/// no job. Several nodes may run this: on PostgreSQL the job row is locked
-/// with SKIP LOCKED, so each batch is done once.
-pub async fn fanout_step(tx: &mut Tx, viewer_for_item: i64) -> Result<bool, Error> {
-    let lock = if tx.kind() == Kind::Postgres {
-        "FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
-    let Some(job) = tx
-        .query_opt(
-            &format!(
-                "SELECT activity_id, item_id, targets, next_target, after_member FROM fanout_jobs
-                 ORDER BY activity_id LIMIT 1 {lock}"
-            ),
-            params![],
-        )
-        .await?
-    else {
-        return Ok(false);
-    };
-    let (activity, item_id, targets, mut next_target, after) = (
-        job.i64(0)?,
-        job.i64(1)?,
-        job.text(2)?,
-        job.i64(3)?,
-        job.i64(4)?,
-    );
-    let targets: Vec<(String, String)> = targets
-        .lines()
+/// Delivers the next batch of a fan-out job and moves its progress on;
+/// the caller saves the progress in the same transaction. Returns false
+/// once nothing is left (every target done, or the item gone).
+pub async fn fanout_step(tx: &mut Tx, job: &mut FanoutJob) -> Result<bool, Error> {
+    let targets: Vec<(String, String)> = job
+        .targets
+        .iter()
         .filter_map(|l| l.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
         .collect();
-    let Some(item) = item_by_id(tx, viewer_for_item, item_id).await? else {
-        tx.execute(
-            "DELETE FROM fanout_jobs WHERE activity_id = $1",
-            params![activity],
-        )
-        .await?;
-        return Ok(true);
+    let Some(item) = item_by_id(tx, 0, job.item).await? else {
+        return Ok(false);
     };
-    let Some((ttype, target)) = targets.get(next_target as usize) else {
-        tx.execute(
-            "DELETE FROM fanout_jobs WHERE activity_id = $1",
-            params![activity],
-        )
-        .await?;
-        return Ok(true);
+    let Some((ttype, target)) = targets.get(job.next_target as usize) else {
+        return Ok(false);
     };
     let seq = next_delivery(tx).await?;
     let (delivered, last) = deliver_target(
         tx,
-        (activity, seq),
+        (job.activity, seq),
         &item,
         (ttype, target),
-        (after, FANOUT_BATCH, true),
+        (job.after_member, FANOUT_BATCH, true),
     )
     .await?;
     tx.note_delivered(&delivered);
     if logs_deliveries(tx.kind()) {
-        log_delivery(tx, (activity, seq), delivered).await?;
+        log_delivery(tx, (job.activity, seq), delivered).await?;
     }
-    let after = match last {
-        Some(l) => l,
+    match last {
+        Some(l) => job.after_member = l,
         None => {
-            next_target += 1;
-            0
+            job.next_target += 1;
+            job.after_member = 0;
         }
-    };
-    if next_target as usize >= targets.len() {
-        tx.execute(
-            "DELETE FROM fanout_jobs WHERE activity_id = $1",
-            params![activity],
-        )
-        .await?;
-    } else {
-        tx.execute(
-            "UPDATE fanout_jobs SET next_target = $2, after_member = $3 WHERE activity_id = $1",
-            params![activity, next_target, after],
-        )
-        .await?;
     }
-    Ok(true)
+    Ok((job.next_target as usize) < targets.len())
 }

@@ -14,6 +14,7 @@ pub mod fanout;
 pub mod follows;
 pub mod invitations;
 pub mod items;
+pub mod jobs;
 pub mod migrate;
 pub mod notifications;
 pub mod org;

@@ -58,6 +58,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0007_auth_epoch.sql"),
         postgres: include_str!("../migrations/postgres/0007_auth_epoch.sql"),
     },
+    Migration {
+        version: 8,
+        name: "jobs",
+        sqlite: include_str!("../migrations/sqlite/0008_jobs.sql"),
+        postgres: include_str!("../migrations/postgres/0008_jobs.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod calendar;
+pub mod jobs;
 pub mod ops;
 pub mod pages;
 pub mod requests;

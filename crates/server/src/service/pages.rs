@@ -627,6 +627,7 @@ pub struct Admin {
     pub org: OrgSettings,
     pub members: Vec<Member>,
     pub invitations: Vec<Invitation>,
+    pub jobs: crate::service::jobs::Overview,
 }
 
 pub async fn admin(ctx: &Ctx, viewer: &Viewer) -> AppResult<Admin> {
@@ -640,5 +641,6 @@ pub async fn admin(ctx: &Ctx, viewer: &Viewer) -> AppResult<Admin> {
         org: accounts::org_settings(ctx).await?,
         members: accounts::list_members(ctx, viewer, None, 500).await?,
         invitations: accounts::list_invitations(ctx, viewer, None, 50).await?,
+        jobs: crate::service::jobs::overview(ctx, viewer).await?,
     })
 }

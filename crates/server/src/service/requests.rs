@@ -1045,17 +1045,3 @@ pub async fn run_reminders(ctx: &Ctx, now: i64) -> AppResult<usize> {
     tx.commit().await?;
     Ok(sent)
 }
-
-/// Runs [`run_reminders`] every 30 seconds until `stopping`. What was sent
-/// is recorded per request, so a restart resumes without repeating.
-pub async fn reminder_worker(ctx: Ctx) {
-    loop {
-        if let Err(e) = run_reminders(&ctx, ctx.now()).await {
-            tracing::warn!(error = %e, "reminders failed; retrying");
-        }
-        tokio::select! {
-            _ = ctx.stopping.cancelled() => return,
-            _ = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
-        }
-    }
-}

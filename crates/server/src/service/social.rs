@@ -1403,26 +1403,6 @@ pub fn position(r: &ActivityRow) -> Position {
     if r.seq > 0 { (r.seq, r.id) } else { (r.id, 0) }
 }
 
-/// Delivers pending big fan-outs, batch by batch, until none is left.
-///
-/// The worker runs this after every write that appended to the stream,
-/// and most queue no job: it looks on a reader first, so those cost no
-/// turn at the writer (on SQLite every write queues for it; on PostgreSQL
-/// it is a transaction of three round trips).
-pub async fn run_fanout_jobs(ctx: &Ctx) -> AppResult<()> {
-    let db = &ctx.db;
-    loop {
-        if !q::fanout_pending(&mut db.read().await?).await? {
-            return Ok(());
-        }
-        let mut tx = db.write().await?;
-        if !q::fanout_step(&mut tx, 0).await? {
-            return Ok(());
-        }
-        tx.commit().await?;
-    }
-}
-
 /// Whether a stream entry is shown: the visibility rule, then the viewer's
 /// mutes ("type:target" keys; only home reads them).
 fn entry_visible(viewer: &Viewer, r: &ActivityRow, muted: &HashSet<String>) -> bool {

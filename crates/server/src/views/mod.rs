@@ -166,6 +166,45 @@ impl InvitationView {
     }
 }
 
+/// A background job, as owners and admins see it (its payload left out).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobView {
+    pub id: String,
+    /// What the job does, e.g. `fanout` or `reminders`.
+    pub kind: String,
+    /// `queued`, `running` or `dead`.
+    pub state: String,
+    /// Attempts made since it was queued (a running one's included).
+    pub attempts: i64,
+    /// Attempts before it is dead.
+    pub max_attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it is (or was) due.
+    pub run_at: String,
+    /// A running job's lease: past it, another node may run the job.
+    pub lease_until: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl JobView {
+    pub fn new(j: &crate::service::jobs::Job) -> Self {
+        JobView {
+            id: j.id.to_string(),
+            kind: j.kind.clone(),
+            state: j.state.as_str().into(),
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            last_error: j.last_error.clone(),
+            run_at: time(j.run_at),
+            lease_until: opt_time(j.lease_until),
+            created_at: time(j.created_at),
+            updated_at: time(j.updated_at),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrgSettingsView {
     pub org_name: String,

@@ -122,12 +122,34 @@ impl TestApp {
         Self::start(backend, dir, database_url, tweak).await
     }
 
+    /// [`TestApp::spawn_with`], running the test's own job kinds too.
+    pub async fn spawn_with_jobs(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+        jobs: impl FnOnce(&mut server::jobs::Registry),
+    ) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database_url = fresh_database(backend, dir.path()).await;
+        Self::start_with_jobs(backend, dir, database_url, tweak, jobs).await
+    }
+
     /// Starts another server process-internal node on the same database.
     pub async fn start(
         backend: Backend,
         dir: tempfile::TempDir,
         database_url: String,
         tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        Self::start_with_jobs(backend, dir, database_url, tweak, |_| {}).await
+    }
+
+    /// [`TestApp::start`], running the test's own job kinds too.
+    pub async fn start_with_jobs(
+        backend: Backend,
+        dir: tempfile::TempDir,
+        database_url: String,
+        tweak: impl FnOnce(&mut Settings),
+        jobs: impl FnOnce(&mut server::jobs::Registry),
     ) -> TestApp {
         let mut settings = Settings {
             data_dir: dir.path().to_owned(),
@@ -140,7 +162,8 @@ impl TestApp {
             ..Settings::default()
         };
         tweak(&mut settings);
-        let app = App::build(settings).await.expect("server starts");
+        let mut app = App::build(settings).await.expect("server starts");
+        jobs(app.jobs_mut());
         let addr = format!("http://{}", app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod harness;
+mod jobs;
 mod live;
 mod ops;
 mod requests;

@@ -197,6 +197,8 @@ async fn openapi_lists_every_route(b: Backend) {
         ("/invitations/{token}/accept", vec!["get", "post"]),
         ("/admin/settings", vec!["get", "patch"]),
         ("/admin/members/{handle}", vec!["patch"]),
+        ("/admin/jobs", vec!["get"]),
+        ("/admin/jobs/{id}/retry", vec!["post"]),
     ];
     for (path, methods) in &expected {
         let item = paths
@@ -335,7 +337,7 @@ async fn members_list_pages(b: Backend) {
     app.stop().await;
 }
 
-fn chorus() -> Command {
+pub(crate) fn chorus() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chorus"));
     c.env_remove("CHORUS_DATABASE_URL")
         .env_remove("CHORUS_CONFIG");
@@ -479,7 +481,7 @@ async fn settings_precedence() {
     assert!(err.contains("htp_addr"), "{err}");
 }
 
-struct Child(std::process::Child);
+pub(crate) struct Child(pub(crate) std::process::Child);
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -501,7 +503,7 @@ fn spawn_serve(data_dir: &std::path::Path, port: u16) -> Child {
     )
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -509,7 +511,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn wait_healthy(base: &str) {
+pub(crate) async fn wait_healthy(base: &str) {
     for _ in 0..200 {
         if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
             && r.status() == StatusCode::OK

@@ -245,6 +245,8 @@ fn query_values(name: &str, path: &str, values: &BTreeMap<&str, Vec<String>>) ->
         "v" => vec!["1".into()],
         "space" => values["slug"].clone(),
         "direct" => values["handle"].clone(),
+        // The admin's list of background jobs.
+        "state" => ["queued", "running", "dead"].map(String::from).to_vec(),
         _ => panic!("no values for the query parameter `{name}` of {path}: give the test some"),
     }
 }

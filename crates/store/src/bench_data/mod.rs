@@ -145,7 +145,10 @@ pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     )
     .await?;
     for (sql, mark) in [
-        ("DELETE FROM fanout_jobs WHERE activity_id > $1", activity),
+        (
+            "DELETE FROM jobs WHERE kind = 'fanout' AND created_at > $1",
+            at,
+        ),
         ("DELETE FROM notifications WHERE id > $1", notification),
         ("DELETE FROM inbox WHERE activity_id > $1", activity),
         ("DELETE FROM activities WHERE id > $1", activity),
@@ -228,7 +231,8 @@ pub async fn space_followers(c: &mut Conn, space: i64) -> anyhow::Result<i64> {
 /// follower's home has it.
 pub async fn fanout_pending(c: &mut Conn, item: i64) -> anyhow::Result<i64> {
     Ok(c.query_one(
-        "SELECT COUNT(*) FROM fanout_jobs j JOIN activities a ON a.id = j.activity_id WHERE a.item_id = $1",
+        "SELECT COUNT(*) FROM jobs WHERE kind = 'fanout'
+           AND unique_key IN (SELECT 'fanout:' || id FROM activities WHERE item_id = $1)",
         params![item],
     )
     .await?

@@ -14,6 +14,11 @@
 //! every change. After a lost LISTEN connection the task reconnects and
 //! sends a catch-all announcement, since notifications may have been
 //! missed meanwhile.
+//!
+//! Jobs (`crate::jobs`) have a channel of their own, which carries only
+//! "a job was queued": the committing transaction announces it the same
+//! way (`JOBS_CHANNEL` on PostgreSQL), and every job runner listening
+//! wakes to claim it. A reconnect wakes them too.
 
 use std::time::Duration;
 
@@ -23,6 +28,8 @@ use tokio::sync::broadcast;
 use super::{id_list, parse_id_list};
 
 pub const CHANNEL: &str = "chorus_stream";
+/// PostgreSQL's channel for "a job was queued".
+pub const JOBS_CHANNEL: &str = "chorus_jobs";
 
 /// "The stream reached `position`; these members got notifications; these
 /// members got home deliveries." `everyone` means "anyone may have".
@@ -108,12 +115,16 @@ impl Announcement {
 #[derive(Clone)]
 pub(crate) struct Bus {
     tx: broadcast::Sender<Announcement>,
+    jobs: broadcast::Sender<()>,
 }
 
 impl Bus {
     pub(crate) fn new() -> Bus {
         Bus {
             tx: broadcast::channel(1024).0,
+            // A runner that lags behind loses nothing: one wake-up makes
+            // it look for every due job.
+            jobs: broadcast::channel(16).0,
         }
     }
 
@@ -124,6 +135,15 @@ impl Bus {
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Announcement> {
         self.tx.subscribe()
+    }
+
+    /// "A job was queued."
+    pub(crate) fn send_job(&self) {
+        let _ = self.jobs.send(());
+    }
+
+    pub(crate) fn subscribe_jobs(&self) -> broadcast::Receiver<()> {
+        self.jobs.subscribe()
     }
 }
 
@@ -150,16 +170,20 @@ pub(crate) fn listen_postgres(url: String, bus: Bus) {
                         }
                     });
                     if client
-                        .batch_execute(&format!("LISTEN {CHANNEL}"))
+                        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {JOBS_CHANNEL}"))
                         .await
                         .is_ok()
                     {
                         delay = Duration::from_millis(100);
                         bus.send(Announcement::catch_all());
+                        bus.send_job();
                         while let Some(m) = msg_rx.recv().await {
-                            if let tokio_postgres::AsyncMessage::Notification(n) = m
-                                && let Some(a) = Announcement::decode(n.payload())
-                            {
+                            let tokio_postgres::AsyncMessage::Notification(n) = m else {
+                                continue;
+                            };
+                            if n.channel() == JOBS_CHANNEL {
+                                bus.send_job();
+                            } else if let Some(a) = Announcement::decode(n.payload()) {
                                 bus.send(a);
                             }
                         }

@@ -281,6 +281,11 @@ impl Db {
         self.inner.bus.subscribe()
     }
 
+    /// Wake-ups for job runners: a job was queued (see [`crate::jobs`]).
+    pub fn subscribe_jobs(&self) -> tokio::sync::broadcast::Receiver<()> {
+        self.inner.bus.subscribe_jobs()
+    }
+
     /// A connection for reading.
     pub async fn read(&self) -> Result<Conn, Error> {
         let inner = match &self.inner.backend {
@@ -354,6 +359,7 @@ impl Db {
             announce: None,
             logged: Vec::new(),
             stream_locked: false,
+            queued_job: false,
         })
     }
 
@@ -479,6 +485,8 @@ pub struct Tx {
     logged: Vec<Logged>,
     /// PostgreSQL: this transaction holds the stream's advisory lock.
     stream_locked: bool,
+    /// This transaction queued a job, for runners to hear once it commits.
+    queued_job: bool,
 }
 
 impl Tx {
@@ -497,6 +505,9 @@ impl Tx {
         // a transaction that appended to the stream holds the stream's
         // lock until it ends, and every writer waits for each round trip.
         let mut end = String::new();
+        if self.queued_job {
+            end.push_str(&format!("SELECT pg_notify('{}', ''); ", bus::JOBS_CHANNEL));
+        }
         if let Some(a) = &self.announce {
             for payload in a.encode() {
                 end.push_str(&format!(
@@ -520,6 +531,7 @@ impl Tx {
     /// order, before the writer goes to anyone else.
     async fn commit_sqlite(mut self, w: sqlite::WriteGuard, db: Arc<Inner>) -> Result<(), Error> {
         let (logged, announce) = (std::mem::take(&mut self.logged), self.announce.take());
+        let queued_job = self.queued_job;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let done = std::time::Instant::now();
         w.commit(Box::new(move |result| {
@@ -533,6 +545,9 @@ impl Tx {
                 }
                 if let Some(a) = announce {
                     db.bus.send(a);
+                }
+                if queued_job {
+                    db.bus.send_job();
                 }
             }
             let _ = tx.send(result);
@@ -579,6 +594,12 @@ impl Tx {
     /// memory once it commits.
     pub(crate) fn note_logged(&mut self, logged: Logged) {
         self.logged.push(logged);
+    }
+
+    /// Records that this transaction queued a job: runners are woken
+    /// once it commits.
+    pub(crate) fn note_job(&mut self) {
+        self.queued_job = true;
     }
 
     /// Records that this transaction notified `member`.

@@ -215,6 +215,8 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(invitations::preview, invitations::accept))
         .routes(routes!(admin::get_settings, admin::update_settings))
         .routes(routes!(admin::update_member))
+        .routes(routes!(admin::list_jobs))
+        .routes(routes!(admin::retry_job))
         .routes(routes!(social::list_spaces, social::create_space))
         .routes(routes!(social::get_space, social::update_space))
         .routes(routes!(social::join_space))

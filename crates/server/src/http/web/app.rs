@@ -20,6 +20,7 @@ use super::views::{Ago, CommentV, EntryV, FollowV, ItemV, PersonV, ShellV, Space
 use super::{check_csrf, form_errors, render, safe_next, viewer};
 use crate::error::AppError;
 use crate::service::accounts::{self, InviteInput, ProfileInput, Viewer};
+use crate::service::jobs::JobState;
 use crate::service::pages::{self, HomeFilter};
 use crate::service::social::{self as svc, ItemInput, SpaceInput};
 use crate::state::AppState;
@@ -1811,6 +1812,16 @@ pub struct InvitationV {
     status: &'static str,
 }
 
+pub struct DeadJobV {
+    id: i64,
+    kind: String,
+    attempts: i64,
+    error: String,
+    /// When it was queued, and when it last changed (it died).
+    queued: Ago,
+    died: Ago,
+}
+
 #[derive(Template)]
 #[template(path = "admin.html")]
 pub struct AdminPage {
@@ -1824,6 +1835,11 @@ pub struct AdminPage {
     domains_off: Option<&'static str>,
     members: Vec<MemberRowV>,
     invitations: Vec<InvitationV>,
+    /// Jobs queued, running and dead, and how long the most overdue
+    /// queued job has waited.
+    jobs_depth: (i64, i64, i64),
+    jobs_waited: Option<Ago>,
+    dead_jobs: Vec<DeadJobV>,
 }
 
 async fn admin_page(
@@ -1875,6 +1891,36 @@ async fn admin_page(
                 } else {
                     "open"
                 },
+            })
+            .collect(),
+        jobs_depth: {
+            let count = |state| -> i64 {
+                p.jobs
+                    .stats
+                    .counts
+                    .iter()
+                    .filter(|c| c.1 == state)
+                    .map(|c| c.2)
+                    .sum()
+            };
+            (
+                count(JobState::Queued),
+                count(JobState::Running),
+                count(JobState::Dead),
+            )
+        },
+        jobs_waited: p.jobs.stats.oldest_due.map(Ago::new),
+        dead_jobs: p
+            .jobs
+            .dead
+            .iter()
+            .map(|j| DeadJobV {
+                id: j.id,
+                kind: j.kind.clone(),
+                attempts: j.attempts,
+                error: j.last_error.clone().unwrap_or_default(),
+                queued: Ago::new(j.created_at),
+                died: Ago::new(j.updated_at),
             })
             .collect(),
         s: shell_v(p.shell, v, "admin", &Uri::from_static("/admin")),
@@ -2019,5 +2065,21 @@ pub async fn admin_member(
         "@{handle} is {}.",
         if off { "deactivated" } else { "active again" }
     );
+    admin_after(&state, &v, r, msg).await
+}
+
+pub async fn admin_retry_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let r = crate::service::jobs::retry(&state.ctx, &v, id).await;
+    let msg = format!("Job {id} is queued again.");
     admin_after(&state, &v, r, msg).await
 }

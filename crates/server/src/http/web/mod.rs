@@ -94,6 +94,7 @@ pub fn router() -> Router<AppState> {
             post(app::admin_revoke_invitation),
         )
         .route("/admin/members/{handle}", post(app::admin_member))
+        .route("/admin/jobs/{id}/retry", post(app::admin_retry_job))
         .route("/fragments/activities/{id}", get(app::entry_fragment))
         .route(
             "/fragments/items/{id}/comments",

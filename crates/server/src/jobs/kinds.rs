@@ -1,0 +1,95 @@
+//! The kinds of job Chorus runs (ARCHITECTURE.md, "Jobs", lists them).
+
+use std::time::Duration;
+
+use store::social::FanoutJob;
+use store::{Db, Kind};
+
+use super::{Context, Outcome, Registry};
+
+/// Due-soon reminders and overdue notices (periodic).
+pub const REMINDERS: &str = "reminders";
+/// SQLite: folds the delivery log into the home inboxes (periodic).
+pub const FOLD: &str = "fold_deliveries";
+/// Big fan-outs (`store::social::FANOUT`).
+pub const FANOUT: &str = store::social::FANOUT;
+
+/// How often the fold looks at the delivery log at most; sooner when its
+/// oldest entry comes due before that.
+const FOLD_LOOK: Duration = Duration::from_secs(10);
+
+/// The kinds every node runs on this database.
+pub fn registry(db: &Db) -> Registry {
+    let mut r = Registry::default();
+    r.register(FANOUT, fanout);
+    r.periodic(REMINDERS, Duration::from_secs(30), reminders);
+    if db.kind() == Kind::Sqlite {
+        r.periodic(FOLD, FOLD_LOOK, fold);
+    }
+    r
+}
+
+/// Delivers a fan-out too big for the posting transaction, 1,000
+/// followers a transaction, each saving the progress with its deliveries;
+/// the last deletes the job. Asked to stop, it hands the rest back.
+async fn fanout(ctx: Context, mut job: FanoutJob) -> anyhow::Result<Outcome> {
+    loop {
+        let mut tx = ctx.db.write().await?;
+        let more = store::social::fanout_step(&mut tx, &mut job).await?;
+        if more {
+            ctx.save_progress(&mut tx, &job).await?;
+        } else {
+            ctx.finish(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if !more {
+            return Ok(Outcome::Done);
+        }
+        if ctx.stopping() {
+            return Ok(Outcome::Again(Duration::ZERO));
+        }
+    }
+}
+
+async fn reminders(ctx: Context) -> anyhow::Result<Outcome> {
+    crate::service::requests::run_reminders(&ctx.app, ctx.app.now()).await?;
+    Ok(Outcome::Done)
+}
+
+/// SQLite: folds the delivery log into the home inboxes once it holds
+/// `fold_at` entries or its oldest is `fold_age` old (`store::Options`).
+async fn fold(ctx: Context) -> anyhow::Result<Outcome> {
+    let db = &ctx.db;
+    let (at, age) = (db.options().fold_at, db.options().fold_age);
+    let (held, oldest) = db.recent_deliveries();
+    if held == 0 || (held < at && oldest.is_none_or(|o| o < age)) {
+        let due_in = oldest.map_or(FOLD_LOOK, |o| age.saturating_sub(o));
+        return Ok(Outcome::Again(
+            due_in.clamp(Duration::from_secs(1), FOLD_LOOK),
+        ));
+    }
+    let started = std::time::Instant::now();
+    // Paced: the fold takes at most a fifth of the writer's time.
+    let n = store::social::fold_deliveries(db, 4).await?;
+    tracing::info!(entries = n, took = ?started.elapsed(), "folded deliveries into the home inboxes");
+    Ok(Outcome::Again(Duration::from_secs(1)))
+}
+
+/// The kind of [`register_test_kinds`]' job.
+pub const TEST_SLEEP: &str = "test_sleep";
+
+/// A job that sleeps, for the tests that kill a `chorus serve` process in
+/// the middle of a job. The binary registers it only when the environment
+/// variable `CHORUS_TEST_JOB_KINDS` is set, and nothing enqueues it but a
+/// test writing to the database itself.
+pub fn register_test_kinds(r: &mut Registry) {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Sleep {
+        ms: u64,
+    }
+    r.register(TEST_SLEEP, |_ctx: Context, p: Sleep| async move {
+        tokio::time::sleep(Duration::from_millis(p.ms)).await;
+        Ok(Outcome::Done)
+    });
+}
