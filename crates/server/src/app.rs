@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Settings;
 use crate::context::Ctx;
-use crate::service::accounts;
+use crate::service::signup;
 use crate::state::AppState;
 
 pub struct App {
@@ -133,7 +133,7 @@ impl App {
 
     /// The first-run link, when the org has no owner yet.
     pub async fn setup_link(&self) -> anyhow::Result<Option<String>> {
-        Ok(accounts::issue_setup_token(&self.state.ctx)
+        Ok(signup::issue_setup_token(&self.state.ctx)
             .await?
             .map(|t| format!("{}/setup?token={t}", self.state.ctx.base_url)))
     }
@@ -158,7 +158,7 @@ impl App {
         );
         let runner = tokio::spawn(runner.run());
         let token_use = tokio::spawn(token_use_worker(state.clone()));
-        tokio::spawn(crate::service::social::warm_counts(state.ctx.clone()));
+        tokio::spawn(crate::service::audience::warm_counts(state.ctx.clone()));
         if let Some(metrics) = state.metrics.clone() {
             metrics_upkeep(metrics, state.ctx.stopping.clone());
         }
@@ -206,7 +206,7 @@ impl App {
     }
 }
 
-/// Writes API tokens' uses once a minute (`service::accounts::TokenUse`);
+/// Writes API tokens' uses once a minute (`caches::TokenUse`);
 /// what is left when the server stops, `App::run` writes. This is the
 /// node's own timer, not a job: the uses wait in this node's memory,
 /// where no other node's runner can reach them.

@@ -6,7 +6,9 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, App};
 use crate::config::{LogFormat, Settings, SettingsArgs};
-use crate::service::accounts::{self, InviteInput, SignupInput};
+use crate::service::invitations::{self, InviteInput};
+use crate::service::signup::{self, SignupInput};
+use crate::service::{org, profiles, viewer};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -183,7 +185,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     email,
                     password,
                 };
-                let m = accounts::create_member(&ctx, &input, role).await?;
+                let m = signup::create_member(&ctx, &input, role).await?;
                 println!(
                     "Created @{} ({}) as {}.",
                     m.handle,
@@ -192,13 +194,13 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                 );
             }
             AdminCommand::SetRole { handle, role } => {
-                let actor = accounts::system_actor(&ctx).await?;
-                let m = accounts::set_role(&ctx, &actor, &handle, &role).await?;
+                let actor = viewer::system_actor(&ctx).await?;
+                let m = org::set_role(&ctx, &actor, &handle, &role).await?;
                 println!("@{} is now {}.", m.handle, m.role.as_str());
             }
             AdminCommand::Deactivate { handle, undo } => {
-                let actor = accounts::system_actor(&ctx).await?;
-                let m = accounts::set_deactivated(&ctx, &actor, &handle, !undo).await?;
+                let actor = viewer::system_actor(&ctx).await?;
+                let m = org::set_deactivated(&ctx, &actor, &handle, !undo).await?;
                 println!(
                     "@{} is {}.",
                     m.handle,
@@ -211,15 +213,15 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             }
             AdminCommand::Invite { email, role, by } => {
                 let actor = match by {
-                    Some(h) => accounts::act_as(&ctx, &h).await?,
-                    None => accounts::system_actor(&ctx).await?,
+                    Some(h) => viewer::act_as(&ctx, &h).await?,
+                    None => viewer::system_actor(&ctx).await?,
                 };
                 let input = InviteInput {
                     email,
                     role: Some(role),
                     message: None,
                 };
-                let (inv, url) = accounts::invite(&ctx, &actor, &input).await?;
+                let (inv, url) = invitations::invite(&ctx, &actor, &input).await?;
                 println!(
                     "Invited {} as {}. Send them this one-time link:",
                     inv.email,
@@ -228,14 +230,14 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                 println!("{url}");
             }
             AdminCommand::ListUsers => {
-                let actor = accounts::system_actor(&ctx).await?;
+                let actor = viewer::system_actor(&ctx).await?;
                 let mut after: Option<String> = None;
                 println!(
                     "{:<24} {:<32} {:<8} {:<12} name",
                     "handle", "email", "role", "status"
                 );
                 loop {
-                    let page = accounts::list_members(&ctx, &actor, after.as_deref(), 100).await?;
+                    let page = profiles::list_members(&ctx, &actor, after.as_deref(), 100).await?;
                     for m in &page {
                         println!(
                             "{:<24} {:<32} {:<8} {:<12} {}",

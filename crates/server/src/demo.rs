@@ -7,8 +7,13 @@ use domain::Role;
 
 use crate::context::Ctx;
 use crate::error::AppResult;
-use crate::service::accounts::{self, Auth, OrgSettingsInput, ProfileInput, SignupInput, Viewer};
-use crate::service::social::{self as svc, ItemInput, SpaceInput};
+use crate::service::items::{self, ItemInput};
+use crate::service::org::{self, OrgSettingsInput};
+use crate::service::profiles::{self, ProfileInput};
+use crate::service::signup::{self, SignupInput};
+use crate::service::spaces::{self, SpaceInput};
+use crate::service::viewer::{Auth, Viewer};
+use crate::service::{comments, follows, reactions};
 
 /// Everyone in the demo logs in with this password.
 pub const PASSWORD: &str = "chorus-demo-2026";
@@ -218,7 +223,7 @@ impl Rng {
     }
 }
 
-fn viewer(m: store::accounts::Member) -> Viewer {
+fn viewer(m: crate::service::profiles::Member) -> Viewer {
     Viewer {
         member: m,
         auth: Auth::Token { id: 0 },
@@ -228,7 +233,7 @@ fn viewer(m: store::accounts::Member) -> Viewer {
 /// Fills the sample company when the database has no members yet;
 /// returns false (and changes nothing) otherwise.
 pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
-    if !accounts::setup_needed(ctx).await? {
+    if !signup::setup_needed(ctx).await? {
         return Ok(false);
     }
     let mut people = Vec::new();
@@ -238,7 +243,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
             1 | 25 => Role::Admin,
             _ => Role::Member,
         };
-        let m = accounts::create_member(
+        let m = signup::create_member(
             ctx,
             &SignupInput {
                 handle: (*handle).into(),
@@ -250,7 +255,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         )
         .await?;
         let v = viewer(m);
-        let m = accounts::update_profile(
+        let m = profiles::update_profile(
             ctx,
             &v,
             &ProfileInput {
@@ -267,7 +272,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         people.push(viewer(m));
     }
     let owner = people[0].clone();
-    accounts::update_org_settings(
+    org::update_org_settings(
         ctx,
         &owner,
         &OrgSettingsInput {
@@ -285,7 +290,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
     };
     for (slug, name, visibility, description, members) in SPACES {
         let admin = by_handle(members[0]);
-        svc::create_space(
+        spaces::create_space(
             ctx,
             &admin,
             &SpaceInput {
@@ -299,9 +304,9 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         .await?;
         for h in &members[1..] {
             if visibility == "open" {
-                svc::join_space(ctx, &by_handle(h), slug, "").await?;
+                spaces::join_space(ctx, &by_handle(h), slug, "").await?;
             } else {
-                svc::add_member(ctx, &admin, slug, h, None).await?;
+                spaces::add_member(ctx, &admin, slug, h, None).await?;
             }
         }
     }
@@ -315,11 +320,11 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
     for p in &people {
         for _ in 0..2 {
             let slug = open[rng.below(open.len())];
-            svc::join_space(ctx, p, slug, "").await?;
+            spaces::join_space(ctx, p, slug, "").await?;
         }
     }
     // A pending request to the closed leadership space.
-    svc::join_space(
+    spaces::join_space(
         ctx,
         &by_handle("elena"),
         "leadership",
@@ -331,14 +336,14 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         for _ in 0..5 {
             let other = &people[rng.below(people.len())];
             if other.id() != p.id() {
-                svc::follow(ctx, p, "member", &other.member.handle, "following").await?;
+                follows::follow(ctx, p, "member", &other.member.handle, "following").await?;
             }
         }
     }
     for t in ["incident", "roadmap", "feedback"] {
         for _ in 0..6 {
             let p = &people[rng.below(people.len())];
-            svc::follow(ctx, p, "topic", t, "following").await?;
+            follows::follow(ctx, p, "topic", t, "following").await?;
         }
     }
     // Items, with comments and reactions; the last ones are the freshest.
@@ -377,7 +382,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
                 ..Default::default()
             },
         };
-        let Ok(id) = svc::create_item(ctx, &author, &input).await else {
+        let Ok(id) = items::create_item(ctx, &author, &input).await else {
             // A direct post to oneself and the like: skip it.
             continue;
         };
@@ -389,11 +394,11 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         for _ in 0..rng.below(4) {
             let who = &crowd[rng.below(crowd.len())];
             let text = COMMENTS[rng.below(COMMENTS.len())].replace("{a}", &mention(&mut rng));
-            let _ = svc::add_comment(ctx, who, id, &text).await;
+            let _ = comments::add_comment(ctx, who, id, &text).await;
         }
         for _ in 0..rng.below(6) {
             let who = &crowd[rng.below(crowd.len())];
-            let _ = svc::react(ctx, who, id, None, REACTIONS[rng.below(6)], true).await;
+            let _ = reactions::react(ctx, who, id, None, REACTIONS[rng.below(6)], true).await;
         }
     }
     work(ctx, &by_handle).await?;

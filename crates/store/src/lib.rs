@@ -30,12 +30,6 @@ pub mod suggestions;
 pub mod throttle;
 pub mod tokens;
 
-// One path for each group of features, for callers not yet on the
-// feature paths.
-pub mod accounts;
-pub mod pages;
-pub mod social;
-
 pub use db::{Conn, Db, Kind, Options, Row, Tx, Value};
 
 /// Storage errors. `Conflict` carries the unique key that was violated

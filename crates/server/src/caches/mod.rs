@@ -63,7 +63,7 @@ impl Caches {
 /// not kept. On PostgreSQL other processes write too, and there are no
 /// stamps: every request reads.
 pub struct TokenCache {
-    pub(crate) entries: quick_cache::sync::Cache<String, (store::accounts::TokenHolder, u64)>,
+    pub(crate) entries: quick_cache::sync::Cache<String, (store::tokens::TokenHolder, u64)>,
 }
 
 impl Default for TokenCache {
@@ -169,7 +169,7 @@ impl TokenUse {
         for batch in noted.chunks(Self::BATCH) {
             let mut tx = db.write().await?;
             for (id, at) in batch {
-                store::accounts::mark_token_used(&mut tx, *id, *at).await?;
+                store::tokens::mark_token_used(&mut tx, *id, *at).await?;
             }
             tx.commit().await?;
         }

@@ -6,7 +6,7 @@
 //! Rendering an entry afresh for every page (reading its actor, author,
 //! comment, title and HTML, then writing them out as JSON) was most of a
 //! page's cost. So a page reads *brief* rows instead (what decides whether
-//! and where an entry shows: `store::social::read_stream`), applies the
+//! and where an entry shows: `store::streams::read_stream`), applies the
 //! visibility rule and the mutes to them as before, and takes each entry's
 //! JSON from here. Only entries with no current rendering are read whole
 //! and rendered, in one statement for the page.
@@ -27,11 +27,11 @@ use std::sync::Arc;
 
 use domain::social::SpaceVisibility;
 use quick_cache::sync::Cache;
+use store::activities::{self, ActivityRow};
 use store::db::stamps::{Stamps, Table};
-use store::social::{self as q, ActivityRow};
 
 use crate::error::AppResult;
-use crate::service::pages::Reactions;
+use crate::service::reactions::{Reactions, reactions_of};
 use crate::views::social::{ActivityView, reactions_view};
 
 /// Renderings by activity id, weighed by their bytes.
@@ -191,8 +191,8 @@ impl StreamCache {
         if !missing.is_empty() {
             let whole = {
                 let mut c = db.read().await?;
-                let mut whole = q::activities_by_ids(&mut c, None, &missing).await?;
-                q::add_topics_and_recipients(&mut c, &mut whole).await?;
+                let mut whole = activities::activities_by_ids(&mut c, None, &missing).await?;
+                activities::add_topics_and_recipients(&mut c, &mut whole).await?;
                 whole
             };
             for w in whole {
@@ -208,7 +208,7 @@ impl StreamCache {
                 }
             }
         }
-        let reactions = crate::service::pages::reactions_of(&rows)?;
+        let reactions = reactions_of(&rows)?;
         let mut out = Vec::with_capacity(32 * 1024);
         write_page(&mut out, &rows, &found, &reactions, &next)
             .map_err(|e| anyhow::anyhow!("could not write a stream page: {e}"))?;
@@ -254,7 +254,9 @@ mod tests {
     use std::sync::Arc;
 
     use domain::social::SpaceVisibility;
-    use store::social::{ActivityRow, ItemRow, Person};
+    use store::activities::ActivityRow;
+    use store::items::ItemRow;
+    use store::rows::Person;
 
     use super::{Entry, write_page};
     use crate::views::Page;
@@ -334,7 +336,7 @@ mod tests {
                 ..ActivityRow::default()
             },
         ];
-        let reactions = crate::service::pages::reactions_of(&rows).unwrap();
+        let reactions = crate::service::reactions::reactions_of(&rows).unwrap();
         for next in [Some("MzAtMA".to_owned()), None] {
             let want = serde_json::to_vec(&Page {
                 items: rows

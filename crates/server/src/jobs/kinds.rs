@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use store::social::FanoutJob;
+use store::fanout::FanoutJob;
 use store::{Db, Kind};
 
 use super::{Context, Outcome, Registry};
@@ -11,8 +11,8 @@ use super::{Context, Outcome, Registry};
 pub const REMINDERS: &str = "reminders";
 /// SQLite: folds the delivery log into the home inboxes (periodic).
 pub const FOLD: &str = "fold_deliveries";
-/// Big fan-outs (`store::social::FANOUT`).
-pub const FANOUT: &str = store::social::FANOUT;
+/// Big fan-outs (`store::fanout::FANOUT`).
+pub const FANOUT: &str = store::fanout::FANOUT;
 
 /// How often the fold looks at the delivery log at most; sooner when its
 /// oldest entry comes due before that.
@@ -35,7 +35,7 @@ pub fn registry(db: &Db) -> Registry {
 async fn fanout(ctx: Context, mut job: FanoutJob) -> anyhow::Result<Outcome> {
     loop {
         let mut tx = ctx.db.write().await?;
-        let more = store::social::fanout_step(&mut tx, &mut job).await?;
+        let more = store::fanout::fanout_step(&mut tx, &mut job).await?;
         if more {
             ctx.save_progress(&mut tx, &job).await?;
         } else {
@@ -70,7 +70,7 @@ async fn fold(ctx: Context) -> anyhow::Result<Outcome> {
     }
     let started = std::time::Instant::now();
     // Paced: the fold takes at most a fifth of the writer's time.
-    let n = store::social::fold_deliveries(db, 4).await?;
+    let n = store::fanout::fold_deliveries(db, 4).await?;
     tracing::info!(entries = n, took = ?started.elapsed(), "folded deliveries into the home inboxes");
     Ok(Outcome::Again(Duration::from_secs(1)))
 }

@@ -7,7 +7,7 @@ use store::requests as rq;
 use crate::context::Ctx;
 use crate::crypto;
 use crate::error::{AppError, AppResult};
-use crate::service::accounts::Viewer;
+use crate::service::viewer::Viewer;
 
 /// Issues a new secret (replacing any earlier one); returns it.
 pub async fn issue(ctx: &Ctx, viewer: &Viewer) -> AppResult<String> {
@@ -56,7 +56,7 @@ pub async fn feed(ctx: &Ctx, secret: &str, base_url: &str) -> AppResult<String> 
     let host = crate::config::host_of(base_url).unwrap_or_else(|| "chorus".to_owned());
     // The feed shows what its member may see now: nothing once they are
     // deactivated, nothing of a request whose item they lost the right to see.
-    let owner = store::accounts::member_by_id(&mut c, member)
+    let owner = store::profiles::member_by_id(&mut c, member)
         .await?
         .filter(|m| m.is_active())
         .ok_or_else(|| AppError::NotFound("There is no such calendar.".into()))?;

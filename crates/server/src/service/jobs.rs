@@ -6,7 +6,7 @@ use crate::context::Ctx;
 pub use store::jobs::{JobRow as Job, State as JobState, Stats as JobStats};
 
 use crate::error::{AppError, AppResult};
-use crate::service::accounts::Viewer;
+use crate::service::viewer::Viewer;
 
 fn admins_only(viewer: &Viewer) -> AppResult<()> {
     if viewer.role().is_admin() {

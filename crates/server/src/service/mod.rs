@@ -2,11 +2,38 @@
 //! with the domain's types, checks who may do it, and reads or writes
 //! through the store in one transaction. HTTP handlers, pages and the CLI
 //! all call these, so a rule holds whichever door a request comes in by.
+//!
+//! One module per feature, named as the store's: `spaces`, `items`,
+//! `comments`, `reactions`, `follows`, `streams`, `audience`,
+//! `notifications`, `acks`, `suggestions`; `profiles`, `sessions`,
+//! `tokens`, `invitations`, `signup`, `org`. `viewer` is who asks and the
+//! visibility rule's entry points; `requests`, `calendar`, `pages`, `jobs`
+//! and `ops` stand beside them.
 
-pub mod accounts;
+pub mod acks;
+pub mod audience;
 pub mod calendar;
+pub mod comments;
+pub mod follows;
+pub mod invitations;
+pub mod items;
 pub mod jobs;
+pub mod notifications;
 pub mod ops;
+pub mod org;
 pub mod pages;
+pub mod profiles;
+pub mod reactions;
 pub mod requests;
+pub mod sessions;
+pub mod signup;
+pub mod spaces;
+pub mod streams;
+pub mod suggestions;
+pub mod tokens;
+pub mod viewer;
+
+// One path for each group of features, for the handlers until they move
+// to the feature paths.
+pub mod accounts;
 pub mod social;

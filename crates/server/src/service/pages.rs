@@ -4,16 +4,25 @@
 //! visibility rule); every read is bounded by the page size, so a page
 //! makes a fixed number of queries whatever it shows.
 
-use store::accounts::{ApiToken, Invitation, Member};
-use store::social::{self as q, ActivityRow, CommentRow, Person, Position, Space};
-
 use crate::context::Ctx;
 use crate::error::{AppError, AppResult};
-use crate::service::accounts::{self, OrgSettings, Viewer};
-use crate::service::social::{self as svc, Acks, AudienceSummary, ItemDetail, StreamRequest};
+use crate::service::acks::{self, Acks};
+use crate::service::audience::{self, AudienceSummary};
+use crate::service::comments::{self, CommentRow};
+use crate::service::invitations::{self, Invitation};
+use crate::service::items::{self, ItemDetail};
+use crate::service::notifications::{self, NotificationRow};
+use crate::service::org::{self, OrgSettings};
+use crate::service::profiles::{self, Member, Person};
+use crate::service::reactions::reactions_of;
+use crate::service::spaces::{self, Space};
+use crate::service::streams::{self, ActivityRow, Position, StreamRequest};
+use crate::service::tokens::{self, ApiToken};
+use crate::service::viewer::{self, Viewer};
+use crate::service::{follows, suggestions};
 
 /// Reactions as the store gives them: (item, comment, emoji, count, mine).
-pub type Reactions = Vec<store::social::ReactionCount>;
+pub use crate::service::reactions::Reactions;
 
 /// What the header of every page shows.
 #[derive(Debug, Clone)]
@@ -27,8 +36,8 @@ pub struct Shell {
 }
 
 pub async fn shell(ctx: &Ctx, viewer: &Viewer) -> AppResult<Shell> {
-    let org = accounts::org_settings(ctx).await?;
-    let unread = svc::unread_count(ctx, viewer).await?;
+    let org = org::org_settings(ctx).await?;
+    let unread = notifications::unread_count(ctx, viewer).await?;
     let work = crate::service::requests::waiting_count(ctx, viewer).await?;
     Ok(Shell {
         work,
@@ -45,15 +54,6 @@ pub struct Entries {
     pub reactions: Reactions,
     /// The cursor of the next page, as `a-b`.
     pub next: Option<String>,
-}
-
-/// The reactions on the items of stream entries (on the items themselves;
-/// stream entries show no comment reactions).
-pub fn reactions_of(rows: &[ActivityRow]) -> AppResult<Reactions> {
-    let mut items: Vec<&q::ItemRow> = rows.iter().filter_map(|r| r.item.as_ref()).collect();
-    items.sort_unstable_by_key(|i| i.id);
-    items.dedup_by_key(|i| i.id);
-    Ok(q::item_reactions(&items)?)
 }
 
 fn cursor(p: Position) -> String {
@@ -75,7 +75,7 @@ async fn entries(
     before: Option<Position>,
     limit: i64,
 ) -> AppResult<Entries> {
-    let (rows, next) = svc::stream(ctx, viewer, which, before, limit, false).await?;
+    let (rows, next) = streams::stream(ctx, viewer, which, before, limit, false).await?;
     let reactions = reactions_of(&rows)?;
     Ok(Entries {
         rows,
@@ -158,16 +158,16 @@ pub async fn home(
         }
         HomeFilter::Mentions => mentions(ctx, viewer, before.map(|p| p.0), limit).await?,
     };
-    let my_spaces = svc::list_spaces(ctx, viewer, true, "", 100).await?;
+    let my_spaces = spaces::list_spaces(ctx, viewer, true, "", 100).await?;
     let audience = if viewer.role() == domain::Role::Guest {
         match my_spaces.first() {
-            Some(s) => svc::audience_for_space(ctx, viewer, &s.slug).await?,
-            None => svc::audience_for_direct(ctx, viewer, &[]).await?,
+            Some(s) => audience::audience_for_space(ctx, viewer, &s.slug).await?,
+            None => audience::audience_for_direct(ctx, viewer, &[]).await?,
         }
     } else {
-        svc::audience_for_profile(ctx).await?
+        audience::audience_for_profile(ctx).await?
     };
-    let (suggested_people, suggested_spaces) = svc::suggestions(ctx, viewer).await?;
+    let (suggested_people, suggested_spaces) = suggestions::suggestions(ctx, viewer).await?;
     Ok(Home {
         shell,
         entries,
@@ -178,7 +178,7 @@ pub async fn home(
     })
 }
 
-/// The home stream narrowed to people or spaces. Like `svc::stream`, it
+/// The home stream narrowed to people or spaces. Like `streams::stream`, it
 /// reads in at most four rounds, so a page costs a bounded number of
 /// queries however much the filter leaves out.
 async fn filtered_home(
@@ -193,12 +193,12 @@ async fn filtered_home(
     let mut next = None;
     for _ in 0..4 {
         let (rows, n) =
-            svc::stream(ctx, viewer, StreamRequest::Home, cursor_at, limit, false).await?;
+            streams::stream(ctx, viewer, StreamRequest::Home, cursor_at, limit, false).await?;
         for r in rows {
             if out.len() as i64 >= limit {
                 break;
             }
-            let p = svc::position(&r);
+            let p = streams::position(&r);
             if filter.admits(&r) {
                 out.push(r);
             }
@@ -235,7 +235,7 @@ async fn mentions(
 ) -> AppResult<Entries> {
     let db = &ctx.db;
     let mut c = db.read().await?;
-    let found = store::pages::mention_notifications(
+    let found = store::notifications::mention_notifications(
         &mut c,
         viewer.id(),
         before.unwrap_or(i64::MAX),
@@ -245,12 +245,12 @@ async fn mentions(
     let more = found.len() as i64 > limit;
     let found: Vec<(i64, i64)> = found.into_iter().take(limit as usize).collect();
     let ids: Vec<i64> = found.iter().map(|f| f.1).collect();
-    let acts = q::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
+    let acts = store::activities::activities_by_ids(&mut c, Some(viewer.id()), &ids).await?;
     drop(c);
     let rows: Vec<ActivityRow> = found
         .iter()
         .filter_map(|(_, a)| acts.iter().find(|x| x.id == *a).cloned())
-        .filter(|a| svc::visible_activity(viewer, a))
+        .filter(|a| viewer::visible_activity(viewer, a))
         .collect();
     let reactions = reactions_of(&rows)?;
     Ok(Entries {
@@ -270,11 +270,11 @@ pub async fn entry(ctx: &Ctx, viewer: &Viewer, activity: i64) -> AppResult<Optio
     let db = &ctx.db;
     let acts = {
         let mut c = db.read().await?;
-        q::activities_by_ids(&mut c, Some(viewer.id()), &[activity]).await?
+        store::activities::activities_by_ids(&mut c, Some(viewer.id()), &[activity]).await?
     };
     let rows: Vec<ActivityRow> = acts
         .into_iter()
-        .filter(|a| svc::visible_activity(viewer, a))
+        .filter(|a| viewer::visible_activity(viewer, a))
         .collect();
     if rows.is_empty() {
         return Ok(None);
@@ -298,8 +298,8 @@ pub struct Spaces {
 pub async fn spaces(ctx: &Ctx, viewer: &Viewer) -> AppResult<Spaces> {
     Ok(Spaces {
         shell: shell(ctx, viewer).await?,
-        mine: svc::list_spaces(ctx, viewer, true, "", 200).await?,
-        all: svc::list_spaces(ctx, viewer, false, "", 200).await?,
+        mine: spaces::list_spaces(ctx, viewer, true, "", 200).await?,
+        all: spaces::list_spaces(ctx, viewer, false, "", 200).await?,
     })
 }
 
@@ -326,7 +326,7 @@ pub async fn space(
 ) -> AppResult<SpacePage> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
-    let space = svc::get_space(ctx, viewer, slug).await?;
+    let space = spaces::get_space(ctx, viewer, slug).await?;
     let (can_read, entries) = match entries(
         ctx,
         viewer,
@@ -341,20 +341,20 @@ pub async fn space(
         Err(e) => return Err(e),
     };
     let members = if can_read {
-        svc::space_members(ctx, viewer, slug, "", 60).await?
+        spaces::space_members(ctx, viewer, slug, "", 60).await?
     } else {
         Vec::new()
     };
-    let (is_admin, requests) = match svc::join_requests(ctx, viewer, slug).await {
+    let (is_admin, requests) = match spaces::join_requests(ctx, viewer, slug).await {
         Ok(r) => (true, r),
         Err(AppError::Forbidden(_)) => (false, Vec::new()),
         Err(e) => return Err(e),
     };
     let follow_level = {
         let mut c = db.read().await?;
-        q::follow_level(&mut c, viewer.id(), "space", &space.id.to_string()).await?
+        store::follows::follow_level(&mut c, viewer.id(), "space", &space.id.to_string()).await?
     };
-    let audience = svc::audience_for_space(ctx, viewer, slug).await?;
+    let audience = audience::audience_for_space(ctx, viewer, slug).await?;
     Ok(SpacePage {
         shell,
         space,
@@ -397,8 +397,8 @@ pub async fn topic(
     )
     .await?;
     let mut c = db.read().await?;
-    let follow_level = q::follow_level(&mut c, viewer.id(), "topic", &topic).await?;
-    let followers = q::follower_count(&mut c, "topic", &topic).await?;
+    let follow_level = store::follows::follow_level(&mut c, viewer.id(), "topic", &topic).await?;
+    let followers = store::follows::follower_count(&mut c, "topic", &topic).await?;
     Ok(TopicPage {
         shell,
         topic,
@@ -426,15 +426,15 @@ pub struct ItemPage {
 pub async fn item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
-    let detail = svc::get_item(ctx, viewer, id).await?;
-    let audience = svc::audience_of_item(ctx, viewer, &detail.item).await?;
-    let comments = svc::comments(ctx, viewer, id, 0, 500).await?;
-    let (seen_count, seen_by) = svc::seen(ctx, viewer, id).await?;
-    let acks = svc::acknowledgements(ctx, viewer, id).await?;
-    let revisions = svc::item_revisions(ctx, viewer, id).await?.len();
+    let detail = items::get_item(ctx, viewer, id).await?;
+    let audience = audience::audience_of_item(ctx, viewer, &detail.item).await?;
+    let comments = comments::comments(ctx, viewer, id, 0, 500).await?;
+    let (seen_count, seen_by) = acks::seen(ctx, viewer, id).await?;
+    let acks = acks::acknowledgements(ctx, viewer, id).await?;
+    let revisions = items::item_revisions(ctx, viewer, id).await?.len();
     let mut c = db.read().await?;
-    let followers = q::followers(&mut c, "item", &id.to_string(), "", 30).await?;
-    let follower_count = q::follower_count(&mut c, "item", &id.to_string()).await?;
+    let followers = store::follows::followers(&mut c, "item", &id.to_string(), "", 30).await?;
+    let follower_count = store::follows::follower_count(&mut c, "item", &id.to_string()).await?;
     Ok(ItemPage {
         shell,
         detail,
@@ -458,9 +458,9 @@ pub async fn comments_after(
     after: i64,
 ) -> AppResult<(Vec<CommentRow>, Reactions)> {
     let db = &ctx.db;
-    let comments = svc::comments(ctx, viewer, item, after, 100).await?;
+    let comments = comments::comments(ctx, viewer, item, after, 100).await?;
     let mut c = db.read().await?;
-    let reactions = q::reaction_counts(&mut c, viewer.id(), &[item]).await?;
+    let reactions = store::reactions::reaction_counts(&mut c, viewer.id(), &[item]).await?;
     Ok((comments, reactions))
 }
 
@@ -489,7 +489,7 @@ pub async fn profile(
 ) -> AppResult<Profile> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
-    let member = accounts::member(ctx, handle).await?;
+    let member = profiles::member(ctx, handle).await?;
     let entries = entries(
         ctx,
         viewer,
@@ -498,17 +498,19 @@ pub async fn profile(
         limit,
     )
     .await?;
-    let followers = svc::member_followers(ctx, &member.handle, "", 200).await?;
+    let followers = follows::member_followers(ctx, &member.handle, "", 200).await?;
     let following = if with_following {
-        svc::member_following(ctx, viewer, &member.handle).await?
+        follows::member_following(ctx, viewer, &member.handle).await?
     } else {
         Vec::new()
     };
     let mut c = db.read().await?;
-    let following_count = q::following(&mut c, member.id, 500).await?.len() as i64;
+    let following_count = store::follows::following(&mut c, member.id, 500)
+        .await?
+        .len() as i64;
     let key = member.id.to_string();
-    let follower_count = q::follower_count(&mut c, "member", &key).await?;
-    let my_level = q::follow_level(&mut c, viewer.id(), "member", &key).await?;
+    let follower_count = store::follows::follower_count(&mut c, "member", &key).await?;
+    let my_level = store::follows::follow_level(&mut c, viewer.id(), "member", &key).await?;
     Ok(Profile {
         shell,
         member,
@@ -535,7 +537,7 @@ pub struct Directory {
 pub async fn directory(ctx: &Ctx, viewer: &Viewer, after: Option<&str>) -> AppResult<Directory> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
-    let mut members = accounts::list_members(ctx, viewer, after, 61).await?;
+    let mut members = profiles::list_members(ctx, viewer, after, 61).await?;
     let next = if members.len() > 60 {
         members.truncate(60);
         members.last().map(|m| m.handle.clone())
@@ -543,14 +545,14 @@ pub async fn directory(ctx: &Ctx, viewer: &Viewer, after: Option<&str>) -> AppRe
         None
     };
     let mut c = db.read().await?;
-    let following = q::following(&mut c, viewer.id(), 1000)
+    let following = store::follows::following(&mut c, viewer.id(), 1000)
         .await?
         .into_iter()
         .map(|(t, target, level)| (format!("{t}:{target}"), level))
         .collect();
     drop(c);
-    let (suggested_people, suggested_spaces) = svc::suggestions(ctx, viewer).await?;
-    let spaces = svc::list_spaces(ctx, viewer, false, "", 200).await?;
+    let (suggested_people, suggested_spaces) = suggestions::suggestions(ctx, viewer).await?;
+    let spaces = spaces::list_spaces(ctx, viewer, false, "", 200).await?;
     Ok(Directory {
         shell,
         members,
@@ -566,7 +568,7 @@ pub async fn directory(ctx: &Ctx, viewer: &Viewer, after: Option<&str>) -> AppRe
 
 pub struct Notifications {
     pub shell: Shell,
-    pub rows: Vec<(q::NotificationRow, ActivityRow)>,
+    pub rows: Vec<(NotificationRow, ActivityRow)>,
     pub next: Option<i64>,
     /// The spaces the notifications name (join requests, additions):
     /// (id, slug, name).
@@ -580,7 +582,7 @@ pub async fn notifications(
 ) -> AppResult<Notifications> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
-    let (rows, _, next) = svc::notifications(ctx, viewer, before, 40).await?;
+    let (rows, _, next) = notifications::notifications(ctx, viewer, before, 40).await?;
     let mut ids: Vec<i64> = rows
         .iter()
         .filter_map(
@@ -595,7 +597,7 @@ pub async fn notifications(
     ids.dedup();
     let spaces = {
         let mut c = db.read().await?;
-        store::pages::space_names(&mut c, &ids).await?
+        store::spaces::space_names(&mut c, &ids).await?
     };
     Ok(Notifications {
         shell,
@@ -617,7 +619,7 @@ pub struct Settings {
 pub async fn settings(ctx: &Ctx, viewer: &Viewer) -> AppResult<Settings> {
     Ok(Settings {
         shell: shell(ctx, viewer).await?,
-        tokens: accounts::list_tokens(ctx, viewer).await?,
+        tokens: tokens::list_tokens(ctx, viewer).await?,
         calendar_since: crate::service::calendar::issued_at(ctx, viewer).await?,
     })
 }
@@ -638,9 +640,9 @@ pub async fn admin(ctx: &Ctx, viewer: &Viewer) -> AppResult<Admin> {
     }
     Ok(Admin {
         shell: shell(ctx, viewer).await?,
-        org: accounts::org_settings(ctx).await?,
-        members: accounts::list_members(ctx, viewer, None, 500).await?,
-        invitations: accounts::list_invitations(ctx, viewer, None, 50).await?,
+        org: org::org_settings(ctx).await?,
+        members: profiles::list_members(ctx, viewer, None, 500).await?,
+        invitations: invitations::list_invitations(ctx, viewer, None, 50).await?,
         jobs: crate::service::jobs::overview(ctx, viewer).await?,
     })
 }

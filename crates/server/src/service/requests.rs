@@ -9,14 +9,16 @@
 
 use domain::cfa::{self, Act, Role as Party, State};
 use domain::{Markdown, ShortText, ValidationError};
+use store::activities::{self, NewActivity};
+use store::items::{self, ItemRow};
 use store::requests as rq;
-use store::social::{self as q, ItemRow, NewActivity};
-use store::{Conn, Tx};
+use store::{Conn, Tx, audience, fanout, follows, notifications};
 
 use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
-use crate::service::accounts::Viewer;
-use crate::service::social::{self as social_svc, MAX_BODY_CHARS};
+use crate::service::items::{MAX_BODY_CHARS, load_item, render};
+use crate::service::spaces::load_space;
+use crate::service::viewer::{Viewer, member_can_see, visible};
 
 /// The rows the request services return, as their read models.
 pub use store::requests::{ActRow, RequestRow, TodoRow};
@@ -117,7 +119,7 @@ async fn terms(
     let conditions_html = if conditions.trim().is_empty() {
         String::new()
     } else {
-        social_svc::render(c, &conditions).await?.0
+        render(c, &conditions).await?.0
     };
     Ok(Terms {
         title: title.expect("checked"),
@@ -201,9 +203,7 @@ fn party_id(r: &RequestRow, p: Party) -> i64 {
 }
 
 async fn load(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<(ItemRow, RequestRow)> {
-    let item = social_svc::load_item(c, viewer, id)
-        .await
-        .map_err(|_| not_found(id))?;
+    let item = load_item(c, viewer, id).await.map_err(|_| not_found(id))?;
     let req = rq::request_by_item(c, id)
         .await?
         .ok_or_else(|| not_found(id))?;
@@ -250,7 +250,7 @@ async fn announce(
     extra_targets: &[(&str, String)],
     now: i64,
 ) -> AppResult<i64> {
-    let a = q::append_activity(
+    let a = activities::append_activity(
         tx,
         &NewActivity {
             actor_id: viewer.id(),
@@ -266,7 +266,7 @@ async fn announce(
     )
     .await?;
     for m in notify.iter().filter(|m| **m != viewer.id()) {
-        q::notify(tx, *m, a, "request", now).await?;
+        notifications::notify(tx, *m, a, "request", now).await?;
     }
     let mut targets: Vec<(&str, String)> = vec![("item", item.id.to_string())];
     targets.extend(extra_targets.iter().cloned());
@@ -274,7 +274,7 @@ async fn announce(
     extra.extend(notify.iter().copied());
     extra.sort_unstable();
     extra.dedup();
-    q::fan_out(tx, a, item, (&targets, None), &extra, now).await?;
+    fanout::fan_out(tx, a, item, (&targets, None), &extra, now).await?;
     Ok(a)
 }
 
@@ -284,7 +284,7 @@ async fn render_message(c: &mut Conn, message: Option<&str>) -> AppResult<(Strin
     if text.is_empty() {
         return Ok((String::new(), String::new()));
     }
-    let html = social_svc::render(c, &text).await?.0;
+    let html = render(c, &text).await?.0;
     Ok((text, html))
 }
 
@@ -321,7 +321,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
     let mut tx = db.write().await?;
     let t = terms(&mut tx, viewer, &input.terms, None).await?;
     let (msg, msg_html) = render_message(&mut tx, input.message.as_deref()).await?;
-    let found = q::members_by_handles(&mut tx, &handles).await?;
+    let found = audience::members_by_handles(&mut tx, &handles).await?;
     let mut others = Vec::new();
     for h in &handles {
         match found.iter().find(|f| &f.1 == h && f.4) {
@@ -351,7 +351,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
         .filter(|s| !s.is_empty())
     {
         Some(slug) => {
-            let s = social_svc::load_space(&mut tx, viewer, slug).await?;
+            let s = load_space(&mut tx, viewer, slug).await?;
             let may_post = s.viewer_role.is_some()
                 || (s.visibility == domain::social::SpaceVisibility::Open
                     && viewer.role() != domain::Role::Guest);
@@ -372,9 +372,9 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
             Act::Offer => (other, viewer.id()),
             _ => (viewer.id(), other),
         };
-        let id = q::insert_item(
+        let id = items::insert_item(
             &mut tx,
-            &q::NewItem {
+            &items::NewItem {
                 kind: if act == Act::Offer {
                     "offer"
                 } else {
@@ -391,11 +391,11 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
             now,
         )
         .await?;
-        q::set_item_recipients(&mut tx, id, &[other]).await?;
-        let item = q::item_by_id(&mut tx, viewer.id(), id)
+        items::set_item_recipients(&mut tx, id, &[other]).await?;
+        let item = items::item_by_id(&mut tx, viewer.id(), id)
             .await?
             .ok_or(store::Error::NotFound)?;
-        if !social_svc::member_can_see(&mut tx, other, &item).await? {
+        if !member_can_see(&mut tx, other, &item).await? {
             return Err(AppError::invalid(
                 "to",
                 "Someone you named cannot see that space; ask them directly instead.",
@@ -419,7 +419,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
         )
         .await?;
         for m in [viewer.id(), other] {
-            q::auto_follow(&mut tx, m, "item", &id.to_string(), "watching", now).await?;
+            follows::auto_follow(&mut tx, m, "item", &id.to_string(), "watching", now).await?;
         }
         let mut targets = vec![("member", viewer.id().to_string())];
         if let Some(s) = &space {
@@ -604,7 +604,7 @@ pub async fn act(
             });
         }
         if act == Act::Counter {
-            q::edit_item(
+            items::edit_item(
                 &mut tx,
                 id,
                 viewer.id(),
@@ -641,7 +641,7 @@ pub async fn act(
     let req = rq::request_by_item(&mut tx, id)
         .await?
         .ok_or_else(|| not_found(id))?;
-    let item = q::item_by_id(&mut tx, viewer.id(), id)
+    let item = items::item_by_id(&mut tx, viewer.id(), id)
         .await?
         .ok_or_else(|| not_found(id))?;
     let acts = rq::acts(&mut tx, id).await?;
@@ -683,10 +683,7 @@ pub async fn waiting_count(ctx: &Ctx, viewer: &Viewer) -> AppResult<i64> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let waiting = rq::waiting_on(&mut c, viewer.id()).await?;
-    Ok(waiting
-        .iter()
-        .filter(|i| crate::service::social::visible(viewer, i))
-        .count() as i64)
+    Ok(waiting.iter().filter(|i| visible(viewer, i)).count() as i64)
 }
 
 pub async fn work(ctx: &Ctx, viewer: &Viewer) -> AppResult<Work> {
@@ -696,10 +693,7 @@ pub async fn work(ctx: &Ctx, viewer: &Viewer) -> AppResult<Work> {
     let rows = rq::requests_of(&mut c, viewer.id(), now - RECENT_MICROS, 500).await?;
     let mut w = Work::default();
     // A party who can no longer see a request's item no longer lists it.
-    for (r, _) in rows
-        .into_iter()
-        .filter(|(_, item)| crate::service::social::visible(viewer, item))
-    {
+    for (r, _) in rows.into_iter().filter(|(_, item)| visible(viewer, item)) {
         let (state, turn) = state_of(&r)?;
         let Some(viewer_role) = role_of(&r, viewer.id()) else {
             continue;
@@ -779,7 +773,7 @@ pub async fn todos(ctx: &Ctx, viewer: &Viewer) -> AppResult<Vec<TodoEntry>> {
     let mut out: Vec<TodoEntry> = rq::requests_of(&mut c, viewer.id(), now, 500)
         .await?
         .into_iter()
-        .filter(|(_, item)| crate::service::social::visible(viewer, item))
+        .filter(|(_, item)| visible(viewer, item))
         .map(|(r, _)| r)
         .filter(|r| r.performer_id == viewer.id() && r.state == State::Promised.as_str())
         .map(TodoEntry::Promise)
@@ -821,7 +815,7 @@ pub async fn create_todo(ctx: &Ctx, viewer: &Viewer, input: &TodoInput) -> AppRe
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        Some(slug) => Some(social_svc::load_space(&mut tx, viewer, slug).await?),
+        Some(slug) => Some(load_space(&mut tx, viewer, slug).await?),
         None => None,
     };
     if shared && viewer.role() == domain::Role::Guest && space.is_none() {
@@ -841,9 +835,9 @@ pub async fn create_todo(ctx: &Ctx, viewer: &Viewer, input: &TodoInput) -> AppRe
         // A shared to-do is an item, so checking it off is an activity its
         // audience (the space's, or every member for the profile) sees.
         Some(
-            q::insert_item(
+            items::insert_item(
                 &mut tx,
-                &q::NewItem {
+                &items::NewItem {
                     kind: "todo",
                     author_id: viewer.id(),
                     audience: if space.is_some() { "space" } else { "profile" },
@@ -973,12 +967,12 @@ pub async fn update_todo(
     .await?;
     if let Some(item_id) = t.item_id {
         if title != t.title {
-            q::edit_item(&mut tx, item_id, viewer.id(), &title, "", "", now).await?;
+            items::edit_item(&mut tx, item_id, viewer.id(), &title, "", "", now).await?;
         }
         if t.completed_at.is_none() && completed_at.is_some() {
             // "Ana completed: Draft Q3 plan" for the owner's followers and
             // the space's.
-            let item = q::item_by_id(&mut tx, viewer.id(), item_id)
+            let item = items::item_by_id(&mut tx, viewer.id(), item_id)
                 .await?
                 .ok_or(store::Error::NotFound)?;
             let mut targets = vec![("member", viewer.id().to_string())];
@@ -1006,7 +1000,7 @@ pub async fn delete_todo(ctx: &Ctx, viewer: &Viewer, id: &str) -> AppResult<()> 
         .ok_or_else(|| todo_not_found(id))?;
     rq::delete_todo(&mut tx, tid).await?;
     if let Some(item) = t.item_id {
-        q::delete_item(&mut tx, item, now).await?;
+        items::delete_item(&mut tx, item, now).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -1029,15 +1023,15 @@ pub async fn run_reminders(ctx: &Ctx, now: i64) -> AppResult<usize> {
             let Some(r) = rq::request_by_item(&mut tx, *id).await? else {
                 continue;
             };
-            let a = q::append_activity(
+            let a = activities::append_activity(
                 &mut tx,
                 &NewActivity::on_item(r.performer_id, verb, *id, None),
                 now,
             )
             .await?;
-            q::notify(&mut tx, r.performer_id, a, verb, now).await?;
+            notifications::notify(&mut tx, r.performer_id, a, verb, now).await?;
             if verb == "overdue" {
-                q::notify(&mut tx, r.requester_id, a, verb, now).await?;
+                notifications::notify(&mut tx, r.requester_id, a, verb, now).await?;
             }
             sent += 1;
         }

@@ -4,10 +4,14 @@
 pub mod social;
 
 use serde::Serialize;
-use store::accounts::{ApiToken, Invitation, Member};
 use utoipa::ToSchema;
 
-use crate::service::accounts::{self, OrgSettings, Viewer};
+use crate::service::invitations::Invitation;
+use crate::service::org::OrgSettings;
+use crate::service::profiles::Member;
+use crate::service::signup::DOMAIN_SIGNUP_OFF;
+use crate::service::tokens::ApiToken;
+use crate::service::viewer::Viewer;
 
 pub fn time(micros: i64) -> String {
     jiff::Timestamp::from_microsecond(micros)
@@ -227,7 +231,7 @@ impl From<&OrgSettings> for OrgSettingsView {
             invite_policy: o.invite_policy.as_str().into(),
             signup_domains: o.signup_domains.as_slice().to_vec(),
             signup_domains_in_effect: o.signup_open(),
-            signup_domains_note: (!o.signup_open()).then(|| accounts::DOMAIN_SIGNUP_OFF.into()),
+            signup_domains_note: (!o.signup_open()).then(|| DOMAIN_SIGNUP_OFF.into()),
         }
     }
 }

@@ -2,13 +2,17 @@
 //! notifications and audiences.
 
 use serde::Serialize;
-use store::social::{
-    ActivityRow, CommentRow, ItemRow, NotificationRow, Person, ReactionCount, Space,
-};
 use utoipa::ToSchema;
 
 use super::{opt_time, time};
-use crate::service::social::{AudienceSummary, ItemDetail};
+use crate::service::audience::AudienceSummary;
+use crate::service::comments::CommentRow;
+use crate::service::items::{ItemDetail, ItemRow};
+use crate::service::notifications::NotificationRow;
+use crate::service::profiles::Person;
+use crate::service::reactions::ReactionCount;
+use crate::service::spaces::Space;
+use crate::service::streams::ActivityRow;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PersonView {
@@ -97,7 +101,7 @@ pub struct ReactionView {
 
 /// The reactions on an item (`comment` 0) or one of its comments.
 pub fn reactions_view(all: &[ReactionCount], item: i64, comment: i64) -> Vec<ReactionView> {
-    store::social::reactions_on(all, item, comment)
+    crate::service::reactions::reactions_on(all, item, comment)
         .map(|(emoji, count, me)| ReactionView {
             emoji: emoji.to_owned(),
             count,

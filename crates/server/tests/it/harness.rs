@@ -303,7 +303,7 @@ impl TestApp {
     /// A setup token, as `chorus serve` would print it.
     pub async fn setup_token(&self) -> String {
         let db = open_db(&self.database_url, 1).await;
-        let token = server::service::accounts::issue_setup_token(&server::context::Ctx::new(
+        let token = server::service::signup::issue_setup_token(&server::context::Ctx::new(
             db.clone(),
             Default::default(),
         ))

@@ -717,7 +717,7 @@ async fn pending_fan_outs_become_fanout_jobs(b: Backend) {
         )
         .await
         .unwrap();
-    let jobs: Vec<(String, store::social::FanoutJob, String, String, i64, i64)> = rows
+    let jobs: Vec<(String, store::fanout::FanoutJob, String, String, i64, i64)> = rows
         .iter()
         .map(|r| {
             (
@@ -731,7 +731,7 @@ async fn pending_fan_outs_become_fanout_jobs(b: Backend) {
         })
         .collect();
     let fanout =
-        |activity, item, targets: &[&str], next_target, after_member| store::social::FanoutJob {
+        |activity, item, targets: &[&str], next_target, after_member| store::fanout::FanoutJob {
             activity,
             item,
             targets: targets.iter().map(|t| t.to_string()).collect(),

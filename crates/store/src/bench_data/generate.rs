@@ -696,7 +696,7 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
     }
     {
         let mut tx = db.write().await?;
-        crate::social::summarise_all_reactions(&mut tx).await?;
+        crate::reactions::summarise_all_reactions(&mut tx).await?;
         tx.commit().await?;
     }
     log(&format!(
@@ -832,7 +832,7 @@ async fn record_marks(db: &Db) -> anyhow::Result<()> {
         r.i64(4)?,
         crate::now_micros()
     );
-    crate::accounts::put_setting(&mut tx, MARKS, &marks).await?;
+    crate::org::put_setting(&mut tx, MARKS, &marks).await?;
     tx.commit().await?;
     Ok(())
 }

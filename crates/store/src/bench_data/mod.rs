@@ -124,7 +124,7 @@ pub fn token_members(shape: &Shape) -> Vec<i64> {
 pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     let marks = {
         let mut c = db.read().await?;
-        crate::accounts::setting(&mut c, MARKS).await?
+        crate::org::setting(&mut c, MARKS).await?
     };
     let Some(marks) = marks else {
         return Ok(false);
@@ -190,7 +190,7 @@ pub async fn tag(url: &str) -> Option<String> {
     .await
     .ok()?;
     let mut c = db.read().await.ok()?;
-    let t = crate::accounts::setting(&mut c, TAG).await.ok().flatten();
+    let t = crate::org::setting(&mut c, TAG).await.ok().flatten();
     drop(c);
     db.close().await;
     t
@@ -200,7 +200,7 @@ pub async fn tag(url: &str) -> Option<String> {
 /// run reuses it only for the same shape.
 pub async fn set_tag(db: &Db, tag: &str) -> anyhow::Result<()> {
     let mut tx = db.write().await?;
-    crate::accounts::put_setting(&mut tx, TAG, tag).await?;
+    crate::org::put_setting(&mut tx, TAG, tag).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,0 +1,185 @@
+//! Creating accounts: first-run setup with the one-time setup token, the
+//! command line's `admin create-user`, and sign-up by allowed domain, which
+//! is off until mail exists. Accepting an invitation (the other way in)
+//! shares the checks here.
+
+use domain::{DisplayName, Email, Handle, Password, Role};
+use store::signup::{self as q, NewMember};
+use store::{Db, Tx};
+
+use crate::context::Ctx;
+use crate::crypto;
+use crate::error::{AppError, AppResult, Checks};
+use crate::service::profiles::Member;
+
+/// What someone types to create an account.
+#[derive(Debug, Default, Clone)]
+pub struct SignupInput {
+    pub handle: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+}
+
+pub(crate) struct ValidSignup {
+    pub(crate) handle: Handle,
+    pub(crate) display_name: DisplayName,
+    pub(crate) email: Option<Email>,
+    pub(crate) password: Password,
+}
+
+pub(crate) fn validate_signup(input: &SignupInput, with_email: bool) -> AppResult<ValidSignup> {
+    let mut checks = Checks::default();
+    let handle = checks.check(Handle::parse(&input.handle));
+    let display_name = checks.check(DisplayName::parse(&input.display_name));
+    let email = if with_email {
+        checks.check(Email::parse(&input.email))
+    } else {
+        None
+    };
+    let password = checks.check(Password::parse(&input.password));
+    checks.finish()?;
+    Ok(ValidSignup {
+        handle: handle.expect("checked"),
+        display_name: display_name.expect("checked"),
+        email,
+        password: password.expect("checked"),
+    })
+}
+
+/// Turns a unique-key violation on insert into the error a person reads.
+fn signup_conflict(e: store::Error) -> AppError {
+    if e.is_conflict_on("handle") {
+        AppError::Conflict {
+            detail: "That handle is taken. Choose another.".into(),
+            field: Some("handle"),
+        }
+    } else if e.is_conflict_on("email") {
+        AppError::Conflict {
+            detail: "There is already an account with that email address. Log in instead.".into(),
+            field: Some("email"),
+        }
+    } else {
+        e.into()
+    }
+}
+
+/// Creates the account a checked sign-up describes, with the address and
+/// role it is to have; a taken handle or address is refused as
+/// [`signup_conflict`] words it.
+pub(crate) async fn insert_account(
+    tx: &mut Tx,
+    v: &ValidSignup,
+    email: &str,
+    role: Role,
+    password_hash: &str,
+    now: i64,
+) -> AppResult<Member> {
+    q::insert_member(
+        tx,
+        &NewMember {
+            handle: v.handle.as_str(),
+            email,
+            display_name: v.display_name.as_str(),
+            role,
+            password_hash,
+        },
+        now,
+    )
+    .await
+    .map_err(signup_conflict)
+}
+
+/// True while the org has no owner and the setup link is the way in.
+pub async fn setup_needed(ctx: &Ctx) -> AppResult<bool> {
+    let db = &ctx.db;
+    let mut c = db.read().await?;
+    Ok(!q::owner_exists(&mut c).await?)
+}
+
+/// When there is no owner yet, makes a fresh one-time setup token (any
+/// earlier one stops working) and returns it.
+pub async fn issue_setup_token(ctx: &Ctx) -> AppResult<Option<String>> {
+    let db = &ctx.db;
+    let mut tx = db.write().await?;
+    if q::owner_exists(&mut tx).await? {
+        return Ok(None);
+    }
+    let token = crypto::new_token();
+    q::replace_setup_token(&mut tx, &crypto::token_hash(&token), ctx.now()).await?;
+    tx.commit().await?;
+    Ok(Some(token))
+}
+
+pub async fn setup_token_valid(ctx: &Ctx, token: &str) -> AppResult<bool> {
+    let db = &ctx.db;
+    let mut c = db.read().await?;
+    Ok(!q::owner_exists(&mut c).await?
+        && q::setup_token_valid(&mut c, &crypto::token_hash(token)).await?)
+}
+
+/// Creates the owner with the setup token.
+pub async fn complete_setup(ctx: &Ctx, token: &str, input: &SignupInput) -> AppResult<Member> {
+    let db = &ctx.db;
+    let v = validate_signup(input, true)?;
+    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let mut tx = db.write().await?;
+    let used_up = || AppError::Gone {
+        slug: "setup-done",
+        detail: "This setup link is no longer valid: Chorus already has an owner, or a newer \
+                 link was printed. Log in, or restart the server for a new link."
+            .into(),
+    };
+    if q::owner_exists(&mut tx).await? {
+        return Err(used_up());
+    }
+    if !q::take_setup_token(&mut tx, &crypto::token_hash(token)).await? {
+        return Err(used_up());
+    }
+    let member = insert_account(
+        &mut tx,
+        &v,
+        v.email.as_ref().expect("email checked").as_str(),
+        Role::Owner,
+        &hash,
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(member)
+}
+
+/// Why sign-up by allowed domain is not in effect. A sign-up's address must
+/// be confirmed by mail before its account exists: otherwise anyone could
+/// sign up as `ceo@<allowed domain>`, or take the address of someone with a
+/// pending invitation. Chorus sends no mail yet, so the allowed domains are
+/// kept (an admin may set them) but nobody signs up by them.
+pub const DOMAIN_SIGNUP_OFF: &str = "needs outgoing mail, which is not set up yet";
+
+/// Signing up without an invitation: refused while [`DOMAIN_SIGNUP_OFF`]
+/// holds, whatever is sent, and nothing is created.
+pub async fn self_signup(_db: &Db, _input: &SignupInput) -> AppResult<Member> {
+    Err(AppError::Forbidden(format!(
+        "Signing up with a work address is off: confirming the address {DOMAIN_SIGNUP_OFF}. \
+         Ask a member to invite you."
+    )))
+}
+
+/// Creates a member directly (the `admin create-user` command).
+pub async fn create_member(ctx: &Ctx, input: &SignupInput, role: Role) -> AppResult<Member> {
+    let db = &ctx.db;
+    let v = validate_signup(input, true)?;
+    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let mut tx = db.write().await?;
+    let member = insert_account(
+        &mut tx,
+        &v,
+        v.email.as_ref().expect("email checked").as_str(),
+        role,
+        &hash,
+        ctx.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(member)
+}
