@@ -19,7 +19,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use crate::error::AppError;
-use crate::http::api::accounts::{clear_cookie, session_cookie};
+use crate::http::api::sessions::{clear_cookie, session_cookie};
 use crate::http::extract::{ClientIp, constant_time_eq, find_viewer, user_agent};
 use crate::service::accounts::{self, SignupInput, Viewer};
 use crate::state::AppState;
