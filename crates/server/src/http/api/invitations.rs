@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::accounts::session_cookie;
+use super::sessions::session_cookie;
 use super::{ListQuery, decode_id_cursor};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, user_agent};
 use crate::http::problem::Problem;

@@ -2,13 +2,25 @@
 //! registered through `utoipa_axum`, so a handler cannot be routed without
 //! also being described.
 
-pub mod accounts;
+pub mod acks;
 pub mod admin;
+pub mod audience;
+pub mod comments;
+pub mod follows;
 pub mod invitations;
+pub mod items;
 pub mod json;
 pub mod live;
+pub mod notifications;
+pub mod profiles;
+pub mod reactions;
 pub mod requests;
-pub mod social;
+pub mod sessions;
+pub mod signup;
+pub mod spaces;
+pub mod streams;
+pub mod suggestions;
+pub mod tokens;
 
 use axum::Json;
 use axum::extract::DefaultBodyLimit;
@@ -19,8 +31,12 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+use crate::error::AppError;
 use crate::http::problem::Problem;
+use crate::service::social as svc;
 use crate::state::AppState;
+use crate::views::Page;
+use crate::views::social::PersonView;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -192,24 +208,49 @@ pub fn bad_cursor() -> Problem {
     )
 }
 
+async fn people_page<F, Fut>(q: ListQuery, fetch: F) -> Result<Json<Page<PersonView>>, Problem>
+where
+    F: FnOnce(String, i64) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<svc::Person>, AppError>>,
+{
+    let limit = q.limit();
+    let after = q
+        .before
+        .as_deref()
+        .map(decode_cursor)
+        .transpose()?
+        .unwrap_or_default();
+    let people = fetch(after, limit + 1).await?;
+    let more = people.len() as i64 > limit;
+    let items: Vec<PersonView> = people
+        .iter()
+        .take(limit as usize)
+        .map(PersonView::from)
+        .collect();
+    let next = more
+        .then(|| items.last().map(|p| encode_cursor(&p.handle)))
+        .flatten();
+    Ok(Json(Page { items, next }))
+}
+
 /// The API routes (relative to `/api/v1`) and the OpenAPI document.
 pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let avatar_limit = state.ctx.settings.max_avatar_bytes + 1024;
     let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .routes(routes!(accounts::setup_status, accounts::setup))
-        .routes(routes!(accounts::login, accounts::logout))
-        .routes(routes!(accounts::signup))
-        .routes(routes!(accounts::me, accounts::update_me))
-        .routes(routes!(accounts::change_password))
+        .routes(routes!(signup::setup_status, signup::setup))
+        .routes(routes!(sessions::login, sessions::logout))
+        .routes(routes!(signup::signup))
+        .routes(routes!(profiles::me, profiles::update_me))
+        .routes(routes!(sessions::change_password))
         .routes(
-            routes!(accounts::put_avatar, accounts::delete_avatar)
+            routes!(profiles::put_avatar, profiles::delete_avatar)
                 .layer(DefaultBodyLimit::max(avatar_limit)),
         )
-        .routes(routes!(accounts::list_members))
-        .routes(routes!(accounts::get_member))
-        .routes(routes!(accounts::get_avatar))
-        .routes(routes!(accounts::list_tokens, accounts::create_token))
-        .routes(routes!(accounts::revoke_token))
+        .routes(routes!(profiles::list_members))
+        .routes(routes!(profiles::get_member))
+        .routes(routes!(profiles::get_avatar))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .routes(routes!(invitations::create, invitations::list))
         .routes(routes!(invitations::revoke))
         .routes(routes!(invitations::preview, invitations::accept))
@@ -217,41 +258,41 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(admin::update_member))
         .routes(routes!(admin::list_jobs))
         .routes(routes!(admin::retry_job))
-        .routes(routes!(social::list_spaces, social::create_space))
-        .routes(routes!(social::get_space, social::update_space))
-        .routes(routes!(social::join_space))
-        .routes(routes!(social::leave_space))
-        .routes(routes!(social::space_members, social::add_member))
-        .routes(routes!(social::remove_member))
-        .routes(routes!(social::join_requests))
-        .routes(routes!(social::decide_request))
-        .routes(routes!(social::space_stream))
-        .routes(routes!(social::home_stream))
-        .routes(routes!(social::everything_stream))
-        .routes(routes!(social::topic_stream))
-        .routes(routes!(social::member_stream))
-        .routes(routes!(social::item_stream))
-        .routes(routes!(social::create_item))
+        .routes(routes!(spaces::list_spaces, spaces::create_space))
+        .routes(routes!(spaces::get_space, spaces::update_space))
+        .routes(routes!(spaces::join_space))
+        .routes(routes!(spaces::leave_space))
+        .routes(routes!(spaces::space_members, spaces::add_member))
+        .routes(routes!(spaces::remove_member))
+        .routes(routes!(spaces::join_requests))
+        .routes(routes!(spaces::decide_request))
+        .routes(routes!(streams::space_stream))
+        .routes(routes!(streams::home_stream))
+        .routes(routes!(streams::everything_stream))
+        .routes(routes!(streams::topic_stream))
+        .routes(routes!(streams::member_stream))
+        .routes(routes!(streams::item_stream))
+        .routes(routes!(items::create_item))
         .routes(routes!(
-            social::get_item,
-            social::edit_item,
-            social::delete_item
+            items::get_item,
+            items::edit_item,
+            items::delete_item
         ))
-        .routes(routes!(social::item_revisions))
-        .routes(routes!(social::list_comments, social::add_comment))
-        .routes(routes!(social::add_reaction))
-        .routes(routes!(social::remove_reaction))
-        .routes(routes!(social::follow))
-        .routes(routes!(social::unfollow))
-        .routes(routes!(social::followers))
-        .routes(routes!(social::suggestions))
-        .routes(routes!(social::following))
-        .routes(routes!(social::audience))
-        .routes(routes!(social::notifications))
-        .routes(routes!(social::mark_read))
-        .routes(routes!(social::mark_all_read))
-        .routes(routes!(social::mark_seen, social::seen))
-        .routes(routes!(social::acknowledge, social::acknowledgements))
+        .routes(routes!(items::item_revisions))
+        .routes(routes!(comments::list_comments, comments::add_comment))
+        .routes(routes!(reactions::add_reaction))
+        .routes(routes!(reactions::remove_reaction))
+        .routes(routes!(follows::follow))
+        .routes(routes!(follows::unfollow))
+        .routes(routes!(follows::followers))
+        .routes(routes!(suggestions::suggestions))
+        .routes(routes!(follows::following))
+        .routes(routes!(audience::audience))
+        .routes(routes!(notifications::notifications))
+        .routes(routes!(notifications::mark_read))
+        .routes(routes!(notifications::mark_all_read))
+        .routes(routes!(acks::mark_seen, acks::seen))
+        .routes(routes!(acks::acknowledge, acks::acknowledgements))
         .routes(routes!(live::home))
         .routes(routes!(live::everything))
         .routes(routes!(live::space))

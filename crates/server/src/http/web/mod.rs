@@ -1,104 +1,133 @@
 //! Server-rendered pages. Core actions are plain HTML forms; every form
 //! post from a logged-in member carries the session's CSRF token, and
 //! pre-login forms refuse cross-site posts.
+//!
+//! Each page handler parses, calls one `service::pages` function and
+//! renders; each action checks the form's CSRF token, calls one service
+//! function and redirects back (post/redirect/get), or shows what went
+//! wrong.
 
 // Helpers here return the response to send instead, axum's own idiom.
 #![allow(clippy::result_large_err)]
 
-mod app;
+mod acks;
+mod admin;
+mod calendar;
+mod comments;
+mod follows;
+mod invitations;
+mod items;
+mod notifications;
+mod profiles;
+mod reactions;
+mod sessions;
+mod signup;
+mod spaces;
+mod streams;
+mod tokens;
 mod views;
 mod work;
 
-use crate::service::accounts::Invitation;
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 
+use self::views::ShellV;
 use crate::error::AppError;
-use crate::http::api::accounts::{clear_cookie, session_cookie};
-use crate::http::extract::{ClientIp, constant_time_eq, find_viewer, user_agent};
-use crate::service::accounts::{self, SignupInput, Viewer};
+use crate::http::extract::{constant_time_eq, find_viewer};
+use crate::service::accounts::{self, Viewer};
+use crate::service::pages;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(app::home))
-        .route("/setup", get(setup_page).post(setup_submit))
-        .route("/login", get(login_page).post(login_submit))
-        .route("/logout", post(logout))
-        .route("/signup", get(signup_page).post(signup_submit))
-        .route("/invite/{token}", get(invite_page).post(invite_submit))
-        .route("/invitations", post(app::invite_from_home))
-        .route("/items", post(app::compose))
-        .route("/items/{id}", get(app::item))
-        .route("/items/{id}/comments", post(app::comment))
-        .route("/items/{id}/react", post(app::react))
-        .route("/items/{id}/ack", post(app::acknowledge))
-        .route("/items/{id}/edit", post(app::edit_item))
-        .route("/items/{id}/delete", post(app::delete_item))
-        .route("/follow", post(app::follow))
-        .route("/spaces", get(app::spaces).post(app::create_space))
-        .route("/spaces/{slug}", get(app::space))
-        .route("/spaces/{slug}/about", get(app::space_about))
-        .route("/spaces/{slug}/join", post(app::join_space))
-        .route("/spaces/{slug}/leave", post(app::leave_space))
+        .route("/", get(streams::home))
+        .route("/setup", get(signup::setup_page).post(signup::setup_submit))
+        .route(
+            "/login",
+            get(sessions::login_page).post(sessions::login_submit),
+        )
+        .route("/logout", post(sessions::logout))
+        .route(
+            "/signup",
+            get(signup::signup_page).post(signup::signup_submit),
+        )
+        .route(
+            "/invite/{token}",
+            get(invitations::invite_page).post(invitations::invite_submit),
+        )
+        .route("/invitations", post(invitations::invite_from_home))
+        .route("/items", post(items::compose))
+        .route("/items/{id}", get(items::item))
+        .route("/items/{id}/comments", post(comments::comment))
+        .route("/items/{id}/react", post(reactions::react))
+        .route("/items/{id}/ack", post(acks::acknowledge))
+        .route("/items/{id}/edit", post(items::edit_item))
+        .route("/items/{id}/delete", post(items::delete_item))
+        .route("/follow", post(follows::follow))
+        .route("/spaces", get(spaces::spaces).post(spaces::create_space))
+        .route("/spaces/{slug}", get(spaces::space))
+        .route("/spaces/{slug}/about", get(spaces::space_about))
+        .route("/spaces/{slug}/join", post(spaces::join_space))
+        .route("/spaces/{slug}/leave", post(spaces::leave_space))
         .route(
             "/spaces/{slug}/settings",
-            get(app::space_settings).post(app::update_space),
+            get(spaces::space_settings).post(spaces::update_space),
         )
         .route(
             "/spaces/{slug}/members",
-            get(app::space_members).post(app::add_space_member),
+            get(spaces::space_members).post(spaces::add_space_member),
         )
         .route(
             "/spaces/{slug}/members/{handle}/remove",
-            post(app::remove_space_member),
+            post(spaces::remove_space_member),
         )
         .route(
             "/spaces/{slug}/requests/{handle}",
-            post(app::decide_request),
+            post(spaces::decide_request),
         )
-        .route("/topics/{tag}", get(app::topic))
-        .route("/members/{handle}", get(app::profile))
-        .route("/members/{handle}/{tab}", get(app::profile_tab))
-        .route("/directory", get(app::directory))
-        .route("/notifications", get(app::notifications))
+        .route("/topics/{tag}", get(streams::topic))
+        .route("/members/{handle}", get(profiles::profile))
+        .route("/members/{handle}/{tab}", get(profiles::profile_tab))
+        .route("/directory", get(profiles::directory))
+        .route("/notifications", get(notifications::notifications))
         .route("/work", get(work::work_page))
         .route("/requests", post(work::create_request))
         .route("/requests/{id}", get(work::request_page))
         .route("/requests/{id}/acts", post(work::act))
         .route("/todos", post(work::create_todo))
         .route("/todos/{id}", post(work::toggle_todo))
-        .route("/notifications/read", post(app::mark_read))
-        .route("/settings", get(app::settings))
-        .route("/settings/profile", post(app::save_profile))
+        .route("/notifications/read", post(notifications::mark_read))
+        .route("/settings", get(profiles::settings))
+        .route("/settings/profile", post(profiles::save_profile))
         .route(
             "/settings/avatar",
-            post(app::upload_avatar).layer(DefaultBodyLimit::max(AVATAR_FORM_LIMIT)),
+            post(profiles::upload_avatar).layer(DefaultBodyLimit::max(AVATAR_FORM_LIMIT)),
         )
-        .route("/settings/avatar/remove", post(app::remove_avatar))
-        .route("/settings/password", post(app::change_password))
-        .route("/settings/tokens", post(app::create_token))
-        .route("/settings/tokens/{id}/revoke", post(app::revoke_token))
-        .route("/settings/calendar", post(app::issue_calendar))
-        .route("/settings/calendar/revoke", post(app::revoke_calendar))
-        .route("/admin", get(app::admin))
-        .route("/admin/settings", post(app::admin_settings))
-        .route("/admin/invitations", post(app::admin_invite))
+        .route("/settings/avatar/remove", post(profiles::remove_avatar))
+        .route("/settings/password", post(sessions::change_password))
+        .route("/settings/tokens", post(tokens::create_token))
+        .route("/settings/tokens/{id}/revoke", post(tokens::revoke_token))
+        .route("/settings/calendar", post(calendar::issue_calendar))
+        .route("/settings/calendar/revoke", post(calendar::revoke_calendar))
+        .route("/admin", get(admin::admin))
+        .route("/admin/settings", post(admin::admin_settings))
+        .route("/admin/invitations", post(admin::admin_invite))
         .route(
             "/admin/invitations/{id}/revoke",
-            post(app::admin_revoke_invitation),
+            post(admin::admin_revoke_invitation),
         )
-        .route("/admin/members/{handle}", post(app::admin_member))
-        .route("/admin/jobs/{id}/retry", post(app::admin_retry_job))
-        .route("/fragments/activities/{id}", get(app::entry_fragment))
+        .route("/admin/members/{handle}", post(admin::admin_member))
+        .route("/admin/jobs/{id}/retry", post(admin::admin_retry_job))
+        .route("/fragments/activities/{id}", get(streams::entry_fragment))
         .route(
             "/fragments/items/{id}/comments",
-            get(app::comments_fragment),
+            get(comments::comments_fragment),
         )
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
@@ -196,134 +225,6 @@ pub(crate) async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<View
     find_viewer(state, headers).await.ok().flatten()
 }
 
-async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../../static/app.js"),
-    )
-}
-
-async fn style() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../../static/style.css"),
-    )
-}
-
-// ---- setup ----
-
-#[derive(Template, Default)]
-#[template(path = "setup.html")]
-struct SetupPage {
-    org_name: String,
-    valid: bool,
-    token: String,
-    display_name: String,
-    handle: String,
-    email: String,
-    errors: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    token: Option<String>,
-}
-
-async fn setup_page(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
-    let token = q.token.unwrap_or_default();
-    let valid = accounts::setup_token_valid(&state.ctx, &token)
-        .await
-        .unwrap_or(false);
-    let page = SetupPage {
-        org_name: org_name(&state).await,
-        valid,
-        token,
-        ..Default::default()
-    };
-    render(
-        if valid {
-            StatusCode::OK
-        } else {
-            StatusCode::GONE
-        },
-        &page,
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SetupForm {
-    token: String,
-    display_name: String,
-    handle: String,
-    email: String,
-    password: String,
-}
-
-async fn setup_submit(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Form(f): Form<SetupForm>,
-) -> Response {
-    if let Err(r) = same_origin(&headers) {
-        return r;
-    }
-    let input = SignupInput {
-        handle: f.handle.clone(),
-        display_name: f.display_name.clone(),
-        email: f.email.clone(),
-        password: f.password,
-    };
-    let result = async {
-        let m = accounts::complete_setup(&state.ctx, &f.token, &input).await?;
-        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
-    }
-    .await;
-    match result {
-        Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
-        Err(e) => match form_errors(e) {
-            Ok((status, errors)) => {
-                let page = SetupPage {
-                    org_name: org_name(&state).await,
-                    valid: status != StatusCode::GONE,
-                    token: f.token,
-                    display_name: f.display_name,
-                    handle: f.handle,
-                    email: f.email,
-                    errors,
-                };
-                render(status, &page)
-            }
-            Err(r) => r,
-        },
-    }
-}
-
-// ---- login / logout ----
-
-#[derive(Template, Default)]
-#[template(path = "login.html")]
-struct LoginPage {
-    org_name: String,
-    login: String,
-    next: String,
-    notice: Option<String>,
-    signup_open: bool,
-    errors: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct NextQuery {
-    next: Option<String>,
-}
-
 /// Where to go after login or a form, if it is a path on this site;
 /// anything else goes home. A path here is one `/` followed by anything
 /// but another `/` or a `\` (`//host` and `/\host` name another site),
@@ -347,284 +248,177 @@ pub(crate) fn safe_next(next: &str) -> &str {
     }
 }
 
-async fn login_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(q): Query<NextQuery>,
-) -> Response {
-    if viewer(&state, &headers).await.is_some() {
-        return Redirect::to("/").into_response();
-    }
-    let notice = match accounts::setup_needed(&state.ctx).await {
-        Ok(true) => Some(
-            "Chorus has no owner yet: open the setup link that `chorus serve` printed.".to_owned(),
-        ),
-        _ => None,
-    };
-    let org = accounts::org_settings(&state.ctx).await.ok();
-    let page = LoginPage {
-        org_name: org
-            .as_ref()
-            .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
-        next: q.next.unwrap_or_default(),
-        notice,
-        signup_open: org.is_some_and(|o| o.signup_open() && !o.signup_domains.is_empty()),
-        ..Default::default()
-    };
-    render(StatusCode::OK, &page)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginForm {
-    login: String,
-    password: String,
-    #[serde(default)]
-    next: String,
-}
-
-async fn login_submit(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    if let Err(r) = same_origin(&headers) {
-        return r;
-    }
-    match accounts::login(&state.ctx, &f.login, &f.password, &ip, user_agent(&headers)).await {
-        Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
-        Err(e) => {
-            let retry_after = match &e {
-                AppError::RateLimited { retry_after, .. } => Some(*retry_after),
-                _ => None,
-            };
-            match form_errors(e) {
-                Ok((status, errors)) => {
-                    let page = LoginPage {
-                        org_name: org_name(&state).await,
-                        login: f.login,
-                        next: f.next,
-                        errors,
-                        ..Default::default()
-                    };
-                    let mut res = render(status, &page);
-                    if let Some(secs) = retry_after {
-                        res.headers_mut().insert(header::RETRY_AFTER, secs.into());
-                    }
-                    res
-                }
-                Err(r) => r,
-            }
-        }
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Some(v) = viewer(&state, &headers).await {
-        if let Err(r) = check_csrf(&v, &f.csrf) {
-            return r;
-        }
-        if let Err(e) = accounts::logout(&state.ctx, &v).await {
-            return e.into_response();
+const PAGE: i64 = 20;
+
+/// What stays as it is in the `next` parameter of a login redirect: the
+/// unreserved characters and `/`; everything else is percent-encoded.
+const NEXT_PARAMETER: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'/')
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// The logged-in viewer, or a redirect to the login page that comes back.
+pub(crate) async fn member(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Viewer, Response> {
+    match viewer(state, headers).await {
+        Some(v) => Ok(v),
+        None => {
+            let next = uri.path_and_query().map_or("/", |p| p.as_str());
+            let next = utf8_percent_encode(next, NEXT_PARAMETER);
+            Err(Redirect::to(&format!("/login?next={next}")).into_response())
         }
     }
-    with_cookie(clear_cookie(&state), "/login")
 }
 
-// ---- sign-up ----
+/// Where an action goes back to: the form's `back`, else the page the
+/// browser says it came from (on this site), else `fallback`.
+fn back_to(headers: &HeaderMap, back: &str, fallback: &str) -> String {
+    if !back.is_empty() {
+        return back.to_owned();
+    }
+    headers
+        .get(axum::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.parse::<Uri>().ok())
+        .and_then(|u| u.path_and_query().map(|p| p.as_str().to_owned()))
+        .unwrap_or_else(|| fallback.to_owned())
+}
 
-#[derive(Template, Default)]
-#[template(path = "signup.html")]
-struct SignupPage {
+fn path_of(uri: &Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned())
+}
+
+pub(crate) fn shell_v(s: pages::Shell, v: &Viewer, nav: &'static str, uri: &Uri) -> ShellV {
+    ShellV::new(s, v, nav, path_of(uri))
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
     org_name: String,
-    /// Why nobody signs up by domain now, while that holds.
-    off: Option<&'static str>,
-    domains: Vec<String>,
-    display_name: String,
-    handle: String,
-    email: String,
-    errors: Vec<String>,
+    title: String,
+    text: String,
+    back: String,
+    back_label: String,
 }
 
-async fn signup_page(State(state): State<AppState>) -> Response {
-    match accounts::org_settings(&state.ctx).await {
-        Ok(org) => render(
-            StatusCode::OK,
-            &SignupPage {
-                off: (!org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
-                org_name: org.org_name,
-                domains: org.signup_domains.as_slice().to_vec(),
-                ..Default::default()
-            },
-        ),
-        Err(e) => e.into_response(),
+/// A page for a service error: what went wrong and the way back.
+pub(crate) fn error_page(e: AppError, back: &str) -> Response {
+    let (status, title) = match &e {
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, "Not found"),
+        AppError::Forbidden(_) => (StatusCode::FORBIDDEN, "Not allowed"),
+        AppError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "Please check that"),
+        AppError::Conflict { .. } => (StatusCode::CONFLICT, "That did not work"),
+        AppError::ActNotAllowed { .. } => (StatusCode::CONFLICT, "Not possible now"),
+        AppError::Gone { .. } => (StatusCode::GONE, "No longer available"),
+        AppError::BadRequest(_) => (StatusCode::BAD_REQUEST, "That did not work"),
+        AppError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "Please log in"),
+        AppError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Slow down"),
+        AppError::Unavailable(_) | AppError::Internal(_) => return e.into_response(),
+    };
+    let retry_after = match &e {
+        AppError::RateLimited { retry_after, .. } => Some(*retry_after),
+        _ => None,
+    };
+    let mut res = render(
+        status,
+        &MessagePage {
+            org_name: "Chorus".into(),
+            title: title.into(),
+            text: e.to_string(),
+            back: safe_next(back).to_owned(),
+            back_label: "Go back".into(),
+        },
+    );
+    if let Some(secs) = retry_after {
+        res.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
     }
+    res
+}
+
+/// Checks the CSRF token of an action's form.
+pub(crate) async fn actor(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    csrf: &str,
+) -> Result<Viewer, Response> {
+    let v = member(state, headers, uri).await?;
+    check_csrf(&v, csrf)?;
+    if let Some(limits) = &state.writes {
+        limits
+            .check(v.id())
+            .map_err(|e| error_page(e, uri.path()))?;
+    }
+    Ok(v)
+}
+
+/// After an action: back where the form came from, or what went wrong.
+pub(crate) fn done<T>(r: Result<T, AppError>, back: &str) -> Response {
+    match r {
+        Ok(_) => Redirect::to(safe_next(back)).into_response(),
+        Err(e) => error_page(e, back),
+    }
+}
+
+fn next_url(base: &str, extra: &str, next: &Option<String>) -> Option<String> {
+    next.as_ref().map(|n| {
+        if extra.is_empty() {
+            format!("{base}?before={n}")
+        } else {
+            format!("{base}?{extra}&before={n}")
+        }
+    })
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignupForm {
-    display_name: String,
-    handle: String,
-    email: String,
-    password: String,
+pub struct BeforeQuery {
+    before: Option<String>,
 }
 
-async fn signup_submit(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Form(f): Form<SignupForm>,
-) -> Response {
-    if let Err(r) = same_origin(&headers) {
-        return r;
-    }
-    let input = SignupInput {
-        handle: f.handle.clone(),
-        display_name: f.display_name.clone(),
-        email: f.email.clone(),
-        password: f.password,
-    };
-    let result = async {
-        let m = accounts::self_signup(&state.ctx.db, &input).await?;
-        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
-    }
-    .await;
-    match result {
-        Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
-        Err(e) => match form_errors(e) {
-            Ok((status, errors)) => {
-                let org = accounts::org_settings(&state.ctx).await.ok();
-                let page = SignupPage {
-                    off: org
-                        .as_ref()
-                        .is_none_or(|o| !o.signup_open())
-                        .then_some(accounts::DOMAIN_SIGNUP_OFF),
-                    org_name: org
-                        .as_ref()
-                        .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
-                    domains: org
-                        .map(|o| o.signup_domains.as_slice().to_vec())
-                        .unwrap_or_default(),
-                    display_name: f.display_name,
-                    handle: f.handle,
-                    email: f.email,
-                    errors,
-                };
-                render(status, &page)
-            }
-            Err(r) => r,
+fn fragment_shell(v: &Viewer, back: Option<&str>) -> ShellV {
+    ShellV::new(
+        pages::Shell {
+            org_name: String::new(),
+            unread: 0,
+            work: 0,
+            can_invite: false,
         },
-    }
+        v,
+        "",
+        safe_next(back.unwrap_or("/")).to_owned(),
+    )
 }
 
-// ---- invitations ----
-
-#[derive(Template, Default)]
-#[template(path = "invite.html")]
-struct InvitePage {
-    org_name: String,
-    token: String,
-    invitation: Option<Invitation>,
-    problem: String,
-    display_name: String,
-    handle: String,
-    errors: Vec<String>,
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/app.js"),
+    )
 }
 
-async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let org_name = org_name(&state).await;
-    match accounts::open_invitation(&state.ctx, &token).await {
-        Ok(inv) => render(
-            StatusCode::OK,
-            &InvitePage {
-                org_name,
-                token,
-                invitation: Some(inv),
-                ..Default::default()
-            },
-        ),
-        Err(e) => match form_errors(e) {
-            Ok((status, errors)) => render(
-                status,
-                &InvitePage {
-                    org_name,
-                    problem: errors.join(" "),
-                    ..Default::default()
-                },
-            ),
-            Err(r) => r,
-        },
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AcceptForm {
-    display_name: String,
-    handle: String,
-    password: String,
-}
-
-async fn invite_submit(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-    Form(f): Form<AcceptForm>,
-) -> Response {
-    if let Err(r) = same_origin(&headers) {
-        return r;
-    }
-    let input = SignupInput {
-        handle: f.handle.clone(),
-        display_name: f.display_name.clone(),
-        email: String::new(),
-        password: f.password,
-    };
-    let result = async {
-        let m = accounts::accept_invitation(&state.ctx, &token, &input).await?;
-        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
-    }
-    .await;
-    match result {
-        Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
-        Err(e) => {
-            let org_name = org_name(&state).await;
-            let invitation = accounts::open_invitation(&state.ctx, &token).await;
-            match form_errors(e) {
-                Ok((status, errors)) => {
-                    let page = match invitation {
-                        Ok(inv) => InvitePage {
-                            org_name,
-                            token,
-                            invitation: Some(inv),
-                            display_name: f.display_name,
-                            handle: f.handle,
-                            errors,
-                            ..Default::default()
-                        },
-                        Err(_) => InvitePage {
-                            org_name,
-                            problem: errors.join(" "),
-                            ..Default::default()
-                        },
-                    };
-                    render(status, &page)
-                }
-                Err(r) => r,
-            }
-        }
-    }
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../static/style.css"),
+    )
 }

@@ -8,9 +8,8 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::app::{actor, done, error_page, member, shell_v};
-use super::render;
 use super::views::{Ago, ShellV};
+use super::{actor, done, error_page, member, render, shell_v};
 use crate::service::pages;
 use crate::service::requests::{
     self as svc, ActInput, RequestInput, TermsInput, TodoEntry, TodoInput, WorkEntry,

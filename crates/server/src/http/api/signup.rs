@@ -1,0 +1,103 @@
+//! First-run setup of the owner, and signing up by address domain.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::sessions::with_session;
+use crate::http::extract::{ApiJson, ClientIp, user_agent};
+use crate::http::problem::Problem;
+use crate::service::accounts::{self, SignupInput};
+use crate::state::AppState;
+use crate::views::{MemberView, SessionView};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SetupStatus {
+    /// True until the first owner is created.
+    pub needed: bool,
+}
+
+/// Whether first-run setup is still open.
+#[utoipa::path(get, path = "/setup", tag = "accounts",
+    responses((status = 200, body = SetupStatus)))]
+pub async fn setup_status(State(state): State<AppState>) -> Result<Json<SetupStatus>, Problem> {
+    Ok(Json(SetupStatus {
+        needed: accounts::setup_needed(&state.ctx).await?,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    /// The token from the link `chorus serve` printed.
+    pub token: String,
+    pub handle: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Creates the owner with the one-time setup token, and logs them in.
+#[utoipa::path(post, path = "/setup", tag = "accounts", request_body = SetupRequest,
+    responses((status = 201, body = SessionView),
+        (status = 410, body = Problem, description = "the link was used or replaced"),
+        (status = 422, body = Problem)))]
+pub async fn setup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SetupRequest>,
+) -> Result<Response, Problem> {
+    let input = SignupInput {
+        handle: req.handle,
+        display_name: req.display_name,
+        email: req.email,
+        password: req.password,
+    };
+    let member = accounts::complete_setup(&state.ctx, &req.token, &input).await?;
+    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
+    let body = SessionView {
+        member: MemberView::own(&member),
+        csrf_token: s.csrf_token.clone(),
+    };
+    Ok(with_session(&state, StatusCode::CREATED, body, &s))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub handle: String,
+    pub display_name: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Signs up without an invitation, with an address at an allowed domain:
+/// refused (403) while Chorus cannot confirm the address by mail, which it
+/// cannot yet (see `signup_domains_in_effect` in the admin settings).
+#[utoipa::path(post, path = "/signup", tag = "accounts", request_body = SignupRequest,
+    responses((status = 201, body = SessionView), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<Response, Problem> {
+    let input = SignupInput {
+        handle: req.handle,
+        display_name: req.display_name,
+        email: req.email,
+        password: req.password,
+    };
+    let member = accounts::self_signup(&state.ctx.db, &input).await?;
+    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
+    let body = SessionView {
+        member: MemberView::own(&member),
+        csrf_token: s.csrf_token.clone(),
+    };
+    Ok(with_session(&state, StatusCode::CREATED, body, &s))
+}

@@ -1,0 +1,26 @@
+//! Acknowledging an item whose author asked for it.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+
+use super::{CsrfForm, actor, done};
+use crate::service::social as svc;
+use crate::state::AppState;
+
+pub async fn acknowledge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    done(
+        svc::acknowledge(&state.ctx, &v, id).await,
+        &format!("/items/{id}#ack"),
+    )
+}

@@ -1,0 +1,303 @@
+//! The admin page: org settings, members, invitations and background
+//! jobs.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::views::{Ago, PersonV, ShellV};
+use super::{CsrfForm, actor, error_page, form_errors, member, render, shell_v};
+use crate::error::AppError;
+use crate::service::accounts::{self, InviteInput, Viewer};
+use crate::service::jobs::JobState;
+use crate::service::pages;
+use crate::state::AppState;
+
+pub struct MemberRowV {
+    p: PersonV,
+    /// (role, selected)
+    roles: Vec<(&'static str, bool)>,
+    active: bool,
+}
+
+pub struct InvitationV {
+    id: i64,
+    email: String,
+    role: &'static str,
+    by: String,
+    status: &'static str,
+}
+
+pub struct DeadJobV {
+    id: i64,
+    kind: String,
+    attempts: i64,
+    error: String,
+    /// When it was queued, and when it last changed (it died).
+    queued: Ago,
+    died: Ago,
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+pub struct AdminPage {
+    s: ShellV,
+    notice: Option<String>,
+    errors: Vec<String>,
+    invite_link: Option<String>,
+    policy: &'static str,
+    domains: String,
+    /// Why the sign-up domains are not in effect, while they are not.
+    domains_off: Option<&'static str>,
+    members: Vec<MemberRowV>,
+    invitations: Vec<InvitationV>,
+    /// Jobs queued, running and dead, and how long the most overdue
+    /// queued job has waited.
+    jobs_depth: (i64, i64, i64),
+    jobs_waited: Option<Ago>,
+    dead_jobs: Vec<DeadJobV>,
+}
+
+async fn admin_page(
+    state: &AppState,
+    v: &Viewer,
+    status: StatusCode,
+    notice: Option<String>,
+    invite_link: Option<String>,
+    errors: Vec<String>,
+) -> Response {
+    let p = match pages::admin(&state.ctx, v).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e, "/"),
+    };
+    let now = jiff::Timestamp::now().as_microsecond();
+    let page = AdminPage {
+        notice,
+        errors,
+        invite_link,
+        policy: p.org.invite_policy.as_str(),
+        domains: p.org.signup_domains.as_slice().join(", "),
+        domains_off: (!p.org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
+        members: p
+            .members
+            .iter()
+            .map(|m| MemberRowV {
+                p: PersonV::member(m),
+                roles: ["owner", "admin", "member", "guest"]
+                    .into_iter()
+                    .map(|r| (r, r == m.role.as_str()))
+                    .collect(),
+                active: m.is_active(),
+            })
+            .collect(),
+        invitations: p
+            .invitations
+            .iter()
+            .map(|i| InvitationV {
+                id: i.id,
+                email: i.email.clone(),
+                role: i.role.as_str(),
+                by: i.inviter_handle.clone(),
+                status: if i.accepted_at.is_some() {
+                    "accepted"
+                } else if i.revoked_at.is_some() {
+                    "withdrawn"
+                } else if i.expires_at <= now {
+                    "expired"
+                } else {
+                    "open"
+                },
+            })
+            .collect(),
+        jobs_depth: {
+            let count = |state| -> i64 {
+                p.jobs
+                    .stats
+                    .counts
+                    .iter()
+                    .filter(|c| c.1 == state)
+                    .map(|c| c.2)
+                    .sum()
+            };
+            (
+                count(JobState::Queued),
+                count(JobState::Running),
+                count(JobState::Dead),
+            )
+        },
+        jobs_waited: p.jobs.stats.oldest_due.map(Ago::new),
+        dead_jobs: p
+            .jobs
+            .dead
+            .iter()
+            .map(|j| DeadJobV {
+                id: j.id,
+                kind: j.kind.clone(),
+                attempts: j.attempts,
+                error: j.last_error.clone().unwrap_or_default(),
+                queued: Ago::new(j.created_at),
+                died: Ago::new(j.updated_at),
+            })
+            .collect(),
+        s: shell_v(p.shell, v, "admin", &Uri::from_static("/admin")),
+    };
+    render(status, &page)
+}
+
+pub async fn admin(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let v = match member(&state, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    admin_page(&state, &v, StatusCode::OK, None, None, Vec::new()).await
+}
+
+async fn admin_after<T>(
+    state: &AppState,
+    v: &Viewer,
+    r: Result<T, AppError>,
+    ok: String,
+) -> Response {
+    match r {
+        Ok(_) => admin_page(state, v, StatusCode::OK, Some(ok), None, Vec::new()).await,
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => admin_page(state, v, status, None, None, errors).await,
+            Err(r) => r,
+        },
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgForm {
+    csrf: String,
+    org_name: String,
+    invite_policy: String,
+    signup_domains: String,
+}
+
+pub async fn admin_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<OrgForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let input = accounts::OrgSettingsInput {
+        org_name: Some(f.org_name),
+        invite_policy: Some(f.invite_policy),
+        signup_domains: Some(f.signup_domains),
+    };
+    let r = accounts::update_org_settings(&state.ctx, &v, &input).await;
+    admin_after(&state, &v, r, "Settings saved.".into()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminInviteForm {
+    csrf: String,
+    email: String,
+    role: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub async fn admin_invite(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<AdminInviteForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let input = InviteInput {
+        email: f.email,
+        role: Some(f.role),
+        message: (!f.message.trim().is_empty()).then_some(f.message),
+    };
+    match accounts::invite(&state.ctx, &v, &input).await {
+        Ok((inv, link)) => {
+            admin_page(
+                &state,
+                &v,
+                StatusCode::CREATED,
+                Some(format!("Invited {} as {}.", inv.email, inv.role.as_str())),
+                Some(link),
+                Vec::new(),
+            )
+            .await
+        }
+        Err(e) => admin_after::<()>(&state, &v, Err(e), String::new()).await,
+    }
+}
+
+pub async fn admin_revoke_invitation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let r = accounts::revoke_invitation(&state.ctx, &v, id).await;
+    admin_after(&state, &v, r, "Invitation withdrawn.".into()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminMemberForm {
+    csrf: String,
+    role: Option<String>,
+    deactivate: Option<String>,
+}
+
+pub async fn admin_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(handle): Path<String>,
+    Form(f): Form<AdminMemberForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if let Some(role) = f.role {
+        let r = accounts::set_role(&state.ctx, &v, &handle, &role).await;
+        let msg = format!("@{handle} is now {role}.");
+        return admin_after(&state, &v, r, msg).await;
+    }
+    let off = f.deactivate.as_deref() == Some("1");
+    let r = accounts::set_deactivated(&state.ctx, &v, &handle, off).await;
+    let msg = format!(
+        "@{handle} is {}.",
+        if off { "deactivated" } else { "active again" }
+    );
+    admin_after(&state, &v, r, msg).await
+}
+
+pub async fn admin_retry_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let r = crate::service::jobs::retry(&state.ctx, &v, id).await;
+    let msg = format!("Job {id} is queued again.");
+    admin_after(&state, &v, r, msg).await
+}

@@ -1,0 +1,81 @@
+//! Commenting on an item, and the comments the script fetches for live
+//! updates.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::views::{CommentV, ShellV};
+use super::{actor, back_to, done, fragment_shell, render, safe_next, viewer};
+use crate::service::pages;
+use crate::service::social as svc;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "fragment_comments.html")]
+struct CommentsFragment {
+    s: ShellV,
+    comments: Vec<CommentV>,
+}
+
+#[derive(Deserialize)]
+pub struct AfterQuery {
+    after: Option<i64>,
+    back: Option<String>,
+}
+
+/// An item's comments after a comment id, as HTML.
+pub async fn comments_fragment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(q): Query<AfterQuery>,
+) -> Response {
+    let Some(v) = viewer(&state, &headers).await else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    match pages::comments_after(&state.ctx, &v, id, q.after.unwrap_or(0)).await {
+        Ok((comments, reactions)) => render(
+            StatusCode::OK,
+            &CommentsFragment {
+                s: fragment_shell(&v, q.back.as_deref()),
+                comments: comments
+                    .iter()
+                    .map(|c| CommentV::new(c, &reactions))
+                    .collect(),
+            },
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentForm {
+    csrf: String,
+    #[serde(default)]
+    back: String,
+    body: String,
+}
+
+pub async fn comment(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<CommentForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let back = back_to(&headers, &f.back, &format!("/items/{id}"));
+    match svc::add_comment(&state.ctx, &v, id, &f.body).await {
+        Ok(c) if back.starts_with("/items/") => {
+            Redirect::to(&format!("{}#c{}", safe_next(&back), c.id)).into_response()
+        }
+        r => done(r, &back),
+    }
+}

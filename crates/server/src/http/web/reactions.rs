@@ -1,0 +1,41 @@
+//! Reacting to an item or a comment.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{actor, back_to, done};
+use crate::service::social as svc;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReactForm {
+    csrf: String,
+    /// `+emoji` adds, `-emoji` removes.
+    r: String,
+    #[serde(default)]
+    comment_id: String,
+}
+
+pub async fn react(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<ReactForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let cid = f.comment_id.parse::<i64>().ok();
+    let (add, emoji) = match f.r.chars().next() {
+        Some('-') => (false, &f.r[1..]),
+        Some('+') => (true, &f.r[1..]),
+        _ => (true, f.r.as_str()),
+    };
+    let r = svc::react(&state.ctx, &v, id, cid, emoji, add).await;
+    done(r, &back_to(&headers, "", &format!("/items/{id}")))
+}

@@ -1,0 +1,363 @@
+//! Spaces: the list and creating one, a space's stream, about, members
+//! and settings tabs, joining and leaving, and its admins' actions.
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::items::{ComposerV, composer};
+use super::views::{EntryV, FollowV, PersonV, ShellV, SpaceV};
+use super::{
+    BeforeQuery, CsrfForm, PAGE, actor, done, error_page, form_errors, member, next_url, render,
+    shell_v,
+};
+use crate::error::AppError;
+use crate::service::pages;
+use crate::service::social::{self as svc, SpaceInput};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "spaces.html")]
+pub struct SpacesPage {
+    s: ShellV,
+    all: Vec<SpaceV>,
+    mine: Vec<SpaceV>,
+    errors: Vec<String>,
+    name: String,
+    slug: String,
+    description: String,
+    visibility: String,
+}
+
+pub async fn spaces(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let v = match member(&state, &headers, &uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match pages::spaces(&state.ctx, &v).await {
+        Ok(p) => render(
+            StatusCode::OK,
+            &SpacesPage {
+                s: shell_v(p.shell, &v, "spaces", &uri),
+                all: p.all.iter().map(SpaceV::new).collect(),
+                mine: p.mine.iter().map(SpaceV::new).collect(),
+                errors: Vec::new(),
+                name: String::new(),
+                slug: String::new(),
+                description: String::new(),
+                visibility: "open".into(),
+            },
+        ),
+        Err(e) => error_page(e, "/"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpaceForm {
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    visibility: String,
+    archived: Option<String>,
+}
+
+pub async fn create_space(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(f): Form<SpaceForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let input = SpaceInput {
+        name: Some(f.name.clone()),
+        slug: (!f.slug.trim().is_empty()).then(|| f.slug.clone()),
+        description: Some(f.description.clone()),
+        visibility: Some(f.visibility.clone()),
+        archived: None,
+    };
+    match svc::create_space(&state.ctx, &v, &input).await {
+        Ok(s) => Redirect::to(&format!("/spaces/{}", s.slug)).into_response(),
+        Err(e) => {
+            let (status, errors) = match form_errors(e) {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            match pages::spaces(&state.ctx, &v).await {
+                Ok(p) => render(
+                    status,
+                    &SpacesPage {
+                        s: shell_v(p.shell, &v, "spaces", &Uri::from_static("/spaces")),
+                        all: p.all.iter().map(SpaceV::new).collect(),
+                        mine: p.mine.iter().map(SpaceV::new).collect(),
+                        errors,
+                        name: f.name,
+                        slug: f.slug,
+                        description: f.description,
+                        visibility: f.visibility,
+                    },
+                ),
+                Err(e) => error_page(e, "/spaces"),
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "space.html")]
+pub struct SpacePage {
+    s: ShellV,
+    sp: SpaceV,
+    tab: &'static str,
+    can_read: bool,
+    is_admin: bool,
+    c: ComposerV,
+    entries: Vec<EntryV>,
+    live: String,
+    filter: &'static str,
+    next_url: Option<String>,
+    empty: &'static str,
+    members: Vec<PersonV>,
+    requests: Vec<PersonV>,
+    follow: FollowV,
+    audience: String,
+    description: String,
+}
+
+async fn space_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    slug: &str,
+    tab: &'static str,
+    before: Option<&str>,
+) -> Response {
+    let v = match member(state, headers, uri).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let p = match pages::space(&state.ctx, &v, slug, before, PAGE).await {
+        Ok(p) => p,
+        Err(e) => return error_page(e, "/spaces"),
+    };
+    if tab == "settings" && !p.is_admin {
+        return error_page(
+            AppError::Forbidden("Only this space's admins change its settings.".into()),
+            &format!("/spaces/{slug}"),
+        );
+    }
+    let sp = SpaceV::new(&p.space);
+    let mut c = composer(
+        &v,
+        std::slice::from_ref(&p.space),
+        Some(&p.space.slug),
+        p.audience.label.clone(),
+    );
+    c.fixed = Some(format!("space:{}", p.space.slug));
+    c.placeholder = "Write to the space… @mention people, #tag topics.";
+    let page = SpacePage {
+        c,
+        tab,
+        can_read: p.can_read,
+        is_admin: p.is_admin,
+        entries: EntryV::all(&p.entries.rows, &p.entries.reactions),
+        live: if p.can_read {
+            format!("/api/v1/spaces/{}/events", p.space.slug)
+        } else {
+            String::new()
+        },
+        filter: "all",
+        next_url: next_url(&format!("/spaces/{}", p.space.slug), "", &p.entries.next),
+        empty: "<p><strong>Nothing here yet.</strong></p><p>Start the conversation: write the first post above.</p>",
+        members: p.members.iter().map(PersonV::person).collect(),
+        requests: p.requests.iter().map(PersonV::person).collect(),
+        follow: FollowV::new("space", &p.space.slug, p.follow_level.as_deref()),
+        audience: p.audience.label.clone(),
+        description: p.space.description.clone(),
+        sp,
+        s: shell_v(p.shell, &v, "spaces", uri),
+    };
+    render(StatusCode::OK, &page)
+}
+
+pub async fn space(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+    Query(q): Query<BeforeQuery>,
+) -> Response {
+    space_page(&state, &headers, &uri, &slug, "stream", q.before.as_deref()).await
+}
+
+pub async fn space_about(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+) -> Response {
+    space_page(&state, &headers, &uri, &slug, "about", None).await
+}
+
+pub async fn space_members(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+) -> Response {
+    space_page(&state, &headers, &uri, &slug, "members", None).await
+}
+
+pub async fn space_settings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+) -> Response {
+    space_page(&state, &headers, &uri, &slug, "settings", None).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinForm {
+    csrf: String,
+    #[serde(default)]
+    message: String,
+}
+
+pub async fn join_space(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+    Form(f): Form<JoinForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    done(
+        svc::join_space(&state.ctx, &v, &slug, &f.message).await,
+        &format!("/spaces/{slug}"),
+    )
+}
+
+pub async fn leave_space(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    done(
+        svc::leave_space(&state.ctx, &v, &slug).await,
+        &format!("/spaces/{slug}"),
+    )
+}
+
+pub async fn update_space(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+    Form(f): Form<SpaceForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let input = SpaceInput {
+        name: Some(f.name),
+        slug: None,
+        description: Some(f.description),
+        visibility: (!f.visibility.is_empty()).then_some(f.visibility),
+        archived: Some(f.archived.is_some()),
+    };
+    done(
+        svc::update_space(&state.ctx, &v, &slug, &input).await,
+        &format!("/spaces/{slug}/settings"),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddMemberForm {
+    csrf: String,
+    handle: String,
+    #[serde(default)]
+    role: String,
+}
+
+pub async fn add_space_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(slug): Path<String>,
+    Form(f): Form<AddMemberForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let handle = f.handle.trim().trim_start_matches('@').to_owned();
+    let role = (!f.role.is_empty()).then_some(f.role.as_str());
+    done(
+        svc::add_member(&state.ctx, &v, &slug, &handle, role).await,
+        &format!("/spaces/{slug}/settings"),
+    )
+}
+
+pub async fn remove_space_member(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((slug, handle)): Path<(String, String)>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    done(
+        svc::remove_member(&state.ctx, &v, &slug, &handle).await,
+        &format!("/spaces/{slug}/settings"),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecideForm {
+    csrf: String,
+    decision: String,
+}
+
+pub async fn decide_request(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path((slug, handle)): Path<(String, String)>,
+    Form(f): Form<DecideForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    done(
+        svc::decide_request(&state.ctx, &v, &slug, &handle, f.decision == "approve").await,
+        &format!("/spaces/{slug}/settings"),
+    )
+}
