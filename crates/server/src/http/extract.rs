@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use super::problem::Problem;
-use crate::service::accounts::{self, Viewer};
+use crate::service::viewer::Viewer;
+use crate::service::{sessions, tokens};
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "chorus_session";
@@ -39,7 +40,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// token that does not work is an error even when a cookie is present.
 pub async fn find_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option<Viewer>, Problem> {
     if let Some(token) = bearer(headers) {
-        return match accounts::authenticate_token(&state.ctx, token).await {
+        return match tokens::authenticate_token(&state.ctx, token).await {
             Ok(Some(v)) => Ok(Some(v)),
             Ok(None) => Err(Problem::new(
                 StatusCode::UNAUTHORIZED,
@@ -52,7 +53,7 @@ pub async fn find_viewer(state: &AppState, headers: &HeaderMap) -> Result<Option
         };
     }
     match cookie(headers, SESSION_COOKIE) {
-        Some(token) => accounts::authenticate_session(&state.ctx, token)
+        Some(token) => sessions::authenticate_session(&state.ctx, token)
             .await
             .map_err(Problem::from),
         None => Ok(None),

@@ -287,15 +287,7 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         )
         .into_response();
     }
-    // SQLite's group commit: writes committed, and the COMMITs they took.
-    if let Some((writes, commits)) = state.ctx.db.commit_counts() {
-        metrics::counter!("chorus_sqlite_writes_committed_total").absolute(writes);
-        metrics::counter!("chorus_sqlite_commits_total").absolute(commits);
-    }
-    // The job queue's depth and lag (runs are counted as they end).
-    if let Err(e) = crate::jobs::queue_metrics(&state.ctx.db).await {
-        tracing::warn!(error = %e, "could not read the job queue for the metrics");
-    }
+    ops::update_metrics(&state.ctx).await;
     match &state.metrics {
         Some(h) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

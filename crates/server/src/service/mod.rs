@@ -32,8 +32,3 @@ pub mod streams;
 pub mod suggestions;
 pub mod tokens;
 pub mod viewer;
-
-// One path for each group of features, for the handlers until they move
-// to the feature paths.
-pub mod accounts;
-pub mod social;

@@ -28,3 +28,16 @@ pub async fn healthy(ctx: &Ctx) -> AppResult<()> {
     c.ping().await?;
     Ok(())
 }
+
+/// Sets the gauges and counters `/metrics` reads from below the HTTP layer:
+/// SQLite's group commit (writes committed, and the COMMITs they took) and
+/// the job queue's depth and lag (runs are counted as they end).
+pub async fn update_metrics(ctx: &Ctx) {
+    if let Some((writes, commits)) = ctx.db.commit_counts() {
+        metrics::counter!("chorus_sqlite_writes_committed_total").absolute(writes);
+        metrics::counter!("chorus_sqlite_commits_total").absolute(commits);
+    }
+    if let Err(e) = crate::jobs::queue_metrics(&ctx.db).await {
+        tracing::warn!(error = %e, "could not read the job queue for the metrics");
+    }
+}

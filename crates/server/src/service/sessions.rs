@@ -201,7 +201,8 @@ impl Standing {
     }
 
     /// Whether the standing still holds.
-    pub async fn holds(&mut self, db: &Db) -> AppResult<bool> {
+    pub async fn holds(&mut self, ctx: &Ctx) -> AppResult<bool> {
+        let db = &ctx.db;
         use store::db::stamps::Table;
         if let (Some(s), Some(at)) = (db.stamps(), self.at)
             && s.unchanged(Table::Members, self.member, at)

@@ -4,8 +4,8 @@
 //! shares the checks here.
 
 use domain::{DisplayName, Email, Handle, Password, Role};
+use store::Tx;
 use store::signup::{self as q, NewMember};
-use store::{Db, Tx};
 
 use crate::context::Ctx;
 use crate::crypto;
@@ -158,7 +158,7 @@ pub const DOMAIN_SIGNUP_OFF: &str = "needs outgoing mail, which is not set up ye
 
 /// Signing up without an invitation: refused while [`DOMAIN_SIGNUP_OFF`]
 /// holds, whatever is sent, and nothing is created.
-pub async fn self_signup(_db: &Db, _input: &SignupInput) -> AppResult<Member> {
+pub async fn self_signup(_ctx: &Ctx, _input: &SignupInput) -> AppResult<Member> {
     Err(AppError::Forbidden(format!(
         "Signing up with a work address is off: confirming the address {DOMAIN_SIGNUP_OFF}. \
          Ask a member to invite you."

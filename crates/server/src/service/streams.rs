@@ -246,3 +246,10 @@ async fn resolve_stream(c: &mut Conn, viewer: &Viewer, which: StreamRequest) -> 
         }
     })
 }
+
+/// Announcements of new stream positions (and of members whose standing
+/// changed), for live connections: subscribe before reading a position,
+/// so nothing falls in between.
+pub fn subscribe(ctx: &Ctx) -> tokio::sync::broadcast::Receiver<Announcement> {
+    ctx.db.subscribe()
+}

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::items::item_id;
 use crate::http::extract::{ApiPath, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::acks;
 use crate::state::AppState;
 use crate::views::social::PersonView;
 
@@ -21,7 +21,7 @@ pub async fn mark_seen(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::mark_seen(&state.ctx, &viewer, item_id(&id)?).await?;
+    acks::mark_seen(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -41,7 +41,7 @@ pub async fn seen(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<SeenView>, Problem> {
-    let (count, people) = svc::seen(&state.ctx, &viewer, item_id(&id)?).await?;
+    let (count, people) = acks::seen(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(Json(SeenView {
         count,
         people: people.iter().map(PersonView::from).collect(),
@@ -69,7 +69,7 @@ pub async fn acknowledge(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::acknowledge(&state.ctx, &viewer, item_id(&id)?).await?;
+    acks::acknowledge(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -81,7 +81,7 @@ pub async fn acknowledgements(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AcksView>, Problem> {
-    let a = svc::acknowledgements(&state.ctx, &viewer, item_id(&id)?).await?;
+    let a = acks::acknowledgements(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(Json(AcksView {
         count: a.count,
         me: a.me,

@@ -10,8 +10,9 @@ use super::{decode_id_cursor, encode_cursor};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::accounts::{self, OrgSettingsInput};
 use crate::service::jobs::{self, JobState};
+use crate::service::org::OrgSettingsInput;
+use crate::service::{org, profiles};
 use crate::state::AppState;
 use crate::views::{JobView, MemberView, OrgSettingsView, Page};
 
@@ -28,7 +29,7 @@ pub async fn get_settings(
             AppError::Forbidden("Only owners and admins see the org's settings.".into()).into(),
         );
     }
-    let o = accounts::org_settings(&state.ctx).await?;
+    let o = org::org_settings(&state.ctx).await?;
     Ok(Json(OrgSettingsView::from(&o)))
 }
 
@@ -58,7 +59,7 @@ pub async fn update_settings(
         invite_policy: req.invite_policy,
         signup_domains: req.signup_domains,
     };
-    let o = accounts::update_org_settings(&state.ctx, &viewer, &input).await?;
+    let o = org::update_org_settings(&state.ctx, &viewer, &input).await?;
     Ok(Json(OrgSettingsView::from(&o)))
 }
 
@@ -87,12 +88,12 @@ pub async fn update_member(
     if !viewer.role().is_admin() {
         return Err(AppError::Forbidden("Only owners and admins manage members.".into()).into());
     }
-    let mut m = accounts::member(&state.ctx, &handle).await?;
+    let mut m = profiles::member(&state.ctx, &handle).await?;
     if let Some(role) = &req.role {
-        m = accounts::set_role(&state.ctx, &viewer, &handle, role).await?;
+        m = org::set_role(&state.ctx, &viewer, &handle, role).await?;
     }
     if let Some(d) = req.deactivated {
-        m = accounts::set_deactivated(&state.ctx, &viewer, &handle, d).await?;
+        m = org::set_deactivated(&state.ctx, &viewer, &handle, d).await?;
     }
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }

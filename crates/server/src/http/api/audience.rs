@@ -8,7 +8,7 @@ use utoipa::IntoParams;
 use crate::error::AppError;
 use crate::http::extract::{ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::audience;
 use crate::state::AppState;
 use crate::views::social::AudienceView;
 
@@ -34,12 +34,12 @@ pub async fn audience(
     ApiQuery(q): ApiQuery<AudienceQuery>,
 ) -> Result<Json<AudienceView>, Problem> {
     let a = if let Some(slug) = q.space.as_deref().filter(|s| !s.is_empty()) {
-        svc::audience_for_space(&state.ctx, &viewer, slug).await?
+        audience::audience_for_space(&state.ctx, &viewer, slug).await?
     } else if let Some(d) = q.direct.as_deref().filter(|d| !d.is_empty()) {
         let handles: Vec<String> = d.split(',').map(str::to_owned).collect();
-        svc::audience_for_direct(&state.ctx, &viewer, &handles).await?
+        audience::audience_for_direct(&state.ctx, &viewer, &handles).await?
     } else if q.profile.is_some() {
-        svc::audience_for_profile(&state.ctx).await?
+        audience::audience_for_profile(&state.ctx).await?
     } else {
         return Err(AppError::invalid(
             "space",

@@ -10,7 +10,7 @@ use super::items::item_id;
 use super::{decode_id_cursor, encode_cursor};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::comments;
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::CommentView;
@@ -43,7 +43,7 @@ pub async fn list_comments(
         .transpose()?
         .unwrap_or(0);
     let (comments, reactions) =
-        svc::comments_with_reactions(&state.ctx, &viewer, id, after, limit + 1).await?;
+        comments::comments_with_reactions(&state.ctx, &viewer, id, after, limit + 1).await?;
     let more = comments.len() as i64 > limit;
     let items: Vec<CommentView> = comments
         .iter()
@@ -75,6 +75,6 @@ pub async fn add_comment(
     ApiJson(req): ApiJson<CommentRequest>,
 ) -> Result<(StatusCode, Json<CommentView>), Problem> {
     let id = item_id(&id)?;
-    let c = svc::add_comment(&state.ctx, &viewer, id, &req.body).await?;
+    let c = comments::add_comment(&state.ctx, &viewer, id, &req.body).await?;
     Ok((StatusCode::CREATED, Json(CommentView::new(&c, &[]))))
 }

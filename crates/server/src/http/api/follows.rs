@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{ListQuery, people_page};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::follows;
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::PersonView;
@@ -35,7 +35,7 @@ pub async fn follow(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<FollowRequest>,
 ) -> Result<StatusCode, Problem> {
-    svc::follow(
+    follows::follow(
         &state.ctx,
         &viewer,
         &req.target_type,
@@ -55,7 +55,7 @@ pub async fn unfollow(
     ApiViewer(viewer): ApiViewer,
     ApiPath((target_type, target)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    svc::unfollow(&state.ctx, &viewer, &target_type, &target).await?;
+    follows::unfollow(&state.ctx, &viewer, &target_type, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -70,7 +70,7 @@ pub async fn followers(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     people_page(q, |after, limit| async move {
-        svc::member_followers(&state.ctx, &handle, &after, limit).await
+        follows::member_followers(&state.ctx, &handle, &after, limit).await
     })
     .await
 }
@@ -110,7 +110,7 @@ pub async fn following(
         None => None,
     };
     let (items, next) =
-        svc::member_following_page(&state.ctx, &viewer, &handle, before, q.limit()).await?;
+        follows::member_following_page(&state.ctx, &viewer, &handle, before, q.limit()).await?;
     let next = next.map(|(at, key)| crate::http::api::encode_cursor(&format!("{at}\t{key}")));
     Ok(Json(Page {
         items: items

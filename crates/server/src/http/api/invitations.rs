@@ -11,7 +11,9 @@ use super::sessions::session_cookie;
 use super::{ListQuery, decode_id_cursor};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer, ClientIp, user_agent};
 use crate::http::problem::Problem;
-use crate::service::accounts::{self, InviteInput, SignupInput};
+use crate::service::invitations::InviteInput;
+use crate::service::signup::SignupInput;
+use crate::service::{invitations, sessions};
 use crate::state::AppState;
 use crate::views::{InvitationView, MemberView, Page, SessionView};
 
@@ -40,7 +42,7 @@ pub async fn create(
         role: req.role,
         message: req.message,
     };
-    let (inv, url) = accounts::invite(&state.ctx, &viewer, &input).await?;
+    let (inv, url) = invitations::invite(&state.ctx, &viewer, &input).await?;
     Ok((
         StatusCode::CREATED,
         Json(InvitationView::new(&inv, Some(url))),
@@ -58,7 +60,7 @@ pub async fn list(
 ) -> Result<Json<Page<InvitationView>>, Problem> {
     let limit = q.limit();
     let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
-    let invs = accounts::list_invitations(&state.ctx, &viewer, before, limit + 1).await?;
+    let invs = invitations::list_invitations(&state.ctx, &viewer, before, limit + 1).await?;
     let more = invs.len() as i64 > limit;
     let invs = &invs[..invs.len().min(limit as usize)];
     Ok(Json(Page {
@@ -81,7 +83,7 @@ pub async fn revoke(
     let id: i64 = id
         .parse()
         .map_err(|_| Problem::not_found(format!("There is no invitation {id} of yours.")))?;
-    accounts::revoke_invitation(&state.ctx, &viewer, id).await?;
+    invitations::revoke_invitation(&state.ctx, &viewer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -105,7 +107,7 @@ pub async fn preview(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
 ) -> Result<Json<InvitationPreview>, Problem> {
-    let inv = accounts::open_invitation(&state.ctx, &token).await?;
+    let inv = invitations::open_invitation(&state.ctx, &token).await?;
     Ok(Json(InvitationPreview {
         email: inv.email,
         role: inv.role,
@@ -143,8 +145,8 @@ pub async fn accept(
         email: String::new(),
         password: req.password,
     };
-    let member = accounts::accept_invitation(&state.ctx, &token, &input).await?;
-    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
+    let member = invitations::accept_invitation(&state.ctx, &token, &input).await?;
+    let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),

@@ -9,8 +9,9 @@ use utoipa::ToSchema;
 
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::accounts::Viewer;
-use crate::service::social::{self as svc, ItemInput};
+use crate::service::items::ItemInput;
+use crate::service::viewer::Viewer;
+use crate::service::{audience, items};
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::ItemView;
@@ -41,8 +42,8 @@ async fn item_answer(
     viewer: &Viewer,
     id: i64,
 ) -> Result<Json<ItemView>, Problem> {
-    let d = svc::get_item(&state.ctx, viewer, id).await?;
-    let audience = svc::audience_of_item(&state.ctx, viewer, &d.item).await?;
+    let d = items::get_item(&state.ctx, viewer, id).await?;
+    let audience = audience::audience_of_item(&state.ctx, viewer, &d.item).await?;
     Ok(Json(ItemView::detail(&d, &audience)))
 }
 
@@ -63,7 +64,7 @@ pub async fn create_item(
         body: req.body,
         ack_requested: req.ack_requested,
     };
-    let id = svc::create_item(&state.ctx, &viewer, &input).await?;
+    let id = items::create_item(&state.ctx, &viewer, &input).await?;
     Ok((StatusCode::CREATED, item_answer(&state, &viewer, id).await?))
 }
 
@@ -98,7 +99,7 @@ pub async fn edit_item(
     ApiJson(req): ApiJson<EditItemRequest>,
 ) -> Result<Json<ItemView>, Problem> {
     let id = item_id(&id)?;
-    svc::edit_item(
+    items::edit_item(
         &state.ctx,
         &viewer,
         id,
@@ -118,7 +119,7 @@ pub async fn delete_item(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::delete_item(&state.ctx, &viewer, item_id(&id)?).await?;
+    items::delete_item(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -139,7 +140,7 @@ pub async fn item_revisions(
     ApiViewer(viewer): ApiViewer,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Page<RevisionView>>, Problem> {
-    let revs = svc::item_revisions(&state.ctx, &viewer, item_id(&id)?).await?;
+    let revs = items::item_revisions(&state.ctx, &viewer, item_id(&id)?).await?;
     Ok(Json(Page {
         items: revs
             .iter()

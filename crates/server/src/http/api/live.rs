@@ -13,7 +13,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::service::social::{Announcement, Position, Stream};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -23,8 +22,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::extract::{ApiPath, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::accounts::{Standing, Viewer};
-use crate::service::social::{self as svc, StreamRequest};
+use crate::service::sessions::Standing;
+use crate::service::streams::Announcement;
+use crate::service::streams::Position;
+use crate::service::streams::Stream;
+use crate::service::streams::StreamRequest;
+use crate::service::viewer::Viewer;
+use crate::service::{notifications, streams};
 use crate::state::AppState;
 use crate::views::social::ActivityView;
 
@@ -111,7 +115,7 @@ impl Drop for Slot {
 /// Whether the viewer may go on receiving; a failed check closes the
 /// stream too (the client reconnects and is authenticated again).
 async fn still_holds(standing: &mut Standing, state: &AppState) -> bool {
-    match standing.holds(&state.ctx.db).await {
+    match standing.holds(&state.ctx).await {
         Ok(holds) => holds,
         Err(e) => {
             tracing::warn!(error = %e, "live stream could not check its viewer; closing it");
@@ -189,7 +193,7 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
         }
         // Read until caught up (a read returns at most 100).
         let (rows, last, more) =
-            match svc::stream_after(&l.state.ctx, &l.viewer, &l.stream, l.last).await {
+            match streams::stream_after(&l.state.ctx, &l.viewer, &l.stream, l.last).await {
                 Ok(x) => x,
                 Err(e) => {
                     tracing::warn!(error = %e, "live stream read failed; closing it");
@@ -206,7 +210,7 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
                 l.recent.pop_front();
             }
             l.recent.push_back(r.id);
-            let id = event_id(svc::position(&r), l.home);
+            let id = event_id(streams::position(&r), l.home);
             let view = ActivityView::new(r, &[]);
             if let Ok(e) = Event::default().id(id).event("activity").json_data(&view) {
                 l.pending.push_back(e);
@@ -223,12 +227,12 @@ async fn live(
 ) -> Result<Events, Problem> {
     let standing = standing_of(&state, &viewer).await?;
     // Subscribe before reading the position, so nothing falls in between.
-    let rx = state.ctx.db.subscribe();
-    let stream = svc::stream_of(&state.ctx, &viewer, which).await?;
+    let rx = streams::subscribe(&state.ctx);
+    let stream = streams::stream_of(&state.ctx, &viewer, which).await?;
     let home = matches!(stream, Stream::Home);
     let (last, read_now) = match last_event_id(headers, home) {
         Some(p) => (p, true),
-        None => (svc::stream_position(&state.ctx, &stream).await?, false),
+        None => (streams::stream_position(&state.ctx, &stream).await?, false),
     };
     let slot = state.live.open(viewer.id());
     let l = Live {
@@ -359,7 +363,9 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
         if !still_holds(&mut l.standing, &l.state).await {
             return None;
         }
-        let unread = svc::unread_count(&l.state.ctx, &l.viewer).await.ok()?;
+        let unread = notifications::unread_count(&l.state.ctx, &l.viewer)
+            .await
+            .ok()?;
         if l.sent != Some(unread) {
             l.sent = Some(unread);
             let e = Event::default()
@@ -382,8 +388,8 @@ pub async fn notifications(
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Events, Problem> {
     let standing = standing_of(&state, &viewer).await?;
-    let rx = state.ctx.db.subscribe();
-    let position = svc::stream_position(&state.ctx, &Stream::Everything { guest: false })
+    let rx = streams::subscribe(&state.ctx);
+    let position = streams::stream_position(&state.ctx, &Stream::Everything { guest: false })
         .await?
         .0;
     let slot = state.live.open(viewer.id());

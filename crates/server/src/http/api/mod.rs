@@ -33,7 +33,6 @@ use utoipa_axum::routes;
 
 use crate::error::AppError;
 use crate::http::problem::Problem;
-use crate::service::social as svc;
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::PersonView;
@@ -211,7 +210,7 @@ pub fn bad_cursor() -> Problem {
 async fn people_page<F, Fut>(q: ListQuery, fetch: F) -> Result<Json<Page<PersonView>>, Problem>
 where
     F: FnOnce(String, i64) -> Fut,
-    Fut: std::future::Future<Output = Result<Vec<svc::Person>, AppError>>,
+    Fut: std::future::Future<Output = Result<Vec<crate::service::profiles::Person>, AppError>>,
 {
     let limit = q.limit();
     let after = q

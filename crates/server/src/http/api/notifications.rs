@@ -9,7 +9,7 @@ use super::{ListQuery, decode_id_cursor, encode_cursor};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::notifications;
 use crate::state::AppState;
 use crate::views::social::{NotificationPage, NotificationView};
 
@@ -22,7 +22,8 @@ pub async fn notifications(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<NotificationPage>, Problem> {
     let before = q.before.as_deref().map(decode_id_cursor).transpose()?;
-    let (rows, unread, next) = svc::notifications(&state.ctx, &viewer, before, q.limit()).await?;
+    let (rows, unread, next) =
+        notifications::notifications(&state.ctx, &viewer, before, q.limit()).await?;
     Ok(Json(NotificationPage {
         items: rows
             .into_iter()
@@ -74,9 +75,9 @@ pub async fn mark_read(
             })
         })
         .collect::<Result<_, _>>()?;
-    svc::mark_read(&state.ctx, &viewer, Some(&ids)).await?;
+    notifications::mark_read(&state.ctx, &viewer, Some(&ids)).await?;
     Ok(Json(UnreadView {
-        unread: svc::unread_count(&state.ctx, &viewer).await?,
+        unread: notifications::unread_count(&state.ctx, &viewer).await?,
     }))
 }
 
@@ -87,8 +88,8 @@ pub async fn mark_all_read(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<UnreadView>, Problem> {
-    svc::mark_read(&state.ctx, &viewer, None).await?;
+    notifications::mark_read(&state.ctx, &viewer, None).await?;
     Ok(Json(UnreadView {
-        unread: svc::unread_count(&state.ctx, &viewer).await?,
+        unread: notifications::unread_count(&state.ctx, &viewer).await?,
     }))
 }

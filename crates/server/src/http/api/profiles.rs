@@ -10,7 +10,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ListQuery, decode_cursor, encode_cursor};
 use crate::http::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::accounts::{self, ProfileInput};
+use crate::service::profiles;
+use crate::service::profiles::ProfileInput;
 use crate::state::AppState;
 use crate::views::{MemberView, Page};
 
@@ -49,7 +50,7 @@ pub async fn update_me(
         about: req.about,
         time_zone: req.time_zone,
     };
-    let m = accounts::update_profile(&state.ctx, &viewer, &input).await?;
+    let m = profiles::update_profile(&state.ctx, &viewer, &input).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
@@ -64,7 +65,7 @@ pub async fn put_avatar(
     ApiViewer(viewer): ApiViewer,
     ApiBytes(body): ApiBytes,
 ) -> Result<Json<MemberView>, Problem> {
-    let m = accounts::set_avatar(
+    let m = profiles::set_avatar(
         &state.ctx,
         &viewer,
         &body,
@@ -81,7 +82,7 @@ pub async fn delete_avatar(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<StatusCode, Problem> {
-    accounts::remove_avatar(&state.ctx, &viewer).await?;
+    profiles::remove_avatar(&state.ctx, &viewer).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,7 +97,7 @@ pub async fn list_members(
 ) -> Result<Json<Page<MemberView>>, Problem> {
     let limit = q.limit();
     let after = q.before.as_deref().map(decode_cursor).transpose()?;
-    let members = accounts::list_members(&state.ctx, &viewer, after.as_deref(), limit + 1).await?;
+    let members = profiles::list_members(&state.ctx, &viewer, after.as_deref(), limit + 1).await?;
     let more = members.len() as i64 > limit;
     let items: Vec<MemberView> = members
         .iter()
@@ -118,7 +119,7 @@ pub async fn get_member(
     ApiViewer(viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<MemberView>, Problem> {
-    let m = accounts::member(&state.ctx, &handle).await?;
+    let m = profiles::member(&state.ctx, &handle).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
@@ -140,7 +141,7 @@ pub async fn get_avatar(
     ApiViewer(_viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Response, Problem> {
-    let Some((content_type, bytes)) = accounts::avatar(&state.ctx, &handle).await? else {
+    let Some((content_type, bytes)) = profiles::avatar(&state.ctx, &handle).await? else {
         return Err(Problem::not_found(format!("@{handle} has no avatar.")));
     };
     Ok((

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::items::item_id;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::reactions;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,7 +39,7 @@ pub async fn add_reaction(
     ApiJson(req): ApiJson<ReactionRequest>,
 ) -> Result<StatusCode, Problem> {
     let cid = comment_id(req.comment_id.as_deref())?;
-    svc::react(&state.ctx, &viewer, item_id(&id)?, cid, &req.emoji, true).await?;
+    reactions::react(&state.ctx, &viewer, item_id(&id)?, cid, &req.emoji, true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -61,6 +61,6 @@ pub async fn remove_reaction(
     ApiQuery(q): ApiQuery<ReactionQuery>,
 ) -> Result<StatusCode, Problem> {
     let cid = comment_id(q.comment_id.as_deref())?;
-    svc::react(&state.ctx, &viewer, item_id(&id)?, cid, &emoji, false).await?;
+    reactions::react(&state.ctx, &viewer, item_id(&id)?, cid, &emoji, false).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 
 use crate::http::extract::{ApiJson, ApiViewer, ClientIp, SESSION_COOKIE, user_agent};
 use crate::http::problem::Problem;
-use crate::service::accounts::{self, NewSession};
+use crate::service::sessions;
+use crate::service::sessions::NewSession;
 use crate::state::AppState;
 use crate::views::{MemberView, SessionView};
 
@@ -72,7 +73,7 @@ pub async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Response, Problem> {
-    let (member, s) = accounts::login(
+    let (member, s) = sessions::login(
         &state.ctx,
         &req.login,
         &req.password,
@@ -94,7 +95,7 @@ pub async fn logout(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Response, Problem> {
-    accounts::logout(&state.ctx, &viewer).await?;
+    sessions::logout(&state.ctx, &viewer).await?;
     Ok((
         StatusCode::NO_CONTENT,
         [(header::SET_COOKIE, clear_cookie(&state))],
@@ -119,7 +120,7 @@ pub async fn change_password(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    accounts::change_password(
+    sessions::change_password(
         &state.ctx,
         &viewer,
         &req.current_password,

@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use super::sessions::with_session;
 use crate::http::extract::{ApiJson, ClientIp, user_agent};
 use crate::http::problem::Problem;
-use crate::service::accounts::{self, SignupInput};
+use crate::service::signup::SignupInput;
+use crate::service::{sessions, signup};
 use crate::state::AppState;
 use crate::views::{MemberView, SessionView};
 
@@ -25,7 +26,7 @@ pub struct SetupStatus {
     responses((status = 200, body = SetupStatus)))]
 pub async fn setup_status(State(state): State<AppState>) -> Result<Json<SetupStatus>, Problem> {
     Ok(Json(SetupStatus {
-        needed: accounts::setup_needed(&state.ctx).await?,
+        needed: signup::setup_needed(&state.ctx).await?,
     }))
 }
 
@@ -57,8 +58,8 @@ pub async fn setup(
         email: req.email,
         password: req.password,
     };
-    let member = accounts::complete_setup(&state.ctx, &req.token, &input).await?;
-    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
+    let member = signup::complete_setup(&state.ctx, &req.token, &input).await?;
+    let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),
@@ -93,8 +94,8 @@ pub async fn signup(
         email: req.email,
         password: req.password,
     };
-    let member = accounts::self_signup(&state.ctx.db, &input).await?;
-    let s = accounts::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
+    let member = signup::self_signup(&state.ctx, &input).await?;
+    let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),
         csrf_token: s.csrf_token.clone(),

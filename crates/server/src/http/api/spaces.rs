@@ -10,7 +10,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::{ListQuery, decode_cursor, encode_cursor, people_page};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::social::{self as svc, JoinOutcome, SpaceInput};
+use crate::service::spaces;
+use crate::service::spaces::JoinOutcome;
+use crate::service::spaces::SpaceInput;
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::{PersonView, SpaceView};
@@ -44,7 +46,7 @@ pub async fn list_spaces(
         .map(decode_cursor)
         .transpose()?
         .unwrap_or_default();
-    let spaces = svc::list_spaces(
+    let spaces = spaces::list_spaces(
         &state.ctx,
         &viewer,
         q.mine.unwrap_or(false),
@@ -99,7 +101,7 @@ pub async fn create_space(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<SpaceRequest>,
 ) -> Result<(StatusCode, Json<SpaceView>), Problem> {
-    let s = svc::create_space(&state.ctx, &viewer, &req.into()).await?;
+    let s = spaces::create_space(&state.ctx, &viewer, &req.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(SpaceView::new(&s, &mail_domain(&state))),
@@ -115,7 +117,7 @@ pub async fn get_space(
     ApiViewer(viewer): ApiViewer,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<SpaceView>, Problem> {
-    let s = svc::get_space(&state.ctx, &viewer, &slug).await?;
+    let s = spaces::get_space(&state.ctx, &viewer, &slug).await?;
     Ok(Json(SpaceView::new(&s, &mail_domain(&state))))
 }
 
@@ -129,7 +131,7 @@ pub async fn update_space(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<SpaceRequest>,
 ) -> Result<Json<SpaceView>, Problem> {
-    let s = svc::update_space(&state.ctx, &viewer, &slug, &req.into()).await?;
+    let s = spaces::update_space(&state.ctx, &viewer, &slug, &req.into()).await?;
     Ok(Json(SpaceView::new(&s, &mail_domain(&state))))
 }
 
@@ -171,7 +173,7 @@ pub async fn join_space(
         })?
     };
     let message = req.message.unwrap_or_default();
-    let outcome = match svc::join_space(&state.ctx, &viewer, &slug, &message).await? {
+    let outcome = match spaces::join_space(&state.ctx, &viewer, &slug, &message).await? {
         JoinOutcome::Joined => "joined",
         JoinOutcome::Requested => "requested",
         JoinOutcome::AlreadyMember => "already_member",
@@ -190,7 +192,7 @@ pub async fn leave_space(
     ApiViewer(viewer): ApiViewer,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<StatusCode, Problem> {
-    svc::leave_space(&state.ctx, &viewer, &slug).await?;
+    spaces::leave_space(&state.ctx, &viewer, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,7 +208,7 @@ pub async fn space_members(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
     people_page(q, |after, limit| async move {
-        svc::space_members(&state.ctx, &viewer, &slug, &after, limit).await
+        spaces::space_members(&state.ctx, &viewer, &slug, &after, limit).await
     })
     .await
 }
@@ -230,7 +232,8 @@ pub async fn add_member(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> Result<Json<PersonView>, Problem> {
-    let p = svc::add_member(&state.ctx, &viewer, &slug, &req.handle, req.role.as_deref()).await?;
+    let p =
+        spaces::add_member(&state.ctx, &viewer, &slug, &req.handle, req.role.as_deref()).await?;
     Ok(Json(PersonView::from(&p)))
 }
 
@@ -243,7 +246,7 @@ pub async fn remove_member(
     ApiViewer(viewer): ApiViewer,
     ApiPath((slug, handle)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
-    svc::remove_member(&state.ctx, &viewer, &slug, &handle).await?;
+    spaces::remove_member(&state.ctx, &viewer, &slug, &handle).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -257,7 +260,7 @@ pub async fn join_requests(
     ApiViewer(viewer): ApiViewer,
     ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
-    let people = svc::join_requests(&state.ctx, &viewer, &slug).await?;
+    let people = spaces::join_requests(&state.ctx, &viewer, &slug).await?;
     Ok(Json(Page {
         items: people.iter().map(PersonView::from).collect(),
         next: None,
@@ -282,6 +285,6 @@ pub async fn decide_request(
     ApiPath((slug, handle)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<StatusCode, Problem> {
-    svc::decide_request(&state.ctx, &viewer, &slug, &handle, req.approve).await?;
+    spaces::decide_request(&state.ctx, &viewer, &slug, &handle, req.approve).await?;
     Ok(StatusCode::NO_CONTENT)
 }

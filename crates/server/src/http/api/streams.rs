@@ -10,8 +10,9 @@ use super::json::RawJson;
 use super::{ListQuery, decode_cursor, encode_cursor};
 use crate::http::extract::{ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::accounts::Viewer;
-use crate::service::social::{self as svc, StreamRequest};
+use crate::service::streams;
+use crate::service::streams::StreamRequest;
+use crate::service::viewer::Viewer;
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::ActivityView;
@@ -25,7 +26,7 @@ async fn stream_page(
 ) -> Result<Response, Problem> {
     let before = q.before.as_deref().map(decode_position).transpose()?;
     let cursor = |(a, b): (i64, i64)| encode_cursor(&format!("{a}-{b}"));
-    let json = svc::stream_page(&state.ctx, viewer, which, before, q.limit(), cursor).await?;
+    let json = streams::stream_page(&state.ctx, viewer, which, before, q.limit(), cursor).await?;
     Ok(RawJson(json).into_response())
 }
 

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::spaces::mail_domain;
 use crate::http::extract::ApiViewer;
 use crate::http::problem::Problem;
-use crate::service::social as svc;
+use crate::service::suggestions;
 use crate::state::AppState;
 use crate::views::social::{PersonView, SpaceView};
 
@@ -26,7 +26,7 @@ pub async fn suggestions(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<SuggestionsView>, Problem> {
-    let (people, spaces) = svc::suggestions(&state.ctx, &viewer).await?;
+    let (people, spaces) = suggestions::suggestions(&state.ctx, &viewer).await?;
     let domain = mail_domain(&state);
     Ok(Json(SuggestionsView {
         people: people.iter().map(PersonView::from).collect(),

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::Problem;
-use crate::service::accounts;
+use crate::service::tokens;
 use crate::state::AppState;
 use crate::views::{NewTokenView, Page, TokenView};
 
@@ -19,7 +19,7 @@ pub async fn list_tokens(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<Json<Page<TokenView>>, Problem> {
-    let tokens = accounts::list_tokens(&state.ctx, &viewer).await?;
+    let tokens = tokens::list_tokens(&state.ctx, &viewer).await?;
     Ok(Json(Page {
         items: tokens.iter().map(TokenView::from).collect(),
         next: None,
@@ -42,7 +42,7 @@ pub async fn create_token(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<NewTokenRequest>,
 ) -> Result<(StatusCode, Json<NewTokenView>), Problem> {
-    let (t, secret) = accounts::create_token(&state.ctx, &viewer, &req.name).await?;
+    let (t, secret) = tokens::create_token(&state.ctx, &viewer, &req.name).await?;
     Ok((
         StatusCode::CREATED,
         Json(NewTokenView {
@@ -64,6 +64,6 @@ pub async fn revoke_token(
     let id: i64 = id
         .parse()
         .map_err(|_| Problem::not_found(format!("You have no token {id}.")))?;
-    accounts::revoke_token(&state.ctx, &viewer, id).await?;
+    tokens::revoke_token(&state.ctx, &viewer, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

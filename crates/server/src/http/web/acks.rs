@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 
 use super::{CsrfForm, actor, done};
-use crate::service::social as svc;
+use crate::service::acks;
 use crate::state::AppState;
 
 pub async fn acknowledge(
@@ -20,7 +20,7 @@ pub async fn acknowledge(
         Err(r) => return r,
     };
     done(
-        svc::acknowledge(&state.ctx, &v, id).await,
+        acks::acknowledge(&state.ctx, &v, id).await,
         &format!("/items/{id}#ack"),
     )
 }

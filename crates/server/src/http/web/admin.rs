@@ -10,9 +10,11 @@ use serde::Deserialize;
 use super::views::{Ago, PersonV, ShellV};
 use super::{CsrfForm, actor, error_page, form_errors, member, render, shell_v};
 use crate::error::AppError;
-use crate::service::accounts::{self, InviteInput, Viewer};
+use crate::service::invitations::InviteInput;
 use crate::service::jobs::JobState;
 use crate::service::pages;
+use crate::service::viewer::Viewer;
+use crate::service::{invitations, org, signup};
 use crate::state::AppState;
 
 pub struct MemberRowV {
@@ -79,7 +81,7 @@ async fn admin_page(
         invite_link,
         policy: p.org.invite_policy.as_str(),
         domains: p.org.signup_domains.as_slice().join(", "),
-        domains_off: (!p.org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
+        domains_off: (!p.org.signup_open()).then_some(signup::DOMAIN_SIGNUP_OFF),
         members: p
             .members
             .iter()
@@ -188,12 +190,12 @@ pub async fn admin_settings(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let input = accounts::OrgSettingsInput {
+    let input = org::OrgSettingsInput {
         org_name: Some(f.org_name),
         invite_policy: Some(f.invite_policy),
         signup_domains: Some(f.signup_domains),
     };
-    let r = accounts::update_org_settings(&state.ctx, &v, &input).await;
+    let r = org::update_org_settings(&state.ctx, &v, &input).await;
     admin_after(&state, &v, r, "Settings saved.".into()).await
 }
 
@@ -222,7 +224,7 @@ pub async fn admin_invite(
         role: Some(f.role),
         message: (!f.message.trim().is_empty()).then_some(f.message),
     };
-    match accounts::invite(&state.ctx, &v, &input).await {
+    match invitations::invite(&state.ctx, &v, &input).await {
         Ok((inv, link)) => {
             admin_page(
                 &state,
@@ -249,7 +251,7 @@ pub async fn admin_revoke_invitation(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::revoke_invitation(&state.ctx, &v, id).await;
+    let r = invitations::revoke_invitation(&state.ctx, &v, id).await;
     admin_after(&state, &v, r, "Invitation withdrawn.".into()).await
 }
 
@@ -273,12 +275,12 @@ pub async fn admin_member(
         Err(r) => return r,
     };
     if let Some(role) = f.role {
-        let r = accounts::set_role(&state.ctx, &v, &handle, &role).await;
+        let r = org::set_role(&state.ctx, &v, &handle, &role).await;
         let msg = format!("@{handle} is now {role}.");
         return admin_after(&state, &v, r, msg).await;
     }
     let off = f.deactivate.as_deref() == Some("1");
-    let r = accounts::set_deactivated(&state.ctx, &v, &handle, off).await;
+    let r = org::set_deactivated(&state.ctx, &v, &handle, off).await;
     let msg = format!(
         "@{handle} is {}.",
         if off { "deactivated" } else { "active again" }

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::views::{CommentV, ShellV};
 use super::{actor, back_to, done, fragment_shell, render, safe_next, viewer};
+use crate::service::comments;
 use crate::service::pages;
-use crate::service::social as svc;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -72,7 +72,7 @@ pub async fn comment(
         Err(r) => return r,
     };
     let back = back_to(&headers, &f.back, &format!("/items/{id}"));
-    match svc::add_comment(&state.ctx, &v, id, &f.body).await {
+    match comments::add_comment(&state.ctx, &v, id, &f.body).await {
         Ok(c) if back.starts_with("/items/") => {
             Redirect::to(&format!("{}#c{}", safe_next(&back), c.id)).into_response()
         }

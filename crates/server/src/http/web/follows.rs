@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{actor, done};
-use crate::service::social as svc;
+use crate::service::follows;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -31,9 +31,9 @@ pub async fn follow(
         Err(r) => return r,
     };
     let r = if f.level == "none" {
-        svc::unfollow(&state.ctx, &v, &f.target_type, &f.target).await
+        follows::unfollow(&state.ctx, &v, &f.target_type, &f.target).await
     } else {
-        svc::follow(&state.ctx, &v, &f.target_type, &f.target, &f.level).await
+        follows::follow(&state.ctx, &v, &f.target_type, &f.target, &f.level).await
     };
     done(r, &f.back)
 }

@@ -11,7 +11,10 @@ use super::streams::{StreamQuery, home_page};
 use super::{actor, error_page, form_errors, org_name, render, same_origin, with_cookie};
 use crate::http::api::sessions::session_cookie;
 use crate::http::extract::{ClientIp, user_agent};
-use crate::service::accounts::{self, Invitation, InviteInput, SignupInput};
+use crate::service::invitations::Invitation;
+use crate::service::invitations::InviteInput;
+use crate::service::signup::SignupInput;
+use crate::service::{invitations, sessions};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -35,7 +38,7 @@ pub async fn invite_from_home(
         email: f.email.clone(),
         ..Default::default()
     };
-    let result = accounts::invite(&state.ctx, &v, &input).await;
+    let result = invitations::invite(&state.ctx, &v, &input).await;
     let mut page = match home_page(&state, &v, &uri, &StreamQuery::default()).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
@@ -70,7 +73,7 @@ struct InvitePage {
 
 pub async fn invite_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let org_name = org_name(&state).await;
-    match accounts::open_invitation(&state.ctx, &token).await {
+    match invitations::open_invitation(&state.ctx, &token).await {
         Ok(inv) => render(
             StatusCode::OK,
             &InvitePage {
@@ -119,15 +122,15 @@ pub async fn invite_submit(
         password: f.password,
     };
     let result = async {
-        let m = accounts::accept_invitation(&state.ctx, &token, &input).await?;
-        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
+        let m = invitations::accept_invitation(&state.ctx, &token, &input).await?;
+        sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
         Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
         Err(e) => {
             let org_name = org_name(&state).await;
-            let invitation = accounts::open_invitation(&state.ctx, &token).await;
+            let invitation = invitations::open_invitation(&state.ctx, &token).await;
             match form_errors(e) {
                 Ok((status, errors)) => {
                     let page = match invitation {

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use super::views::{CommentV, FollowV, ItemV, PersonV, ShellV};
 use super::{CsrfForm, actor, done, error_page, member, render, shell_v};
 use crate::error::AppError;
-use crate::service::accounts::Viewer;
+use crate::service::items;
+use crate::service::items::ItemInput;
 use crate::service::pages;
-use crate::service::social::{self as svc, ItemInput};
+use crate::service::viewer::Viewer;
 use crate::state::AppState;
 
 pub struct ComposerV {
@@ -26,7 +27,7 @@ pub struct ComposerV {
 
 pub(super) fn composer(
     v: &Viewer,
-    spaces: &[crate::service::social::Space],
+    spaces: &[crate::service::spaces::Space],
     selected: Option<&str>,
     audience: String,
 ) -> ComposerV {
@@ -104,7 +105,7 @@ pub async fn compose(
             );
         }
     }
-    done(svc::create_item(&state.ctx, &v, &input).await, &f.back)
+    done(items::create_item(&state.ctx, &v, &input).await, &f.back)
 }
 
 #[derive(Template)]
@@ -202,7 +203,7 @@ pub async fn edit_item(
         Err(r) => return r,
     };
     done(
-        svc::edit_item(&state.ctx, &v, id, Some(&f.title), Some(&f.body)).await,
+        items::edit_item(&state.ctx, &v, id, Some(&f.title), Some(&f.body)).await,
         &format!("/items/{id}"),
     )
 }
@@ -219,7 +220,7 @@ pub async fn delete_item(
         Err(r) => return r,
     };
     done(
-        svc::delete_item(&state.ctx, &v, id).await,
+        items::delete_item(&state.ctx, &v, id).await,
         &format!("/items/{id}"),
     )
 }

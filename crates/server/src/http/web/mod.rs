@@ -40,8 +40,8 @@ use serde::Deserialize;
 use self::views::ShellV;
 use crate::error::AppError;
 use crate::http::extract::{constant_time_eq, find_viewer};
-use crate::service::accounts::{self, Viewer};
 use crate::service::pages;
+use crate::service::viewer::Viewer;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -215,7 +215,7 @@ fn with_cookie(cookie: String, to: &str) -> Response {
 }
 
 async fn org_name(state: &AppState) -> String {
-    accounts::org_settings(&state.ctx)
+    crate::service::org::org_settings(&state.ctx)
         .await
         .map(|o| o.org_name)
         .unwrap_or_else(|_| "Chorus".into())

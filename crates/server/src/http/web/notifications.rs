@@ -7,8 +7,8 @@ use axum::response::Response;
 
 use super::views::{Ago, ItemV, PersonV, ShellV, excerpt};
 use super::{BeforeQuery, CsrfForm, actor, done, error_page, member, render, shell_v};
+use crate::service::notifications;
 use crate::service::pages;
-use crate::service::social as svc;
 use crate::state::AppState;
 
 pub struct NotifV {
@@ -154,5 +154,8 @@ pub async fn mark_read(
         Ok(v) => v,
         Err(r) => return r,
     };
-    done(svc::mark_read(&state.ctx, &v, None).await, "/notifications")
+    done(
+        notifications::mark_read(&state.ctx, &v, None).await,
+        "/notifications",
+    )
 }

@@ -12,8 +12,10 @@ use super::{
     BeforeQuery, CsrfForm, PAGE, actor, error_page, form_errors, member, next_url, render, shell_v,
 };
 use crate::error::AppError;
-use crate::service::accounts::{self, ProfileInput, Viewer};
 use crate::service::pages;
+use crate::service::profiles;
+use crate::service::profiles::ProfileInput;
+use crate::service::viewer::Viewer;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -211,7 +213,7 @@ pub struct TokenV {
 #[template(path = "settings.html")]
 pub struct SettingsPage {
     s: ShellV,
-    me: crate::service::accounts::Member,
+    me: crate::service::profiles::Member,
     tokens: Vec<TokenV>,
     notice: Option<String>,
     new_token: Option<String>,
@@ -244,7 +246,7 @@ pub(super) async fn settings_page_with(
     errors: Vec<String>,
 ) -> Response {
     // Read the member again: an action may just have changed them.
-    let me = accounts::member(&state.ctx, &v.member.handle)
+    let me = profiles::member(&state.ctx, &v.member.handle)
         .await
         .unwrap_or_else(|_| v.member.clone());
     let v = Viewer {
@@ -333,7 +335,7 @@ pub async fn save_profile(
         about: Some(f.about),
         time_zone: (!f.time_zone.trim().is_empty()).then_some(f.time_zone),
     };
-    let r = accounts::update_profile(&state.ctx, &v, &input).await;
+    let r = profiles::update_profile(&state.ctx, &v, &input).await;
     settings_after(&state, &v, r, "Profile saved.").await
 }
 
@@ -364,7 +366,7 @@ pub async fn upload_avatar(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::set_avatar(&state.ctx, &v, &bytes, state.ctx.settings.max_avatar_bytes).await;
+    let r = profiles::set_avatar(&state.ctx, &v, &bytes, state.ctx.settings.max_avatar_bytes).await;
     settings_after(&state, &v, r, "Picture saved.").await
 }
 
@@ -378,6 +380,6 @@ pub async fn remove_avatar(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::remove_avatar(&state.ctx, &v).await;
+    let r = profiles::remove_avatar(&state.ctx, &v).await;
     settings_after(&state, &v, r, "Picture removed.").await
 }

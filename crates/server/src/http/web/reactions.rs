@@ -6,7 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{actor, back_to, done};
-use crate::service::social as svc;
+use crate::service::reactions;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -36,6 +36,6 @@ pub async fn react(
         Some('+') => (true, &f.r[1..]),
         _ => (true, f.r.as_str()),
     };
-    let r = svc::react(&state.ctx, &v, id, cid, emoji, add).await;
+    let r = reactions::react(&state.ctx, &v, id, cid, emoji, add).await;
     done(r, &back_to(&headers, "", &format!("/items/{id}")))
 }

@@ -15,7 +15,7 @@ use super::{
 use crate::error::AppError;
 use crate::http::api::sessions::{clear_cookie, session_cookie};
 use crate::http::extract::{ClientIp, user_agent};
-use crate::service::accounts;
+use crate::service::{org, sessions, signup};
 use crate::state::AppState;
 
 #[derive(Template, Default)]
@@ -42,13 +42,13 @@ pub async fn login_page(
     if viewer(&state, &headers).await.is_some() {
         return Redirect::to("/").into_response();
     }
-    let notice = match accounts::setup_needed(&state.ctx).await {
+    let notice = match signup::setup_needed(&state.ctx).await {
         Ok(true) => Some(
             "Chorus has no owner yet: open the setup link that `chorus serve` printed.".to_owned(),
         ),
         _ => None,
     };
-    let org = accounts::org_settings(&state.ctx).await.ok();
+    let org = org::org_settings(&state.ctx).await.ok();
     let page = LoginPage {
         org_name: org
             .as_ref()
@@ -79,7 +79,7 @@ pub async fn login_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    match accounts::login(&state.ctx, &f.login, &f.password, &ip, user_agent(&headers)).await {
+    match sessions::login(&state.ctx, &f.login, &f.password, &ip, user_agent(&headers)).await {
         Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
         Err(e) => {
             let retry_after = match &e {
@@ -116,7 +116,7 @@ pub async fn logout(
         if let Err(r) = check_csrf(&v, &f.csrf) {
             return r;
         }
-        if let Err(e) = accounts::logout(&state.ctx, &v).await {
+        if let Err(e) = sessions::logout(&state.ctx, &v).await {
             return e.into_response();
         }
     }
@@ -144,7 +144,7 @@ pub async fn change_password(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::change_password(&state.ctx, &v, &f.current_password, &f.new_password).await;
+    let r = sessions::change_password(&state.ctx, &v, &f.current_password, &f.new_password).await;
     let said = match r {
         Ok(0) => "Password changed. Your other logins have ended.".to_owned(),
         Ok(1) => "Password changed. Your other logins have ended, and your API token was revoked: create a new one below if a script needs it.".to_owned(),

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use super::{form_errors, org_name, render, same_origin, with_cookie};
 use crate::http::api::sessions::session_cookie;
 use crate::http::extract::{ClientIp, user_agent};
-use crate::service::accounts::{self, SignupInput};
+use crate::service::signup::SignupInput;
+use crate::service::{org, sessions, signup};
 use crate::state::AppState;
 
 #[derive(Template, Default)]
@@ -31,7 +32,7 @@ pub struct TokenQuery {
 
 pub async fn setup_page(State(state): State<AppState>, Query(q): Query<TokenQuery>) -> Response {
     let token = q.token.unwrap_or_default();
-    let valid = accounts::setup_token_valid(&state.ctx, &token)
+    let valid = signup::setup_token_valid(&state.ctx, &token)
         .await
         .unwrap_or(false);
     let page = SetupPage {
@@ -76,8 +77,8 @@ pub async fn setup_submit(
         password: f.password,
     };
     let result = async {
-        let m = accounts::complete_setup(&state.ctx, &f.token, &input).await?;
-        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
+        let m = signup::complete_setup(&state.ctx, &f.token, &input).await?;
+        sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
@@ -114,11 +115,11 @@ struct SignupPage {
 }
 
 pub async fn signup_page(State(state): State<AppState>) -> Response {
-    match accounts::org_settings(&state.ctx).await {
+    match org::org_settings(&state.ctx).await {
         Ok(org) => render(
             StatusCode::OK,
             &SignupPage {
-                off: (!org.signup_open()).then_some(accounts::DOMAIN_SIGNUP_OFF),
+                off: (!org.signup_open()).then_some(signup::DOMAIN_SIGNUP_OFF),
                 org_name: org.org_name,
                 domains: org.signup_domains.as_slice().to_vec(),
                 ..Default::default()
@@ -153,20 +154,20 @@ pub async fn signup_submit(
         password: f.password,
     };
     let result = async {
-        let m = accounts::self_signup(&state.ctx.db, &input).await?;
-        accounts::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
+        let m = signup::self_signup(&state.ctx, &input).await?;
+        sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
         Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
         Err(e) => match form_errors(e) {
             Ok((status, errors)) => {
-                let org = accounts::org_settings(&state.ctx).await.ok();
+                let org = org::org_settings(&state.ctx).await.ok();
                 let page = SignupPage {
                     off: org
                         .as_ref()
                         .is_none_or(|o| !o.signup_open())
-                        .then_some(accounts::DOMAIN_SIGNUP_OFF),
+                        .then_some(signup::DOMAIN_SIGNUP_OFF),
                     org_name: org
                         .as_ref()
                         .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),

@@ -15,7 +15,8 @@ use super::{
 };
 use crate::error::AppError;
 use crate::service::pages;
-use crate::service::social::{self as svc, SpaceInput};
+use crate::service::spaces;
+use crate::service::spaces::SpaceInput;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -86,7 +87,7 @@ pub async fn create_space(
         visibility: Some(f.visibility.clone()),
         archived: None,
     };
-    match svc::create_space(&state.ctx, &v, &input).await {
+    match spaces::create_space(&state.ctx, &v, &input).await {
         Ok(s) => Redirect::to(&format!("/spaces/{}", s.slug)).into_response(),
         Err(e) => {
             let (status, errors) = match form_errors(e) {
@@ -247,7 +248,7 @@ pub async fn join_space(
         Err(r) => return r,
     };
     done(
-        svc::join_space(&state.ctx, &v, &slug, &f.message).await,
+        spaces::join_space(&state.ctx, &v, &slug, &f.message).await,
         &format!("/spaces/{slug}"),
     )
 }
@@ -264,7 +265,7 @@ pub async fn leave_space(
         Err(r) => return r,
     };
     done(
-        svc::leave_space(&state.ctx, &v, &slug).await,
+        spaces::leave_space(&state.ctx, &v, &slug).await,
         &format!("/spaces/{slug}"),
     )
 }
@@ -288,7 +289,7 @@ pub async fn update_space(
         archived: Some(f.archived.is_some()),
     };
     done(
-        svc::update_space(&state.ctx, &v, &slug, &input).await,
+        spaces::update_space(&state.ctx, &v, &slug, &input).await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -316,7 +317,7 @@ pub async fn add_space_member(
     let handle = f.handle.trim().trim_start_matches('@').to_owned();
     let role = (!f.role.is_empty()).then_some(f.role.as_str());
     done(
-        svc::add_member(&state.ctx, &v, &slug, &handle, role).await,
+        spaces::add_member(&state.ctx, &v, &slug, &handle, role).await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -333,7 +334,7 @@ pub async fn remove_space_member(
         Err(r) => return r,
     };
     done(
-        svc::remove_member(&state.ctx, &v, &slug, &handle).await,
+        spaces::remove_member(&state.ctx, &v, &slug, &handle).await,
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -357,7 +358,7 @@ pub async fn decide_request(
         Err(r) => return r,
     };
     done(
-        svc::decide_request(&state.ctx, &v, &slug, &handle, f.decision == "approve").await,
+        spaces::decide_request(&state.ctx, &v, &slug, &handle, f.decision == "approve").await,
         &format!("/spaces/{slug}/settings"),
     )
 }

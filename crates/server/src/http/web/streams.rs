@@ -13,8 +13,8 @@ use super::{
     BeforeQuery, PAGE, error_page, fragment_shell, member, next_url, render, shell_v, viewer,
 };
 use crate::error::AppError;
-use crate::service::accounts::Viewer;
 use crate::service::pages::{self, HomeFilter};
+use crate::service::viewer::Viewer;
 use crate::state::AppState;
 
 fn stream_empty(filter: HomeFilter) -> &'static str {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::profiles::{settings_after, settings_page};
 use super::{CsrfForm, actor};
-use crate::service::accounts;
+use crate::service::tokens;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -27,7 +27,7 @@ pub async fn create_token(
         Ok(v) => v,
         Err(r) => return r,
     };
-    match accounts::create_token(&state.ctx, &v, &f.name).await {
+    match tokens::create_token(&state.ctx, &v, &f.name).await {
         Ok((_, token)) => {
             settings_page(
                 &state,
@@ -54,6 +54,6 @@ pub async fn revoke_token(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = accounts::revoke_token(&state.ctx, &v, id).await;
+    let r = tokens::revoke_token(&state.ctx, &v, id).await;
     settings_after(&state, &v, r, "Token revoked: it no longer works.").await
 }

@@ -2,11 +2,14 @@
 //! structs (names, avatars, relative times, places), so templates only
 //! read fields.
 
-use crate::service::accounts::Member;
-use crate::service::social::{ActivityRow, CommentRow, ItemRow, Person, Space};
-
-use crate::service::accounts::Viewer;
+use crate::service::comments::CommentRow;
+use crate::service::items::ItemRow;
 use crate::service::pages::{Reactions, Shell};
+use crate::service::profiles::Member;
+use crate::service::profiles::Person;
+use crate::service::spaces::Space;
+use crate::service::streams::ActivityRow;
+use crate::service::viewer::Viewer;
 
 /// The reactions offered in the picker.
 pub const EMOJI: [&str; 6] = ["👍", "🎉", "❤️", "😄", "🤔", "👀"];
@@ -137,7 +140,7 @@ pub struct ReactionV {
 }
 
 fn reactions_for(all: &Reactions, item: i64, comment: i64) -> Vec<ReactionV> {
-    crate::service::social::reactions_on(all, item, comment)
+    crate::service::reactions::reactions_on(all, item, comment)
         .map(|(emoji, count, me)| ReactionV {
             emoji: emoji.to_owned(),
             count,
