@@ -70,7 +70,7 @@ async fn deliver_target(
 ) -> Result<(Vec<i64>, Option<i64>), Error> {
     let mut p = Params::new();
     let (activity_p, seq_p) = (p.bind(activity), p.bind(seq));
-    let (ttype, target, after, limit) = (
+    let (type_p, target_p, after_p, limit_p) = (
         p.bind(target_type),
         p.bind(target),
         p.bind(after_member),
@@ -79,11 +79,11 @@ async fn deliver_target(
     let filter = audience_filter(item, &mut p);
     let select = format!(
         "SELECT f.member_id, CAST({activity_p} AS BIGINT), CAST({seq_p} AS BIGINT) FROM follows f
-         WHERE f.target_type = {ttype} AND f.target = {target} AND f.member_id > {after}
+         WHERE f.target_type = {type_p} AND f.target = {target_p} AND f.member_id > {after_p}
            AND f.level <> 'muted' {filter}
-           AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), {after}) FROM
-                 (SELECT member_id FROM follows WHERE target_type = {ttype} AND target = {target}
-                  AND member_id > {after} ORDER BY member_id LIMIT {limit}) x)"
+           AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), {after_p}) FROM
+                 (SELECT member_id FROM follows WHERE target_type = {type_p} AND target = {target_p}
+                  AND member_id > {after_p} ORDER BY member_id LIMIT {limit_p}) x)"
     );
     let sql = if logs_deliveries(tx.kind()) {
         format!("{select} ORDER BY f.member_id")

@@ -128,14 +128,14 @@ pub async fn follower_counts_upto(
     }
     // One column per target, in the targets' order.
     let mut p = Params::new();
-    let limit = p.bind(limit);
+    let limit_p = p.bind(limit);
     let counts: Vec<String> = targets
         .iter()
         .enumerate()
         .map(|(k, (ttype, target))| {
             format!(
                 "(SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = {} AND target = {}
-                   AND level <> 'muted' LIMIT {limit}) x{k})",
+                   AND level <> 'muted' LIMIT {limit_p}) x{k})",
                 p.bind(*ttype),
                 p.bind(*target)
             )

@@ -97,12 +97,13 @@ pub async fn read_stream(
     let limit_p = p.bind(limit);
     let (from, filter, ordering) = match stream {
         Stream::Home => {
-            let (b0, b1, a0, a1) = (p.bind(b0), p.bind(b1), p.bind(a0), p.bind(a1));
+            let (b0_p, b1_p) = (p.bind(b0), p.bind(b1));
+            let (a0_p, a1_p) = (p.bind(a0), p.bind(a1));
             // Strictly between the two positions (`ib` the inbox's alias).
             let window = |ib: &str| {
                 format!(
-                    "({ib}seq < {b0} OR ({ib}seq = {b0} AND {ib}activity_id < {b1}))
-                     AND ({ib}seq > {a0} OR ({ib}seq = {a0} AND {ib}activity_id > {a1}))"
+                    "({ib}seq < {b0_p} OR ({ib}seq = {b0_p} AND {ib}activity_id < {b1_p}))
+                     AND ({ib}seq > {a0_p} OR ({ib}seq = {a0_p} AND {ib}activity_id > {a1_p}))"
                 )
             };
             let ordering = format!("ib.seq {order}, ib.activity_id {order}");
