@@ -323,10 +323,10 @@ pub async fn save_progress(
 }
 
 fn lost(job: &Claimed) -> Error {
-    Error::Conflict(format!(
-        "jobs.locked_by: job {} is no longer held by {}",
-        job.id, job.claim
-    ))
+    Error::ClaimLost {
+        job: job.id,
+        claim: job.claim.clone(),
+    }
 }
 
 /// Deletes a finished job; false when the claim is lost. A job may finish
@@ -514,7 +514,7 @@ pub async fn get(c: &mut Conn, id: i64) -> Result<Option<JobRow>, Error> {
 }
 
 /// Queues a dead job again, due now, with all its attempts; None when no
-/// dead job has this id. [`Error::Conflict`] on `unique_key` when another
+/// dead job has this id. [`Error::Conflict`] on [`Unique::JobKey`](crate::Unique::JobKey) when another
 /// job with its key is queued or running.
 pub async fn retry(tx: &mut Tx, id: i64, now: i64) -> Result<Option<JobRow>, Error> {
     let row = tx
