@@ -3,7 +3,7 @@
 use domain::social::{Audience, SpaceVisibility};
 
 use crate::items::ItemRow;
-use crate::rows::{Person, person};
+use crate::rows::{Params, Person, PersonCols, people};
 use crate::{Conn, Error, Tx, params};
 
 pub async fn mark_seen(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<bool, Error> {
@@ -17,15 +17,12 @@ pub async fn mark_seen(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<
 }
 
 pub async fn seen_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL FROM item_seen s JOIN members m ON m.id = s.member_id
+    let sql = format!(
+        "SELECT {} FROM item_seen s JOIN members m ON m.id = s.member_id
          WHERE s.item_id = $1 ORDER BY s.seen_at",
-        params![item],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+        PersonCols::sql()
+    );
+    people(c.query(&sql, params![item]).await?)
 }
 
 pub async fn acknowledge(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<bool, Error> {
@@ -39,15 +36,12 @@ pub async fn acknowledge(tx: &mut Tx, item: i64, member: i64, now: i64) -> Resul
 }
 
 pub async fn acknowledged_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL FROM item_acks s JOIN members m ON m.id = s.member_id
+    let sql = format!(
+        "SELECT {} FROM item_acks s JOIN members m ON m.id = s.member_id
          WHERE s.item_id = $1 ORDER BY s.acked_at",
-        params![item],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+        PersonCols::sql()
+    );
+    people(c.query(&sql, params![item]).await?)
 }
 
 /// The audience of an item (active members who may see it, the author
@@ -58,36 +52,39 @@ pub async fn unacknowledged(
     item: &ItemRow,
     limit: i64,
 ) -> Result<(Vec<Person>, i64), Error> {
+    // The same filter for the page and the count: `$1` the item, `$2`
+    // the author; the space only where the audience names it.
+    let mut p = Params::new();
+    let (item_p, author_p) = (p.bind(item.id), p.bind(item.author_id));
     let audience = match item.audience() {
-        Audience::Space(SpaceVisibility::Open) => {
-            "(m.role <> 'guest' OR EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $2 AND sm.member_id = m.id))"
-        }
-        Audience::Space(_) => {
-            "EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $2 AND sm.member_id = m.id)"
-        }
-        Audience::Profile => "(m.role <> 'guest' AND $2 = $2)",
-        Audience::Direct => {
-            "(EXISTS (SELECT 1 FROM item_recipients r WHERE r.item_id = $1 AND r.member_id = m.id) AND $2 = $2)"
-        }
+        Audience::Space(SpaceVisibility::Open) => format!(
+            "(m.role <> 'guest' OR EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = {} AND sm.member_id = m.id))",
+            p.bind(item.space_id.unwrap_or(0))
+        ),
+        Audience::Space(_) => format!(
+            "EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = {} AND sm.member_id = m.id)",
+            p.bind(item.space_id.unwrap_or(0))
+        ),
+        Audience::Profile => "m.role <> 'guest'".to_owned(),
+        Audience::Direct => format!(
+            "EXISTS (SELECT 1 FROM item_recipients r WHERE r.item_id = {item_p} AND r.member_id = m.id)"
+        ),
     };
     let filter = format!(
-        "FROM members m WHERE m.deactivated_at IS NULL AND m.id <> $3 AND {audience}
-           AND NOT EXISTS (SELECT 1 FROM item_acks a WHERE a.item_id = $1 AND a.member_id = m.id)"
+        "FROM members m WHERE m.deactivated_at IS NULL AND m.id <> {author_p} AND {audience}
+           AND NOT EXISTS (SELECT 1 FROM item_acks a WHERE a.item_id = {item_p} AND a.member_id = m.id)"
     );
-    let space = item.space_id.unwrap_or(0);
-    let people = c
-        .query(
-            &format!("SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL {filter} ORDER BY m.handle LIMIT $4"),
-            params![item.id, space, item.author_id, limit],
-        )
-        .await?
-        .iter()
-        .map(person)
-        .collect::<Result<Vec<_>, _>>()?;
+    let filter_values = p.values().len();
+    let limit_p = p.bind(limit);
+    let sql = format!(
+        "SELECT {} {filter} ORDER BY m.handle LIMIT {limit_p}",
+        PersonCols::sql()
+    );
+    let people = people(c.query(&sql, p.values()).await?)?;
     let count = c
         .query_one(
-            &format!("SELECT COUNT(*) {filter} AND $4 = $4"),
-            params![item.id, space, item.author_id, limit],
+            &format!("SELECT COUNT(*) {filter}"),
+            &p.values()[..filter_values],
         )
         .await?
         .i64(0)?;

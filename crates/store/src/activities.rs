@@ -3,11 +3,16 @@
 //! decoded and completed with the viewer's reactions, the items' topics and
 //! recipients.
 
+use std::sync::LazyLock;
+
 use domain::Role;
 use domain::social::{Access, Audience, SpaceVisibility};
 
-use crate::items::{ItemRow, item, item_cols, viewer_access};
-use crate::rows::{Person, in_list, space_visibility, with};
+use crate::items::{
+    ItemCols, ItemRow, NO_SOURCE, REACTIONS_INLINE, REACTIONS_LATER, SOURCE, VIEWER_IN_SPACE,
+    VIEWER_IS_RECIPIENT, item,
+};
+use crate::rows::{Column, Person, Tuple, columns, in_list, present, with};
 use crate::{Conn, Error, Kind, Row, Tx, params};
 
 pub struct NewActivity<'a> {
@@ -137,10 +142,34 @@ fn seq(r: &Row, seq_col: Option<usize>) -> Result<i64, Error> {
     seq_col.map_or(Ok(0), |c| r.i64(c))
 }
 
-pub(crate) const ACTIVITY_COLS: &str = "a.id, am2.id, am2.handle, am2.display_name, am2.avatar_version, a.verb, \
-    a.object_type, a.object_id, a.target_type, a.target_id, a.published, cm.body_html, cm.body";
-/// The columns of [`ACTIVITY_COLS`]; the item's columns follow them.
-pub(crate) const ACTIVITY_NCOLS: usize = 13;
+columns! {
+    /// An activity with its actor and the comment it added (with
+    /// [`ACTIVITY_JOINS`]).
+    pub(crate) struct ActivityCols {
+        id: "a.id",
+        actor_id: "am2.id",
+        actor_handle: "am2.handle",
+        actor_name: "am2.display_name",
+        actor_avatar: "am2.avatar_version",
+        verb: "a.verb",
+        object_type: "a.object_type",
+        object_id: "a.object_id",
+        target_type: "a.target_type",
+        target_id: "a.target_id",
+        published: "a.published",
+        comment_html: "cm.body_html",
+        comment_body: "cm.body",
+    }
+}
+
+columns! {
+    /// A whole stream row: the activity and its item (see
+    /// [`ItemCols`] for the two variants), decoded by [`activity`].
+    pub(crate) struct PageCols(body: &str, viewer_reactions: &str) {
+        activity: [ActivityCols],
+        item: [ItemCols(body, viewer_reactions)],
+    }
+}
 
 pub(crate) const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
     LEFT JOIN items i ON i.id = a.item_id
@@ -148,54 +177,72 @@ pub(crate) const ACTIVITY_JOINS: &str = "JOIN members am2 ON am2.id = a.actor_id
     LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)
     LEFT JOIN comments cm ON a.object_type = 'comment' AND cm.id = a.object_id";
 
-/// A *brief* stream row: what decides whether and where an entry shows
-/// (the visibility rule, the viewer's mutes, the order), what tells a
-/// cached rendering of it is current (the space's name and visibility;
-/// `published`, against a reused id), and what each page writes afresh:
-/// the item's reactions, which hold the viewer's own, and its comment
-/// count. A page whose entries are rendered already reads
-/// no member, comment, title or HTML (see the server's stream cache).
-pub(crate) const BRIEF_COLS: &str = concat!(
-    "a.id, a.actor_id, a.published, i.id, i.author_id, i.audience, i.space_id, \
-     sp.slug, sp.name, sp.visibility, ",
-    viewer_access!(),
-    ", i.reaction_summary, i.comment_count"
-);
-
-pub(crate) const BRIEF_NCOLS: usize = 14;
+columns! {
+    /// A *brief* stream row: what decides whether and where an entry shows
+    /// (the visibility rule, the viewer's mutes, the order), what tells a
+    /// cached rendering of it is current (the space's name and visibility;
+    /// `published`, against a reused id), and what each page writes afresh:
+    /// the item's reactions, which hold the viewer's own, and its comment
+    /// count. A page whose entries are rendered already reads
+    /// no member, comment, title or HTML (see the server's stream cache).
+    pub(crate) struct BriefCols {
+        id: "a.id",
+        actor_id: "a.actor_id",
+        published: "a.published",
+        item_id: "i.id",
+        author_id: "i.author_id",
+        audience: "i.audience",
+        space_id: "i.space_id",
+        space_slug: "sp.slug",
+        space_name: "sp.name",
+        space_visibility: "sp.visibility",
+        viewer_in_space: VIEWER_IN_SPACE,
+        viewer_is_recipient: VIEWER_IS_RECIPIENT,
+        reaction_summary: "i.reaction_summary",
+        comment_count: "i.comment_count",
+    }
+}
 
 pub(crate) const BRIEF_JOINS: &str = "LEFT JOIN items i ON i.id = a.item_id LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)";
 
+/// A row of [`BriefCols`] alone (then the delivery position, at `seq_col`).
 pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
-    let (own_visibility, own_in_space) = match r.opt_i64(3)? {
-        Some(_) => (None, false),
-        None => (space_visibility(r, 9)?, r.opt_i64(10)?.is_some()),
+    const C: BriefCols = BriefCols::at(0);
+    let has_item = r.opt_i64(C.item_id)?.is_some();
+    // Without an item, the space columns are the activity's space.
+    let (own_visibility, own_in_space) = if has_item {
+        (None, false)
+    } else {
+        (
+            Column::take(r, C.space_visibility)?,
+            present(r, C.viewer_in_space)?,
+        )
     };
-    let item = match r.opt_i64(3)? {
-        Some(id) => Some(ItemRow {
-            id,
-            author_id: r.i64(4)?,
-            audience: r.take_text(5)?,
-            space_id: r.opt_i64(6)?,
-            space_slug: r.take_opt_text(7)?,
-            space_name: r.take_opt_text(8)?,
-            space_visibility: space_visibility(r, 9)?,
-            viewer_in_space: r.opt_i64(10)?.is_some(),
-            viewer_is_recipient: r.opt_i64(11)?.is_some(),
-            reaction_summary: r.take_text(12)?,
-            comment_count: r.i64(13)?,
+    let item = match has_item {
+        true => Some(ItemRow {
+            id: r.i64(C.item_id)?,
+            author_id: r.i64(C.author_id)?,
+            audience: r.take_text(C.audience)?,
+            space_id: r.opt_i64(C.space_id)?,
+            space_slug: r.take_opt_text(C.space_slug)?,
+            space_name: r.take_opt_text(C.space_name)?,
+            space_visibility: Column::take(r, C.space_visibility)?,
+            viewer_in_space: present(r, C.viewer_in_space)?,
+            viewer_is_recipient: present(r, C.viewer_is_recipient)?,
+            reaction_summary: r.take_text(C.reaction_summary)?,
+            comment_count: r.i64(C.comment_count)?,
             ..ItemRow::default()
         }),
-        None => None,
+        false => None,
     };
     Ok(ActivityRow {
-        id: r.i64(0)?,
+        id: r.i64(C.id)?,
         seq: seq(r, seq_col)?,
         actor: Person {
-            id: r.i64(1)?,
+            id: r.i64(C.actor_id)?,
             ..Person::default()
         },
-        published: r.i64(2)?,
+        published: r.i64(C.published)?,
         item,
         space_visibility: own_visibility,
         viewer_in_space: own_in_space,
@@ -203,51 +250,54 @@ pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<Acti
     })
 }
 
+/// A row of [`PageCols`] alone (then the delivery position, at `seq_col`).
 pub(crate) fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRow, Error> {
-    const AT: usize = ACTIVITY_NCOLS;
-    let has_item = r.opt_i64(AT)?.is_some();
+    const C: PageCols = PageCols::at(0);
+    let (a, i) = (C.activity, C.item);
+    let has_item = r.opt_i64(i.id)?.is_some();
     // Without an item, the item's space columns are the activity's space.
     let (space_visibility, viewer_in_space) = if has_item {
         (None, false)
     } else {
-        (space_visibility(r, AT + 10)?, r.opt_i64(AT + 19)?.is_some())
+        (
+            Column::take(r, i.space_visibility)?,
+            present(r, i.viewer_in_space)?,
+        )
     };
     Ok(ActivityRow {
-        id: r.i64(0)?,
+        id: r.i64(a.id)?,
         seq: seq(r, seq_col)?,
         actor: Person {
-            id: r.i64(1)?,
-            handle: r.take_text(2)?,
-            display_name: r.take_text(3)?,
-            avatar_version: r.i64(4)?,
+            id: r.i64(a.actor_id)?,
+            handle: r.take_text(a.actor_handle)?,
+            display_name: r.take_text(a.actor_name)?,
+            avatar_version: r.i64(a.actor_avatar)?,
             extra: String::new(),
         },
-        verb: r.take_text(5)?,
-        object_type: r.take_text(6)?,
-        object_id: r.i64(7)?,
-        target_type: r.take_opt_text(8)?,
-        target_id: r.opt_i64(9)?,
-        published: r.i64(10)?,
-        comment_html: r.take_opt_text(11)?,
-        comment_body: r.take_opt_text(12)?,
-        item: if has_item { Some(item(r, AT)?) } else { None },
+        verb: r.take_text(a.verb)?,
+        object_type: r.take_text(a.object_type)?,
+        object_id: r.i64(a.object_id)?,
+        target_type: r.take_opt_text(a.target_type)?,
+        target_id: r.opt_i64(a.target_id)?,
+        published: r.i64(a.published)?,
+        comment_html: r.take_opt_text(a.comment_html)?,
+        comment_body: r.take_opt_text(a.comment_body)?,
+        item: if has_item { Some(item(r, i)?) } else { None },
         space_visibility,
         viewer_in_space,
     })
 }
 
-/// A stream page's item columns: as [`ITEM_COLS`](crate::items::ITEM_COLS), but without the
-/// Markdown source (`body` reads as empty), which only a single item's
-/// answer and its edit form show; a page carries the HTML.
-const PAGE_ITEM_COLS: &str = item_cols!("''", inline);
-
-/// A page's item columns without the viewer's reactions, which
-/// [`viewer_reactions`] then reads for a whole page at once.
-const PAGE_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("''", later);
-/// [`activities_by_ids`]'s item columns, with the Markdown source: a
-/// notification names an untitled item by the start of its text.
-const BY_ID_ITEM_COLS: &str = item_cols!("i.body", inline);
-const BY_ID_ITEM_COLS_LATER_REACTIONS: &str = item_cols!("i.body", later);
+/// [`PageCols`]' SELECT list for each variant, built once: a stream page's
+/// without the Markdown source, [`activities_by_ids`]' with it, each with
+/// the viewer's reactions inline or later.
+fn page_cols(source: bool, reactions_later: bool) -> &'static str {
+    static COLS: LazyLock<[[String; 2]; 2]> = LazyLock::new(|| {
+        [NO_SOURCE, SOURCE]
+            .map(|body| [REACTIONS_INLINE, REACTIONS_LATER].map(|r| PageCols::sql(body, r)))
+    });
+    &COLS[usize::from(source)][usize::from(reactions_later)]
+}
 
 /// Whether a page reads what is the viewer's own (their reactions, their
 /// mutes) in statements of its own after the page, or in the page
@@ -258,17 +308,13 @@ pub(crate) fn viewer_reads_after(kind: Kind) -> bool {
     kind == Kind::Sqlite
 }
 
-/// The item columns for a page of rows (see [`viewer_reads_after`]).
-pub(crate) fn item_cols_for_page(after: bool) -> &'static str {
-    if after {
-        PAGE_ITEM_COLS_LATER_REACTIONS
-    } else {
-        PAGE_ITEM_COLS
-    }
+/// The columns of a page of rows (see [`viewer_reads_after`]).
+pub(crate) fn page_cols_for(after: bool) -> &'static str {
+    page_cols(false, after)
 }
 
 /// A page's rows decoded with `decode` ([`activity`] for rows read with
-/// [`item_cols_for_page`], [`brief_activity`] for [`BRIEF_COLS`]), with the
+/// [`page_cols_for`], [`brief_activity`] for [`BriefCols`]), with the
 /// viewer's reactions read after where the statement left them out.
 pub(crate) async fn page_rows(
     c: &mut Conn,
@@ -309,8 +355,8 @@ async fn viewer_reactions(
             params![viewer, lo, hi],
         )
         .await?;
-    for r in &mine {
-        let (item, emoji) = (r.i64(0)?, r.text(1)?);
+    for r in mine {
+        let (item, emoji): (i64, String) = Tuple::from_row(r)?;
         for i in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
             if i.id == item {
                 i.viewer_reactions.push(emoji.clone());
@@ -318,6 +364,20 @@ async fn viewer_reactions(
         }
     }
     Ok(())
+}
+
+columns! {
+    /// An item's topic (`kind` 0, from `item_topics t`) or recipient (1,
+    /// from `item_recipients r` and `members m`), for one statement that
+    /// reads both; named, so the statement orders by name.
+    struct TopicOrRecipientCols(topic: bool) {
+        item_id: (if topic { "t.item_id AS item_id" } else { "r.item_id" }),
+        kind: (if topic { "CAST(0 AS BIGINT) AS kind" } else { "CAST(1 AS BIGINT)" }),
+        member_id: (if topic { "CAST(0 AS BIGINT)" } else { "m.id" }),
+        name: (if topic { "t.topic AS name" } else { "m.handle" }),
+        display_name: (if topic { "CAST(NULL AS TEXT)" } else { "m.display_name" }),
+        avatar_version: (if topic { "CAST(0 AS BIGINT)" } else { "m.avatar_version" }),
+    }
 }
 
 /// Fills the topics and the direct recipients of the items of `rows` (a
@@ -336,29 +396,33 @@ pub async fn add_topics_and_recipients(
     }
     ids.sort_unstable();
     ids.dedup();
+    static COLS: LazyLock<[String; 2]> =
+        LazyLock::new(|| [true, false].map(TopicOrRecipientCols::sql));
+    const C: TopicOrRecipientCols = TopicOrRecipientCols::at(0);
     let (marks, values) = in_list(1, &ids);
     // Topics (kind 0) by name, then recipients (kind 1) by handle.
     let sql = format!(
-        "SELECT t.item_id, CAST(0 AS BIGINT), CAST(0 AS BIGINT), t.topic, CAST(NULL AS TEXT), CAST(0 AS BIGINT)
-         FROM item_topics t WHERE t.item_id IN ({marks})
+        "SELECT {topic} FROM item_topics t WHERE t.item_id IN ({marks})
          UNION ALL
-         SELECT r.item_id, CAST(1 AS BIGINT), m.id, m.handle, m.display_name, m.avatar_version
-         FROM item_recipients r JOIN members m ON m.id = r.member_id WHERE r.item_id IN ({marks})
-         ORDER BY 1, 2, 4"
+         SELECT {recipient} FROM item_recipients r JOIN members m ON m.id = r.member_id
+         WHERE r.item_id IN ({marks})
+         ORDER BY item_id, kind, name",
+        topic = COLS[0],
+        recipient = COLS[1],
     );
     let found = c.query(&sql, &values).await?;
     let mut by_item: std::collections::HashMap<i64, (Vec<String>, Vec<Person>)> =
         std::collections::HashMap::new();
-    for r in &found {
-        let entry = by_item.entry(r.i64(0)?).or_default();
-        if r.i64(1)? == 0 {
-            entry.0.push(r.text(3)?);
+    for mut r in found {
+        let entry = by_item.entry(r.i64(C.item_id)?).or_default();
+        if r.i64(C.kind)? == 0 {
+            entry.0.push(r.take_text(C.name)?);
         } else {
             entry.1.push(Person {
-                id: r.i64(2)?,
-                handle: r.text(3)?,
-                display_name: r.opt_text(4)?.unwrap_or_default(),
-                avatar_version: r.i64(5)?,
+                id: r.i64(C.member_id)?,
+                handle: r.take_text(C.name)?,
+                display_name: r.take_opt_text(C.display_name)?.unwrap_or_default(),
+                avatar_version: r.i64(C.avatar_version)?,
                 extra: String::new(),
             });
         }
@@ -389,13 +453,9 @@ pub async fn activities_by_ids(
     }
     let (marks, ids) = in_list(2, ids);
     let read_after = viewer.is_none() || viewer_reads_after(c.kind());
-    let item_cols = if read_after {
-        BY_ID_ITEM_COLS_LATER_REACTIONS
-    } else {
-        BY_ID_ITEM_COLS
-    };
     let sql = format!(
-        "SELECT {ACTIVITY_COLS}, {item_cols} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})"
+        "SELECT {} FROM activities a {ACTIVITY_JOINS} WHERE a.id IN ({marks})",
+        page_cols(true, read_after)
     );
     let rows = c
         .query(&sql, &with(params![viewer.unwrap_or(0)].to_vec(), ids))

@@ -3,7 +3,7 @@
 
 use domain::Role;
 
-use crate::rows::{in_list, with};
+use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, params};
 
 /// Active members of a space: the audience of a closed or secret space.
@@ -55,13 +55,9 @@ pub async fn members_by_handles(
             )
             .await?
         {
-            out.push((
-                r.i64(0)?,
-                r.text(1)?,
-                r.text(2)?,
-                Role::parse(&r.text(3)?).map_err(|e| Error::Decode(e.to_string()))?,
-                r.opt_i64(4)?.is_none(),
-            ));
+            let (id, handle, name, role, deactivated_at): (_, _, _, _, Option<i64>) =
+                Tuple::from_row(r)?;
+            out.push((id, handle, name, role, deactivated_at.is_none()));
         }
     }
     Ok(out)
@@ -88,12 +84,19 @@ pub async fn member_facts_many(
             .query(&sql, &with(params![space.unwrap_or(0), item].to_vec(), ids))
             .await?
         {
+            let (id, role, deactivated_at, in_space, recipient): (
+                _,
+                _,
+                Option<i64>,
+                Option<i64>,
+                Option<i64>,
+            ) = Tuple::from_row(r)?;
             out.push((
-                r.i64(0)?,
-                Role::parse(&r.text(1)?).map_err(|e| Error::Decode(e.to_string()))?,
-                r.opt_i64(2)?.is_none(),
-                r.opt_i64(3)?.is_some(),
-                r.opt_i64(4)?.is_some(),
+                id,
+                role,
+                deactivated_at.is_none(),
+                in_space.is_some(),
+                recipient.is_some(),
             ));
         }
     }

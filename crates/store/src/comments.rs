@@ -1,6 +1,6 @@
 //! Comments on items.
 
-use crate::rows::Person;
+use crate::rows::{Person, PersonCols, columns, person};
 use crate::{Conn, Error, Tx, params};
 
 #[derive(Debug, Clone)]
@@ -38,40 +38,48 @@ pub async fn insert_comment(
     Ok(id)
 }
 
+columns! {
+    /// A comment (`comments c`) with its author (`members m`).
+    struct CommentCols {
+        id: "c.id",
+        item_id: "c.item_id",
+        author: [PersonCols],
+        body: "c.body",
+        body_html: "c.body_html",
+        created_at: "c.created_at",
+        edited_at: "c.edited_at",
+        deleted_at: "c.deleted_at",
+    }
+}
+
 pub async fn comments(
     c: &mut Conn,
     item: i64,
     after: i64,
     limit: i64,
 ) -> Result<Vec<CommentRow>, Error> {
-    c.query(
-        "SELECT c.id, c.item_id, m.id, m.handle, m.display_name, m.avatar_version, c.body, c.body_html,
-                c.created_at, c.edited_at, c.deleted_at
-         FROM comments c JOIN members m ON m.id = c.author_id
+    const C: CommentCols = CommentCols::at(0);
+    let sql = format!(
+        "SELECT {} FROM comments c JOIN members m ON m.id = c.author_id
          WHERE c.item_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3",
-        params![item, after, limit],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(CommentRow {
-            id: r.i64(0)?,
-            item_id: r.i64(1)?,
-            author: Person {
-                id: r.i64(2)?,
-                handle: r.text(3)?,
-                display_name: r.text(4)?,
-                avatar_version: r.i64(5)?,
-                extra: String::new(),
-            },
-            body: r.text(6)?,
-            body_html: r.text(7)?,
-            created_at: r.i64(8)?,
-            edited_at: r.opt_i64(9)?,
-            deleted_at: r.opt_i64(10)?,
+        CommentCols::sql()
+    );
+    c.query(&sql, params![item, after, limit])
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            Ok(CommentRow {
+                id: r.i64(C.id)?,
+                item_id: r.i64(C.item_id)?,
+                author: person(&mut r, C.author)?,
+                body: r.take_text(C.body)?,
+                body_html: r.take_text(C.body_html)?,
+                created_at: r.i64(C.created_at)?,
+                edited_at: r.opt_i64(C.edited_at)?,
+                deleted_at: r.opt_i64(C.deleted_at)?,
+            })
         })
-    })
-    .collect()
+        .collect()
 }
 
 pub async fn comment_exists(c: &mut Conn, item: i64, comment: i64) -> Result<Option<i64>, Error> {

@@ -6,7 +6,7 @@ use domain::social::{Audience, SpaceVisibility};
 
 use crate::follows::follower_count_upto;
 use crate::items::{ItemRow, item_by_id};
-use crate::rows::json_rows;
+use crate::rows::{Params, json_rows};
 use crate::{Error, Kind, Tx, params};
 
 /// Followers the background worker delivers per transaction: small enough
@@ -29,25 +29,24 @@ pub async fn next_delivery(tx: &mut Tx) -> Result<i64, Error> {
 }
 
 /// The SQL condition that keeps fan-out to members the item's audience
-/// admits (`f.member_id` is the candidate, `$2` the space, `$3` the item,
-/// `$4` the author). The read path applies the visibility rule again.
-fn audience_filter(audience: Audience) -> &'static str {
+/// admits (`f.member_id` is the candidate), with the values it names
+/// added to `p`. The read path applies the visibility rule again.
+fn audience_filter(item: &ItemRow, p: &mut Params) -> String {
     // Open spaces and profiles need no filter: a guest can only follow
     // spaces they belong to, and the read path drops profile posts for
     // guests. Closed and secret spaces can be followed without joining.
-    match audience {
-        Audience::Space(SpaceVisibility::Open) | Audience::Profile => {
-            "AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT) AND CAST($3 AS BIGINT) = CAST($3 AS BIGINT)
-             AND CAST($4 AS BIGINT) = CAST($4 AS BIGINT)"
-        }
-        Audience::Space(_) => {
-            "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = $2 AND fs.member_id = f.member_id)
-             AND CAST($3 AS BIGINT) = CAST($3 AS BIGINT) AND CAST($4 AS BIGINT) = CAST($4 AS BIGINT)"
-        }
-        Audience::Direct => {
-            "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = $3 AND fr.member_id = f.member_id)
-                  OR f.member_id = $4) AND CAST($2 AS BIGINT) = CAST($2 AS BIGINT)"
-        }
+    match item.audience() {
+        Audience::Space(SpaceVisibility::Open) | Audience::Profile => String::new(),
+        Audience::Space(_) => format!(
+            "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = {} AND fs.member_id = f.member_id)",
+            p.bind(item.space_id.unwrap_or(0))
+        ),
+        Audience::Direct => format!(
+            "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = {} AND fr.member_id = f.member_id)
+                  OR f.member_id = {})",
+            p.bind(item.id),
+            p.bind(item.author_id)
+        ),
     }
 }
 
@@ -69,13 +68,22 @@ async fn deliver_target(
     (target_type, target): (&str, &str),
     (after_member, limit, paged): (i64, i64, bool),
 ) -> Result<(Vec<i64>, Option<i64>), Error> {
-    let filter = audience_filter(item.audience());
+    let mut p = Params::new();
+    let (activity_p, seq_p) = (p.bind(activity), p.bind(seq));
+    let (type_p, target_p, after_p, limit_p) = (
+        p.bind(target_type),
+        p.bind(target),
+        p.bind(after_member),
+        p.bind(limit),
+    );
+    let filter = audience_filter(item, &mut p);
     let select = format!(
-        "SELECT f.member_id, CAST($1 AS BIGINT), CAST($5 AS BIGINT) FROM follows f
-         WHERE f.target_type = $6 AND f.target = $7 AND f.member_id > $8 AND f.level <> 'muted' {filter}
-           AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), $8) FROM
-                 (SELECT member_id FROM follows WHERE target_type = $6 AND target = $7 AND member_id > $8
-                  ORDER BY member_id LIMIT $9) x)"
+        "SELECT f.member_id, CAST({activity_p} AS BIGINT), CAST({seq_p} AS BIGINT) FROM follows f
+         WHERE f.target_type = {type_p} AND f.target = {target_p} AND f.member_id > {after_p}
+           AND f.level <> 'muted' {filter}
+           AND f.member_id <= (SELECT COALESCE(MAX(x.member_id), {after_p}) FROM
+                 (SELECT member_id FROM follows WHERE target_type = {type_p} AND target = {target_p}
+                  AND member_id > {after_p} ORDER BY member_id LIMIT {limit_p}) x)"
     );
     let sql = if logs_deliveries(tx.kind()) {
         format!("{select} ORDER BY f.member_id")
@@ -87,22 +95,7 @@ async fn deliver_target(
              RETURNING member_id"
         )
     };
-    let rows = tx
-        .query(
-            &sql,
-            params![
-                activity,
-                item.space_id.unwrap_or(0),
-                item.id,
-                item.author_id,
-                seq,
-                target_type,
-                target,
-                after_member,
-                limit
-            ],
-        )
-        .await?;
+    let rows = tx.query(&sql, p.values()).await?;
     let delivered: Vec<i64> = rows.iter().map(|r| r.i64(0)).collect::<Result<_, _>>()?;
     if !paged {
         return Ok((delivered, None));

@@ -1,7 +1,7 @@
 //! Follows of members, spaces, topics and items, at their levels (muted
 //! included).
 
-use crate::rows::{Person, person};
+use crate::rows::{ListedCols, Params, Person, Tuple, listed};
 use crate::{Conn, Error, Tx, params};
 
 pub async fn put_follow(
@@ -84,17 +84,17 @@ pub async fn followers(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, f.level
-         FROM follows f JOIN members m ON m.id = f.member_id
+    let sql = format!(
+        "SELECT {} FROM follows f JOIN members m ON m.id = f.member_id
          WHERE f.target_type = $1 AND f.target = $2 AND f.level <> 'muted' AND m.handle > $3
          ORDER BY m.handle LIMIT $4",
-        params![target_type, target, after, limit],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+        ListedCols::sql("f.level")
+    );
+    c.query(&sql, params![target_type, target, after, limit])
+        .await?
+        .into_iter()
+        .map(listed)
+        .collect()
 }
 
 pub async fn follower_count(c: &mut Conn, target_type: &str, target: &str) -> Result<i64, Error> {
@@ -126,22 +126,23 @@ pub async fn follower_counts_upto(
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = String::from("SELECT ");
-    let mut vals: Vec<crate::Value> = vec![limit.into()];
-    for (k, (ttype, target)) in targets.iter().enumerate() {
-        if k > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = ${} AND target = ${}
-               AND level <> 'muted' LIMIT $1) x{k})",
-            2 * k + 2,
-            2 * k + 3
-        ));
-        vals.push((*ttype).into());
-        vals.push((*target).into());
-    }
-    let row = c.query_one(&sql, &vals).await?;
+    // One column per target, in the targets' order.
+    let mut p = Params::new();
+    let limit_p = p.bind(limit);
+    let counts: Vec<String> = targets
+        .iter()
+        .enumerate()
+        .map(|(k, (ttype, target))| {
+            format!(
+                "(SELECT COUNT(*) FROM (SELECT 1 FROM follows WHERE target_type = {} AND target = {}
+                   AND level <> 'muted' LIMIT {limit_p}) x{k})",
+                p.bind(*ttype),
+                p.bind(*target)
+            )
+        })
+        .collect();
+    let sql = format!("SELECT {}", counts.join(", "));
+    let row = c.query_one(&sql, p.values()).await?;
     (0..targets.len()).map(|k| row.i64(k)).collect()
 }
 
@@ -156,8 +157,8 @@ pub async fn following(
         params![member, limit],
     )
     .await?
-    .iter()
-    .map(|r| Ok((r.text(0)?, r.text(1)?, r.text(2)?)))
+    .into_iter()
+    .map(Tuple::from_row)
     .collect()
 }
 
@@ -179,8 +180,8 @@ pub async fn following_page(
         params![member, at, key, limit],
     )
     .await?
-    .iter()
-    .map(|r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?, r.text(3)?)))
+    .into_iter()
+    .map(Tuple::from_row)
     .collect()
 }
 

@@ -2,6 +2,7 @@
 
 use domain::Role;
 
+use crate::rows::columns;
 use crate::{Conn, Error, Row, Tx, params};
 
 #[derive(Debug, Clone)]
@@ -20,24 +21,27 @@ pub struct Invitation {
     pub revoked_at: Option<i64>,
 }
 
-const INVITATION_COLS: &str = "i.id, i.email, i.role, i.inviter_id, m.handle, m.display_name, \
-    i.message, i.created_at, i.expires_at, i.accepted_at, i.accepted_by, i.revoked_at";
+columns! {
+    /// An invitation (`invitations i`) with its inviter (`members m`).
+    struct InvitationCols => Invitation {
+        id: "i.id",
+        email: "i.email",
+        role: "i.role",
+        inviter_id: "i.inviter_id",
+        inviter_handle: "m.handle",
+        inviter_name: "m.display_name",
+        message: "i.message",
+        created_at: "i.created_at",
+        expires_at: "i.expires_at",
+        accepted_at: "i.accepted_at",
+        accepted_by: "i.accepted_by",
+        revoked_at: "i.revoked_at",
+    }
+}
 
-fn invitation(r: &Row) -> Result<Invitation, Error> {
-    Ok(Invitation {
-        id: r.i64(0)?,
-        email: r.text(1)?,
-        role: Role::parse(&r.text(2)?).map_err(|e| Error::Decode(e.to_string()))?,
-        inviter_id: r.i64(3)?,
-        inviter_handle: r.text(4)?,
-        inviter_name: r.text(5)?,
-        message: r.text(6)?,
-        created_at: r.i64(7)?,
-        expires_at: r.i64(8)?,
-        accepted_at: r.opt_i64(9)?,
-        accepted_by: r.opt_i64(10)?,
-        revoked_at: r.opt_i64(11)?,
-    })
+/// The invitation of a statement of [`InvitationCols`] alone.
+fn invitation(mut r: Row) -> Result<Invitation, Error> {
+    InvitationCols::at(0).decode(&mut r)
 }
 
 pub struct NewInvitation<'a> {
@@ -67,11 +71,11 @@ pub async fn insert_invitation(
 
 pub async fn invitation_by_id(c: &mut Conn, id: i64) -> Result<Option<Invitation>, Error> {
     let sql = format!(
-        "SELECT {INVITATION_COLS} FROM invitations i JOIN members m ON m.id = i.inviter_id WHERE i.id = $1"
+        "SELECT {} FROM invitations i JOIN members m ON m.id = i.inviter_id WHERE i.id = $1",
+        InvitationCols::sql()
     );
     c.query_opt(&sql, params![id])
         .await?
-        .as_ref()
         .map(invitation)
         .transpose()
 }
@@ -81,12 +85,12 @@ pub async fn invitation_by_token(
     token_hash: &str,
 ) -> Result<Option<Invitation>, Error> {
     let sql = format!(
-        "SELECT {INVITATION_COLS} FROM invitations i JOIN members m ON m.id = i.inviter_id
-         WHERE i.token_hash = $1"
+        "SELECT {} FROM invitations i JOIN members m ON m.id = i.inviter_id
+         WHERE i.token_hash = $1",
+        InvitationCols::sql()
     );
     c.query_opt(&sql, params![token_hash])
         .await?
-        .as_ref()
         .map(invitation)
         .transpose()
 }
@@ -99,16 +103,17 @@ pub async fn list_invitations(
     limit: i64,
 ) -> Result<Vec<Invitation>, Error> {
     let sql = format!(
-        "SELECT {INVITATION_COLS} FROM invitations i JOIN members m ON m.id = i.inviter_id
+        "SELECT {} FROM invitations i JOIN members m ON m.id = i.inviter_id
          WHERE ($1 = 0 OR i.inviter_id = $1) AND i.id < $2
-         ORDER BY i.id DESC LIMIT $3"
+         ORDER BY i.id DESC LIMIT $3",
+        InvitationCols::sql()
     );
     c.query(
         &sql,
         params![inviter.unwrap_or(0), before.unwrap_or(i64::MAX), limit],
     )
     .await?
-    .iter()
+    .into_iter()
     .map(invitation)
     .collect()
 }

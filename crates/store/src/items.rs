@@ -5,10 +5,12 @@
 //! `domain::social::can_see` on the facts these queries return
 //! (`ItemRow::access`).
 
+use std::sync::LazyLock;
+
 use domain::Role;
 use domain::social::{Access, Audience, SpaceVisibility};
 
-use crate::rows::{Person, person, space_visibility};
+use crate::rows::{Column, Person, PersonCols, columns, person, present, tab_list};
 use crate::{Conn, Error, Row, Tx, params};
 
 /// An item with what the visibility rule needs to know about one viewer.
@@ -73,124 +75,127 @@ impl ItemRow {
     }
 }
 
-/// Whether viewer `$1` belongs to item `i`'s space, where the visibility
-/// rule asks (see [`item_cols`]), and whether they are among its
-/// recipients, where it is direct: two columns.
-macro_rules! viewer_access {
-    () => {
-        "CASE WHEN sp.visibility <> 'open' OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
-      THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = sp.id AND vsm.member_id = $1) END, \
-    CASE WHEN i.audience = 'direct' \
-      THEN (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1) END"
-    };
+/// Whether viewer `$1` belongs to item `i`'s space (joined as `sp`),
+/// where the visibility rule asks: closed and secret spaces, and any space
+/// for a guest, who sees open spaces only as a member. The viewer's role
+/// comes from an uncorrelated subquery, evaluated once per statement.
+pub(crate) const VIEWER_IN_SPACE: &str = "CASE WHEN sp.visibility <> 'open' \
+    OR (SELECT vm.role FROM members vm WHERE vm.id = $1) = 'guest' \
+    THEN (SELECT 1 FROM space_members vsm WHERE vsm.space_id = sp.id AND vsm.member_id = $1) END";
+
+/// Whether viewer `$1` is among item `i`'s recipients, where it is direct.
+pub(crate) const VIEWER_IS_RECIPIENT: &str = "CASE WHEN i.audience = 'direct' \
+    THEN (SELECT 1 FROM item_recipients vr WHERE vr.item_id = i.id AND vr.member_id = $1) END";
+
+columns! {
+    /// Just what the visibility rule needs about item `i` for viewer `$1`
+    /// (with [`ITEM_ACCESS_JOINS`]), for lists that show no item but must
+    /// count only what the viewer can open; decoded by [`item_access`].
+    pub(crate) struct ItemAccessCols {
+        id: "i.id",
+        author_id: "i.author_id",
+        audience: "i.audience",
+        space_id: "i.space_id",
+        space_visibility: "sp.visibility",
+        viewer_in_space: VIEWER_IN_SPACE,
+        viewer_is_recipient: VIEWER_IS_RECIPIENT,
+    }
 }
-pub(crate) use viewer_access;
-
-/// Just what the visibility rule needs about item `i` for viewer `$1`
-/// (with [`ITEM_ACCESS_JOINS`]), for lists that show no item but must
-/// count only what the viewer can open; decoded by [`item_access`].
-pub const ITEM_ACCESS_COLS: &str = concat!(
-    "i.id, i.author_id, i.audience, i.space_id, sp.visibility, ",
-    viewer_access!()
-);
-
-/// How many columns [`ITEM_ACCESS_COLS`] has.
-pub const ITEM_ACCESS_NCOLS: usize = 7;
 
 pub const ITEM_ACCESS_JOINS: &str = "LEFT JOIN spaces sp ON sp.id = i.space_id";
 
-/// An item with only the columns of [`ITEM_ACCESS_COLS`] from `at`.
-pub fn item_access(r: &Row, at: usize) -> Result<ItemRow, Error> {
+/// An item with only the columns of [`ItemAccessCols`].
+pub(crate) fn item_access(r: &mut Row, c: ItemAccessCols) -> Result<ItemRow, Error> {
     Ok(ItemRow {
-        id: r.i64(at)?,
-        author_id: r.i64(at + 1)?,
-        audience: r.text(at + 2)?,
-        space_id: r.opt_i64(at + 3)?,
-        space_visibility: r
-            .opt_text(at + 4)?
-            .map(|v| SpaceVisibility::parse(&v))
-            .transpose()
-            .map_err(|e| Error::Decode(e.to_string()))?,
-        viewer_in_space: r.opt_i64(at + 5)?.is_some(),
-        viewer_is_recipient: r.opt_i64(at + 6)?.is_some(),
+        id: r.i64(c.id)?,
+        author_id: r.i64(c.author_id)?,
+        audience: r.take_text(c.audience)?,
+        space_id: r.opt_i64(c.space_id)?,
+        space_visibility: Column::take(r, c.space_visibility)?,
+        viewer_in_space: present(r, c.viewer_in_space)?,
+        viewer_is_recipient: present(r, c.viewer_is_recipient)?,
         ..ItemRow::default()
     })
 }
 
-/// Item columns; `$1` is the viewer. 22 columns starting at the offset.
-///
-/// The viewer's membership of the item's space is looked up only where the
-/// visibility rule needs it (closed and secret spaces, and guests, who see
-/// open spaces only as members), and recipients only for direct items: a
-/// stream page saves two index lookups per entry. The viewer's role comes
-/// from an uncorrelated subquery, evaluated once per statement.
-///
-/// `$body` is the Markdown source's column; the last column is the emoji
-/// the viewer reacted with: `inline` reads them with one probe per row,
-/// `later` leaves them to `viewer_reactions` (in `activities`).
-macro_rules! item_cols {
-    ($body:literal, inline) => {
-        item_cols!(
-            $body,
-            "CASE WHEN i.reaction_summary <> '' THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
-              WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END"
-        )
-    };
-    ($body:literal, later) => {
-        item_cols!($body, "NULL")
-    };
-    ($body:literal, $viewer_reactions:literal) => {
-        concat!(
-            "i.id, i.kind, i.author_id, am.handle, am.display_name, am.avatar_version, \
-    i.audience, i.space_id, sp.slug, sp.name, sp.visibility, i.title, ",
-            $body,
-            ", i.body_html, \
-    i.ack_requested, i.comment_count, i.created_at, i.edited_at, i.deleted_at, ",
-            viewer_access!(),
-            ", i.reaction_summary, ",
-            $viewer_reactions
-        )
-    };
-}
-pub(crate) use item_cols;
+/// The Markdown source, for [`ItemCols`]' `body`: a single item's answer
+/// and its edit form show it, and a notification names an untitled item by
+/// the start of its text.
+pub(crate) const SOURCE: &str = "i.body";
+/// No Markdown source (`body` reads as empty): a stream page carries only
+/// the HTML.
+pub(crate) const NO_SOURCE: &str = "''";
+/// The emoji viewer `$1` reacted to the item with, one probe per row, for
+/// [`ItemCols`]' `viewer_reactions`.
+pub(crate) const REACTIONS_INLINE: &str = "CASE WHEN i.reaction_summary <> '' \
+    THEN (SELECT string_agg(vx.emoji, '\t') FROM reactions vx \
+    WHERE vx.item_id = i.id AND vx.comment_id = 0 AND vx.member_id = $1) END";
+/// The viewer's reactions left to a statement after the page
+/// (`activities::viewer_reactions`).
+pub(crate) const REACTIONS_LATER: &str = "NULL";
 
-/// An item's columns for viewer `$1`, with the emoji the viewer reacted to
-/// it with.
-pub const ITEM_COLS: &str = item_cols!("i.body", inline);
+columns! {
+    /// An item's columns for viewer `$1` (with [`ITEM_JOINS`]), decoded by
+    /// [`item`]. The viewer's membership of the item's space and their
+    /// being a recipient are looked up only where the visibility rule
+    /// needs them: a stream page saves two index lookups per entry.
+    pub(crate) struct ItemCols(body: &str, viewer_reactions: &str) {
+        id: "i.id",
+        kind: "i.kind",
+        author_id: "i.author_id",
+        author_handle: "am.handle",
+        author_name: "am.display_name",
+        author_avatar: "am.avatar_version",
+        audience: "i.audience",
+        space_id: "i.space_id",
+        space_slug: "sp.slug",
+        space_name: "sp.name",
+        space_visibility: "sp.visibility",
+        title: "i.title",
+        /// [`SOURCE`] or [`NO_SOURCE`].
+        body: (body),
+        body_html: "i.body_html",
+        ack_requested: "i.ack_requested",
+        comment_count: "i.comment_count",
+        created_at: "i.created_at",
+        edited_at: "i.edited_at",
+        deleted_at: "i.deleted_at",
+        viewer_in_space: VIEWER_IN_SPACE,
+        viewer_is_recipient: VIEWER_IS_RECIPIENT,
+        reaction_summary: "i.reaction_summary",
+        /// [`REACTIONS_INLINE`] or [`REACTIONS_LATER`].
+        viewer_reactions: (viewer_reactions),
+    }
+}
 
 pub const ITEM_JOINS: &str =
     "JOIN members am ON am.id = i.author_id LEFT JOIN spaces sp ON sp.id = i.space_id";
 
-pub(crate) const ITEM_NCOLS: usize = 23;
-
-pub(crate) fn item(r: &mut Row, at: usize) -> Result<ItemRow, Error> {
+pub(crate) fn item(r: &mut Row, c: ItemCols) -> Result<ItemRow, Error> {
     Ok(ItemRow {
-        id: r.i64(at)?,
-        kind: r.take_text(at + 1)?,
-        author_id: r.i64(at + 2)?,
-        author_handle: r.take_text(at + 3)?,
-        author_name: r.take_text(at + 4)?,
-        author_avatar: r.i64(at + 5)?,
-        audience: r.take_text(at + 6)?,
-        space_id: r.opt_i64(at + 7)?,
-        space_slug: r.take_opt_text(at + 8)?,
-        space_name: r.take_opt_text(at + 9)?,
-        space_visibility: space_visibility(r, at + 10)?,
-        title: r.take_text(at + 11)?,
-        body: r.take_text(at + 12)?,
-        body_html: r.take_text(at + 13)?,
-        ack_requested: r.bool(at + 14)?,
-        comment_count: r.i64(at + 15)?,
-        created_at: r.i64(at + 16)?,
-        edited_at: r.opt_i64(at + 17)?,
-        deleted_at: r.opt_i64(at + 18)?,
-        viewer_in_space: r.opt_i64(at + 19)?.is_some(),
-        viewer_is_recipient: r.opt_i64(at + 20)?.is_some(),
-        reaction_summary: r.take_text(at + 21)?,
-        viewer_reactions: r
-            .take_opt_text(at + 22)?
-            .map(|s| s.split('\t').map(str::to_owned).collect())
-            .unwrap_or_default(),
+        id: r.i64(c.id)?,
+        kind: r.take_text(c.kind)?,
+        author_id: r.i64(c.author_id)?,
+        author_handle: r.take_text(c.author_handle)?,
+        author_name: r.take_text(c.author_name)?,
+        author_avatar: r.i64(c.author_avatar)?,
+        audience: r.take_text(c.audience)?,
+        space_id: r.opt_i64(c.space_id)?,
+        space_slug: r.take_opt_text(c.space_slug)?,
+        space_name: r.take_opt_text(c.space_name)?,
+        space_visibility: Column::take(r, c.space_visibility)?,
+        title: r.take_text(c.title)?,
+        body: r.take_text(c.body)?,
+        body_html: r.take_text(c.body_html)?,
+        ack_requested: r.bool(c.ack_requested)?,
+        comment_count: r.i64(c.comment_count)?,
+        created_at: r.i64(c.created_at)?,
+        edited_at: r.opt_i64(c.edited_at)?,
+        deleted_at: r.opt_i64(c.deleted_at)?,
+        viewer_in_space: present(r, c.viewer_in_space)?,
+        viewer_is_recipient: present(r, c.viewer_is_recipient)?,
+        reaction_summary: r.take_text(c.reaction_summary)?,
+        viewer_reactions: tab_list(r, c.viewer_reactions)?,
         topics: Vec::new(),
         recipients: Vec::new(),
     })
@@ -218,10 +223,15 @@ pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<i64, 
 }
 
 pub async fn item_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<ItemRow>, Error> {
-    let sql = format!("SELECT {ITEM_COLS} FROM items i {ITEM_JOINS} WHERE i.id = $2");
-    c.query_opt(&sql, params![viewer, id])
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {} FROM items i {ITEM_JOINS} WHERE i.id = $2",
+            ItemCols::sql(SOURCE, REACTIONS_INLINE)
+        )
+    });
+    c.query_opt(&SQL, params![viewer, id])
         .await?
-        .map(|mut r| item(&mut r, 0))
+        .map(|mut r| item(&mut r, ItemCols::at(0)))
         .transpose()
 }
 
@@ -237,15 +247,16 @@ pub async fn set_item_recipients(tx: &mut Tx, item: i64, members: &[i64]) -> Res
 }
 
 pub async fn item_recipients(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL
-         FROM item_recipients r JOIN members m ON m.id = r.member_id WHERE r.item_id = $1 ORDER BY m.handle",
-        params![item],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+    let sql = format!(
+        "SELECT {} FROM item_recipients r JOIN members m ON m.id = r.member_id
+         WHERE r.item_id = $1 ORDER BY m.handle",
+        PersonCols::sql()
+    );
+    c.query(&sql, params![item])
+        .await?
+        .into_iter()
+        .map(|mut r| person(&mut r, PersonCols::at(0)))
+        .collect()
 }
 
 pub async fn set_item_topics(tx: &mut Tx, item: i64, topics: &[String]) -> Result<(), Error> {
@@ -304,23 +315,26 @@ pub struct Revision {
     pub edited_at: i64,
 }
 
+columns! {
+    struct RevisionCols => Revision {
+        title: "r.title",
+        body: "r.body",
+        edited_by: "m.handle",
+        edited_at: "r.edited_at",
+    }
+}
+
 pub async fn item_revisions(c: &mut Conn, item: i64) -> Result<Vec<Revision>, Error> {
-    c.query(
-        "SELECT r.title, r.body, m.handle, r.edited_at FROM item_revisions r JOIN members m ON m.id = r.edited_by
+    let sql = format!(
+        "SELECT {} FROM item_revisions r JOIN members m ON m.id = r.edited_by
          WHERE r.item_id = $1 ORDER BY r.id DESC",
-        params![item],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(Revision {
-            title: r.text(0)?,
-            body: r.text(1)?,
-            edited_by: r.text(2)?,
-            edited_at: r.i64(3)?,
-        })
-    })
-    .collect()
+        RevisionCols::sql()
+    );
+    c.query(&sql, params![item])
+        .await?
+        .into_iter()
+        .map(|mut r| RevisionCols::at(0).decode(&mut r))
+        .collect()
 }
 
 /// Tombstones an item: its text goes, the thread stays.

@@ -25,7 +25,8 @@
 
 use serde::Serialize;
 
-use crate::{Conn, Error, Kind, Tx, Value, params};
+use crate::rows::{Column, Tuple, columns};
+use crate::{Conn, Error, Kind, Row, Tx, Value, params};
 
 /// Attempts before a job is dead, unless its enqueuer says otherwise.
 pub const MAX_ATTEMPTS: i64 = 10;
@@ -67,6 +68,14 @@ impl State {
             "dead" => Some(State::Dead),
             _ => None,
         }
+    }
+}
+
+impl Column for State {
+    fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+        let state = r.take_text(i)?;
+        State::parse(&state)
+            .ok_or_else(|| Error::Decode(format!("a job in an unknown state {state:?}")))
     }
 }
 
@@ -219,6 +228,17 @@ pub struct Claimed {
     pub claim: String,
 }
 
+columns! {
+    /// What a claim reads of the job it took.
+    struct ClaimCols {
+        id: "id",
+        kind: "kind",
+        payload: "payload",
+        attempts: "attempts",
+        max_attempts: "max_attempts",
+    }
+}
+
 /// Claims the most overdue job of one of `kinds` (queued and due, or
 /// running with its lease passed) until `lease_until`, counting an
 /// attempt.
@@ -242,7 +262,8 @@ pub async fn claim(
                 locked_by = $3, updated_at = $1
          WHERE id = (SELECT id FROM jobs WHERE {kinds_in} AND {DUE}
                      ORDER BY run_at, id LIMIT 1 {skip_locked})
-         RETURNING id, kind, payload, attempts, max_attempts"
+         RETURNING {}",
+        ClaimCols::sql()
     );
     let mut params = vec![
         Value::from(now),
@@ -253,12 +274,13 @@ pub async fn claim(
     let Some(mut r) = tx.query_opt(&sql, &params).await? else {
         return Ok(None);
     };
+    const C: ClaimCols = ClaimCols::at(0);
     Ok(Some(Claimed {
-        id: r.i64(0)?,
-        kind: r.take_text(1)?,
-        payload: r.take_text(2)?,
-        attempts: r.i64(3)?,
-        max_attempts: r.i64(4)?,
+        id: r.i64(C.id)?,
+        kind: r.take_text(C.kind)?,
+        payload: r.take_text(C.payload)?,
+        attempts: r.i64(C.attempts)?,
+        max_attempts: r.i64(C.max_attempts)?,
         claim: claim.to_owned(),
     }))
 }
@@ -301,10 +323,10 @@ pub async fn save_progress(
 }
 
 fn lost(job: &Claimed) -> Error {
-    Error::Conflict(format!(
-        "jobs.locked_by: job {} is no longer held by {}",
-        job.id, job.claim
-    ))
+    Error::ClaimLost {
+        job: job.id,
+        claim: job.claim.clone(),
+    }
 }
 
 /// Deletes a finished job; false when the claim is lost. A job may finish
@@ -426,26 +448,26 @@ pub struct JobRow {
     pub updated_at: i64,
 }
 
-const JOB_COLUMNS: &str = "id, kind, state, attempts, max_attempts, last_error, run_at, \
-    lease_until, locked_by, unique_key, created_at, updated_at";
+columns! {
+    struct JobCols => JobRow {
+        id: "id",
+        kind: "kind",
+        state: "state",
+        attempts: "attempts",
+        max_attempts: "max_attempts",
+        last_error: "last_error",
+        run_at: "run_at",
+        lease_until: "lease_until",
+        locked_by: "locked_by",
+        unique_key: "unique_key",
+        created_at: "created_at",
+        updated_at: "updated_at",
+    }
+}
 
-fn job_row(mut r: crate::Row) -> Result<JobRow, Error> {
-    let state = r.text(2)?;
-    Ok(JobRow {
-        id: r.i64(0)?,
-        kind: r.take_text(1)?,
-        state: State::parse(&state)
-            .ok_or_else(|| Error::Decode(format!("a job in an unknown state {state:?}")))?,
-        attempts: r.i64(3)?,
-        max_attempts: r.i64(4)?,
-        last_error: r.take_opt_text(5)?,
-        run_at: r.i64(6)?,
-        lease_until: r.opt_i64(7)?,
-        locked_by: r.take_opt_text(8)?,
-        unique_key: r.take_opt_text(9)?,
-        created_at: r.i64(10)?,
-        updated_at: r.i64(11)?,
-    })
+/// The job of a statement of [`JobCols`] alone.
+fn job_row(mut r: Row) -> Result<JobRow, Error> {
+    JobCols::at(0).decode(&mut r)
 }
 
 /// Jobs newest first, before id `before`, in one state or all.
@@ -460,7 +482,8 @@ pub async fn list(
         Some(s) => {
             c.query(
                 &format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+                    "SELECT {} FROM jobs WHERE state = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+                    JobCols::sql()
                 ),
                 params![s.as_str(), before, limit],
             )
@@ -468,7 +491,10 @@ pub async fn list(
         }
         None => {
             c.query(
-                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id < $1 ORDER BY id DESC LIMIT $2"),
+                &format!(
+                    "SELECT {} FROM jobs WHERE id < $1 ORDER BY id DESC LIMIT $2",
+                    JobCols::sql()
+                ),
                 params![before, limit],
             )
             .await?
@@ -479,7 +505,7 @@ pub async fn list(
 
 pub async fn get(c: &mut Conn, id: i64) -> Result<Option<JobRow>, Error> {
     c.query_opt(
-        &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"),
+        &format!("SELECT {} FROM jobs WHERE id = $1", JobCols::sql()),
         params![id],
     )
     .await?
@@ -488,7 +514,7 @@ pub async fn get(c: &mut Conn, id: i64) -> Result<Option<JobRow>, Error> {
 }
 
 /// Queues a dead job again, due now, with all its attempts; None when no
-/// dead job has this id. [`Error::Conflict`] on `unique_key` when another
+/// dead job has this id. [`Error::Conflict`] on [`Unique::JobKey`](crate::Unique::JobKey) when another
 /// job with its key is queued or running.
 pub async fn retry(tx: &mut Tx, id: i64, now: i64) -> Result<Option<JobRow>, Error> {
     let row = tx
@@ -496,7 +522,8 @@ pub async fn retry(tx: &mut Tx, id: i64, now: i64) -> Result<Option<JobRow>, Err
             &format!(
                 "UPDATE jobs SET state = 'queued', attempts = 0, run_at = $2, updated_at = $2
                  WHERE id = $1 AND state = 'dead'
-                 RETURNING {JOB_COLUMNS}"
+                 RETURNING {}",
+                JobCols::sql()
             ),
             params![id, now],
         )
@@ -524,16 +551,15 @@ pub async fn stats(c: &mut Conn, now: i64) -> Result<Stats, Error> {
         )
         .await?;
     let mut stats = Stats::default();
-    for mut r in rows {
-        let state = r.text(1)?;
+    for r in rows {
+        let (kind, state, count, first): (String, String, i64, i64) = Tuple::from_row(r)?;
         let Some(state) = State::parse(&state) else {
             continue;
         };
-        let first = r.i64(3)?;
         if state == State::Queued && first <= now {
             stats.oldest_due = Some(stats.oldest_due.map_or(first, |o: i64| o.min(first)));
         }
-        stats.counts.push((r.take_text(0)?, state, r.i64(2)?));
+        stats.counts.push((kind, state, count));
     }
     Ok(stats)
 }

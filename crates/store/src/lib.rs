@@ -29,18 +29,23 @@ pub mod streams;
 pub mod suggestions;
 pub mod throttle;
 pub mod tokens;
+pub mod unique;
 
 pub use db::{Conn, Db, Kind, Options, Row, Tx, Value};
+pub use unique::Unique;
 
-/// Storage errors. `Conflict` carries the unique key that was violated
-/// (SQLite names `table.column`, PostgreSQL the index), which callers match
-/// with `contains("handle")` and the like.
+/// Storage errors. `Conflict` carries the unique key that was violated,
+/// which callers match (`Conflict(Unique::MemberHandle)`).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("not found")]
     NotFound,
     #[error("already exists: {0}")]
-    Conflict(String),
+    Conflict(Unique),
+    /// A job's claim that another runner took over (its lease ran out):
+    /// what the job did in the transaction is rolled back.
+    #[error("job {job} is no longer held by {claim}")]
+    ClaimLost { job: i64, claim: String },
     #[error("refers to something that does not exist: {0}")]
     ForeignKey(String),
     #[error("the database is busy; try again")]
@@ -62,12 +67,6 @@ pub enum Error {
         name: &'static str,
         message: String,
     },
-}
-
-impl Error {
-    pub fn is_conflict_on(&self, key: &str) -> bool {
-        matches!(self, Error::Conflict(k) if k.contains(key))
-    }
 }
 
 /// The current time in microseconds since the Unix epoch, the unit of every

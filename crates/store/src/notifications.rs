@@ -1,11 +1,9 @@
 //! Notifications: writing, listing and marking them read, and the unread
 //! ones the count looks at.
 
-use domain::social::SpaceVisibility;
-
 use crate::activities::ActivityRow;
-use crate::items::{ITEM_ACCESS_COLS, item_access};
-use crate::rows::{Person, in_list, with};
+use crate::items::{ItemAccessCols, item_access};
+use crate::rows::{Column, Person, Tuple, columns, in_list, present, with};
 use crate::{Conn, Error, Tx, params};
 
 pub async fn notify(
@@ -59,29 +57,44 @@ pub struct NotificationRow {
     pub activity_id: i64,
 }
 
+columns! {
+    struct NotificationCols => NotificationRow {
+        id: "id",
+        reason: "reason",
+        created_at: "created_at",
+        read_at: "read_at",
+        activity_id: "activity_id",
+    }
+}
+
 pub async fn notifications(
     c: &mut Conn,
     member: i64,
     before: i64,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, Error> {
-    c.query(
-        "SELECT id, reason, created_at, read_at, activity_id FROM notifications
+    let sql = format!(
+        "SELECT {} FROM notifications
          WHERE member_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        params![member, before, limit],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(NotificationRow {
-            id: r.i64(0)?,
-            reason: r.text(1)?,
-            created_at: r.i64(2)?,
-            read_at: r.opt_i64(3)?,
-            activity_id: r.i64(4)?,
-        })
-    })
-    .collect()
+        NotificationCols::sql()
+    );
+    c.query(&sql, params![member, before, limit])
+        .await?
+        .into_iter()
+        .map(|mut r| NotificationCols::at(0).decode(&mut r))
+        .collect()
+}
+
+columns! {
+    /// An unread notification's activity with what the visibility rule
+    /// needs: its own space where it has no item, else its item's facts.
+    struct UnreadCols {
+        actor_id: "a.actor_id",
+        object_type: "a.object_type",
+        object_id: "a.object_id",
+        space_visibility: "sp.visibility",
+        item: [ItemAccessCols],
+    }
 }
 
 /// The activities of the member's newest `limit` unread notifications,
@@ -92,34 +105,31 @@ pub async fn unread_access(
     member: i64,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, Error> {
+    const C: UnreadCols = UnreadCols::at(0);
     let sql = format!(
-        "SELECT a.actor_id, a.object_type, a.object_id, sp.visibility, {ITEM_ACCESS_COLS}
-         FROM notifications n JOIN activities a ON a.id = n.activity_id
+        "SELECT {} FROM notifications n JOIN activities a ON a.id = n.activity_id
          LEFT JOIN items i ON i.id = a.item_id
          LEFT JOIN spaces sp ON sp.id = COALESCE(i.space_id, a.space_id)
-         WHERE n.member_id = $1 AND n.read_at IS NULL ORDER BY n.id DESC LIMIT $2"
+         WHERE n.member_id = $1 AND n.read_at IS NULL ORDER BY n.id DESC LIMIT $2",
+        UnreadCols::sql()
     );
     c.query(&sql, params![member, limit])
         .await?
-        .iter()
-        .map(|r| {
-            let has_item = r.opt_i64(4)?.is_some();
-            let space_visibility = r
-                .opt_text(3)?
-                .map(|v| SpaceVisibility::parse(&v))
-                .transpose()
-                .map_err(|e| Error::Decode(e.to_string()))?;
+        .into_iter()
+        .map(|mut r| {
+            let has_item = r.opt_i64(C.item.id)?.is_some();
+            let space_visibility: Option<_> = Column::take(&mut r, C.space_visibility)?;
             Ok(ActivityRow {
                 actor: Person {
-                    id: r.i64(0)?,
+                    id: r.i64(C.actor_id)?,
                     ..Person::default()
                 },
-                object_type: r.text(1)?,
-                object_id: r.i64(2)?,
+                object_type: r.take_text(C.object_type)?,
+                object_id: r.i64(C.object_id)?,
                 space_visibility: space_visibility.filter(|_| !has_item),
-                viewer_in_space: !has_item && r.opt_i64(4 + 5)?.is_some(),
+                viewer_in_space: !has_item && present(&mut r, C.item.viewer_in_space)?,
                 item: if has_item {
-                    Some(item_access(r, 4)?)
+                    Some(item_access(&mut r, C.item)?)
                 } else {
                     None
                 },
@@ -173,7 +183,7 @@ pub async fn mention_notifications(
         params![member, before, limit],
     )
     .await?
-    .iter()
-    .map(|r| Ok((r.i64(0)?, r.i64(1)?)))
+    .into_iter()
+    .map(Tuple::from_row)
     .collect()
 }

@@ -3,6 +3,7 @@
 
 use domain::Role;
 
+use crate::rows::{Tuple, columns};
 use crate::{Conn, Error, Row, Tx, params};
 
 /// A member as stored.
@@ -33,46 +34,51 @@ impl Member {
     }
 }
 
-pub(crate) const MEMBER_COLS: &str = "m.id, m.handle, m.email, m.display_name, m.title, m.team, m.about, \
-    m.about_html, m.time_zone, m.role, m.avatar_version, m.deactivated_at, m.created_at, m.updated_at, m.auth_epoch";
+columns! {
+    /// A member as stored (`members m`).
+    pub(crate) struct MemberCols => Member {
+        id: "m.id",
+        handle: "m.handle",
+        email: "m.email",
+        display_name: "m.display_name",
+        title: "m.title",
+        team: "m.team",
+        about: "m.about",
+        about_html: "m.about_html",
+        time_zone: "m.time_zone",
+        role: "m.role",
+        avatar_version: "m.avatar_version",
+        deactivated_at: "m.deactivated_at",
+        created_at: "m.created_at",
+        updated_at: "m.updated_at",
+        auth_epoch: "m.auth_epoch",
+    }
+}
 
-/// How many columns [`MEMBER_COLS`] has.
-pub(crate) const MEMBER_NCOLS: usize = 15;
-
-pub(crate) fn member(r: &Row, at: usize) -> Result<Member, Error> {
-    let role = r.text(at + 9)?;
-    Ok(Member {
-        id: r.i64(at)?,
-        handle: r.text(at + 1)?,
-        email: r.text(at + 2)?,
-        display_name: r.text(at + 3)?,
-        title: r.text(at + 4)?,
-        team: r.text(at + 5)?,
-        about: r.text(at + 6)?,
-        about_html: r.text(at + 7)?,
-        time_zone: r.text(at + 8)?,
-        role: Role::parse(&role).map_err(|e| Error::Decode(e.to_string()))?,
-        avatar_version: r.i64(at + 10)?,
-        deactivated_at: r.opt_i64(at + 11)?,
-        created_at: r.i64(at + 12)?,
-        updated_at: r.i64(at + 13)?,
-        auth_epoch: r.i64(at + 14)?,
-    })
+/// The member of a statement of [`MemberCols`] alone.
+fn member(mut r: Row) -> Result<Member, Error> {
+    MemberCols::at(0).decode(&mut r)
 }
 
 pub async fn member_by_id(c: &mut Conn, id: i64) -> Result<Option<Member>, Error> {
-    let sql = format!("SELECT {MEMBER_COLS} FROM members m WHERE m.id = $1");
+    let sql = format!(
+        "SELECT {} FROM members m WHERE m.id = $1",
+        MemberCols::sql()
+    );
     c.query_opt(&sql, params![id])
         .await?
-        .map(|r| member(&r, 0))
+        .map(member)
         .transpose()
 }
 
 pub async fn member_by_handle(c: &mut Conn, handle: &str) -> Result<Option<Member>, Error> {
-    let sql = format!("SELECT {MEMBER_COLS} FROM members m WHERE m.handle = $1");
+    let sql = format!(
+        "SELECT {} FROM members m WHERE m.handle = $1",
+        MemberCols::sql()
+    );
     c.query_opt(&sql, params![handle.to_lowercase()])
         .await?
-        .map(|r| member(&r, 0))
+        .map(member)
         .transpose()
 }
 
@@ -84,17 +90,18 @@ pub async fn list_members(
     include_deactivated: bool,
 ) -> Result<Vec<Member>, Error> {
     let sql = format!(
-        "SELECT {MEMBER_COLS} FROM members m
+        "SELECT {} FROM members m
          WHERE m.handle > $1 AND ($2 = 1 OR m.deactivated_at IS NULL)
-         ORDER BY m.handle LIMIT $3"
+         ORDER BY m.handle LIMIT $3",
+        MemberCols::sql()
     );
     c.query(
         &sql,
         params![after.unwrap_or(""), include_deactivated, limit],
     )
     .await?
-    .iter()
-    .map(|r| member(r, 0))
+    .into_iter()
+    .map(member)
     .collect()
 }
 
@@ -190,7 +197,7 @@ pub async fn avatar(c: &mut Conn, member_id: i64) -> Result<Option<(String, Vec<
         )
         .await?
     {
-        Some(r) => Ok(Some((r.text(0)?, r.bytes(1)?))),
+        Some(r) => Ok(Some(Tuple::from_row(r)?)),
         None => Ok(None),
     }
 }

@@ -1,7 +1,7 @@
 //! Reactions on items and comments, and each item's reaction summary.
 
 use crate::items::ItemRow;
-use crate::rows::{in_list, with};
+use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, Kind, Tx, params};
 
 pub async fn add_reaction(
@@ -35,11 +35,12 @@ async fn summarise_reactions(tx: &mut Tx, item: i64) -> Result<(), Error> {
         )
         .await?;
     let mut summary = String::new();
-    for r in &rows {
+    for r in rows {
+        let (emoji, count): (String, i64) = Tuple::from_row(r)?;
         if !summary.is_empty() {
             summary.push('\n');
         }
-        summary.push_str(&format!("{}\t{}", r.text(0)?, r.i64(1)?));
+        summary.push_str(&format!("{emoji}\t{count}"));
     }
     tx.execute_counts(
         "UPDATE items SET reaction_summary = $2 WHERE id = $1",
@@ -145,7 +146,7 @@ pub async fn reaction_counts(
     );
     c.query(&sql, &with(params![viewer].to_vec(), ids))
         .await?
-        .iter()
-        .map(|r| Ok((r.i64(0)?, r.i64(1)?, r.text(2)?, r.i64(3)?, r.i64(4)? != 0)))
+        .into_iter()
+        .map(Tuple::from_row)
         .collect()
 }

@@ -2,8 +2,9 @@
 //! to-dos and calendar feeds. A request is an item (see `items`) plus a
 //! row in `requests`; the item carries audience, comments and follows.
 
-use crate::items::{self, ItemRow};
-use crate::{Conn, Error, Row, Tx, params};
+use crate::items::{self, ItemAccessCols, ItemRow};
+use crate::rows::columns;
+use crate::{Conn, Error, Tx, params};
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {
@@ -26,34 +27,38 @@ pub struct RequestRow {
     pub closed_at: Option<i64>,
 }
 
-const COLS: &str = "r.item_id, r.requester_id, ra.handle, ra.display_name, r.performer_id, \
-    rb.handle, rb.display_name, r.state, r.turn, r.title, r.conditions, r.conditions_html, \
-    r.due_at, r.version, r.created_at, r.updated_at, r.closed_at";
-/// How many columns [`COLS`] has.
-const NCOLS: usize = 17;
+columns! {
+    /// A request with its parties (with [`JOINS`]).
+    struct RequestCols => RequestRow {
+        item_id: "r.item_id",
+        requester_id: "r.requester_id",
+        requester_handle: "ra.handle",
+        requester_name: "ra.display_name",
+        performer_id: "r.performer_id",
+        performer_handle: "rb.handle",
+        performer_name: "rb.display_name",
+        state: "r.state",
+        turn: "r.turn",
+        title: "r.title",
+        conditions: "r.conditions",
+        conditions_html: "r.conditions_html",
+        due_at: "r.due_at",
+        version: "r.version",
+        created_at: "r.created_at",
+        updated_at: "r.updated_at",
+        closed_at: "r.closed_at",
+    }
+}
+
 const JOINS: &str =
     "JOIN members ra ON ra.id = r.requester_id JOIN members rb ON rb.id = r.performer_id";
 
-fn request(r: &Row) -> Result<RequestRow, Error> {
-    Ok(RequestRow {
-        item_id: r.i64(0)?,
-        requester_id: r.i64(1)?,
-        requester_handle: r.text(2)?,
-        requester_name: r.text(3)?,
-        performer_id: r.i64(4)?,
-        performer_handle: r.text(5)?,
-        performer_name: r.text(6)?,
-        state: r.text(7)?,
-        turn: r.opt_text(8)?,
-        title: r.text(9)?,
-        conditions: r.text(10)?,
-        conditions_html: r.text(11)?,
-        due_at: r.opt_i64(12)?,
-        version: r.i64(13)?,
-        created_at: r.i64(14)?,
-        updated_at: r.i64(15)?,
-        closed_at: r.opt_i64(16)?,
-    })
+columns! {
+    /// A request and its item's facts for the visibility rule.
+    struct RequestAccessCols {
+        request: [RequestCols],
+        item: [ItemAccessCols],
+    }
 }
 
 pub struct NewRequest<'a> {
@@ -91,10 +96,13 @@ pub async fn insert_request(tx: &mut Tx, r: &NewRequest<'_>, now: i64) -> Result
 }
 
 pub async fn request_by_item(c: &mut Conn, id: i64) -> Result<Option<RequestRow>, Error> {
-    let sql = format!("SELECT {COLS} FROM requests r {JOINS} WHERE r.item_id = $1");
+    let sql = format!(
+        "SELECT {} FROM requests r {JOINS} WHERE r.item_id = $1",
+        RequestCols::sql()
+    );
     c.query_opt(&sql, params![id])
         .await?
-        .map(|r| request(&r))
+        .map(|mut r| RequestCols::at(0).decode(&mut r))
         .transpose()
 }
 
@@ -201,34 +209,35 @@ pub struct ActRow {
     pub created_at: i64,
 }
 
+columns! {
+    struct ActCols => ActRow {
+        id: "a.id",
+        actor_id: "a.actor_id",
+        actor_handle: "m.handle",
+        actor_name: "m.display_name",
+        act: "a.act",
+        from_state: "a.from_state",
+        to_state: "a.to_state",
+        message: "a.message",
+        message_html: "a.message_html",
+        title: "a.title",
+        conditions: "a.conditions",
+        due_at: "a.due_at",
+        created_at: "a.created_at",
+    }
+}
+
 pub async fn acts(c: &mut Conn, id: i64) -> Result<Vec<ActRow>, Error> {
-    c.query(
-        "SELECT a.id, a.actor_id, m.handle, m.display_name, a.act, a.from_state, a.to_state,
-            a.message, a.message_html, a.title, a.conditions, a.due_at, a.created_at
-         FROM request_acts a JOIN members m ON m.id = a.actor_id
+    let sql = format!(
+        "SELECT {} FROM request_acts a JOIN members m ON m.id = a.actor_id
          WHERE a.item_id = $1 ORDER BY a.id",
-        params![id],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(ActRow {
-            id: r.i64(0)?,
-            actor_id: r.i64(1)?,
-            actor_handle: r.text(2)?,
-            actor_name: r.text(3)?,
-            act: r.text(4)?,
-            from_state: r.opt_text(5)?,
-            to_state: r.text(6)?,
-            message: r.text(7)?,
-            message_html: r.text(8)?,
-            title: r.opt_text(9)?,
-            conditions: r.opt_text(10)?,
-            due_at: r.opt_i64(11)?,
-            created_at: r.i64(12)?,
-        })
-    })
-    .collect()
+        ActCols::sql()
+    );
+    c.query(&sql, params![id])
+        .await?
+        .into_iter()
+        .map(|mut r| ActCols::at(0).decode(&mut r))
+        .collect()
 }
 
 /// Every request a member is party to that is open, or closed after
@@ -242,19 +251,25 @@ pub async fn requests_of(
     closed_since: i64,
     limit: i64,
 ) -> Result<Vec<(RequestRow, ItemRow)>, Error> {
+    const C: RequestAccessCols = RequestAccessCols::at(0);
     let sql = format!(
-        "SELECT {COLS}, {access} FROM requests r {JOINS} JOIN items i ON i.id = r.item_id
+        "SELECT {cols} FROM requests r {JOINS} JOIN items i ON i.id = r.item_id
          {access_joins}
          WHERE (r.requester_id = $1 OR r.performer_id = $1) AND i.deleted_at IS NULL
            AND (r.closed_at IS NULL OR r.closed_at >= $2)
          ORDER BY r.item_id DESC LIMIT $3",
-        access = items::ITEM_ACCESS_COLS,
+        cols = RequestAccessCols::sql(),
         access_joins = items::ITEM_ACCESS_JOINS,
     );
     c.query(&sql, params![member, closed_since, limit])
         .await?
-        .iter()
-        .map(|r| Ok((request(r)?, items::item_access(r, NCOLS)?)))
+        .into_iter()
+        .map(|mut r| {
+            Ok((
+                C.request.decode(&mut r)?,
+                items::item_access(&mut r, C.item)?,
+            ))
+        })
         .collect()
 }
 
@@ -268,13 +283,13 @@ pub async fn waiting_on(c: &mut Conn, member: i64) -> Result<Vec<ItemRow>, Error
                 OR (r.state = 'countered' AND r.turn = 'performer')))
          OR (r.requester_id = $1 AND (r.state IN ('offered', 'reported')
                 OR (r.state = 'countered' AND r.turn = 'requester'))))",
-        access = items::ITEM_ACCESS_COLS,
+        access = ItemAccessCols::sql(),
         access_joins = items::ITEM_ACCESS_JOINS,
     );
     c.query(&sql, params![member])
         .await?
-        .iter()
-        .map(|r| items::item_access(r, 0))
+        .into_iter()
+        .map(|mut r| items::item_access(&mut r, ItemAccessCols::at(0)))
         .collect()
 }
 
@@ -328,23 +343,21 @@ pub struct TodoRow {
     pub created_at: i64,
 }
 
-const TODO_COLS: &str = "t.id, t.owner_id, t.title, t.notes, t.due_at, t.space_id, s.slug, \
-    t.shared, t.item_id, t.completed_at, t.created_at";
-
-fn todo(r: &Row) -> Result<TodoRow, Error> {
-    Ok(TodoRow {
-        id: r.i64(0)?,
-        owner_id: r.i64(1)?,
-        title: r.text(2)?,
-        notes: r.text(3)?,
-        due_at: r.opt_i64(4)?,
-        space_id: r.opt_i64(5)?,
-        space_slug: r.opt_text(6)?,
-        shared: r.bool(7)?,
-        item_id: r.opt_i64(8)?,
-        completed_at: r.opt_i64(9)?,
-        created_at: r.i64(10)?,
-    })
+columns! {
+    /// A to-do, with its space's slug (`spaces s`, left-joined).
+    struct TodoCols => TodoRow {
+        id: "t.id",
+        owner_id: "t.owner_id",
+        title: "t.title",
+        notes: "t.notes",
+        due_at: "t.due_at",
+        space_id: "t.space_id",
+        space_slug: "s.slug",
+        shared: "t.shared",
+        item_id: "t.item_id",
+        completed_at: "t.completed_at",
+        created_at: "t.created_at",
+    }
 }
 
 pub struct NewTodo<'a> {
@@ -369,11 +382,12 @@ pub async fn insert_todo(tx: &mut Tx, t: &NewTodo<'_>, now: i64) -> Result<i64, 
 
 pub async fn todo_by_id(c: &mut Conn, id: i64) -> Result<Option<TodoRow>, Error> {
     let sql = format!(
-        "SELECT {TODO_COLS} FROM todos t LEFT JOIN spaces s ON s.id = t.space_id WHERE t.id = $1"
+        "SELECT {} FROM todos t LEFT JOIN spaces s ON s.id = t.space_id WHERE t.id = $1",
+        TodoCols::sql()
     );
     c.query_opt(&sql, params![id])
         .await?
-        .map(|r| todo(&r))
+        .map(|mut r| TodoCols::at(0).decode(&mut r))
         .transpose()
 }
 
@@ -385,14 +399,15 @@ pub async fn todos_of(
     limit: i64,
 ) -> Result<Vec<TodoRow>, Error> {
     let sql = format!(
-        "SELECT {TODO_COLS} FROM todos t LEFT JOIN spaces s ON s.id = t.space_id
+        "SELECT {} FROM todos t LEFT JOIN spaces s ON s.id = t.space_id
          WHERE t.owner_id = $1 AND (t.completed_at IS NULL OR t.completed_at >= $2)
-         ORDER BY t.id DESC LIMIT $3"
+         ORDER BY t.id DESC LIMIT $3",
+        TodoCols::sql()
     );
     c.query(&sql, params![member, done_since, limit])
         .await?
-        .iter()
-        .map(todo)
+        .into_iter()
+        .map(|mut r| TodoCols::at(0).decode(&mut r))
         .collect()
 }
 

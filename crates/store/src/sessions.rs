@@ -3,7 +3,8 @@
 
 use domain::Role;
 
-use crate::profiles::{MEMBER_COLS, MEMBER_NCOLS, Member, member};
+use crate::profiles::{Member, MemberCols};
+use crate::rows::{Tuple, columns};
 use crate::{Conn, Error, Tx, params};
 
 /// Finds a member by handle or email, with the password hash, for login.
@@ -12,11 +13,22 @@ pub async fn member_for_login(
     login: &str,
 ) -> Result<Option<(Member, String)>, Error> {
     let login = login.trim().trim_start_matches('@').to_lowercase();
+    columns! {
+        struct LoginCols {
+            member: [MemberCols],
+            password_hash: "m.password_hash",
+        }
+    }
+    const C: LoginCols = LoginCols::at(0);
     let sql = format!(
-        "SELECT {MEMBER_COLS}, m.password_hash FROM members m WHERE m.handle = $1 OR m.email = $1"
+        "SELECT {} FROM members m WHERE m.handle = $1 OR m.email = $1",
+        LoginCols::sql()
     );
     match c.query_opt(&sql, params![login]).await? {
-        Some(r) => Ok(Some((member(&r, 0)?, r.text(MEMBER_NCOLS)?))),
+        Some(mut r) => Ok(Some((
+            C.member.decode(&mut r)?,
+            r.take_text(C.password_hash)?,
+        ))),
         None => Ok(None),
     }
 }
@@ -48,6 +60,16 @@ pub struct Session {
     pub last_seen_at: i64,
 }
 
+columns! {
+    /// A session (`sessions s`) with its member.
+    struct SessionCols {
+        member: [MemberCols],
+        csrf_token: "s.csrf_token",
+        expires_at: "s.expires_at",
+        last_seen_at: "s.last_seen_at",
+    }
+}
+
 pub struct NewSession<'a> {
     pub token_hash: &'a str,
     pub member_id: i64,
@@ -69,17 +91,18 @@ pub async fn insert_session(tx: &mut Tx, s: &NewSession<'_>, now: i64) -> Result
 
 /// The live session with this token hash, with its member.
 pub async fn session(c: &mut Conn, token_hash: &str, now: i64) -> Result<Option<Session>, Error> {
+    const C: SessionCols = SessionCols::at(0);
     let sql = format!(
-        "SELECT {MEMBER_COLS}, s.csrf_token, s.expires_at, s.last_seen_at
-         FROM sessions s JOIN members m ON m.id = s.member_id
-         WHERE s.token_hash = $1 AND s.expires_at > $2"
+        "SELECT {} FROM sessions s JOIN members m ON m.id = s.member_id
+         WHERE s.token_hash = $1 AND s.expires_at > $2",
+        SessionCols::sql()
     );
     match c.query_opt(&sql, params![token_hash, now]).await? {
-        Some(r) => Ok(Some(Session {
-            member: member(&r, 0)?,
-            csrf_token: r.text(MEMBER_NCOLS)?,
-            expires_at: r.i64(MEMBER_NCOLS + 1)?,
-            last_seen_at: r.i64(MEMBER_NCOLS + 2)?,
+        Some(mut r) => Ok(Some(Session {
+            member: C.member.decode(&mut r)?,
+            csrf_token: r.take_text(C.csrf_token)?,
+            expires_at: r.i64(C.expires_at)?,
+            last_seen_at: r.i64(C.last_seen_at)?,
         })),
         None => Ok(None),
     }
@@ -136,11 +159,10 @@ pub async fn auth_standing(
         )
         .await?
     {
-        Some(r) => Ok(Some((
-            r.i64(0)?,
-            Role::parse(&r.text(1)?).map_err(|e| Error::Decode(e.to_string()))?,
-            r.opt_i64(2)?.is_none(),
-        ))),
+        Some(r) => {
+            let (epoch, role, deactivated_at): (i64, Role, Option<i64>) = Tuple::from_row(r)?;
+            Ok(Some((epoch, role, deactivated_at.is_none())))
+        }
         None => Ok(None),
     }
 }

@@ -23,8 +23,9 @@ pub struct NewMember<'a> {
     pub password_hash: &'a str,
 }
 
-/// Inserts a member. A taken handle or email is `Error::Conflict` naming
-/// `handle` or `email`.
+/// Inserts a member. A taken handle or email is `Error::Conflict` with
+/// [`Unique::MemberHandle`](crate::Unique::MemberHandle) or
+/// [`Unique::MemberEmail`](crate::Unique::MemberEmail).
 pub async fn insert_member(tx: &mut Tx, m: &NewMember<'_>, now: i64) -> Result<Member, Error> {
     let row = tx
         .query_one(

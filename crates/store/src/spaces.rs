@@ -2,8 +2,8 @@
 
 use domain::social::SpaceVisibility;
 
-use crate::rows::{Person, person};
-use crate::{Conn, Error, Row, Tx, params};
+use crate::rows::{ListedCols, Person, Tuple, columns, listed, present};
+use crate::{Conn, Error, Tx, params};
 
 #[derive(Debug, Clone)]
 pub struct Space {
@@ -22,26 +22,29 @@ pub struct Space {
     pub viewer_requested: bool,
 }
 
-pub(crate) const SPACE_COLS: &str = "s.id, s.slug, s.name, s.description, s.visibility, s.created_by, \
-    s.member_count, s.archived_at, s.created_at, \
-    (SELECT sm.role FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1), \
-    (SELECT 1 FROM space_requests sr WHERE sr.space_id = s.id AND sr.member_id = $1)";
+columns! {
+    /// A space (`spaces s`) for viewer `$1`.
+    pub(crate) struct SpaceCols => Space {
+        id: "s.id",
+        slug: "s.slug",
+        name: "s.name",
+        description: "s.description",
+        visibility: "s.visibility",
+        created_by: "s.created_by",
+        member_count: "s.member_count",
+        archived_at: "s.archived_at",
+        created_at: "s.created_at",
+        viewer_role: "(SELECT sm.role FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1)",
+        viewer_requested: "(SELECT 1 FROM space_requests sr WHERE sr.space_id = s.id AND sr.member_id = $1)"
+            as present,
+    }
+}
 
-pub(crate) fn space(r: &Row) -> Result<Space, Error> {
-    Ok(Space {
-        id: r.i64(0)?,
-        slug: r.text(1)?,
-        name: r.text(2)?,
-        description: r.text(3)?,
-        visibility: SpaceVisibility::parse(&r.text(4)?)
-            .map_err(|e| Error::Decode(e.to_string()))?,
-        created_by: r.i64(5)?,
-        member_count: r.i64(6)?,
-        archived_at: r.opt_i64(7)?,
-        created_at: r.i64(8)?,
-        viewer_role: r.opt_text(9)?,
-        viewer_requested: r.opt_i64(10)?.is_some(),
-    })
+/// The spaces of a statement of [`SpaceCols`] alone.
+pub(crate) fn spaces(rows: Vec<crate::Row>) -> Result<Vec<Space>, Error> {
+    rows.into_iter()
+        .map(|mut r| SpaceCols::at(0).decode(&mut r))
+        .collect()
 }
 
 pub struct NewSpace<'a> {
@@ -63,20 +66,21 @@ pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<i64
 }
 
 pub async fn space_by_slug(c: &mut Conn, viewer: i64, slug: &str) -> Result<Option<Space>, Error> {
-    let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.slug = $2");
+    let sql = format!(
+        "SELECT {} FROM spaces s WHERE s.slug = $2",
+        SpaceCols::sql()
+    );
     c.query_opt(&sql, params![viewer, slug.to_lowercase()])
         .await?
-        .as_ref()
-        .map(space)
+        .map(|mut r| SpaceCols::at(0).decode(&mut r))
         .transpose()
 }
 
 pub async fn space_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Space>, Error> {
-    let sql = format!("SELECT {SPACE_COLS} FROM spaces s WHERE s.id = $2");
+    let sql = format!("SELECT {} FROM spaces s WHERE s.id = $2", SpaceCols::sql());
     c.query_opt(&sql, params![viewer, id])
         .await?
-        .as_ref()
-        .map(space)
+        .map(|mut r| SpaceCols::at(0).decode(&mut r))
         .transpose()
 }
 
@@ -91,17 +95,17 @@ pub async fn list_spaces(
     limit: i64,
 ) -> Result<Vec<Space>, Error> {
     let sql = format!(
-        "SELECT {SPACE_COLS} FROM spaces s
+        "SELECT {} FROM spaces s
          WHERE s.slug > $2 AND s.archived_at IS NULL
            AND (EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1)
                 OR ($3 = 0 AND $4 = 0 AND s.visibility <> 'secret'))
-         ORDER BY s.slug LIMIT $5"
+         ORDER BY s.slug LIMIT $5",
+        SpaceCols::sql()
     );
-    c.query(&sql, params![viewer, after, guest, only_mine, limit])
-        .await?
-        .iter()
-        .map(space)
-        .collect()
+    spaces(
+        c.query(&sql, params![viewer, after, guest, only_mine, limit])
+            .await?,
+    )
 }
 
 pub async fn update_space(
@@ -219,16 +223,16 @@ pub async fn space_members(
     after: &str,
     limit: i64,
 ) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, sm.role
-         FROM space_members sm JOIN members m ON m.id = sm.member_id
+    let sql = format!(
+        "SELECT {} FROM space_members sm JOIN members m ON m.id = sm.member_id
          WHERE sm.space_id = $1 AND m.handle > $2 ORDER BY m.handle LIMIT $3",
-        params![space, after, limit],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+        ListedCols::sql("sm.role")
+    );
+    c.query(&sql, params![space, after, limit])
+        .await?
+        .into_iter()
+        .map(listed)
+        .collect()
 }
 
 pub async fn put_join_request(
@@ -259,16 +263,16 @@ pub async fn take_join_request(tx: &mut Tx, space: i64, member: i64) -> Result<b
 }
 
 pub async fn join_requests(c: &mut Conn, space: i64) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, r.message
-         FROM space_requests r JOIN members m ON m.id = r.member_id
+    let sql = format!(
+        "SELECT {} FROM space_requests r JOIN members m ON m.id = r.member_id
          WHERE r.space_id = $1 ORDER BY r.created_at",
-        params![space],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+        ListedCols::sql("r.message")
+    );
+    c.query(&sql, params![space])
+        .await?
+        .into_iter()
+        .map(listed)
+        .collect()
 }
 
 /// Ids of the spaces a member belongs to.
@@ -294,7 +298,7 @@ pub async fn space_names(c: &mut Conn, ids: &[i64]) -> Result<Vec<(i64, String, 
         params![],
     )
     .await?
-    .iter()
-    .map(|r| Ok((r.i64(0)?, r.text(1)?, r.text(2)?)))
+    .into_iter()
+    .map(Tuple::from_row)
     .collect()
 }

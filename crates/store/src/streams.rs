@@ -4,12 +4,11 @@
 use std::collections::HashSet;
 
 use crate::activities::{
-    ACTIVITY_COLS, ACTIVITY_JOINS, ActivityRow, BRIEF_COLS, BRIEF_JOINS, BRIEF_NCOLS, activity,
-    brief_activity, item_cols_for_page, page_rows, viewer_reads_after,
+    ACTIVITY_JOINS, ActivityRow, BRIEF_JOINS, BriefCols, PageCols, activity, brief_activity,
+    page_cols_for, page_rows, viewer_reads_after,
 };
 use crate::fanout::logs_deliveries;
-use crate::items::ITEM_NCOLS;
-use crate::rows::json_rows;
+use crate::rows::{Params, Tuple, columns, json_rows};
 use crate::{Conn, Error, params};
 
 /// Which stream to read.
@@ -48,12 +47,27 @@ pub async fn delivery_position(c: &mut Conn) -> Result<i64, Error> {
     .i64(0)
 }
 
+columns! {
+    /// What a home page reads after each entry: the delivery position,
+    /// and the viewer's mutes ("type:target" keys, tab-separated; `mutes`
+    /// is their subquery, or NULL where they are read on their own).
+    struct HomeCols(mutes: &str) {
+        seq: "ib.seq",
+        mutes: (mutes),
+    }
+}
+
+/// The viewer's mutes in the page statement (see [`HomeCols`]): an
+/// uncorrelated subquery, evaluated once.
+const MUTES_INLINE: &str = "(SELECT string_agg(vf.target_type || ':' || vf.target, '\t') \
+    FROM follows vf WHERE vf.member_id = $1 AND vf.level = 'muted')";
+
 /// Reads up to `limit` entries of a stream, newest first, before `before`
 /// (or, with `after`, oldest first after it, for live resumption), and,
 /// when `mutes` is asked for, what the viewer muted ("type:target" keys;
 /// only the home stream reads them, and only when there are entries). The
 /// caller filters with the visibility rule and the mutes. `brief` rows
-/// hold only what that and the order need (see [`BRIEF_COLS`]).
+/// hold only what that and the order need (see [`BriefCols`]).
 pub async fn read_stream(
     c: &mut Conn,
     viewer: i64,
@@ -62,11 +76,6 @@ pub async fn read_stream(
     limit: i64,
     (mutes, brief): (bool, bool),
 ) -> Result<(Vec<ActivityRow>, HashSet<String>), Error> {
-    let ncols = if brief {
-        BRIEF_NCOLS
-    } else {
-        crate::activities::ACTIVITY_NCOLS + ITEM_NCOLS
-    };
     let order = if after.is_some() { "ASC" } else { "DESC" };
     let (b0, b1) = before.unwrap_or((i64::MAX, i64::MAX));
     let (a0, a1) = after.unwrap_or((0, 0));
@@ -81,29 +90,45 @@ pub async fn read_stream(
         ),
         _ => Vec::new(),
     };
-    let (from, filter, ordering, seq_col): (String, String, String, Option<usize>) = match stream {
-        Stream::Home if !recent.is_empty() => (
-            format!(
-                "(SELECT seq, activity_id FROM inbox
-                  WHERE member_id = $1 AND (seq < $2 OR (seq = $2 AND activity_id < $3))
-                    AND (seq > $4 OR (seq = $4 AND activity_id > $5))
-                  UNION
-                  SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($9)
-                  ORDER BY 1 {order}, 2 {order} LIMIT $6) ib
-                JOIN activities a ON a.id = ib.activity_id"
-            ),
-            "1 = 1".into(),
-            format!("ib.seq {order}, ib.activity_id {order}"),
-            Some(ncols),
-        ),
-        Stream::Home => (
-            "inbox ib JOIN activities a ON a.id = ib.activity_id".into(),
-            "ib.member_id = $1 AND (ib.seq < $2 OR (ib.seq = $2 AND ib.activity_id < $3))
-               AND (ib.seq > $4 OR (ib.seq = $4 AND ib.activity_id > $5))"
-                .into(),
-            format!("ib.seq {order}, ib.activity_id {order}"),
-            Some(ncols),
-        ),
+    // `$1` is the viewer: the item columns name it.
+    let mut p = Params::new();
+    p.bind(viewer);
+    let home = matches!(stream, Stream::Home);
+    let limit_p = p.bind(limit);
+    let (from, filter, ordering) = match stream {
+        Stream::Home => {
+            let (b0_p, b1_p) = (p.bind(b0), p.bind(b1));
+            let (a0_p, a1_p) = (p.bind(a0), p.bind(a1));
+            // Strictly between the two positions (`ib` the inbox's alias).
+            let window = |ib: &str| {
+                format!(
+                    "({ib}seq < {b0_p} OR ({ib}seq = {b0_p} AND {ib}activity_id < {b1_p}))
+                     AND ({ib}seq > {a0_p} OR ({ib}seq = {a0_p} AND {ib}activity_id > {a1_p}))"
+                )
+            };
+            let ordering = format!("ib.seq {order}, ib.activity_id {order}");
+            if recent.is_empty() {
+                (
+                    "inbox ib JOIN activities a ON a.id = ib.activity_id".to_owned(),
+                    format!("ib.member_id = $1 AND {}", window("ib.")),
+                    ordering,
+                )
+            } else {
+                let json = p.bind(json_rows(&recent)?);
+                (
+                    format!(
+                        "(SELECT seq, activity_id FROM inbox WHERE member_id = $1 AND {}
+                          UNION
+                          SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each({json})
+                          ORDER BY 1 {order}, 2 {order} LIMIT {limit_p}) ib
+                        JOIN activities a ON a.id = ib.activity_id",
+                        window("")
+                    ),
+                    "1 = 1".to_owned(),
+                    ordering,
+                )
+            }
+        }
         other => {
             let extra = match other {
                 Stream::Everything { guest } => format!(
@@ -114,10 +139,12 @@ pub async fn read_stream(
                        OR (i.audience = 'direct' AND EXISTS (SELECT 1 FROM item_recipients y WHERE y.item_id = i.id AND y.member_id = $1)))",
                     g = i64::from(*guest)
                 ),
-                Stream::Space(_) => "a.space_id = $8".into(),
-                Stream::Topic(_) => "tp.topic = $7 AND a.verb = 'post'".into(),
-                Stream::Profile(_) => "a.actor_id = $8 AND a.verb IN ('post', 'comment')".into(),
-                Stream::Item(_) => "a.item_id = $8".into(),
+                Stream::Space(id) => format!("a.space_id = {}", p.bind(*id)),
+                Stream::Topic(t) => format!("tp.topic = {} AND a.verb = 'post'", p.bind(t.as_str())),
+                Stream::Profile(id) => {
+                    format!("a.actor_id = {} AND a.verb IN ('post', 'comment')", p.bind(*id))
+                }
+                Stream::Item(id) => format!("a.item_id = {}", p.bind(*id)),
                 Stream::Home => unreachable!(),
             };
             let from = match other {
@@ -126,69 +153,59 @@ pub async fn read_stream(
             };
             (
                 from.to_owned(),
-                format!("{extra} AND a.id < $2 AND a.id > $4 AND $3 = $3 AND $5 = $5"),
+                format!(
+                    "{extra} AND a.id < {} AND a.id > {}",
+                    p.bind(b0),
+                    p.bind(a0)
+                ),
                 format!("a.id {order}"),
-                None,
             )
         }
-    };
-    let topic = match stream {
-        Stream::Topic(t) => t.clone(),
-        _ => String::new(),
     };
     // Home also reads what the viewer muted: on PostgreSQL in the same
     // statement (an uncorrelated subquery, evaluated once), saving a round
     // trip; on SQLite in a statement of its own, which costs less there.
     let read_after = viewer_reads_after(c.kind());
-    let (cols, joins) = if brief {
-        (BRIEF_COLS.to_owned(), BRIEF_JOINS)
+    let (cols, joins, width) = if brief {
+        (BriefCols::sql(), BRIEF_JOINS, BriefCols::WIDTH)
     } else {
-        (
-            format!("{ACTIVITY_COLS}, {}", item_cols_for_page(read_after)),
-            ACTIVITY_JOINS,
-        )
+        (page_cols_for(read_after), ACTIVITY_JOINS, PageCols::WIDTH)
     };
-    let mutes = mutes && seq_col.is_some();
-    let seq_select = match (seq_col, mutes && !read_after) {
-        (None, _) => "",
-        (Some(_), false) => ", ib.seq, NULL",
-        (Some(_), true) => {
-            ", ib.seq, (SELECT string_agg(vf.target_type || ':' || vf.target, '\t') FROM follows vf
-             WHERE vf.member_id = $1 AND vf.level = 'muted')"
-        }
+    let mutes = mutes && home;
+    let tail = HomeCols::at(width);
+    let home_cols = match (home, mutes && !read_after) {
+        (false, _) => String::new(),
+        (true, false) => format!(", {}", HomeCols::sql("NULL")),
+        (true, true) => format!(", {}", HomeCols::sql(MUTES_INLINE)),
     };
     let sql = format!(
-        "SELECT {cols}{seq_select}
+        "SELECT {cols}{home_cols}
          FROM {from}
          {joins}
-         WHERE {filter} AND $7 = $7 AND $8 = $8
-         ORDER BY {ordering} LIMIT $6"
+         WHERE {filter}
+         ORDER BY {ordering} LIMIT {limit_p}"
     );
-    let subject = match stream {
-        Stream::Space(id) | Stream::Profile(id) | Stream::Item(id) => *id,
-        _ => 0,
-    };
-    let mut args = params![viewer, b0, b1, a0, a1, limit, topic, subject].to_vec();
-    if !recent.is_empty() {
-        args.push(json_rows(&recent)?.into());
-    }
-    let rows = c.query(&sql, &args).await?;
-    let muted = match (seq_col, rows.first()) {
-        (Some(_), Some(_)) if mutes && read_after => c
+    let rows = c.query(&sql, p.values()).await?;
+    let muted = match rows.first() {
+        Some(_) if mutes && read_after => c
             .query(
                 "SELECT target_type, target FROM follows WHERE member_id = $1 AND level = 'muted'",
                 params![viewer],
             )
             .await?
-            .iter()
-            .map(|r| Ok(format!("{}:{}", r.text(0)?, r.text(1)?)))
+            .into_iter()
+            .map(|r| {
+                let (kind, target): (String, String) = Tuple::from_row(r)?;
+                Ok(format!("{kind}:{target}"))
+            })
             .collect::<Result<_, Error>>()?,
-        (Some(at), Some(r)) if mutes => r
-            .opt_text(at + 1)?
+        Some(r) if mutes => r
+            .opt_text(tail.mutes)?
             .map(|m| m.split('\t').map(str::to_owned).collect())
             .unwrap_or_default(),
         _ => HashSet::new(),
     };
+    let seq_col = home.then_some(tail.seq);
     // Brief rows leave the viewer's reactions to a statement after.
     let rows = if brief {
         page_rows(c, viewer, rows, (brief_activity, seq_col), true).await?

@@ -1,15 +1,14 @@
 //! People and spaces to suggest to a member.
 
-use crate::rows::{Person, person};
-use crate::spaces::{SPACE_COLS, Space, space};
+use crate::rows::{Person, PersonCols, people};
+use crate::spaces::{Space, SpaceCols, spaces};
 use crate::{Conn, Error, params};
 
 /// People who share spaces with a member and whom they do not follow yet,
 /// most shared spaces first.
 pub async fn suggested_people(c: &mut Conn, member: i64, limit: i64) -> Result<Vec<Person>, Error> {
-    c.query(
-        "SELECT m.id, m.handle, m.display_name, m.avatar_version, NULL
-         FROM space_members mine
+    let sql = format!(
+        "SELECT {} FROM space_members mine
          JOIN space_members theirs ON theirs.space_id = mine.space_id AND theirs.member_id <> mine.member_id
          JOIN members m ON m.id = theirs.member_id
          WHERE mine.member_id = $1 AND m.deactivated_at IS NULL
@@ -17,12 +16,9 @@ pub async fn suggested_people(c: &mut Conn, member: i64, limit: i64) -> Result<V
                            AND f.target = CAST(m.id AS TEXT))
          GROUP BY m.id, m.handle, m.display_name, m.avatar_version
          ORDER BY COUNT(*) DESC, m.handle LIMIT $2",
-        params![member, limit],
-    )
-    .await?
-    .iter()
-    .map(person)
-    .collect()
+        PersonCols::sql()
+    );
+    people(c.query(&sql, params![member, limit]).await?)
 }
 
 /// Open spaces the member is not in, busiest over the last `since` first.
@@ -33,16 +29,13 @@ pub async fn suggested_spaces(
     limit: i64,
 ) -> Result<Vec<Space>, Error> {
     let sql = format!(
-        "SELECT {SPACE_COLS} FROM spaces s
+        "SELECT {} FROM spaces s
          WHERE s.visibility = 'open' AND s.archived_at IS NULL
            AND NOT EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = s.id AND sm.member_id = $1)
          ORDER BY (SELECT COUNT(*) FROM activities a WHERE a.space_id = s.id AND a.published > $2) DESC,
                   s.member_count DESC, s.slug
-         LIMIT $3"
+         LIMIT $3",
+        SpaceCols::sql()
     );
-    c.query(&sql, params![member, since, limit])
-        .await?
-        .iter()
-        .map(space)
-        .collect()
+    spaces(c.query(&sql, params![member, since, limit]).await?)
 }

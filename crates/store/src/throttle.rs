@@ -1,5 +1,6 @@
 //! Login throttling: failed logins counted per account and address.
 
+use crate::rows::Tuple;
 use crate::{Error, Kind, Tx, params};
 
 /// Failed logins allowed within the window before logins wait.
@@ -41,7 +42,7 @@ pub async fn begin_login_attempt(
             params![member_id.unwrap_or(-1), ip, since],
         )
         .await?;
-    let (account_address, account, address) = (r.i64(0)?, r.i64(1)?, r.i64(2)?);
+    let (account_address, account, address): (i64, i64, i64) = Tuple::from_row(r)?;
     if account_address >= limits.per_account_address
         || account >= limits.per_account
         || address >= limits.per_address

@@ -1,7 +1,8 @@
 //! API tokens: issuing, listing and revoking them, and the member behind
 //! one.
 
-use crate::profiles::{MEMBER_COLS, MEMBER_NCOLS, Member, member};
+use crate::profiles::{Member, MemberCols};
+use crate::rows::columns;
 use crate::sessions::bump_auth_epoch;
 use crate::{Conn, Error, Row, Tx, params};
 
@@ -14,14 +15,19 @@ pub struct ApiToken {
     pub last_used_at: Option<i64>,
 }
 
-fn api_token(r: &Row) -> Result<ApiToken, Error> {
-    Ok(ApiToken {
-        id: r.i64(0)?,
-        name: r.text(1)?,
-        prefix: r.text(2)?,
-        created_at: r.i64(3)?,
-        last_used_at: r.opt_i64(4)?,
-    })
+columns! {
+    struct TokenCols => ApiToken {
+        id: "id",
+        name: "name",
+        prefix: "prefix",
+        created_at: "created_at",
+        last_used_at: "last_used_at",
+    }
+}
+
+/// The token of a statement of [`TokenCols`] alone.
+fn api_token(mut r: Row) -> Result<ApiToken, Error> {
+    TokenCols::at(0).decode(&mut r)
 }
 
 pub async fn insert_token(
@@ -32,27 +38,28 @@ pub async fn insert_token(
     prefix: &str,
     now: i64,
 ) -> Result<ApiToken, Error> {
-    let r = tx
-        .query_one(
-            "INSERT INTO api_tokens (member_id, name, token_hash, prefix, created_at)
-             VALUES ($1, $2, $3, $4, $5)
-             RETURNING id, name, prefix, created_at, last_used_at",
-            params![member_id, name, token_hash, prefix, now],
-        )
-        .await?;
-    api_token(&r)
+    let sql = format!(
+        "INSERT INTO api_tokens (member_id, name, token_hash, prefix, created_at)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING {}",
+        TokenCols::sql()
+    );
+    api_token(
+        tx.query_one(&sql, params![member_id, name, token_hash, prefix, now])
+            .await?,
+    )
 }
 
 pub async fn list_tokens(c: &mut Conn, member_id: i64) -> Result<Vec<ApiToken>, Error> {
-    c.query(
-        "SELECT id, name, prefix, created_at, last_used_at FROM api_tokens
-         WHERE member_id = $1 AND revoked_at IS NULL ORDER BY id DESC",
-        params![member_id],
-    )
-    .await?
-    .iter()
-    .map(api_token)
-    .collect()
+    let sql = format!(
+        "SELECT {} FROM api_tokens WHERE member_id = $1 AND revoked_at IS NULL ORDER BY id DESC",
+        TokenCols::sql()
+    );
+    c.query(&sql, params![member_id])
+        .await?
+        .into_iter()
+        .map(api_token)
+        .collect()
 }
 
 /// Revokes every live API token of a member (after a password change or
@@ -90,16 +97,24 @@ pub struct TokenHolder {
 
 /// The member behind a live token.
 pub async fn member_by_token(c: &mut Conn, token_hash: &str) -> Result<Option<TokenHolder>, Error> {
+    columns! {
+        struct HolderCols {
+            member: [MemberCols],
+            id: "t.id",
+            last_used_at: "t.last_used_at",
+        }
+    }
+    const C: HolderCols = HolderCols::at(0);
     let sql = format!(
-        "SELECT {MEMBER_COLS}, t.id, t.last_used_at FROM api_tokens t
-         JOIN members m ON m.id = t.member_id
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+        "SELECT {} FROM api_tokens t JOIN members m ON m.id = t.member_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL",
+        HolderCols::sql()
     );
     match c.query_opt(&sql, params![token_hash]).await? {
-        Some(r) => Ok(Some(TokenHolder {
-            member: member(&r, 0)?,
-            id: r.i64(MEMBER_NCOLS)?,
-            last_used_at: r.opt_i64(MEMBER_NCOLS + 1)?,
+        Some(mut r) => Ok(Some(TokenHolder {
+            member: C.member.decode(&mut r)?,
+            id: r.i64(C.id)?,
+            last_used_at: r.opt_i64(C.last_used_at)?,
         })),
         None => Ok(None),
     }

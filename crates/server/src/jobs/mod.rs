@@ -93,10 +93,10 @@ impl Context {
     /// returns [`Outcome::Done`].
     pub async fn finish(&self, tx: &mut Tx) -> Result<(), store::Error> {
         if !q::complete(tx, &self.job).await? {
-            return Err(store::Error::Conflict(format!(
-                "jobs.locked_by: job {} is no longer held by {}",
-                self.job.id, self.job.claim
-            )));
+            return Err(store::Error::ClaimLost {
+                job: self.job.id,
+                claim: self.job.claim.clone(),
+            });
         }
         self.finished.store(true, Ordering::Relaxed);
         Ok(())

@@ -57,7 +57,7 @@ pub async fn retry(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<Job> {
                 field: None,
             })
         }
-        Err(e) if e.is_conflict_on("unique_key") => Err(AppError::Conflict {
+        Err(store::Error::Conflict(store::Unique::JobKey)) => Err(AppError::Conflict {
             detail: format!(
                 "Another job with job {id}'s key is queued or running, and does its work; \
                  this one is not needed."

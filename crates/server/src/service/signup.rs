@@ -49,18 +49,16 @@ pub(crate) fn validate_signup(input: &SignupInput, with_email: bool) -> AppResul
 
 /// Turns a unique-key violation on insert into the error a person reads.
 fn signup_conflict(e: store::Error) -> AppError {
-    if e.is_conflict_on("handle") {
-        AppError::Conflict {
+    match e {
+        store::Error::Conflict(store::Unique::MemberHandle) => AppError::Conflict {
             detail: "That handle is taken. Choose another.".into(),
             field: Some("handle"),
-        }
-    } else if e.is_conflict_on("email") {
-        AppError::Conflict {
+        },
+        store::Error::Conflict(store::Unique::MemberEmail) => AppError::Conflict {
             detail: "There is already an account with that email address. Log in instead.".into(),
             field: Some("email"),
-        }
-    } else {
-        e.into()
+        },
+        e => e.into(),
     }
 }
 

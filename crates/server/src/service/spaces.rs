@@ -131,13 +131,12 @@ pub async fn create_space(ctx: &Ctx, viewer: &Viewer, input: &SpaceInput) -> App
         // The same words for every taken slug, a secret space's too, so
         // the answer does not tell that a space the creator may not see
         // exists.
-        if e.is_conflict_on("slug") {
-            AppError::Conflict {
+        match e {
+            store::Error::Conflict(store::Unique::SpaceSlug) => AppError::Conflict {
                 detail: "That address is not available; choose another.".into(),
                 field: Some("slug"),
-            }
-        } else {
-            e.into()
+            },
+            e => e.into(),
         }
     })?;
     q::add_space_member(&mut tx, id, viewer.id(), "admin", now).await?;

@@ -16,8 +16,64 @@ backend_tests!(
     first_run_pages,
     members_list_pages,
     a_failed_commit_keeps_nothing_and_writing_goes_on,
-    a_statement_not_waited_for_fails_its_transaction
+    a_statement_not_waited_for_fails_its_transaction,
+    unique_keys_are_typed
 );
+
+/// A taken handle, email or space slug is a conflict on that key, named
+/// by the store from the database's error code, table and columns.
+async fn unique_keys_are_typed(b: Backend) {
+    use store::signup::{NewMember, insert_member};
+    use store::spaces::{NewSpace, insert_space};
+    use store::{Error, Unique};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::harness::fresh_database(b, dir.path()).await;
+    let db = crate::harness::open_db(&url, 2).await;
+    store::migrate::run(&db).await.unwrap();
+    let member = |handle: &'static str, email: &'static str| NewMember {
+        handle,
+        email,
+        display_name: "Ana",
+        role: domain::Role::Member,
+        password_hash: "x",
+    };
+    let now = store::now_micros();
+    let mut tx = db.write().await.unwrap();
+    let ana = insert_member(&mut tx, &member("ana", "ana@example.com"), now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    for (m, key) in [
+        (member("ana", "other@example.com"), Unique::MemberHandle),
+        (member("other", "ana@example.com"), Unique::MemberEmail),
+    ] {
+        let mut tx = db.write().await.unwrap();
+        let e = insert_member(&mut tx, &m, now).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Conflict(k) if *k == key),
+            "{key:?}: {e:?}"
+        );
+    }
+    let space = NewSpace {
+        slug: "eng",
+        name: "Engineering",
+        description: "",
+        visibility: domain::social::SpaceVisibility::Open,
+        created_by: ana.id,
+    };
+    let mut tx = db.write().await.unwrap();
+    insert_space(&mut tx, &space, now).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = db.write().await.unwrap();
+    let e = insert_space(&mut tx, &space, now).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Conflict(Unique::SpaceSlug)),
+        "a taken slug: {e:?}"
+    );
+    drop(tx);
+    db.close().await;
+}
 
 /// A COMMIT that fails (here a constraint checked only at COMMIT) keeps
 /// nothing of its transaction, and the next transaction starts clean: on

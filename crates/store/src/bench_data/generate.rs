@@ -823,13 +823,10 @@ async fn record_marks(db: &Db) -> anyhow::Result<()> {
             params![],
         )
         .await?;
+    let (activities, items, comments, notifications, delivery): (i64, i64, i64, i64, i64) =
+        crate::rows::Tuple::from_row(r)?;
     let marks = format!(
-        "{} {} {} {} {} {}",
-        r.i64(0)?,
-        r.i64(1)?,
-        r.i64(2)?,
-        r.i64(3)?,
-        r.i64(4)?,
+        "{activities} {items} {comments} {notifications} {delivery} {}",
         crate::now_micros()
     );
     crate::org::put_setting(&mut tx, MARKS, &marks).await?;

@@ -200,9 +200,10 @@ impl Db {
             .await?;
         let mut recent = self.inner.recent.lock().expect("recent deliveries");
         for r in rows {
-            let members = parse_id_list(&r.text(2)?)
+            let (seq, activity, members): (i64, i64, String) = crate::rows::Tuple::from_row(r)?;
+            let members = parse_id_list(&members)
                 .ok_or_else(|| Error::Db("a deliveries row has a malformed member list".into()))?;
-            recent.add(&(r.i64(0)?, r.i64(1)?, members));
+            recent.add(&(seq, activity, members));
         }
         Ok(())
     }

@@ -172,7 +172,7 @@ pub(crate) fn map_err(e: tokio_postgres::Error) -> Error {
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::UNIQUE_VIOLATION {
-            return Error::Conflict(db.constraint().unwrap_or(db.message()).to_owned());
+            return Error::Conflict(crate::Unique::from_postgres(db.table(), db.constraint()));
         }
         if *code == SqlState::FOREIGN_KEY_VIOLATION {
             return Error::ForeignKey(db.message().to_owned());

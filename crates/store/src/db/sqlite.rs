@@ -1237,10 +1237,7 @@ pub(crate) fn map_err(e: rusqlite::Error) -> Error {
         match f.extended_code {
             rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
             | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                return Error::Conflict(
-                    msg.trim_start_matches("UNIQUE constraint failed: ")
-                        .to_owned(),
-                );
+                return Error::Conflict(crate::Unique::from_sqlite(&msg));
             }
             rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return Error::ForeignKey(msg),
             _ => {}
