@@ -222,7 +222,7 @@ pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<Acti
         true => Some(ItemRow {
             id: r.i64(C.item_id)?,
             author_id: r.i64(C.author_id)?,
-            audience: r.take_text(C.audience)?,
+            audience: Column::take(r, C.audience)?,
             space_id: r.opt_i64(C.space_id)?,
             space_slug: r.take_opt_text(C.space_slug)?,
             space_name: r.take_opt_text(C.space_name)?,

@@ -273,12 +273,12 @@ mod tests {
     fn item(id: i64, summary: &str, mine: &[&str]) -> ItemRow {
         ItemRow {
             id,
-            kind: "post".into(),
+            kind: domain::kinds::ItemKind::Post,
             author_id: 7,
             author_handle: "ana".into(),
             author_name: "Ana".into(),
             author_avatar: 2,
-            audience: "space".into(),
+            audience: domain::kinds::AudienceKind::Space,
             space_id: Some(3),
             space_slug: Some("field-notes".into()),
             space_name: Some("Field \"notes\"".into()),

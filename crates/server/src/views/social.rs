@@ -166,7 +166,7 @@ impl ItemView {
     pub fn new(i: ItemRow, reactions: &[ReactionCount]) -> Self {
         ItemView {
             id: i.id.to_string(),
-            kind: i.kind,
+            kind: i.kind.to_string(),
             author: PersonView {
                 id: i.author_id.to_string(),
                 avatar_url: avatar(&i.author_handle, i.author_avatar),
@@ -174,7 +174,7 @@ impl ItemView {
                 display_name: i.author_name,
                 role: None,
             },
-            audience: i.audience,
+            audience: i.audience.to_string(),
             space: match (i.space_slug, i.space_name, i.space_visibility) {
                 (Some(slug), Some(name), Some(v)) => Some(SpaceRef {
                     slug,

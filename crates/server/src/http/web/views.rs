@@ -190,7 +190,7 @@ impl ItemV {
                 av: Av::new(&i.author_handle, &i.author_name, i.author_avatar),
                 extra: String::new(),
             },
-            place: i.audience.clone(),
+            place: i.audience.to_string(),
             space_slug: i.space_slug.clone().unwrap_or_default(),
             space_name: i.space_name.clone().unwrap_or_default(),
             space_vis: i
