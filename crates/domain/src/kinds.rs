@@ -100,8 +100,10 @@ stored_words! {
 }
 
 /// What an activity did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Verb {
+    /// Also what a row read without its verb holds (a brief stream row).
+    #[default]
     Post,
     Comment,
     /// A space was created.
@@ -152,7 +154,12 @@ impl Verb {
             .iter()
             .find(|(_, w)| *w == s)
             .map(|(v, _)| *v)
-            .or_else(|| Act::ALL.into_iter().find(|a| a.as_str() == s).map(Verb::Act))
+            .or_else(|| {
+                Act::ALL
+                    .into_iter()
+                    .find(|a| a.as_str() == s)
+                    .map(Verb::Act)
+            })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Spaces, their members and requests to join.
 
+use domain::kinds::SpaceRole;
 use domain::social::SpaceVisibility;
 
 use crate::rows::{ListedCols, Person, Tuple, columns, listed, present};
@@ -16,8 +17,8 @@ pub struct Space {
     pub member_count: i64,
     pub archived_at: Option<i64>,
     pub created_at: i64,
-    /// The viewer's role in the space, if they belong: "admin" or "member".
-    pub viewer_role: Option<String>,
+    /// The viewer's role in the space, if they belong.
+    pub viewer_role: Option<SpaceRole>,
     /// The viewer has asked to join.
     pub viewer_requested: bool,
 }
@@ -66,7 +67,10 @@ pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<i64
 }
 
 pub async fn space_by_slug(c: &mut Conn, viewer: i64, slug: &str) -> Result<Option<Space>, Error> {
-    let sql = format!("SELECT {} FROM spaces s WHERE s.slug = $2", SpaceCols::sql());
+    let sql = format!(
+        "SELECT {} FROM spaces s WHERE s.slug = $2",
+        SpaceCols::sql()
+    );
     c.query_opt(&sql, params![viewer, slug.to_lowercase()])
         .await?
         .map(|mut r| SpaceCols::at(0).decode(&mut r))

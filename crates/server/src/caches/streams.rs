@@ -304,7 +304,7 @@ mod tests {
             ActivityRow {
                 id: 30,
                 actor: person(7, "ana"),
-                verb: "post".into(),
+                verb: domain::kinds::Verb::Post,
                 object_type: "item".into(),
                 object_id: 11,
                 published: 1_700_000_000_000_000,
@@ -314,7 +314,7 @@ mod tests {
             ActivityRow {
                 id: 29,
                 actor: person(8, "bo"),
-                verb: "comment".into(),
+                verb: domain::kinds::Verb::Comment,
                 object_type: "comment".into(),
                 object_id: 5,
                 target_type: Some("item".into()),
@@ -327,7 +327,7 @@ mod tests {
             ActivityRow {
                 id: 28,
                 actor: person(9, "cy"),
-                verb: "join".into(),
+                verb: domain::kinds::Verb::Join,
                 object_type: "space".into(),
                 object_id: 3,
                 published: 1_698_000_000_000_000,

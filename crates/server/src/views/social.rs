@@ -72,7 +72,7 @@ impl SpaceView {
             archived: s.archived_at.is_some(),
             membership: s
                 .viewer_role
-                .clone()
+                .map(|r| r.to_string())
                 .or_else(|| s.viewer_requested.then(|| "requested".to_owned())),
             address: format!("{}@{mail_domain}", s.slug),
             created_at: time(s.created_at),
@@ -267,7 +267,7 @@ impl ActivityView {
         ActivityView {
             id: a.id.to_string(),
             actor: PersonView::from(a.actor),
-            verb: a.verb,
+            verb: a.verb.to_string(),
             object: ObjectRef {
                 kind: a.object_type,
                 id: a.object_id.to_string(),
@@ -301,7 +301,7 @@ impl NotificationView {
     pub fn new(n: &NotificationRow, a: ActivityRow) -> Self {
         NotificationView {
             id: n.id.to_string(),
-            reason: n.reason.clone(),
+            reason: n.reason.to_string(),
             read: n.read_at.is_some(),
             created_at: time(n.created_at),
             activity: ActivityView::new(a, &[]),

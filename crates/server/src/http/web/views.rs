@@ -332,7 +332,7 @@ impl SpaceV {
             visibility: s.visibility.as_str().to_owned(),
             member_count: s.member_count,
             archived: s.archived_at.is_some(),
-            membership: s.viewer_role.clone().unwrap_or_else(|| {
+            membership: s.viewer_role.map(|r| r.to_string()).unwrap_or_else(|| {
                 if s.viewer_requested {
                     "requested".into()
                 } else {
