@@ -61,8 +61,14 @@ fn member(mut r: Row) -> Result<Member, Error> {
 }
 
 pub async fn member_by_id(c: &mut Conn, id: i64) -> Result<Option<Member>, Error> {
-    let sql = format!("SELECT {} FROM members m WHERE m.id = $1", MemberCols::sql());
-    c.query_opt(&sql, params![id]).await?.map(member).transpose()
+    let sql = format!(
+        "SELECT {} FROM members m WHERE m.id = $1",
+        MemberCols::sql()
+    );
+    c.query_opt(&sql, params![id])
+        .await?
+        .map(member)
+        .transpose()
 }
 
 pub async fn member_by_handle(c: &mut Conn, handle: &str) -> Result<Option<Member>, Error> {

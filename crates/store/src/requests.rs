@@ -264,7 +264,12 @@ pub async fn requests_of(
     c.query(&sql, params![member, closed_since, limit])
         .await?
         .into_iter()
-        .map(|mut r| Ok((C.request.decode(&mut r)?, items::item_access(&mut r, C.item)?)))
+        .map(|mut r| {
+            Ok((
+                C.request.decode(&mut r)?,
+                items::item_access(&mut r, C.item)?,
+            ))
+        })
         .collect()
 }
 

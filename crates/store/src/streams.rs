@@ -153,7 +153,11 @@ pub async fn read_stream(
             };
             (
                 from.to_owned(),
-                format!("{extra} AND a.id < {} AND a.id > {}", p.bind(b0), p.bind(a0)),
+                format!(
+                    "{extra} AND a.id < {} AND a.id > {}",
+                    p.bind(b0),
+                    p.bind(a0)
+                ),
                 format!("a.id {order}"),
             )
         }

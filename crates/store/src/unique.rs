@@ -20,8 +20,18 @@ pub enum Unique {
 /// The named keys: table, columns, and the index's name on PostgreSQL
 /// (the migrations name them; a test checks each on both backends).
 const KEYS: &[(Unique, &str, &[&str], &str)] = &[
-    (Unique::MemberHandle, "members", &["handle"], "members_handle_key"),
-    (Unique::MemberEmail, "members", &["email"], "members_email_key"),
+    (
+        Unique::MemberHandle,
+        "members",
+        &["handle"],
+        "members_handle_key",
+    ),
+    (
+        Unique::MemberEmail,
+        "members",
+        &["email"],
+        "members_email_key",
+    ),
     (Unique::SpaceSlug, "spaces", &["slug"], "spaces_slug_key"),
     (Unique::JobKey, "jobs", &["unique_key"], "jobs_unique_key"),
 ];

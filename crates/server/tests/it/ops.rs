@@ -50,7 +50,10 @@ async fn unique_keys_are_typed(b: Backend) {
     ] {
         let mut tx = db.write().await.unwrap();
         let e = insert_member(&mut tx, &m, now).await.unwrap_err();
-        assert!(matches!(&e, Error::Conflict(k) if *k == key), "{key:?}: {e:?}");
+        assert!(
+            matches!(&e, Error::Conflict(k) if *k == key),
+            "{key:?}: {e:?}"
+        );
     }
     let space = NewSpace {
         slug: "eng",
