@@ -114,6 +114,10 @@ pub enum Verb {
     React,
     Follow,
     Acknowledge,
+    /// A shared to-do was completed.
+    Completed,
+    /// A requester asked the performer how it goes.
+    AskProgress,
     DueSoon,
     Overdue,
     /// An act of a conversation for action; `Act(Request)` on a space is
@@ -122,7 +126,7 @@ pub enum Verb {
 }
 
 impl Verb {
-    const WORDS: [(Verb, &'static str); 11] = [
+    const WORDS: [(Verb, &'static str); 13] = [
         (Verb::Post, "post"),
         (Verb::Comment, "comment"),
         (Verb::Create, "create"),
@@ -132,6 +136,8 @@ impl Verb {
         (Verb::React, "react"),
         (Verb::Follow, "follow"),
         (Verb::Acknowledge, "acknowledge"),
+        (Verb::Completed, "completed"),
+        (Verb::AskProgress, "ask_progress"),
         (Verb::DueSoon, "due_soon"),
         (Verb::Overdue, "overdue"),
     ];
