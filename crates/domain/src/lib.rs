@@ -8,6 +8,7 @@
 //! a database.
 
 pub mod cfa;
+pub mod kinds;
 pub mod markdown;
 pub mod role;
 pub mod secrets;

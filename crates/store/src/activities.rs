@@ -6,6 +6,7 @@
 use std::sync::LazyLock;
 
 use domain::Role;
+use domain::kinds::Verb;
 use domain::social::{Access, Audience, SpaceVisibility};
 
 use crate::items::{
@@ -91,7 +92,7 @@ pub struct ActivityRow {
     pub id: i64,
     pub seq: i64,
     pub actor: Person,
-    pub verb: String,
+    pub verb: Verb,
     pub object_type: String,
     pub object_id: i64,
     pub target_type: Option<String>,
@@ -222,7 +223,7 @@ pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<Acti
         true => Some(ItemRow {
             id: r.i64(C.item_id)?,
             author_id: r.i64(C.author_id)?,
-            audience: r.take_text(C.audience)?,
+            audience: Column::take(r, C.audience)?,
             space_id: r.opt_i64(C.space_id)?,
             space_slug: r.take_opt_text(C.space_slug)?,
             space_name: r.take_opt_text(C.space_name)?,
@@ -274,7 +275,7 @@ pub(crate) fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRo
             avatar_version: r.i64(a.actor_avatar)?,
             extra: String::new(),
         },
-        verb: r.take_text(a.verb)?,
+        verb: Column::take(r, a.verb)?,
         object_type: r.take_text(a.object_type)?,
         object_id: r.i64(a.object_id)?,
         target_type: r.take_opt_text(a.target_type)?,

@@ -8,6 +8,7 @@
 use std::sync::LazyLock;
 
 use domain::Role;
+use domain::kinds::{AudienceKind, ItemKind};
 use domain::social::{Access, Audience, SpaceVisibility};
 
 use crate::rows::{Column, Person, PersonCols, columns, person, present, tab_list};
@@ -17,12 +18,12 @@ use crate::{Conn, Error, Row, Tx, params};
 #[derive(Debug, Clone, Default)]
 pub struct ItemRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: ItemKind,
     pub author_id: i64,
     pub author_handle: String,
     pub author_name: String,
     pub author_avatar: i64,
-    pub audience: String,
+    pub audience: AudienceKind,
     pub space_id: Option<i64>,
     pub space_slug: Option<String>,
     pub space_name: Option<String>,
@@ -55,9 +56,9 @@ pub struct ItemRow {
 
 impl ItemRow {
     pub fn audience(&self) -> Audience {
-        match (self.audience.as_str(), self.space_visibility) {
-            ("space", Some(v)) => Audience::Space(v),
-            ("profile", _) => Audience::Profile,
+        match (self.audience, self.space_visibility) {
+            (AudienceKind::Space, Some(v)) => Audience::Space(v),
+            (AudienceKind::Profile, _) => Audience::Profile,
             _ => Audience::Direct,
         }
     }
@@ -109,7 +110,7 @@ pub(crate) fn item_access(r: &mut Row, c: ItemAccessCols) -> Result<ItemRow, Err
     Ok(ItemRow {
         id: r.i64(c.id)?,
         author_id: r.i64(c.author_id)?,
-        audience: r.take_text(c.audience)?,
+        audience: Column::take(r, c.audience)?,
         space_id: r.opt_i64(c.space_id)?,
         space_visibility: Column::take(r, c.space_visibility)?,
         viewer_in_space: present(r, c.viewer_in_space)?,
@@ -174,12 +175,12 @@ pub const ITEM_JOINS: &str =
 pub(crate) fn item(r: &mut Row, c: ItemCols) -> Result<ItemRow, Error> {
     Ok(ItemRow {
         id: r.i64(c.id)?,
-        kind: r.take_text(c.kind)?,
+        kind: Column::take(r, c.kind)?,
         author_id: r.i64(c.author_id)?,
         author_handle: r.take_text(c.author_handle)?,
         author_name: r.take_text(c.author_name)?,
         author_avatar: r.i64(c.author_avatar)?,
-        audience: r.take_text(c.audience)?,
+        audience: Column::take(r, c.audience)?,
         space_id: r.opt_i64(c.space_id)?,
         space_slug: r.take_opt_text(c.space_slug)?,
         space_name: r.take_opt_text(c.space_name)?,

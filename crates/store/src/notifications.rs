@@ -1,6 +1,8 @@
 //! Notifications: writing, listing and marking them read, and the unread
 //! ones the count looks at.
 
+use domain::kinds::NotificationReason;
+
 use crate::activities::ActivityRow;
 use crate::items::{ItemAccessCols, item_access};
 use crate::rows::{Column, Person, Tuple, columns, in_list, present, with};
@@ -51,7 +53,7 @@ pub async fn notify_many(
 #[derive(Debug, Clone)]
 pub struct NotificationRow {
     pub id: i64,
-    pub reason: String,
+    pub reason: NotificationReason,
     pub created_at: i64,
     pub read_at: Option<i64>,
     pub activity_id: i64,

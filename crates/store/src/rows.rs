@@ -12,6 +12,7 @@
 //! hand.
 
 use domain::Role;
+use domain::kinds::{AudienceKind, ItemKind, NotificationReason, SpaceRole, Verb};
 use domain::social::SpaceVisibility;
 
 use crate::{Error, Row, Value};
@@ -69,6 +70,44 @@ impl Column for Option<SpaceVisibility> {
             .map(|v| SpaceVisibility::parse(&v))
             .transpose()
             .map_err(|e| Error::Decode(e.to_string()))
+    }
+}
+
+/// A stored word (see `domain::kinds`); text no version writes is an
+/// error naming `what`.
+fn word<T>(r: &mut Row, i: usize, what: &str, parse: fn(&str) -> Option<T>) -> Result<T, Error> {
+    let text = r.take_text(i)?;
+    parse(&text).ok_or_else(|| Error::Decode(format!("an unknown {what} {text:?}")))
+}
+
+impl Column for ItemKind {
+    fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+        word(r, i, "item kind", ItemKind::parse)
+    }
+}
+impl Column for AudienceKind {
+    fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+        word(r, i, "audience", AudienceKind::parse)
+    }
+}
+impl Column for Verb {
+    fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+        word(r, i, "verb", Verb::parse)
+    }
+}
+impl Column for NotificationReason {
+    fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+        word(r, i, "notification reason", NotificationReason::parse)
+    }
+}
+impl Column for Option<SpaceRole> {
+    fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+        match r.take_opt_text(i)? {
+            None => Ok(None),
+            Some(role) => SpaceRole::parse(&role)
+                .map(Some)
+                .ok_or_else(|| Error::Decode(format!("an unknown space role {role:?}"))),
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Spaces, their members and requests to join.
 
+use domain::kinds::SpaceRole;
 use domain::social::SpaceVisibility;
 
 use crate::rows::{ListedCols, Person, Tuple, columns, listed, present};
@@ -16,8 +17,8 @@ pub struct Space {
     pub member_count: i64,
     pub archived_at: Option<i64>,
     pub created_at: i64,
-    /// The viewer's role in the space, if they belong: "admin" or "member".
-    pub viewer_role: Option<String>,
+    /// The viewer's role in the space, if they belong.
+    pub viewer_role: Option<SpaceRole>,
     /// The viewer has asked to join.
     pub viewer_requested: bool,
 }

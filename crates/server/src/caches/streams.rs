@@ -275,12 +275,12 @@ mod tests {
     fn item(id: i64, summary: &str, mine: &[&str]) -> ItemRow {
         ItemRow {
             id,
-            kind: "post".into(),
+            kind: domain::kinds::ItemKind::Post,
             author_id: 7,
             author_handle: "ana".into(),
             author_name: "Ana".into(),
             author_avatar: 2,
-            audience: "space".into(),
+            audience: domain::kinds::AudienceKind::Space,
             space_id: Some(3),
             space_slug: Some("field-notes".into()),
             space_name: Some("Field \"notes\"".into()),
@@ -306,7 +306,7 @@ mod tests {
             ActivityRow {
                 id: 30,
                 actor: person(7, "ana"),
-                verb: "post".into(),
+                verb: domain::kinds::Verb::Post,
                 object_type: "item".into(),
                 object_id: 11,
                 published: 1_700_000_000_000_000,
@@ -316,7 +316,7 @@ mod tests {
             ActivityRow {
                 id: 29,
                 actor: person(8, "bo"),
-                verb: "comment".into(),
+                verb: domain::kinds::Verb::Comment,
                 object_type: "comment".into(),
                 object_id: 5,
                 target_type: Some("item".into()),
@@ -329,7 +329,7 @@ mod tests {
             ActivityRow {
                 id: 28,
                 actor: person(9, "cy"),
-                verb: "join".into(),
+                verb: domain::kinds::Verb::Join,
                 object_type: "space".into(),
                 object_id: 3,
                 published: 1_698_000_000_000_000,

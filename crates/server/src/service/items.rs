@@ -209,7 +209,7 @@ pub async fn get_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemDeta
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
     let topics = q::item_topics(&mut c, id).await?;
-    let recipients = if item.audience == "direct" {
+    let recipients = if item.audience == domain::kinds::AudienceKind::Direct {
         q::item_recipients(&mut c, id).await?
     } else {
         Vec::new()

@@ -33,7 +33,7 @@ pub(crate) fn space_content_visible(viewer: &Viewer, s: &Space) -> bool {
 }
 
 pub(crate) fn is_space_admin(viewer: &Viewer, s: &Space) -> bool {
-    s.viewer_role.as_deref() == Some("admin")
+    s.viewer_role == Some(domain::kinds::SpaceRole::Admin)
         || (viewer.role().is_admin() && s.visibility != SpaceVisibility::Secret)
 }
 
@@ -350,7 +350,7 @@ pub async fn leave_space(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<()
             field: None,
         });
     }
-    if s.viewer_role.as_deref() == Some("admin")
+    if s.viewer_role == Some(domain::kinds::SpaceRole::Admin)
         && q::space_admin_count(&mut tx, s.id).await? <= 1
         && s.member_count > 1
     {

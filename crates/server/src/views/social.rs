@@ -76,7 +76,7 @@ impl SpaceView {
             archived: s.archived_at.is_some(),
             membership: s
                 .viewer_role
-                .clone()
+                .map(|r| r.to_string())
                 .or_else(|| s.viewer_requested.then(|| "requested".to_owned())),
             address: format!("{}@{mail_domain}", s.slug),
             created_at: time(s.created_at),
@@ -170,7 +170,7 @@ impl ItemView {
     pub fn new(i: ItemRow, reactions: &[ReactionCount]) -> Self {
         ItemView {
             id: i.id.to_string(),
-            kind: i.kind,
+            kind: i.kind.to_string(),
             author: PersonView {
                 id: i.author_id.to_string(),
                 avatar_url: avatar(&i.author_handle, i.author_avatar),
@@ -178,7 +178,7 @@ impl ItemView {
                 display_name: i.author_name,
                 role: None,
             },
-            audience: i.audience,
+            audience: i.audience.to_string(),
             space: match (i.space_slug, i.space_name, i.space_visibility) {
                 (Some(slug), Some(name), Some(v)) => Some(SpaceRef {
                     slug,
@@ -271,7 +271,7 @@ impl ActivityView {
         ActivityView {
             id: a.id.to_string(),
             actor: PersonView::from(a.actor),
-            verb: a.verb,
+            verb: a.verb.to_string(),
             object: ObjectRef {
                 kind: a.object_type,
                 id: a.object_id.to_string(),
@@ -305,7 +305,7 @@ impl NotificationView {
     pub fn new(n: &NotificationRow, a: ActivityRow) -> Self {
         NotificationView {
             id: n.id.to_string(),
-            reason: n.reason.clone(),
+            reason: n.reason.to_string(),
             read: n.read_at.is_some(),
             created_at: time(n.created_at),
             activity: ActivityView::new(a, &[]),

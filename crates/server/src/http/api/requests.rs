@@ -139,7 +139,7 @@ impl From<&RequestDetail> for RequestView {
         }
         RequestView {
             id: r.item_id.to_string(),
-            kind: d.item.kind.clone(),
+            kind: d.item.kind.to_string(),
             state: d.state.as_str().to_owned(),
             turn: d.turn.map(|t| t.as_str().to_owned()),
             waiting_on: waiting_on(r, d.turn),

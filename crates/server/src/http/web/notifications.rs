@@ -75,7 +75,7 @@ pub async fn notifications(
             };
             let mut lead = true;
             let (text, (link, target)) = match n.reason.as_str() {
-                "request" => (request_sentence(&a.verb).to_owned(), request_link()),
+                "request" => (request_sentence(a.verb.as_str()).to_owned(), request_link()),
                 "due_soon" => {
                     lead = false;
                     ("Due within 24 hours:".to_owned(), request_link())
@@ -108,7 +108,7 @@ pub async fn notifications(
                 link,
                 target,
                 excerpt,
-                reason: n.reason.replace('_', " "),
+                reason: n.reason.as_str().replace('_', " "),
                 read: n.read_at.is_some(),
                 ago: Ago::new(n.created_at),
             }

@@ -193,7 +193,7 @@ impl ItemV {
                 av: Av::new(&i.author_handle, &i.author_name, i.author_avatar),
                 extra: String::new(),
             },
-            place: i.audience.clone(),
+            place: i.audience.to_string(),
             space_slug: i.space_slug.clone().unwrap_or_default(),
             space_name: i.space_name.clone().unwrap_or_default(),
             space_vis: i
@@ -335,7 +335,7 @@ impl SpaceV {
             visibility: s.visibility.as_str().to_owned(),
             member_count: s.member_count,
             archived: s.archived_at.is_some(),
-            membership: s.viewer_role.clone().unwrap_or_else(|| {
+            membership: s.viewer_role.map(|r| r.to_string()).unwrap_or_else(|| {
                 if s.viewer_requested {
                     "requested".into()
                 } else {
