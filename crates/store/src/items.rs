@@ -351,3 +351,18 @@ pub async fn delete_item(tx: &mut Tx, id: i64, now: i64) -> Result<(), Error> {
         .await?;
     Ok(())
 }
+
+/// Items' Markdown source by id (ids not there are left out): for labels
+/// of untitled items on pages whose rows carry only the HTML.
+pub async fn bodies(c: &mut Conn, ids: &[i64]) -> Result<Vec<(i64, String)>, Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (marks, values) = crate::rows::in_list(1, ids);
+    let sql = format!("SELECT id, body FROM items WHERE id IN ({marks})");
+    c.query(&sql, &values)
+        .await?
+        .into_iter()
+        .map(|mut r| Ok((r.i64(0)?, r.take_text(1)?)))
+        .collect()
+}

@@ -68,6 +68,36 @@ pub fn parse_cursor(s: &str) -> Option<Position> {
     }
 }
 
+/// Gives untitled items their Markdown source, which stream rows leave
+/// out (they carry the HTML), so "commented on …" and quoted items are
+/// named by the start of their text: one statement for the page.
+async fn with_untitled_text(ctx: &Ctx, rows: &mut [ActivityRow]) -> AppResult<()> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.item.as_ref())
+        .filter(|i| i.title.is_empty() && i.body.is_empty())
+        .map(|i| i.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let bodies: std::collections::HashMap<i64, String> = {
+        let mut c = ctx.db.read().await?;
+        store::items::bodies(&mut c, &ids)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    for item in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
+        if item.title.is_empty()
+            && let Some(body) = bodies.get(&item.id)
+        {
+            item.body.clone_from(body);
+        }
+    }
+    Ok(())
+}
+
 async fn entries(
     ctx: &Ctx,
     viewer: &Viewer,
@@ -75,7 +105,8 @@ async fn entries(
     before: Option<Position>,
     limit: i64,
 ) -> AppResult<Entries> {
-    let (rows, next) = streams::stream(ctx, viewer, which, before, limit, false).await?;
+    let (mut rows, next) = streams::stream(ctx, viewer, which, before, limit, false).await?;
+    with_untitled_text(ctx, &mut rows).await?;
     let reactions = reactions_of(&rows)?;
     Ok(Entries {
         rows,
@@ -218,6 +249,7 @@ async fn filtered_home(
             }
         }
     }
+    with_untitled_text(ctx, &mut out).await?;
     let reactions = reactions_of(&out)?;
     Ok(Entries {
         rows: out,

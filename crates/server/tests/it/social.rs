@@ -1103,7 +1103,8 @@ async fn stream_entries_show_every_change(b: Backend) {
 }
 
 /// Where an item or a comment shows as text (a notification's item label
-/// and comment excerpt), it is the plain text of its Markdown.
+/// and comment excerpt, a stream entry's quoted item), it is the plain text
+/// of its Markdown.
 async fn notifications_show_plain_text(b: Backend) {
     let mut owner = TestApp::spawn(b).await;
     owner.setup_owner().await;
@@ -1126,4 +1127,12 @@ async fn notifications_show_plain_text(b: Backend) {
         html.contains("Looks good: a &#60; b ok (https://x.io/ok)"),
         "{html}"
     );
+    // The home page's comment entry quotes the untitled item by its text,
+    // though stream rows carry only the item's HTML.
+    let home = ana.page("/").await.text().await.unwrap();
+    assert!(
+        home.contains("Plan for the launch (https://x.io/l)"),
+        "{home}"
+    );
+    assert!(!home.contains(&format!(">item {id}<")), "{home}");
 }
