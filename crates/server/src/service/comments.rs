@@ -155,8 +155,7 @@ pub async fn comments(
     after: i64,
     limit: i64,
 ) -> AppResult<Vec<q::CommentRow>> {
-    let db = &ctx.db;
-    let mut c = db.read().await?;
+    let mut c = ctx.db.read().await?;
     load_item(&mut c, viewer, item_id).await?;
     Ok(q::comments(&mut c, item_id, after, limit).await?)
 }

@@ -489,11 +489,7 @@ pub async fn comments_after(
     item: i64,
     after: i64,
 ) -> AppResult<(Vec<CommentRow>, Reactions)> {
-    let db = &ctx.db;
-    let comments = comments::comments(ctx, viewer, item, after, 100).await?;
-    let mut c = db.read().await?;
-    let reactions = store::reactions::reaction_counts(&mut c, viewer.id(), &[item]).await?;
-    Ok((comments, reactions))
+    comments::comments_with_reactions(ctx, viewer, item, after, 100).await
 }
 
 // ---- people ----
