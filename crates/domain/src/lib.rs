@@ -9,6 +9,7 @@
 
 pub mod cfa;
 pub mod kinds;
+pub mod mail;
 pub mod markdown;
 pub mod role;
 pub mod secrets;

@@ -40,6 +40,13 @@ pub struct Settings {
     pub request_timeout_seconds: u64,
     pub query_count_header: bool,
     pub metrics_token: Option<String>,
+    pub mail_relay: Option<String>,
+    pub mail_from: Option<String>,
+    pub mail_domain: Option<String>,
+    pub smtp_addr: SocketAddr,
+    pub smtp_max_bytes: usize,
+    pub smtp_tls_cert: Option<PathBuf>,
+    pub smtp_tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -78,6 +85,13 @@ impl Default for Settings {
             request_timeout_seconds: 30,
             query_count_header: false,
             metrics_token: None,
+            mail_relay: None,
+            mail_from: None,
+            mail_domain: None,
+            smtp_addr: "127.0.0.1:2525".parse().expect("valid address"),
+            smtp_max_bytes: 10 * 1024 * 1024,
+            smtp_tls_cert: None,
+            smtp_tls_key: None,
         }
     }
 }
@@ -96,6 +110,27 @@ impl Settings {
         match &self.base_url {
             Some(url) if !url.trim().is_empty() => url.trim().trim_end_matches('/').to_owned(),
             _ => format!("http://{}", self.http_addr),
+        }
+    }
+
+    /// The host part of space and reply addresses: `mail_domain`, else the
+    /// host of the base URL.
+    pub fn mail_domain(&self) -> String {
+        match &self.mail_domain {
+            Some(d) if !d.trim().is_empty() => d.trim().to_ascii_lowercase(),
+            _ => host_of(&self.base_url()).unwrap_or_else(|| "localhost".into()),
+        }
+    }
+
+    /// The sender of Chorus's mail: `mail_from`, else `chorus@<host of the
+    /// base URL>`.
+    pub fn mail_from(&self) -> String {
+        match &self.mail_from {
+            Some(f) if !f.trim().is_empty() => f.trim().to_owned(),
+            _ => format!(
+                "chorus@{}",
+                host_of(&self.base_url()).unwrap_or_else(|| "localhost".into())
+            ),
         }
     }
 
@@ -290,6 +325,50 @@ pub struct SettingsArgs {
     #[arg(long, value_name = "TOKEN")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_token: Option<String>,
+
+    /// Where mail goes out: `smtp://host:port` (STARTTLS when offered) or
+    /// `smtps://user:password@host:port`; without it no mail is sent
+    /// [env: CHORUS_MAIL_RELAY]
+    #[arg(long, value_name = "URL")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_relay: Option<String>,
+
+    /// The From address of Chorus's mail
+    /// [env: CHORUS_MAIL_FROM] [default: chorus@<host of base_url>]
+    #[arg(long, value_name = "ADDRESS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_from: Option<String>,
+
+    /// The host part of space and reply addresses (`launch@<this>`)
+    /// [env: CHORUS_MAIL_DOMAIN] [default: the host of base_url]
+    #[arg(long, value_name = "HOST")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mail_domain: Option<String>,
+
+    /// Address and port the SMTP listener takes mail on
+    /// [env: CHORUS_SMTP_ADDR] [default: 127.0.0.1:2525]
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_addr: Option<SocketAddr>,
+
+    /// The largest message the SMTP listener takes, in bytes (larger: 552)
+    /// [env: CHORUS_SMTP_MAX_BYTES] [default: 10485760]
+    #[arg(long, value_name = "BYTES")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_max_bytes: Option<usize>,
+
+    /// PEM certificate chain for the SMTP listener's STARTTLS (with
+    /// smtp_tls_key; without both, STARTTLS is not offered)
+    /// [env: CHORUS_SMTP_TLS_CERT]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_tls_cert: Option<PathBuf>,
+
+    /// PEM private key for the SMTP listener's STARTTLS
+    /// [env: CHORUS_SMTP_TLS_KEY]
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_tls_key: Option<PathBuf>,
 }
 
 impl SettingsArgs {

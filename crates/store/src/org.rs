@@ -51,6 +51,19 @@ pub async fn setting(c: &mut Conn, key: &str) -> Result<Option<String>, Error> {
         .transpose()
 }
 
+/// The setting `key`, first set to `value` when it has none. Nodes that
+/// race to set it all read back the one that won.
+pub async fn setting_or_insert(tx: &mut Tx, key: &str, value: &str) -> Result<String, Error> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        params![key, value],
+    )
+    .await?;
+    tx.query_one("SELECT value FROM settings WHERE key = $1", params![key])
+        .await?
+        .text(0)
+}
+
 pub async fn put_setting(tx: &mut Tx, key: &str, value: &str) -> Result<(), Error> {
     tx.execute(
         "INSERT INTO settings (key, value) VALUES ($1, $2)

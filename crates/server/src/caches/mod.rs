@@ -13,6 +13,7 @@
 //! - `crate::caches::streams::StreamCache`: rendered stream
 //!   entries (SQLite). Stale when a row the rendering shows changes
 //!   (stamps), or the space's name or visibility, or the activity.
+//! - `mail_key`: the server's mail key, never stale (it never changes).
 //!
 //! The SQLite store keeps its own speed-ups (the delivery log, the stamps)
 //! inside `store::db`.
@@ -36,6 +37,9 @@ pub struct Caches {
     /// `None` on PostgreSQL (no stamps) or when `stream_cache_mib` is 0.
     pub streams: Option<streams::StreamCache>,
     pub token_use: TokenUse,
+    /// The server's mail key (`service::mail::key`): made once, never
+    /// changed, so never stale.
+    pub mail_key: tokio::sync::OnceCell<domain::mail::MailKey>,
 }
 
 impl Caches {
@@ -46,6 +50,7 @@ impl Caches {
             streams: (db.stamps().is_some() && settings.stream_cache_mib > 0)
                 .then(|| streams::StreamCache::new(settings.stream_cache_mib)),
             token_use: TokenUse::default(),
+            mail_key: tokio::sync::OnceCell::new(),
         }
     }
 }
