@@ -221,7 +221,11 @@ mod tests {
             "",
             "<>",
         ] {
-            assert_eq!(parse_message_id(other, "lists.example.com"), None, "{other}");
+            assert_eq!(
+                parse_message_id(other, "lists.example.com"),
+                None,
+                "{other}"
+            );
         }
     }
 
@@ -246,7 +250,13 @@ mod tests {
         assert_eq!(ReplyAddress::parse(&k, &forged), None, "another member");
         let bumped = local.replacen(".0.", ".1.", 1);
         assert_eq!(ReplyAddress::parse(&k, &bumped), None, "another epoch");
-        for junk in ["reply+", "reply+1.2.3", "reply+1.2.3.zz", "bob", "reply+1.2.3.4.5"] {
+        for junk in [
+            "reply+",
+            "reply+1.2.3",
+            "reply+1.2.3.zz",
+            "bob",
+            "reply+1.2.3.4.5",
+        ] {
             assert_eq!(ReplyAddress::parse(&k, junk), None, "{junk}");
         }
     }
@@ -260,7 +270,10 @@ mod tests {
         };
         let t = u.token(&k);
         assert_eq!(Unsubscribe::parse(&k, &t), Some(u));
-        assert_eq!(Unsubscribe::parse(&k, &t.replace("list:42", "list:43")), None);
+        assert_eq!(
+            Unsubscribe::parse(&k, &t.replace("list:42", "list:43")),
+            None
+        );
         assert_eq!(Unsubscribe::parse(&k, &t.replacen("9.", "8.", 1)), None);
         assert_eq!(Unsubscribe::parse(&key(2), &t), None);
         assert_eq!(Unsubscribe::parse(&k, "9..abc"), None);

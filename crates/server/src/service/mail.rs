@@ -19,8 +19,8 @@ pub async fn key(ctx: &Ctx) -> AppResult<MailKey> {
             let mut fresh = [0u8; 32];
             rand::rng().fill_bytes(&mut fresh);
             let mut tx = ctx.db.write().await?;
-            let kept = store::org::setting_or_insert(&mut tx, KEY_SETTING, &hex::encode(fresh))
-                .await?;
+            let kept =
+                store::org::setting_or_insert(&mut tx, KEY_SETTING, &hex::encode(fresh)).await?;
             tx.commit().await?;
             let bytes: [u8; 32] = hex::decode(&kept)
                 .ok()
