@@ -11,6 +11,8 @@
 //! relay that folds case or a client that quotes oddly changes nothing.
 
 use hmac::{KeyInit, Mac};
+
+use crate::kinds::NotificationReason;
 use sha2::Sha256;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -191,6 +193,67 @@ impl Unsubscribe {
     }
 }
 
+/// Permanent failures after which Chorus stops mailing an address.
+pub const BOUNCES_STOP: i64 = 3;
+
+/// What a member chose for one kind of notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// In the page only.
+    Page,
+    /// A mail at once.
+    Now,
+    /// In the daily digest.
+    Digest,
+}
+
+impl Choice {
+    pub const ALL: [Choice; 3] = [Choice::Page, Choice::Now, Choice::Digest];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Choice::Page => "page",
+            Choice::Now => "now",
+            Choice::Digest => "digest",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Choice> {
+        Choice::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// The choice of a kind nobody chose for: what is addressed to the member
+/// in person and what waits on them (mentions, direct posts, requests and
+/// their reminders) at once, the rest in the digest.
+pub fn default_choice(kind: NotificationReason) -> Choice {
+    use NotificationReason as R;
+    match kind {
+        R::Mention | R::Direct | R::Request | R::DueSoon | R::Overdue => Choice::Now,
+        R::Reply
+        | R::Watching
+        | R::Reaction
+        | R::Follower
+        | R::AddedToSpace
+        | R::JoinRequest => Choice::Digest,
+    }
+}
+
+/// What an unsubscribe link for one kind of notification turns off.
+pub fn unsubscribe_kind(member: i64, kind: NotificationReason) -> Unsubscribe {
+    Unsubscribe {
+        member,
+        what: format!("kind:{kind}"),
+    }
+}
+
+impl Unsubscribe {
+    /// The kind of notification this link turns off, if it is about one.
+    pub fn kind(&self) -> Option<NotificationReason> {
+        NotificationReason::parse(self.what.strip_prefix("kind:")?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,5 +340,17 @@ mod tests {
         assert_eq!(Unsubscribe::parse(&k, &t.replacen("9.", "8.", 1)), None);
         assert_eq!(Unsubscribe::parse(&key(2), &t), None);
         assert_eq!(Unsubscribe::parse(&k, "9..abc"), None);
+        let kind = unsubscribe_kind(9, NotificationReason::AddedToSpace);
+        let back = Unsubscribe::parse(&k, &kind.token(&k)).unwrap();
+        assert_eq!(back.kind(), Some(NotificationReason::AddedToSpace));
+    }
+
+    #[test]
+    fn choices_read_back_and_every_kind_has_a_default() {
+        for c in Choice::ALL {
+            assert_eq!(Choice::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(default_choice(NotificationReason::Mention), Choice::Now);
+        assert_eq!(default_choice(NotificationReason::Reaction), Choice::Digest);
     }
 }

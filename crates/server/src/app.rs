@@ -71,6 +71,7 @@ async fn open(settings: &Settings, serving: bool) -> anyhow::Result<Db> {
             checkpoints: true,
             serving,
             fold_at: settings.fold_deliveries_at.max(1),
+            mail: crate::service::mail::enabled_in(settings),
             ..Default::default()
         },
     )
@@ -89,6 +90,8 @@ async fn open(settings: &Settings, serving: bool) -> anyhow::Result<Db> {
 impl App {
     /// Opens the database and binds the HTTP port (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<App> {
+        // A relay written wrong stops the start, before anything is queued.
+        crate::mail::transport(&settings)?;
         let db = open(&settings, true).await?;
         let listener = TcpListener::bind(settings.http_addr).await.map_err(|e| {
             anyhow::anyhow!(
@@ -109,7 +112,10 @@ impl App {
             ctx: Ctx::new(db, settings),
             metrics: metrics_handle(),
         };
-        let jobs = crate::jobs::kinds::registry(&state.ctx.db);
+        let mut jobs = crate::jobs::kinds::registry(&state.ctx.db);
+        if let Some(t) = crate::mail::transport(&state.ctx.settings)? {
+            crate::mail::register(&mut jobs, t);
+        }
         Ok(App {
             listener,
             state,

@@ -64,6 +64,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0008_jobs.sql"),
         postgres: include_str!("../migrations/postgres/0008_jobs.sql"),
     },
+    Migration {
+        version: 9,
+        name: "mail_out",
+        sqlite: include_str!("../migrations/sqlite/0009_mail_out.sql"),
+        postgres: include_str!("../migrations/postgres/0009_mail_out.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

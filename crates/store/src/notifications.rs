@@ -21,6 +21,9 @@ pub async fn notify(
     )
     .await?;
     tx.note_notified(member);
+    if tx.options().mail {
+        crate::mail::enqueue_notifications(tx, &[member], activity, reason, now).await?;
+    }
     Ok(())
 }
 
@@ -46,6 +49,9 @@ pub async fn notify_many(
             tx.note_notified(*m);
         }
         tx.execute_later(&sql, &vals).await?;
+    }
+    if tx.options().mail {
+        crate::mail::enqueue_notifications(tx, members, activity, reason, now).await?;
     }
     Ok(())
 }

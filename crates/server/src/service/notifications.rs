@@ -77,3 +77,25 @@ pub async fn mark_read(ctx: &Ctx, viewer: &Viewer, ids: Option<&[i64]>) -> AppRe
     })
     .await
 }
+
+/// The sentence after the actor's name for an act on a request the viewer
+/// is a party to; the request's title follows.
+pub fn request_sentence(verb: &str) -> &'static str {
+    match verb {
+        "request" => "asked you:",
+        "offer" => "offered you:",
+        "promise" => "promised you:",
+        "counter" => "proposed new terms for",
+        "accept" => "accepted your terms for",
+        "decline" => "declined",
+        "withdraw" => "withdrew",
+        "report" => "reports done:",
+        "renege" => "reneged on",
+        "cancel" => "cancelled",
+        "approve" => "approved your work on",
+        "reject" => "sent back your report on",
+        "ask_progress" => "asks how it is going with",
+        "completed" => "completed",
+        _ => "acted on",
+    }
+}

@@ -107,6 +107,9 @@ pub struct Options {
     /// more memory (about 30 bytes an entry).
     pub fold_at: usize,
     pub fold_age: std::time::Duration,
+    /// Mail goes out (a relay is set): notifications enqueue a `mail` job
+    /// for the members who chose mail at once (see [`crate::mail`]).
+    pub mail: bool,
 }
 
 impl Default for Options {
@@ -118,6 +121,7 @@ impl Default for Options {
             serving: false,
             fold_at: 500_000,
             fold_age: std::time::Duration::from_secs(300),
+            mail: false,
         }
     }
 }

@@ -75,7 +75,7 @@ pub async fn notifications(
             };
             let mut lead = true;
             let (text, (link, target)) = match n.reason.as_str() {
-                "request" => (request_sentence(a.verb.as_str()).to_owned(), request_link()),
+                "request" => (notifications::request_sentence(a.verb.as_str()).to_owned(), request_link()),
                 "due_soon" => {
                     lead = false;
                     ("Due within 24 hours:".to_owned(), request_link())
@@ -120,28 +120,6 @@ pub async fn notifications(
         s: shell_v(p.shell, &v, "notifications", &uri),
     };
     render(StatusCode::OK, &page)
-}
-
-/// The sentence after the actor's name for an act on a request the viewer
-/// is a party to; the request's title follows.
-fn request_sentence(verb: &str) -> &'static str {
-    match verb {
-        "request" => "asked you:",
-        "offer" => "offered you:",
-        "promise" => "promised you:",
-        "counter" => "proposed new terms for",
-        "accept" => "accepted your terms for",
-        "decline" => "declined",
-        "withdraw" => "withdrew",
-        "report" => "reports done:",
-        "renege" => "reneged on",
-        "cancel" => "cancelled",
-        "approve" => "approved your work on",
-        "reject" => "sent back your report on",
-        "ask_progress" => "asks how it is going with",
-        "completed" => "completed",
-        _ => "acted on",
-    }
 }
 
 pub async fn mark_read(
