@@ -146,3 +146,21 @@ pub async fn revoke_invitation(tx: &mut Tx, id: i64, now: i64) -> Result<bool, E
         .await?;
     Ok(n == 1)
 }
+
+/// Gives an open invitation a new link and a new expiry (a resend): the
+/// old link stops working.
+pub async fn renew_invitation(
+    tx: &mut Tx,
+    id: i64,
+    token_hash: &str,
+    expires_at: i64,
+) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "UPDATE invitations SET token_hash = $2, expires_at = $3
+             WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+            params![id, token_hash, expires_at],
+        )
+        .await?;
+    Ok(n == 1)
+}

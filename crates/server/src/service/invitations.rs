@@ -84,8 +84,63 @@ pub async fn invite(
         now,
     )
     .await?;
+    let link = invitation_url(ctx, &token);
+    mail_invitation(ctx, &mut tx, inv.id, &link, now).await?;
     tx.commit().await?;
-    Ok((inv, invitation_url(ctx, &token)))
+    Ok((inv, link))
+}
+
+/// Queues the invitation's mail in `tx`, when mail goes out.
+async fn mail_invitation(
+    ctx: &Ctx,
+    tx: &mut store::Tx,
+    id: i64,
+    link: &str,
+    now: i64,
+) -> AppResult<()> {
+    if crate::service::mail::enabled(ctx) {
+        let job = crate::service::mail::MailJob::Invitation {
+            invitation: id,
+            link: link.to_owned(),
+        };
+        store::mail::enqueue(tx, &job, now).await?;
+    }
+    Ok(())
+}
+
+/// Sends an open invitation again with a new link (the old one stops
+/// working, since only its hash is kept) and a new expiry; returns the
+/// invitation and the new link.
+pub async fn resend_invitation(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    id: i64,
+) -> AppResult<(Invitation, String)> {
+    let token = crypto::new_token();
+    let now = ctx.now();
+    let mut tx = ctx.db.write().await?;
+    let not_found = || AppError::NotFound(format!("There is no invitation {id} of yours."));
+    let inv = q::invitation_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if inv.inviter_id != viewer.id() && !viewer.role().is_admin() {
+        return Err(not_found());
+    }
+    let expires_at = now + ctx.settings.invitation_days.max(1) * MICROS_PER_DAY;
+    if !q::renew_invitation(&mut tx, id, &crypto::token_hash(&token), expires_at).await? {
+        return Err(AppError::Conflict {
+            detail: "This invitation was already used or withdrawn; invite them again instead."
+                .into(),
+            field: None,
+        });
+    }
+    let link = invitation_url(ctx, &token);
+    mail_invitation(ctx, &mut tx, id, &link, now).await?;
+    let inv = q::invitation_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(not_found)?;
+    tx.commit().await?;
+    Ok((inv, link))
 }
 
 pub fn invitation_url(ctx: &Ctx, token: &str) -> String {

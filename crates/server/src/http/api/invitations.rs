@@ -87,6 +87,25 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Sends an open invitation again: a new one-time link (the old one stops
+/// working) and a new expiry; mailed when mail is on. The answer holds
+/// the new link.
+#[utoipa::path(post, path = "/invitations/{id}/resend", tag = "invitations",
+    params(("id" = String, Path)), security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = InvitationView), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn resend(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<InvitationView>, Problem> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| Problem::not_found(format!("There is no invitation {id} of yours.")))?;
+    let (inv, url) = invitations::resend_invitation(&state.ctx, &viewer, id).await?;
+    Ok(Json(InvitationView::new(&inv, Some(url))))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationPreview {
     pub email: String,

@@ -252,6 +252,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(invitations::create, invitations::list))
         .routes(routes!(invitations::revoke))
+        .routes(routes!(invitations::resend))
         .routes(routes!(invitations::preview, invitations::accept))
         .routes(routes!(admin::get_settings, admin::update_settings))
         .routes(routes!(admin::update_member))

@@ -60,6 +60,8 @@ pub struct AdminPage {
     jobs_depth: (i64, i64, i64),
     jobs_waited: Option<Ago>,
     dead_jobs: Vec<DeadJobV>,
+    /// Whether mail goes out (a relay is set).
+    mail_on: bool,
 }
 
 async fn admin_page(
@@ -76,6 +78,7 @@ async fn admin_page(
     };
     let now = jiff::Timestamp::now().as_microsecond();
     let page = AdminPage {
+        mail_on: crate::service::mail::enabled(&state.ctx),
         notice,
         errors,
         invite_link,
@@ -230,7 +233,43 @@ pub async fn admin_invite(
                 &state,
                 &v,
                 StatusCode::CREATED,
-                Some(format!("Invited {} as {}.", inv.email, inv.role.as_str())),
+                Some(invited_notice(&state, &inv.email, inv.role.as_str())),
+                Some(link),
+                Vec::new(),
+            )
+            .await
+        }
+        Err(e) => admin_after::<()>(&state, &v, Err(e), String::new()).await,
+    }
+}
+
+/// What the page says once an invitation is made or sent again.
+fn invited_notice(state: &AppState, email: &str, role: &str) -> String {
+    if crate::service::mail::enabled(&state.ctx) {
+        format!("Invited {email} as {role}: the link is on its way by mail.")
+    } else {
+        format!("Invited {email} as {role}. Mail is off, so send them the link yourself.")
+    }
+}
+
+pub async fn admin_resend_invitation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let v = match actor(&state, &headers, &uri, &f.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match invitations::resend_invitation(&state.ctx, &v, id).await {
+        Ok((inv, link)) => {
+            admin_page(
+                &state,
+                &v,
+                StatusCode::OK,
+                Some(invited_notice(&state, &inv.email, inv.role.as_str())),
                 Some(link),
                 Vec::new(),
             )

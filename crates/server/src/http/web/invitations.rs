@@ -47,6 +47,7 @@ pub async fn invite_from_home(
         Ok((_, link)) => {
             page.invite_link = Some(link);
             page.invite_email = f.email;
+            page.invite_mailed = crate::service::mail::enabled(&state.ctx);
             render(StatusCode::CREATED, &page)
         }
         Err(e) => match form_errors(e) {

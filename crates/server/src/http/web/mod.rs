@@ -17,6 +17,7 @@ mod comments;
 mod follows;
 mod invitations;
 mod items;
+mod mail;
 mod notifications;
 mod profiles;
 mod reactions;
@@ -115,12 +116,21 @@ pub fn router() -> Router<AppState> {
         .route("/settings/tokens/{id}/revoke", post(tokens::revoke_token))
         .route("/settings/calendar", post(calendar::issue_calendar))
         .route("/settings/calendar/revoke", post(calendar::revoke_calendar))
+        .route("/settings/notifications", post(mail::save_choices))
+        .route(
+            "/mail/unsubscribe/{token}",
+            get(mail::unsubscribe_page).post(mail::unsubscribe),
+        )
         .route("/admin", get(admin::admin))
         .route("/admin/settings", post(admin::admin_settings))
         .route("/admin/invitations", post(admin::admin_invite))
         .route(
             "/admin/invitations/{id}/revoke",
             post(admin::admin_revoke_invitation),
+        )
+        .route(
+            "/admin/invitations/{id}/resend",
+            post(admin::admin_resend_invitation),
         )
         .route("/admin/members/{handle}", post(admin::admin_member))
         .route("/admin/jobs/{id}/retry", post(admin::admin_retry_job))

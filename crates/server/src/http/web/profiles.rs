@@ -222,6 +222,17 @@ pub struct SettingsPage {
     /// When the current calendar address was issued ("3 days ago").
     calendar_since: Option<String>,
     errors: Vec<String>,
+    mail: MailV,
+}
+
+/// The Notifications choices.
+pub struct MailV {
+    on: bool,
+    paused: bool,
+    /// The member's address, when mail to it bounces.
+    bouncing: Option<String>,
+    /// (kind, how it is named, its choice)
+    kinds: Vec<(&'static str, &'static str, &'static str)>,
 }
 
 pub(super) async fn settings_page(
@@ -253,6 +264,19 @@ pub(super) async fn settings_page_with(
         member: me.clone(),
         auth: v.auth.clone(),
     };
+    let mail = match crate::service::mail::mail_settings(&state.ctx, &v).await {
+        Ok(m) => MailV {
+            on: m.mail_on,
+            paused: m.paused,
+            bouncing: m.bouncing,
+            kinds: m
+                .choices
+                .iter()
+                .map(|(k, c)| (k.as_str(), crate::service::mail::kind_label(*k), c.as_str()))
+                .collect(),
+        },
+        Err(e) => return error_page(e, "/"),
+    };
     match pages::settings(&state.ctx, &v).await {
         Ok(p) => render(
             status,
@@ -277,6 +301,7 @@ pub(super) async fn settings_page_with(
                 new_calendar,
                 calendar_since: p.calendar_since.map(|t| Ago::new(t).text),
                 errors,
+                mail,
             },
         ),
         Err(e) => error_page(e, "/"),

@@ -40,6 +40,8 @@ pub struct HomePage {
     can_invite: bool,
     pub(super) invite_link: Option<String>,
     pub(super) invite_email: String,
+    /// The invitation went out by mail too.
+    pub(super) invite_mailed: bool,
     pub(super) errors: Vec<String>,
     /// (label, url, current)
     tabs: Vec<(&'static str, String, bool)>,
@@ -110,6 +112,7 @@ pub(super) async fn home_page(
         s: shell_v(h.shell, v, "home", uri),
         invite_link: None,
         invite_email: String::new(),
+        invite_mailed: false,
         errors: Vec::new(),
         tabs,
         entries: EntryV::all(&h.entries.rows, &h.entries.reactions),

@@ -1,0 +1,83 @@
+//! Mail pages: one-click unsubscribe (RFC 8058: the POST needs no login
+//! and no CSRF token, the signed link says who and what), its confirming
+//! page, and saving the Notifications choices on the settings page.
+
+use askama::Template;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+
+use super::profiles::settings_after;
+use super::{actor, error_page, render};
+use crate::service::mail;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct UnsubscribePage {
+    org_name: String,
+    token: String,
+    what: &'static str,
+    done: bool,
+}
+
+/// The page an unsubscribe link opens: what it turns off, and a button.
+pub async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
+    match mail::open_unsubscribe(&state.ctx, &token).await {
+        Ok(kind) => render(
+            StatusCode::OK,
+            &UnsubscribePage {
+                org_name: "Chorus".into(),
+                token,
+                what: mail::kind_label(kind),
+                done: false,
+            },
+        ),
+        Err(e) => error_page(e, "/settings#notifications"),
+    }
+}
+
+/// Turns the mail off: the button, or a mail client's one-click POST.
+pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match mail::unsubscribe(&state.ctx, &token).await {
+        Ok(kind) => render(
+            StatusCode::OK,
+            &UnsubscribePage {
+                org_name: "Chorus".into(),
+                token,
+                what: mail::kind_label(kind),
+                done: true,
+            },
+        ),
+        Err(e) => error_page(e, "/settings#notifications"),
+    }
+}
+
+/// Saves the Notifications choices: `csrf`, `paused` when ticked, and one
+/// `<kind>=<page|now|digest>` per kind.
+pub async fn save_choices(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let v = match actor(&state, &headers, &uri, &csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let paused = fields.iter().any(|(k, v)| k == "paused" && v == "1");
+    let choices: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|(k, _)| k != "csrf" && k != "paused")
+        .collect();
+    let r = mail::save_mail_settings(&state.ctx, &v, &choices, paused).await;
+    settings_after(&state, &v, r, "Notification choices saved.").await
+}
