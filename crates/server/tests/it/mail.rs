@@ -257,7 +257,7 @@ const BASE: &str = "http://chorus.test";
 /// An owner on a server that mails through `relay`, and @bo; Bo's
 /// invitation is settled (sent, or dropped once he accepted it), and the
 /// sink, if any, cleared.
-async fn mailing_app(b: Backend, relay: String, sink: Option<&Sink>) -> (TestApp, TestApp) {
+pub(crate) async fn mailing_app(b: Backend, relay: String, sink: Option<&Sink>) -> (TestApp, TestApp) {
     let mut owner = TestApp::spawn_with(b, |s| {
         s.mail_relay = Some(relay);
         s.base_url = Some(BASE.into());
@@ -274,7 +274,7 @@ async fn mailing_app(b: Backend, relay: String, sink: Option<&Sink>) -> (TestApp
 }
 
 /// The `mail` jobs in the queue, in any state.
-async fn mail_jobs(app: &TestApp) -> i64 {
+pub(crate) async fn mail_jobs(app: &TestApp) -> i64 {
     let db = open_db(&app.database_url, 1).await;
     let n = db
         .read()
@@ -290,7 +290,7 @@ async fn mail_jobs(app: &TestApp) -> i64 {
 }
 
 /// Waits until no `mail` job is left.
-async fn mail_settled(app: &TestApp) {
+pub(crate) async fn mail_settled(app: &TestApp) {
     for _ in 0..200 {
         if mail_jobs(app).await == 0 {
             return;

@@ -21,6 +21,7 @@ backend_tests!(
     home_page_weighs_under_100_kb,
     pages_make_a_fixed_number_of_queries,
     xss_corpus_is_inert_on_every_page,
+    notification_choices_save_and_take_effect,
 );
 
 // ---- the browser ----
@@ -194,6 +195,68 @@ impl Browser {
     async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+// ---- notification choices ----
+
+/// Bo chooses on the Notifications settings: mentions in the page only,
+/// reactions by mail at once. They save, and the mail follows them; the
+/// pause stops everything.
+async fn notification_choices_save_and_take_effect(b: Backend) {
+    let sink = crate::mail::Sink::start().await;
+    let (owner, bo_api) = crate::mail::mailing_app(b, sink.relay(), Some(&sink)).await;
+    let bo = Browser::open(&owner).await;
+    bo.login("bo", PASSWORD).await;
+    bo.goto("/settings#notifications").await;
+    let checked = |kind: &str| {
+        format!("return document.querySelector(\"input[name={kind}]:checked\").value")
+    };
+    assert_eq!(bo.js(&checked("mention")).await, "now", "the default");
+    assert_eq!(bo.js(&checked("reaction")).await, "digest", "the default");
+    bo.click("input[name=mention][value=page]").await;
+    bo.click("input[name=reaction][value=now]").await;
+    bo.click("form[action='/settings/notifications'] button").await;
+    bo.until(
+        "the saved notice",
+        "return document.body.textContent.includes('Notification choices saved.')",
+    )
+    .await;
+    bo.goto("/settings").await;
+    assert_eq!(bo.js(&checked("mention")).await, "page");
+    assert_eq!(bo.js(&checked("reaction")).await, "now");
+    bo.screenshot("settings-notifications", b).await;
+
+    // A mention is not mailed; a reaction is.
+    let mine = bo_api.post_item(json!({"body": "My plan"})).await;
+    owner.post_item(json!({"body": "Look, @bo"})).await;
+    expect(
+        owner
+            .post(&format!("/items/{mine}/reactions"), json!({"emoji": "🎉"}))
+            .await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let m = sink.next_to("bo@acme.test", 0).await;
+    assert!(
+        m.text().contains("Olga Owner reacted to My plan"),
+        "{}",
+        m.text()
+    );
+
+    // Paused, nothing goes.
+    bo.click("input[name=paused]").await;
+    bo.click("form[action='/settings/notifications'] button").await;
+    bo.until(
+        "the saved notice",
+        "return document.body.textContent.includes('Notification choices saved.')",
+    )
+    .await;
+    owner
+        .post_item(json!({"body": "Just for you", "to": ["bo"]}))
+        .await;
+    crate::mail::mail_settled(&owner).await;
+    assert_eq!(sink.received().len(), 1, "nothing more while paused");
+    bo.close().await;
 }
 
 // ---- a conversation for action ----
