@@ -202,13 +202,12 @@ pub async fn record_bounce(
 
 /// Permanent failures of `address` so far, and the last one's error.
 pub async fn bounces(c: &mut Conn, address: &str) -> Result<(i64, Option<String>), Error> {
-    Ok(c
-        .query_opt(
-            "SELECT bounces, last_error FROM mail_bounces WHERE address = $1",
-            params![address.to_lowercase()],
-        )
-        .await?
-        .map(<(i64, String)>::from_row)
-        .transpose()?
-        .map_or((0, None), |(n, e)| (n, Some(e))))
+    Ok(c.query_opt(
+        "SELECT bounces, last_error FROM mail_bounces WHERE address = $1",
+        params![address.to_lowercase()],
+    )
+    .await?
+    .map(<(i64, String)>::from_row)
+    .transpose()?
+    .map_or((0, None), |(n, e)| (n, Some(e))))
 }

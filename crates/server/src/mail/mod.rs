@@ -138,11 +138,12 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
 /// The mail as sent: multipart/alternative, the plain text and the HTML
 /// both from the one markdown.
 pub fn message(ctx: &crate::context::Ctx, out: &Outgoing) -> anyhow::Result<Message> {
-    let from: Mailbox = ctx
-        .settings
-        .mail_from()
-        .parse()
-        .map_err(|e| anyhow::anyhow!("mail_from {:?} is not an address: {e}", ctx.settings.mail_from()))?;
+    let from: Mailbox = ctx.settings.mail_from().parse().map_err(|e| {
+        anyhow::anyhow!(
+            "mail_from {:?} is not an address: {e}",
+            ctx.settings.mail_from()
+        )
+    })?;
     let to_address = out
         .to
         .parse()
@@ -158,12 +159,13 @@ pub fn message(ctx: &crate::context::Ctx, out: &Outgoing) -> anyhow::Result<Mess
         .message_id(Some(format!("<{}>", out.message_id)))
         .date_now();
     if let Some(t) = &out.in_reply_to {
-        b = b
-            .in_reply_to(format!("<{t}>"))
-            .references(format!("<{t}>"));
+        b = b.in_reply_to(format!("<{t}>")).references(format!("<{t}>"));
     }
     if let Some(r) = &out.reply_to {
-        b = b.reply_to(r.parse().map_err(|e| anyhow::anyhow!("reply address {r:?}: {e}"))?);
+        b = b.reply_to(
+            r.parse()
+                .map_err(|e| anyhow::anyhow!("reply address {r:?}: {e}"))?,
+        );
     }
     let raw = |name: &'static str, value: String| {
         HeaderValue::new(HeaderName::new_from_ascii_str(name), value)

@@ -159,7 +159,10 @@ pub async fn notification_mail(
     let Some(facts) = store::mail::mail_facts(&mut c, member, kind).await? else {
         return Ok(None);
     };
-    if !m.is_active() || facts.paused || facts.choice != Choice::Now || facts.bounces >= BOUNCES_STOP
+    if !m.is_active()
+        || facts.paused
+        || facts.choice != Choice::Now
+        || facts.bounces >= BOUNCES_STOP
     {
         return Ok(None);
     }
@@ -272,7 +275,11 @@ pub async fn notification_mail(
             }
             other => (
                 format!("**{actor}**: {}.", other.as_str().replace('_', " ")),
-                format!("{}: {}", a.actor.display_name, other.as_str().replace('_', " ")),
+                format!(
+                    "{}: {}",
+                    a.actor.display_name,
+                    other.as_str().replace('_', " ")
+                ),
             ),
         };
         lines.push(sentence);
@@ -316,7 +323,10 @@ async fn space_name(
     id: Option<i64>,
 ) -> AppResult<Option<(i64, String, String)>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(store::spaces::space_names(c, &[id]).await?.into_iter().next())
+    Ok(store::spaces::space_names(c, &[id])
+        .await?
+        .into_iter()
+        .next())
 }
 
 /// How the settings page and the mails name a kind of notification.
@@ -337,7 +347,11 @@ pub fn kind_label(kind: NotificationReason) -> &'static str {
 }
 
 /// The invitation mail, while the invitation is open.
-pub async fn invitation_mail(ctx: &Ctx, invitation: i64, link: &str) -> AppResult<Option<Outgoing>> {
+pub async fn invitation_mail(
+    ctx: &Ctx,
+    invitation: i64,
+    link: &str,
+) -> AppResult<Option<Outgoing>> {
     let mut c = ctx.db.read().await?;
     let Some(inv) = store::invitations::invitation_by_id(&mut c, invitation).await? else {
         return Ok(None);
@@ -363,7 +377,10 @@ pub async fn invitation_mail(ctx: &Ctx, invitation: i64, link: &str) -> AppResul
     Ok(Some(Outgoing {
         to: inv.email.clone(),
         to_name: String::new(),
-        subject: subject_line(&format!("{} invites you to {} on Chorus", inv.inviter_name, org.org_name)),
+        subject: subject_line(&format!(
+            "{} invites you to {} on Chorus",
+            inv.inviter_name, org.org_name
+        )),
         markdown: lines.join("\n\n"),
         message_id: format!(
             "chorus.invitation.{}.{}@{}",

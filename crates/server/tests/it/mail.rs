@@ -257,7 +257,11 @@ const BASE: &str = "http://chorus.test";
 /// An owner on a server that mails through `relay`, and @bo; Bo's
 /// invitation is settled (sent, or dropped once he accepted it), and the
 /// sink, if any, cleared.
-pub(crate) async fn mailing_app(b: Backend, relay: String, sink: Option<&Sink>) -> (TestApp, TestApp) {
+pub(crate) async fn mailing_app(
+    b: Backend,
+    relay: String,
+    sink: Option<&Sink>,
+) -> (TestApp, TestApp) {
     let mut owner = TestApp::spawn_with(b, |s| {
         s.mail_relay = Some(relay);
         s.base_url = Some(BASE.into());
@@ -325,7 +329,10 @@ async fn mail_off_sends_nothing_and_the_admin_page_says_so(b: Backend) {
         .post_item(json!({"body": "Hello @bo", "title": "Hi"}))
         .await;
     let settings = bo.page("/settings").await.text().await.unwrap();
-    assert!(settings.contains("Mail is off on this Chorus"), "{settings}");
+    assert!(
+        settings.contains("Mail is off on this Chorus"),
+        "{settings}"
+    );
     assert_eq!(mail_jobs(&owner).await, 0, "nothing is enqueued");
 }
 
@@ -344,9 +351,7 @@ async fn invitations_are_mailed_and_resent(b: Backend) {
     let parsed = m.parsed();
     assert!(parsed.subject().unwrap().contains("invites you"));
     assert!(
-        parsed
-            .header_raw("Auto-Submitted")
-            .is_none(),
+        parsed.header_raw("Auto-Submitted").is_none(),
         "an invitation is a person's"
     );
     let url = inv["url"].as_str().unwrap();
@@ -373,14 +378,10 @@ async fn invitations_are_mailed_and_resent(b: Backend) {
     assert_ne!(new_url, url);
     assert_eq!(link(&m2.text(), &format!("{BASE}/invite/")), new_url);
     let old_token = url.rsplit('/').next().unwrap();
-    let res = owner
-        .get(&format!("/invitations/{old_token}/accept"))
-        .await;
+    let res = owner.get(&format!("/invitations/{old_token}/accept")).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let new_token = new_url.rsplit('/').next().unwrap();
-    let res = owner
-        .get(&format!("/invitations/{new_token}/accept"))
-        .await;
+    let res = owner.get(&format!("/invitations/{new_token}/accept")).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
 
@@ -417,7 +418,10 @@ async fn notifications_thread_link_and_unsubscribe_in_one_click(b: Backend) {
     );
     let item_url = format!("{BASE}/items/{item}");
     let text = m.text();
-    assert!(text.contains("Olga Owner mentioned you in Launch plan"), "{text}");
+    assert!(
+        text.contains("Olga Owner mentioned you in Launch plan"),
+        "{text}"
+    );
     assert!(text.contains(&item_url), "{text}");
     assert!(!text.contains("**"), "the text part has no markup: {text}");
     let html = m.html();
@@ -460,17 +464,23 @@ async fn notifications_thread_link_and_unsubscribe_in_one_click(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    assert!(res.text().await.unwrap().contains("no longer mails you about mentions"));
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("no longer mails you about mentions")
+    );
     let forged = stranger
-        .post(owner.url(&format!("{}x", path.trim_end_matches(char::is_alphanumeric))))
+        .post(owner.url(&format!(
+            "{}x",
+            path.trim_end_matches(char::is_alphanumeric)
+        )))
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
 
-    owner
-        .post_item(json!({"body": "Another look, @bo"}))
-        .await;
+    owner.post_item(json!({"body": "Another look, @bo"})).await;
     let direct = owner
         .post_item(json!({"body": "Just for you", "to": ["bo"]}))
         .await;
@@ -482,7 +492,8 @@ async fn notifications_thread_link_and_unsubscribe_in_one_click(b: Backend) {
     );
     let settings = bo.page("/settings").await.text().await.unwrap();
     assert!(
-        settings.contains(r#"name="mention" value="page" aria-label="mentions: page only" checked"#),
+        settings
+            .contains(r#"name="mention" value="page" aria-label="mentions: page only" checked"#),
         "{settings}"
     );
 }
@@ -538,13 +549,18 @@ async fn a_relay_down_or_busy_delays_mail_and_loses_none(b: Backend) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(sink.attempts("bo@acme.test") >= 1, "the relay was tried again");
+    assert!(
+        sink.attempts("bo@acme.test") >= 1,
+        "the relay was tried again"
+    );
     assert!(sink.received().is_empty());
     sink.accept("bo@acme.test");
     let got = sink.wait_for(1, Duration::from_secs(60)).await;
     let mention = got
         .iter()
-        .find(|m| m.parsed().message_id() == Some(&*format!("chorus.item.{item}@lists.chorus.test")))
+        .find(|m| {
+            m.parsed().message_id() == Some(&*format!("chorus.item.{item}@lists.chorus.test"))
+        })
         .expect("the mention arrived");
     assert_eq!(mention.rcpt, vec!["bo@acme.test".to_owned()]);
     mail_settled(&owner).await;

@@ -208,14 +208,14 @@ async fn notification_choices_save_and_take_effect(b: Backend) {
     let bo = Browser::open(&owner).await;
     bo.login("bo", PASSWORD).await;
     bo.goto("/settings#notifications").await;
-    let checked = |kind: &str| {
-        format!("return document.querySelector(\"input[name={kind}]:checked\").value")
-    };
+    let checked =
+        |kind: &str| format!("return document.querySelector(\"input[name={kind}]:checked\").value");
     assert_eq!(bo.js(&checked("mention")).await, "now", "the default");
     assert_eq!(bo.js(&checked("reaction")).await, "digest", "the default");
     bo.click("input[name=mention][value=page]").await;
     bo.click("input[name=reaction][value=now]").await;
-    bo.click("form[action='/settings/notifications'] button").await;
+    bo.click("form[action='/settings/notifications'] button")
+        .await;
     bo.until(
         "the saved notice",
         "return document.body.textContent.includes('Notification choices saved.')",
@@ -224,6 +224,8 @@ async fn notification_choices_save_and_take_effect(b: Backend) {
     bo.goto("/settings").await;
     assert_eq!(bo.js(&checked("mention")).await, "page");
     assert_eq!(bo.js(&checked("reaction")).await, "now");
+    bo.js("document.getElementById('notifications').scrollIntoView(); return true")
+        .await;
     bo.screenshot("settings-notifications", b).await;
 
     // A mention is not mailed; a reaction is.
@@ -245,7 +247,8 @@ async fn notification_choices_save_and_take_effect(b: Backend) {
 
     // Paused, nothing goes.
     bo.click("input[name=paused]").await;
-    bo.click("form[action='/settings/notifications'] button").await;
+    bo.click("form[action='/settings/notifications'] button")
+        .await;
     bo.until(
         "the saved notice",
         "return document.body.textContent.includes('Notification choices saved.')",

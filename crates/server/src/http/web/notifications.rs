@@ -75,7 +75,10 @@ pub async fn notifications(
             };
             let mut lead = true;
             let (text, (link, target)) = match n.reason.as_str() {
-                "request" => (notifications::request_sentence(a.verb.as_str()).to_owned(), request_link()),
+                "request" => (
+                    notifications::request_sentence(a.verb.as_str()).to_owned(),
+                    request_link(),
+                ),
                 "due_soon" => {
                     lead = false;
                     ("Due within 24 hours:".to_owned(), request_link())
