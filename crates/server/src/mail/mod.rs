@@ -46,6 +46,13 @@ pub fn transport(settings: &Settings) -> anyhow::Result<Option<Transport>> {
             redact(relay)
         )
     };
+    let from = settings.mail_from();
+    from.parse::<Mailbox>().map_err(|e| {
+        anyhow::anyhow!(
+            "mail_from {from:?} is not a mail address ({e}): write chorus@example.com or \
+             \"Chorus <chorus@example.com>\""
+        )
+    })?;
     let url = url::Url::parse(relay).map_err(|e| bad(&e.to_string()))?;
     let host = url.host_str().ok_or_else(|| bad("has no host"))?.to_owned();
     let hello = ClientId::Domain(settings.mail_domain());
@@ -92,7 +99,12 @@ pub fn redact(relay: &str) -> String {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => relay.to_owned(),
+        Ok(_) => relay.to_owned(),
+        // Unreadable: whatever stands before an `@` may be a password.
+        Err(_) => match (relay.split_once("://"), relay.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+            _ => relay.to_owned(),
+        },
     }
 }
 
@@ -208,4 +220,53 @@ fn html_escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_relay(relay: Option<&str>) -> Settings {
+        Settings {
+            mail_relay: relay.map(str::to_owned),
+            base_url: Some("https://chorus.example.com".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn relays_are_read_or_refused_with_a_sentence() {
+        assert!(transport(&with_relay(None)).unwrap().is_none());
+        assert!(transport(&with_relay(Some("  "))).unwrap().is_none());
+        assert!(
+            transport(&with_relay(Some("smtp://127.0.0.1:2525")))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            transport(&with_relay(Some("smtps://ana:p%40ss@smtp.example.com:465")))
+                .unwrap()
+                .is_some()
+        );
+        for bad in ["http://smtp.example.com", "smtp://", "smtp.example.com:25"] {
+            let e = transport(&with_relay(Some(bad))).unwrap_err().to_string();
+            assert!(e.contains("smtp://host:port"), "{bad}: {e}");
+        }
+        let e = transport(&with_relay(Some("smtps://ana:secret@[::1")))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "the password stays out: {e}");
+        let mut s = with_relay(Some("smtp://127.0.0.1:2525"));
+        s.mail_from = Some("not an address".into());
+        assert!(transport(&s).unwrap_err().to_string().contains("mail_from"));
+    }
+
+    #[test]
+    fn credentials_are_percent_decoded() {
+        assert_eq!(percent_decode("p%40ss"), "p@ss");
+        assert_eq!(
+            redact("smtps://ana:secret@smtp.example.com:465"),
+            "smtps://ana:***@smtp.example.com:465"
+        );
+    }
 }

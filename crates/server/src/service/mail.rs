@@ -382,10 +382,11 @@ pub async fn invitation_mail(
             inv.inviter_name, org.org_name
         )),
         markdown: lines.join("\n\n"),
+        // The same on every attempt; a resend (a new expiry) is a new mail.
         message_id: format!(
             "chorus.invitation.{}.{}@{}",
             inv.id,
-            crate::crypto::new_token().get(..12).unwrap_or("0"),
+            inv.expires_at,
             ctx.settings.mail_domain()
         ),
         in_reply_to: None,
@@ -412,33 +413,33 @@ pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationR
     let key = key(ctx).await?;
     Unsubscribe::parse(&key, token)
         .and_then(|u| u.kind())
-        .ok_or_else(|| {
-            AppError::NotFound(
-                "This unsubscribe link is not one Chorus made, or it was cut short. Open the \
-                 whole link from the mail, or choose what Chorus mails you in your settings."
-                    .into(),
-            )
-        })
+        .ok_or_else(not_ours)
 }
 
 /// Turns off the mail an unsubscribe link is about (RFC 8058 one-click:
 /// no session; the signed token says who and what). Returns the kind.
 pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason> {
     let key = key(ctx).await?;
-    let u = Unsubscribe::parse(&key, token);
-    let kind = open_unsubscribe(ctx, token).await?;
-    let member = u.map(|u| u.member).unwrap_or_default();
+    let (member, kind) = Unsubscribe::parse(&key, token)
+        .and_then(|u| Some((u.member, u.kind()?)))
+        .ok_or_else(not_ours)?;
     let mut tx = ctx.db.write().await?;
     store::mail::set_choice(&mut tx, member, kind, Choice::Page)
         .await
         .map_err(|e| match e {
-            store::Error::ForeignKey(_) => {
-                AppError::NotFound("This unsubscribe link's member no longer exists.".into())
-            }
+            store::Error::ForeignKey(_) => not_ours(),
             e => e.into(),
         })?;
     tx.commit().await?;
     Ok(kind)
+}
+
+fn not_ours() -> AppError {
+    AppError::NotFound(
+        "This unsubscribe link is not one Chorus made, or it was cut short. Open the whole link \
+         from the mail, or choose what Chorus mails you in your settings."
+            .into(),
+    )
 }
 
 /// A member's mail choices as the settings page shows them.

@@ -123,6 +123,7 @@ const PAGES: &[&str] = &[
     "/login",
     "/signup",
     "/invite/{token}",
+    "/mail/unsubscribe/{token}",
     "/items/{id}",
     "/spaces",
     "/spaces/{slug}",
