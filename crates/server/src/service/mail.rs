@@ -465,12 +465,12 @@ pub async fn mail_settings(ctx: &Ctx, viewer: &Viewer) -> AppResult<MailSettings
 }
 
 /// Saves a member's choices: (kind, choice) by their stored words; a kind
-/// left out keeps its choice.
+/// left out keeps its choice, and so does the pause when `paused` is None.
 pub async fn save_mail_settings(
     ctx: &Ctx,
     viewer: &Viewer,
     choices: &[(String, String)],
-    paused: bool,
+    paused: Option<bool>,
 ) -> AppResult<()> {
     let mut checks = Checks::default();
     let mut parsed = Vec::new();
@@ -480,7 +480,14 @@ pub async fn save_mail_settings(
             (None, _) => {
                 checks.check::<()>(Err(ValidationError::new(
                     "kind",
-                    format!("There is no kind of notification {k:?}."),
+                    format!(
+                        "There is no kind of notification {k:?}; the kinds are {}.",
+                        NotificationReason::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
                 )));
             }
             (_, None) => {
@@ -496,7 +503,9 @@ pub async fn save_mail_settings(
     for (k, c) in parsed {
         store::mail::set_choice(&mut tx, viewer.id(), k, c).await?;
     }
-    store::mail::set_paused(&mut tx, viewer.id(), paused).await?;
+    if let Some(p) = paused {
+        store::mail::set_paused(&mut tx, viewer.id(), p).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

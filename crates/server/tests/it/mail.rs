@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
 use crate::backend_tests;
-use crate::harness::{Backend, TestApp, expect, open_db};
+use crate::harness::{Backend, TestApp, expect, expect_problem, open_db};
 
 backend_tests!(
     mail_off_sends_nothing_and_the_admin_page_says_so,
@@ -22,6 +22,7 @@ backend_tests!(
     permanent_failures_bounce_and_stop_mail,
     a_relay_down_or_busy_delays_mail_and_loses_none,
     no_mail_reaches_who_can_no_longer_see,
+    choices_through_the_api,
 );
 
 // ---- the sink ----
@@ -600,4 +601,56 @@ async fn no_mail_reaches_who_can_no_longer_see(b: Backend) {
         to_bo[0].parsed().message_id(),
         Some(format!("chorus.item.{direct}@lists.chorus.test").as_str())
     );
+}
+
+async fn choices_through_the_api(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let got = expect(owner.get("/me/mail").await, StatusCode::OK).await;
+    assert_eq!(got["mail_on"], false);
+    assert_eq!(got["paused"], false);
+    assert_eq!(got["choices"]["mention"], "now");
+    assert_eq!(got["choices"]["reaction"], "digest");
+    let got = expect(
+        owner
+            .put(
+                "/me/mail",
+                json!({"paused": true, "choices": {"mention": "page", "reaction": "now"}}),
+            )
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(got["paused"], true);
+    assert_eq!(got["choices"]["mention"], "page");
+    assert_eq!(got["choices"]["reaction"], "now");
+    assert_eq!(got["choices"]["reply"], "digest");
+    // Bad input changes nothing.
+    let p = expect_problem(
+        owner
+            .put(
+                "/me/mail",
+                json!({"paused": false, "choices": {"mention": "now", "gossip": "now"}}),
+            )
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    assert!(p["detail"].as_str().is_some());
+    expect_problem(
+        owner.put("/me/mail", json!({"choices": {"mention": "often"}})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    expect_problem(
+        owner.put("/me/mail", json!({"pause": true})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+    )
+    .await;
+    let got = expect(owner.get("/me/mail").await, StatusCode::OK).await;
+    assert_eq!(got["paused"], true);
+    assert_eq!(got["choices"]["mention"], "page");
 }

@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod items;
 pub mod json;
 pub mod live;
+pub mod mail;
 pub mod notifications;
 pub mod profiles;
 pub mod reactions;
@@ -241,6 +242,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(signup::signup))
         .routes(routes!(profiles::me, profiles::update_me))
         .routes(routes!(sessions::change_password))
+        .routes(routes!(mail::mail_choices, mail::put_mail_choices))
         .routes(
             routes!(profiles::put_avatar, profiles::delete_avatar)
                 .layer(DefaultBodyLimit::max(avatar_limit)),

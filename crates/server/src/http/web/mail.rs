@@ -78,6 +78,6 @@ pub async fn save_choices(
         .into_iter()
         .filter(|(k, _)| k != "csrf" && k != "paused")
         .collect();
-    let r = mail::save_mail_settings(&state.ctx, &v, &choices, paused).await;
+    let r = mail::save_mail_settings(&state.ctx, &v, &choices, Some(paused)).await;
     settings_after(&state, &v, r, "Notification choices saved.").await
 }

@@ -1,0 +1,80 @@
+//! The logged-in member's mail choices: per kind of notification, in the
+//! page only, mail at once or the daily digest; and a pause of all mail.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::extract::{ApiJson, ApiViewer};
+use crate::http::problem::Problem;
+use crate::service::mail;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailChoicesView {
+    /// Whether this Chorus sends mail at all (a relay is set).
+    pub mail_on: bool,
+    /// No mail goes to the member while paused.
+    pub paused: bool,
+    /// The member's address, when mail to it bounces and no longer goes.
+    pub bouncing: Option<String>,
+    /// Every kind of notification with its choice: `page`, `now` or
+    /// `digest` (the digest is not sent yet).
+    pub choices: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailChoicesRequest {
+    pub paused: Option<bool>,
+    /// Kinds to change (`mention`, `reply`, …) and their new choice
+    /// (`page`, `now` or `digest`); kinds left out keep theirs.
+    #[serde(default)]
+    pub choices: BTreeMap<String, String>,
+}
+
+async fn view(
+    state: &AppState,
+    viewer: &crate::service::viewer::Viewer,
+) -> Result<MailChoicesView, Problem> {
+    let m = mail::mail_settings(&state.ctx, viewer).await?;
+    Ok(MailChoicesView {
+        mail_on: m.mail_on,
+        paused: m.paused,
+        bouncing: m.bouncing,
+        choices: m
+            .choices
+            .iter()
+            .map(|(k, c)| (k.as_str().to_owned(), c.as_str().to_owned()))
+            .collect(),
+    })
+}
+
+/// The logged-in member's mail choices.
+#[utoipa::path(get, path = "/me/mail", tag = "accounts",
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = MailChoicesView), (status = 401, body = Problem)))]
+pub async fn mail_choices(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+) -> Result<Json<MailChoicesView>, Problem> {
+    Ok(Json(view(&state, &viewer).await?))
+}
+
+/// Changes the logged-in member's mail choices; what is left out stays.
+#[utoipa::path(put, path = "/me/mail", tag = "accounts", request_body = MailChoicesRequest,
+    security(("bearer" = []), ("session" = [])),
+    responses((status = 200, body = MailChoicesView), (status = 401, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn put_mail_choices(
+    State(state): State<AppState>,
+    ApiViewer(viewer): ApiViewer,
+    ApiJson(req): ApiJson<MailChoicesRequest>,
+) -> Result<Json<MailChoicesView>, Problem> {
+    let choices: Vec<(String, String)> = req.choices.into_iter().collect();
+    mail::save_mail_settings(&state.ctx, &viewer, &choices, req.paused).await?;
+    Ok(Json(view(&state, &viewer).await?))
+}
