@@ -195,7 +195,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             }
             AdminCommand::SetRole { handle, role } => {
                 let actor = viewer::system_actor(&ctx).await?;
-                let m = org::set_role(&ctx, &actor, &handle, &role).await?;
+                let m = org::set_role(&ctx, &actor, &handle, domain::Role::parse(&role)?).await?;
                 println!("@{} is now {}.", m.handle, m.role.as_str());
             }
             AdminCommand::Deactivate { handle, undo } => {

@@ -4,6 +4,7 @@
 //! activities, fan-out and notifications.
 
 use domain::Role;
+use domain::kinds::{ItemKind, SpaceRole};
 
 use crate::context::Ctx;
 use crate::error::AppResult;
@@ -306,7 +307,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
             if visibility == "open" {
                 spaces::join_space(ctx, &by_handle(h), slug, "").await?;
             } else {
-                spaces::add_member(ctx, &admin, slug, h, None).await?;
+                spaces::add_member(ctx, &admin, slug, h, SpaceRole::Member).await?;
             }
         }
     }
@@ -495,7 +496,7 @@ async fn work(ctx: &Ctx, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
     ];
     for (asker, kind, other, title, conditions, due, acts) in plays {
         let input = RequestInput {
-            kind: kind.into(),
+            kind: ItemKind::conversation(kind)?,
             to: vec![other.into()],
             space: None,
             terms: TermsInput {

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use domain::Role;
 use serde::Deserialize;
 
 use super::views::{Ago, PersonV, ShellV};
@@ -275,7 +276,10 @@ pub async fn admin_member(
         Err(r) => return r,
     };
     if let Some(role) = f.role {
-        let r = org::set_role(&state.ctx, &v, &handle, &role).await;
+        let r = match Role::parse(&role) {
+            Ok(parsed) => org::set_role(&state.ctx, &v, &handle, parsed).await,
+            Err(e) => Err(e.into()),
+        };
         let msg = format!("@{handle} is now {role}.");
         return admin_after(&state, &v, r, msg).await;
     }
