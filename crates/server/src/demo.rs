@@ -10,7 +10,7 @@ use crate::context::Ctx;
 use crate::error::AppResult;
 use crate::service::items::{self, ItemInput};
 use crate::service::org::{self, OrgSettingsInput};
-use crate::service::profiles::{self, ProfileInput};
+use crate::service::profiles::{self, ProfileInput, ProfileText};
 use crate::service::signup::{self, SignupInput};
 use crate::service::spaces::{self, SpaceInput};
 use crate::service::viewer::{Auth, Viewer};
@@ -246,12 +246,12 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         };
         let m = signup::create_member(
             ctx,
-            &SignupInput {
-                handle: (*handle).into(),
-                display_name: (*name).into(),
-                email: format!("{handle}@northwind.example"),
-                password: PASSWORD.into(),
-            },
+            &SignupInput::parse(
+                handle,
+                name,
+                Some(&format!("{handle}@northwind.example")),
+                PASSWORD,
+            )?,
             role,
         )
         .await?;
@@ -259,7 +259,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         let m = profiles::update_profile(
             ctx,
             &v,
-            &ProfileInput {
+            &ProfileInput::parse(&ProfileText {
                 title: Some((*title).into()),
                 team: Some((*team).into()),
                 about: Some(format!(
@@ -267,7 +267,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
                     team.to_lowercase()
                 )),
                 ..Default::default()
-            },
+            })?,
         )
         .await?;
         people.push(viewer(m));

@@ -220,12 +220,12 @@ pub async fn admin_invite(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let input = InviteInput {
-        email: f.email,
-        role: Some(f.role),
-        message: (!f.message.trim().is_empty()).then_some(f.message),
+    let message = (!f.message.trim().is_empty()).then_some(f.message.as_str());
+    let result = match InviteInput::parse(&f.email, Some(&f.role), message) {
+        Ok(input) => invitations::invite(&state.ctx, &v, &input).await,
+        Err(e) => Err(e),
     };
-    match invitations::invite(&state.ctx, &v, &input).await {
+    match result {
         Ok((inv, link)) => {
             admin_page(
                 &state,
