@@ -3,8 +3,8 @@
 //! the services, as if people had used the pages: the same rules, the same
 //! activities, fan-out and notifications.
 
-use domain::Role;
 use domain::kinds::{ItemKind, SpaceRole};
+use domain::{Handle, Role};
 
 use crate::context::Ctx;
 use crate::error::AppResult;
@@ -307,7 +307,8 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
             if visibility == "open" {
                 spaces::join_space(ctx, &by_handle(h), slug, "").await?;
             } else {
-                spaces::add_member(ctx, &admin, slug, h, SpaceRole::Member).await?;
+                spaces::add_member(ctx, &admin, slug, &Handle::parse(h)?, SpaceRole::Member)
+                    .await?;
             }
         }
     }

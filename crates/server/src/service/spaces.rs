@@ -5,7 +5,7 @@
 use domain::cfa::Act;
 use domain::kinds::{NotificationReason, ObjectType, SpaceRole, Verb};
 use domain::social::{self, SpaceVisibility};
-use domain::{Markdown, Role, ShortText, ValidationError};
+use domain::{Handle, Markdown, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::spaces as q;
 use store::{Conn, Tx, follows, notifications, profiles};
@@ -376,23 +376,29 @@ pub async fn leave_space(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<()
     Ok(())
 }
 
+/// What adding `handle` (as typed) to a space answers when nobody active
+/// has it; also for text that cannot be a handle, which names nobody.
+pub fn no_active_member(handle: &str) -> AppError {
+    AppError::NotFound(format!("There is no active member @{handle}."))
+}
+
 /// Adds someone to a space (the way into a secret space), or changes
 /// their role there. Space admins only.
 pub async fn add_member(
     ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
-    handle: &str,
+    handle: &Handle,
     role: SpaceRole,
 ) -> AppResult<Person> {
     let db = &ctx.db;
     let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "add people to it").await?;
-    let m = profiles::member_by_handle(&mut tx, handle)
+    let m = profiles::member_by_handle(&mut tx, handle.as_str())
         .await?
         .filter(|m| m.is_active())
-        .ok_or_else(|| AppError::NotFound(format!("There is no active member @{handle}.")))?;
+        .ok_or_else(|| no_active_member(handle.as_str()))?;
     add_to_space(&mut tx, viewer.id(), &s, m.id, role, now).await?;
     tx.commit().await?;
     Ok(Person {

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::Handle;
 use domain::kinds::SpaceRole;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -238,7 +239,8 @@ pub async fn add_member(
         Some(r) => SpaceRole::from_input(r).map_err(AppError::from)?,
         None => SpaceRole::Member,
     };
-    let p = spaces::add_member(&state.ctx, &viewer, &slug, &req.handle, role).await?;
+    let handle = Handle::parse(&req.handle).map_err(|_| spaces::no_active_member(&req.handle))?;
+    let p = spaces::add_member(&state.ctx, &viewer, &slug, &handle, role).await?;
     Ok(Json(PersonView::from(&p)))
 }
 

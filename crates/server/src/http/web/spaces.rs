@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::Handle;
 use domain::kinds::SpaceRole;
 use serde::Deserialize;
 
@@ -321,10 +322,13 @@ pub async fn add_space_member(
     } else {
         SpaceRole::from_input(&f.role).map_err(AppError::from)
     };
+    let handle = Handle::parse(&handle).map_err(|_| spaces::no_active_member(&handle));
     done(
-        match role {
-            Ok(role) => spaces::add_member(&state.ctx, &v, &slug, &handle, role).await,
-            Err(e) => Err(e),
+        match (role, handle) {
+            (Ok(role), Ok(handle)) => {
+                spaces::add_member(&state.ctx, &v, &slug, &handle, role).await
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
         },
         &format!("/spaces/{slug}/settings"),
     )
