@@ -498,7 +498,7 @@ async fn work(ctx: &Ctx, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
     for (asker, kind, other, title, conditions, due, acts) in plays {
         let input = RequestInput {
             kind: ItemKind::conversation(kind)?,
-            to: vec![other.into()],
+            to: vec![Handle::parse(other)?],
             space: None,
             terms: TermsInput {
                 title: Some(title.into()),

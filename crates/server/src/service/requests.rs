@@ -9,7 +9,7 @@
 
 use domain::cfa::{self, Act, Role as Party, State};
 use domain::kinds::{AudienceKind, ItemKind, NotificationReason, ObjectType, Verb};
-use domain::{Markdown, ShortText, ValidationError};
+use domain::{Handle, Markdown, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items::{self, ItemRow};
 use store::requests as rq;
@@ -135,12 +135,31 @@ pub struct RequestInput {
     /// A request (the viewer asks) or an offer (the viewer offers), as
     /// `ItemKind::conversation` reads it.
     pub kind: ItemKind,
-    /// The other party, one request per handle.
-    pub to: Vec<String>,
+    /// The other party, one request per handle ([`parse_to`] reads them).
+    pub to: Vec<Handle>,
     /// Post it in this space for everyone there to see; direct otherwise.
     pub space: Option<String>,
     pub terms: TermsInput,
     pub message: Option<String>,
+}
+
+/// Reads whom a request names: handles separated by commas or spaces, with
+/// or without `@`. Text that cannot be a handle names nobody, and is
+/// refused as an unknown handle is.
+pub fn parse_to(to: &[String]) -> AppResult<Vec<Handle>> {
+    to.iter()
+        .flat_map(|h| h.split([',', ' ']))
+        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
+        .filter(|h| !h.is_empty())
+        .map(|h| Handle::parse(&h).map_err(|_| no_active_member(&h)))
+        .collect()
+}
+
+fn no_active_member(handle: &str) -> AppError {
+    AppError::invalid(
+        "to",
+        format!("There is no active member @{handle}. Check the handle."),
+    )
 }
 
 /// A request as one viewer sees it.
@@ -304,13 +323,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
                 .into());
         }
     };
-    let handles: Vec<String> = input
-        .to
-        .iter()
-        .flat_map(|h| h.split([',', ' ']))
-        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
+    let handles: Vec<String> = input.to.iter().map(|h| h.as_str().to_owned()).collect();
     if handles.is_empty() {
         return Err(AppError::invalid(
             "to",
@@ -339,12 +352,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
                     others.push(f.0);
                 }
             }
-            None => {
-                return Err(AppError::invalid(
-                    "to",
-                    format!("There is no active member @{h}. Check the handle."),
-                ));
-            }
+            None => return Err(no_active_member(h)),
         }
     }
     let space = match input

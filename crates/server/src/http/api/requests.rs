@@ -222,7 +222,7 @@ pub async fn create_request(
 ) -> Result<(StatusCode, Json<CreatedRequests>), Problem> {
     let input = RequestInput {
         kind: ItemKind::conversation(&req.kind).map_err(AppError::from)?,
-        to: req.to,
+        to: svc::parse_to(&req.to)?,
         space: req.space,
         terms: TermsInput {
             title: Some(req.title),

@@ -310,9 +310,13 @@ pub async fn create_request(
         Ok(k) => k,
         Err(e) => return error_page(e.into(), "/work"),
     };
+    let to = match svc::parse_to(&[f.to]) {
+        Ok(to) => to,
+        Err(e) => return error_page(e, "/work"),
+    };
     let input = RequestInput {
         kind,
-        to: vec![f.to],
+        to,
         space: Some(f.space),
         terms: TermsInput {
             title: Some(f.title),
