@@ -28,12 +28,10 @@ pub async fn enqueue_notifications(
     tx: &mut Tx,
     members: &[i64],
     activity: i64,
-    reason: &str,
+    kind: NotificationReason,
     now: i64,
 ) -> Result<(), Error> {
-    let Some(kind) = NotificationReason::parse(reason) else {
-        return Ok(());
-    };
+    let reason = kind.as_str();
     let default = default_choice(kind).as_str();
     let head = r#"{"mail":"notification","member":"#.to_owned();
     let tail = format!(r#","activity":{activity},"reason":"{reason}"}}"#);

@@ -639,7 +639,9 @@ async fn choices_through_the_api(b: Backend) {
     .await;
     assert!(p["detail"].as_str().is_some());
     expect_problem(
-        owner.put("/me/mail", json!({"choices": {"mention": "often"}})).await,
+        owner
+            .put("/me/mail", json!({"choices": {"mention": "often"}}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation",
     )
