@@ -464,46 +464,59 @@ pub async fn mail_settings(ctx: &Ctx, viewer: &Viewer) -> AppResult<MailSettings
     })
 }
 
-/// Saves a member's choices: (kind, choice) by their stored words; a kind
-/// left out keeps its choice, and so does the pause when `paused` is None.
-pub async fn save_mail_settings(
-    ctx: &Ctx,
-    viewer: &Viewer,
-    choices: &[(String, String)],
-    paused: Option<bool>,
-) -> AppResult<()> {
-    let mut checks = Checks::default();
-    let mut parsed = Vec::new();
-    for (k, c) in choices {
-        match (NotificationReason::parse(k), Choice::parse(c)) {
-            (Some(k), Some(c)) => parsed.push((k, c)),
-            (None, _) => {
-                checks.check::<()>(Err(ValidationError::new(
-                    "kind",
-                    format!(
-                        "There is no kind of notification {k:?}; the kinds are {}.",
-                        NotificationReason::ALL
-                            .iter()
-                            .map(|k| k.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                )));
-            }
-            (_, None) => {
-                checks.check::<()>(Err(ValidationError::new(
-                    "choice",
-                    format!("Choose page, now or digest for {k}, not {c:?}."),
-                )));
+/// Mail choices, checked where they were typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChoicesInput {
+    pub choices: Vec<(NotificationReason, Choice)>,
+    /// None keeps the pause as it is.
+    pub paused: Option<bool>,
+}
+
+impl ChoicesInput {
+    /// Reads (kind, choice) pairs by their stored words, every one at
+    /// fault named at once.
+    pub fn parse(choices: &[(String, String)], paused: Option<bool>) -> AppResult<ChoicesInput> {
+        let mut checks = Checks::default();
+        let mut parsed = Vec::new();
+        for (k, c) in choices {
+            match (NotificationReason::parse(k), Choice::parse(c)) {
+                (Some(k), Some(c)) => parsed.push((k, c)),
+                (None, _) => {
+                    checks.check::<()>(Err(ValidationError::new(
+                        "kind",
+                        format!(
+                            "There is no kind of notification {k:?}; the kinds are {}.",
+                            NotificationReason::ALL
+                                .iter()
+                                .map(|k| k.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )));
+                }
+                (_, None) => {
+                    checks.check::<()>(Err(ValidationError::new(
+                        "choice",
+                        format!("Choose page, now or digest for {k}, not {c:?}."),
+                    )));
+                }
             }
         }
+        checks.finish()?;
+        Ok(ChoicesInput {
+            choices: parsed,
+            paused,
+        })
     }
-    checks.finish()?;
+}
+
+/// Saves a member's choices; a kind left out keeps its choice.
+pub async fn save_mail_settings(ctx: &Ctx, viewer: &Viewer, input: &ChoicesInput) -> AppResult<()> {
     let mut tx = ctx.db.write().await?;
-    for (k, c) in parsed {
-        store::mail::set_choice(&mut tx, viewer.id(), k, c).await?;
+    for (k, c) in &input.choices {
+        store::mail::set_choice(&mut tx, viewer.id(), *k, *c).await?;
     }
-    if let Some(p) = paused {
+    if let Some(p) = input.paused {
         store::mail::set_paused(&mut tx, viewer.id(), p).await?;
     }
     tx.commit().await?;

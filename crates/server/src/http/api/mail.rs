@@ -75,6 +75,7 @@ pub async fn put_mail_choices(
     ApiJson(req): ApiJson<MailChoicesRequest>,
 ) -> Result<Json<MailChoicesView>, Problem> {
     let choices: Vec<(String, String)> = req.choices.into_iter().collect();
-    mail::save_mail_settings(&state.ctx, &viewer, &choices, req.paused).await?;
+    let input = mail::ChoicesInput::parse(&choices, req.paused)?;
+    mail::save_mail_settings(&state.ctx, &viewer, &input).await?;
     Ok(Json(view(&state, &viewer).await?))
 }

@@ -78,6 +78,9 @@ pub async fn save_choices(
         .into_iter()
         .filter(|(k, _)| k != "csrf" && k != "paused")
         .collect();
-    let r = mail::save_mail_settings(&state.ctx, &v, &choices, Some(paused)).await;
+    let r = match mail::ChoicesInput::parse(&choices, Some(paused)) {
+        Ok(input) => mail::save_mail_settings(&state.ctx, &v, &input).await,
+        Err(e) => Err(e),
+    };
     settings_after(&state, &v, r, "Notification choices saved.").await
 }
