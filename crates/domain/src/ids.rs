@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn ids_read_and_write_as_bare_numbers() {
         assert_eq!(serde_json::to_string(&ItemId(7)).unwrap(), "7");
-        assert_eq!(serde_json::from_str::<MemberId>("42").unwrap(), MemberId(42));
+        assert_eq!(
+            serde_json::from_str::<MemberId>("42").unwrap(),
+            MemberId(42)
+        );
         assert_eq!("12".parse::<SpaceId>().unwrap(), SpaceId(12));
         assert!("x1".parse::<RequestId>().is_err());
         assert_eq!(CommentId(3).to_string(), "3");

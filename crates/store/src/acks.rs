@@ -1,13 +1,18 @@
 //! Who has seen an item, who has acknowledged it, and who has not yet.
 
-use domain::{ItemId, MemberId, SpaceId};
 use domain::social::{Audience, SpaceVisibility};
+use domain::{ItemId, MemberId, SpaceId};
 
 use crate::items::ItemRow;
 use crate::rows::{Params, Person, PersonCols, people};
 use crate::{Conn, Error, Tx, params};
 
-pub async fn mark_seen(tx: &mut Tx, item: ItemId, member: MemberId, now: i64) -> Result<bool, Error> {
+pub async fn mark_seen(
+    tx: &mut Tx,
+    item: ItemId,
+    member: MemberId,
+    now: i64,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "INSERT INTO item_seen (item_id, member_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -26,7 +31,12 @@ pub async fn seen_by(c: &mut Conn, item: ItemId) -> Result<Vec<Person>, Error> {
     people(c.query(&sql, params![item]).await?)
 }
 
-pub async fn acknowledge(tx: &mut Tx, item: ItemId, member: MemberId, now: i64) -> Result<bool, Error> {
+pub async fn acknowledge(
+    tx: &mut Tx,
+    item: ItemId,
+    member: MemberId,
+    now: i64,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "INSERT INTO item_acks (item_id, member_id, acked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",

@@ -31,7 +31,12 @@ pub struct NewActivity<'a> {
 impl<'a> NewActivity<'a> {
     /// Something done to an item itself (updated, deleted, acknowledged, a
     /// reminder): the item is the object, with no target.
-    pub fn on_item(actor_id: MemberId, verb: &'a str, item_id: ItemId, space_id: Option<SpaceId>) -> Self {
+    pub fn on_item(
+        actor_id: MemberId,
+        verb: &'a str,
+        item_id: ItemId,
+        space_id: Option<SpaceId>,
+    ) -> Self {
         NewActivity {
             actor_id,
             verb,
@@ -460,7 +465,10 @@ pub async fn activities_by_ids(
         page_cols(true, read_after)
     );
     let rows = c
-        .query(&sql, &with(params![viewer.unwrap_or(MemberId(0))].to_vec(), ids))
+        .query(
+            &sql,
+            &with(params![viewer.unwrap_or(MemberId(0))].to_vec(), ids),
+        )
         .await?;
     match viewer {
         Some(v) => page_rows(c, v, rows, (activity, None), read_after).await,

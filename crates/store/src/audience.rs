@@ -1,8 +1,8 @@
 //! Who an item reaches: audience counts, members by handle, and what the
 //! visibility rule needs to know about several members at once.
 
-use domain::{ItemId, MemberId, SpaceId};
 use domain::Role;
+use domain::{ItemId, MemberId, SpaceId};
 
 use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, params};
@@ -82,7 +82,10 @@ pub async fn member_facts_many(
              FROM members m WHERE m.id IN ({marks})"
         );
         for r in c
-            .query(&sql, &with(params![space.unwrap_or(SpaceId(0)), item].to_vec(), ids))
+            .query(
+                &sql,
+                &with(params![space.unwrap_or(SpaceId(0)), item].to_vec(), ids),
+            )
             .await?
         {
             let (id, role, deactivated_at, in_space, recipient): (

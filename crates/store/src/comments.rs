@@ -1,8 +1,8 @@
 //! Comments on items.
 
-use domain::{CommentId, ItemId, MemberId};
 use crate::rows::{Column, Person, PersonCols, columns, person};
 use crate::{Conn, Error, Tx, params};
+use domain::{CommentId, ItemId, MemberId};
 
 #[derive(Debug, Clone)]
 pub struct CommentRow {
@@ -84,7 +84,11 @@ pub async fn comments(
         .collect()
 }
 
-pub async fn comment_exists(c: &mut Conn, item: ItemId, comment: CommentId) -> Result<Option<MemberId>, Error> {
+pub async fn comment_exists(
+    c: &mut Conn,
+    item: ItemId,
+    comment: CommentId,
+) -> Result<Option<MemberId>, Error> {
     c.query_opt(
         "SELECT author_id FROM comments WHERE id = $1 AND item_id = $2 AND deleted_at IS NULL",
         params![comment, item],

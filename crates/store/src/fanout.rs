@@ -2,8 +2,8 @@
 //! in batches through `fanout` jobs (`crate::jobs`) for large ones; on SQLite through the
 //! delivery log, folded into `inbox` later.
 
-use domain::{ItemId, MemberId, SpaceId};
 use domain::social::{Audience, SpaceVisibility};
+use domain::{ItemId, MemberId, SpaceId};
 
 use crate::follows::follower_count_upto;
 use crate::items::{ItemRow, item_by_id};

@@ -1,9 +1,9 @@
 //! Follows of members, spaces, topics and items, at their levels (muted
 //! included).
 
-use domain::{ItemId, MemberId};
 use crate::rows::{ListedCols, Params, Person, Tuple, listed};
 use crate::{Conn, Error, Tx, params};
+use domain::{ItemId, MemberId};
 
 pub async fn put_follow(
     tx: &mut Tx,

@@ -1,6 +1,6 @@
 //! Invitations to join the org.
 
-use domain::{MemberId};
+use domain::MemberId;
 use domain::Role;
 
 use crate::rows::columns;
@@ -111,7 +111,11 @@ pub async fn list_invitations(
     );
     c.query(
         &sql,
-        params![inviter.unwrap_or(MemberId(0)), before.unwrap_or(i64::MAX), limit],
+        params![
+            inviter.unwrap_or(MemberId(0)),
+            before.unwrap_or(i64::MAX),
+            limit
+        ],
     )
     .await?
     .into_iter()

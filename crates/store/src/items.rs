@@ -225,7 +225,11 @@ pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<ItemI
     .map(ItemId)
 }
 
-pub async fn item_by_id(c: &mut Conn, viewer: MemberId, id: ItemId) -> Result<Option<ItemRow>, Error> {
+pub async fn item_by_id(
+    c: &mut Conn,
+    viewer: MemberId,
+    id: ItemId,
+) -> Result<Option<ItemRow>, Error> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {} FROM items i {ITEM_JOINS} WHERE i.id = $2",
@@ -238,7 +242,11 @@ pub async fn item_by_id(c: &mut Conn, viewer: MemberId, id: ItemId) -> Result<Op
         .transpose()
 }
 
-pub async fn set_item_recipients(tx: &mut Tx, item: ItemId, members: &[MemberId]) -> Result<(), Error> {
+pub async fn set_item_recipients(
+    tx: &mut Tx,
+    item: ItemId,
+    members: &[MemberId],
+) -> Result<(), Error> {
     for m in members {
         tx.execute(
             "INSERT INTO item_recipients (item_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -1,7 +1,7 @@
 //! Notifications: writing, listing and marking them read, and the unread
 //! ones the count looks at.
 
-use domain::{MemberId};
+use domain::MemberId;
 use domain::kinds::NotificationReason;
 
 use crate::activities::ActivityRow;

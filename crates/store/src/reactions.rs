@@ -1,9 +1,9 @@
 //! Reactions on items and comments, and each item's reaction summary.
 
-use domain::{CommentId, ItemId, MemberId};
 use crate::items::ItemRow;
 use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, Kind, Tx, params};
+use domain::{CommentId, ItemId, MemberId};
 
 pub async fn add_reaction(
     tx: &mut Tx,

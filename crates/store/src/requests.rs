@@ -2,10 +2,10 @@
 //! to-dos and calendar feeds. A request is an item (see `items`) plus a
 //! row in `requests`; the item carries audience, comments and follows.
 
-use domain::{ItemId, MemberId, SpaceId};
 use crate::items::{self, ItemAccessCols, ItemRow};
 use crate::rows::columns;
 use crate::{Conn, Error, Tx, params};
+use domain::{ItemId, MemberId, SpaceId};
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {
@@ -122,7 +122,7 @@ pub struct Transition<'a> {
 /// reminders sent for the old one.
 pub async fn transition(
     tx: &mut Tx,
-    id: i64,
+    id: ItemId,
     version: i64,
     t: &Transition<'_>,
     now: i64,

@@ -1,7 +1,7 @@
 //! Logging in (the login lookup, passwords), sessions, and the credentials
 //! epoch whose move ends a member's live connections.
 
-use domain::{MemberId};
+use domain::MemberId;
 use domain::Role;
 
 use crate::profiles::{Member, MemberCols};
@@ -124,7 +124,11 @@ pub async fn touch_session(
     Ok(())
 }
 
-pub async fn delete_session(tx: &mut Tx, member_id: MemberId, token_hash: &str) -> Result<(), Error> {
+pub async fn delete_session(
+    tx: &mut Tx,
+    member_id: MemberId,
+    token_hash: &str,
+) -> Result<(), Error> {
     bump_auth_epoch(tx, member_id).await?;
     tx.execute(
         "DELETE FROM sessions WHERE token_hash = $1",

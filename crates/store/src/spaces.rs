@@ -1,8 +1,8 @@
 //! Spaces, their members and requests to join.
 
-use domain::{MemberId, SpaceId};
 use domain::kinds::SpaceRole;
 use domain::social::SpaceVisibility;
+use domain::{MemberId, SpaceId};
 
 use crate::rows::{ListedCols, Person, Tuple, columns, listed, present};
 use crate::{Conn, Error, Tx, params};
@@ -68,7 +68,11 @@ pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<Spa
     .map(SpaceId)
 }
 
-pub async fn space_by_slug(c: &mut Conn, viewer: MemberId, slug: &str) -> Result<Option<Space>, Error> {
+pub async fn space_by_slug(
+    c: &mut Conn,
+    viewer: MemberId,
+    slug: &str,
+) -> Result<Option<Space>, Error> {
     let sql = format!(
         "SELECT {} FROM spaces s WHERE s.slug = $2",
         SpaceCols::sql()
@@ -79,7 +83,11 @@ pub async fn space_by_slug(c: &mut Conn, viewer: MemberId, slug: &str) -> Result
         .transpose()
 }
 
-pub async fn space_by_id(c: &mut Conn, viewer: MemberId, id: SpaceId) -> Result<Option<Space>, Error> {
+pub async fn space_by_id(
+    c: &mut Conn,
+    viewer: MemberId,
+    id: SpaceId,
+) -> Result<Option<Space>, Error> {
     let sql = format!("SELECT {} FROM spaces s WHERE s.id = $2", SpaceCols::sql());
     c.query_opt(&sql, params![viewer, id])
         .await?
@@ -183,7 +191,11 @@ pub async fn add_space_member(
     Ok(true)
 }
 
-pub async fn remove_space_member(tx: &mut Tx, space: SpaceId, member: MemberId) -> Result<bool, Error> {
+pub async fn remove_space_member(
+    tx: &mut Tx,
+    space: SpaceId,
+    member: MemberId,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "DELETE FROM space_members WHERE space_id = $1 AND member_id = $2",
@@ -255,7 +267,11 @@ pub async fn put_join_request(
     Ok(n == 1)
 }
 
-pub async fn take_join_request(tx: &mut Tx, space: SpaceId, member: MemberId) -> Result<bool, Error> {
+pub async fn take_join_request(
+    tx: &mut Tx,
+    space: SpaceId,
+    member: MemberId,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "DELETE FROM space_requests WHERE space_id = $1 AND member_id = $2",
@@ -291,11 +307,18 @@ pub async fn member_space_ids(c: &mut Conn, member: MemberId) -> Result<Vec<Spac
 }
 
 /// Spaces by id: (id, slug, name), for labels in lists.
-pub async fn space_names(c: &mut Conn, ids: &[SpaceId]) -> Result<Vec<(SpaceId, String, String)>, Error> {
+pub async fn space_names(
+    c: &mut Conn,
+    ids: &[SpaceId],
+) -> Result<Vec<(SpaceId, String, String)>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = ids.iter().map(SpaceId::to_string).collect::<Vec<_>>().join(",");
+    let list = ids
+        .iter()
+        .map(SpaceId::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     c.query(
         &format!("SELECT id, slug, name FROM spaces WHERE id IN ({list})"),
         params![],

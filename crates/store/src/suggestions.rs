@@ -1,13 +1,17 @@
 //! People and spaces to suggest to a member.
 
-use domain::{MemberId};
 use crate::rows::{Person, PersonCols, people};
 use crate::spaces::{Space, SpaceCols, spaces};
 use crate::{Conn, Error, params};
+use domain::MemberId;
 
 /// People who share spaces with a member and whom they do not follow yet,
 /// most shared spaces first.
-pub async fn suggested_people(c: &mut Conn, member: MemberId, limit: i64) -> Result<Vec<Person>, Error> {
+pub async fn suggested_people(
+    c: &mut Conn,
+    member: MemberId,
+    limit: i64,
+) -> Result<Vec<Person>, Error> {
     let sql = format!(
         "SELECT {} FROM space_members mine
          JOIN space_members theirs ON theirs.space_id = mine.space_id AND theirs.member_id <> mine.member_id

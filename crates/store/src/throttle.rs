@@ -1,8 +1,8 @@
 //! Login throttling: failed logins counted per account and address.
 
-use domain::{MemberId};
 use crate::rows::Tuple;
 use crate::{Error, Kind, Tx, params};
+use domain::MemberId;
 
 /// Failed logins allowed within the window before logins wait.
 #[derive(Debug, Clone, Copy)]

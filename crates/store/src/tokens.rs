@@ -1,11 +1,11 @@
 //! API tokens: issuing, listing and revoking them, and the member behind
 //! one.
 
-use domain::{MemberId};
 use crate::profiles::{Member, MemberCols};
 use crate::rows::columns;
 use crate::sessions::bump_auth_epoch;
 use crate::{Conn, Error, Row, Tx, params};
+use domain::MemberId;
 
 #[derive(Debug, Clone)]
 pub struct ApiToken {
@@ -74,7 +74,12 @@ pub async fn revoke_all_tokens(tx: &mut Tx, member_id: MemberId, now: i64) -> Re
 }
 
 /// Revokes a member's own token; false when there is no such live token.
-pub async fn revoke_token(tx: &mut Tx, member_id: MemberId, id: i64, now: i64) -> Result<bool, Error> {
+pub async fn revoke_token(
+    tx: &mut Tx,
+    member_id: MemberId,
+    id: i64,
+    now: i64,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "UPDATE api_tokens SET revoked_at = $3

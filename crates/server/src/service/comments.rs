@@ -1,6 +1,7 @@
 //! Comments on an item: adding one (telling the item's author, the
 //! mentioned and the item's watchers, and fanning it out) and reading them.
 
+use domain::{ItemId, MemberId};
 use std::collections::HashSet;
 
 use store::activities::{self, NewActivity};
@@ -24,7 +25,7 @@ pub use store::comments::CommentRow;
 pub async fn add_comment(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
+    item_id: ItemId,
     body: &str,
 ) -> AppResult<q::CommentRow> {
     let (viewer, body) = (viewer.clone(), body.to_owned());
@@ -35,7 +36,7 @@ pub async fn add_comment(
 async fn write_comment(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
+    item_id: ItemId,
     body: &str,
 ) -> AppResult<q::CommentRow> {
     let db = &ctx.db;
@@ -57,14 +58,14 @@ async fn write_comment(
     let watchers = follows::item_watchers(&mut tx, item_id).await?;
     // Who may be told: the author, the mentioned and the watchers, their
     // facts in one query and the visibility rule applied to each.
-    let mut candidates: Vec<i64> = Vec::with_capacity(watchers.len() + mentioned.len() + 1);
+    let mut candidates: Vec<MemberId> = Vec::with_capacity(watchers.len() + mentioned.len() + 1);
     candidates.push(item.author_id);
     candidates.extend(&mentioned);
     candidates.extend(&watchers);
     candidates.retain(|m| *m != viewer.id());
     candidates.sort_unstable();
     candidates.dedup();
-    let may_see: HashSet<i64> = members_who_can_see(&mut tx, &candidates, &item)
+    let may_see: HashSet<MemberId> = members_who_can_see(&mut tx, &candidates, &item)
         .await?
         .into_iter()
         .collect();
@@ -81,7 +82,7 @@ async fn write_comment(
         }
     }
     // Everyone else watching the item: the notifications in one insert.
-    let watching: Vec<i64> = watchers
+    let watching: Vec<MemberId> = watchers
         .into_iter()
         .filter(|w| !notified.contains(w) && may_see.contains(w))
         .collect();
@@ -114,9 +115,9 @@ async fn write_comment(
             actor_id: viewer.id(),
             verb: "comment",
             object_type: "comment",
-            object_id: cid,
+            object_id: cid.get(),
             target_type: Some("item"),
-            target_id: Some(item_id),
+            target_id: Some(item_id.get()),
             item_id: Some(item_id),
             space_id: item.space_id,
         },
@@ -151,7 +152,7 @@ async fn write_comment(
 pub async fn comments(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
+    item_id: ItemId,
     after: i64,
     limit: i64,
 ) -> AppResult<Vec<q::CommentRow>> {
@@ -165,7 +166,7 @@ pub async fn comments(
 pub async fn comments_with_reactions(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
+    item_id: ItemId,
     after: i64,
     limit: i64,
 ) -> AppResult<(Vec<q::CommentRow>, Vec<ReactionCount>)> {

@@ -8,6 +8,7 @@
 //! activity (verb = the act) and notifies the other party.
 
 use domain::cfa::{self, Act, Role as Party, State};
+use domain::{ItemId, MemberId, SpaceId};
 use domain::{Markdown, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items::{self, ItemRow};
@@ -30,7 +31,7 @@ pub const REMIND_BEFORE_MICROS: i64 = 24 * 3600 * 1_000_000;
 /// The act-like nudge: the requester asks for a progress report.
 pub const ASK_PROGRESS: &str = "ask_progress";
 
-fn not_found(id: i64) -> AppError {
+fn not_found(id: ItemId) -> AppError {
     AppError::NotFound(format!("There is no request {id} that you can see."))
 }
 
@@ -185,7 +186,7 @@ fn state_of(r: &RequestRow) -> AppResult<(State, Option<Party>)> {
     Ok((state, turn))
 }
 
-fn role_of(r: &RequestRow, member: i64) -> Option<Party> {
+fn role_of(r: &RequestRow, member: MemberId) -> Option<Party> {
     if r.requester_id == member {
         Some(Party::Requester)
     } else if r.performer_id == member {
@@ -195,14 +196,14 @@ fn role_of(r: &RequestRow, member: i64) -> Option<Party> {
     }
 }
 
-fn party_id(r: &RequestRow, p: Party) -> i64 {
+fn party_id(r: &RequestRow, p: Party) -> MemberId {
     match p {
         Party::Requester => r.requester_id,
         Party::Performer => r.performer_id,
     }
 }
 
-async fn load(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<(ItemRow, RequestRow)> {
+async fn load(c: &mut Conn, viewer: &Viewer, id: ItemId) -> AppResult<(ItemRow, RequestRow)> {
     let item = load_item(c, viewer, id).await.map_err(|_| not_found(id))?;
     let req = rq::request_by_item(c, id)
         .await?
@@ -231,7 +232,7 @@ fn detail(
     })
 }
 
-pub async fn get(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<RequestDetail> {
+pub async fn get(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<RequestDetail> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let (item, req) = load(&mut c, viewer, id).await?;
@@ -246,7 +247,7 @@ async fn announce(
     viewer: &Viewer,
     item: &ItemRow,
     verb: &str,
-    notify: &[i64],
+    notify: &[MemberId],
     extra_targets: &[(&str, String)],
     now: i64,
 ) -> AppResult<i64> {
@@ -256,9 +257,9 @@ async fn announce(
             actor_id: viewer.id(),
             verb,
             object_type: "item",
-            object_id: item.id,
+            object_id: item.id.get(),
             target_type: item.space_id.map(|_| "space"),
-            target_id: item.space_id,
+            target_id: item.space_id.map(SpaceId::get),
             item_id: Some(item.id),
             space_id: item.space_id,
         },
@@ -289,7 +290,7 @@ async fn render_message(c: &mut Conn, message: Option<&str>) -> AppResult<(Strin
 }
 
 /// Creates one request (or offer) per named person; returns their ids.
-pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<i64>> {
+pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<ItemId>> {
     let db = &ctx.db;
     let act = match input.kind.trim() {
         "" | "request" => Act::Request,
@@ -500,7 +501,7 @@ fn refusal(state: State, allowed: &[(Act, Party)], extra: &str) -> AppError {
 pub async fn act(
     ctx: &Ctx,
     viewer: &Viewer,
-    id: i64,
+    id: ItemId,
     input: &ActInput,
 ) -> AppResult<RequestDetail> {
     let db = &ctx.db;
@@ -884,7 +885,7 @@ fn parse_todo_title(s: &str) -> Result<ShortText, ValidationError> {
 }
 
 /// The id of a promise in the to-do list: `r<request id>`.
-pub fn promise_todo_id(request: i64) -> String {
+pub fn promise_todo_id(request: ItemId) -> String {
     format!("r{request}")
 }
 
@@ -902,7 +903,7 @@ pub async fn update_todo(
     input: &TodoInput,
 ) -> AppResult<TodoUpdated> {
     let db = &ctx.db;
-    if let Some(rid) = id.strip_prefix('r').and_then(|s| s.parse::<i64>().ok()) {
+    if let Some(rid) = id.strip_prefix('r').and_then(|s| s.parse::<ItemId>().ok()) {
         if input.completed != Some(true) {
             return Err(AppError::invalid(
                 "completed",

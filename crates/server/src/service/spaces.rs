@@ -2,6 +2,7 @@
 //! once when open, by request when closed), adding and removing members,
 //! and whether a viewer may see a space, read its content or administer it.
 
+use domain::MemberId;
 use domain::social::{self, SpaceVisibility};
 use domain::{Markdown, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
@@ -155,7 +156,7 @@ pub async fn create_space(ctx: &Ctx, viewer: &Viewer, input: &SpaceInput) -> App
             actor_id: viewer.id(),
             verb: "create",
             object_type: "space",
-            object_id: id,
+            object_id: id.get(),
             target_type: None,
             target_id: None,
             item_id: None,
@@ -285,7 +286,7 @@ pub async fn join_space(
                         actor_id: viewer.id(),
                         verb: "request",
                         object_type: "space",
-                        object_id: s.id,
+                        object_id: s.id.get(),
                         target_type: None,
                         target_id: None,
                         item_id: None,
@@ -309,9 +310,9 @@ pub async fn join_space(
 /// notification when someone else added them.
 async fn add_to_space(
     tx: &mut Tx,
-    actor: i64,
+    actor: MemberId,
     s: &Space,
-    member: i64,
+    member: MemberId,
     role: &str,
     now: i64,
 ) -> AppResult<bool> {
@@ -324,9 +325,9 @@ async fn add_to_space(
                 actor_id: actor,
                 verb: "join",
                 object_type: "member",
-                object_id: member,
+                object_id: member.get(),
                 target_type: Some("space"),
-                target_id: Some(s.id),
+                target_id: Some(s.id.get()),
                 item_id: None,
                 space_id: Some(s.id),
             },

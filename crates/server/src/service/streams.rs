@@ -2,6 +2,7 @@
 //! (home, everything, a space, a topic, a profile, an item), as rows or as
 //! JSON, and the reads after a position that live updates make.
 
+use domain::ItemId;
 use std::collections::HashSet;
 
 use domain::Role;
@@ -211,7 +212,7 @@ pub enum StreamRequest {
     Space(String),
     Topic(String),
     Profile(String),
-    Item(i64),
+    Item(ItemId),
 }
 
 /// The stream a request names, when the viewer may read it.

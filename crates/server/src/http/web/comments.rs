@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::ItemId;
 use serde::Deserialize;
 
 use super::views::{CommentV, ShellV};
@@ -30,7 +31,7 @@ pub struct AfterQuery {
 pub async fn comments_fragment(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Query(q): Query<AfterQuery>,
 ) -> Response {
     let Some(v) = viewer(&state, &headers).await else {
@@ -64,7 +65,7 @@ pub async fn comment(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Form(f): Form<CommentForm>,
 ) -> Response {
     let v = match actor(&state, &headers, &uri, &f.csrf).await {

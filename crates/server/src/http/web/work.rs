@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::ItemId;
 use serde::Deserialize;
 
 use super::views::{Ago, ShellV};
@@ -17,7 +18,7 @@ use crate::service::requests::{
 use crate::state::AppState;
 
 pub struct RowV {
-    pub id: i64,
+    pub id: ItemId,
     pub title: String,
     pub state: String,
     pub with: String,
@@ -200,7 +201,7 @@ fn label(a: domain::cfa::Act) -> &'static str {
 #[template(path = "request.html")]
 pub struct RequestPage {
     s: ShellV,
-    id: i64,
+    id: ItemId,
     version: i64,
     title: String,
     conditions_html: String,
@@ -225,7 +226,7 @@ pub async fn request_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let id: i64 = id.parse().unwrap_or(-1);
+    let id: ItemId = id.parse().unwrap_or(ItemId(-1));
     let (shell, d) =
         match tokio::try_join!(pages::shell(&state.ctx, &v), svc::get(&state.ctx, &v, id)) {
             Ok(x) => x,
@@ -348,7 +349,7 @@ pub async fn act(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let id: i64 = id.parse().unwrap_or(-1);
+    let id: ItemId = id.parse().unwrap_or(ItemId(-1));
     let back = format!("/requests/{id}");
     let terms = (f.act == "counter").then(|| TermsInput {
         title: Some(f.title).filter(|t| !t.trim().is_empty()),
