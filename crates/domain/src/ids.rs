@@ -1,4 +1,6 @@
 //! Typed row ids: a member's id cannot be passed where an item's belongs.
+//! A request (or offer) is an item, keyed by the item's id, so it has no
+//! id type of its own.
 //!
 //! Each is an `i64` as the database keeps it; serde reads and writes the
 //! bare number (`#[serde(transparent)]`), so JSON, job payloads, path
@@ -54,8 +56,6 @@ ids! {
     ItemId;
     /// A comment (`comments.id`).
     CommentId;
-    /// A request's conversation for action (`requests.id`).
-    RequestId;
 }
 
 #[cfg(test)]
@@ -70,7 +70,7 @@ mod tests {
             MemberId(42)
         );
         assert_eq!("12".parse::<SpaceId>().unwrap(), SpaceId(12));
-        assert!("x1".parse::<RequestId>().is_err());
+        assert!("x1".parse::<ItemId>().is_err());
         assert_eq!(CommentId(3).to_string(), "3");
     }
 }

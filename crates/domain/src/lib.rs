@@ -17,7 +17,7 @@ pub mod secrets;
 pub mod social;
 pub mod validate;
 
-pub use ids::{CommentId, ItemId, MemberId, RequestId, SpaceId};
+pub use ids::{CommentId, ItemId, MemberId, SpaceId};
 pub use role::{InvitePolicy, Role};
 pub use validate::{
     DisplayName, DomainList, Email, Handle, Markdown, Password, ShortText, TimeZoneName,

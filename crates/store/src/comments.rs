@@ -57,7 +57,7 @@ columns! {
 pub async fn comments(
     c: &mut Conn,
     item: ItemId,
-    after: i64,
+    after: CommentId,
     limit: i64,
 ) -> Result<Vec<CommentRow>, Error> {
     const C: CommentCols = CommentCols::at(0);

@@ -1,7 +1,7 @@
 //! Comments on an item: adding one (telling the item's author, the
 //! mentioned and the item's watchers, and fanning it out) and reading them.
 
-use domain::{ItemId, MemberId};
+use domain::{CommentId, ItemId, MemberId};
 use std::collections::HashSet;
 
 use store::activities::{self, NewActivity};
@@ -153,7 +153,7 @@ pub async fn comments(
     ctx: &Ctx,
     viewer: &Viewer,
     item_id: ItemId,
-    after: i64,
+    after: CommentId,
     limit: i64,
 ) -> AppResult<Vec<q::CommentRow>> {
     let mut c = ctx.db.read().await?;
@@ -167,7 +167,7 @@ pub async fn comments_with_reactions(
     ctx: &Ctx,
     viewer: &Viewer,
     item_id: ItemId,
-    after: i64,
+    after: CommentId,
     limit: i64,
 ) -> AppResult<(Vec<q::CommentRow>, Vec<ReactionCount>)> {
     let mut c = ctx.db.read().await?;

@@ -20,7 +20,7 @@ use crate::service::streams::{self, ActivityRow, Position, StreamRequest};
 use crate::service::tokens::{self, ApiToken};
 use crate::service::viewer::{self, Viewer};
 use crate::service::{follows, suggestions};
-use domain::{ItemId, SpaceId};
+use domain::{CommentId, ItemId, SpaceId};
 
 /// Reactions as the store gives them: (item, comment, emoji, count, mine).
 pub use crate::service::reactions::Reactions;
@@ -461,7 +461,7 @@ pub async fn item(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<ItemPage>
     let shell = shell(ctx, viewer).await?;
     let detail = items::get_item(ctx, viewer, id).await?;
     let audience = audience::audience_of_item(ctx, viewer, &detail.item).await?;
-    let comments = comments::comments(ctx, viewer, id, 0, 500).await?;
+    let comments = comments::comments(ctx, viewer, id, CommentId(0), 500).await?;
     let (seen_count, seen_by) = acks::seen(ctx, viewer, id).await?;
     let acks = acks::acknowledgements(ctx, viewer, id).await?;
     let revisions = items::item_revisions(ctx, viewer, id).await?.len();
@@ -488,7 +488,7 @@ pub async fn comments_after(
     ctx: &Ctx,
     viewer: &Viewer,
     item: ItemId,
-    after: i64,
+    after: CommentId,
 ) -> AppResult<(Vec<CommentRow>, Reactions)> {
     comments::comments_with_reactions(ctx, viewer, item, after, 100).await
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::ItemId;
+use domain::{CommentId, ItemId};
 use serde::Deserialize;
 
 use super::views::{CommentV, ShellV};
@@ -23,7 +23,7 @@ struct CommentsFragment {
 
 #[derive(Deserialize)]
 pub struct AfterQuery {
-    after: Option<i64>,
+    after: Option<CommentId>,
     back: Option<String>,
 }
 
@@ -37,7 +37,7 @@ pub async fn comments_fragment(
     let Some(v) = viewer(&state, &headers).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match pages::comments_after(&state.ctx, &v, id, q.after.unwrap_or(0)).await {
+    match pages::comments_after(&state.ctx, &v, id, q.after.unwrap_or(CommentId(0))).await {
         Ok((comments, reactions)) => render(
             StatusCode::OK,
             &CommentsFragment {
