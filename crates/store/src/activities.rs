@@ -3,10 +3,9 @@
 //! decoded and completed with the viewer's reactions, the items' topics and
 //! recipients.
 
-use domain::{ItemId, MemberId, SpaceId};
+use domain::{ItemId, MemberId, Role, SpaceId};
 use std::sync::LazyLock;
 
-use domain::Role;
 use domain::kinds::Verb;
 use domain::social::{Access, Audience, SpaceVisibility};
 

@@ -1,8 +1,7 @@
 //! Who an item reaches: audience counts, members by handle, and what the
 //! visibility rule needs to know about several members at once.
 
-use domain::Role;
-use domain::{ItemId, MemberId, SpaceId};
+use domain::{ItemId, MemberId, Role, SpaceId};
 
 use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, params};

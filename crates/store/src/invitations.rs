@@ -1,7 +1,6 @@
 //! Invitations to join the org.
 
-use domain::MemberId;
-use domain::Role;
+use domain::{MemberId, Role};
 
 use crate::rows::columns;
 use crate::{Conn, Error, Row, Tx, params};

@@ -5,10 +5,9 @@
 //! `domain::social::can_see` on the facts these queries return
 //! (`ItemRow::access`).
 
-use domain::{ItemId, MemberId, SpaceId};
+use domain::{ItemId, MemberId, Role, SpaceId};
 use std::sync::LazyLock;
 
-use domain::Role;
 use domain::kinds::{AudienceKind, ItemKind};
 use domain::social::{Access, Audience, SpaceVisibility};
 

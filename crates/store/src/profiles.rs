@@ -1,8 +1,7 @@
 //! Members as stored (the `Member` row the account modules read), the
 //! member list, profile edits and avatars.
 
-use domain::MemberId;
-use domain::Role;
+use domain::{MemberId, Role};
 
 use crate::rows::{Tuple, columns};
 use crate::{Conn, Error, Row, Tx, params};

@@ -1,8 +1,7 @@
 //! Logging in (the login lookup, passwords), sessions, and the credentials
 //! epoch whose move ends a member's live connections.
 
-use domain::MemberId;
-use domain::Role;
+use domain::{MemberId, Role};
 
 use crate::profiles::{Member, MemberCols};
 use crate::rows::{Tuple, columns};

@@ -3,11 +3,10 @@
 //! versions kept) and deleting it. Text is rendered here, `@mentions`
 //! linked to the members that exist.
 
-use domain::{ItemId, MemberId};
+use domain::{ItemId, Markdown, MemberId, Role, ShortText, ValidationError};
 use std::collections::HashSet;
 
 use domain::social::{self, SpaceVisibility};
-use domain::{Markdown, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items as q;
 use store::reactions::{self, ReactionCount};

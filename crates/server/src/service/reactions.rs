@@ -1,8 +1,7 @@
 //! Reactions on items and comments: adding and removing one, and the
 //! reactions that a page of stream entries shows.
 
-use domain::social;
-use domain::{CommentId, ItemId};
+use domain::{CommentId, ItemId, social};
 use store::activities::{self, NewActivity};
 use store::reactions as q;
 use store::{comments, notifications};

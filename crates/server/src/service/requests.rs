@@ -8,8 +8,7 @@
 //! activity (verb = the act) and notifies the other party.
 
 use domain::cfa::{self, Act, Role as Party, State};
-use domain::{ItemId, MemberId, SpaceId};
-use domain::{Markdown, ShortText, ValidationError};
+use domain::{ItemId, Markdown, MemberId, ShortText, SpaceId, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items::{self, ItemRow};
 use store::requests as rq;

@@ -1,8 +1,7 @@
 //! Login and sessions: password login (throttled), the session cookie,
 //! logout, the standing a live stream checks, and changing the password.
 
-use domain::MemberId;
-use domain::{Password, Role, ValidationError};
+use domain::{MemberId, Password, Role, ValidationError};
 use store::Db;
 use store::sessions as q;
 use store::{throttle, tokens};

@@ -2,9 +2,8 @@
 //! once when open, by request when closed), adding and removing members,
 //! and whether a viewer may see a space, read its content or administer it.
 
-use domain::MemberId;
 use domain::social::{self, SpaceVisibility};
-use domain::{Markdown, Role, ShortText, ValidationError};
+use domain::{Markdown, MemberId, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::spaces as q;
 use store::{Conn, Tx, follows, notifications, profiles};

@@ -2,11 +2,9 @@
 //! (home, everything, a space, a topic, a profile, an item), as rows or as
 //! JSON, and the reads after a position that live updates make.
 
-use domain::ItemId;
+use domain::{ItemId, Role, social};
 use std::collections::HashSet;
 
-use domain::Role;
-use domain::social;
 use store::streams as q;
 use store::{Conn, activities};
 

@@ -9,9 +9,7 @@
 //! may tell (the calendar feed asks it for its owner, who is no viewer).
 //! Something the viewer may not see is "not found".
 
-use domain::MemberId;
-use domain::Role;
-use domain::social;
+use domain::{MemberId, Role, social};
 use store::{Conn, audience, profiles};
 
 use crate::context::Ctx;
