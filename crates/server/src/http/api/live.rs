@@ -181,8 +181,8 @@ async fn next_activity(mut l: Live) -> Option<(Result<Event, Infallible>, Live)>
                     // streams for activities past their position.
                     // A member named as notified may also have lost a right
                     // (see `Standing`): every stream of theirs checks.
-                    Ok(a) if a.everyone || a.may_notify(l.viewer.id().get()) => {}
-                    Ok(a) if l.home && !a.may_deliver(l.viewer.id().get()) => continue,
+                    Ok(a) if a.everyone || a.may_notify(l.viewer.id()) => {}
+                    Ok(a) if l.home && !a.may_deliver(l.viewer.id()) => continue,
                     Ok(a) if !l.home && a.position <= l.last.0 => continue,
                     Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return None,
@@ -353,7 +353,7 @@ async fn next_count(mut l: Count) -> Option<(Result<Event, Infallible>, Count)> 
                 _ = l.state.ctx.stopping.cancelled() => return None,
                 _ = l.slot.closed.cancelled() => return None,
                 r = l.rx.recv() => match r {
-                    Ok(a) if !a.may_notify(l.viewer.id().get()) => continue,
+                    Ok(a) if !a.may_notify(l.viewer.id()) => continue,
                     Ok(a) => l.position = l.position.max(a.position),
                     Err(broadcast::error::RecvError::Lagged(_)) => {}
                     Err(broadcast::error::RecvError::Closed) => return None,
