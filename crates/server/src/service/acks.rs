@@ -2,6 +2,7 @@
 //! item, and who has (the author sees the people, others the count).
 
 use domain::ItemId;
+use domain::kinds::Verb;
 use store::acks as q;
 use store::activities::{self, NewActivity};
 
@@ -67,7 +68,7 @@ pub async fn acknowledge(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<()
     if q::acknowledge(&mut tx, id, viewer.id(), now).await? {
         activities::append_activity(
             &mut tx,
-            &NewActivity::on_item(viewer.id(), "acknowledge", id, item.space_id),
+            &NewActivity::on_item(viewer.id(), Verb::Acknowledge, id, item.space_id),
             now,
         )
         .await?;
