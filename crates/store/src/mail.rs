@@ -8,6 +8,7 @@
 //! address does not bounce. The job (`server::mail`) checks all of it again
 //! when it sends, with the visibility rule.
 
+use domain::MemberId;
 use domain::kinds::NotificationReason;
 use domain::mail::{BOUNCES_STOP, Choice, default_choice};
 
@@ -26,7 +27,7 @@ pub const MAX_ATTEMPTS: i64 = 105;
 /// `reason` is mail at once (the payload `server::mail::MailJob` reads).
 pub async fn enqueue_notifications(
     tx: &mut Tx,
-    members: &[i64],
+    members: &[MemberId],
     activity: i64,
     kind: NotificationReason,
     now: i64,
@@ -36,7 +37,8 @@ pub async fn enqueue_notifications(
     let head = r#"{"mail":"notification","member":"#.to_owned();
     let tail = format!(r#","activity":{activity},"reason":"{reason}"}}"#);
     for chunk in members.chunks(128) {
-        let (marks, ids) = in_list(8, chunk);
+        let chunk: Vec<i64> = chunk.iter().map(|m| m.get()).collect();
+        let (marks, ids) = in_list(8, &chunk);
         let sql = format!(
             "INSERT INTO jobs (kind, payload, state, run_at, max_attempts, created_at, updated_at)
              SELECT $1, $2 || CAST(m.id AS TEXT) || $3, 'queued', $4, $5, $4, $4
@@ -87,7 +89,7 @@ pub struct MailFacts {
 
 pub async fn mail_facts(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     kind: NotificationReason,
 ) -> Result<Option<MailFacts>, Error> {
     let row = c
@@ -117,7 +119,7 @@ pub async fn mail_facts(
 /// nothing; and whether they paused all mail.
 pub async fn choices(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
 ) -> Result<(Vec<(NotificationReason, Choice)>, bool), Error> {
     let rows = c
         .query(
@@ -157,7 +159,7 @@ pub async fn choices(
 /// Sets a member's choice for one kind.
 pub async fn set_choice(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     kind: NotificationReason,
     choice: Choice,
 ) -> Result<(), Error> {
@@ -170,7 +172,7 @@ pub async fn set_choice(
     Ok(())
 }
 
-pub async fn set_paused(tx: &mut Tx, member: i64, paused: bool) -> Result<(), Error> {
+pub async fn set_paused(tx: &mut Tx, member: MemberId, paused: bool) -> Result<(), Error> {
     tx.execute(
         "UPDATE members SET mail_paused = $2 WHERE id = $1",
         params![member, i64::from(paused)],

@@ -4,11 +4,11 @@
 //! after the member's choices and the visibility rule are asked again);
 //! bounces; one-click unsubscribe; each member's choices per kind.
 
-use domain::ValidationError;
 use domain::kinds::{ItemKind, NotificationReason, Verb};
 use domain::mail::{
     BOUNCES_STOP, Choice, MailKey, ReplyAddress, Thread, Unsubscribe, message_id as message_id_of,
 };
+use domain::{MemberId, SpaceId, ValidationError};
 use rand::RngCore;
 
 use crate::context::Ctx;
@@ -49,7 +49,7 @@ pub async fn key(ctx: &Ctx) -> AppResult<MailKey> {
 #[serde(tag = "mail", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MailJob {
     Notification {
-        member: i64,
+        member: MemberId,
         activity: i64,
         reason: String,
     },
@@ -145,7 +145,7 @@ fn quoted(markdown: &str) -> String {
 /// notification is gone.
 pub async fn notification_mail(
     ctx: &Ctx,
-    member: i64,
+    member: MemberId,
     activity: i64,
     reason: &str,
 ) -> AppResult<Option<Outgoing>> {
@@ -219,7 +219,7 @@ pub async fn notification_mail(
                 md_text(&item.author_name)
             ));
         }
-        let item_id = message_id_of(Thread::Item(item.id), &domain);
+        let item_id = message_id_of(Thread::Item(item.id.get()), &domain);
         match (a.verb, &a.comment_body) {
             (Verb::Comment, Some(body)) => {
                 lines.push(quoted(body));
@@ -286,7 +286,7 @@ pub async fn notification_mail(
         subject = s;
     }
     let unsubscribe = Unsubscribe {
-        member,
+        member: member.get(),
         what: format!("kind:{}", kind.as_str()),
     };
     let unsubscribe = format!("{base}/mail/unsubscribe/{}", unsubscribe.token(&key));
@@ -297,8 +297,8 @@ pub async fn notification_mail(
     ));
     let reply_to = a.item.as_ref().map(|i| {
         ReplyAddress {
-            member,
-            item: i.id,
+            member: member.get(),
+            item: i.id.get(),
             epoch: facts.reply_epoch,
         }
         .address(&key, &domain)
@@ -317,13 +317,13 @@ pub async fn notification_mail(
     }))
 }
 
-/// A space's id, slug and name.
+/// A space's id, slug and name (an activity names its space by number).
 async fn space_name(
     c: &mut store::Conn,
     id: Option<i64>,
-) -> AppResult<Option<(i64, String, String)>> {
+) -> AppResult<Option<(SpaceId, String, String)>> {
     let Some(id) = id else { return Ok(None) };
-    Ok(store::spaces::space_names(c, &[id])
+    Ok(store::spaces::space_names(c, &[SpaceId(id)])
         .await?
         .into_iter()
         .next())
@@ -421,7 +421,7 @@ pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationR
 pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason> {
     let key = key(ctx).await?;
     let (member, kind) = Unsubscribe::parse(&key, token)
-        .and_then(|u| Some((u.member, u.kind()?)))
+        .and_then(|u| Some((MemberId(u.member), u.kind()?)))
         .ok_or_else(not_ours)?;
     let mut tx = ctx.db.write().await?;
     store::mail::set_choice(&mut tx, member, kind, Choice::Page)
