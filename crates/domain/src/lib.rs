@@ -10,6 +10,7 @@
 pub mod cfa;
 pub mod kinds;
 pub mod mail;
+pub mod mail_in;
 pub mod markdown;
 pub mod role;
 pub mod secrets;

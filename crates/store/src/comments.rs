@@ -91,3 +91,15 @@ pub async fn comment_exists(c: &mut Conn, item: i64, comment: i64) -> Result<Opt
     .map(|r| r.i64(0))
     .transpose()
 }
+
+/// The item a comment is on, while the comment is not deleted (a mail
+/// reply names the comment it answers).
+pub async fn comment_item(c: &mut Conn, comment: i64) -> Result<Option<i64>, Error> {
+    c.query_opt(
+        "SELECT item_id FROM comments WHERE id = $1 AND deleted_at IS NULL",
+        params![comment],
+    )
+    .await?
+    .map(|r| r.i64(0))
+    .transpose()
+}
