@@ -47,7 +47,9 @@ pub fn automatic(e: &Envelope<'_>, mail_domain: &str, mail_from: &str) -> Option
     let our_id = e
         .message_id
         .is_some_and(|id| parse_message_id(id, mail_domain).is_some());
-    let from_us = e.from.is_some_and(|f| f.trim().eq_ignore_ascii_case(mail_from));
+    let from_us = e
+        .from
+        .is_some_and(|f| f.trim().eq_ignore_ascii_case(mail_from));
     if our_id || e.chorus_header || from_us {
         return Some("Chorus sent it");
     }
@@ -207,7 +209,10 @@ mod tests {
                 "Agreed.\n________________________________\nFrom: Ana\n",
                 "Agreed.",
             ),
-            ("D'accord.\n\nLe lun. 7 déc. 2026, Ana a écrit :\n> x\n", "D'accord."),
+            (
+                "D'accord.\n\nLe lun. 7 déc. 2026, Ana a écrit :\n> x\n",
+                "D'accord.",
+            ),
             ("Ok\n\nSent from my phone\n", "Ok"),
             ("On it! I will do it today.\n", "On it! I will do it today."),
             ("> only a quote\n", ""),

@@ -2,9 +2,11 @@
 //! a program sent it, and what a post or comment takes from it.
 //!
 //! The text is the first text part; HTML-only mail is read as text by
-//! html2text (links kept as numbered references, quotes as `>` lines, so
+//! html2text in its raw mode (no table layout, whose time explodes with
+//! nesting; links kept as numbered references, quotes as `>` lines, so
 //! reply trimming sees them), which reads HTML with the same html5ever as
-//! ammonia: a new crate, no new HTML parser. Attachments are named, not kept.
+//! ammonia. A body of more than 10,000 tags just loses its tags.
+//! Attachments are named, not kept.
 
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
 
@@ -29,6 +31,8 @@ pub enum Unreadable {
 
 /// The longest line html2text wraps at: mail text is not wrapped again.
 const WIDTH: usize = 10_000;
+/// The most tags an HTML body may have to be read by html2text.
+const MAX_HTML_TAGS: usize = 10_000;
 
 /// Reads `raw` (the DATA, dot-unstuffed) as sent with `null_sender` (`MAIL
 /// FROM:<>`), for a server whose addresses are at `mail_domain` and
@@ -112,20 +116,31 @@ fn ids(v: &HeaderValue<'_>) -> Vec<String> {
 
 /// HTML read as text (markdown-like: the text Chorus renders again).
 fn html_text(html: &str) -> String {
-    html2text::from_read(html.as_bytes(), WIDTH).unwrap_or_else(|_| {
-        // HTML html2text gives up on still has its words: the tags dropped.
-        let mut out = String::with_capacity(html.len());
-        let mut in_tag = false;
-        for c in html.chars() {
-            match c {
-                '<' => in_tag = true,
-                '>' if in_tag => in_tag = false,
-                c if !in_tag => out.push(c),
-                _ => {}
-            }
+    // html2text's time grows with the square of the nesting depth: past
+    // this many tags (ten times a long newsletter) only the tags go.
+    if html.matches('<').count() > MAX_HTML_TAGS {
+        return strip_tags(html);
+    }
+    html2text::config::plain()
+        .raw_mode(true)
+        .string_from_read(html.as_bytes(), WIDTH)
+        // HTML html2text gives up on still has its words.
+        .unwrap_or_else(|_| strip_tags(html))
+}
+
+/// The text between the tags.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
         }
-        out
-    })
+    }
+    out
 }
 
 #[cfg(test)]
@@ -152,7 +167,11 @@ mod tests {
         let html = read_ok(
             "From: bo@acme.test\r\nSubject: H\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>world</b></p><blockquote>old</blockquote>",
         );
-        assert!(html.inbound.text.contains("Hello"), "{:?}", html.inbound.text);
+        assert!(
+            html.inbound.text.contains("Hello"),
+            "{:?}",
+            html.inbound.text
+        );
         assert!(!html.inbound.text.contains('<'), "{:?}", html.inbound.text);
         let att = read_ok(concat!(
             "From: bo@acme.test\r\nSubject: A\r\nMIME-Version: 1.0\r\n",

@@ -44,9 +44,13 @@ const MAX_SESSIONS: usize = 256;
 const READ_TIMEOUT: Duration = Duration::from_secs(300);
 /// The longest a session may last, however it trickles.
 const SESSION_LIMIT: Duration = Duration::from_secs(1800);
-/// Commands one session may send, and refused ones before it is closed.
-const MAX_COMMANDS: usize = 1000;
+/// Commands one session may send, and malformed or misplaced ones, before
+/// it is closed.
+const MAX_COMMANDS: usize = 10_000;
 const MAX_ERRORS: usize = 20;
+/// The longest command line (RFC 5321 asks for 512 octets at least),
+/// below smtp-proto's own 4,096 so that this check comes first.
+const MAX_LINE: usize = 4000;
 
 /// The bound listener, not yet serving.
 pub struct Listener {
@@ -155,8 +159,8 @@ fn tls_acceptor(settings: &Settings) -> anyhow::Result<Option<TlsAcceptor>> {
     // The provider the build selects (ring, the one lettre uses too).
     let config = rustls::ServerConfig::builder()
         .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .map_err(|e| anyhow::anyhow!("the SMTP certificate and key do not go together: {e}"))?;
+        .with_single_cert(certs, key)
+        .map_err(|e| anyhow::anyhow!("the SMTP certificate and key do not go together: {e}"))?;
     Ok(Some(TlsAcceptor::from(Arc::new(config))))
 }
 
@@ -311,6 +315,8 @@ impl<'a> Session<'a> {
         let mut receiver = RequestReceiver::default();
         let mut data: Option<Data> = None;
         let mut skip_line = false;
+        // Bytes of the command line the receiver holds so far.
+        let mut partial = 0;
         let mut chunk = vec![0u8; 16 * 1024];
         let mut out: Vec<u8> = Vec::new();
         loop {
@@ -384,10 +390,36 @@ impl<'a> Session<'a> {
                     }
                     continue;
                 }
-                let request = match receiver.ingest(&mut bytes) {
-                    Ok(r) => Ok(r.into_owned()),
-                    Err(ProtoError::NeedsMoreData { .. }) => break,
-                    Err(e) => Err(e),
+                // smtp-proto bounds only lines that come in pieces.
+                let rest = bytes.as_slice();
+                let end = rest.iter().position(|b| *b == b'\n');
+                let line = partial + end.map_or(rest.len(), |p| p + 1);
+                let request = if line > MAX_LINE {
+                    receiver = RequestReceiver::default();
+                    partial = 0;
+                    match end {
+                        Some(p) => bytes = rest[p + 1..].iter(),
+                        None => {
+                            bytes = [].iter();
+                            skip_line = true;
+                        }
+                    }
+                    Err(ProtoError::ResponseTooLong)
+                } else {
+                    match receiver.ingest(&mut bytes) {
+                        Ok(r) => {
+                            partial = 0;
+                            Ok(r.into_owned())
+                        }
+                        Err(ProtoError::NeedsMoreData { .. }) => {
+                            partial = line;
+                            break;
+                        }
+                        Err(e) => {
+                            partial = 0;
+                            Err(e)
+                        }
+                    }
                 };
                 self.commands += 1;
                 let r = match request {
@@ -431,15 +463,16 @@ impl<'a> Session<'a> {
                         return End::Closed;
                     }
                     Ok(other) => self.command(other).await,
-                    Err(ProtoError::ResponseTooLong) => {
-                        skip_line = true;
-                        reply(
-                            500,
-                            "5.5.2",
-                            "Line too long: a command line is at most 4,096 bytes.",
-                        )
-                    }
-                    Err(ProtoError::UnknownCommand) => reply(500, "5.5.1", "Unknown command."),
+                    Err(ProtoError::ResponseTooLong) => reply(
+                        500,
+                        "5.5.2",
+                        "Line too long: a command line is at most 4,000 bytes.",
+                    ),
+                    Err(ProtoError::UnknownCommand) => reply(
+                        500,
+                        "5.5.1",
+                        "Unknown command: Chorus speaks SMTP (RFC 5321).",
+                    ),
                     Err(ProtoError::InvalidSenderAddress) => {
                         reply(501, "5.1.7", "The sender address is not valid.")
                     }
@@ -457,7 +490,7 @@ impl<'a> Session<'a> {
                     }
                     Err(e) => reply(500, "5.5.2", format!("Cannot read the command: {e:?}.")),
                 };
-                if r.code >= 500 {
+                if (500..=504).contains(&r.code) {
                     self.errors += 1;
                 }
                 r.write(&mut out);
@@ -505,7 +538,7 @@ impl<'a> Session<'a> {
             Request::Rcpt { to } => self.rcpt(&to.address).await,
             Request::Rset => {
                 self.envelope = None;
-                reply(250, "2.0.0", "Reset.")
+                reply(250, "2.0.0", "Reset: start a new message.")
             }
             Request::Noop { .. } => reply(250, "2.0.0", "OK"),
             Request::Vrfy { .. } => reply(
@@ -533,10 +566,18 @@ impl<'a> Session<'a> {
 
     async fn mail(&mut self, from: smtp_proto::MailFrom<String>) -> Reply {
         if !self.helo {
-            return reply(503, "5.5.1", "Say EHLO (or HELO) first.");
+            return reply(
+                503,
+                "5.5.1",
+                "Introduce yourself with EHLO (or HELO) first.",
+            );
         }
         if self.envelope.is_some() {
-            return reply(503, "5.5.1", "A message is already started; RSET first.");
+            return reply(
+                503,
+                "5.5.1",
+                "A message is already started: send RSET to start again.",
+            );
         }
         if from.size > self.max_bytes {
             return reply(
@@ -591,7 +632,7 @@ impl<'a> Session<'a> {
 
     async fn rcpt(&mut self, address: &str) -> Reply {
         let Some(env) = self.envelope.as_mut() else {
-            return reply(503, "5.5.1", "MAIL FROM first.");
+            return reply(503, "5.5.1", "Start a message with MAIL FROM first.");
         };
         env.attempts += 1;
         if env.attempts > MAX_RECIPIENTS {
@@ -640,13 +681,21 @@ impl<'a> Session<'a> {
 
     fn start_data(&mut self) -> Result<(), Reply> {
         let Some(env) = &self.envelope else {
-            return Err(reply(503, "5.5.1", "MAIL FROM and RCPT TO first."));
+            return Err(reply(
+                503,
+                "5.5.1",
+                "Start a message with MAIL FROM and RCPT TO first.",
+            ));
         };
         if env.to.is_empty() && env.sender.is_some() {
-            return Err(reply(554, "5.5.1", "No valid recipients: nothing to send to."));
+            return Err(reply(
+                554,
+                "5.5.1",
+                "No valid recipients: nothing to send to.",
+            ));
         }
         if env.attempts == 0 {
-            return Err(reply(503, "5.5.1", "RCPT TO first."));
+            return Err(reply(503, "5.5.1", "Name a recipient with RCPT TO first."));
         }
         Ok(())
     }
@@ -654,7 +703,11 @@ impl<'a> Session<'a> {
     /// The message is in: read it and post it to every recipient.
     async fn message(&mut self, raw: &[u8]) -> Reply {
         let Some(env) = self.envelope.take() else {
-            return reply(503, "5.5.1", "MAIL FROM and RCPT TO first.");
+            return reply(
+                503,
+                "5.5.1",
+                "Start a message with MAIL FROM and RCPT TO first.",
+            );
         };
         let (domain, mail_from) = (self.domain.clone(), self.ctx.settings.mail_from());
         let null_sender = env.sender.is_none();
@@ -700,7 +753,11 @@ impl<'a> Session<'a> {
         }
         let Some(Ok(viewer)) = env.sender else {
             // Refused senders have no recipients, so DATA was refused.
-            return reply(503, "5.5.1", "MAIL FROM and RCPT TO first.");
+            return reply(
+                503,
+                "5.5.1",
+                "Start a message with MAIL FROM and RCPT TO first.",
+            );
         };
         match read.from.as_deref() {
             Some(f) if f.eq_ignore_ascii_case(&env.from) => {}

@@ -13,9 +13,9 @@
 //! A member's account address is the verified one: accounts come from an
 //! invitation (which fixes the address), the setup link or `chorus admin`.
 
+use domain::Email;
 use domain::mail::{ReplyAddress, Thread, parse_message_id};
 use domain::mail_in::{strip_signature, trim_reply};
-use domain::Email;
 use store::{comments, profiles};
 
 use crate::context::Ctx;
@@ -111,8 +111,7 @@ pub async fn recipient(ctx: &Ctx, viewer: &Viewer, address: &str) -> AppResult<D
         if item.deleted_at.is_some() {
             return Err(AppError::Gone {
                 slug: "item-deleted",
-                detail: "The item this reply answers was deleted; it takes no new comments."
-                    .into(),
+                detail: "The item this reply answers was deleted; it takes no new comments.".into(),
             });
         }
         return Ok(Destination::Item { id: reply.item });
