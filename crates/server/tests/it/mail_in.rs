@@ -102,6 +102,12 @@ async fn mail_posts_to_a_space_and_replies_become_comments(b: Backend) {
     let owner = start(b, |_| {}).await;
     let ana = owner.new_member("ana", "member").await;
     let mailer = mailer(&owner);
+    // The space page shows its address.
+    let page = ana.page("/spaces/launch").await.text().await.unwrap();
+    assert!(
+        page.contains(&format!("<a href=\"mailto:launch@{DOMAIN}\">launch@{DOMAIN}</a>")),
+        "{page}"
+    );
     // Ana mails the space: subject → title, text → markdown, no signature.
     let m = Message::builder()
         .from("Ana Person <ana@acme.test>".parse().unwrap())
