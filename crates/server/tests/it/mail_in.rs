@@ -105,7 +105,9 @@ async fn mail_posts_to_a_space_and_replies_become_comments(b: Backend) {
     // The space page shows its address.
     let page = ana.page("/spaces/launch").await.text().await.unwrap();
     assert!(
-        page.contains(&format!("<a href=\"mailto:launch@{DOMAIN}\">launch@{DOMAIN}</a>")),
+        page.contains(&format!(
+            "<a href=\"mailto:launch@{DOMAIN}\">launch@{DOMAIN}</a>"
+        )),
         "{page}"
     );
     // Ana mails the space: subject → title, text → markdown, no signature.
