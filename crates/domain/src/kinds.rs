@@ -1,10 +1,11 @@
 //! The words Chorus stores in `TEXT` columns: an item's kind and
 //! audience, an activity's verb, a notification's reason, a member's role
-//! in a space. Each `as_str` is the stored text and `parse` reads it back
+//! in a space, what an activity is about. Each `as_str` is the stored text and `parse` reads it back
 //! (None for text no version of Chorus writes), so rows decode into these
 //! types without a migration.
 
 use crate::cfa::Act;
+use crate::validate::ValidationError;
 
 /// A closed set of stored words: the enum, `ALL`, `as_str`, `parse` and
 /// `Display`.
@@ -99,6 +100,39 @@ stored_words! {
     }
 }
 
+stored_words! {
+    /// What an activity is about (its object) or done in (its target).
+    pub enum ObjectType {
+        Item = "item",
+        Comment = "comment",
+        Space = "space",
+        Member = "member",
+    }
+}
+
+impl ItemKind {
+    /// The kind of conversation for action someone asked to open: a
+    /// request (also when they named none) or an offer.
+    pub fn conversation(s: &str) -> Result<ItemKind, ValidationError> {
+        match s.trim() {
+            "" | "request" => Ok(ItemKind::Request),
+            "offer" => Ok(ItemKind::Offer),
+            _ => Err(ValidationError::new(
+                "kind",
+                "A conversation starts with a request (you ask) or an offer (you offer).",
+            )),
+        }
+    }
+}
+
+impl SpaceRole {
+    /// A role someone typed: the stored word exactly.
+    pub fn from_input(s: &str) -> Result<SpaceRole, ValidationError> {
+        SpaceRole::parse(s)
+            .ok_or_else(|| ValidationError::new("role", "A space role is member or admin."))
+    }
+}
+
 /// What an activity did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Verb {
@@ -189,6 +223,9 @@ mod tests {
         }
         for r in NotificationReason::ALL {
             assert_eq!(NotificationReason::parse(r.as_str()), Some(*r));
+        }
+        for o in ObjectType::ALL {
+            assert_eq!(ObjectType::parse(o.as_str()), Some(*o));
         }
         for r in SpaceRole::ALL {
             assert_eq!(SpaceRole::parse(&r.to_string()), Some(*r));

@@ -32,6 +32,15 @@ impl ValidationError {
             message: message.into(),
         }
     }
+
+    /// The same refusal, for a field of another name (a new password
+    /// checked by the password rules).
+    pub fn for_field(self, field: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: self.message,
+        }
+    }
 }
 
 /// The accessors every string newtype shares.

@@ -184,12 +184,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             } => {
                 let role = domain::Role::parse(&role)?;
                 let password = read_password()?;
-                let input = SignupInput {
-                    handle,
-                    display_name: name,
-                    email,
-                    password,
-                };
+                let input = SignupInput::parse(&handle, &name, Some(&email), &password)?;
                 let m = signup::create_member(&ctx, &input, role).await?;
                 println!(
                     "Created @{} ({}) as {}.",
@@ -200,7 +195,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             }
             AdminCommand::SetRole { handle, role } => {
                 let actor = viewer::system_actor(&ctx).await?;
-                let m = org::set_role(&ctx, &actor, &handle, &role).await?;
+                let m = org::set_role(&ctx, &actor, &handle, domain::Role::parse(&role)?).await?;
                 println!("@{} is now {}.", m.handle, m.role.as_str());
             }
             AdminCommand::Deactivate { handle, undo } => {
@@ -221,11 +216,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     Some(h) => viewer::act_as(&ctx, &h).await?,
                     None => viewer::system_actor(&ctx).await?,
                 };
-                let input = InviteInput {
-                    email,
-                    role: Some(role),
-                    message: None,
-                };
+                let input = InviteInput::parse(&email, Some(&role), None)?;
                 let (inv, url) = invitations::invite(&ctx, &actor, &input).await?;
                 println!(
                     "Invited {} as {}. Send them this one-time link:",

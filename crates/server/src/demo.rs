@@ -3,13 +3,14 @@
 //! the services, as if people had used the pages: the same rules, the same
 //! activities, fan-out and notifications.
 
-use domain::Role;
+use domain::kinds::{ItemKind, SpaceRole};
+use domain::{Handle, Role};
 
 use crate::context::Ctx;
 use crate::error::AppResult;
 use crate::service::items::{self, ItemInput};
 use crate::service::org::{self, OrgSettingsInput};
-use crate::service::profiles::{self, ProfileInput};
+use crate::service::profiles::{self, ProfileInput, ProfileText};
 use crate::service::signup::{self, SignupInput};
 use crate::service::spaces::{self, SpaceInput};
 use crate::service::viewer::{Auth, Viewer};
@@ -245,12 +246,12 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         };
         let m = signup::create_member(
             ctx,
-            &SignupInput {
-                handle: (*handle).into(),
-                display_name: (*name).into(),
-                email: format!("{handle}@northwind.example"),
-                password: PASSWORD.into(),
-            },
+            &SignupInput::parse(
+                handle,
+                name,
+                Some(&format!("{handle}@northwind.example")),
+                PASSWORD,
+            )?,
             role,
         )
         .await?;
@@ -258,7 +259,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
         let m = profiles::update_profile(
             ctx,
             &v,
-            &ProfileInput {
+            &ProfileInput::parse(&ProfileText {
                 title: Some((*title).into()),
                 team: Some((*team).into()),
                 about: Some(format!(
@@ -266,7 +267,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
                     team.to_lowercase()
                 )),
                 ..Default::default()
-            },
+            })?,
         )
         .await?;
         people.push(viewer(m));
@@ -306,7 +307,8 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
             if visibility == "open" {
                 spaces::join_space(ctx, &by_handle(h), slug, "").await?;
             } else {
-                spaces::add_member(ctx, &admin, slug, h, None).await?;
+                spaces::add_member(ctx, &admin, slug, &Handle::parse(h)?, SpaceRole::Member)
+                    .await?;
             }
         }
     }
@@ -495,8 +497,8 @@ async fn work(ctx: &Ctx, by_handle: &dyn Fn(&str) -> Viewer) -> AppResult<()> {
     ];
     for (asker, kind, other, title, conditions, due, acts) in plays {
         let input = RequestInput {
-            kind: kind.into(),
-            to: vec![other.into()],
+            kind: ItemKind::conversation(kind)?,
+            to: vec![Handle::parse(other)?],
             space: None,
             terms: TermsInput {
                 title: Some(title.into()),

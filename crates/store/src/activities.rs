@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use domain::Role;
-use domain::kinds::Verb;
+use domain::kinds::{ObjectType, Verb};
 use domain::social::{Access, Audience, SpaceVisibility};
 
 use crate::items::{
@@ -16,25 +16,25 @@ use crate::items::{
 use crate::rows::{Column, Person, Tuple, columns, in_list, present, with};
 use crate::{Conn, Error, Kind, Row, Tx, params};
 
-pub struct NewActivity<'a> {
+pub struct NewActivity {
     pub actor_id: i64,
-    pub verb: &'a str,
-    pub object_type: &'a str,
+    pub verb: Verb,
+    pub object_type: ObjectType,
     pub object_id: i64,
-    pub target_type: Option<&'a str>,
+    pub target_type: Option<ObjectType>,
     pub target_id: Option<i64>,
     pub item_id: Option<i64>,
     pub space_id: Option<i64>,
 }
 
-impl<'a> NewActivity<'a> {
+impl NewActivity {
     /// Something done to an item itself (updated, deleted, acknowledged, a
     /// reminder): the item is the object, with no target.
-    pub fn on_item(actor_id: i64, verb: &'a str, item_id: i64, space_id: Option<i64>) -> Self {
+    pub fn on_item(actor_id: i64, verb: Verb, item_id: i64, space_id: Option<i64>) -> Self {
         NewActivity {
             actor_id,
             verb,
-            object_type: "item",
+            object_type: ObjectType::Item,
             object_id: item_id,
             target_type: None,
             target_id: None,
@@ -52,7 +52,7 @@ impl<'a> NewActivity<'a> {
 /// The lock is taken in the INSERT's own statement (its CTE is read before
 /// the row, and so before the id, is made), once per transaction: every
 /// round trip while it is held is one every other writer waits for.
-pub async fn append_activity(tx: &mut Tx, a: &NewActivity<'_>, now: i64) -> Result<i64, Error> {
+pub async fn append_activity(tx: &mut Tx, a: &NewActivity, now: i64) -> Result<i64, Error> {
     let sql = if tx.kind() == Kind::Postgres && tx.first_stream_lock() {
         "WITH stream_lock AS (SELECT pg_advisory_xact_lock(7283))
          INSERT INTO activities (actor_id, verb, object_type, object_id, target_type, target_id, item_id, space_id, published)
@@ -68,10 +68,10 @@ pub async fn append_activity(tx: &mut Tx, a: &NewActivity<'_>, now: i64) -> Resu
             sql,
             params![
                 a.actor_id,
-                a.verb,
-                a.object_type,
+                a.verb.as_str(),
+                a.object_type.as_str(),
                 a.object_id,
-                a.target_type,
+                a.target_type.map(ObjectType::as_str),
                 a.target_id,
                 a.item_id,
                 a.space_id,

@@ -203,9 +203,9 @@ pub(crate) fn item(r: &mut Row, c: ItemCols) -> Result<ItemRow, Error> {
 }
 
 pub struct NewItem<'a> {
-    pub kind: &'a str,
+    pub kind: ItemKind,
     pub author_id: i64,
-    pub audience: &'a str,
+    pub audience: AudienceKind,
     pub space_id: Option<i64>,
     pub title: &'a str,
     pub body: &'a str,
@@ -217,7 +217,7 @@ pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<i64, 
     tx.query_one(
         "INSERT INTO items (kind, author_id, audience, space_id, title, body, body_html, ack_requested, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
-        params![i.kind, i.author_id, i.audience, i.space_id, i.title, i.body, i.body_html, i.ack_requested, now],
+        params![i.kind.as_str(), i.author_id, i.audience.as_str(), i.space_id, i.title, i.body, i.body_html, i.ack_requested, now],
     )
     .await?
     .i64(0)

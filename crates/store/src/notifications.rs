@@ -12,12 +12,12 @@ pub async fn notify(
     tx: &mut Tx,
     member: i64,
     activity: i64,
-    reason: &str,
+    reason: NotificationReason,
     now: i64,
 ) -> Result<(), Error> {
     tx.execute_later(
         "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ($1, $2, $3, $4)",
-        params![member, activity, reason, now],
+        params![member, activity, reason.as_str(), now],
     )
     .await?;
     tx.note_notified(member);
@@ -29,14 +29,14 @@ pub async fn notify_many(
     tx: &mut Tx,
     members: &[i64],
     activity: i64,
-    reason: &str,
+    reason: NotificationReason,
     now: i64,
 ) -> Result<(), Error> {
     for chunk in members.chunks(100) {
         let mut sql = String::from(
             "INSERT INTO notifications (member_id, activity_id, reason, created_at) VALUES ",
         );
-        let mut vals: Vec<crate::Value> = vec![activity.into(), reason.into(), now.into()];
+        let mut vals: Vec<crate::Value> = vec![activity.into(), reason.as_str().into(), now.into()];
         for (k, m) in chunk.iter().enumerate() {
             if k > 0 {
                 sql.push(',');

@@ -146,7 +146,7 @@ pub async fn add_space_member(
     tx: &mut Tx,
     space: i64,
     member: i64,
-    role: &str,
+    role: SpaceRole,
     now: i64,
 ) -> Result<bool, Error> {
     let existing = tx
@@ -163,14 +163,14 @@ pub async fn add_space_member(
     if existing.is_some() {
         tx.execute(
             "UPDATE space_members SET role = $3 WHERE space_id = $1 AND member_id = $2",
-            params![space, member, role],
+            params![space, member, role.as_str()],
         )
         .await?;
         return Ok(false);
     }
     tx.execute(
         "INSERT INTO space_members (space_id, member_id, role, joined_at) VALUES ($1, $2, $3, $4)",
-        params![space, member, role, now],
+        params![space, member, role.as_str(), now],
     )
     .await?;
     tx.execute(

@@ -1,6 +1,7 @@
 //! Seen and acknowledged: recording that a viewer saw or acknowledged an
 //! item, and who has (the author sees the people, others the count).
 
+use domain::kinds::Verb;
 use store::acks as q;
 use store::activities::{self, NewActivity};
 
@@ -66,7 +67,7 @@ pub async fn acknowledge(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
     if q::acknowledge(&mut tx, id, viewer.id(), now).await? {
         activities::append_activity(
             &mut tx,
-            &NewActivity::on_item(viewer.id(), "acknowledge", id, item.space_id),
+            &NewActivity::on_item(viewer.id(), Verb::Acknowledge, id, item.space_id),
             now,
         )
         .await?;

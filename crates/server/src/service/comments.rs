@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use domain::kinds::{NotificationReason, ObjectType, Verb};
 use store::activities::{self, NewActivity};
 use store::comments as q;
 use store::reactions::{self, ReactionCount};
@@ -112,10 +113,10 @@ async fn write_comment(
         &mut tx,
         &NewActivity {
             actor_id: viewer.id(),
-            verb: "comment",
-            object_type: "comment",
+            verb: Verb::Comment,
+            object_type: ObjectType::Comment,
             object_id: cid,
-            target_type: Some("item"),
+            target_type: Some(ObjectType::Item),
             target_id: Some(item_id),
             item_id: Some(item_id),
             space_id: item.space_id,
@@ -125,15 +126,15 @@ async fn write_comment(
     .await?;
     follows::auto_follow(&mut tx, viewer.id(), "item", &item_key, "watching", now).await?;
     if tell_author {
-        notifications::notify(&mut tx, item.author_id, a, "reply", now).await?;
+        notifications::notify(&mut tx, item.author_id, a, NotificationReason::Reply, now).await?;
     }
     let mut extra = vec![viewer.id()];
     for m in tell_mentioned {
-        notifications::notify(&mut tx, m, a, "mention", now).await?;
+        notifications::notify(&mut tx, m, a, NotificationReason::Mention, now).await?;
         follows::auto_follow(&mut tx, m, "item", &item_key, "watching", now).await?;
         extra.push(m);
     }
-    notifications::notify_many(&mut tx, &watching, a, "watching", now).await?;
+    notifications::notify_many(&mut tx, &watching, a, NotificationReason::Watching, now).await?;
     fanout::fan_out(&mut tx, a, &item, (&targets, Some(counted)), &extra, now).await?;
     tx.commit().await?;
     Ok(q::CommentRow {

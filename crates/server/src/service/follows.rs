@@ -1,6 +1,7 @@
 //! Follows: following, watching or muting a member, space, topic or item,
 //! and what a member follows and who follows them, as the viewer may see it.
 
+use domain::kinds::{NotificationReason, ObjectType, Verb};
 use domain::social::{self, FollowLevel, TargetType};
 use store::activities::{self, NewActivity};
 use store::follows as q;
@@ -72,8 +73,8 @@ pub async fn follow(
             &mut tx,
             &NewActivity {
                 actor_id: viewer.id(),
-                verb: "follow",
-                object_type: "member",
+                verb: Verb::Follow,
+                object_type: ObjectType::Member,
                 object_id: m,
                 target_type: None,
                 target_id: None,
@@ -83,7 +84,7 @@ pub async fn follow(
             now,
         )
         .await?;
-        notifications::notify(&mut tx, m, a, "follower", now).await?;
+        notifications::notify(&mut tx, m, a, NotificationReason::Follower, now).await?;
     }
     tx.commit().await?;
     Ok(())

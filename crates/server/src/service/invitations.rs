@@ -12,17 +12,44 @@ use crate::error::{AppError, AppResult, Checks};
 use crate::service::org::org_settings;
 use crate::service::profiles::Member;
 use crate::service::sessions::MICROS_PER_DAY;
-use crate::service::signup::{SignupInput, insert_account, validate_signup};
+use crate::service::signup::{SignupInput, insert_account};
 use crate::service::viewer::Viewer;
 
 /// The rows the invitation services return, as their read models.
 pub use store::invitations::Invitation;
 
-#[derive(Debug, Default, Clone)]
+/// An invitation, checked where it was typed.
+#[derive(Debug, Clone)]
 pub struct InviteInput {
-    pub email: String,
-    pub role: Option<String>,
-    pub message: Option<String>,
+    pub email: Email,
+    pub role: Role,
+    pub message: Option<Markdown>,
+}
+
+impl InviteInput {
+    /// Checks an invitation as typed (no role: a member), every field at
+    /// fault named at once.
+    pub fn parse(email: &str, role: Option<&str>, message: Option<&str>) -> AppResult<InviteInput> {
+        let mut checks = Checks::default();
+        let email = checks.check(Email::parse(email));
+        let role = match role {
+            None | Some("") => Some(Role::Member),
+            Some(r) => checks.check(Role::parse(r).and_then(|r| match r {
+                Role::Owner => Err(ValidationError::new(
+                    "role",
+                    "Nobody is invited as an owner. Invite them as an admin; an owner can promote them later.",
+                )),
+                r => Ok(r),
+            })),
+        };
+        let message = message.and_then(|m| checks.check(Markdown::parse("message", m, 1000)));
+        checks.finish()?;
+        Ok(InviteInput {
+            email: email.expect("checked"),
+            role: role.expect("checked"),
+            message,
+        })
+    }
 }
 
 /// Invites someone by email; returns the invitation and its one-time link.
@@ -38,24 +65,7 @@ pub async fn invite(
             _ => "In this org only admins invite people. Ask an admin to invite them.".into(),
         }));
     }
-    let mut checks = Checks::default();
-    let email = checks.check(Email::parse(&input.email));
-    let role = match input.role.as_deref() {
-        None | Some("") => Some(Role::Member),
-        Some(r) => checks.check(Role::parse(r).and_then(|r| match r {
-            Role::Owner => Err(ValidationError::new(
-                "role",
-                "Nobody is invited as an owner. Invite them as an admin; an owner can promote them later.",
-            )),
-            r => Ok(r),
-        })),
-    };
-    let message = input
-        .message
-        .as_deref()
-        .and_then(|m| checks.check(Markdown::parse("message", m, 1000)));
-    checks.finish()?;
-    let (email, role) = (email.expect("checked"), role.expect("checked"));
+    let (email, role, message) = (&input.email, input.role, &input.message);
     if role == Role::Admin && !viewer.role().is_admin() {
         return Err(AppError::Forbidden("Only admins can invite admins.".into()));
     }
@@ -140,11 +150,10 @@ pub async fn open_invitation(ctx: &Ctx, token: &str) -> AppResult<Invitation> {
 pub async fn accept_invitation(ctx: &Ctx, token: &str, input: &SignupInput) -> AppResult<Member> {
     let db = &ctx.db;
     let inv = open_invitation(ctx, token).await?;
-    let v = validate_signup(input, false)?;
-    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let hash = crypto::hash_password(input.password.as_str()).await?;
     let now = ctx.now();
     let mut tx = db.write().await?;
-    let member = insert_account(&mut tx, &v, &inv.email, inv.role, &hash, now).await?;
+    let member = insert_account(&mut tx, input, &inv.email, inv.role, &hash, now).await?;
     if !q::claim_invitation(&mut tx, inv.id, member.id, now).await? {
         // Someone used it between our look and our write.
         let fresh = q::invitation_by_id(&mut tx, inv.id)

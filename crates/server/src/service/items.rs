@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use domain::kinds::{AudienceKind, ItemKind, NotificationReason, ObjectType, Verb};
 use domain::social::{self, SpaceVisibility};
 use domain::{Markdown, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
@@ -105,24 +106,24 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
         if let Some(slug) = input.space.as_deref().filter(|s| !s.is_empty()) {
             let s = load_space(&mut tx, viewer, slug).await?;
             may_post_in(viewer, &s)?;
-            ("space", Some(s), Vec::new())
+            (AudienceKind::Space, Some(s), Vec::new())
         } else if !input.to.is_empty() {
             let people = direct_recipients(&mut tx, viewer, &input.to).await?;
             let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
-            ("direct", None, ids)
+            (AudienceKind::Direct, None, ids)
         } else {
             if viewer.role() == Role::Guest {
                 return Err(AppError::Forbidden(
                     "Guests post in the spaces they were invited to.".into(),
                 ));
             }
-            ("profile", None, Vec::new())
+            (AudienceKind::Profile, None, Vec::new())
         };
     let (html, mentioned, topics) = render(&mut tx, body.as_str()).await?;
     let id = q::insert_item(
         &mut tx,
         &q::NewItem {
-            kind: "post",
+            kind: ItemKind::Post,
             author_id: viewer.id(),
             audience,
             space_id: space.as_ref().map(|s| s.id),
@@ -143,10 +144,10 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
         &mut tx,
         &NewActivity {
             actor_id: viewer.id(),
-            verb: "post",
-            object_type: "item",
+            verb: Verb::Post,
+            object_type: ObjectType::Item,
             object_id: id,
-            target_type: space.as_ref().map(|_| "space"),
+            target_type: space.as_ref().map(|_| ObjectType::Space),
             target_id: space.as_ref().map(|s| s.id),
             item_id: Some(id),
             space_id: space.as_ref().map(|s| s.id),
@@ -167,13 +168,13 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
     extra.extend(&recipients);
     for m in &recipients {
         follows::auto_follow(&mut tx, *m, "item", &id.to_string(), "watching", now).await?;
-        notifications::notify(&mut tx, *m, a, "direct", now).await?;
+        notifications::notify(&mut tx, *m, a, NotificationReason::Direct, now).await?;
     }
     for m in mentioned.iter().filter(|m| **m != viewer.id()) {
         if member_can_see(&mut tx, *m, &item).await? {
             follows::auto_follow(&mut tx, *m, "item", &id.to_string(), "watching", now).await?;
             if !recipients.contains(m) {
-                notifications::notify(&mut tx, *m, a, "mention", now).await?;
+                notifications::notify(&mut tx, *m, a, NotificationReason::Mention, now).await?;
             }
             extra.push(*m);
         }
@@ -263,7 +264,7 @@ pub async fn edit_item(
     q::set_item_topics(&mut tx, id, &topics).await?;
     activities::append_activity(
         &mut tx,
-        &NewActivity::on_item(viewer.id(), "update", id, item.space_id),
+        &NewActivity::on_item(viewer.id(), Verb::Update, id, item.space_id),
         now,
     )
     .await?;
@@ -306,7 +307,7 @@ pub async fn delete_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
     q::delete_item(&mut tx, id, now).await?;
     activities::append_activity(
         &mut tx,
-        &NewActivity::on_item(viewer.id(), "delete", id, item.space_id),
+        &NewActivity::on_item(viewer.id(), Verb::Delete, id, item.space_id),
         now,
     )
     .await?;

@@ -107,9 +107,8 @@ fn require_admin(viewer: &Viewer) -> AppResult<()> {
     }
 }
 
-pub async fn set_role(ctx: &Ctx, actor: &Viewer, handle: &str, role: &str) -> AppResult<Member> {
+pub async fn set_role(ctx: &Ctx, actor: &Viewer, handle: &str, role: Role) -> AppResult<Member> {
     let db = &ctx.db;
-    let role = Role::parse(role)?;
     let mut tx = db.write().await?;
     let target = member_named(&mut tx, handle).await?;
     if target.role == role {

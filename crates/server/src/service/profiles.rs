@@ -13,8 +13,9 @@ use crate::service::viewer::Viewer;
 pub use store::profiles::Member;
 pub use store::rows::Person;
 
+/// A profile edit as typed; absent fields stay as they are.
 #[derive(Debug, Default, Clone)]
-pub struct ProfileInput {
+pub struct ProfileText {
     pub display_name: Option<String>,
     pub title: Option<String>,
     pub team: Option<String>,
@@ -22,36 +23,54 @@ pub struct ProfileInput {
     pub time_zone: Option<String>,
 }
 
+/// A profile edit, checked where it was typed.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileInput {
+    pub display_name: Option<DisplayName>,
+    pub title: Option<ShortText>,
+    pub team: Option<ShortText>,
+    pub about: Option<Markdown>,
+    pub time_zone: Option<TimeZoneName>,
+}
+
+impl ProfileInput {
+    /// Checks an edit, every field at fault named at once.
+    pub fn parse(t: &ProfileText) -> AppResult<ProfileInput> {
+        let mut checks = Checks::default();
+        let mut input = ProfileInput::default();
+        if let Some(v) = &t.display_name {
+            input.display_name = checks.check(DisplayName::parse(v));
+        }
+        if let Some(v) = &t.title {
+            input.title = checks.check(ShortText::parse("title", v, 80));
+        }
+        if let Some(v) = &t.team {
+            input.team = checks.check(ShortText::parse("team", v, 80));
+        }
+        if let Some(v) = &t.about {
+            input.about = checks.check(Markdown::parse("about", v, 5000));
+        }
+        if let Some(v) = &t.time_zone {
+            input.time_zone = checks.check(TimeZoneName::parse(v));
+        }
+        checks.finish()?;
+        Ok(input)
+    }
+}
+
 pub async fn update_profile(ctx: &Ctx, viewer: &Viewer, input: &ProfileInput) -> AppResult<Member> {
     let db = &ctx.db;
-    let mut checks = Checks::default();
-    let mut change = q::ProfileChange::default();
-    if let Some(v) = &input.display_name {
-        change.display_name = checks
-            .check(DisplayName::parse(v))
-            .map(|v| v.as_str().to_owned());
-    }
-    if let Some(v) = &input.title {
-        change.title = checks
-            .check(ShortText::parse("title", v, 80))
-            .map(|v| v.as_str().to_owned());
-    }
-    if let Some(v) = &input.team {
-        change.team = checks
-            .check(ShortText::parse("team", v, 80))
-            .map(|v| v.as_str().to_owned());
-    }
-    if let Some(v) = &input.about {
-        change.about = checks
-            .check(Markdown::parse("about", v, 5000))
-            .map(|md| (md.as_str().to_owned(), md.render()));
-    }
-    if let Some(v) = &input.time_zone {
-        change.time_zone = checks
-            .check(TimeZoneName::parse(v))
-            .map(|v| v.as_str().to_owned());
-    }
-    checks.finish()?;
+    let change = q::ProfileChange {
+        display_name: input.display_name.as_ref().map(|v| v.as_str().to_owned()),
+        title: input.title.as_ref().map(|v| v.as_str().to_owned()),
+        team: input.team.as_ref().map(|v| v.as_str().to_owned()),
+        about: input
+            .about
+            .as_ref()
+            .map(|md| (md.as_str().to_owned(), md.render())),
+        time_zone: input.time_zone.as_ref().map(|v| v.as_str().to_owned()),
+        ..Default::default()
+    };
     let mut tx = db.write().await?;
     q::update_profile(&mut tx, viewer.id(), &change, ctx.now()).await?;
     let m = q::member_by_id(&mut tx, viewer.id())

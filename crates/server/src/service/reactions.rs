@@ -1,6 +1,7 @@
 //! Reactions on items and comments: adding and removing one, and the
 //! reactions that a page of stream entries shows.
 
+use domain::kinds::{NotificationReason, ObjectType, Verb};
 use domain::social;
 use store::activities::{self, NewActivity};
 use store::reactions as q;
@@ -72,11 +73,11 @@ async fn write_reaction(
             &mut tx,
             &NewActivity {
                 actor_id: viewer.id(),
-                verb: "react",
+                verb: Verb::React,
                 object_type: if comment_id.is_some() {
-                    "comment"
+                    ObjectType::Comment
                 } else {
-                    "item"
+                    ObjectType::Item
                 },
                 object_id: comment_id.unwrap_or(item_id),
                 target_type: None,
@@ -88,7 +89,7 @@ async fn write_reaction(
         )
         .await?;
         if owner != viewer.id() {
-            notifications::notify(&mut tx, owner, a, "reaction", now).await?;
+            notifications::notify(&mut tx, owner, a, NotificationReason::Reaction, now).await?;
         }
     }
     tx.commit().await?;

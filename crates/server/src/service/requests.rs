@@ -8,7 +8,8 @@
 //! activity (verb = the act) and notifies the other party.
 
 use domain::cfa::{self, Act, Role as Party, State};
-use domain::{Markdown, ShortText, ValidationError};
+use domain::kinds::{AudienceKind, ItemKind, NotificationReason, ObjectType, Verb};
+use domain::{Handle, Markdown, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items::{self, ItemRow};
 use store::requests as rq;
@@ -129,16 +130,36 @@ async fn terms(
     })
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RequestInput {
-    /// `request` (the viewer asks) or `offer` (the viewer offers).
-    pub kind: String,
-    /// The other party, one request per handle.
-    pub to: Vec<String>,
+    /// A request (the viewer asks) or an offer (the viewer offers), as
+    /// `ItemKind::conversation` reads it.
+    pub kind: ItemKind,
+    /// The other party, one request per handle ([`parse_to`] reads them).
+    pub to: Vec<Handle>,
     /// Post it in this space for everyone there to see; direct otherwise.
     pub space: Option<String>,
     pub terms: TermsInput,
     pub message: Option<String>,
+}
+
+/// Reads whom a request names: handles separated by commas or spaces, with
+/// or without `@`. Text that cannot be a handle names nobody, and is
+/// refused as an unknown handle is.
+pub fn parse_to(to: &[String]) -> AppResult<Vec<Handle>> {
+    to.iter()
+        .flat_map(|h| h.split([',', ' ']))
+        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
+        .filter(|h| !h.is_empty())
+        .map(|h| Handle::parse(&h).map_err(|_| no_active_member(&h)))
+        .collect()
+}
+
+fn no_active_member(handle: &str) -> AppError {
+    AppError::invalid(
+        "to",
+        format!("There is no active member @{handle}. Check the handle."),
+    )
 }
 
 /// A request as one viewer sees it.
@@ -245,7 +266,7 @@ async fn announce(
     tx: &mut Tx,
     viewer: &Viewer,
     item: &ItemRow,
-    verb: &str,
+    verb: Verb,
     notify: &[i64],
     extra_targets: &[(&str, String)],
     now: i64,
@@ -255,9 +276,9 @@ async fn announce(
         &NewActivity {
             actor_id: viewer.id(),
             verb,
-            object_type: "item",
+            object_type: ObjectType::Item,
             object_id: item.id,
-            target_type: item.space_id.map(|_| "space"),
+            target_type: item.space_id.map(|_| ObjectType::Space),
             target_id: item.space_id,
             item_id: Some(item.id),
             space_id: item.space_id,
@@ -266,7 +287,7 @@ async fn announce(
     )
     .await?;
     for m in notify.iter().filter(|m| **m != viewer.id()) {
-        notifications::notify(tx, *m, a, "request", now).await?;
+        notifications::notify(tx, *m, a, NotificationReason::Request, now).await?;
     }
     let mut targets: Vec<(&str, String)> = vec![("item", item.id.to_string())];
     targets.extend(extra_targets.iter().cloned());
@@ -291,23 +312,18 @@ async fn render_message(c: &mut Conn, message: Option<&str>) -> AppResult<(Strin
 /// Creates one request (or offer) per named person; returns their ids.
 pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<i64>> {
     let db = &ctx.db;
-    let act = match input.kind.trim() {
-        "" | "request" => Act::Request,
-        "offer" => Act::Offer,
-        _ => {
-            return Err(AppError::invalid(
-                "kind",
-                "A conversation starts with a request (you ask) or an offer (you offer).",
-            ));
+    let act = match input.kind {
+        ItemKind::Request => Act::Request,
+        ItemKind::Offer => Act::Offer,
+        // The edge parses with `ItemKind::conversation`, so no other kind
+        // arrives from a person; a caller in the code gets the same answer.
+        ItemKind::Post | ItemKind::Todo => {
+            return Err(ItemKind::conversation(input.kind.as_str())
+                .unwrap_err()
+                .into());
         }
     };
-    let handles: Vec<String> = input
-        .to
-        .iter()
-        .flat_map(|h| h.split([',', ' ']))
-        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
+    let handles: Vec<String> = input.to.iter().map(|h| h.as_str().to_owned()).collect();
     if handles.is_empty() {
         return Err(AppError::invalid(
             "to",
@@ -336,12 +352,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
                     others.push(f.0);
                 }
             }
-            None => {
-                return Err(AppError::invalid(
-                    "to",
-                    format!("There is no active member @{h}. Check the handle."),
-                ));
-            }
+            None => return Err(no_active_member(h)),
         }
     }
     let space = match input
@@ -376,12 +387,16 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
             &mut tx,
             &items::NewItem {
                 kind: if act == Act::Offer {
-                    "offer"
+                    ItemKind::Offer
                 } else {
-                    "request"
+                    ItemKind::Request
                 },
                 author_id: viewer.id(),
-                audience: if space.is_some() { "space" } else { "direct" },
+                audience: if space.is_some() {
+                    AudienceKind::Space
+                } else {
+                    AudienceKind::Direct
+                },
                 space_id: space.as_ref().map(|s| s.id),
                 title: &t.title,
                 body: &t.conditions,
@@ -429,7 +444,7 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
             &mut tx,
             viewer,
             &item,
-            act.as_str(),
+            Verb::Act(act),
             &[other],
             &targets,
             now,
@@ -538,7 +553,7 @@ pub async fn act(
             &mut tx,
             viewer,
             &item,
-            ASK_PROGRESS,
+            Verb::AskProgress,
             &[req.performer_id],
             &[],
             now,
@@ -616,7 +631,7 @@ pub async fn act(
             .await?;
         }
         let other = party_id(&req, role.other());
-        let a = announce(&mut tx, viewer, &item, act.as_str(), &[other], &[], now).await?;
+        let a = announce(&mut tx, viewer, &item, Verb::Act(act), &[other], &[], now).await?;
         rq::insert_act(
             &mut tx,
             &rq::NewAct {
@@ -838,9 +853,13 @@ pub async fn create_todo(ctx: &Ctx, viewer: &Viewer, input: &TodoInput) -> AppRe
             items::insert_item(
                 &mut tx,
                 &items::NewItem {
-                    kind: "todo",
+                    kind: ItemKind::Todo,
                     author_id: viewer.id(),
-                    audience: if space.is_some() { "space" } else { "profile" },
+                    audience: if space.is_some() {
+                        AudienceKind::Space
+                    } else {
+                        AudienceKind::Profile
+                    },
                     space_id: space.as_ref().map(|s| s.id),
                     title: title.as_str(),
                     body: "",
@@ -979,7 +998,7 @@ pub async fn update_todo(
             if let Some(s) = t.space_id {
                 targets.push(("space", s.to_string()));
             }
-            announce(&mut tx, viewer, &item, "completed", &[], &targets, now).await?;
+            announce(&mut tx, viewer, &item, Verb::Completed, &[], &targets, now).await?;
         }
     }
     let t = rq::todo_by_id(&mut tx, tid)
@@ -1018,7 +1037,10 @@ pub async fn run_reminders(ctx: &Ctx, now: i64) -> AppResult<usize> {
     let soon = rq::claim_due_soon(&mut tx, now, REMIND_BEFORE_MICROS).await?;
     let overdue = rq::claim_overdue(&mut tx, now).await?;
     let mut sent = 0;
-    for (ids, verb) in [(&soon, "due_soon"), (&overdue, "overdue")] {
+    for (ids, verb, reason) in [
+        (&soon, Verb::DueSoon, NotificationReason::DueSoon),
+        (&overdue, Verb::Overdue, NotificationReason::Overdue),
+    ] {
         for id in ids {
             let Some(r) = rq::request_by_item(&mut tx, *id).await? else {
                 continue;
@@ -1029,9 +1051,9 @@ pub async fn run_reminders(ctx: &Ctx, now: i64) -> AppResult<usize> {
                 now,
             )
             .await?;
-            notifications::notify(&mut tx, r.performer_id, a, verb, now).await?;
-            if verb == "overdue" {
-                notifications::notify(&mut tx, r.requester_id, a, verb, now).await?;
+            notifications::notify(&mut tx, r.performer_id, a, reason, now).await?;
+            if verb == Verb::Overdue {
+                notifications::notify(&mut tx, r.requester_id, a, reason, now).await?;
             }
             sent += 1;
         }

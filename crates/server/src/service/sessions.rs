@@ -233,10 +233,9 @@ pub async fn change_password(
     ctx: &Ctx,
     viewer: &Viewer,
     current: &str,
-    new: &str,
+    new: &Password,
 ) -> AppResult<u64> {
     let db = &ctx.db;
-    let new = Password::parse(new).map_err(|e| ValidationError::new("new_password", e.message))?;
     let hash = {
         let mut c = db.read().await?;
         q::password_hash(&mut c, viewer.id()).await?

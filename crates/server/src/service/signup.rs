@@ -12,39 +12,45 @@ use crate::crypto;
 use crate::error::{AppError, AppResult, Checks};
 use crate::service::profiles::Member;
 
-/// What someone types to create an account.
-#[derive(Debug, Default, Clone)]
+/// A new account's details, checked where they were typed.
+#[derive(Debug, Clone)]
 pub struct SignupInput {
-    pub handle: String,
-    pub display_name: String,
-    pub email: String,
-    pub password: String,
+    pub handle: Handle,
+    pub display_name: DisplayName,
+    /// None when an invitation fixes the address.
+    pub email: Option<Email>,
+    pub password: Password,
 }
 
-pub(crate) struct ValidSignup {
-    pub(crate) handle: Handle,
-    pub(crate) display_name: DisplayName,
-    pub(crate) email: Option<Email>,
-    pub(crate) password: Password,
-}
+impl SignupInput {
+    /// Reads what someone typed, every field at fault named at once;
+    /// `email` is None where an invitation fixes the address.
+    pub fn parse(
+        handle: &str,
+        display_name: &str,
+        email: Option<&str>,
+        password: &str,
+    ) -> AppResult<SignupInput> {
+        let mut checks = Checks::default();
+        let handle = checks.check(Handle::parse(handle));
+        let display_name = checks.check(DisplayName::parse(display_name));
+        let email = email.map(|e| checks.check(Email::parse(e)));
+        let password = checks.check(Password::parse(password));
+        checks.finish()?;
+        Ok(SignupInput {
+            handle: handle.expect("checked"),
+            display_name: display_name.expect("checked"),
+            email: email.map(|e| e.expect("checked")),
+            password: password.expect("checked"),
+        })
+    }
 
-pub(crate) fn validate_signup(input: &SignupInput, with_email: bool) -> AppResult<ValidSignup> {
-    let mut checks = Checks::default();
-    let handle = checks.check(Handle::parse(&input.handle));
-    let display_name = checks.check(DisplayName::parse(&input.display_name));
-    let email = if with_email {
-        checks.check(Email::parse(&input.email))
-    } else {
-        None
-    };
-    let password = checks.check(Password::parse(&input.password));
-    checks.finish()?;
-    Ok(ValidSignup {
-        handle: handle.expect("checked"),
-        display_name: display_name.expect("checked"),
-        email,
-        password: password.expect("checked"),
-    })
+    /// The address of an account made without an invitation.
+    fn address(&self) -> AppResult<&Email> {
+        self.email
+            .as_ref()
+            .ok_or_else(|| AppError::invalid("email", "Enter your email address."))
+    }
 }
 
 /// Turns a unique-key violation on insert into the error a person reads.
@@ -67,7 +73,7 @@ fn signup_conflict(e: store::Error) -> AppError {
 /// [`signup_conflict`] words it.
 pub(crate) async fn insert_account(
     tx: &mut Tx,
-    v: &ValidSignup,
+    v: &SignupInput,
     email: &str,
     role: Role,
     password_hash: &str,
@@ -119,8 +125,8 @@ pub async fn setup_token_valid(ctx: &Ctx, token: &str) -> AppResult<bool> {
 /// Creates the owner with the setup token.
 pub async fn complete_setup(ctx: &Ctx, token: &str, input: &SignupInput) -> AppResult<Member> {
     let db = &ctx.db;
-    let v = validate_signup(input, true)?;
-    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let email = input.address()?;
+    let hash = crypto::hash_password(input.password.as_str()).await?;
     let mut tx = db.write().await?;
     let used_up = || AppError::Gone {
         slug: "setup-done",
@@ -136,8 +142,8 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, input: &SignupInput) -> AppR
     }
     let member = insert_account(
         &mut tx,
-        &v,
-        v.email.as_ref().expect("email checked").as_str(),
+        input,
+        email.as_str(),
         Role::Owner,
         &hash,
         ctx.now(),
@@ -155,8 +161,9 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, input: &SignupInput) -> AppR
 pub const DOMAIN_SIGNUP_OFF: &str = "needs outgoing mail, which is not set up yet";
 
 /// Signing up without an invitation: refused while [`DOMAIN_SIGNUP_OFF`]
-/// holds, whatever is sent, and nothing is created.
-pub async fn self_signup(_ctx: &Ctx, _input: &SignupInput) -> AppResult<Member> {
+/// holds, whatever is sent (so nothing sent is read), and nothing is
+/// created.
+pub async fn self_signup(_ctx: &Ctx) -> AppResult<Member> {
     Err(AppError::Forbidden(format!(
         "Signing up with a work address is off: confirming the address {DOMAIN_SIGNUP_OFF}. \
          Ask a member to invite you."
@@ -166,18 +173,10 @@ pub async fn self_signup(_ctx: &Ctx, _input: &SignupInput) -> AppResult<Member> 
 /// Creates a member directly (the `admin create-user` command).
 pub async fn create_member(ctx: &Ctx, input: &SignupInput, role: Role) -> AppResult<Member> {
     let db = &ctx.db;
-    let v = validate_signup(input, true)?;
-    let hash = crypto::hash_password(v.password.as_str()).await?;
+    let email = input.address()?;
+    let hash = crypto::hash_password(input.password.as_str()).await?;
     let mut tx = db.write().await?;
-    let member = insert_account(
-        &mut tx,
-        &v,
-        v.email.as_ref().expect("email checked").as_str(),
-        role,
-        &hash,
-        ctx.now(),
-    )
-    .await?;
+    let member = insert_account(&mut tx, input, email.as_str(), role, &hash, ctx.now()).await?;
     tx.commit().await?;
     Ok(member)
 }

@@ -2,8 +2,10 @@
 //! once when open, by request when closed), adding and removing members,
 //! and whether a viewer may see a space, read its content or administer it.
 
+use domain::cfa::Act;
+use domain::kinds::{NotificationReason, ObjectType, SpaceRole, Verb};
 use domain::social::{self, SpaceVisibility};
-use domain::{Markdown, Role, ShortText, ValidationError};
+use domain::{Handle, Markdown, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::spaces as q;
 use store::{Conn, Tx, follows, notifications, profiles};
@@ -139,7 +141,7 @@ pub async fn create_space(ctx: &Ctx, viewer: &Viewer, input: &SpaceInput) -> App
             e => e.into(),
         }
     })?;
-    q::add_space_member(&mut tx, id, viewer.id(), "admin", now).await?;
+    q::add_space_member(&mut tx, id, viewer.id(), SpaceRole::Admin, now).await?;
     follows::auto_follow(
         &mut tx,
         viewer.id(),
@@ -153,8 +155,8 @@ pub async fn create_space(ctx: &Ctx, viewer: &Viewer, input: &SpaceInput) -> App
         &mut tx,
         &NewActivity {
             actor_id: viewer.id(),
-            verb: "create",
-            object_type: "space",
+            verb: Verb::Create,
+            object_type: ObjectType::Space,
             object_id: id,
             target_type: None,
             target_id: None,
@@ -272,7 +274,15 @@ pub async fn join_space(
     }
     match s.visibility {
         SpaceVisibility::Open => {
-            add_to_space(&mut tx, viewer.id(), &s, viewer.id(), "member", now).await?;
+            add_to_space(
+                &mut tx,
+                viewer.id(),
+                &s,
+                viewer.id(),
+                SpaceRole::Member,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             Ok(JoinOutcome::Joined)
         }
@@ -283,8 +293,8 @@ pub async fn join_space(
                     &mut tx,
                     &NewActivity {
                         actor_id: viewer.id(),
-                        verb: "request",
-                        object_type: "space",
+                        verb: Verb::Act(Act::Request),
+                        object_type: ObjectType::Space,
                         object_id: s.id,
                         target_type: None,
                         target_id: None,
@@ -295,7 +305,8 @@ pub async fn join_space(
                 )
                 .await?;
                 for admin in q::space_admins(&mut tx, s.id).await? {
-                    notifications::notify(&mut tx, admin, a, "join_request", now).await?;
+                    notifications::notify(&mut tx, admin, a, NotificationReason::JoinRequest, now)
+                        .await?;
                 }
             }
             tx.commit().await?;
@@ -312,7 +323,7 @@ async fn add_to_space(
     actor: i64,
     s: &Space,
     member: i64,
-    role: &str,
+    role: SpaceRole,
     now: i64,
 ) -> AppResult<bool> {
     let added = q::add_space_member(tx, s.id, member, role, now).await?;
@@ -322,10 +333,10 @@ async fn add_to_space(
             tx,
             &NewActivity {
                 actor_id: actor,
-                verb: "join",
-                object_type: "member",
+                verb: Verb::Join,
+                object_type: ObjectType::Member,
                 object_id: member,
-                target_type: Some("space"),
+                target_type: Some(ObjectType::Space),
                 target_id: Some(s.id),
                 item_id: None,
                 space_id: Some(s.id),
@@ -334,7 +345,7 @@ async fn add_to_space(
         )
         .await?;
         if actor != member {
-            notifications::notify(tx, member, a, "added_to_space", now).await?;
+            notifications::notify(tx, member, a, NotificationReason::AddedToSpace, now).await?;
         }
     }
     Ok(added)
@@ -365,36 +376,33 @@ pub async fn leave_space(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<()
     Ok(())
 }
 
+/// What adding `handle` (as typed) to a space answers when nobody active
+/// has it; also for text that cannot be a handle, which names nobody.
+pub fn no_active_member(handle: &str) -> AppError {
+    AppError::NotFound(format!("There is no active member @{handle}."))
+}
+
 /// Adds someone to a space (the way into a secret space), or changes
 /// their role there. Space admins only.
 pub async fn add_member(
     ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
-    handle: &str,
-    role: Option<&str>,
+    handle: &Handle,
+    role: SpaceRole,
 ) -> AppResult<Person> {
     let db = &ctx.db;
-    let role = match role.unwrap_or("member") {
-        r @ ("member" | "admin") => r,
-        _ => {
-            return Err(AppError::invalid(
-                "role",
-                "A space role is member or admin.",
-            ));
-        }
-    };
     let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "add people to it").await?;
-    let m = profiles::member_by_handle(&mut tx, handle)
+    let m = profiles::member_by_handle(&mut tx, handle.as_str())
         .await?
         .filter(|m| m.is_active())
-        .ok_or_else(|| AppError::NotFound(format!("There is no active member @{handle}.")))?;
+        .ok_or_else(|| no_active_member(handle.as_str()))?;
     add_to_space(&mut tx, viewer.id(), &s, m.id, role, now).await?;
     tx.commit().await?;
     Ok(Person {
-        extra: role.to_owned(),
+        extra: role.as_str().to_owned(),
         ..Person::from(&m)
     })
 }
@@ -460,7 +468,7 @@ pub async fn decide_request(
         )));
     }
     if approve {
-        add_to_space(&mut tx, viewer.id(), &s, m.id, "member", now).await?;
+        add_to_space(&mut tx, viewer.id(), &s, m.id, SpaceRole::Member, now).await?;
     }
     tx.commit().await?;
     Ok(())

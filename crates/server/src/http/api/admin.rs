@@ -3,6 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use domain::Role;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -90,6 +91,7 @@ pub async fn update_member(
     }
     let mut m = profiles::member(&state.ctx, &handle).await?;
     if let Some(role) = &req.role {
+        let role = Role::parse(role).map_err(AppError::from)?;
         m = org::set_role(&state.ctx, &viewer, &handle, role).await?;
     }
     if let Some(d) = req.deactivated {

@@ -37,11 +37,7 @@ pub async fn create(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<InviteRequest>,
 ) -> Result<(StatusCode, Json<InvitationView>), Problem> {
-    let input = InviteInput {
-        email: req.email,
-        role: req.role,
-        message: req.message,
-    };
+    let input = InviteInput::parse(&req.email, req.role.as_deref(), req.message.as_deref())?;
     let (inv, url) = invitations::invite(&state.ctx, &viewer, &input).await?;
     Ok((
         StatusCode::CREATED,
@@ -139,12 +135,7 @@ pub async fn accept(
     ApiPath(token): ApiPath<String>,
     ApiJson(req): ApiJson<AcceptRequest>,
 ) -> Result<Response, Problem> {
-    let input = SignupInput {
-        handle: req.handle,
-        display_name: req.display_name,
-        email: String::new(),
-        password: req.password,
-    };
+    let input = SignupInput::parse(&req.handle, &req.display_name, None, &req.password)?;
     let member = invitations::accept_invitation(&state.ctx, &token, &input).await?;
     let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {

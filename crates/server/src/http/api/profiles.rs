@@ -11,7 +11,7 @@ use super::{ListQuery, decode_cursor, encode_cursor};
 use crate::http::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::profiles;
-use crate::service::profiles::ProfileInput;
+use crate::service::profiles::{ProfileInput, ProfileText};
 use crate::state::AppState;
 use crate::views::{MemberView, Page};
 
@@ -43,13 +43,13 @@ pub async fn update_me(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<ProfileRequest>,
 ) -> Result<Json<MemberView>, Problem> {
-    let input = ProfileInput {
+    let input = ProfileInput::parse(&ProfileText {
         display_name: req.display_name,
         title: req.title,
         team: req.team,
         about: req.about,
         time_zone: req.time_zone,
-    };
+    })?;
     let m = profiles::update_profile(&state.ctx, &viewer, &input).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }

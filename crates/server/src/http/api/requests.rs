@@ -4,9 +4,11 @@ use crate::service::requests::{ActRow, RequestRow, TodoRow};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::kinds::ItemKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiViewer};
 use crate::http::problem::{AllowedAct, Problem};
 use crate::service::requests::{
@@ -219,8 +221,8 @@ pub async fn create_request(
     ApiJson(req): ApiJson<NewRequestRequest>,
 ) -> Result<(StatusCode, Json<CreatedRequests>), Problem> {
     let input = RequestInput {
-        kind: req.kind,
-        to: req.to,
+        kind: ItemKind::conversation(&req.kind).map_err(AppError::from)?,
+        to: svc::parse_to(&req.to)?,
         space: req.space,
         terms: TermsInput {
             title: Some(req.title),

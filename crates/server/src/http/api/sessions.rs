@@ -5,9 +5,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::Password;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiViewer, ClientIp, SESSION_COOKIE, user_agent};
 use crate::http::problem::Problem;
 use crate::service::sessions;
@@ -120,12 +122,8 @@ pub async fn change_password(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> Result<StatusCode, Problem> {
-    sessions::change_password(
-        &state.ctx,
-        &viewer,
-        &req.current_password,
-        &req.new_password,
-    )
-    .await?;
+    let new = Password::parse(&req.new_password)
+        .map_err(|e| AppError::from(e.for_field("new_password")))?;
+    sessions::change_password(&state.ctx, &viewer, &req.current_password, &new).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -52,12 +52,12 @@ pub async fn setup(
     headers: HeaderMap,
     ApiJson(req): ApiJson<SetupRequest>,
 ) -> Result<Response, Problem> {
-    let input = SignupInput {
-        handle: req.handle,
-        display_name: req.display_name,
-        email: req.email,
-        password: req.password,
-    };
+    let input = SignupInput::parse(
+        &req.handle,
+        &req.display_name,
+        Some(&req.email),
+        &req.password,
+    )?;
     let member = signup::complete_setup(&state.ctx, &req.token, &input).await?;
     let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
@@ -86,15 +86,9 @@ pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    ApiJson(req): ApiJson<SignupRequest>,
+    ApiJson(_req): ApiJson<SignupRequest>,
 ) -> Result<Response, Problem> {
-    let input = SignupInput {
-        handle: req.handle,
-        display_name: req.display_name,
-        email: req.email,
-        password: req.password,
-    };
-    let member = signup::self_signup(&state.ctx, &input).await?;
+    let member = signup::self_signup(&state.ctx).await?;
     let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),

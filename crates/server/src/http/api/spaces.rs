@@ -4,10 +4,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::Handle;
+use domain::kinds::SpaceRole;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{ListQuery, decode_cursor, encode_cursor, people_page};
+use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::spaces;
@@ -232,8 +235,12 @@ pub async fn add_member(
     ApiPath(slug): ApiPath<String>,
     ApiJson(req): ApiJson<AddMemberRequest>,
 ) -> Result<Json<PersonView>, Problem> {
-    let p =
-        spaces::add_member(&state.ctx, &viewer, &slug, &req.handle, req.role.as_deref()).await?;
+    let role = match req.role.as_deref() {
+        Some(r) => SpaceRole::from_input(r).map_err(AppError::from)?,
+        None => SpaceRole::Member,
+    };
+    let handle = Handle::parse(&req.handle).map_err(|_| spaces::no_active_member(&req.handle))?;
+    let p = spaces::add_member(&state.ctx, &viewer, &slug, &handle, role).await?;
     Ok(Json(PersonView::from(&p)))
 }
 

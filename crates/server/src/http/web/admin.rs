@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use domain::Role;
 use serde::Deserialize;
 
 use super::views::{Ago, PersonV, ShellV};
@@ -219,12 +220,12 @@ pub async fn admin_invite(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let input = InviteInput {
-        email: f.email,
-        role: Some(f.role),
-        message: (!f.message.trim().is_empty()).then_some(f.message),
+    let message = (!f.message.trim().is_empty()).then_some(f.message.as_str());
+    let result = match InviteInput::parse(&f.email, Some(&f.role), message) {
+        Ok(input) => invitations::invite(&state.ctx, &v, &input).await,
+        Err(e) => Err(e),
     };
-    match invitations::invite(&state.ctx, &v, &input).await {
+    match result {
         Ok((inv, link)) => {
             admin_page(
                 &state,
@@ -275,7 +276,10 @@ pub async fn admin_member(
         Err(r) => return r,
     };
     if let Some(role) = f.role {
-        let r = org::set_role(&state.ctx, &v, &handle, &role).await;
+        let r = match Role::parse(&role) {
+            Ok(parsed) => org::set_role(&state.ctx, &v, &handle, parsed).await,
+            Err(e) => Err(e.into()),
+        };
         let msg = format!("@{handle} is now {role}.");
         return admin_after(&state, &v, r, msg).await;
     }

@@ -34,11 +34,10 @@ pub async fn invite_from_home(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let input = InviteInput {
-        email: f.email.clone(),
-        ..Default::default()
+    let result = match InviteInput::parse(&f.email, None, None) {
+        Ok(input) => invitations::invite(&state.ctx, &v, &input).await,
+        Err(e) => Err(e),
     };
-    let result = invitations::invite(&state.ctx, &v, &input).await;
     let mut page = match home_page(&state, &v, &uri, &StreamQuery::default()).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
@@ -115,13 +114,8 @@ pub async fn invite_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    let input = SignupInput {
-        handle: f.handle.clone(),
-        display_name: f.display_name.clone(),
-        email: String::new(),
-        password: f.password,
-    };
     let result = async {
+        let input = SignupInput::parse(&f.handle, &f.display_name, None, &f.password)?;
         let m = invitations::accept_invitation(&state.ctx, &token, &input).await?;
         sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }

@@ -14,7 +14,7 @@ use super::{
 use crate::error::AppError;
 use crate::service::pages;
 use crate::service::profiles;
-use crate::service::profiles::ProfileInput;
+use crate::service::profiles::{ProfileInput, ProfileText};
 use crate::service::viewer::Viewer;
 use crate::state::AppState;
 
@@ -328,14 +328,16 @@ pub async fn save_profile(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let input = ProfileInput {
+    let r = match ProfileInput::parse(&ProfileText {
         display_name: Some(f.display_name),
         title: Some(f.title),
         team: Some(f.team),
         about: Some(f.about),
         time_zone: (!f.time_zone.trim().is_empty()).then_some(f.time_zone),
+    }) {
+        Ok(input) => profiles::update_profile(&state.ctx, &v, &input).await,
+        Err(e) => Err(e),
     };
-    let r = profiles::update_profile(&state.ctx, &v, &input).await;
     settings_after(&state, &v, r, "Profile saved.").await
 }
 

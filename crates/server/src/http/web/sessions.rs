@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::Password;
 use serde::Deserialize;
 
 use super::profiles::settings_after;
@@ -144,7 +145,10 @@ pub async fn change_password(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let r = sessions::change_password(&state.ctx, &v, &f.current_password, &f.new_password).await;
+    let r = match Password::parse(&f.new_password) {
+        Ok(new) => sessions::change_password(&state.ctx, &v, &f.current_password, &new).await,
+        Err(e) => Err(e.for_field("new_password").into()),
+    };
     let said = match r {
         Ok(0) => "Password changed. Your other logins have ended.".to_owned(),
         Ok(1) => "Password changed. Your other logins have ended, and your API token was revoked: create a new one below if a script needs it.".to_owned(),

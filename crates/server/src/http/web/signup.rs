@@ -70,13 +70,8 @@ pub async fn setup_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    let input = SignupInput {
-        handle: f.handle.clone(),
-        display_name: f.display_name.clone(),
-        email: f.email.clone(),
-        password: f.password,
-    };
     let result = async {
+        let input = SignupInput::parse(&f.handle, &f.display_name, Some(&f.email), &f.password)?;
         let m = signup::complete_setup(&state.ctx, &f.token, &input).await?;
         sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
@@ -135,6 +130,8 @@ pub struct SignupForm {
     display_name: String,
     handle: String,
     email: String,
+    /// Accepted so the form parses; while sign-up is off nothing reads it.
+    #[allow(dead_code)]
     password: String,
 }
 
@@ -147,14 +144,8 @@ pub async fn signup_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    let input = SignupInput {
-        handle: f.handle.clone(),
-        display_name: f.display_name.clone(),
-        email: f.email.clone(),
-        password: f.password,
-    };
     let result = async {
-        let m = signup::self_signup(&state.ctx, &input).await?;
+        let m = signup::self_signup(&state.ctx).await?;
         sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;

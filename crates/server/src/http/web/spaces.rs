@@ -5,6 +5,8 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::Handle;
+use domain::kinds::SpaceRole;
 use serde::Deserialize;
 
 use super::items::{ComposerV, composer};
@@ -318,9 +320,19 @@ pub async fn add_space_member(
         Err(r) => return r,
     };
     let handle = f.handle.trim().trim_start_matches('@').to_owned();
-    let role = (!f.role.is_empty()).then_some(f.role.as_str());
+    let role = if f.role.is_empty() {
+        Ok(SpaceRole::Member)
+    } else {
+        SpaceRole::from_input(&f.role).map_err(AppError::from)
+    };
+    let handle = Handle::parse(&handle).map_err(|_| spaces::no_active_member(&handle));
     done(
-        spaces::add_member(&state.ctx, &v, &slug, &handle, role).await,
+        match (role, handle) {
+            (Ok(role), Ok(handle)) => {
+                spaces::add_member(&state.ctx, &v, &slug, &handle, role).await
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
         &format!("/spaces/{slug}/settings"),
     )
 }

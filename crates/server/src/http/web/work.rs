@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::kinds::ItemKind;
 use serde::Deserialize;
 
 use super::views::{Ago, ShellV};
@@ -305,9 +306,17 @@ pub async fn create_request(
         Ok(v) => v,
         Err(r) => return r,
     };
+    let kind = match ItemKind::conversation(&f.kind) {
+        Ok(k) => k,
+        Err(e) => return error_page(e.into(), "/work"),
+    };
+    let to = match svc::parse_to(&[f.to]) {
+        Ok(to) => to,
+        Err(e) => return error_page(e, "/work"),
+    };
     let input = RequestInput {
-        kind: f.kind,
-        to: vec![f.to],
+        kind,
+        to,
         space: Some(f.space),
         terms: TermsInput {
             title: Some(f.title),
