@@ -23,6 +23,7 @@ backend_tests!(
     automatic_mail_never_posts,
     hostile_corpus_gets_clear_replies,
     smtplib_over_starttls_posts,
+    shutdown_tells_open_sessions_to_come_back,
 );
 
 const DOMAIN: &str = "lists.acme.test";
@@ -683,4 +684,27 @@ print("ok")
     assert_eq!(items[0]["title"], "Over TLS");
     assert_eq!(items[0]["body"], ".Sent by smtplib, café.");
     owner.stop().await;
+}
+
+async fn shutdown_tells_open_sessions_to_come_back(b: Backend) {
+    let owner = start(b, |_| {}).await;
+    let addr = owner.smtp;
+    let mut c = Raw::connect(addr).await;
+    c.cmd("EHLO x").await;
+    c.cmd("MAIL FROM:<owner@acme.test>")
+        .await
+        .clear(250, "2.1.0");
+    // The server stops while the session waits for its next command: the
+    // session is told to come back, and the server's stop completes.
+    let stopped = tokio::spawn(owner.stop());
+    let r = c.read().await;
+    r.clear(421, "4.3.2");
+    tokio::time::timeout(std::time::Duration::from_secs(30), stopped)
+        .await
+        .expect("the server stops")
+        .unwrap();
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
 }
