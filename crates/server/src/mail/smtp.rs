@@ -354,10 +354,8 @@ impl<'a> Session<'a> {
                             if buf.len() > self.max_bytes + 2 {
                                 let rest = DummyDataReceiver::new_data(rx);
                                 *d = Data::Discarding(rest);
-                                done
-                            } else {
-                                done
                             }
+                            done
                         }
                         Data::Discarding(rx) => rx.ingest(&mut bytes),
                     };

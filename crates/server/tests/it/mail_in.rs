@@ -497,9 +497,23 @@ async fn automatic_mail_never_posts(b: Backend) {
         )
         .await;
     r.clear(250, "2.0.0");
+    // PIPELINING: the envelope and DATA in one write, the replies in order.
+    c.w.write_all(
+        format!("MAIL FROM:<owner@acme.test>\r\nRCPT TO:<{launch}>\r\nDATA\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.read().await.code, 250);
+    assert_eq!(c.read().await.code, 250);
+    assert_eq!(c.read().await.code, 354);
+    c.w.write_all(b"From: owner@acme.test\r\nSubject: Piped\r\n\r\nIn one go.\r\n.\r\n")
+        .await
+        .unwrap();
+    c.read().await.clear(250, "2.0.0");
     let items = space_items(&owner, "launch").await;
-    assert_eq!(items.len(), 1, "{items:?}");
-    assert_eq!(items[0]["title"], "Real");
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert_eq!(items[0]["title"], "Piped");
+    assert_eq!(items[1]["title"], "Real");
     owner.stop().await;
 }
 
