@@ -8,6 +8,7 @@
 //! a database.
 
 pub mod cfa;
+pub mod ids;
 pub mod kinds;
 pub mod mail;
 pub mod mail_in;
@@ -17,6 +18,7 @@ pub mod secrets;
 pub mod social;
 pub mod validate;
 
+pub use ids::{CommentId, ItemId, MemberId, SpaceId};
 pub use role::{InvitePolicy, Role};
 pub use validate::{
     DisplayName, DomainList, Email, Handle, Markdown, Password, ShortText, TimeZoneName,

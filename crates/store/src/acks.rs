@@ -1,12 +1,18 @@
 //! Who has seen an item, who has acknowledged it, and who has not yet.
 
 use domain::social::{Audience, SpaceVisibility};
+use domain::{ItemId, MemberId, SpaceId};
 
 use crate::items::ItemRow;
 use crate::rows::{Params, Person, PersonCols, people};
 use crate::{Conn, Error, Tx, params};
 
-pub async fn mark_seen(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<bool, Error> {
+pub async fn mark_seen(
+    tx: &mut Tx,
+    item: ItemId,
+    member: MemberId,
+    now: i64,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "INSERT INTO item_seen (item_id, member_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -16,7 +22,7 @@ pub async fn mark_seen(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<
     Ok(n == 1)
 }
 
-pub async fn seen_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
+pub async fn seen_by(c: &mut Conn, item: ItemId) -> Result<Vec<Person>, Error> {
     let sql = format!(
         "SELECT {} FROM item_seen s JOIN members m ON m.id = s.member_id
          WHERE s.item_id = $1 ORDER BY s.seen_at",
@@ -25,7 +31,12 @@ pub async fn seen_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
     people(c.query(&sql, params![item]).await?)
 }
 
-pub async fn acknowledge(tx: &mut Tx, item: i64, member: i64, now: i64) -> Result<bool, Error> {
+pub async fn acknowledge(
+    tx: &mut Tx,
+    item: ItemId,
+    member: MemberId,
+    now: i64,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "INSERT INTO item_acks (item_id, member_id, acked_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
@@ -35,7 +46,7 @@ pub async fn acknowledge(tx: &mut Tx, item: i64, member: i64, now: i64) -> Resul
     Ok(n == 1)
 }
 
-pub async fn acknowledged_by(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
+pub async fn acknowledged_by(c: &mut Conn, item: ItemId) -> Result<Vec<Person>, Error> {
     let sql = format!(
         "SELECT {} FROM item_acks s JOIN members m ON m.id = s.member_id
          WHERE s.item_id = $1 ORDER BY s.acked_at",
@@ -59,11 +70,11 @@ pub async fn unacknowledged(
     let audience = match item.audience() {
         Audience::Space(SpaceVisibility::Open) => format!(
             "(m.role <> 'guest' OR EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = {} AND sm.member_id = m.id))",
-            p.bind(item.space_id.unwrap_or(0))
+            p.bind(item.space_id.unwrap_or(SpaceId(0)))
         ),
         Audience::Space(_) => format!(
             "EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = {} AND sm.member_id = m.id)",
-            p.bind(item.space_id.unwrap_or(0))
+            p.bind(item.space_id.unwrap_or(SpaceId(0)))
         ),
         Audience::Profile => "m.role <> 'guest'".to_owned(),
         Audience::Direct => format!(

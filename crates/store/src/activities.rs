@@ -3,9 +3,9 @@
 //! decoded and completed with the viewer's reactions, the items' topics and
 //! recipients.
 
+use domain::{ItemId, MemberId, Role, SpaceId};
 use std::sync::LazyLock;
 
-use domain::Role;
 use domain::kinds::{ObjectType, Verb};
 use domain::social::{Access, Audience, SpaceVisibility};
 
@@ -17,25 +17,30 @@ use crate::rows::{Column, Person, Tuple, columns, in_list, present, with};
 use crate::{Conn, Error, Kind, Row, Tx, params};
 
 pub struct NewActivity {
-    pub actor_id: i64,
+    pub actor_id: MemberId,
     pub verb: Verb,
     pub object_type: ObjectType,
     pub object_id: i64,
     pub target_type: Option<ObjectType>,
     pub target_id: Option<i64>,
-    pub item_id: Option<i64>,
-    pub space_id: Option<i64>,
+    pub item_id: Option<ItemId>,
+    pub space_id: Option<SpaceId>,
 }
 
 impl NewActivity {
     /// Something done to an item itself (updated, deleted, acknowledged, a
     /// reminder): the item is the object, with no target.
-    pub fn on_item(actor_id: i64, verb: Verb, item_id: i64, space_id: Option<i64>) -> Self {
+    pub fn on_item(
+        actor_id: MemberId,
+        verb: Verb,
+        item_id: ItemId,
+        space_id: Option<SpaceId>,
+    ) -> Self {
         NewActivity {
             actor_id,
             verb,
             object_type: ObjectType::Item,
-            object_id: item_id,
+            object_id: item_id.get(),
             target_type: None,
             target_id: None,
             item_id: Some(item_id),
@@ -116,7 +121,7 @@ impl ActivityRow {
     /// joined, asked to join) is seen as the space's content is; any
     /// other (a follow) as a profile post is, and always by the two
     /// people it names.
-    pub fn access(&self, viewer_id: i64, viewer_role: Role, viewer_active: bool) -> Access {
+    pub fn access(&self, viewer_id: MemberId, viewer_role: Role, viewer_active: bool) -> Access {
         if let Some(item) = &self.item {
             return item.access(viewer_id, viewer_role, viewer_active);
         }
@@ -125,7 +130,7 @@ impl ActivityRow {
                 .space_visibility
                 .map_or(Audience::Profile, Audience::Space),
             viewer_is_author: self.actor.id == viewer_id
-                || (self.object_type == "member" && self.object_id == viewer_id),
+                || (self.object_type == "member" && self.object_id == viewer_id.get()),
             viewer_in_space: self.viewer_in_space,
             viewer_is_recipient: false,
             viewer_role,
@@ -221,10 +226,10 @@ pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<Acti
     };
     let item = match has_item {
         true => Some(ItemRow {
-            id: r.i64(C.item_id)?,
-            author_id: r.i64(C.author_id)?,
+            id: Column::take(r, C.item_id)?,
+            author_id: Column::take(r, C.author_id)?,
             audience: Column::take(r, C.audience)?,
-            space_id: r.opt_i64(C.space_id)?,
+            space_id: Column::take(r, C.space_id)?,
             space_slug: r.take_opt_text(C.space_slug)?,
             space_name: r.take_opt_text(C.space_name)?,
             space_visibility: Column::take(r, C.space_visibility)?,
@@ -237,10 +242,10 @@ pub(crate) fn brief_activity(r: &mut Row, seq_col: Option<usize>) -> Result<Acti
         false => None,
     };
     Ok(ActivityRow {
-        id: r.i64(C.id)?,
+        id: Column::take(r, C.id)?,
         seq: seq(r, seq_col)?,
         actor: Person {
-            id: r.i64(C.actor_id)?,
+            id: Column::take(r, C.actor_id)?,
             ..Person::default()
         },
         published: r.i64(C.published)?,
@@ -266,10 +271,10 @@ pub(crate) fn activity(r: &mut Row, seq_col: Option<usize>) -> Result<ActivityRo
         )
     };
     Ok(ActivityRow {
-        id: r.i64(a.id)?,
+        id: Column::take(r, a.id)?,
         seq: seq(r, seq_col)?,
         actor: Person {
-            id: r.i64(a.actor_id)?,
+            id: Column::take(r, a.actor_id)?,
             handle: r.take_text(a.actor_handle)?,
             display_name: r.take_text(a.actor_name)?,
             avatar_version: r.i64(a.actor_avatar)?,
@@ -319,7 +324,7 @@ pub(crate) fn page_cols_for(after: bool) -> &'static str {
 /// viewer's reactions read after where the statement left them out.
 pub(crate) async fn page_rows(
     c: &mut Conn,
-    viewer: i64,
+    viewer: MemberId,
     rows: Vec<Row>,
     (decode, seq_col): (Decode, Option<usize>),
     after: bool,
@@ -338,7 +343,7 @@ pub(crate) async fn page_rows(
 /// reactions at all), in one range read of the viewer's reactions.
 async fn viewer_reactions(
     c: &mut Conn,
-    viewer: i64,
+    viewer: MemberId,
     rows: &mut [ActivityRow],
 ) -> Result<(), Error> {
     let ids = rows
@@ -357,7 +362,7 @@ async fn viewer_reactions(
         )
         .await?;
     for r in mine {
-        let (item, emoji): (i64, String) = Tuple::from_row(r)?;
+        let (item, emoji): (ItemId, String) = Tuple::from_row(r)?;
         for i in rows.iter_mut().filter_map(|r| r.item.as_mut()) {
             if i.id == item {
                 i.viewer_reactions.push(emoji.clone());
@@ -387,7 +392,7 @@ pub async fn add_topics_and_recipients(
     c: &mut Conn,
     rows: &mut [ActivityRow],
 ) -> Result<(), Error> {
-    let mut ids: Vec<i64> = rows
+    let mut ids: Vec<ItemId> = rows
         .iter()
         .filter_map(|r| r.item.as_ref())
         .map(|i| i.id)
@@ -412,15 +417,15 @@ pub async fn add_topics_and_recipients(
         recipient = COLS[1],
     );
     let found = c.query(&sql, &values).await?;
-    let mut by_item: std::collections::HashMap<i64, (Vec<String>, Vec<Person>)> =
+    let mut by_item: std::collections::HashMap<ItemId, (Vec<String>, Vec<Person>)> =
         std::collections::HashMap::new();
     for mut r in found {
-        let entry = by_item.entry(r.i64(C.item_id)?).or_default();
+        let entry = by_item.entry(ItemId(r.i64(C.item_id)?)).or_default();
         if r.i64(C.kind)? == 0 {
             entry.0.push(r.take_text(C.name)?);
         } else {
             entry.1.push(Person {
-                id: r.i64(C.member_id)?,
+                id: MemberId(r.i64(C.member_id)?),
                 handle: r.take_text(C.name)?,
                 display_name: r.take_opt_text(C.display_name)?.unwrap_or_default(),
                 avatar_version: r.i64(C.avatar_version)?,
@@ -446,7 +451,7 @@ pub async fn add_topics_and_recipients(
 /// read as a non-member's.
 pub async fn activities_by_ids(
     c: &mut Conn,
-    viewer: Option<i64>,
+    viewer: Option<MemberId>,
     ids: &[i64],
 ) -> Result<Vec<ActivityRow>, Error> {
     if ids.is_empty() {
@@ -459,7 +464,10 @@ pub async fn activities_by_ids(
         page_cols(true, read_after)
     );
     let rows = c
-        .query(&sql, &with(params![viewer.unwrap_or(0)].to_vec(), ids))
+        .query(
+            &sql,
+            &with(params![viewer.unwrap_or(MemberId(0))].to_vec(), ids),
+        )
         .await?;
     match viewer {
         Some(v) => page_rows(c, v, rows, (activity, None), read_after).await,

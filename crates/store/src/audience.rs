@@ -1,7 +1,7 @@
 //! Who an item reaches: audience counts, members by handle, and what the
 //! visibility rule needs to know about several members at once.
 
-use domain::Role;
+use domain::{ItemId, MemberId, Role, SpaceId};
 
 use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, params};
@@ -9,7 +9,7 @@ use crate::{Conn, Error, params};
 /// Active members of a space: the audience of a closed or secret space.
 /// (An open space's audience is the org, [`org_audience_count`], plus its
 /// guests, [`space_guest_count`].)
-pub async fn space_member_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
+pub async fn space_member_count(c: &mut Conn, space: SpaceId) -> Result<i64, Error> {
     c.query_one(
         "SELECT COUNT(*) FROM space_members sm JOIN members m ON m.id = sm.member_id
          WHERE sm.space_id = $1 AND m.deactivated_at IS NULL",
@@ -21,7 +21,7 @@ pub async fn space_member_count(c: &mut Conn, space: i64) -> Result<i64, Error> 
 
 /// Active guests who belong to a space (the org count leaves guests out;
 /// an open space's audience adds its own).
-pub async fn space_guest_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
+pub async fn space_guest_count(c: &mut Conn, space: SpaceId) -> Result<i64, Error> {
     c.query_one(
         "SELECT COUNT(*) FROM members m WHERE m.role = 'guest' AND m.deactivated_at IS NULL
            AND EXISTS (SELECT 1 FROM space_members sm WHERE sm.space_id = $1 AND sm.member_id = m.id)",
@@ -45,7 +45,7 @@ pub async fn org_audience_count(c: &mut Conn) -> Result<i64, Error> {
 pub async fn members_by_handles(
     c: &mut Conn,
     handles: &[String],
-) -> Result<Vec<(i64, String, String, Role, bool)>, Error> {
+) -> Result<Vec<(MemberId, String, String, Role, bool)>, Error> {
     let mut out = Vec::new();
     for h in handles {
         if let Some(r) = c
@@ -67,10 +67,10 @@ pub async fn members_by_handles(
 /// (member, role, active, in the item's space, direct recipient).
 pub async fn member_facts_many(
     c: &mut Conn,
-    members: &[i64],
-    space: Option<i64>,
-    item: i64,
-) -> Result<Vec<(i64, Role, bool, bool, bool)>, Error> {
+    members: &[MemberId],
+    space: Option<SpaceId>,
+    item: ItemId,
+) -> Result<Vec<(MemberId, Role, bool, bool, bool)>, Error> {
     let mut out = Vec::with_capacity(members.len());
     for chunk in members.chunks(128) {
         let (marks, ids) = in_list(3, chunk);
@@ -81,7 +81,10 @@ pub async fn member_facts_many(
              FROM members m WHERE m.id IN ({marks})"
         );
         for r in c
-            .query(&sql, &with(params![space.unwrap_or(0), item].to_vec(), ids))
+            .query(
+                &sql,
+                &with(params![space.unwrap_or(SpaceId(0)), item].to_vec(), ids),
+            )
             .await?
         {
             let (id, role, deactivated_at, in_space, recipient): (

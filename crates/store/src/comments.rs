@@ -1,12 +1,13 @@
 //! Comments on items.
 
-use crate::rows::{Person, PersonCols, columns, person};
+use crate::rows::{Column, Person, PersonCols, columns, person};
 use crate::{Conn, Error, Tx, params};
+use domain::{CommentId, ItemId, MemberId};
 
 #[derive(Debug, Clone)]
 pub struct CommentRow {
-    pub id: i64,
-    pub item_id: i64,
+    pub id: CommentId,
+    pub item_id: ItemId,
     pub author: Person,
     pub body: String,
     pub body_html: String,
@@ -17,19 +18,20 @@ pub struct CommentRow {
 
 pub async fn insert_comment(
     tx: &mut Tx,
-    item: i64,
-    author: i64,
+    item: ItemId,
+    author: MemberId,
     body: &str,
     body_html: &str,
     now: i64,
-) -> Result<i64, Error> {
+) -> Result<CommentId, Error> {
     let id = tx
         .query_one(
             "INSERT INTO comments (item_id, author_id, body, body_html, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
             params![item, author, body, body_html, now],
         )
         .await?
-        .i64(0)?;
+        .i64(0)
+        .map(CommentId)?;
     tx.execute_counts(
         "UPDATE items SET comment_count = comment_count + 1 WHERE id = $1",
         params![item],
@@ -54,8 +56,8 @@ columns! {
 
 pub async fn comments(
     c: &mut Conn,
-    item: i64,
-    after: i64,
+    item: ItemId,
+    after: CommentId,
     limit: i64,
 ) -> Result<Vec<CommentRow>, Error> {
     const C: CommentCols = CommentCols::at(0);
@@ -69,8 +71,8 @@ pub async fn comments(
         .into_iter()
         .map(|mut r| {
             Ok(CommentRow {
-                id: r.i64(C.id)?,
-                item_id: r.i64(C.item_id)?,
+                id: Column::take(&mut r, C.id)?,
+                item_id: Column::take(&mut r, C.item_id)?,
                 author: person(&mut r, C.author)?,
                 body: r.take_text(C.body)?,
                 body_html: r.take_text(C.body_html)?,
@@ -82,24 +84,28 @@ pub async fn comments(
         .collect()
 }
 
-pub async fn comment_exists(c: &mut Conn, item: i64, comment: i64) -> Result<Option<i64>, Error> {
+pub async fn comment_exists(
+    c: &mut Conn,
+    item: ItemId,
+    comment: CommentId,
+) -> Result<Option<MemberId>, Error> {
     c.query_opt(
         "SELECT author_id FROM comments WHERE id = $1 AND item_id = $2 AND deleted_at IS NULL",
         params![comment, item],
     )
     .await?
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(MemberId))
     .transpose()
 }
 
 /// The item a comment is on, while the comment is not deleted (a mail
 /// reply names the comment it answers).
-pub async fn comment_item(c: &mut Conn, comment: i64) -> Result<Option<i64>, Error> {
+pub async fn comment_item(c: &mut Conn, comment: CommentId) -> Result<Option<ItemId>, Error> {
     c.query_opt(
         "SELECT item_id FROM comments WHERE id = $1 AND deleted_at IS NULL",
         params![comment],
     )
     .await?
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(ItemId))
     .transpose()
 }

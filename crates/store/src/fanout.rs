@@ -3,6 +3,7 @@
 //! delivery log, folded into `inbox` later.
 
 use domain::social::{Audience, SpaceVisibility};
+use domain::{ItemId, MemberId, SpaceId};
 
 use crate::follows::follower_count_upto;
 use crate::items::{ItemRow, item_by_id};
@@ -39,7 +40,7 @@ fn audience_filter(item: &ItemRow, p: &mut Params) -> String {
         Audience::Space(SpaceVisibility::Open) | Audience::Profile => String::new(),
         Audience::Space(_) => format!(
             "AND EXISTS (SELECT 1 FROM space_members fs WHERE fs.space_id = {} AND fs.member_id = f.member_id)",
-            p.bind(item.space_id.unwrap_or(0))
+            p.bind(item.space_id.unwrap_or(SpaceId(0)))
         ),
         Audience::Direct => format!(
             "AND (EXISTS (SELECT 1 FROM item_recipients fr WHERE fr.item_id = {} AND fr.member_id = f.member_id)
@@ -182,7 +183,7 @@ pub async fn fan_out(
     activity: i64,
     item: &ItemRow,
     (targets, counted): (&[(&str, String)], Option<i64>),
-    extra: &[i64],
+    extra: &[MemberId],
     now: i64,
 ) -> Result<(), Error> {
     let inline_max = tx.options().fanout_inline_max;
@@ -201,7 +202,7 @@ pub async fn fan_out(
     let mut delivered = Vec::new();
     for m in extra {
         if log {
-            delivered.push(*m);
+            delivered.push(m.get());
             continue;
         }
         let n = tx
@@ -211,7 +212,7 @@ pub async fn fan_out(
             )
             .await?;
         if n == 1 {
-            delivered.push(*m);
+            delivered.push(m.get());
         }
     }
     if total <= inline_max {
@@ -257,7 +258,7 @@ pub const FANOUT: &str = "fanout";
 #[serde(deny_unknown_fields)]
 pub struct FanoutJob {
     pub activity: i64,
-    pub item: i64,
+    pub item: ItemId,
     /// `type:target` each, as in `follows`.
     pub targets: Vec<String>,
     /// The target being delivered, and the last member delivered to.
@@ -274,7 +275,7 @@ pub async fn fanout_step(tx: &mut Tx, job: &mut FanoutJob) -> Result<bool, Error
         .iter()
         .filter_map(|l| l.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
         .collect();
-    let Some(item) = item_by_id(tx, 0, job.item).await? else {
+    let Some(item) = item_by_id(tx, MemberId(0), job.item).await? else {
         return Ok(false);
     };
     let Some((ttype, target)) = targets.get(job.next_target as usize) else {

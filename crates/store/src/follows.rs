@@ -3,10 +3,11 @@
 
 use crate::rows::{ListedCols, Params, Person, Tuple, listed};
 use crate::{Conn, Error, Tx, params};
+use domain::{ItemId, MemberId};
 
 pub async fn put_follow(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     target_type: &str,
     target: &str,
     level: &str,
@@ -31,7 +32,7 @@ pub async fn put_follow(
 /// choice, such as a mute).
 pub async fn auto_follow(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     target_type: &str,
     target: &str,
     level: &str,
@@ -48,7 +49,7 @@ pub async fn auto_follow(
 
 pub async fn delete_follow(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     target_type: &str,
     target: &str,
 ) -> Result<bool, Error> {
@@ -63,7 +64,7 @@ pub async fn delete_follow(
 
 pub async fn follow_level(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     target_type: &str,
     target: &str,
 ) -> Result<Option<String>, Error> {
@@ -149,7 +150,7 @@ pub async fn follower_counts_upto(
 /// What a member follows: (type, target, level), newest first.
 pub async fn following(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     limit: i64,
 ) -> Result<Vec<(String, String, String)>, Error> {
     c.query(
@@ -167,7 +168,7 @@ pub async fn following(
 /// of `(created_at, target_type, target, level)`.
 pub async fn following_page(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     before: Option<(i64, &str)>,
     limit: i64,
 ) -> Result<Vec<(i64, String, String, String)>, Error> {
@@ -186,13 +187,13 @@ pub async fn following_page(
 }
 
 /// Watchers of an item (level `watching`).
-pub async fn item_watchers(c: &mut Conn, item: i64) -> Result<Vec<i64>, Error> {
+pub async fn item_watchers(c: &mut Conn, item: ItemId) -> Result<Vec<MemberId>, Error> {
     c.query(
         "SELECT member_id FROM follows WHERE target_type = 'item' AND target = $1 AND level = 'watching'",
         params![item.to_string()],
     )
     .await?
     .iter()
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(MemberId))
     .collect()
 }

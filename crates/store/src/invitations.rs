@@ -1,6 +1,6 @@
 //! Invitations to join the org.
 
-use domain::Role;
+use domain::{MemberId, Role};
 
 use crate::rows::columns;
 use crate::{Conn, Error, Row, Tx, params};
@@ -10,14 +10,14 @@ pub struct Invitation {
     pub id: i64,
     pub email: String,
     pub role: Role,
-    pub inviter_id: i64,
+    pub inviter_id: MemberId,
     pub inviter_handle: String,
     pub inviter_name: String,
     pub message: String,
     pub created_at: i64,
     pub expires_at: i64,
     pub accepted_at: Option<i64>,
-    pub accepted_by: Option<i64>,
+    pub accepted_by: Option<MemberId>,
     pub revoked_at: Option<i64>,
 }
 
@@ -48,7 +48,7 @@ pub struct NewInvitation<'a> {
     pub token_hash: &'a str,
     pub email: &'a str,
     pub role: Role,
-    pub inviter_id: i64,
+    pub inviter_id: MemberId,
     pub message: &'a str,
     pub expires_at: i64,
 }
@@ -98,7 +98,7 @@ pub async fn invitation_by_token(
 /// Invitations, newest first, below the id `before`; only `inviter`'s when given.
 pub async fn list_invitations(
     c: &mut Conn,
-    inviter: Option<i64>,
+    inviter: Option<MemberId>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<Invitation>, Error> {
@@ -110,7 +110,11 @@ pub async fn list_invitations(
     );
     c.query(
         &sql,
-        params![inviter.unwrap_or(0), before.unwrap_or(i64::MAX), limit],
+        params![
+            inviter.unwrap_or(MemberId(0)),
+            before.unwrap_or(i64::MAX),
+            limit
+        ],
     )
     .await?
     .into_iter()
@@ -123,7 +127,7 @@ pub async fn list_invitations(
 pub async fn claim_invitation(
     tx: &mut Tx,
     id: i64,
-    member_id: i64,
+    member_id: MemberId,
     now: i64,
 ) -> Result<bool, Error> {
     let n = tx

@@ -5,9 +5,9 @@
 //! `domain::social::can_see` on the facts these queries return
 //! (`ItemRow::access`).
 
+use domain::{ItemId, MemberId, Role, SpaceId};
 use std::sync::LazyLock;
 
-use domain::Role;
 use domain::kinds::{AudienceKind, ItemKind};
 use domain::social::{Access, Audience, SpaceVisibility};
 
@@ -17,14 +17,14 @@ use crate::{Conn, Error, Row, Tx, params};
 /// An item with what the visibility rule needs to know about one viewer.
 #[derive(Debug, Clone, Default)]
 pub struct ItemRow {
-    pub id: i64,
+    pub id: ItemId,
     pub kind: ItemKind,
-    pub author_id: i64,
+    pub author_id: MemberId,
     pub author_handle: String,
     pub author_name: String,
     pub author_avatar: i64,
     pub audience: AudienceKind,
-    pub space_id: Option<i64>,
+    pub space_id: Option<SpaceId>,
     pub space_slug: Option<String>,
     pub space_name: Option<String>,
     pub space_visibility: Option<SpaceVisibility>,
@@ -64,7 +64,7 @@ impl ItemRow {
     }
 
     /// The facts for `domain::social::can_see`.
-    pub fn access(&self, viewer_id: i64, viewer_role: Role, viewer_active: bool) -> Access {
+    pub fn access(&self, viewer_id: MemberId, viewer_role: Role, viewer_active: bool) -> Access {
         Access {
             audience: self.audience(),
             viewer_is_author: self.author_id == viewer_id,
@@ -108,10 +108,10 @@ pub const ITEM_ACCESS_JOINS: &str = "LEFT JOIN spaces sp ON sp.id = i.space_id";
 /// An item with only the columns of [`ItemAccessCols`].
 pub(crate) fn item_access(r: &mut Row, c: ItemAccessCols) -> Result<ItemRow, Error> {
     Ok(ItemRow {
-        id: r.i64(c.id)?,
-        author_id: r.i64(c.author_id)?,
+        id: Column::take(r, c.id)?,
+        author_id: Column::take(r, c.author_id)?,
         audience: Column::take(r, c.audience)?,
-        space_id: r.opt_i64(c.space_id)?,
+        space_id: Column::take(r, c.space_id)?,
         space_visibility: Column::take(r, c.space_visibility)?,
         viewer_in_space: present(r, c.viewer_in_space)?,
         viewer_is_recipient: present(r, c.viewer_is_recipient)?,
@@ -174,14 +174,14 @@ pub const ITEM_JOINS: &str =
 
 pub(crate) fn item(r: &mut Row, c: ItemCols) -> Result<ItemRow, Error> {
     Ok(ItemRow {
-        id: r.i64(c.id)?,
+        id: Column::take(r, c.id)?,
         kind: Column::take(r, c.kind)?,
-        author_id: r.i64(c.author_id)?,
+        author_id: Column::take(r, c.author_id)?,
         author_handle: r.take_text(c.author_handle)?,
         author_name: r.take_text(c.author_name)?,
         author_avatar: r.i64(c.author_avatar)?,
         audience: Column::take(r, c.audience)?,
-        space_id: r.opt_i64(c.space_id)?,
+        space_id: Column::take(r, c.space_id)?,
         space_slug: r.take_opt_text(c.space_slug)?,
         space_name: r.take_opt_text(c.space_name)?,
         space_visibility: Column::take(r, c.space_visibility)?,
@@ -204,16 +204,16 @@ pub(crate) fn item(r: &mut Row, c: ItemCols) -> Result<ItemRow, Error> {
 
 pub struct NewItem<'a> {
     pub kind: ItemKind,
-    pub author_id: i64,
+    pub author_id: MemberId,
     pub audience: AudienceKind,
-    pub space_id: Option<i64>,
+    pub space_id: Option<SpaceId>,
     pub title: &'a str,
     pub body: &'a str,
     pub body_html: &'a str,
     pub ack_requested: bool,
 }
 
-pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<i64, Error> {
+pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<ItemId, Error> {
     tx.query_one(
         "INSERT INTO items (kind, author_id, audience, space_id, title, body, body_html, ack_requested, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id",
@@ -221,9 +221,14 @@ pub async fn insert_item(tx: &mut Tx, i: &NewItem<'_>, now: i64) -> Result<i64, 
     )
     .await?
     .i64(0)
+    .map(ItemId)
 }
 
-pub async fn item_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<ItemRow>, Error> {
+pub async fn item_by_id(
+    c: &mut Conn,
+    viewer: MemberId,
+    id: ItemId,
+) -> Result<Option<ItemRow>, Error> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "SELECT {} FROM items i {ITEM_JOINS} WHERE i.id = $2",
@@ -236,7 +241,11 @@ pub async fn item_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Ite
         .transpose()
 }
 
-pub async fn set_item_recipients(tx: &mut Tx, item: i64, members: &[i64]) -> Result<(), Error> {
+pub async fn set_item_recipients(
+    tx: &mut Tx,
+    item: ItemId,
+    members: &[MemberId],
+) -> Result<(), Error> {
     for m in members {
         tx.execute(
             "INSERT INTO item_recipients (item_id, member_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -247,7 +256,7 @@ pub async fn set_item_recipients(tx: &mut Tx, item: i64, members: &[i64]) -> Res
     Ok(())
 }
 
-pub async fn item_recipients(c: &mut Conn, item: i64) -> Result<Vec<Person>, Error> {
+pub async fn item_recipients(c: &mut Conn, item: ItemId) -> Result<Vec<Person>, Error> {
     let sql = format!(
         "SELECT {} FROM item_recipients r JOIN members m ON m.id = r.member_id
          WHERE r.item_id = $1 ORDER BY m.handle",
@@ -260,7 +269,7 @@ pub async fn item_recipients(c: &mut Conn, item: i64) -> Result<Vec<Person>, Err
         .collect()
 }
 
-pub async fn set_item_topics(tx: &mut Tx, item: i64, topics: &[String]) -> Result<(), Error> {
+pub async fn set_item_topics(tx: &mut Tx, item: ItemId, topics: &[String]) -> Result<(), Error> {
     tx.execute("DELETE FROM item_topics WHERE item_id = $1", params![item])
         .await?;
     for t in topics {
@@ -273,7 +282,7 @@ pub async fn set_item_topics(tx: &mut Tx, item: i64, topics: &[String]) -> Resul
     Ok(())
 }
 
-pub async fn item_topics(c: &mut Conn, item: i64) -> Result<Vec<String>, Error> {
+pub async fn item_topics(c: &mut Conn, item: ItemId) -> Result<Vec<String>, Error> {
     c.query(
         "SELECT topic FROM item_topics WHERE item_id = $1 ORDER BY topic",
         params![item],
@@ -287,8 +296,8 @@ pub async fn item_topics(c: &mut Conn, item: i64) -> Result<Vec<String>, Error> 
 /// Saves the current text as a revision, then replaces it.
 pub async fn edit_item(
     tx: &mut Tx,
-    id: i64,
-    editor: i64,
+    id: ItemId,
+    editor: MemberId,
     title: &str,
     body: &str,
     body_html: &str,
@@ -325,7 +334,7 @@ columns! {
     }
 }
 
-pub async fn item_revisions(c: &mut Conn, item: i64) -> Result<Vec<Revision>, Error> {
+pub async fn item_revisions(c: &mut Conn, item: ItemId) -> Result<Vec<Revision>, Error> {
     let sql = format!(
         "SELECT {} FROM item_revisions r JOIN members m ON m.id = r.edited_by
          WHERE r.item_id = $1 ORDER BY r.id DESC",
@@ -339,7 +348,7 @@ pub async fn item_revisions(c: &mut Conn, item: i64) -> Result<Vec<Revision>, Er
 }
 
 /// Tombstones an item: its text goes, the thread stays.
-pub async fn delete_item(tx: &mut Tx, id: i64, now: i64) -> Result<(), Error> {
+pub async fn delete_item(tx: &mut Tx, id: ItemId, now: i64) -> Result<(), Error> {
     tx.execute(
         "UPDATE items SET deleted_at = $2, updated_at = $2, title = '', body = '', body_html = '' WHERE id = $1",
         params![id, now],
@@ -354,7 +363,7 @@ pub async fn delete_item(tx: &mut Tx, id: i64, now: i64) -> Result<(), Error> {
 
 /// Items' Markdown source by id (ids not there are left out): for labels
 /// of untitled items on pages whose rows carry only the HTML.
-pub async fn bodies(c: &mut Conn, ids: &[i64]) -> Result<Vec<(i64, String)>, Error> {
+pub async fn bodies(c: &mut Conn, ids: &[ItemId]) -> Result<Vec<(ItemId, String)>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -363,6 +372,6 @@ pub async fn bodies(c: &mut Conn, ids: &[i64]) -> Result<Vec<(i64, String)>, Err
     c.query(&sql, &values)
         .await?
         .into_iter()
-        .map(|mut r| Ok((r.i64(0)?, r.take_text(1)?)))
+        .map(|mut r| Ok((ItemId(r.i64(0)?), r.take_text(1)?)))
         .collect()
 }

@@ -1,6 +1,7 @@
 //! Notifications: writing, listing and marking them read, and the unread
 //! ones the count looks at.
 
+use domain::MemberId;
 use domain::kinds::NotificationReason;
 
 use crate::activities::ActivityRow;
@@ -10,7 +11,7 @@ use crate::{Conn, Error, Tx, params};
 
 pub async fn notify(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     activity: i64,
     reason: NotificationReason,
     now: i64,
@@ -20,14 +21,14 @@ pub async fn notify(
         params![member, activity, reason.as_str(), now],
     )
     .await?;
-    tx.note_notified(member);
+    tx.note_notified(member.get());
     Ok(())
 }
 
 /// Notifies several members of one activity for one reason.
 pub async fn notify_many(
     tx: &mut Tx,
-    members: &[i64],
+    members: &[MemberId],
     activity: i64,
     reason: NotificationReason,
     now: i64,
@@ -43,7 +44,7 @@ pub async fn notify_many(
             }
             sql.push_str(&format!("(${}, $1, $2, $3)", k + 4));
             vals.push((*m).into());
-            tx.note_notified(*m);
+            tx.note_notified(m.get());
         }
         tx.execute_later(&sql, &vals).await?;
     }
@@ -71,7 +72,7 @@ columns! {
 
 pub async fn notifications(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     before: i64,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, Error> {
@@ -104,7 +105,7 @@ columns! {
 /// so that the unread count is what the member can open.
 pub async fn unread_access(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     limit: i64,
 ) -> Result<Vec<ActivityRow>, Error> {
     const C: UnreadCols = UnreadCols::at(0);
@@ -123,7 +124,7 @@ pub async fn unread_access(
             let space_visibility: Option<_> = Column::take(&mut r, C.space_visibility)?;
             Ok(ActivityRow {
                 actor: Person {
-                    id: r.i64(C.actor_id)?,
+                    id: Column::take(&mut r, C.actor_id)?,
                     ..Person::default()
                 },
                 object_type: r.take_text(C.object_type)?,
@@ -143,12 +144,12 @@ pub async fn unread_access(
 
 pub async fn mark_read(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     ids: Option<&[i64]>,
     now: i64,
 ) -> Result<u64, Error> {
     // Live badges of this member re-read their count.
-    tx.note_notified(member);
+    tx.note_notified(member.get());
     match ids {
         None => {
             tx.execute(
@@ -174,7 +175,7 @@ pub async fn mark_read(
 /// (notification id, activity id).
 pub async fn mention_notifications(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     before: i64,
     limit: i64,
 ) -> Result<Vec<(i64, i64)>, Error> {

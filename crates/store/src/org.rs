@@ -15,7 +15,12 @@ pub async fn active_owner_count(c: &mut Conn) -> Result<i64, Error> {
     .i64(0)
 }
 
-pub async fn set_role(tx: &mut Tx, id: i64, role: Role, now: i64) -> Result<(), Error> {
+pub async fn set_role(
+    tx: &mut Tx,
+    id: domain::MemberId,
+    role: Role,
+    now: i64,
+) -> Result<(), Error> {
     bump_auth_epoch(tx, id).await?;
     tx.execute(
         "UPDATE members SET role = $2, updated_at = $3 WHERE id = $1",
@@ -28,7 +33,12 @@ pub async fn set_role(tx: &mut Tx, id: i64, role: Role, now: i64) -> Result<(), 
 /// Deactivates (`Some(time)`) or reactivates (`None`) a member. Deactivation
 /// also ends their sessions; their tokens stop working because token lookup
 /// checks the member.
-pub async fn set_deactivated(tx: &mut Tx, id: i64, at: Option<i64>, now: i64) -> Result<(), Error> {
+pub async fn set_deactivated(
+    tx: &mut Tx,
+    id: domain::MemberId,
+    at: Option<i64>,
+    now: i64,
+) -> Result<(), Error> {
     bump_auth_epoch(tx, id).await?;
     tx.execute(
         "UPDATE members SET deactivated_at = $2, updated_at = $3 WHERE id = $1",

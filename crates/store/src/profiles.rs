@@ -1,7 +1,7 @@
 //! Members as stored (the `Member` row the account modules read), the
 //! member list, profile edits and avatars.
 
-use domain::Role;
+use domain::{MemberId, Role};
 
 use crate::rows::{Tuple, columns};
 use crate::{Conn, Error, Row, Tx, params};
@@ -9,7 +9,7 @@ use crate::{Conn, Error, Row, Tx, params};
 /// A member as stored.
 #[derive(Debug, Clone)]
 pub struct Member {
-    pub id: i64,
+    pub id: MemberId,
     pub handle: String,
     pub email: String,
     pub display_name: String,
@@ -60,7 +60,7 @@ fn member(mut r: Row) -> Result<Member, Error> {
     MemberCols::at(0).decode(&mut r)
 }
 
-pub async fn member_by_id(c: &mut Conn, id: i64) -> Result<Option<Member>, Error> {
+pub async fn member_by_id(c: &mut Conn, id: MemberId) -> Result<Option<Member>, Error> {
     let sql = format!(
         "SELECT {} FROM members m WHERE m.id = $1",
         MemberCols::sql()
@@ -131,7 +131,7 @@ pub struct ProfileChange {
 
 pub async fn update_profile(
     tx: &mut Tx,
-    id: i64,
+    id: MemberId,
     p: &ProfileChange,
     now: i64,
 ) -> Result<(), Error> {
@@ -168,7 +168,7 @@ pub async fn update_profile(
 
 pub async fn put_avatar(
     tx: &mut Tx,
-    member_id: i64,
+    member_id: MemberId,
     content_type: &str,
     bytes: &[u8],
     now: i64,
@@ -188,7 +188,7 @@ pub async fn put_avatar(
     Ok(())
 }
 
-pub async fn delete_avatar(tx: &mut Tx, member_id: i64, now: i64) -> Result<(), Error> {
+pub async fn delete_avatar(tx: &mut Tx, member_id: MemberId, now: i64) -> Result<(), Error> {
     tx.execute(
         "DELETE FROM avatars WHERE member_id = $1",
         params![member_id],
@@ -202,7 +202,7 @@ pub async fn delete_avatar(tx: &mut Tx, member_id: i64, now: i64) -> Result<(), 
     Ok(())
 }
 
-pub async fn avatar(c: &mut Conn, member_id: i64) -> Result<Option<(String, Vec<u8>)>, Error> {
+pub async fn avatar(c: &mut Conn, member_id: MemberId) -> Result<Option<(String, Vec<u8>)>, Error> {
     match c
         .query_opt(
             "SELECT content_type, bytes FROM avatars WHERE member_id = $1",

@@ -3,12 +3,13 @@
 use crate::items::ItemRow;
 use crate::rows::{Tuple, in_list, with};
 use crate::{Conn, Error, Kind, Tx, params};
+use domain::{CommentId, ItemId, MemberId};
 
 pub async fn add_reaction(
     tx: &mut Tx,
-    item: i64,
-    comment: i64,
-    member: i64,
+    item: ItemId,
+    comment: CommentId,
+    member: MemberId,
     emoji: &str,
     now: i64,
 ) -> Result<bool, Error> {
@@ -19,14 +20,14 @@ pub async fn add_reaction(
             params![item, comment, member, emoji, now],
         )
         .await?;
-    if n == 1 && comment == 0 {
+    if n == 1 && comment == CommentId(0) {
         summarise_reactions(tx, item).await?;
     }
     Ok(n == 1)
 }
 
 /// Rewrites an item's `reaction_summary` from its reactions.
-async fn summarise_reactions(tx: &mut Tx, item: i64) -> Result<(), Error> {
+async fn summarise_reactions(tx: &mut Tx, item: ItemId) -> Result<(), Error> {
     let rows = tx
         .query(
             "SELECT emoji, COUNT(*) FROM reactions WHERE item_id = $1 AND comment_id = 0
@@ -88,7 +89,7 @@ pub fn item_reactions(items: &[&ItemRow]) -> Result<Vec<ReactionCount>, Error> {
                 .parse()
                 .map_err(|_| Error::Decode(format!("reaction summary of item {}", i.id)))?;
             let me = i.viewer_reactions.iter().any(|e| e == emoji);
-            out.push((i.id, 0, emoji.to_owned(), n, me));
+            out.push((i.id, CommentId(0), emoji.to_owned(), n, me));
         }
     }
     Ok(out)
@@ -96,9 +97,9 @@ pub fn item_reactions(items: &[&ItemRow]) -> Result<Vec<ReactionCount>, Error> {
 
 pub async fn remove_reaction(
     tx: &mut Tx,
-    item: i64,
-    comment: i64,
-    member: i64,
+    item: ItemId,
+    comment: CommentId,
+    member: MemberId,
     emoji: &str,
 ) -> Result<bool, Error> {
     let n = tx
@@ -107,7 +108,7 @@ pub async fn remove_reaction(
             params![item, comment, member, emoji],
         )
         .await?;
-    if n == 1 && comment == 0 {
+    if n == 1 && comment == CommentId(0) {
         summarise_reactions(tx, item).await?;
     }
     Ok(n == 1)
@@ -115,14 +116,14 @@ pub async fn remove_reaction(
 
 /// A reaction count: (item, comment — 0 for the item itself —, emoji,
 /// count, whether the viewer gave it).
-pub type ReactionCount = (i64, i64, String, i64, bool);
+pub type ReactionCount = (ItemId, CommentId, String, i64, bool);
 
 /// The counts on one item (`comment` 0) or one of its comments, in order:
 /// (emoji, count, whether the viewer gave it).
 pub fn reactions_on(
     all: &[ReactionCount],
-    item: i64,
-    comment: i64,
+    item: ItemId,
+    comment: CommentId,
 ) -> impl Iterator<Item = (&str, i64, bool)> {
     all.iter()
         .filter(move |r| r.0 == item && r.1 == comment)
@@ -133,8 +134,8 @@ pub fn reactions_on(
 /// (item, comment, emoji, count, viewer reacted).
 pub async fn reaction_counts(
     c: &mut Conn,
-    viewer: i64,
-    items: &[i64],
+    viewer: MemberId,
+    items: &[ItemId],
 ) -> Result<Vec<ReactionCount>, Error> {
     if items.is_empty() {
         return Ok(Vec::new());

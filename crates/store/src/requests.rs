@@ -5,14 +5,15 @@
 use crate::items::{self, ItemAccessCols, ItemRow};
 use crate::rows::columns;
 use crate::{Conn, Error, Tx, params};
+use domain::{ItemId, MemberId, SpaceId};
 
 #[derive(Debug, Clone)]
 pub struct RequestRow {
-    pub item_id: i64,
-    pub requester_id: i64,
+    pub item_id: ItemId,
+    pub requester_id: MemberId,
     pub requester_handle: String,
     pub requester_name: String,
-    pub performer_id: i64,
+    pub performer_id: MemberId,
     pub performer_handle: String,
     pub performer_name: String,
     pub state: String,
@@ -62,9 +63,9 @@ columns! {
 }
 
 pub struct NewRequest<'a> {
-    pub item_id: i64,
-    pub requester_id: i64,
-    pub performer_id: i64,
+    pub item_id: ItemId,
+    pub requester_id: MemberId,
+    pub performer_id: MemberId,
     pub state: &'a str,
     pub turn: Option<&'a str>,
     pub title: &'a str,
@@ -95,7 +96,7 @@ pub async fn insert_request(tx: &mut Tx, r: &NewRequest<'_>, now: i64) -> Result
     Ok(())
 }
 
-pub async fn request_by_item(c: &mut Conn, id: i64) -> Result<Option<RequestRow>, Error> {
+pub async fn request_by_item(c: &mut Conn, id: ItemId) -> Result<Option<RequestRow>, Error> {
     let sql = format!(
         "SELECT {} FROM requests r {JOINS} WHERE r.item_id = $1",
         RequestCols::sql()
@@ -121,7 +122,7 @@ pub struct Transition<'a> {
 /// reminders sent for the old one.
 pub async fn transition(
     tx: &mut Tx,
-    id: i64,
+    id: ItemId,
     version: i64,
     t: &Transition<'_>,
     now: i64,
@@ -153,8 +154,8 @@ pub async fn transition(
 }
 
 pub struct NewAct<'a> {
-    pub item_id: i64,
-    pub actor_id: i64,
+    pub item_id: ItemId,
+    pub actor_id: MemberId,
     pub act: &'a str,
     pub from_state: Option<&'a str>,
     pub to_state: &'a str,
@@ -195,7 +196,7 @@ pub async fn insert_act(tx: &mut Tx, a: &NewAct<'_>, now: i64) -> Result<i64, Er
 #[derive(Debug, Clone)]
 pub struct ActRow {
     pub id: i64,
-    pub actor_id: i64,
+    pub actor_id: MemberId,
     pub actor_handle: String,
     pub actor_name: String,
     pub act: String,
@@ -227,7 +228,7 @@ columns! {
     }
 }
 
-pub async fn acts(c: &mut Conn, id: i64) -> Result<Vec<ActRow>, Error> {
+pub async fn acts(c: &mut Conn, id: ItemId) -> Result<Vec<ActRow>, Error> {
     let sql = format!(
         "SELECT {} FROM request_acts a JOIN members m ON m.id = a.actor_id
          WHERE a.item_id = $1 ORDER BY a.id",
@@ -247,7 +248,7 @@ pub async fn acts(c: &mut Conn, id: i64) -> Result<Vec<ActRow>, Error> {
 /// who lost the right to see a request's item no longer lists it.
 pub async fn requests_of(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     closed_since: i64,
     limit: i64,
 ) -> Result<Vec<(RequestRow, ItemRow)>, Error> {
@@ -275,7 +276,7 @@ pub async fn requests_of(
 
 /// The items of the open requests that wait on the member's act, with
 /// the facts for the visibility rule (the caller counts those it admits).
-pub async fn waiting_on(c: &mut Conn, member: i64) -> Result<Vec<ItemRow>, Error> {
+pub async fn waiting_on(c: &mut Conn, member: MemberId) -> Result<Vec<ItemRow>, Error> {
     let sql = format!(
         "SELECT {access} FROM requests r JOIN items i ON i.id = r.item_id {access_joins}
          WHERE i.deleted_at IS NULL AND r.closed_at IS NULL AND (
@@ -297,7 +298,7 @@ pub async fn waiting_on(c: &mut Conn, member: i64) -> Result<Vec<ItemRow>, Error
 /// claims them (sets `reminded_at`) and returns them. The claim is an
 /// UPDATE guarded by `reminded_at IS NULL`, so no two nodes and no restart
 /// remind twice.
-pub async fn claim_due_soon(tx: &mut Tx, now: i64, window: i64) -> Result<Vec<i64>, Error> {
+pub async fn claim_due_soon(tx: &mut Tx, now: i64, window: i64) -> Result<Vec<ItemId>, Error> {
     tx.query(
         "UPDATE requests SET reminded_at = $1
          WHERE state = 'promised' AND reminded_at IS NULL AND due_at IS NOT NULL
@@ -307,12 +308,12 @@ pub async fn claim_due_soon(tx: &mut Tx, now: i64, window: i64) -> Result<Vec<i6
     )
     .await?
     .iter()
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(ItemId))
     .collect()
 }
 
 /// Promises past due not yet announced as overdue: claims and returns them.
-pub async fn claim_overdue(tx: &mut Tx, now: i64) -> Result<Vec<i64>, Error> {
+pub async fn claim_overdue(tx: &mut Tx, now: i64) -> Result<Vec<ItemId>, Error> {
     tx.query(
         "UPDATE requests SET overdue_notified_at = $1, reminded_at = COALESCE(reminded_at, $1)
          WHERE state = 'promised' AND overdue_notified_at IS NULL AND due_at IS NOT NULL
@@ -322,7 +323,7 @@ pub async fn claim_overdue(tx: &mut Tx, now: i64) -> Result<Vec<i64>, Error> {
     )
     .await?
     .iter()
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(ItemId))
     .collect()
 }
 
@@ -331,14 +332,14 @@ pub async fn claim_overdue(tx: &mut Tx, now: i64) -> Result<Vec<i64>, Error> {
 #[derive(Debug, Clone)]
 pub struct TodoRow {
     pub id: i64,
-    pub owner_id: i64,
+    pub owner_id: MemberId,
     pub title: String,
     pub notes: String,
     pub due_at: Option<i64>,
-    pub space_id: Option<i64>,
+    pub space_id: Option<SpaceId>,
     pub space_slug: Option<String>,
     pub shared: bool,
-    pub item_id: Option<i64>,
+    pub item_id: Option<ItemId>,
     pub completed_at: Option<i64>,
     pub created_at: i64,
 }
@@ -361,13 +362,13 @@ columns! {
 }
 
 pub struct NewTodo<'a> {
-    pub owner_id: i64,
+    pub owner_id: MemberId,
     pub title: &'a str,
     pub notes: &'a str,
     pub due_at: Option<i64>,
-    pub space_id: Option<i64>,
+    pub space_id: Option<SpaceId>,
     pub shared: bool,
-    pub item_id: Option<i64>,
+    pub item_id: Option<ItemId>,
 }
 
 pub async fn insert_todo(tx: &mut Tx, t: &NewTodo<'_>, now: i64) -> Result<i64, Error> {
@@ -394,7 +395,7 @@ pub async fn todo_by_id(c: &mut Conn, id: i64) -> Result<Option<TodoRow>, Error>
 /// A member's to-dos: open ones, and those completed after `done_since`.
 pub async fn todos_of(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     done_since: i64,
     limit: i64,
 ) -> Result<Vec<TodoRow>, Error> {
@@ -430,7 +431,7 @@ pub async fn update_todo(
     Ok(())
 }
 
-pub async fn set_todo_item(tx: &mut Tx, id: i64, item: i64) -> Result<(), Error> {
+pub async fn set_todo_item(tx: &mut Tx, id: i64, item: ItemId) -> Result<(), Error> {
     tx.execute(
         "UPDATE todos SET item_id = $2 WHERE id = $1",
         params![id, item],
@@ -449,7 +450,7 @@ pub async fn delete_todo(tx: &mut Tx, id: i64) -> Result<(), Error> {
 
 pub async fn set_calendar_token(
     tx: &mut Tx,
-    member: i64,
+    member: MemberId,
     token_hash: &str,
     now: i64,
 ) -> Result<(), Error> {
@@ -462,7 +463,7 @@ pub async fn set_calendar_token(
     Ok(())
 }
 
-pub async fn revoke_calendar_token(tx: &mut Tx, member: i64) -> Result<bool, Error> {
+pub async fn revoke_calendar_token(tx: &mut Tx, member: MemberId) -> Result<bool, Error> {
     Ok(tx
         .execute(
             "DELETE FROM calendar_feeds WHERE member_id = $1",
@@ -473,7 +474,7 @@ pub async fn revoke_calendar_token(tx: &mut Tx, member: i64) -> Result<bool, Err
 }
 
 /// When the member's current calendar secret was issued, if they have one.
-pub async fn calendar_issued_at(c: &mut Conn, member: i64) -> Result<Option<i64>, Error> {
+pub async fn calendar_issued_at(c: &mut Conn, member: MemberId) -> Result<Option<i64>, Error> {
     c.query_opt(
         "SELECT created_at FROM calendar_feeds WHERE member_id = $1",
         params![member],
@@ -483,12 +484,12 @@ pub async fn calendar_issued_at(c: &mut Conn, member: i64) -> Result<Option<i64>
     .transpose()
 }
 
-pub async fn calendar_member(c: &mut Conn, token_hash: &str) -> Result<Option<i64>, Error> {
+pub async fn calendar_member(c: &mut Conn, token_hash: &str) -> Result<Option<MemberId>, Error> {
     c.query_opt(
         "SELECT member_id FROM calendar_feeds WHERE token_hash = $1",
         params![token_hash],
     )
     .await?
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(MemberId))
     .transpose()
 }

@@ -33,6 +33,22 @@ impl Column for Option<i64> {
         r.opt_i64(i)
     }
 }
+macro_rules! id_columns {
+    ($($Id:ident),+) => {$(
+        impl Column for domain::$Id {
+            fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+                r.i64(i).map(domain::$Id)
+            }
+        }
+        impl Column for Option<domain::$Id> {
+            fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
+                Ok(r.opt_i64(i)?.map(domain::$Id))
+            }
+        }
+    )+};
+}
+id_columns!(MemberId, SpaceId, ItemId, CommentId);
+
 /// A 0/1 flag.
 impl Column for bool {
     fn take(r: &mut Row, i: usize) -> Result<Self, Error> {
@@ -292,7 +308,7 @@ columns! {
 /// level when the list has one.
 #[derive(Debug, Clone, Default)]
 pub struct Person {
-    pub id: i64,
+    pub id: domain::MemberId,
     pub handle: String,
     pub display_name: String,
     pub avatar_version: i64,
@@ -314,7 +330,7 @@ impl From<&crate::profiles::Member> for Person {
 /// A person from the columns at `c`.
 pub(crate) fn person(r: &mut Row, c: PersonCols) -> Result<Person, Error> {
     Ok(Person {
-        id: r.i64(c.id)?,
+        id: Column::take(r, c.id)?,
         handle: r.take_text(c.handle)?,
         display_name: r.take_text(c.display_name)?,
         avatar_version: r.i64(c.avatar_version)?,
@@ -374,15 +390,15 @@ impl Params {
 /// list is padded (repeating the last id) to one of a few sizes, so each
 /// query has a handful of shapes that stay in the prepared-statement cache
 /// instead of a new statement to parse for every distinct list.
-pub(crate) fn in_list(first: usize, ids: &[i64]) -> (String, Vec<Value>) {
+pub(crate) fn in_list<T: Copy + Into<i64>>(first: usize, ids: &[T]) -> (String, Vec<Value>) {
     let size = [8usize, 32, 128]
         .into_iter()
         .find(|s| *s >= ids.len())
         .unwrap_or(ids.len());
-    let last = ids.last().copied().unwrap_or(-1);
+    let last = ids.last().map_or(-1, |&id| id.into());
     let values: Vec<Value> = ids
         .iter()
-        .copied()
+        .map(|&id| id.into())
         .chain(std::iter::repeat(last))
         .take(size)
         .map(Value::Int)

@@ -1,7 +1,7 @@
 //! Logging in (the login lookup, passwords), sessions, and the credentials
 //! epoch whose move ends a member's live connections.
 
-use domain::Role;
+use domain::{MemberId, Role};
 
 use crate::profiles::{Member, MemberCols};
 use crate::rows::{Tuple, columns};
@@ -33,7 +33,7 @@ pub async fn member_for_login(
     }
 }
 
-pub async fn password_hash(c: &mut Conn, id: i64) -> Result<String, Error> {
+pub async fn password_hash(c: &mut Conn, id: MemberId) -> Result<String, Error> {
     c.query_one(
         "SELECT password_hash FROM members WHERE id = $1",
         params![id],
@@ -42,7 +42,7 @@ pub async fn password_hash(c: &mut Conn, id: i64) -> Result<String, Error> {
     .text(0)
 }
 
-pub async fn set_password(tx: &mut Tx, id: i64, hash: &str, now: i64) -> Result<(), Error> {
+pub async fn set_password(tx: &mut Tx, id: MemberId, hash: &str, now: i64) -> Result<(), Error> {
     bump_auth_epoch(tx, id).await?;
     tx.execute(
         "UPDATE members SET password_hash = $2, updated_at = $3 WHERE id = $1",
@@ -72,7 +72,7 @@ columns! {
 
 pub struct NewSession<'a> {
     pub token_hash: &'a str,
-    pub member_id: i64,
+    pub member_id: MemberId,
     pub csrf_token: &'a str,
     pub expires_at: i64,
     pub user_agent: &'a str,
@@ -123,7 +123,11 @@ pub async fn touch_session(
     Ok(())
 }
 
-pub async fn delete_session(tx: &mut Tx, member_id: i64, token_hash: &str) -> Result<(), Error> {
+pub async fn delete_session(
+    tx: &mut Tx,
+    member_id: MemberId,
+    token_hash: &str,
+) -> Result<(), Error> {
     bump_auth_epoch(tx, member_id).await?;
     tx.execute(
         "DELETE FROM sessions WHERE token_hash = $1",
@@ -136,13 +140,13 @@ pub async fn delete_session(tx: &mut Tx, member_id: i64, token_hash: &str) -> Re
 /// Moves a member's credentials epoch and wakes their live streams (the
 /// commit announces the member as notified), which then find it moved,
 /// close, and make the client authenticate again.
-pub async fn bump_auth_epoch(tx: &mut Tx, member_id: i64) -> Result<(), Error> {
+pub async fn bump_auth_epoch(tx: &mut Tx, member_id: MemberId) -> Result<(), Error> {
     tx.execute(
         "UPDATE members SET auth_epoch = auth_epoch + 1 WHERE id = $1",
         params![member_id],
     )
     .await?;
-    tx.note_notified(member_id);
+    tx.note_notified(member_id.get());
     Ok(())
 }
 
@@ -150,7 +154,7 @@ pub async fn bump_auth_epoch(tx: &mut Tx, member_id: i64) -> Result<(), Error> {
 /// credentials epoch, role and whether they are active.
 pub async fn auth_standing(
     c: &mut Conn,
-    member_id: i64,
+    member_id: MemberId,
 ) -> Result<Option<(i64, Role, bool)>, Error> {
     match c
         .query_opt(
@@ -170,7 +174,7 @@ pub async fn auth_standing(
 /// Ends every session of a member except `keep` (after a password change).
 pub async fn delete_other_sessions(
     tx: &mut Tx,
-    member_id: i64,
+    member_id: MemberId,
     keep: Option<&str>,
 ) -> Result<(), Error> {
     tx.execute(

@@ -34,7 +34,7 @@ pub async fn insert_member(tx: &mut Tx, m: &NewMember<'_>, now: i64) -> Result<M
             params![m.handle, m.email, m.display_name, m.role.as_str(), m.password_hash, now],
         )
         .await?;
-    let id = row.i64(0)?;
+    let id = domain::MemberId(row.i64(0)?);
     member_by_id(tx, id).await?.ok_or(Error::NotFound)
 }
 

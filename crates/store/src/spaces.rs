@@ -2,18 +2,19 @@
 
 use domain::kinds::SpaceRole;
 use domain::social::SpaceVisibility;
+use domain::{MemberId, SpaceId};
 
 use crate::rows::{ListedCols, Person, Tuple, columns, listed, present};
 use crate::{Conn, Error, Tx, params};
 
 #[derive(Debug, Clone)]
 pub struct Space {
-    pub id: i64,
+    pub id: SpaceId,
     pub slug: String,
     pub name: String,
     pub description: String,
     pub visibility: SpaceVisibility,
-    pub created_by: i64,
+    pub created_by: MemberId,
     pub member_count: i64,
     pub archived_at: Option<i64>,
     pub created_at: i64,
@@ -53,10 +54,10 @@ pub struct NewSpace<'a> {
     pub name: &'a str,
     pub description: &'a str,
     pub visibility: SpaceVisibility,
-    pub created_by: i64,
+    pub created_by: MemberId,
 }
 
-pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<i64, Error> {
+pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<SpaceId, Error> {
     tx.query_one(
         "INSERT INTO spaces (slug, name, description, visibility, created_by, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
@@ -64,9 +65,14 @@ pub async fn insert_space(tx: &mut Tx, s: &NewSpace<'_>, now: i64) -> Result<i64
     )
     .await?
     .i64(0)
+    .map(SpaceId)
 }
 
-pub async fn space_by_slug(c: &mut Conn, viewer: i64, slug: &str) -> Result<Option<Space>, Error> {
+pub async fn space_by_slug(
+    c: &mut Conn,
+    viewer: MemberId,
+    slug: &str,
+) -> Result<Option<Space>, Error> {
     let sql = format!(
         "SELECT {} FROM spaces s WHERE s.slug = $2",
         SpaceCols::sql()
@@ -77,7 +83,11 @@ pub async fn space_by_slug(c: &mut Conn, viewer: i64, slug: &str) -> Result<Opti
         .transpose()
 }
 
-pub async fn space_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Space>, Error> {
+pub async fn space_by_id(
+    c: &mut Conn,
+    viewer: MemberId,
+    id: SpaceId,
+) -> Result<Option<Space>, Error> {
     let sql = format!("SELECT {} FROM spaces s WHERE s.id = $2", SpaceCols::sql());
     c.query_opt(&sql, params![viewer, id])
         .await?
@@ -89,7 +99,7 @@ pub async fn space_by_id(c: &mut Conn, viewer: i64, id: i64) -> Result<Option<Sp
 /// closed ones (for non-guests) and those they belong to.
 pub async fn list_spaces(
     c: &mut Conn,
-    viewer: i64,
+    viewer: MemberId,
     guest: bool,
     only_mine: bool,
     after: &str,
@@ -111,7 +121,7 @@ pub async fn list_spaces(
 
 pub async fn update_space(
     tx: &mut Tx,
-    id: i64,
+    id: SpaceId,
     name: Option<&str>,
     description: Option<&str>,
     visibility: Option<SpaceVisibility>,
@@ -144,8 +154,8 @@ pub async fn update_space(
 /// Adds (or re-roles) a member; returns true when they were not in yet.
 pub async fn add_space_member(
     tx: &mut Tx,
-    space: i64,
-    member: i64,
+    space: SpaceId,
+    member: MemberId,
     role: SpaceRole,
     now: i64,
 ) -> Result<bool, Error> {
@@ -181,7 +191,11 @@ pub async fn add_space_member(
     Ok(true)
 }
 
-pub async fn remove_space_member(tx: &mut Tx, space: i64, member: i64) -> Result<bool, Error> {
+pub async fn remove_space_member(
+    tx: &mut Tx,
+    space: SpaceId,
+    member: MemberId,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "DELETE FROM space_members WHERE space_id = $1 AND member_id = $2",
@@ -198,7 +212,7 @@ pub async fn remove_space_member(tx: &mut Tx, space: i64, member: i64) -> Result
     Ok(n == 1)
 }
 
-pub async fn space_admin_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
+pub async fn space_admin_count(c: &mut Conn, space: SpaceId) -> Result<i64, Error> {
     c.query_one(
         "SELECT COUNT(*) FROM space_members WHERE space_id = $1 AND role = 'admin'",
         params![space],
@@ -207,20 +221,20 @@ pub async fn space_admin_count(c: &mut Conn, space: i64) -> Result<i64, Error> {
     .i64(0)
 }
 
-pub async fn space_admins(c: &mut Conn, space: i64) -> Result<Vec<i64>, Error> {
+pub async fn space_admins(c: &mut Conn, space: SpaceId) -> Result<Vec<MemberId>, Error> {
     c.query(
         "SELECT member_id FROM space_members WHERE space_id = $1 AND role = 'admin'",
         params![space],
     )
     .await?
     .iter()
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(MemberId))
     .collect()
 }
 
 pub async fn space_members(
     c: &mut Conn,
-    space: i64,
+    space: SpaceId,
     after: &str,
     limit: i64,
 ) -> Result<Vec<Person>, Error> {
@@ -238,8 +252,8 @@ pub async fn space_members(
 
 pub async fn put_join_request(
     tx: &mut Tx,
-    space: i64,
-    member: i64,
+    space: SpaceId,
+    member: MemberId,
     message: &str,
     now: i64,
 ) -> Result<bool, Error> {
@@ -253,7 +267,11 @@ pub async fn put_join_request(
     Ok(n == 1)
 }
 
-pub async fn take_join_request(tx: &mut Tx, space: i64, member: i64) -> Result<bool, Error> {
+pub async fn take_join_request(
+    tx: &mut Tx,
+    space: SpaceId,
+    member: MemberId,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "DELETE FROM space_requests WHERE space_id = $1 AND member_id = $2",
@@ -263,7 +281,7 @@ pub async fn take_join_request(tx: &mut Tx, space: i64, member: i64) -> Result<b
     Ok(n == 1)
 }
 
-pub async fn join_requests(c: &mut Conn, space: i64) -> Result<Vec<Person>, Error> {
+pub async fn join_requests(c: &mut Conn, space: SpaceId) -> Result<Vec<Person>, Error> {
     let sql = format!(
         "SELECT {} FROM space_requests r JOIN members m ON m.id = r.member_id
          WHERE r.space_id = $1 ORDER BY r.created_at",
@@ -277,23 +295,30 @@ pub async fn join_requests(c: &mut Conn, space: i64) -> Result<Vec<Person>, Erro
 }
 
 /// Ids of the spaces a member belongs to.
-pub async fn member_space_ids(c: &mut Conn, member: i64) -> Result<Vec<i64>, Error> {
+pub async fn member_space_ids(c: &mut Conn, member: MemberId) -> Result<Vec<SpaceId>, Error> {
     c.query(
         "SELECT space_id FROM space_members WHERE member_id = $1",
         params![member],
     )
     .await?
     .iter()
-    .map(|r| r.i64(0))
+    .map(|r| r.i64(0).map(SpaceId))
     .collect()
 }
 
 /// Spaces by id: (id, slug, name), for labels in lists.
-pub async fn space_names(c: &mut Conn, ids: &[i64]) -> Result<Vec<(i64, String, String)>, Error> {
+pub async fn space_names(
+    c: &mut Conn,
+    ids: &[SpaceId],
+) -> Result<Vec<(SpaceId, String, String)>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    let list = ids
+        .iter()
+        .map(SpaceId::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     c.query(
         &format!("SELECT id, slug, name FROM spaces WHERE id IN ({list})"),
         params![],

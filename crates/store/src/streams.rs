@@ -1,6 +1,7 @@
 //! Reading a stream (home, everything, a space, a topic, a profile, an
 //! item), and where each stream stands now.
 
+use domain::{ItemId, MemberId, SpaceId};
 use std::collections::HashSet;
 
 use crate::activities::{
@@ -20,10 +21,10 @@ pub enum Stream {
     Everything {
         guest: bool,
     },
-    Space(i64),
+    Space(SpaceId),
     Topic(String),
-    Profile(i64),
-    Item(i64),
+    Profile(MemberId),
+    Item(ItemId),
 }
 
 /// A position in a stream: `(seq, activity)` for home, `(activity, 0)`
@@ -70,7 +71,7 @@ const MUTES_INLINE: &str = "(SELECT string_agg(vf.target_type || ':' || vf.targe
 /// hold only what that and the order need (see [`BriefCols`]).
 pub async fn read_stream(
     c: &mut Conn,
-    viewer: i64,
+    viewer: MemberId,
     stream: &Stream,
     (before, after): (Option<Position>, Option<Position>),
     limit: i64,
@@ -83,7 +84,7 @@ pub async fn read_stream(
     // come from memory, taken before the statement reads `inbox`.
     let recent = match stream {
         Stream::Home if logs_deliveries(c.kind()) => c.recent_window(
-            viewer,
+            viewer.get(),
             ((a0, a1), (b0, b1)),
             limit.max(0) as usize,
             after.is_none(),

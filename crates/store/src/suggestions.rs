@@ -3,10 +3,15 @@
 use crate::rows::{Person, PersonCols, people};
 use crate::spaces::{Space, SpaceCols, spaces};
 use crate::{Conn, Error, params};
+use domain::MemberId;
 
 /// People who share spaces with a member and whom they do not follow yet,
 /// most shared spaces first.
-pub async fn suggested_people(c: &mut Conn, member: i64, limit: i64) -> Result<Vec<Person>, Error> {
+pub async fn suggested_people(
+    c: &mut Conn,
+    member: MemberId,
+    limit: i64,
+) -> Result<Vec<Person>, Error> {
     let sql = format!(
         "SELECT {} FROM space_members mine
          JOIN space_members theirs ON theirs.space_id = mine.space_id AND theirs.member_id <> mine.member_id
@@ -24,7 +29,7 @@ pub async fn suggested_people(c: &mut Conn, member: i64, limit: i64) -> Result<V
 /// Open spaces the member is not in, busiest over the last `since` first.
 pub async fn suggested_spaces(
     c: &mut Conn,
-    member: i64,
+    member: MemberId,
     since: i64,
     limit: i64,
 ) -> Result<Vec<Space>, Error> {

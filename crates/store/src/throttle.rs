@@ -2,6 +2,7 @@
 
 use crate::rows::Tuple;
 use crate::{Error, Kind, Tx, params};
+use domain::MemberId;
 
 /// Failed logins allowed within the window before logins wait.
 #[derive(Debug, Clone, Copy)]
@@ -22,7 +23,7 @@ pub struct LoginLimits {
 /// concurrent attempts (SQLite's writer does that by itself).
 pub async fn begin_login_attempt(
     tx: &mut Tx,
-    member_id: Option<i64>,
+    member_id: Option<MemberId>,
     ip: &str,
     now: i64,
     since: i64,
@@ -39,7 +40,7 @@ pub async fn begin_login_attempt(
                   WHERE member_id = $1 AND ip = $2 AND at > $3),
                 (SELECT COUNT(*) FROM login_failures WHERE member_id = $1 AND at > $3),
                 (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at > $3)",
-            params![member_id.unwrap_or(-1), ip, since],
+            params![member_id.unwrap_or(MemberId(-1)), ip, since],
         )
         .await?;
     let (account_address, account, address): (i64, i64, i64) = Tuple::from_row(r)?;
@@ -62,7 +63,7 @@ pub async fn begin_login_attempt(
 /// failures older than `before`.
 pub async fn clear_login_failures(
     tx: &mut Tx,
-    member_id: i64,
+    member_id: MemberId,
     ip: &str,
     before: i64,
 ) -> Result<(), Error> {

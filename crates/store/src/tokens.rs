@@ -5,6 +5,7 @@ use crate::profiles::{Member, MemberCols};
 use crate::rows::columns;
 use crate::sessions::bump_auth_epoch;
 use crate::{Conn, Error, Row, Tx, params};
+use domain::MemberId;
 
 #[derive(Debug, Clone)]
 pub struct ApiToken {
@@ -32,7 +33,7 @@ fn api_token(mut r: Row) -> Result<ApiToken, Error> {
 
 pub async fn insert_token(
     tx: &mut Tx,
-    member_id: i64,
+    member_id: MemberId,
     name: &str,
     token_hash: &str,
     prefix: &str,
@@ -50,7 +51,7 @@ pub async fn insert_token(
     )
 }
 
-pub async fn list_tokens(c: &mut Conn, member_id: i64) -> Result<Vec<ApiToken>, Error> {
+pub async fn list_tokens(c: &mut Conn, member_id: MemberId) -> Result<Vec<ApiToken>, Error> {
     let sql = format!(
         "SELECT {} FROM api_tokens WHERE member_id = $1 AND revoked_at IS NULL ORDER BY id DESC",
         TokenCols::sql()
@@ -64,7 +65,7 @@ pub async fn list_tokens(c: &mut Conn, member_id: i64) -> Result<Vec<ApiToken>, 
 
 /// Revokes every live API token of a member (after a password change or
 /// deactivation); returns how many.
-pub async fn revoke_all_tokens(tx: &mut Tx, member_id: i64, now: i64) -> Result<u64, Error> {
+pub async fn revoke_all_tokens(tx: &mut Tx, member_id: MemberId, now: i64) -> Result<u64, Error> {
     tx.execute(
         "UPDATE api_tokens SET revoked_at = $2 WHERE member_id = $1 AND revoked_at IS NULL",
         params![member_id, now],
@@ -73,7 +74,12 @@ pub async fn revoke_all_tokens(tx: &mut Tx, member_id: i64, now: i64) -> Result<
 }
 
 /// Revokes a member's own token; false when there is no such live token.
-pub async fn revoke_token(tx: &mut Tx, member_id: i64, id: i64, now: i64) -> Result<bool, Error> {
+pub async fn revoke_token(
+    tx: &mut Tx,
+    member_id: MemberId,
+    id: i64,
+    now: i64,
+) -> Result<bool, Error> {
     let n = tx
         .execute(
             "UPDATE api_tokens SET revoked_at = $3

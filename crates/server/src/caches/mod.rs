@@ -20,6 +20,7 @@
 
 pub mod streams;
 
+use domain::SpaceId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -85,7 +86,7 @@ pub enum Count {
     /// Active members who are not guests.
     Org,
     /// Active members of a closed or secret space.
-    Members(i64),
+    Members(SpaceId),
 }
 
 /// Sizes of large audiences, kept [`AudienceCounts::TTL`]: counting a

@@ -23,6 +23,7 @@
 //! On PostgreSQL other processes may write too, and there are no stamps:
 //! pages are rendered whole as before.
 
+use domain::{CommentId, ItemId, MemberId};
 use std::sync::Arc;
 
 use domain::social::SpaceVisibility;
@@ -53,9 +54,9 @@ struct Entry {
     /// [`Stamps::now`] before the statement it was rendered from.
     stamp: u64,
     published: i64,
-    actor: i64,
+    actor: MemberId,
     item: Option<ItemShown>,
-    comment: Option<i64>,
+    comment: Option<CommentId>,
     /// The JSON up to the item's reactions (`…"reactions":`), or all of it
     /// when there is no item.
     head: Box<[u8]>,
@@ -64,10 +65,10 @@ struct Entry {
 }
 
 struct ItemShown {
-    id: i64,
-    author: i64,
+    id: ItemId,
+    author: MemberId,
     /// A direct item's recipients, whose names it shows.
-    recipients: Box<[i64]>,
+    recipients: Box<[MemberId]>,
     space: Option<(String, String, Option<SpaceVisibility>)>,
 }
 
@@ -89,7 +90,7 @@ impl Entry {
                 )
             }),
         });
-        let comment = (row.object_type == "comment").then_some(row.object_id);
+        let comment = (row.object_type == "comment").then_some(CommentId(row.object_id));
         let (published, actor) = (row.published, row.actor.id);
         let json = serde_json::to_vec(&ActivityView::new(row, &[])).ok()?;
         let (head, tail) = if item.is_some() {
@@ -121,7 +122,7 @@ impl Entry {
 
     /// Whether it still shows what the brief row `r` stands for.
     fn current(&self, r: &ActivityRow, stamps: &Stamps) -> bool {
-        let unchanged = |t, id| stamps.unchanged(t, id, self.stamp);
+        let unchanged = |t, id: i64| stamps.unchanged(t, id, self.stamp);
         let same_item = match (&self.item, &r.item) {
             (None, None) => true,
             (Some(mine), Some(now)) => {
@@ -136,12 +137,12 @@ impl Entry {
                         }
                         _ => false,
                     }
-                    && unchanged(Table::Items, mine.id)
-                    && unchanged(Table::Members, mine.author)
+                    && unchanged(Table::Items, mine.id.get())
+                    && unchanged(Table::Members, mine.author.get())
                     && mine
                         .recipients
                         .iter()
-                        .all(|&m| unchanged(Table::Members, m))
+                        .all(|&m| unchanged(Table::Members, m.get()))
             }
             _ => false,
         };
@@ -149,8 +150,10 @@ impl Entry {
             && self.published == r.published
             && self.actor == r.actor.id
             && unchanged(Table::Activities, r.id)
-            && unchanged(Table::Members, self.actor)
-            && self.comment.is_none_or(|c| unchanged(Table::Comments, c))
+            && unchanged(Table::Members, self.actor.get())
+            && self
+                .comment
+                .is_none_or(|c| unchanged(Table::Comments, c.get()))
     }
 }
 
@@ -237,7 +240,10 @@ fn write_page(
         first = false;
         out.extend_from_slice(&e.head);
         if let (Some(shown), Some(item)) = (&e.item, &r.item) {
-            serde_json::to_writer(&mut *out, &reactions_view(reactions, shown.id, 0))?;
+            serde_json::to_writer(
+                &mut *out,
+                &reactions_view(reactions, shown.id, CommentId(0)),
+            )?;
             out.extend_from_slice(b",\"comment_count\":");
             serde_json::to_writer(&mut *out, &item.comment_count)?;
             out.extend_from_slice(&e.tail);
@@ -264,7 +270,7 @@ mod tests {
 
     fn person(id: i64, handle: &str) -> Person {
         Person {
-            id,
+            id: domain::MemberId(id),
             handle: handle.into(),
             display_name: format!("{handle} \"the\" <b>name</b>"),
             avatar_version: id % 2,
@@ -274,14 +280,14 @@ mod tests {
 
     fn item(id: i64, summary: &str, mine: &[&str]) -> ItemRow {
         ItemRow {
-            id,
+            id: domain::ItemId(id),
             kind: domain::kinds::ItemKind::Post,
-            author_id: 7,
+            author_id: domain::MemberId(7),
             author_handle: "ana".into(),
             author_name: "Ana".into(),
             author_avatar: 2,
             audience: domain::kinds::AudienceKind::Space,
-            space_id: Some(3),
+            space_id: Some(domain::SpaceId(3)),
             space_slug: Some("field-notes".into()),
             space_name: Some("Field \"notes\"".into()),
             space_visibility: Some(SpaceVisibility::Open),

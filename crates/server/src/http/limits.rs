@@ -3,6 +3,7 @@
 //! past that the answer is 429 with `Retry-After`. Counted per node, in
 //! memory: a limit against floods, not an account of anything.
 
+use domain::MemberId;
 use std::num::NonZeroU32;
 
 use governor::clock::{Clock, DefaultClock};
@@ -11,7 +12,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use crate::error::AppError;
 
 pub struct WriteLimits {
-    members: DefaultKeyedRateLimiter<i64>,
+    members: DefaultKeyedRateLimiter<MemberId>,
 }
 
 impl WriteLimits {
@@ -24,7 +25,7 @@ impl WriteLimits {
     }
 
     /// Takes one write of `member`'s allowance, or says when to try again.
-    pub fn check(&self, member: i64) -> Result<(), AppError> {
+    pub fn check(&self, member: MemberId) -> Result<(), AppError> {
         let r = self.members.check_key(&member);
         // Members who stopped writing are forgotten once their allowance
         // is whole again.

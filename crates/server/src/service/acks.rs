@@ -1,6 +1,7 @@
 //! Seen and acknowledged: recording that a viewer saw or acknowledged an
 //! item, and who has (the author sees the people, others the count).
 
+use domain::ItemId;
 use domain::kinds::Verb;
 use store::acks as q;
 use store::activities::{self, NewActivity};
@@ -12,13 +13,13 @@ use crate::service::profiles::Person;
 use crate::service::viewer::Viewer;
 
 /// Records that the viewer has seen an item (idempotent).
-pub async fn mark_seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+pub async fn mark_seen(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<()> {
     let viewer = viewer.clone();
     ctx.on_writer(|ctx| async move { write_seen(&ctx, &viewer, id).await })
         .await
 }
 
-async fn write_seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+async fn write_seen(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<()> {
     let db = &ctx.db;
     let mut tx = db.write().await?;
     let item = load_item(&mut tx, viewer, id).await?;
@@ -30,7 +31,7 @@ async fn write_seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
 }
 
 /// Who has seen an item: the count for everyone, the people for its author.
-pub async fn seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<(i64, Vec<Person>)> {
+pub async fn seen(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<(i64, Vec<Person>)> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
@@ -46,7 +47,7 @@ pub async fn seen(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<(i64, Vec<Pe
     ))
 }
 
-pub async fn acknowledge(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+pub async fn acknowledge(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<()> {
     let db = &ctx.db;
     let now = ctx.now();
     let mut tx = db.write().await?;
@@ -86,7 +87,7 @@ pub struct Acks {
     pub me: bool,
 }
 
-pub async fn acknowledgements(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<Acks> {
+pub async fn acknowledgements(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<Acks> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;

@@ -1,6 +1,7 @@
 //! Comments on an item: adding one (telling the item's author, the
 //! mentioned and the item's watchers, and fanning it out) and reading them.
 
+use domain::{CommentId, ItemId, MemberId};
 use std::collections::HashSet;
 
 use domain::kinds::{NotificationReason, ObjectType, Verb};
@@ -25,7 +26,7 @@ pub use store::comments::CommentRow;
 pub async fn add_comment(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
+    item_id: ItemId,
     body: &str,
 ) -> AppResult<q::CommentRow> {
     let (viewer, body) = (viewer.clone(), body.to_owned());
@@ -36,7 +37,7 @@ pub async fn add_comment(
 async fn write_comment(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
+    item_id: ItemId,
     body: &str,
 ) -> AppResult<q::CommentRow> {
     let db = &ctx.db;
@@ -58,14 +59,14 @@ async fn write_comment(
     let watchers = follows::item_watchers(&mut tx, item_id).await?;
     // Who may be told: the author, the mentioned and the watchers, their
     // facts in one query and the visibility rule applied to each.
-    let mut candidates: Vec<i64> = Vec::with_capacity(watchers.len() + mentioned.len() + 1);
+    let mut candidates: Vec<MemberId> = Vec::with_capacity(watchers.len() + mentioned.len() + 1);
     candidates.push(item.author_id);
     candidates.extend(&mentioned);
     candidates.extend(&watchers);
     candidates.retain(|m| *m != viewer.id());
     candidates.sort_unstable();
     candidates.dedup();
-    let may_see: HashSet<i64> = members_who_can_see(&mut tx, &candidates, &item)
+    let may_see: HashSet<MemberId> = members_who_can_see(&mut tx, &candidates, &item)
         .await?
         .into_iter()
         .collect();
@@ -82,7 +83,7 @@ async fn write_comment(
         }
     }
     // Everyone else watching the item: the notifications in one insert.
-    let watching: Vec<i64> = watchers
+    let watching: Vec<MemberId> = watchers
         .into_iter()
         .filter(|w| !notified.contains(w) && may_see.contains(w))
         .collect();
@@ -115,9 +116,9 @@ async fn write_comment(
             actor_id: viewer.id(),
             verb: Verb::Comment,
             object_type: ObjectType::Comment,
-            object_id: cid,
+            object_id: cid.get(),
             target_type: Some(ObjectType::Item),
-            target_id: Some(item_id),
+            target_id: Some(item_id.get()),
             item_id: Some(item_id),
             space_id: item.space_id,
         },
@@ -152,8 +153,8 @@ async fn write_comment(
 pub async fn comments(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
-    after: i64,
+    item_id: ItemId,
+    after: CommentId,
     limit: i64,
 ) -> AppResult<Vec<q::CommentRow>> {
     let mut c = ctx.db.read().await?;
@@ -166,8 +167,8 @@ pub async fn comments(
 pub async fn comments_with_reactions(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
-    after: i64,
+    item_id: ItemId,
+    after: CommentId,
     limit: i64,
 ) -> AppResult<(Vec<q::CommentRow>, Vec<ReactionCount>)> {
     let mut c = ctx.db.read().await?;

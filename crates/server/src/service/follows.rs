@@ -3,6 +3,7 @@
 
 use domain::kinds::{NotificationReason, ObjectType, Verb};
 use domain::social::{self, FollowLevel, TargetType};
+use domain::{ItemId, MemberId, SpaceId};
 use store::activities::{self, NewActivity};
 use store::follows as q;
 use store::{Conn, items, notifications, profiles, spaces};
@@ -21,7 +22,7 @@ async fn follow_key(
     viewer: &Viewer,
     ttype: TargetType,
     target: &str,
-) -> AppResult<(String, Option<i64>)> {
+) -> AppResult<(String, Option<MemberId>)> {
     match ttype {
         TargetType::Member => {
             let m = member_named(c, target.trim_start_matches('@')).await?;
@@ -36,7 +37,7 @@ async fn follow_key(
         }
         TargetType::Topic => Ok((social::parse_topic(target)?, None)),
         TargetType::Item => {
-            let id: i64 = target.parse().map_err(|_| not_found_item(0))?;
+            let id: ItemId = target.parse().map_err(|_| not_found_item(ItemId(0)))?;
             load_item(c, viewer, id).await?;
             Ok((id.to_string(), None))
         }
@@ -75,7 +76,7 @@ pub async fn follow(
                 actor_id: viewer.id(),
                 verb: Verb::Follow,
                 object_type: ObjectType::Member,
-                object_id: m,
+                object_id: m.get(),
                 target_type: None,
                 target_id: None,
                 item_id: None,
@@ -170,7 +171,7 @@ pub type FollowingPage = (Vec<(String, String, String, String)>, Option<(i64, St
 async fn describe_follows(
     c: &mut Conn,
     viewer: &Viewer,
-    member: i64,
+    member: MemberId,
     rows: Vec<(String, String, String)>,
 ) -> AppResult<Vec<(String, String, String, String)>> {
     let mut out = Vec::new();
@@ -179,14 +180,15 @@ async fn describe_follows(
             continue;
         }
         let id: i64 = target.parse().unwrap_or(0);
+        let (member_id, space_id, item_id) = (MemberId(id), SpaceId(id), ItemId(id));
         match t.as_str() {
             "member" => {
-                if let Some(p) = profiles::member_by_id(c, id).await? {
+                if let Some(p) = profiles::member_by_id(c, member_id).await? {
                     out.push((t, p.handle, p.display_name, level));
                 }
             }
             "space" => {
-                if let Some(s) = spaces::space_by_id(c, viewer.id(), id).await?
+                if let Some(s) = spaces::space_by_id(c, viewer.id(), space_id).await?
                     && space_visible(viewer, &s)
                 {
                     out.push((t, s.slug, s.name, level));
@@ -194,7 +196,7 @@ async fn describe_follows(
             }
             "topic" => out.push((t, target.clone(), format!("#{target}"), level)),
             _ => {
-                if let Some(i) = items::item_by_id(c, viewer.id(), id).await?
+                if let Some(i) = items::item_by_id(c, viewer.id(), item_id).await?
                     && visible(viewer, &i)
                 {
                     let name = if i.title.is_empty() {

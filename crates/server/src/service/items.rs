@@ -3,11 +3,11 @@
 //! versions kept) and deleting it. Text is rendered here, `@mentions`
 //! linked to the members that exist.
 
+use domain::{ItemId, Markdown, MemberId, Role, ShortText, ValidationError};
 use std::collections::HashSet;
 
 use domain::kinds::{AudienceKind, ItemKind, NotificationReason, ObjectType, Verb};
 use domain::social::{self, SpaceVisibility};
-use domain::{Markdown, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items as q;
 use store::reactions::{self, ReactionCount};
@@ -25,7 +25,7 @@ pub use store::items::{ItemRow, Revision};
 
 pub const MAX_BODY_CHARS: usize = 20_000;
 
-pub(crate) fn not_found_item(id: i64) -> AppError {
+pub(crate) fn not_found_item(id: ItemId) -> AppError {
     AppError::NotFound(format!("There is no item {id} that you can see."))
 }
 
@@ -43,7 +43,10 @@ pub struct ItemInput {
 
 /// Renders text with mentions of members that exist; returns the HTML
 /// and the mentioned members' ids.
-pub(crate) async fn render(c: &mut Conn, body: &str) -> AppResult<(String, Vec<i64>, Vec<String>)> {
+pub(crate) async fn render(
+    c: &mut Conn,
+    body: &str,
+) -> AppResult<(String, Vec<MemberId>, Vec<String>)> {
     let (handles, topics) = social::scan(body);
     let found = audience::members_by_handles(c, &handles).await?;
     let known: HashSet<String> = found.iter().map(|m| m.1.clone()).collect();
@@ -82,13 +85,13 @@ pub(crate) fn may_post_in(viewer: &Viewer, s: &crate::service::spaces::Space) ->
     Ok(())
 }
 
-pub async fn create_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+pub async fn create_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<ItemId> {
     let (viewer, input) = (viewer.clone(), input.clone());
     ctx.on_writer(|ctx| async move { write_item(&ctx, &viewer, &input).await })
         .await
 }
 
-async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<i64> {
+async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<ItemId> {
     let db = &ctx.db;
     let mut checks = Checks::default();
     let body = checks.check(parse_body(&input.body));
@@ -109,7 +112,7 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
             (AudienceKind::Space, Some(s), Vec::new())
         } else if !input.to.is_empty() {
             let people = direct_recipients(&mut tx, viewer, &input.to).await?;
-            let ids: Vec<i64> = people.iter().map(|p| p.id).collect();
+            let ids: Vec<MemberId> = people.iter().map(|p| p.id).collect();
             (AudienceKind::Direct, None, ids)
         } else {
             if viewer.role() == Role::Guest {
@@ -146,9 +149,9 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
             actor_id: viewer.id(),
             verb: Verb::Post,
             object_type: ObjectType::Item,
-            object_id: id,
+            object_id: id.get(),
             target_type: space.as_ref().map(|_| ObjectType::Space),
-            target_id: space.as_ref().map(|s| s.id),
+            target_id: space.as_ref().map(|s| s.id.get()),
             item_id: Some(id),
             space_id: space.as_ref().map(|s| s.id),
         },
@@ -202,7 +205,7 @@ pub struct ItemDetail {
     pub follow_level: Option<String>,
 }
 
-pub async fn load_item(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<ItemRow> {
+pub async fn load_item(c: &mut Conn, viewer: &Viewer, id: ItemId) -> AppResult<ItemRow> {
     let item = q::item_by_id(c, viewer.id(), id)
         .await?
         .ok_or_else(|| not_found_item(id))?;
@@ -212,7 +215,7 @@ pub async fn load_item(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<Item
     Ok(item)
 }
 
-pub async fn get_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemDetail> {
+pub async fn get_item(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<ItemDetail> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
@@ -236,7 +239,7 @@ pub async fn get_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemDeta
 pub async fn edit_item(
     ctx: &Ctx,
     viewer: &Viewer,
-    id: i64,
+    id: ItemId,
     title: Option<&str>,
     body: Option<&str>,
 ) -> AppResult<()> {
@@ -272,7 +275,7 @@ pub async fn edit_item(
     Ok(())
 }
 
-pub async fn item_revisions(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<Vec<q::Revision>> {
+pub async fn item_revisions(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<Vec<q::Revision>> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let item = load_item(&mut c, viewer, id).await?;
@@ -284,7 +287,7 @@ pub async fn item_revisions(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<Ve
     Ok(q::item_revisions(&mut c, id).await?)
 }
 
-pub async fn delete_item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
+pub async fn delete_item(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<()> {
     let db = &ctx.db;
     let now = ctx.now();
     let mut tx = db.write().await?;

@@ -14,6 +14,7 @@
 //! invitation (which fixes the address), the setup link or `chorus admin`.
 
 use domain::Email;
+use domain::ids::{CommentId, ItemId, MemberId};
 use domain::mail::{ReplyAddress, Thread, parse_message_id};
 use domain::mail_in::{strip_signature, trim_reply};
 use store::{comments, profiles};
@@ -57,7 +58,7 @@ pub enum Destination {
     /// a Chorus message the sender can see).
     Space { slug: String },
     /// A reply address: a comment on this item.
-    Item { id: i64 },
+    Item { id: ItemId },
 }
 
 /// Where a mail from `viewer` to `address` goes, when they may send it
@@ -89,7 +90,7 @@ pub async fn recipient(ctx: &Ctx, viewer: &Viewer, address: &str) -> AppResult<D
                  to the mail Chorus sent you."
             ))
         })?;
-        if reply.member != viewer.id() {
+        if MemberId(reply.member) != viewer.id() {
             return Err(AppError::Forbidden(
                 "This reply address was made for another member: reply from the address that \
                  received the mail, or comment in the page."
@@ -107,14 +108,16 @@ pub async fn recipient(ctx: &Ctx, viewer: &Viewer, address: &str) -> AppResult<D
             });
         }
         let mut c = ctx.db.read().await?;
-        let item = load_item(&mut c, viewer, reply.item).await?;
+        let item = load_item(&mut c, viewer, ItemId(reply.item)).await?;
         if item.deleted_at.is_some() {
             return Err(AppError::Gone {
                 slug: "item-deleted",
                 detail: "The item this reply answers was deleted; it takes no new comments.".into(),
             });
         }
-        return Ok(Destination::Item { id: reply.item });
+        return Ok(Destination::Item {
+            id: ItemId(reply.item),
+        });
     }
     let mut c = ctx.db.read().await?;
     let space = load_space(&mut c, viewer, &local)
@@ -145,8 +148,8 @@ pub struct Inbound {
 /// What a delivered mail became.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivered {
-    Item(i64),
-    Comment { item: i64, comment: i64 },
+    Item(ItemId),
+    Comment { item: ItemId, comment: CommentId },
 }
 
 /// Posts `mail` from `viewer` to `to`.
@@ -189,16 +192,22 @@ pub async fn deliver(
 /// The item the first Chorus Message-ID among `answers` names, when the
 /// viewer can see it and it takes comments; a reply to anything else
 /// starts a new post.
-async fn answered_item(ctx: &Ctx, viewer: &Viewer, answers: &[String]) -> AppResult<Option<i64>> {
+async fn answered_item(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    answers: &[String],
+) -> AppResult<Option<ItemId>> {
     let domain = ctx.settings.mail_domain();
     let mut c = ctx.db.read().await?;
     for id in answers {
         let item = match parse_message_id(id, &domain) {
-            Some(Thread::Item(i)) => i,
-            Some(Thread::Comment(cid)) => match comments::comment_item(&mut c, cid).await? {
-                Some(i) => i,
-                None => continue,
-            },
+            Some(Thread::Item(i)) => ItemId(i),
+            Some(Thread::Comment(cid)) => {
+                match comments::comment_item(&mut c, CommentId(cid)).await? {
+                    Some(i) => i,
+                    None => continue,
+                }
+            }
             None => continue,
         };
         return Ok(match load_item(&mut c, viewer, item).await {

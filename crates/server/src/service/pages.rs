@@ -20,6 +20,7 @@ use crate::service::streams::{self, ActivityRow, Position, StreamRequest};
 use crate::service::tokens::{self, ApiToken};
 use crate::service::viewer::{self, Viewer};
 use crate::service::{follows, suggestions};
+use domain::{CommentId, ItemId, SpaceId};
 
 /// Reactions as the store gives them: (item, comment, emoji, count, mine).
 pub use crate::service::reactions::Reactions;
@@ -72,7 +73,7 @@ pub fn parse_cursor(s: &str) -> Option<Position> {
 /// out (they carry the HTML), so "commented on …" and quoted items are
 /// named by the start of their text: one statement for the page.
 async fn with_untitled_text(ctx: &Ctx, rows: &mut [ActivityRow]) -> AppResult<()> {
-    let ids: Vec<i64> = rows
+    let ids: Vec<ItemId> = rows
         .iter()
         .filter_map(|r| r.item.as_ref())
         .filter(|i| i.title.is_empty() && i.body.is_empty())
@@ -81,7 +82,7 @@ async fn with_untitled_text(ctx: &Ctx, rows: &mut [ActivityRow]) -> AppResult<()
     if ids.is_empty() {
         return Ok(());
     }
-    let bodies: std::collections::HashMap<i64, String> = {
+    let bodies: std::collections::HashMap<ItemId, String> = {
         let mut c = ctx.db.read().await?;
         store::items::bodies(&mut c, &ids)
             .await?
@@ -455,12 +456,12 @@ pub struct ItemPage {
     pub revisions: usize,
 }
 
-pub async fn item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
+pub async fn item(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<ItemPage> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
     let detail = items::get_item(ctx, viewer, id).await?;
     let audience = audience::audience_of_item(ctx, viewer, &detail.item).await?;
-    let comments = comments::comments(ctx, viewer, id, 0, 500).await?;
+    let comments = comments::comments(ctx, viewer, id, CommentId(0), 500).await?;
     let (seen_count, seen_by) = acks::seen(ctx, viewer, id).await?;
     let acks = acks::acknowledgements(ctx, viewer, id).await?;
     let revisions = items::item_revisions(ctx, viewer, id).await?.len();
@@ -486,8 +487,8 @@ pub async fn item(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<ItemPage> {
 pub async fn comments_after(
     ctx: &Ctx,
     viewer: &Viewer,
-    item: i64,
-    after: i64,
+    item: ItemId,
+    after: CommentId,
 ) -> AppResult<(Vec<CommentRow>, Reactions)> {
     comments::comments_with_reactions(ctx, viewer, item, after, 100).await
 }
@@ -600,7 +601,7 @@ pub struct Notifications {
     pub next: Option<i64>,
     /// The spaces the notifications name (join requests, additions):
     /// (id, slug, name).
-    pub spaces: Vec<(i64, String, String)>,
+    pub spaces: Vec<(SpaceId, String, String)>,
 }
 
 pub async fn notifications(
@@ -611,12 +612,12 @@ pub async fn notifications(
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
     let (rows, _, next) = notifications::notifications(ctx, viewer, before, 40).await?;
-    let mut ids: Vec<i64> = rows
+    let mut ids: Vec<SpaceId> = rows
         .iter()
         .filter_map(
             |(_, a)| match (a.object_type.as_str(), a.target_type.as_deref()) {
-                ("space", _) => Some(a.object_id),
-                (_, Some("space")) => a.target_id,
+                ("space", _) => Some(SpaceId(a.object_id)),
+                (_, Some("space")) => a.target_id.map(SpaceId),
                 _ => None,
             },
         )

@@ -2,7 +2,7 @@
 //! reactions that a page of stream entries shows.
 
 use domain::kinds::{NotificationReason, ObjectType, Verb};
-use domain::social;
+use domain::{CommentId, ItemId, social};
 use store::activities::{self, NewActivity};
 use store::reactions as q;
 use store::{comments, notifications};
@@ -31,8 +31,8 @@ pub fn reactions_of(rows: &[ActivityRow]) -> AppResult<Reactions> {
 pub async fn react(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
-    comment_id: Option<i64>,
+    item_id: ItemId,
+    comment_id: Option<CommentId>,
     emoji: &str,
     add: bool,
 ) -> AppResult<()> {
@@ -46,8 +46,8 @@ pub async fn react(
 async fn write_reaction(
     ctx: &Ctx,
     viewer: &Viewer,
-    item_id: i64,
-    comment_id: Option<i64>,
+    item_id: ItemId,
+    comment_id: Option<CommentId>,
     emoji: &str,
     add: bool,
 ) -> AppResult<()> {
@@ -62,7 +62,7 @@ async fn write_reaction(
             .ok_or_else(|| AppError::NotFound(format!("Item {item_id} has no comment {cid}.")))?,
         None => item.author_id,
     };
-    let cid = comment_id.unwrap_or(0);
+    let cid = comment_id.unwrap_or(CommentId(0));
     if !add {
         q::remove_reaction(&mut tx, item_id, cid, viewer.id(), &emoji).await?;
         tx.commit().await?;
@@ -79,7 +79,7 @@ async fn write_reaction(
                 } else {
                     ObjectType::Item
                 },
-                object_id: comment_id.unwrap_or(item_id),
+                object_id: comment_id.map_or(item_id.get(), CommentId::get),
                 target_type: None,
                 target_id: None,
                 item_id: Some(item_id),

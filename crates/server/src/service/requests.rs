@@ -9,7 +9,7 @@
 
 use domain::cfa::{self, Act, Role as Party, State};
 use domain::kinds::{AudienceKind, ItemKind, NotificationReason, ObjectType, Verb};
-use domain::{Handle, Markdown, ShortText, ValidationError};
+use domain::{Handle, ItemId, Markdown, MemberId, ShortText, SpaceId, ValidationError};
 use store::activities::{self, NewActivity};
 use store::items::{self, ItemRow};
 use store::requests as rq;
@@ -31,7 +31,7 @@ pub const REMIND_BEFORE_MICROS: i64 = 24 * 3600 * 1_000_000;
 /// The act-like nudge: the requester asks for a progress report.
 pub const ASK_PROGRESS: &str = "ask_progress";
 
-fn not_found(id: i64) -> AppError {
+fn not_found(id: ItemId) -> AppError {
     AppError::NotFound(format!("There is no request {id} that you can see."))
 }
 
@@ -206,7 +206,7 @@ fn state_of(r: &RequestRow) -> AppResult<(State, Option<Party>)> {
     Ok((state, turn))
 }
 
-fn role_of(r: &RequestRow, member: i64) -> Option<Party> {
+fn role_of(r: &RequestRow, member: MemberId) -> Option<Party> {
     if r.requester_id == member {
         Some(Party::Requester)
     } else if r.performer_id == member {
@@ -216,14 +216,14 @@ fn role_of(r: &RequestRow, member: i64) -> Option<Party> {
     }
 }
 
-fn party_id(r: &RequestRow, p: Party) -> i64 {
+fn party_id(r: &RequestRow, p: Party) -> MemberId {
     match p {
         Party::Requester => r.requester_id,
         Party::Performer => r.performer_id,
     }
 }
 
-async fn load(c: &mut Conn, viewer: &Viewer, id: i64) -> AppResult<(ItemRow, RequestRow)> {
+async fn load(c: &mut Conn, viewer: &Viewer, id: ItemId) -> AppResult<(ItemRow, RequestRow)> {
     let item = load_item(c, viewer, id).await.map_err(|_| not_found(id))?;
     let req = rq::request_by_item(c, id)
         .await?
@@ -252,7 +252,7 @@ fn detail(
     })
 }
 
-pub async fn get(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<RequestDetail> {
+pub async fn get(ctx: &Ctx, viewer: &Viewer, id: ItemId) -> AppResult<RequestDetail> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     let (item, req) = load(&mut c, viewer, id).await?;
@@ -267,7 +267,7 @@ async fn announce(
     viewer: &Viewer,
     item: &ItemRow,
     verb: Verb,
-    notify: &[i64],
+    notify: &[MemberId],
     extra_targets: &[(&str, String)],
     now: i64,
 ) -> AppResult<i64> {
@@ -277,9 +277,9 @@ async fn announce(
             actor_id: viewer.id(),
             verb,
             object_type: ObjectType::Item,
-            object_id: item.id,
+            object_id: item.id.get(),
             target_type: item.space_id.map(|_| ObjectType::Space),
-            target_id: item.space_id,
+            target_id: item.space_id.map(SpaceId::get),
             item_id: Some(item.id),
             space_id: item.space_id,
         },
@@ -310,7 +310,7 @@ async fn render_message(c: &mut Conn, message: Option<&str>) -> AppResult<(Strin
 }
 
 /// Creates one request (or offer) per named person; returns their ids.
-pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<i64>> {
+pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResult<Vec<ItemId>> {
     let db = &ctx.db;
     let act = match input.kind {
         ItemKind::Request => Act::Request,
@@ -515,7 +515,7 @@ fn refusal(state: State, allowed: &[(Act, Party)], extra: &str) -> AppError {
 pub async fn act(
     ctx: &Ctx,
     viewer: &Viewer,
-    id: i64,
+    id: ItemId,
     input: &ActInput,
 ) -> AppResult<RequestDetail> {
     let db = &ctx.db;
@@ -903,7 +903,7 @@ fn parse_todo_title(s: &str) -> Result<ShortText, ValidationError> {
 }
 
 /// The id of a promise in the to-do list: `r<request id>`.
-pub fn promise_todo_id(request: i64) -> String {
+pub fn promise_todo_id(request: ItemId) -> String {
     format!("r{request}")
 }
 
@@ -921,7 +921,7 @@ pub async fn update_todo(
     input: &TodoInput,
 ) -> AppResult<TodoUpdated> {
     let db = &ctx.db;
-    if let Some(rid) = id.strip_prefix('r').and_then(|s| s.parse::<i64>().ok()) {
+    if let Some(rid) = id.strip_prefix('r').and_then(|s| s.parse::<ItemId>().ok()) {
         if input.completed != Some(true) {
             return Err(AppError::invalid(
                 "completed",

@@ -1,7 +1,7 @@
 //! Login and sessions: password login (throttled), the session cookie,
 //! logout, the standing a live stream checks, and changing the password.
 
-use domain::{Password, Role, ValidationError};
+use domain::{MemberId, Password, Role, ValidationError};
 use store::Db;
 use store::sessions as q;
 use store::{throttle, tokens};
@@ -25,7 +25,7 @@ pub struct NewSession {
 
 pub async fn start_session(
     ctx: &Ctx,
-    member_id: i64,
+    member_id: MemberId,
     ip: &str,
     user_agent: &str,
 ) -> AppResult<NewSession> {
@@ -179,7 +179,7 @@ pub async fn authenticate_session(ctx: &Ctx, token: &str) -> AppResult<Option<Vi
 /// changed ([`store::db::stamps`]), so a wake-up costs no statement; on
 /// PostgreSQL, where other nodes write too, every check reads the row.
 pub struct Standing {
-    member: i64,
+    member: MemberId,
     epoch: i64,
     role: Role,
     /// The stamp read before the row was last found unchanged (SQLite).

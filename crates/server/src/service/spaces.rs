@@ -5,7 +5,7 @@
 use domain::cfa::Act;
 use domain::kinds::{NotificationReason, ObjectType, SpaceRole, Verb};
 use domain::social::{self, SpaceVisibility};
-use domain::{Handle, Markdown, Role, ShortText, ValidationError};
+use domain::{Handle, Markdown, MemberId, Role, ShortText, ValidationError};
 use store::activities::{self, NewActivity};
 use store::spaces as q;
 use store::{Conn, Tx, follows, notifications, profiles};
@@ -157,7 +157,7 @@ pub async fn create_space(ctx: &Ctx, viewer: &Viewer, input: &SpaceInput) -> App
             actor_id: viewer.id(),
             verb: Verb::Create,
             object_type: ObjectType::Space,
-            object_id: id,
+            object_id: id.get(),
             target_type: None,
             target_id: None,
             item_id: None,
@@ -295,7 +295,7 @@ pub async fn join_space(
                         actor_id: viewer.id(),
                         verb: Verb::Act(Act::Request),
                         object_type: ObjectType::Space,
-                        object_id: s.id,
+                        object_id: s.id.get(),
                         target_type: None,
                         target_id: None,
                         item_id: None,
@@ -320,9 +320,9 @@ pub async fn join_space(
 /// notification when someone else added them.
 async fn add_to_space(
     tx: &mut Tx,
-    actor: i64,
+    actor: MemberId,
     s: &Space,
-    member: i64,
+    member: MemberId,
     role: SpaceRole,
     now: i64,
 ) -> AppResult<bool> {
@@ -335,9 +335,9 @@ async fn add_to_space(
                 actor_id: actor,
                 verb: Verb::Join,
                 object_type: ObjectType::Member,
-                object_id: member,
+                object_id: member.get(),
                 target_type: Some(ObjectType::Space),
-                target_id: Some(s.id),
+                target_id: Some(s.id.get()),
                 item_id: None,
                 space_id: Some(s.id),
             },

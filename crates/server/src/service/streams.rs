@@ -2,10 +2,9 @@
 //! (home, everything, a space, a topic, a profile, an item), as rows or as
 //! JSON, and the reads after a position that live updates make.
 
+use domain::{ItemId, Role, social};
 use std::collections::HashSet;
 
-use domain::Role;
-use domain::social;
 use store::streams as q;
 use store::{Conn, activities};
 
@@ -211,7 +210,7 @@ pub enum StreamRequest {
     Space(String),
     Topic(String),
     Profile(String),
-    Item(i64),
+    Item(ItemId),
 }
 
 /// The stream a request names, when the viewer may read it.

@@ -9,8 +9,7 @@
 //! may tell (the calendar feed asks it for its owner, who is no viewer).
 //! Something the viewer may not see is "not found".
 
-use domain::Role;
-use domain::social;
+use domain::{MemberId, Role, social};
 use store::{Conn, audience, profiles};
 
 use crate::context::Ctx;
@@ -41,7 +40,7 @@ pub enum Auth {
 }
 
 impl Viewer {
-    pub fn id(&self) -> i64 {
+    pub fn id(&self) -> MemberId {
         self.member.id
     }
     pub fn role(&self) -> Role {
@@ -76,7 +75,11 @@ pub fn visible_activity(viewer: &Viewer, a: &ActivityRow) -> bool {
 }
 
 /// Can `member` see `item`? For deciding whom to notify.
-pub(crate) async fn member_can_see(c: &mut Conn, member: i64, item: &ItemRow) -> AppResult<bool> {
+pub(crate) async fn member_can_see(
+    c: &mut Conn,
+    member: MemberId,
+    item: &ItemRow,
+) -> AppResult<bool> {
     Ok(members_who_can_see(c, &[member], item)
         .await?
         .contains(&member))
@@ -86,9 +89,9 @@ pub(crate) async fn member_can_see(c: &mut Conn, member: i64, item: &ItemRow) ->
 /// facts in one query, the rule applied to each.
 pub(crate) async fn members_who_can_see(
     c: &mut Conn,
-    members: &[i64],
+    members: &[MemberId],
     item: &ItemRow,
-) -> AppResult<Vec<i64>> {
+) -> AppResult<Vec<MemberId>> {
     let facts = audience::member_facts_many(c, members, item.space_id, item.id).await?;
     Ok(facts
         .into_iter()

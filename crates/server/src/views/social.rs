@@ -1,6 +1,7 @@
 //! JSON shapes of the social core: spaces, items, comments, activities,
 //! notifications and audiences.
 
+use domain::{CommentId, ItemId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -100,7 +101,11 @@ pub struct ReactionView {
 }
 
 /// The reactions on an item (`comment` 0) or one of its comments.
-pub fn reactions_view(all: &[ReactionCount], item: i64, comment: i64) -> Vec<ReactionView> {
+pub fn reactions_view(
+    all: &[ReactionCount],
+    item: ItemId,
+    comment: CommentId,
+) -> Vec<ReactionView> {
     crate::service::reactions::reactions_on(all, item, comment)
         .map(|(emoji, count, me)| ReactionView {
             emoji: emoji.to_owned(),
@@ -192,7 +197,7 @@ impl ItemView {
             body: None,
             body_html: i.body_html,
             topics: i.topics,
-            reactions: reactions_view(reactions, i.id, 0),
+            reactions: reactions_view(reactions, i.id, CommentId(0)),
             comment_count: i.comment_count,
             ack_requested: i.ack_requested,
             deleted: i.deleted_at.is_some(),

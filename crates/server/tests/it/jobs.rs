@@ -741,7 +741,7 @@ async fn pending_fan_outs_become_fanout_jobs(b: Backend) {
         [
             (
                 "fanout".into(),
-                fanout(7, 3, &["space:2"], 0, 0),
+                fanout(7, domain::ItemId(3), &["space:2"], 0, 0),
                 "fanout:7".into(),
                 "queued".into(),
                 1000,
@@ -751,7 +751,7 @@ async fn pending_fan_outs_become_fanout_jobs(b: Backend) {
                 "fanout".into(),
                 fanout(
                     9,
-                    4,
+                    domain::ItemId(4),
                     &["member:5", "topic:say \"hi\" \\ there", "item:4"],
                     1,
                     250

@@ -46,13 +46,13 @@ const PAYLOAD_MAX: usize = 7_900;
 
 impl Announcement {
     /// A notification for this member may have arrived.
-    pub fn may_notify(&self, member: i64) -> bool {
-        self.everyone || self.notified.contains(&member)
+    pub fn may_notify(&self, member: domain::MemberId) -> bool {
+        self.everyone || self.notified.contains(&member.get())
     }
 
     /// Something may have been delivered to this member's home.
-    pub fn may_deliver(&self, member: i64) -> bool {
-        self.everyone || self.delivered.contains(&member)
+    pub fn may_deliver(&self, member: domain::MemberId) -> bool {
+        self.everyone || self.delivered.contains(&member.get())
     }
 
     /// `position;notified;delivered` (lists comma-separated), split over

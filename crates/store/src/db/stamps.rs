@@ -87,9 +87,9 @@ impl Stamps {
 
     /// Whether the row is unchanged since `stamp` (or shares a slot with
     /// one that changed).
-    pub fn unchanged(&self, table: Table, id: i64, stamp: u64) -> bool {
+    pub fn unchanged(&self, table: Table, id: impl Into<i64>, stamp: u64) -> bool {
         stamp >= self.floor.load(Ordering::Acquire)
-            && self.slots[slot(table, id)].load(Ordering::Acquire) <= stamp
+            && self.slots[slot(table, id.into())].load(Ordering::Acquire) <= stamp
     }
 
     /// Outdates everything kept so far: for a commit this process's writer

@@ -21,6 +21,17 @@ impl From<i64> for Value {
         Value::Int(v)
     }
 }
+macro_rules! id_values {
+    ($($Id:ident),+) => {$(
+        impl From<domain::$Id> for Value {
+            fn from(v: domain::$Id) -> Self {
+                Value::Int(v.get())
+            }
+        }
+    )+};
+}
+id_values!(MemberId, SpaceId, ItemId, CommentId);
+
 impl From<i32> for Value {
     fn from(v: i32) -> Self {
         Value::Int(v.into())

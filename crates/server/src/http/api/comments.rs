@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::CommentId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -41,7 +42,7 @@ pub async fn list_comments(
         .as_deref()
         .map(decode_id_cursor)
         .transpose()?
-        .unwrap_or(0);
+        .map_or(CommentId(0), CommentId);
     let (comments, reactions) =
         comments::comments_with_reactions(&state.ctx, &viewer, id, after, limit + 1).await?;
     let more = comments.len() as i64 > limit;

@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::ItemId;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -16,7 +17,7 @@ use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::ItemView;
 
-pub(super) fn item_id(s: &str) -> Result<i64, Problem> {
+pub(super) fn item_id(s: &str) -> Result<ItemId, Problem> {
     s.parse()
         .map_err(|_| Problem::not_found(format!("There is no item {s} that you can see.")))
 }
@@ -40,7 +41,7 @@ pub struct NewItemRequest {
 async fn item_answer(
     state: &AppState,
     viewer: &Viewer,
-    id: i64,
+    id: ItemId,
 ) -> Result<Json<ItemView>, Problem> {
     let d = items::get_item(&state.ctx, viewer, id).await?;
     let audience = audience::audience_of_item(&state.ctx, viewer, &d.item).await?;

@@ -8,6 +8,7 @@
 //! same visibility rule — as a page, and sends what it finds. A reconnect
 //! therefore misses nothing and repeats nothing.
 
+use domain::MemberId;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ type Events = axum::response::Response;
 pub struct LiveConnections {
     max: usize,
     next: std::sync::atomic::AtomicU64,
-    open: std::sync::Mutex<std::collections::HashMap<i64, VecDeque<(u64, CancellationToken)>>>,
+    open: std::sync::Mutex<std::collections::HashMap<MemberId, VecDeque<(u64, CancellationToken)>>>,
 }
 
 impl LiveConnections {
@@ -54,7 +55,7 @@ impl LiveConnections {
 
     /// Registers a connection of `member`, closing their oldest ones past
     /// the limit.
-    fn open(self: &Arc<Self>, member: i64) -> Slot {
+    fn open(self: &Arc<Self>, member: MemberId) -> Slot {
         let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let closed = CancellationToken::new();
         let mut open = self
@@ -77,7 +78,7 @@ impl LiveConnections {
     }
 
     /// How many live connections a member holds.
-    pub fn held_by(&self, member: i64) -> usize {
+    pub fn held_by(&self, member: MemberId) -> usize {
         self.open
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -90,7 +91,7 @@ impl LiveConnections {
 /// client went away) lets go of its place.
 struct Slot {
     all: Arc<LiveConnections>,
-    member: i64,
+    member: MemberId,
     id: u64,
     /// Cancelled when newer connections of the member push this one out.
     closed: CancellationToken,

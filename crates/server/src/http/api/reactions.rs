@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use domain::CommentId;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -20,7 +21,7 @@ pub struct ReactionRequest {
     pub comment_id: Option<String>,
 }
 
-fn comment_id(s: Option<&str>) -> Result<Option<i64>, Problem> {
+fn comment_id(s: Option<&str>) -> Result<Option<CommentId>, Problem> {
     s.map(|c| {
         c.parse()
             .map_err(|_| Problem::not_found(format!("There is no comment {c}.")))

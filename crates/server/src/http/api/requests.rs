@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use domain::kinds::ItemKind;
+use domain::{ItemId, MemberId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,7 +19,7 @@ use crate::service::requests::{
 use crate::state::AppState;
 use crate::views::{opt_time, time};
 
-fn request_id(s: &str) -> Result<i64, Problem> {
+fn request_id(s: &str) -> Result<ItemId, Problem> {
     s.parse()
         .map_err(|_| Problem::not_found(format!("There is no request {s} that you can see.")))
 }
@@ -104,7 +105,7 @@ pub struct RequestView {
     pub updated_at: String,
 }
 
-fn party(id: i64, handle: &str, name: &str) -> PartyView {
+fn party(id: MemberId, handle: &str, name: &str) -> PartyView {
     PartyView {
         id: id.to_string(),
         handle: handle.to_owned(),

@@ -3,6 +3,7 @@
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use domain::ItemId;
 
 use super::{CsrfForm, actor, done};
 use crate::service::acks;
@@ -12,7 +13,7 @@ pub async fn acknowledge(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let v = match actor(&state, &headers, &uri, &f.csrf).await {

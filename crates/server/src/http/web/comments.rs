@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::{CommentId, ItemId};
 use serde::Deserialize;
 
 use super::views::{CommentV, ShellV};
@@ -22,7 +23,7 @@ struct CommentsFragment {
 
 #[derive(Deserialize)]
 pub struct AfterQuery {
-    after: Option<i64>,
+    after: Option<CommentId>,
     back: Option<String>,
 }
 
@@ -30,13 +31,13 @@ pub struct AfterQuery {
 pub async fn comments_fragment(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Query(q): Query<AfterQuery>,
 ) -> Response {
     let Some(v) = viewer(&state, &headers).await else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match pages::comments_after(&state.ctx, &v, id, q.after.unwrap_or(0)).await {
+    match pages::comments_after(&state.ctx, &v, id, q.after.unwrap_or(CommentId(0))).await {
         Ok((comments, reactions)) => render(
             StatusCode::OK,
             &CommentsFragment {
@@ -64,7 +65,7 @@ pub async fn comment(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Form(f): Form<CommentForm>,
 ) -> Response {
     let v = match actor(&state, &headers, &uri, &f.csrf).await {

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use domain::ItemId;
 use serde::Deserialize;
 
 use super::views::{CommentV, FollowV, ItemV, PersonV, ShellV};
@@ -144,7 +145,7 @@ pub async fn item(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Ok(id) = id.parse::<i64>() else {
+    let Ok(id) = id.parse::<ItemId>() else {
         return error_page(AppError::NotFound(format!("There is no item {id}.")), "/");
     };
     let p = match pages::item(&state.ctx, &v, id).await {
@@ -195,7 +196,7 @@ pub async fn edit_item(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Form(f): Form<EditForm>,
 ) -> Response {
     let v = match actor(&state, &headers, &uri, &f.csrf).await {
@@ -212,7 +213,7 @@ pub async fn delete_item(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
     let v = match actor(&state, &headers, &uri, &f.csrf).await {

@@ -49,7 +49,7 @@ pub async fn notifications(
         Err(e) => return error_page(e, "/"),
     };
     let space = |id: Option<i64>| {
-        id.and_then(|id| p.spaces.iter().find(|s| s.0 == id))
+        id.and_then(|id| p.spaces.iter().find(|s| s.0.get() == id))
             .map(|s| (format!("/spaces/{}", s.1), s.2.clone()))
             .unwrap_or_default()
     };

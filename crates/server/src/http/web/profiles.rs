@@ -5,6 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use domain::MemberId;
 use serde::Deserialize;
 
 use super::views::{Ago, EntryV, FollowV, PersonV, ShellV, SpaceV};
@@ -165,7 +166,7 @@ pub async fn directory(
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
-    let level = |id: i64| {
+    let level = |id: MemberId| {
         let key = format!("member:{id}");
         p.following
             .iter()

@@ -3,6 +3,7 @@
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
+use domain::{CommentId, ItemId};
 use serde::Deserialize;
 
 use super::{actor, back_to, done};
@@ -23,14 +24,14 @@ pub async fn react(
     State(state): State<AppState>,
     headers: HeaderMap,
     uri: Uri,
-    Path(id): Path<i64>,
+    Path(id): Path<ItemId>,
     Form(f): Form<ReactForm>,
 ) -> Response {
     let v = match actor(&state, &headers, &uri, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    let cid = f.comment_id.parse::<i64>().ok();
+    let cid = f.comment_id.parse::<CommentId>().ok();
     let (add, emoji) = match f.r.chars().next() {
         Some('-') => (false, &f.r[1..]),
         Some('+') => (true, &f.r[1..]),

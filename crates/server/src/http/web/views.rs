@@ -10,6 +10,7 @@ use crate::service::profiles::Person;
 use crate::service::spaces::Space;
 use crate::service::streams::ActivityRow;
 use crate::service::viewer::Viewer;
+use domain::{CommentId, ItemId};
 
 /// The reactions offered in the picker.
 pub const EMOJI: [&str; 6] = ["👍", "🎉", "❤️", "😄", "🤔", "👀"];
@@ -139,7 +140,7 @@ pub struct ReactionV {
     pub me: bool,
 }
 
-fn reactions_for(all: &Reactions, item: i64, comment: i64) -> Vec<ReactionV> {
+fn reactions_for(all: &Reactions, item: ItemId, comment: CommentId) -> Vec<ReactionV> {
     crate::service::reactions::reactions_on(all, item, comment)
         .map(|(emoji, count, me)| ReactionV {
             emoji: emoji.to_owned(),
@@ -150,7 +151,7 @@ fn reactions_for(all: &Reactions, item: i64, comment: i64) -> Vec<ReactionV> {
 }
 
 pub struct ItemV {
-    pub id: i64,
+    pub id: ItemId,
     pub title: String,
     /// The Markdown source, where the row has it (not in stream pages).
     pub body: String,
@@ -202,7 +203,7 @@ impl ItemV {
                 .unwrap_or_default(),
             ago: Ago::new(i.created_at),
             comment_count: i.comment_count,
-            reactions: reactions_for(reactions, i.id, 0),
+            reactions: reactions_for(reactions, i.id, CommentId(0)),
             ack_requested: i.ack_requested,
         }
     }
@@ -257,7 +258,9 @@ impl EntryV {
             ("post", Some(_)) => ("post", String::new()),
             ("comment", Some(_)) => ("comment", "commented".into()),
             ("create", None) if a.object_type == "space" => ("note", "created the space".into()),
-            ("join", None) if a.actor.id == a.object_id => ("note", "joined the space".into()),
+            ("join", None) if a.actor.id.get() == a.object_id => {
+                ("note", "joined the space".into())
+            }
             ("join", None) => ("note", "added a member to the space".into()),
             ("request", None) => ("note", "asked to join the space".into()),
             ("request" | "offer", Some(_)) => ("post", String::new()),
@@ -288,8 +291,8 @@ impl EntryV {
 }
 
 pub struct CommentV {
-    pub id: i64,
-    pub item_id: i64,
+    pub id: CommentId,
+    pub item_id: ItemId,
     pub author: PersonV,
     pub body_html: String,
     pub deleted: bool,

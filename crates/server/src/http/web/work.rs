@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::ItemId;
 use domain::kinds::ItemKind;
 use serde::Deserialize;
 
@@ -18,7 +19,7 @@ use crate::service::requests::{
 use crate::state::AppState;
 
 pub struct RowV {
-    pub id: i64,
+    pub id: ItemId,
     pub title: String,
     pub state: String,
     pub with: String,
@@ -201,7 +202,7 @@ fn label(a: domain::cfa::Act) -> &'static str {
 #[template(path = "request.html")]
 pub struct RequestPage {
     s: ShellV,
-    id: i64,
+    id: ItemId,
     version: i64,
     title: String,
     conditions_html: String,
@@ -226,7 +227,7 @@ pub async fn request_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let id: i64 = id.parse().unwrap_or(-1);
+    let id: ItemId = id.parse().unwrap_or(ItemId(-1));
     let (shell, d) =
         match tokio::try_join!(pages::shell(&state.ctx, &v), svc::get(&state.ctx, &v, id)) {
             Ok(x) => x,
@@ -357,7 +358,7 @@ pub async fn act(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let id: i64 = id.parse().unwrap_or(-1);
+    let id: ItemId = id.parse().unwrap_or(ItemId(-1));
     let back = format!("/requests/{id}");
     let terms = (f.act == "counter").then(|| TermsInput {
         title: Some(f.title).filter(|t| !t.trim().is_empty()),
