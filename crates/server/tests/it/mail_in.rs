@@ -386,6 +386,15 @@ async fn refusals_say_why(b: Backend) {
     )
     .await
     .clear(550, "5.1.1");
+    // A reply address is its member's alone.
+    let item = ana
+        .post_item(json!({"space": "launch", "body": "Ana's post"}))
+        .await;
+    let ana_id = member_id(&owner, "ana").await;
+    let anas = reply_address(&owner, ana_id, item.parse().unwrap()).await;
+    let r = c.send("bo@acme.test", &[&anas], &msg("bo@acme.test")).await;
+    r.clear(550, "5.7.1");
+    assert!(r.text.contains("another member"), "{r:?}");
     // The From header must be the sender's own address.
     c.send("bo@acme.test", &[&launch], &msg("ana@acme.test"))
         .await
@@ -430,7 +439,8 @@ async fn refusals_say_why(b: Backend) {
         .clear(503, "5.5.1");
     assert_eq!(c.cmd("QUIT").await.code, 221);
     // Nothing of it was posted.
-    assert!(space_items(&owner, "launch").await.is_empty());
+    assert_eq!(space_items(&owner, "launch").await.len(), 1);
+    assert!(comments(&owner, &item).await.is_empty());
     // A sender past 30 messages a minute waits.
     let mut c = Raw::connect(owner.smtp).await;
     c.cmd("HELO x").await;
@@ -619,6 +629,23 @@ async fn hostile_corpus_gets_clear_replies(b: Backend) {
     c.data(b"From: owner@acme.test\r\nSubject: Many\r\n\r\nOnce.\r\n")
         .await
         .clear(250, "2.0.0");
+    // SMTP smuggling: a bare-LF "." line does not end the message, so the
+    // commands after it are text of the one message, not a second one.
+    assert_eq!(c.cmd("MAIL FROM:<owner@acme.test>").await.code, 250);
+    assert_eq!(c.cmd(&format!("RCPT TO:<{launch}>")).await.code, 250);
+    assert_eq!(c.cmd("DATA").await.code, 354);
+    c.w.write_all(
+        format!(
+            "From: owner@acme.test\r\nSubject: Smuggle\r\n\r\nfirst\n.\r\nMAIL FROM:<owner@acme.test>\r\n\
+             RCPT TO:<{launch}>\r\nDATA\r\nFrom: owner@acme.test\r\nSubject: Smuggled\r\n\r\nsecond\r\n.\r\n"
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    c.read().await.clear(250, "2.0.0");
+    c.cmd("NOOP").await.clear(250, "2.0.0");
+    posted += 1;
     // Garbage commands and a too-long line get answers too.
     c.cmd("FOO bar").await.clear(500, "5.5.1");
     let long = format!("NOOP {}", "x".repeat(10_000));
@@ -638,6 +665,7 @@ async fn hostile_corpus_gets_clear_replies(b: Backend) {
     let items = space_items(&owner, "launch").await;
     assert_eq!(items.len(), posted + 2, "{items:?}");
     assert_eq!(items[0]["title"], "Still here");
+    assert!(!items.iter().any(|i| i["title"] == "Smuggled"), "{items:?}");
     for i in &items {
         test_support::safety::assert_safe_html(i["body_html"].as_str().unwrap());
         let title = i["title"].as_str().unwrap();
