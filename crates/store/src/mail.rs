@@ -115,6 +115,19 @@ pub async fn mail_facts(
     }))
 }
 
+/// The member's reply epoch, signed into the reply addresses made for
+/// them (0 for a member that does not exist).
+pub async fn reply_epoch(c: &mut Conn, member: MemberId) -> Result<i64, Error> {
+    c.query_opt(
+        "SELECT reply_epoch FROM members WHERE id = $1",
+        params![member],
+    )
+    .await?
+    .map(|r| r.i64(0))
+    .transpose()
+    .map(|e| e.unwrap_or(0))
+}
+
 /// A member's choices: every kind, with the default where they chose
 /// nothing; and whether they paused all mail.
 pub async fn choices(

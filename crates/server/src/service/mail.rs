@@ -41,6 +41,9 @@ pub async fn key(ctx: &Ctx) -> AppResult<MailKey> {
         .cloned()
 }
 
+/// The kind of job that sends one mail.
+pub const MAIL_JOB: &str = store::mail::MAIL;
+
 /// What a `mail` job carries: enough to render its mail when it runs, so
 /// that the visibility rule, the member's choices and the item's text are
 /// read at send time (a notification), or the one-time link that exists

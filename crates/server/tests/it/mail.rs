@@ -407,6 +407,11 @@ async fn notifications_thread_link_and_unsubscribe_in_one_click(b: Backend) {
         p.header_raw("List-Unsubscribe-Post").map(str::trim),
         Some("List-Unsubscribe=One-Click")
     );
+    assert_eq!(
+        p.header_raw("X-Chorus-Mail").map(str::trim),
+        Some("notification"),
+        "the listener knows Chorus's own mail"
+    );
     let reply_to = p
         .reply_to()
         .and_then(|a| a.first())

@@ -6,6 +6,7 @@ mod harness;
 mod jobs;
 mod live;
 mod mail;
+mod mail_in;
 mod ops;
 mod requests;
 mod social;

@@ -1,0 +1,279 @@
+//! Mail out: the relay (lettre's pooled SMTP transport, built from
+//! `mail_relay`) and the `mail` job that renders one mail
+//! (`service::mail`) and hands it to the relay.
+//!
+//! A mail the relay refuses for now (4xx, the relay unreachable) is a
+//! failed attempt, tried again with the queue's backoff for about a day; one it refuses for good (5xx) ends the
+//! job and counts a bounce of the address. Without a relay nothing is
+//! enqueued and the `mail` kind is not run: jobs left from before wait.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::Settings;
+use crate::jobs::{Context, Outcome, Registry};
+use crate::service::mail::{self as svc, MailJob, Outgoing};
+
+/// The job kind.
+pub const MAIL: &str = crate::service::mail::MAIL_JOB;
+
+/// How long one SMTP command may take before the attempt fails.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
+
+/// The relay `mail_relay` names, or None when it is unset:
+/// `smtp://host[:port]` (STARTTLS when the relay offers it, else plain)
+/// or `smtps://user:password@host[:port]` (TLS from the start).
+pub fn transport(settings: &Settings) -> anyhow::Result<Option<Transport>> {
+    let Some(relay) = settings.mail_relay.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    if relay.is_empty() {
+        return Ok(None);
+    }
+    let bad = |why: &str| {
+        anyhow::anyhow!(
+            "mail_relay {:?} {why}: write smtp://host:port, or smtps://user:password@host:port \
+             for a relay that takes TLS from the start",
+            redact(relay)
+        )
+    };
+    let from = settings.mail_from();
+    from.parse::<Mailbox>().map_err(|e| {
+        anyhow::anyhow!(
+            "mail_from {from:?} is not a mail address ({e}): write chorus@example.com or \
+             \"Chorus <chorus@example.com>\""
+        )
+    })?;
+    let url = url::Url::parse(relay).map_err(|e| bad(&e.to_string()))?;
+    let host = url.host_str().ok_or_else(|| bad("has no host"))?.to_owned();
+    let hello = ClientId::Domain(settings.mail_domain());
+    let builder = match url.scheme() {
+        "smtp" => {
+            let tls = TlsParameters::new(host.clone()).map_err(|e| bad(&e.to_string()))?;
+            let mut b = Transport::builder_dangerous(host)
+                .port(url.port().unwrap_or(25))
+                .tls(Tls::Opportunistic(tls));
+            if !url.username().is_empty() {
+                b = b.credentials(credentials(&url));
+            }
+            b
+        }
+        "smtps" => Transport::from_url(relay).map_err(|e| bad(&e.to_string()))?,
+        other => return Err(bad(&format!("has the scheme {other:?}"))),
+    };
+    Ok(Some(
+        builder
+            .hello_name(hello)
+            .timeout(Some(SMTP_TIMEOUT))
+            .build(),
+    ))
+}
+
+fn credentials(url: &url::Url) -> lettre::transport::smtp::authentication::Credentials {
+    let decode = percent_decode;
+    lettre::transport::smtp::authentication::Credentials::new(
+        decode(url.username()),
+        decode(url.password().unwrap_or("")),
+    )
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The relay URL without its password, for errors and logs.
+pub fn redact(relay: &str) -> String {
+    match url::Url::parse(relay) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(_) => relay.to_owned(),
+        // Unreadable: whatever stands before an `@` may be a password.
+        Err(_) => match (relay.split_once("://"), relay.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, host))) => format!("{scheme}://***@{host}"),
+            _ => relay.to_owned(),
+        },
+    }
+}
+
+/// Runs `mail` jobs through `transport`.
+pub fn register(r: &mut Registry, transport: Transport) {
+    let transport = Arc::new(transport);
+    r.register(MAIL, move |ctx: Context, job: MailJob| {
+        let transport = transport.clone();
+        async move { send(ctx, job, &transport).await }
+    });
+}
+
+async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Result<Outcome> {
+    let app = &ctx.app;
+    let out = match &job {
+        MailJob::Notification {
+            member,
+            activity,
+            reason,
+        } => svc::notification_mail(app, *member, *activity, reason).await?,
+        MailJob::Invitation { invitation, link } => {
+            svc::invitation_mail(app, *invitation, link).await?
+        }
+    };
+    let Some(out) = out else {
+        return Ok(Outcome::Done);
+    };
+    let message = message(app, &out)?;
+    match transport.send(message).await {
+        Ok(_) => Ok(Outcome::Done),
+        Err(e) if e.is_permanent() => {
+            let n = svc::bounced(app, &out.to, &e.to_string()).await?;
+            tracing::warn!(to = %out.to, bounces = n, error = %e, "the relay refused a mail for good");
+            Ok(Outcome::Done)
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "the relay did not take the mail to {} (tried again later): {e}",
+            out.to
+        )),
+    }
+}
+
+/// The mail as sent: multipart/alternative, the plain text and the HTML
+/// both from the one markdown.
+pub fn message(ctx: &crate::context::Ctx, out: &Outgoing) -> anyhow::Result<Message> {
+    let from: Mailbox = ctx.settings.mail_from().parse().map_err(|e| {
+        anyhow::anyhow!(
+            "mail_from {:?} is not an address: {e}",
+            ctx.settings.mail_from()
+        )
+    })?;
+    let to_address = out
+        .to
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{:?} is not an address: {e}", out.to))?;
+    let to = Mailbox::new(
+        (!out.to_name.is_empty()).then(|| out.to_name.clone()),
+        to_address,
+    );
+    let mut b = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(out.subject.clone())
+        .message_id(Some(format!("<{}>", out.message_id)))
+        .date_now();
+    if let Some(t) = &out.in_reply_to {
+        b = b.in_reply_to(format!("<{t}>")).references(format!("<{t}>"));
+    }
+    if let Some(r) = &out.reply_to {
+        b = b.reply_to(
+            r.parse()
+                .map_err(|e| anyhow::anyhow!("reply address {r:?}: {e}"))?,
+        );
+    }
+    let raw = |name: &'static str, value: String| {
+        HeaderValue::new(HeaderName::new_from_ascii_str(name), value)
+    };
+    // Chorus's own mail, should it come back to the listener, never posts
+    // (`domain::mail_in::automatic`).
+    let what = if out.auto {
+        "notification"
+    } else {
+        "invitation"
+    };
+    b = b.raw_header(raw("X-Chorus-Mail", what.into()));
+    if out.auto {
+        b = b.raw_header(raw("Auto-Submitted", "auto-generated".into()));
+    }
+    if let Some(u) = &out.unsubscribe {
+        b = b
+            .raw_header(raw("List-Unsubscribe", format!("<{u}>")))
+            .raw_header(raw(
+                "List-Unsubscribe-Post",
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    let text = domain::markdown::plain_text(&out.markdown);
+    let html = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head>\
+         <body>\n{}</body></html>\n",
+        html_escape(&out.subject),
+        domain::markdown::render(&out.markdown)
+    );
+    Ok(b.multipart(
+        MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html),
+            ),
+    )?)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_relay(relay: Option<&str>) -> Settings {
+        Settings {
+            mail_relay: relay.map(str::to_owned),
+            base_url: Some("https://chorus.example.com".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn relays_are_read_or_refused_with_a_sentence() {
+        assert!(transport(&with_relay(None)).unwrap().is_none());
+        assert!(transport(&with_relay(Some("  "))).unwrap().is_none());
+        assert!(
+            transport(&with_relay(Some("smtp://127.0.0.1:2525")))
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            transport(&with_relay(Some("smtps://ana:p%40ss@smtp.example.com:465")))
+                .unwrap()
+                .is_some()
+        );
+        for bad in ["http://smtp.example.com", "smtp://", "smtp.example.com:25"] {
+            let e = transport(&with_relay(Some(bad))).unwrap_err().to_string();
+            assert!(e.contains("smtp://host:port"), "{bad}: {e}");
+        }
+        let e = transport(&with_relay(Some("smtps://ana:secret@[::1")))
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("secret"), "the password stays out: {e}");
+        let mut s = with_relay(Some("smtp://127.0.0.1:2525"));
+        s.mail_from = Some("not an address".into());
+        assert!(transport(&s).unwrap_err().to_string().contains("mail_from"));
+    }
+
+    #[test]
+    fn credentials_are_percent_decoded() {
+        assert_eq!(percent_decode("p%40ss"), "p@ss");
+        assert_eq!(
+            redact("smtps://ana:secret@smtp.example.com:465"),
+            "smtps://ana:***@smtp.example.com:465"
+        );
+    }
+}
