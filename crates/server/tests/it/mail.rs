@@ -23,6 +23,7 @@ backend_tests!(
     a_relay_down_or_busy_delays_mail_and_loses_none,
     no_mail_reaches_who_can_no_longer_see,
     choices_through_the_api,
+    a_reply_by_mail_comes_back_threaded,
 );
 
 // ---- the sink ----
@@ -660,4 +661,78 @@ async fn choices_through_the_api(b: Backend) {
     let got = expect(owner.get("/me/mail").await, StatusCode::OK).await;
     assert_eq!(got["paused"], true);
     assert_eq!(got["choices"]["mention"], "page");
+}
+
+/// Both ways: Bo answers his mention mail from a mail client (to its
+/// Reply-To, through the listener); the answer is a comment, and Olga's
+/// mail about it threads under her post.
+async fn a_reply_by_mail_comes_back_threaded(b: Backend) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let sink = Sink::start().await;
+    let (owner, bo) = mailing_app(b, sink.relay(), Some(&sink)).await;
+    expect(
+        owner
+            .put("/me/mail", json!({"choices": {"reply": "now"}}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let item = owner
+        .post_item(json!({"title": "Launch plan", "body": "Ready, @bo?"}))
+        .await;
+    let m = sink.next_to("bo@acme.test", 0).await;
+    let p = m.parsed();
+    let reply_to = p
+        .reply_to()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .unwrap()
+        .to_owned();
+    let item_mid = p.message_id().unwrap().to_owned();
+    let answer = Message::builder()
+        .from("bo Person <bo@acme.test>".parse().unwrap())
+        .to(reply_to.parse().unwrap())
+        .subject("Re: Launch plan")
+        .in_reply_to(format!("<{item_mid}>"))
+        .references(format!("<{item_mid}>"))
+        .body("Ready.\n\nOn Mon, Olga Owner wrote:\n> Ready, @bo?\n".to_owned())
+        .unwrap();
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(owner.smtp.port())
+        .build()
+        .send(answer)
+        .await
+        .expect("the listener takes Bo's answer");
+    let comments = expect(
+        bo.get(&format!("/items/{item}/comments")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let c = &comments["items"][0];
+    assert_eq!(c["author"]["handle"], "bo");
+    assert_eq!(c["body"], "Ready.");
+    let m = sink.next_to("owner@acme.test", 1).await;
+    let p = m.parsed();
+    assert_eq!(
+        p.message_id(),
+        Some(
+            format!(
+                "chorus.comment.{}@lists.chorus.test",
+                c["id"].as_str().unwrap()
+            )
+            .as_str()
+        )
+    );
+    assert_eq!(p.in_reply_to().as_text(), Some(item_mid.as_str()));
+    assert!(
+        m.text().contains("bo Person replied to Launch plan"),
+        "{}",
+        m.text()
+    );
+    mail_settled(&owner).await;
+    assert_eq!(
+        sink.received().len(),
+        2,
+        "nothing to Bo about his own comment"
+    );
 }
