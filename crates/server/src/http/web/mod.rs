@@ -10,6 +10,17 @@
 // Helpers here return the response to send instead, axum's own idiom.
 #![allow(clippy::result_large_err)]
 
+/// Lets a form's `csrf` field be read by [`Acting`].
+macro_rules! csrf_form {
+    ($form:ty) => {
+        impl $crate::http::web::CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    };
+}
+
 mod acks;
 mod admin;
 mod calendar;
@@ -30,12 +41,13 @@ mod work;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Form, FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use self::views::ShellV;
 use crate::error::AppError;
@@ -253,6 +265,7 @@ pub(crate) fn safe_next(next: &str) -> &str {
 struct CsrfForm {
     csrf: String,
 }
+csrf_form!(CsrfForm);
 
 const PAGE: i64 = 20;
 
@@ -364,6 +377,34 @@ pub(crate) async fn actor(
             .map_err(|e| error_page(e, uri.path()))?;
     }
     Ok(v)
+}
+
+/// A form that carries the session's CSRF token.
+pub trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+/// An action's preamble, as an extractor: the strict form `F` (its
+/// rejection as `Form` gives it, unknown fields included), then the
+/// member as [`actor`] finds them: logged in, the form's CSRF token
+/// theirs, within the write limit.
+pub struct Acting<F>(pub Viewer, pub F);
+
+impl<F> FromRequest<AppState> for Acting<F>
+where
+    F: DeserializeOwned + CsrfField + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let uri = req.uri().clone();
+        let Form(f) = Form::<F>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let v = actor(state, &headers, &uri, f.csrf()).await?;
+        Ok(Self(v, f))
+    }
 }
 
 /// After an action: back where the form came from, or what went wrong.

@@ -2,7 +2,7 @@
 //! settings page with the viewer's own profile and picture.
 
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use domain::MemberId;
@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::views::{Ago, EntryV, FollowV, PersonV, ShellV, SpaceV};
 use super::{
-    BeforeQuery, CsrfForm, PAGE, actor, error_page, form_errors, member, next_url, render, shell_v,
+    Acting, BeforeQuery, CsrfForm, PAGE, actor, error_page, form_errors, member, next_url, render,
+    shell_v,
 };
 use crate::error::AppError;
 use crate::service::pages;
@@ -318,17 +319,12 @@ pub struct ProfileForm {
     about: String,
     time_zone: String,
 }
+csrf_form!(ProfileForm);
 
 pub async fn save_profile(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<ProfileForm>,
+    Acting(v, f): Acting<ProfileForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = match ProfileInput::parse(&ProfileText {
         display_name: Some(f.display_name),
         title: Some(f.title),
@@ -375,14 +371,8 @@ pub async fn upload_avatar(
 
 pub async fn remove_avatar(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = profiles::remove_avatar(&state.ctx, &v).await;
     settings_after(&state, &v, r, "Picture removed.").await
 }

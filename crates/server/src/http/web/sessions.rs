@@ -3,14 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::Password;
 use serde::Deserialize;
 
 use super::profiles::settings_after;
 use super::{
-    CsrfForm, actor, check_csrf, form_errors, org_name, render, safe_next, same_origin, viewer,
+    Acting, CsrfForm, check_csrf, form_errors, org_name, render, safe_next, same_origin, viewer,
     with_cookie,
 };
 use crate::error::AppError;
@@ -134,17 +134,12 @@ pub struct PasswordForm {
     #[serde(default, rename = "username")]
     _username: String,
 }
+csrf_form!(PasswordForm);
 
 pub async fn change_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<PasswordForm>,
+    Acting(v, f): Acting<PasswordForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = match Password::parse(&f.new_password) {
         Ok(new) => sessions::change_password(&state.ctx, &v, &f.current_password, &new).await,
         Err(e) => Err(e.for_field("new_password").into()),
