@@ -14,6 +14,7 @@ use crate::error::AppError;
 use crate::service::invitations::InviteInput;
 use crate::service::jobs::JobState;
 use crate::service::pages;
+use crate::service::profiles;
 use crate::service::viewer::Viewer;
 use crate::service::{invitations, org, signup};
 use crate::state::AppState;
@@ -254,6 +255,10 @@ pub async fn admin_member(
     Path(handle): Path<String>,
     Acting(v, f): Acting<AdminMemberForm>,
 ) -> Response {
+    let handle = match profiles::handle_named(&handle) {
+        Ok(h) => h,
+        Err(e) => return admin_after::<()>(&state, &v, Err(e), String::new()).await,
+    };
     if let Some(role) = f.role {
         let r = match Role::parse(&role) {
             Ok(parsed) => org::set_role(&state.ctx, &v, &handle, parsed).await,

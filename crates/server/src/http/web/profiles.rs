@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use domain::MemberId;
+use domain::{Handle, MemberId};
 use serde::Deserialize;
 
 use super::views::{Ago, EntryV, FollowV, PersonV, ShellV, SpaceV};
@@ -58,7 +58,11 @@ async fn profile_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::profile(&state.ctx, &v, handle, before, PAGE, tab == "following").await {
+    let p = match profiles::handle_named(handle) {
+        Ok(h) => pages::profile(&state.ctx, &v, &h, before, PAGE, tab == "following").await,
+        Err(e) => Err(e),
+    };
+    let p = match p {
         Ok(p) => p,
         Err(e) => return error_page(e, "/directory"),
     };
@@ -248,7 +252,7 @@ pub(super) async fn settings_page_with(
     errors: Vec<String>,
 ) -> Response {
     // Read the member again: an action may just have changed them.
-    let me = profiles::member(&state.ctx, &v.member.handle)
+    let me = profiles::member(&state.ctx, &Handle::from_trusted(&v.member.handle))
         .await
         .unwrap_or_else(|_| v.member.clone());
     let v = Viewer {

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::error::AppError;
 use crate::service::pages;
+use crate::service::profiles;
 use crate::service::spaces;
 use crate::service::spaces::SpaceInput;
 use crate::state::AppState;
@@ -313,7 +314,10 @@ pub async fn remove_space_member(
     Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
     done(
-        spaces::remove_member(&state.ctx, &v, &slug, &handle).await,
+        match profiles::handle_named(&handle) {
+            Ok(h) => spaces::remove_member(&state.ctx, &v, &slug, &h).await,
+            Err(e) => Err(e),
+        },
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -332,7 +336,12 @@ pub async fn decide_request(
     Acting(v, f): Acting<DecideForm>,
 ) -> Response {
     done(
-        spaces::decide_request(&state.ctx, &v, &slug, &handle, f.decision == "approve").await,
+        match profiles::handle_named(&handle) {
+            Ok(h) => {
+                spaces::decide_request(&state.ctx, &v, &slug, &h, f.decision == "approve").await
+            }
+            Err(e) => Err(e),
+        },
         &format!("/spaces/{slug}/settings"),
     )
 }
