@@ -194,7 +194,7 @@ pub async fn home(
     let audience = if viewer.role() == domain::Role::Guest {
         match my_spaces.first() {
             Some(s) => audience::audience_for_space(ctx, viewer, &s.slug).await?,
-            None => audience::audience_for_direct(ctx, viewer, &[]).await?,
+            None => audience::audience_for_direct(ctx, viewer, &Default::default()).await?,
         }
     } else {
         audience::audience_for_profile(ctx).await?

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::views::{CommentV, FollowV, ItemV, PersonV, ShellV};
 use super::{Acting, CsrfForm, done, error_page, member, render, shell_v};
 use crate::error::AppError;
+use crate::service::audience::DirectTo;
 use crate::service::items;
 use crate::service::items::ItemInput;
 use crate::service::pages;
@@ -86,11 +87,7 @@ pub async fn compose(State(state): State<AppState>, Acting(v, f): Acting<Compose
     if let Some(slug) = f.target.strip_prefix("space:") {
         input.space = Some(slug.to_owned());
     } else if f.target == "direct" {
-        input.to =
-            f.to.split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|h| !h.trim().is_empty())
-                .map(str::to_owned)
-                .collect();
+        input.to = DirectTo::parse(f.to.split(|c: char| c == ',' || c.is_whitespace()));
         if input.to.is_empty() {
             return error_page(
                 AppError::invalid("to", "Name the people a direct post goes to, like @ana."),
