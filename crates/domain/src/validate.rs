@@ -231,6 +231,29 @@ impl Handle {
 string_newtype!(Handle);
 parse_from_string!(Handle);
 
+/// Whom a login names: a handle, or else the text typed (without `@`,
+/// lowercased) to be matched with an email address. Either may name
+/// nobody, which is a failed login like a wrong password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Handle(Handle),
+    Email(String),
+}
+
+impl LoginName {
+    pub fn parse(typed: &str) -> Self {
+        let bare = typed.trim().trim_start_matches('@');
+        match Handle::parse(bare) {
+            Ok(h) => Self::Handle(h),
+            Err(_) => Self::Email(bare.to_lowercase()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Email(e) if e.is_empty())
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Email
 

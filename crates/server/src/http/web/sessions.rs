@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::Password;
+use domain::{LoginName, Password};
 use serde::Deserialize;
 
 use super::profiles::settings_after;
@@ -80,7 +80,15 @@ pub async fn login_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    match sessions::login(&state.ctx, &f.login, &f.password, &ip, user_agent(&headers)).await {
+    match sessions::login(
+        &state.ctx,
+        &LoginName::parse(&f.login),
+        &f.password,
+        &ip,
+        user_agent(&headers),
+    )
+    .await
+    {
         Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
         Err(e) => {
             let retry_after = match &e {
