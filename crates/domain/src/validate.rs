@@ -755,6 +755,20 @@ mod tests {
     }
 
     #[test]
+    fn login_names_a_handle_or_else_an_email() {
+        let ana = LoginName::Handle(Handle::parse("ana").unwrap());
+        assert_eq!(LoginName::parse(" @Ana "), ana);
+        assert_eq!(
+            LoginName::parse("Ana@Example.com"),
+            LoginName::Email("ana@example.com".into())
+        );
+        // Text that is no handle is looked for as an address, and found by none.
+        assert_eq!(LoginName::parse("admin"), LoginName::Email("admin".into()));
+        assert!(LoginName::parse("  ").is_empty());
+        assert!(!LoginName::parse("x").is_empty());
+    }
+
+    #[test]
     fn email_good() {
         for (input, stored, domain) in [
             ("ana@example.com", "ana@example.com", "example.com"),

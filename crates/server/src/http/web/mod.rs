@@ -3,9 +3,9 @@
 //! pre-login forms refuse cross-site posts.
 //!
 //! Each page handler parses, calls one `service::pages` function and
-//! renders; each action checks the form's CSRF token, calls one service
-//! function and redirects back (post/redirect/get), or shows what went
-//! wrong.
+//! renders; each action takes [`Acting<F>`] (its form, its member and the
+//! CSRF check), calls one service function and redirects back
+//! (post/redirect/get), or shows what went wrong.
 
 // Helpers here return the response to send instead, axum's own idiom.
 #![allow(clippy::result_large_err)]
@@ -362,7 +362,9 @@ pub(crate) fn error_page(e: AppError, back: &str) -> Response {
     res
 }
 
-/// Checks the CSRF token of an action's form.
+/// The member behind an action: logged in (else the login page that
+/// comes back), the form's CSRF token theirs, within the write limit.
+/// [`Acting`] does this for a urlencoded form.
 pub(crate) async fn actor(
     state: &AppState,
     headers: &HeaderMap,
@@ -384,10 +386,9 @@ pub trait CsrfField {
     fn csrf(&self) -> &str;
 }
 
-/// An action's preamble, as an extractor: the strict form `F` (its
-/// rejection as `Form` gives it, unknown fields included), then the
-/// member as [`actor`] finds them: logged in, the form's CSRF token
-/// theirs, within the write limit.
+/// An action's preamble, as an extractor: the strict form `F` (refused as
+/// `Form` refuses it, unknown fields included), then its member as
+/// [`actor`] finds them.
 pub struct Acting<F>(pub Viewer, pub F);
 
 impl<F> FromRequest<AppState> for Acting<F>
