@@ -11,6 +11,7 @@ pub mod cfa;
 pub mod ids;
 pub mod kinds;
 pub mod mail;
+pub mod mail_in;
 pub mod markdown;
 pub mod role;
 pub mod secrets;

@@ -1,6 +1,6 @@
-//! Startup and shutdown: open and migrate the database, bind the listener,
-//! serve until told to stop, then let in-flight requests finish and close
-//! the database cleanly.
+//! Startup and shutdown: open and migrate the database, bind the HTTP and
+//! SMTP listeners, serve until told to stop, then let in-flight requests
+//! and mail sessions finish and close the database cleanly.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 pub struct App {
     listener: TcpListener,
+    smtp: crate::mail::smtp::Listener,
     state: AppState,
     jobs: crate::jobs::Registry,
 }
@@ -97,9 +98,11 @@ impl App {
                 settings.http_addr
             )
         })?;
+        let smtp = crate::mail::smtp::Listener::bind(&settings).await?;
         let mut settings = settings;
-        // With port 0 the real port is known only now.
+        // With port 0 the real ports are known only now.
         settings.http_addr = listener.local_addr()?;
+        settings.smtp_addr = smtp.local_addr()?;
         let state = AppState {
             writes: crate::http::limits::WriteLimits::new(settings.writes_per_minute)
                 .map(std::sync::Arc::new),
@@ -112,6 +115,7 @@ impl App {
         let jobs = crate::jobs::kinds::registry(&state.ctx.db);
         Ok(App {
             listener,
+            smtp,
             state,
             jobs,
         })
@@ -125,6 +129,11 @@ impl App {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.state.ctx.settings.http_addr
+    }
+
+    /// Where the SMTP listener takes mail.
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.state.ctx.settings.smtp_addr
     }
 
     pub fn state(&self) -> &AppState {
@@ -146,6 +155,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let App {
             listener,
+            smtp,
             state,
             jobs,
         } = self;
@@ -163,6 +173,7 @@ impl App {
             metrics_upkeep(metrics, state.ctx.stopping.clone());
         }
         let grace = Duration::from_secs(state.ctx.settings.shutdown_grace_seconds);
+        let smtp = tokio::spawn(smtp.run(state.ctx.clone(), grace));
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping = state.ctx.stopping.clone();
         // Every write goes out as soon as it is made. With Nagle's algorithm
@@ -198,6 +209,8 @@ impl App {
         state.ctx.stopping.cancel();
         let _ = runner.await;
         let _ = token_use.await;
+        // Mail sessions end at their next command, or finish their message.
+        let _ = smtp.await;
         // Uses noted by the requests that finished during the shutdown.
         flush_token_use(&state).await;
         state.ctx.db.close().await;

@@ -146,9 +146,14 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         crate::jobs::kinds::register_test_kinds(app.jobs_mut());
     }
     let addr = app.local_addr();
+    let smtp = app.smtp_addr();
     let base = app.state().ctx.base_url.clone();
-    tracing::info!(%addr, database = app.state().ctx.db.redacted_url(), "Chorus is listening");
+    tracing::info!(%addr, %smtp, database = app.state().ctx.db.redacted_url(), "Chorus is listening");
     say!("Chorus is running at {base} (listening on {addr}).");
+    say!(
+        "It takes mail for @{} on {smtp}.",
+        app.state().ctx.settings.mail_domain()
+    );
     if demo {
         say!("Filling the demo company (this takes a few seconds)…");
         if crate::demo::fill(&app.state().ctx).await? {

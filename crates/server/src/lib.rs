@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod service;
 pub mod state;
 pub mod views;

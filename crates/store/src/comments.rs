@@ -97,3 +97,15 @@ pub async fn comment_exists(
     .map(|r| r.i64(0).map(MemberId))
     .transpose()
 }
+
+/// The item a comment is on, while the comment is not deleted (a mail
+/// reply names the comment it answers).
+pub async fn comment_item(c: &mut Conn, comment: CommentId) -> Result<Option<ItemId>, Error> {
+    c.query_opt(
+        "SELECT item_id FROM comments WHERE id = $1 AND deleted_at IS NULL",
+        params![comment],
+    )
+    .await?
+    .map(|r| r.i64(0).map(ItemId))
+    .transpose()
+}

@@ -82,6 +82,19 @@ pub async fn member_by_handle(c: &mut Conn, handle: &Handle) -> Result<Option<Me
         .transpose()
 }
 
+/// The member whose account address is `email` (compared lower-cased, as
+/// addresses are stored).
+pub async fn member_by_email(c: &mut Conn, email: &str) -> Result<Option<Member>, Error> {
+    let sql = format!(
+        "SELECT {} FROM members m WHERE m.email = $1",
+        MemberCols::sql()
+    );
+    c.query_opt(&sql, params![email.to_lowercase()])
+        .await?
+        .map(member)
+        .transpose()
+}
+
 /// Members in handle order after `after` (a handle), `limit` of them.
 pub async fn list_members(
     c: &mut Conn,

@@ -66,6 +66,25 @@ pub(crate) fn parse_body(body: &str) -> Result<Markdown, ValidationError> {
     Ok(md)
 }
 
+/// Whether the viewer may post in a space they can see: its members may,
+/// and everyone but guests in an open one; nobody in an archived one.
+pub(crate) fn may_post_in(viewer: &Viewer, s: &crate::service::spaces::Space) -> AppResult<()> {
+    if s.archived_at.is_some() {
+        return Err(AppError::Conflict {
+            detail: "This space is archived: it is read-only.".into(),
+            field: Some("space"),
+        });
+    }
+    let may_post = s.viewer_role.is_some()
+        || (s.visibility == SpaceVisibility::Open && viewer.role() != Role::Guest);
+    if !may_post {
+        return Err(AppError::Forbidden(
+            "Only members post in this space. Ask to join it first.".into(),
+        ));
+    }
+    Ok(())
+}
+
 pub async fn create_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<ItemId> {
     let (viewer, input) = (viewer.clone(), input.clone());
     ctx.on_writer(|ctx| async move { write_item(&ctx, &viewer, &input).await })
@@ -89,19 +108,7 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
     let (audience, space, recipients) =
         if let Some(slug) = input.space.as_deref().filter(|s| !s.is_empty()) {
             let s = load_space(&mut tx, viewer, slug).await?;
-            if s.archived_at.is_some() {
-                return Err(AppError::Conflict {
-                    detail: "This space is archived: it is read-only.".into(),
-                    field: Some("space"),
-                });
-            }
-            let may_post = s.viewer_role.is_some()
-                || (s.visibility == SpaceVisibility::Open && viewer.role() != Role::Guest);
-            if !may_post {
-                return Err(AppError::Forbidden(
-                    "Only members post in this space. Ask to join it first.".into(),
-                ));
-            }
+            may_post_in(viewer, &s)?;
             (AudienceKind::Space, Some(s), Vec::new())
         } else if !input.to.is_empty() {
             let people = direct_recipients(&mut tx, viewer, &input.to).await?;

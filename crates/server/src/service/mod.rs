@@ -6,7 +6,7 @@
 //! One module per feature, named as the store's: `spaces`, `items`,
 //! `comments`, `reactions`, `follows`, `streams`, `audience`,
 //! `notifications`, `acks`, `suggestions`; `profiles`, `sessions`,
-//! `tokens`, `invitations`, `signup`, `org`; `mail`. `viewer` is who asks and the
+//! `tokens`, `invitations`, `signup`, `org`; `mail`, `mail_in`. `viewer` is who asks and the
 //! visibility rule's entry points; `requests`, `calendar`, `pages`, `jobs`
 //! and `ops` stand beside them.
 
@@ -19,6 +19,7 @@ pub mod invitations;
 pub mod items;
 pub mod jobs;
 pub mod mail;
+pub mod mail_in;
 pub mod notifications;
 pub mod ops;
 pub mod org;

@@ -252,7 +252,7 @@ pub async fn change_password(
     // Other logins end: a changed password is often a response to a leak.
     let keep = match &viewer.auth {
         Auth::Session { token_hash, .. } => Some(token_hash.as_str()),
-        Auth::Token { .. } => None,
+        Auth::Token { .. } | Auth::Mail => None,
     };
     q::delete_other_sessions(&mut tx, viewer.id(), keep).await?;
     let revoked = tokens::revoke_all_tokens(&mut tx, viewer.id(), ctx.now()).await?;

@@ -34,6 +34,9 @@ pub enum Auth {
     },
     /// A personal API token sent as `Authorization: Bearer`.
     Token { id: i64 },
+    /// A mail from the address of the member's account (the SMTP
+    /// listener, `service::mail_in`).
+    Mail,
 }
 
 impl Viewer {
@@ -46,7 +49,7 @@ impl Viewer {
     pub fn csrf_token(&self) -> Option<&str> {
         match &self.auth {
             Auth::Session { csrf_token, .. } => Some(csrf_token),
-            Auth::Token { .. } => None,
+            Auth::Token { .. } | Auth::Mail => None,
         }
     }
 }

@@ -102,6 +102,8 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
 
 pub struct TestApp {
     pub addr: String,
+    /// Where the server's SMTP listener takes mail.
+    pub smtp: std::net::SocketAddr,
     pub backend: Backend,
     pub database_url: String,
     pub client: Client,
@@ -155,6 +157,7 @@ impl TestApp {
             data_dir: dir.path().to_owned(),
             database_url: Some(database_url.clone()),
             http_addr: "127.0.0.1:0".parse().unwrap(),
+            smtp_addr: "127.0.0.1:0".parse().unwrap(),
             db_max_connections: 4,
             query_count_header: true,
             // Tests write fast as one member; the limit has its own test.
@@ -165,6 +168,7 @@ impl TestApp {
         let mut app = App::build(settings).await.expect("server starts");
         jobs(app.jobs_mut());
         let addr = format!("http://{}", app.local_addr());
+        let smtp = app.smtp_addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run(async {
@@ -175,6 +179,7 @@ impl TestApp {
         });
         TestApp {
             addr,
+            smtp,
             backend,
             database_url,
             client: new_client(),
@@ -189,6 +194,7 @@ impl TestApp {
     pub fn browser(&self) -> TestApp {
         TestApp {
             addr: self.addr.clone(),
+            smtp: self.smtp,
             backend: self.backend,
             database_url: self.database_url.clone(),
             client: new_client(),

@@ -5,6 +5,7 @@ mod accounts;
 mod harness;
 mod jobs;
 mod live;
+mod mail_in;
 mod ops;
 mod requests;
 mod social;

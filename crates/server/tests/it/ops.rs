@@ -396,7 +396,9 @@ async fn members_list_pages(b: Backend) {
 pub(crate) fn chorus() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_chorus"));
     c.env_remove("CHORUS_DATABASE_URL")
-        .env_remove("CHORUS_CONFIG");
+        .env_remove("CHORUS_CONFIG")
+        // Servers run side by side: each takes mail on a free port.
+        .env("CHORUS_SMTP_ADDR", "127.0.0.1:0");
     c
 }
 

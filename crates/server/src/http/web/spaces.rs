@@ -131,6 +131,8 @@ pub struct SpacePage {
     follow: FollowV,
     audience: String,
     description: String,
+    /// The space's mail address (`slug@<mail domain>`): mail to it posts.
+    mail_address: String,
 }
 
 async fn space_page(
@@ -183,6 +185,7 @@ async fn space_page(
         follow: FollowV::new("space", &p.space.slug, p.follow_level.as_deref()),
         audience: p.audience.label.clone(),
         description: p.space.description.clone(),
+        mail_address: format!("{}@{}", p.space.slug, state.ctx.settings.mail_domain()),
         sp,
         s: shell_v(p.shell, &v, "spaces", uri),
     };

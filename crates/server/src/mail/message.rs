@@ -1,0 +1,193 @@
+//! A message off the wire, read with mail-parser: its From address, whether
+//! a program sent it, and what a post or comment takes from it.
+//!
+//! The text is the first text part; HTML-only mail is read as text by
+//! html2text in its raw mode (no table layout, whose time explodes with
+//! nesting; links kept as numbered references, quotes as `>` lines, so
+//! reply trimming sees them), which reads HTML with the same html5ever as
+//! ammonia. A body of more than 10,000 tags just loses its tags.
+//! Attachments are named, not kept.
+
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+
+use crate::service::mail_in::Inbound;
+
+/// What the listener needs of a message.
+#[derive(Debug)]
+pub struct Read {
+    /// The address of the From header.
+    pub from: Option<String>,
+    /// Why the message is automatic and never posts, if it is.
+    pub automatic: Option<&'static str>,
+    pub inbound: Inbound,
+}
+
+/// Why a message cannot be read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    Empty,
+    NotMail,
+}
+
+/// The longest line html2text wraps at: mail text is not wrapped again.
+const WIDTH: usize = 10_000;
+/// The most tags an HTML body may have to be read by html2text.
+const MAX_HTML_TAGS: usize = 10_000;
+
+/// Reads `raw` (the DATA, dot-unstuffed) as sent with `null_sender` (`MAIL
+/// FROM:<>`), for a server whose addresses are at `mail_domain` and
+/// whose mail comes from `mail_from`.
+pub fn read(
+    raw: &[u8],
+    null_sender: bool,
+    mail_domain: &str,
+    mail_from: &str,
+) -> Result<Read, Unreadable> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Unreadable::Empty);
+    }
+    let msg = MessageParser::default()
+        .parse(raw)
+        .ok_or(Unreadable::NotMail)?;
+    // A message must have at least a header mail-parser recognises; text
+    // with no header at all is not mail.
+    if msg.headers().is_empty() {
+        return Err(Unreadable::NotMail);
+    }
+    let from = msg
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .map(|a| a.trim().to_owned());
+    let chorus_header = msg
+        .headers()
+        .iter()
+        .any(|h| h.name().to_ascii_lowercase().starts_with("x-chorus"));
+    let automatic = domain::mail_in::automatic(
+        &domain::mail_in::Envelope {
+            null_sender,
+            auto_submitted: msg.header_raw("Auto-Submitted"),
+            precedence: msg.header_raw("Precedence"),
+            message_id: msg.message_id(),
+            chorus_header,
+            from: from.as_deref(),
+        },
+        mail_domain,
+        mail_from,
+    );
+    let text = match msg.text_part(0) {
+        Some(p) if p.is_text_html() => html_text(p.text_contents().unwrap_or("")),
+        Some(p) => p.text_contents().unwrap_or("").to_owned(),
+        None => match msg.html_part(0) {
+            Some(p) => html_text(p.text_contents().unwrap_or("")),
+            None => String::new(),
+        },
+    };
+    let attachments = msg
+        .attachments()
+        .map(|a| {
+            a.attachment_name()
+                .map(str::to_owned)
+                .unwrap_or_else(|| "unnamed attachment".into())
+        })
+        .collect();
+    let mut answers = ids(msg.in_reply_to());
+    answers.extend(ids(msg.references()).into_iter().rev());
+    Ok(Read {
+        from,
+        automatic,
+        inbound: Inbound {
+            subject: msg.subject().unwrap_or("").to_owned(),
+            text: text.replace("\r\n", "\n"),
+            attachments,
+            answers,
+        },
+    })
+}
+
+/// The Message-IDs of an `In-Reply-To` or `References` header.
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// HTML read as text (markdown-like: the text Chorus renders again).
+fn html_text(html: &str) -> String {
+    // html2text's time grows with the square of the nesting depth: past
+    // this many tags (ten times a long newsletter) only the tags go.
+    if html.matches('<').count() > MAX_HTML_TAGS {
+        return strip_tags(html);
+    }
+    html2text::config::plain()
+        .raw_mode(true)
+        .string_from_read(html.as_bytes(), WIDTH)
+        // HTML html2text gives up on still has its words.
+        .unwrap_or_else(|_| strip_tags(html))
+}
+
+/// The text between the tags.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_ok(raw: &str) -> Read {
+        read(raw.as_bytes(), false, "acme.test", "chorus@acme.test").unwrap()
+    }
+
+    #[test]
+    fn text_html_and_attachments() {
+        let r = read_ok(
+            "From: Bo <bo@acme.test>\r\nSubject: Hi\r\nIn-Reply-To: <chorus.item.3@acme.test>\r\nReferences: <a@x> <chorus.item.3@acme.test>\r\n\r\nHello there\r\n",
+        );
+        assert_eq!(r.from.as_deref(), Some("bo@acme.test"));
+        assert_eq!(r.inbound.subject, "Hi");
+        assert_eq!(r.inbound.text, "Hello there\n");
+        assert_eq!(
+            r.inbound.answers,
+            ["chorus.item.3@acme.test", "chorus.item.3@acme.test", "a@x"]
+        );
+        assert!(r.automatic.is_none());
+        let html = read_ok(
+            "From: bo@acme.test\r\nSubject: H\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>world</b></p><blockquote>old</blockquote>",
+        );
+        assert!(
+            html.inbound.text.contains("Hello"),
+            "{:?}",
+            html.inbound.text
+        );
+        assert!(!html.inbound.text.contains('<'), "{:?}", html.inbound.text);
+        let att = read_ok(concat!(
+            "From: bo@acme.test\r\nSubject: A\r\nMIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n",
+            "--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"plan.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n",
+            "--b--\r\n"
+        ));
+        assert_eq!(att.inbound.text.trim(), "See attached.");
+        assert_eq!(att.inbound.attachments, ["plan.pdf"]);
+    }
+
+    #[test]
+    fn unreadable_messages_are_named() {
+        let r = |s: &str| read(s.as_bytes(), false, "acme.test", "chorus@acme.test").err();
+        assert_eq!(r(""), Some(Unreadable::Empty));
+        assert_eq!(r("\r\n\r\n"), Some(Unreadable::Empty));
+    }
+}
