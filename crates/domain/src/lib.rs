@@ -21,6 +21,6 @@ pub mod validate;
 pub use ids::{CommentId, ItemId, MemberId, SpaceId};
 pub use role::{InvitePolicy, Role};
 pub use validate::{
-    DisplayName, DomainList, Email, Handle, Markdown, Password, ShortText, TimeZoneName,
+    DisplayName, DomainList, Email, Handle, LoginName, Markdown, Password, ShortText, TimeZoneName,
     ValidationError,
 };

@@ -231,6 +231,29 @@ impl Handle {
 string_newtype!(Handle);
 parse_from_string!(Handle);
 
+/// Whom a login names: a handle, or else the text typed (without `@`,
+/// lowercased) to be matched with an email address. Either may name
+/// nobody, which is a failed login like a wrong password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginName {
+    Handle(Handle),
+    Email(String),
+}
+
+impl LoginName {
+    pub fn parse(typed: &str) -> Self {
+        let bare = typed.trim().trim_start_matches('@');
+        match Handle::parse(bare) {
+            Ok(h) => Self::Handle(h),
+            Err(_) => Self::Email(bare.to_lowercase()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Self::Email(e) if e.is_empty())
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Email
 
@@ -729,6 +752,20 @@ mod tests {
         assert_eq!(back, h);
         assert!(serde_json::from_str::<Handle>("\"admin\"").is_err());
         assert_eq!("Ana".parse::<Handle>().unwrap(), h);
+    }
+
+    #[test]
+    fn login_names_a_handle_or_else_an_email() {
+        let ana = LoginName::Handle(Handle::parse("ana").unwrap());
+        assert_eq!(LoginName::parse(" @Ana "), ana);
+        assert_eq!(
+            LoginName::parse("Ana@Example.com"),
+            LoginName::Email("ana@example.com".into())
+        );
+        // Text that is no handle is looked for as an address, and found by none.
+        assert_eq!(LoginName::parse("admin"), LoginName::Email("admin".into()));
+        assert!(LoginName::parse("  ").is_empty());
+        assert!(!LoginName::parse("x").is_empty());
     }
 
     #[test]

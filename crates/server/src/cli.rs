@@ -195,11 +195,13 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             }
             AdminCommand::SetRole { handle, role } => {
                 let actor = viewer::system_actor(&ctx).await?;
+                let handle = profiles::handle_named(&handle)?;
                 let m = org::set_role(&ctx, &actor, &handle, domain::Role::parse(&role)?).await?;
                 println!("@{} is now {}.", m.handle, m.role.as_str());
             }
             AdminCommand::Deactivate { handle, undo } => {
                 let actor = viewer::system_actor(&ctx).await?;
+                let handle = profiles::handle_named(&handle)?;
                 let m = org::set_deactivated(&ctx, &actor, &handle, !undo).await?;
                 println!(
                     "@{} is {}.",
@@ -213,7 +215,7 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
             }
             AdminCommand::Invite { email, role, by } => {
                 let actor = match by {
-                    Some(h) => viewer::act_as(&ctx, &h).await?,
+                    Some(h) => viewer::act_as(&ctx, &profiles::handle_named(&h)?).await?,
                     None => viewer::system_actor(&ctx).await?,
                 };
                 let input = InviteInput::parse(&email, Some(&role), None)?;

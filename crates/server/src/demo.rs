@@ -8,6 +8,7 @@ use domain::{Handle, Role};
 
 use crate::context::Ctx;
 use crate::error::AppResult;
+use crate::service::audience::DirectTo;
 use crate::service::items::{self, ItemInput};
 use crate::service::org::{self, OrgSettingsInput};
 use crate::service::profiles::{self, ProfileInput, ProfileText};
@@ -363,7 +364,7 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
                 ..Default::default()
             },
             4 => ItemInput {
-                to: vec![mention(&mut rng)],
+                to: DirectTo::handles(vec![Handle::from_trusted(mention(&mut rng))]),
                 body,
                 ..Default::default()
             },

@@ -1,7 +1,7 @@
 //! Members as stored (the `Member` row the account modules read), the
 //! member list, profile edits and avatars.
 
-use domain::{MemberId, Role};
+use domain::{Handle, MemberId, Role};
 
 use crate::rows::{Tuple, columns};
 use crate::{Conn, Error, Row, Tx, params};
@@ -71,12 +71,12 @@ pub async fn member_by_id(c: &mut Conn, id: MemberId) -> Result<Option<Member>, 
         .transpose()
 }
 
-pub async fn member_by_handle(c: &mut Conn, handle: &str) -> Result<Option<Member>, Error> {
+pub async fn member_by_handle(c: &mut Conn, handle: &Handle) -> Result<Option<Member>, Error> {
     let sql = format!(
         "SELECT {} FROM members m WHERE m.handle = $1",
         MemberCols::sql()
     );
-    c.query_opt(&sql, params![handle.to_lowercase()])
+    c.query_opt(&sql, params![handle.as_str()])
         .await?
         .map(member)
         .transpose()

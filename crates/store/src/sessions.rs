@@ -1,7 +1,7 @@
 //! Logging in (the login lookup, passwords), sessions, and the credentials
 //! epoch whose move ends a member's live connections.
 
-use domain::{MemberId, Role};
+use domain::{LoginName, MemberId, Role};
 
 use crate::profiles::{Member, MemberCols};
 use crate::rows::{Tuple, columns};
@@ -10,9 +10,8 @@ use crate::{Conn, Error, Tx, params};
 /// Finds a member by handle or email, with the password hash, for login.
 pub async fn member_for_login(
     c: &mut Conn,
-    login: &str,
+    login: &LoginName,
 ) -> Result<Option<(Member, String)>, Error> {
-    let login = login.trim().trim_start_matches('@').to_lowercase();
     columns! {
         struct LoginCols {
             member: [MemberCols],
@@ -20,11 +19,15 @@ pub async fn member_for_login(
         }
     }
     const C: LoginCols = LoginCols::at(0);
+    let (column, value) = match login {
+        LoginName::Handle(h) => ("handle", h.as_str()),
+        LoginName::Email(e) => ("email", e.as_str()),
+    };
     let sql = format!(
-        "SELECT {} FROM members m WHERE m.handle = $1 OR m.email = $1",
+        "SELECT {} FROM members m WHERE m.{column} = $1",
         LoginCols::sql()
     );
-    match c.query_opt(&sql, params![login]).await? {
+    match c.query_opt(&sql, params![value]).await? {
         Some(mut r) => Ok(Some((
             C.member.decode(&mut r)?,
             r.take_text(C.password_hash)?,

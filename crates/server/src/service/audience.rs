@@ -2,6 +2,7 @@
 //! shown before posting and on an item; the sizes of large groups come from
 //! a cache.
 
+use domain::Handle;
 use domain::social::SpaceVisibility;
 use store::audience as q;
 use store::{Conn, items};
@@ -77,29 +78,58 @@ pub async fn audience_for_profile(ctx: &Ctx) -> AppResult<AudienceSummary> {
     })
 }
 
+/// Whom a direct post names, read at the edge: each once, in the order
+/// named (in any case, with or without `@`). Text that cannot be a handle
+/// names nobody; it is kept as typed, to be refused in the same message as
+/// the unknown handles.
+#[derive(Debug, Clone, Default)]
+pub struct DirectTo(Vec<Result<Handle, String>>);
+
+impl DirectTo {
+    pub fn parse<'a>(to: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut named = Vec::new();
+        for typed in to {
+            let bare = typed.trim().trim_start_matches('@');
+            let h = Handle::parse(bare).map_err(|_| bare.to_lowercase());
+            if !h.as_ref().is_err_and(String::is_empty) && !named.contains(&h) {
+                named.push(h);
+            }
+        }
+        Self(named)
+    }
+
+    pub fn handles(handles: Vec<Handle>) -> Self {
+        Self(handles.into_iter().map(Ok).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Whom a direct post to `to` reaches besides its author, in the order
-/// named: each member once (handles in any case, with or without `@`), the
-/// author left out. An unknown or deactivated handle, or naming nobody but
-/// oneself, is refused. The post and its audience preview both ask this,
-/// so the preview says exactly what posting does.
+/// named, the author left out. An unknown or deactivated handle, or naming
+/// nobody but oneself, is refused. The post and its audience preview both
+/// ask this, so the preview says exactly what posting does.
 pub(crate) async fn direct_recipients(
     c: &mut Conn,
     viewer: &Viewer,
-    to: &[String],
+    to: &DirectTo,
 ) -> AppResult<Vec<Person>> {
-    let mut handles: Vec<String> = Vec::new();
-    for h in to {
-        let h = h.trim().trim_start_matches('@').to_lowercase();
-        if !h.is_empty() && !handles.contains(&h) {
-            handles.push(h);
-        }
-    }
+    let handles: Vec<String> =
+        to.0.iter()
+            .flatten()
+            .map(|h| h.as_str().to_owned())
+            .collect();
     let found = q::members_by_handles(c, &handles).await?;
-    let missing: Vec<String> = handles
-        .iter()
-        .filter(|h| !found.iter().any(|f| &f.1 == *h && f.4))
-        .map(|h| format!("@{h}"))
-        .collect();
+    let missing: Vec<String> =
+        to.0.iter()
+            .filter_map(|h| match h {
+                Ok(h) => (!found.iter().any(|f| f.1 == h.as_str() && f.4)).then(|| h.as_str()),
+                Err(typed) => Some(typed.as_str()),
+            })
+            .map(|h| format!("@{h}"))
+            .collect();
     if !missing.is_empty() {
         return Err(AppError::invalid(
             "to",
@@ -131,7 +161,7 @@ pub(crate) async fn direct_recipients(
 pub async fn audience_for_direct(
     ctx: &Ctx,
     viewer: &Viewer,
-    handles: &[String],
+    handles: &DirectTo,
 ) -> AppResult<AudienceSummary> {
     let db = &ctx.db;
     let mut c = db.read().await?;

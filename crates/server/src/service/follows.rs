@@ -3,7 +3,7 @@
 
 use domain::kinds::{NotificationReason, ObjectType, Verb};
 use domain::social::{self, FollowLevel, TargetType};
-use domain::{ItemId, MemberId, SpaceId};
+use domain::{Handle, ItemId, MemberId, SpaceId};
 use store::activities::{self, NewActivity};
 use store::follows as q;
 use store::{Conn, items, notifications, profiles, spaces};
@@ -11,7 +11,7 @@ use store::{Conn, items, notifications, profiles, spaces};
 use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
 use crate::service::items::{load_item, not_found_item};
-use crate::service::profiles::{Person, member_named};
+use crate::service::profiles::{Person, handle_named, member_named};
 use crate::service::spaces::{load_space, space_visible};
 use crate::service::viewer::{Viewer, visible};
 
@@ -25,7 +25,7 @@ async fn follow_key(
 ) -> AppResult<(String, Option<MemberId>)> {
     match ttype {
         TargetType::Member => {
-            let m = member_named(c, target.trim_start_matches('@')).await?;
+            let m = member_named(c, &handle_named(target.trim_start_matches('@'))?).await?;
             if m.id == viewer.id() {
                 return Err(AppError::invalid("target", "You cannot follow yourself."));
             }
@@ -110,7 +110,7 @@ pub async fn unfollow(
 
 pub async fn member_followers(
     ctx: &Ctx,
-    handle: &str,
+    handle: &Handle,
     after: &str,
     limit: i64,
 ) -> AppResult<Vec<Person>> {
@@ -125,7 +125,7 @@ pub async fn member_followers(
 pub async fn member_following(
     ctx: &Ctx,
     viewer: &Viewer,
-    handle: &str,
+    handle: &Handle,
 ) -> AppResult<Vec<(String, String, String, String)>> {
     let db = &ctx.db;
     let mut c = db.read().await?;
@@ -139,7 +139,7 @@ pub async fn member_following(
 pub async fn member_following_page(
     ctx: &Ctx,
     viewer: &Viewer,
-    handle: &str,
+    handle: &Handle,
     before: Option<(i64, String)>,
     limit: i64,
 ) -> AppResult<FollowingPage> {

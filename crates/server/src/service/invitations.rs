@@ -2,7 +2,7 @@
 //! one-time link (the account gets the invited address and role), and
 //! listing and withdrawing invitations.
 
-use domain::{Email, Markdown, Role, ValidationError};
+use domain::{Email, LoginName, Markdown, Role, ValidationError};
 use store::invitations as q;
 use store::sessions;
 
@@ -72,10 +72,8 @@ pub async fn invite(
     let token = crypto::new_token();
     let now = ctx.now();
     let mut tx = ctx.db.write().await?;
-    if sessions::member_for_login(&mut tx, email.as_str())
-        .await?
-        .is_some()
-    {
+    let named = LoginName::Email(email.as_str().to_owned());
+    if sessions::member_for_login(&mut tx, &named).await?.is_some() {
         return Err(AppError::Conflict {
             detail: format!("{} already has an account.", email.as_str()),
             field: Some("email"),

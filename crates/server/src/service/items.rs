@@ -15,7 +15,7 @@ use store::{Conn, audience, fanout, follows, notifications};
 
 use crate::context::Ctx;
 use crate::error::{AppError, AppResult, Checks};
-use crate::service::audience::direct_recipients;
+use crate::service::audience::{DirectTo, direct_recipients};
 use crate::service::profiles::Person;
 use crate::service::spaces::{is_space_admin, load_space};
 use crate::service::viewer::{Viewer, member_can_see, visible};
@@ -35,7 +35,7 @@ pub struct ItemInput {
     pub space: Option<String>,
     /// Handles, for a direct post. With neither, the post is on the
     /// author's profile.
-    pub to: Vec<String>,
+    pub to: DirectTo,
     pub title: Option<String>,
     pub body: String,
     pub ack_requested: bool,

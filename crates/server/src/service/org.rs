@@ -1,7 +1,7 @@
 //! The org: its settings (name, invitation policy, allowed domains) and
 //! its members' roles and deactivation.
 
-use domain::{DomainList, InvitePolicy, Role, ShortText, ValidationError};
+use domain::{DomainList, Handle, InvitePolicy, Role, ShortText, ValidationError};
 use store::org as q;
 use store::profiles;
 
@@ -107,7 +107,7 @@ fn require_admin(viewer: &Viewer) -> AppResult<()> {
     }
 }
 
-pub async fn set_role(ctx: &Ctx, actor: &Viewer, handle: &str, role: Role) -> AppResult<Member> {
+pub async fn set_role(ctx: &Ctx, actor: &Viewer, handle: &Handle, role: Role) -> AppResult<Member> {
     let db = &ctx.db;
     let mut tx = db.write().await?;
     let target = member_named(&mut tx, handle).await?;
@@ -149,7 +149,7 @@ fn article(role: Role) -> &'static str {
 pub async fn set_deactivated(
     ctx: &Ctx,
     actor: &Viewer,
-    handle: &str,
+    handle: &Handle,
     deactivated: bool,
 ) -> AppResult<Member> {
     let db = &ctx.db;

@@ -20,7 +20,7 @@ use crate::service::streams::{self, ActivityRow, Position, StreamRequest};
 use crate::service::tokens::{self, ApiToken};
 use crate::service::viewer::{self, Viewer};
 use crate::service::{follows, suggestions};
-use domain::{CommentId, ItemId, SpaceId};
+use domain::{CommentId, Handle, ItemId, SpaceId};
 
 /// Reactions as the store gives them: (item, comment, emoji, count, mine).
 pub use crate::service::reactions::Reactions;
@@ -194,7 +194,7 @@ pub async fn home(
     let audience = if viewer.role() == domain::Role::Guest {
         match my_spaces.first() {
             Some(s) => audience::audience_for_space(ctx, viewer, &s.slug).await?,
-            None => audience::audience_for_direct(ctx, viewer, &[]).await?,
+            None => audience::audience_for_direct(ctx, viewer, &Default::default()).await?,
         }
     } else {
         audience::audience_for_profile(ctx).await?
@@ -511,7 +511,7 @@ pub struct Profile {
 pub async fn profile(
     ctx: &Ctx,
     viewer: &Viewer,
-    handle: &str,
+    handle: &Handle,
     before: Option<&str>,
     limit: i64,
     with_following: bool,
@@ -522,14 +522,14 @@ pub async fn profile(
     let entries = entries(
         ctx,
         viewer,
-        StreamRequest::Profile(member.handle.clone()),
+        StreamRequest::Profile(handle.clone()),
         before.and_then(parse_cursor),
         limit,
     )
     .await?;
-    let followers = follows::member_followers(ctx, &member.handle, "", 200).await?;
+    let followers = follows::member_followers(ctx, handle, "", 200).await?;
     let following = if with_following {
-        follows::member_following(ctx, viewer, &member.handle).await?
+        follows::member_following(ctx, viewer, handle).await?
     } else {
         Vec::new()
     };

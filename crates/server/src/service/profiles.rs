@@ -1,7 +1,7 @@
 //! Profiles and members: a member's profile and avatar, and members by
 //! handle and in the directory.
 
-use domain::{DisplayName, Markdown, ShortText, TimeZoneName, ValidationError};
+use domain::{DisplayName, Handle, Markdown, ShortText, TimeZoneName, ValidationError};
 use store::profiles as q;
 
 use crate::context::Ctx;
@@ -171,17 +171,27 @@ pub async fn remove_avatar(ctx: &Ctx, viewer: &Viewer) -> AppResult<()> {
 
 /// A member by handle, as `viewer` may see them: deactivated members stay
 /// visible (their content stays), unknown handles are not found.
-pub async fn member(ctx: &Ctx, handle: &str) -> AppResult<Member> {
+pub async fn member(ctx: &Ctx, handle: &Handle) -> AppResult<Member> {
     let db = &ctx.db;
     let mut c = db.read().await?;
     member_named(&mut c, handle).await
 }
 
 /// [`member`] on a connection the caller holds (often its transaction).
-pub async fn member_named(c: &mut store::Conn, handle: &str) -> AppResult<Member> {
+pub async fn member_named(c: &mut store::Conn, handle: &Handle) -> AppResult<Member> {
     q::member_by_handle(c, handle)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no member @{handle}.")))
+        .ok_or_else(|| no_member(handle.as_str()))
+}
+
+/// Reads a handle as typed (an address, a form); text that cannot be a
+/// handle names nobody, and is refused as an unknown handle is.
+pub fn handle_named(typed: &str) -> AppResult<Handle> {
+    Handle::parse(typed).map_err(|_| no_member(typed))
+}
+
+fn no_member(handle: &str) -> AppError {
+    AppError::NotFound(format!("There is no member @{handle}."))
 }
 
 pub async fn list_members(
@@ -196,7 +206,7 @@ pub async fn list_members(
 }
 
 /// A member's avatar image and its content type, if they have one.
-pub async fn avatar(ctx: &Ctx, handle: &str) -> AppResult<Option<(String, Vec<u8>)>> {
+pub async fn avatar(ctx: &Ctx, handle: &Handle) -> AppResult<Option<(String, Vec<u8>)>> {
     let m = member(ctx, handle).await?;
     let mut c = ctx.db.read().await?;
     Ok(q::avatar(&mut c, m.id).await?)

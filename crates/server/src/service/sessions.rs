@@ -1,7 +1,7 @@
 //! Login and sessions: password login (throttled), the session cookie,
 //! logout, the standing a live stream checks, and changing the password.
 
-use domain::{MemberId, Password, Role, ValidationError};
+use domain::{LoginName, MemberId, Password, Role, ValidationError};
 use store::Db;
 use store::sessions as q;
 use store::{throttle, tokens};
@@ -59,15 +59,15 @@ pub async fn start_session(
 /// (a slower backstop) and per address.
 pub async fn login(
     ctx: &Ctx,
-    login: &str,
+    login: &LoginName,
     password: &str,
     ip: &str,
     user_agent: &str,
 ) -> AppResult<(Member, NewSession)> {
     let s = &ctx.settings;
-    if login.trim().is_empty() || password.is_empty() {
+    if login.is_empty() || password.is_empty() {
         let mut checks = Checks::default();
-        if login.trim().is_empty() {
+        if login.is_empty() {
             checks.push(ValidationError::new(
                 "login",
                 "Enter your handle or email address.",

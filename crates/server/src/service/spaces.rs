@@ -395,7 +395,7 @@ pub async fn add_member(
     let now = ctx.now();
     let mut tx = db.write().await?;
     let s = load_admin_space(&mut tx, viewer, slug, "add people to it").await?;
-    let m = profiles::member_by_handle(&mut tx, handle.as_str())
+    let m = profiles::member_by_handle(&mut tx, handle)
         .await?
         .filter(|m| m.is_active())
         .ok_or_else(|| no_active_member(handle.as_str()))?;
@@ -407,9 +407,14 @@ pub async fn add_member(
     })
 }
 
-pub async fn remove_member(ctx: &Ctx, viewer: &Viewer, slug: &str, handle: &str) -> AppResult<()> {
+pub async fn remove_member(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    slug: &str,
+    handle: &Handle,
+) -> AppResult<()> {
     let db = &ctx.db;
-    if handle.eq_ignore_ascii_case(&viewer.member.handle) {
+    if handle.as_str() == viewer.member.handle {
         return leave_space(ctx, viewer, slug).await;
     }
     let mut tx = db.write().await?;
@@ -454,7 +459,7 @@ pub async fn decide_request(
     ctx: &Ctx,
     viewer: &Viewer,
     slug: &str,
-    handle: &str,
+    handle: &Handle,
     approve: bool,
 ) -> AppResult<()> {
     let db = &ctx.db;

@@ -2,7 +2,7 @@
 //! (home, everything, a space, a topic, a profile, an item), as rows or as
 //! JSON, and the reads after a position that live updates make.
 
-use domain::{ItemId, Role, social};
+use domain::{Handle, ItemId, Role, social};
 use std::collections::HashSet;
 
 use store::streams as q;
@@ -209,7 +209,7 @@ pub enum StreamRequest {
     Everything,
     Space(String),
     Topic(String),
-    Profile(String),
+    Profile(Handle),
     Item(ItemId),
 }
 

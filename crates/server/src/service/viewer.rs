@@ -9,7 +9,7 @@
 //! may tell (the calendar feed asks it for its owner, who is no viewer).
 //! Something the viewer may not see is "not found".
 
-use domain::{MemberId, Role, social};
+use domain::{Handle, MemberId, Role, social};
 use store::{Conn, audience, profiles};
 
 use crate::context::Ctx;
@@ -110,7 +110,7 @@ pub(crate) async fn members_who_can_see(
 }
 
 /// A stand-in viewer with the given member's rights, for the command line.
-pub async fn act_as(ctx: &Ctx, handle: &str) -> AppResult<Viewer> {
+pub async fn act_as(ctx: &Ctx, handle: &Handle) -> AppResult<Viewer> {
     let m = member(ctx, handle).await?;
     Ok(Viewer {
         member: m,

@@ -89,6 +89,7 @@ pub async fn update_member(
     if !viewer.role().is_admin() {
         return Err(AppError::Forbidden("Only owners and admins manage members.".into()).into());
     }
+    let handle = profiles::handle_named(&handle)?;
     let mut m = profiles::member(&state.ctx, &handle).await?;
     if let Some(role) = &req.role {
         let role = Role::parse(role).map_err(AppError::from)?;

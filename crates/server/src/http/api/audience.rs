@@ -36,8 +36,8 @@ pub async fn audience(
     let a = if let Some(slug) = q.space.as_deref().filter(|s| !s.is_empty()) {
         audience::audience_for_space(&state.ctx, &viewer, slug).await?
     } else if let Some(d) = q.direct.as_deref().filter(|d| !d.is_empty()) {
-        let handles: Vec<String> = d.split(',').map(str::to_owned).collect();
-        audience::audience_for_direct(&state.ctx, &viewer, &handles).await?
+        let to = audience::DirectTo::parse(d.split(','));
+        audience::audience_for_direct(&state.ctx, &viewer, &to).await?
     } else if q.profile.is_some() {
         audience::audience_for_profile(&state.ctx).await?
     } else {

@@ -11,6 +11,7 @@ use super::{ListQuery, people_page};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
 use crate::service::follows;
+use crate::service::profiles;
 use crate::state::AppState;
 use crate::views::Page;
 use crate::views::social::PersonView;
@@ -69,6 +70,7 @@ pub async fn followers(
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<PersonView>>, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     people_page(q, |after, limit| async move {
         follows::member_followers(&state.ctx, &handle, &after, limit).await
     })
@@ -96,6 +98,7 @@ pub async fn following(
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<FollowView>>, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     let before = match q.before.as_deref() {
         Some(c) => {
             let c = crate::http::api::decode_cursor(c)?;

@@ -60,7 +60,7 @@ pub async fn create_item(
 ) -> Result<(StatusCode, Json<ItemView>), Problem> {
     let input = ItemInput {
         space: req.space,
-        to: req.to,
+        to: audience::DirectTo::parse(req.to.iter().map(String::as_str)),
         title: req.title,
         body: req.body,
         ack_requested: req.ack_requested,

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http::extract::{ApiPath, ApiViewer};
 use crate::http::problem::Problem;
+use crate::service::profiles;
 use crate::service::sessions::Standing;
 use crate::service::streams::Announcement;
 use crate::service::streams::Position;
@@ -316,6 +317,7 @@ pub async fn member(
     ApiPath(handle): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Events, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     live(state, viewer, StreamRequest::Profile(handle), &headers).await
 }
 

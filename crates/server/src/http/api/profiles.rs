@@ -119,7 +119,7 @@ pub async fn get_member(
     ApiViewer(viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Json<MemberView>, Problem> {
-    let m = profiles::member(&state.ctx, &handle).await?;
+    let m = profiles::member(&state.ctx, &profiles::handle_named(&handle)?).await?;
     Ok(Json(MemberView::new(&m, Some(&viewer))))
 }
 
@@ -141,6 +141,7 @@ pub async fn get_avatar(
     ApiViewer(_viewer): ApiViewer,
     ApiPath(handle): ApiPath<String>,
 ) -> Result<Response, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     let Some((content_type, bytes)) = profiles::avatar(&state.ctx, &handle).await? else {
         return Err(Problem::not_found(format!("@{handle} has no avatar.")));
     };

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use domain::Password;
+use domain::{LoginName, Password};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -77,7 +77,7 @@ pub async fn login(
 ) -> Result<Response, Problem> {
     let (member, s) = sessions::login(
         &state.ctx,
-        &req.login,
+        &LoginName::parse(&req.login),
         &req.password,
         &ip,
         user_agent(&headers),

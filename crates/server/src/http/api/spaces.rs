@@ -13,6 +13,7 @@ use super::{ListQuery, decode_cursor, encode_cursor, people_page};
 use crate::error::AppError;
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
+use crate::service::profiles;
 use crate::service::spaces;
 use crate::service::spaces::JoinOutcome;
 use crate::service::spaces::SpaceInput;
@@ -253,6 +254,7 @@ pub async fn remove_member(
     ApiViewer(viewer): ApiViewer,
     ApiPath((slug, handle)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     spaces::remove_member(&state.ctx, &viewer, &slug, &handle).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -292,6 +294,7 @@ pub async fn decide_request(
     ApiPath((slug, handle)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<DecisionRequest>,
 ) -> Result<StatusCode, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     spaces::decide_request(&state.ctx, &viewer, &slug, &handle, req.approve).await?;
     Ok(StatusCode::NO_CONTENT)
 }

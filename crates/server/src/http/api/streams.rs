@@ -10,6 +10,7 @@ use super::json::RawJson;
 use super::{ListQuery, decode_cursor, encode_cursor};
 use crate::http::extract::{ApiPath, ApiQuery, ApiViewer};
 use crate::http::problem::Problem;
+use crate::service::profiles;
 use crate::service::streams;
 use crate::service::streams::StreamRequest;
 use crate::service::viewer::Viewer;
@@ -102,6 +103,7 @@ pub async fn member_stream(
     ApiPath(handle): ApiPath<String>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
+    let handle = profiles::handle_named(&handle)?;
     stream_page(&state, &viewer, StreamRequest::Profile(handle), &q).await
 }
 

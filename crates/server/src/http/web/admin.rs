@@ -2,18 +2,19 @@
 //! jobs.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use domain::Role;
 use serde::Deserialize;
 
 use super::views::{Ago, PersonV, ShellV};
-use super::{CsrfForm, actor, error_page, form_errors, member, render, shell_v};
+use super::{Acting, CsrfForm, error_page, form_errors, member, render, shell_v};
 use crate::error::AppError;
 use crate::service::invitations::InviteInput;
 use crate::service::jobs::JobState;
 use crate::service::pages;
+use crate::service::profiles;
 use crate::service::viewer::Viewer;
 use crate::service::{invitations, org, signup};
 use crate::state::AppState;
@@ -183,17 +184,12 @@ pub struct OrgForm {
     invite_policy: String,
     signup_domains: String,
 }
+csrf_form!(OrgForm);
 
 pub async fn admin_settings(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<OrgForm>,
+    Acting(v, f): Acting<OrgForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let input = org::OrgSettingsInput {
         org_name: Some(f.org_name),
         invite_policy: Some(f.invite_policy),
@@ -212,17 +208,12 @@ pub struct AdminInviteForm {
     #[serde(default)]
     message: String,
 }
+csrf_form!(AdminInviteForm);
 
 pub async fn admin_invite(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<AdminInviteForm>,
+    Acting(v, f): Acting<AdminInviteForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let message = (!f.message.trim().is_empty()).then_some(f.message.as_str());
     let result = match InviteInput::parse(&f.email, Some(&f.role), message) {
         Ok(input) => invitations::invite(&state.ctx, &v, &input).await,
@@ -255,15 +246,9 @@ fn invited_notice(state: &AppState, email: &str, role: &str) -> String {
 
 pub async fn admin_resend_invitation(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match invitations::resend_invitation(&state.ctx, &v, id).await {
         Ok((inv, link)) => {
             admin_page(
@@ -282,15 +267,9 @@ pub async fn admin_resend_invitation(
 
 pub async fn admin_revoke_invitation(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = invitations::revoke_invitation(&state.ctx, &v, id).await;
     admin_after(&state, &v, r, "Invitation withdrawn.".into()).await
 }
@@ -302,17 +281,16 @@ pub struct AdminMemberForm {
     role: Option<String>,
     deactivate: Option<String>,
 }
+csrf_form!(AdminMemberForm);
 
 pub async fn admin_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(handle): Path<String>,
-    Form(f): Form<AdminMemberForm>,
+    Acting(v, f): Acting<AdminMemberForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
+    let handle = match profiles::handle_named(&handle) {
+        Ok(h) => h,
+        Err(e) => return admin_after::<()>(&state, &v, Err(e), String::new()).await,
     };
     if let Some(role) = f.role {
         let r = match Role::parse(&role) {
@@ -333,15 +311,9 @@ pub async fn admin_member(
 
 pub async fn admin_retry_job(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = crate::service::jobs::retry(&state.ctx, &v, id).await;
     let msg = format!("Job {id} is queued again.");
     admin_after(&state, &v, r, msg).await

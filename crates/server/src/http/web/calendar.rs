@@ -1,23 +1,17 @@
 //! The calendar feed's secret address on the settings page.
 
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::profiles::{settings_after, settings_page_with};
-use super::{CsrfForm, actor};
+use super::{Acting, CsrfForm};
 use crate::state::AppState;
 
 pub async fn issue_calendar(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match crate::service::calendar::issue(&state.ctx, &v).await {
         Ok(token) => {
             let url = format!("{}/api/v1/calendar/{token}.ics", state.ctx.base_url);
@@ -37,14 +31,8 @@ pub async fn issue_calendar(
 
 pub async fn revoke_calendar(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = crate::service::calendar::revoke(&state.ctx, &v).await;
     settings_after(
         &state,

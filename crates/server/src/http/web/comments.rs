@@ -2,14 +2,14 @@
 //! updates.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::{CommentId, ItemId};
 use serde::Deserialize;
 
 use super::views::{CommentV, ShellV};
-use super::{actor, back_to, done, fragment_shell, render, safe_next, viewer};
+use super::{Acting, back_to, done, fragment_shell, render, safe_next, viewer};
 use crate::service::comments;
 use crate::service::pages;
 use crate::state::AppState;
@@ -60,18 +60,14 @@ pub struct CommentForm {
     back: String,
     body: String,
 }
+csrf_form!(CommentForm);
 
 pub async fn comment(
     State(state): State<AppState>,
     headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<ItemId>,
-    Form(f): Form<CommentForm>,
+    Acting(v, f): Acting<CommentForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let back = back_to(&headers, &f.back, &format!("/items/{id}"));
     match comments::add_comment(&state.ctx, &v, id, &f.body).await {
         Ok(c) if back.starts_with("/items/") => {

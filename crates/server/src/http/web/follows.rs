@@ -1,11 +1,10 @@
 //! Following, watching, muting and unfollowing.
 
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{actor, done};
+use super::{Acting, done};
 use crate::service::follows;
 use crate::state::AppState;
 
@@ -19,17 +18,9 @@ pub struct FollowForm {
     target: String,
     level: String,
 }
+csrf_form!(FollowForm);
 
-pub async fn follow(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<FollowForm>,
-) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn follow(State(state): State<AppState>, Acting(v, f): Acting<FollowForm>) -> Response {
     let r = if f.level == "none" {
         follows::unfollow(&state.ctx, &v, &f.target_type, &f.target).await
     } else {

@@ -2,15 +2,16 @@
 //! deleting.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use domain::ItemId;
 use serde::Deserialize;
 
 use super::views::{CommentV, FollowV, ItemV, PersonV, ShellV};
-use super::{CsrfForm, actor, done, error_page, member, render, shell_v};
+use super::{Acting, CsrfForm, done, error_page, member, render, shell_v};
 use crate::error::AppError;
+use crate::service::audience::DirectTo;
 use crate::service::items;
 use crate::service::items::ItemInput;
 use crate::service::pages;
@@ -74,17 +75,9 @@ pub struct ComposeForm {
     body: String,
     ack: Option<String>,
 }
+csrf_form!(ComposeForm);
 
-pub async fn compose(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<ComposeForm>,
-) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn compose(State(state): State<AppState>, Acting(v, f): Acting<ComposeForm>) -> Response {
     let mut input = ItemInput {
         title: Some(f.title),
         body: f.body,
@@ -94,11 +87,7 @@ pub async fn compose(
     if let Some(slug) = f.target.strip_prefix("space:") {
         input.space = Some(slug.to_owned());
     } else if f.target == "direct" {
-        input.to =
-            f.to.split(|c: char| c == ',' || c.is_whitespace())
-                .filter(|h| !h.trim().is_empty())
-                .map(str::to_owned)
-                .collect();
+        input.to = DirectTo::parse(f.to.split(|c: char| c == ',' || c.is_whitespace()));
         if input.to.is_empty() {
             return error_page(
                 AppError::invalid("to", "Name the people a direct post goes to, like @ana."),
@@ -191,18 +180,13 @@ pub struct EditForm {
     title: String,
     body: String,
 }
+csrf_form!(EditForm);
 
 pub async fn edit_item(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<ItemId>,
-    Form(f): Form<EditForm>,
+    Acting(v, f): Acting<EditForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     done(
         items::edit_item(&state.ctx, &v, id, Some(&f.title), Some(&f.body)).await,
         &format!("/items/{id}"),
@@ -211,15 +195,9 @@ pub async fn edit_item(
 
 pub async fn delete_item(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<ItemId>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     done(
         items::delete_item(&state.ctx, &v, id).await,
         &format!("/items/{id}"),

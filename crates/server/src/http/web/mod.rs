@@ -3,12 +3,23 @@
 //! pre-login forms refuse cross-site posts.
 //!
 //! Each page handler parses, calls one `service::pages` function and
-//! renders; each action checks the form's CSRF token, calls one service
-//! function and redirects back (post/redirect/get), or shows what went
-//! wrong.
+//! renders; each action takes [`Acting<F>`] (its form, its member and the
+//! CSRF check), calls one service function and redirects back
+//! (post/redirect/get), or shows what went wrong.
 
 // Helpers here return the response to send instead, axum's own idiom.
 #![allow(clippy::result_large_err)]
+
+/// Lets a form's `csrf` field be read by [`Acting`].
+macro_rules! csrf_form {
+    ($form:ty) => {
+        impl $crate::http::web::CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    };
+}
 
 mod acks;
 mod admin;
@@ -31,12 +42,13 @@ mod work;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Form, FromRequest, Request};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use self::views::ShellV;
 use crate::error::AppError;
@@ -263,6 +275,7 @@ pub(crate) fn safe_next(next: &str) -> &str {
 struct CsrfForm {
     csrf: String,
 }
+csrf_form!(CsrfForm);
 
 const PAGE: i64 = 20;
 
@@ -359,7 +372,9 @@ pub(crate) fn error_page(e: AppError, back: &str) -> Response {
     res
 }
 
-/// Checks the CSRF token of an action's form.
+/// The member behind an action: logged in (else the login page that
+/// comes back), the form's CSRF token theirs, within the write limit.
+/// [`Acting`] does this for a urlencoded form.
 pub(crate) async fn actor(
     state: &AppState,
     headers: &HeaderMap,
@@ -374,6 +389,33 @@ pub(crate) async fn actor(
             .map_err(|e| error_page(e, uri.path()))?;
     }
     Ok(v)
+}
+
+/// A form that carries the session's CSRF token.
+pub trait CsrfField {
+    fn csrf(&self) -> &str;
+}
+
+/// An action's preamble, as an extractor: the strict form `F` (refused as
+/// `Form` refuses it, unknown fields included), then its member as
+/// [`actor`] finds them.
+pub struct Acting<F>(pub Viewer, pub F);
+
+impl<F> FromRequest<AppState> for Acting<F>
+where
+    F: DeserializeOwned + CsrfField + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let uri = req.uri().clone();
+        let Form(f) = Form::<F>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let v = actor(state, &headers, &uri, f.csrf()).await?;
+        Ok(Self(v, f))
+    }
 }
 
 /// After an action: back where the form came from, or what went wrong.

@@ -1,12 +1,12 @@
 //! The notifications page and marking them read.
 
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
 use super::views::{Ago, ItemV, PersonV, ShellV, excerpt};
-use super::{BeforeQuery, CsrfForm, actor, done, error_page, member, render, shell_v};
+use super::{Acting, BeforeQuery, CsrfForm, done, error_page, member, render, shell_v};
 use crate::service::notifications;
 use crate::service::pages;
 use crate::state::AppState;
@@ -125,16 +125,7 @@ pub async fn notifications(
     render(StatusCode::OK, &page)
 }
 
-pub async fn mark_read(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn mark_read(State(state): State<AppState>, Acting(v, _): Acting<CsrfForm>) -> Response {
     done(
         notifications::mark_read(&state.ctx, &v, None).await,
         "/notifications",

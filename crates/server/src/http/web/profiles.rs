@@ -2,15 +2,16 @@
 //! settings page with the viewer's own profile and picture.
 
 use askama::Template;
-use axum::extract::{Form, Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use domain::MemberId;
+use domain::{Handle, MemberId};
 use serde::Deserialize;
 
 use super::views::{Ago, EntryV, FollowV, PersonV, ShellV, SpaceV};
 use super::{
-    BeforeQuery, CsrfForm, PAGE, actor, error_page, form_errors, member, next_url, render, shell_v,
+    Acting, BeforeQuery, CsrfForm, PAGE, actor, error_page, form_errors, member, next_url, render,
+    shell_v,
 };
 use crate::error::AppError;
 use crate::service::pages;
@@ -57,7 +58,11 @@ async fn profile_page(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::profile(&state.ctx, &v, handle, before, PAGE, tab == "following").await {
+    let p = match profiles::handle_named(handle) {
+        Ok(h) => pages::profile(&state.ctx, &v, &h, before, PAGE, tab == "following").await,
+        Err(e) => Err(e),
+    };
+    let p = match p {
         Ok(p) => p,
         Err(e) => return error_page(e, "/directory"),
     };
@@ -258,7 +263,7 @@ pub(super) async fn settings_page_with(
     errors: Vec<String>,
 ) -> Response {
     // Read the member again: an action may just have changed them.
-    let me = profiles::member(&state.ctx, &v.member.handle)
+    let me = profiles::member(&state.ctx, &Handle::from_trusted(&v.member.handle))
         .await
         .unwrap_or_else(|_| v.member.clone());
     let v = Viewer {
@@ -343,17 +348,12 @@ pub struct ProfileForm {
     about: String,
     time_zone: String,
 }
+csrf_form!(ProfileForm);
 
 pub async fn save_profile(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<ProfileForm>,
+    Acting(v, f): Acting<ProfileForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = match ProfileInput::parse(&ProfileText {
         display_name: Some(f.display_name),
         title: Some(f.title),
@@ -400,14 +400,8 @@ pub async fn upload_avatar(
 
 pub async fn remove_avatar(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = profiles::remove_avatar(&state.ctx, &v).await;
     settings_after(&state, &v, r, "Picture removed.").await
 }

@@ -1,12 +1,12 @@
 //! Reacting to an item or a comment.
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use domain::{CommentId, ItemId};
 use serde::Deserialize;
 
-use super::{actor, back_to, done};
+use super::{Acting, back_to, done};
 use crate::service::reactions;
 use crate::state::AppState;
 
@@ -19,18 +19,14 @@ pub struct ReactForm {
     #[serde(default)]
     comment_id: String,
 }
+csrf_form!(ReactForm);
 
 pub async fn react(
     State(state): State<AppState>,
     headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<ItemId>,
-    Form(f): Form<ReactForm>,
+    Acting(v, f): Acting<ReactForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let cid = f.comment_id.parse::<CommentId>().ok();
     let (add, emoji) = match f.r.chars().next() {
         Some('-') => (false, &f.r[1..]),

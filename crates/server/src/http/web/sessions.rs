@@ -3,14 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Form, Query, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use domain::Password;
+use domain::{LoginName, Password};
 use serde::Deserialize;
 
 use super::profiles::settings_after;
 use super::{
-    CsrfForm, actor, check_csrf, form_errors, org_name, render, safe_next, same_origin, viewer,
+    Acting, CsrfForm, check_csrf, form_errors, org_name, render, safe_next, same_origin, viewer,
     with_cookie,
 };
 use crate::error::AppError;
@@ -80,7 +80,15 @@ pub async fn login_submit(
     if let Err(r) = same_origin(&headers) {
         return r;
     }
-    match sessions::login(&state.ctx, &f.login, &f.password, &ip, user_agent(&headers)).await {
+    match sessions::login(
+        &state.ctx,
+        &LoginName::parse(&f.login),
+        &f.password,
+        &ip,
+        user_agent(&headers),
+    )
+    .await
+    {
         Ok((_, s)) => with_cookie(session_cookie(&state, &s), safe_next(&f.next)),
         Err(e) => {
             let retry_after = match &e {
@@ -134,17 +142,12 @@ pub struct PasswordForm {
     #[serde(default, rename = "username")]
     _username: String,
 }
+csrf_form!(PasswordForm);
 
 pub async fn change_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<PasswordForm>,
+    Acting(v, f): Acting<PasswordForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = match Password::parse(&f.new_password) {
         Ok(new) => sessions::change_password(&state.ctx, &v, &f.current_password, &new).await,
         Err(e) => Err(e.for_field("new_password").into()),

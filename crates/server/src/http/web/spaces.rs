@@ -2,7 +2,7 @@
 //! and settings tabs, joining and leaving, and its admins' actions.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::Handle;
@@ -12,11 +12,12 @@ use serde::Deserialize;
 use super::items::{ComposerV, composer};
 use super::views::{EntryV, FollowV, PersonV, ShellV, SpaceV};
 use super::{
-    BeforeQuery, CsrfForm, PAGE, actor, done, error_page, form_errors, member, next_url, render,
+    Acting, BeforeQuery, CsrfForm, PAGE, done, error_page, form_errors, member, next_url, render,
     shell_v,
 };
 use crate::error::AppError;
 use crate::service::pages;
+use crate::service::profiles;
 use crate::service::spaces;
 use crate::service::spaces::SpaceInput;
 use crate::state::AppState;
@@ -71,17 +72,12 @@ pub struct SpaceForm {
     visibility: String,
     archived: Option<String>,
 }
+csrf_form!(SpaceForm);
 
 pub async fn create_space(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<SpaceForm>,
+    Acting(v, f): Acting<SpaceForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let input = SpaceInput {
         name: Some(f.name.clone()),
         slug: (!f.slug.trim().is_empty()).then(|| f.slug.clone()),
@@ -240,18 +236,13 @@ pub struct JoinForm {
     #[serde(default)]
     message: String,
 }
+csrf_form!(JoinForm);
 
 pub async fn join_space(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(slug): Path<String>,
-    Form(f): Form<JoinForm>,
+    Acting(v, f): Acting<JoinForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     done(
         spaces::join_space(&state.ctx, &v, &slug, &f.message).await,
         &format!("/spaces/{slug}"),
@@ -260,15 +251,9 @@ pub async fn join_space(
 
 pub async fn leave_space(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(slug): Path<String>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     done(
         spaces::leave_space(&state.ctx, &v, &slug).await,
         &format!("/spaces/{slug}"),
@@ -277,15 +262,9 @@ pub async fn leave_space(
 
 pub async fn update_space(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(slug): Path<String>,
-    Form(f): Form<SpaceForm>,
+    Acting(v, f): Acting<SpaceForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let input = SpaceInput {
         name: Some(f.name),
         slug: None,
@@ -307,18 +286,13 @@ pub struct AddMemberForm {
     #[serde(default)]
     role: String,
 }
+csrf_form!(AddMemberForm);
 
 pub async fn add_space_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(slug): Path<String>,
-    Form(f): Form<AddMemberForm>,
+    Acting(v, f): Acting<AddMemberForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let handle = f.handle.trim().trim_start_matches('@').to_owned();
     let role = if f.role.is_empty() {
         Ok(SpaceRole::Member)
@@ -339,17 +313,14 @@ pub async fn add_space_member(
 
 pub async fn remove_space_member(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path((slug, handle)): Path<(String, String)>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     done(
-        spaces::remove_member(&state.ctx, &v, &slug, &handle).await,
+        match profiles::handle_named(&handle) {
+            Ok(h) => spaces::remove_member(&state.ctx, &v, &slug, &h).await,
+            Err(e) => Err(e),
+        },
         &format!("/spaces/{slug}/settings"),
     )
 }
@@ -360,20 +331,20 @@ pub struct DecideForm {
     csrf: String,
     decision: String,
 }
+csrf_form!(DecideForm);
 
 pub async fn decide_request(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path((slug, handle)): Path<(String, String)>,
-    Form(f): Form<DecideForm>,
+    Acting(v, f): Acting<DecideForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     done(
-        spaces::decide_request(&state.ctx, &v, &slug, &handle, f.decision == "approve").await,
+        match profiles::handle_named(&handle) {
+            Ok(h) => {
+                spaces::decide_request(&state.ctx, &v, &slug, &h, f.decision == "approve").await
+            }
+            Err(e) => Err(e),
+        },
         &format!("/spaces/{slug}/settings"),
     )
 }

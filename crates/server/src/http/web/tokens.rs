@@ -1,12 +1,12 @@
 //! Personal API tokens on the settings page.
 
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::profiles::{settings_after, settings_page};
-use super::{CsrfForm, actor};
+use super::{Acting, CsrfForm};
 use crate::service::tokens;
 use crate::state::AppState;
 
@@ -16,17 +16,12 @@ pub struct TokenForm {
     csrf: String,
     name: String,
 }
+csrf_form!(TokenForm);
 
 pub async fn create_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<TokenForm>,
+    Acting(v, f): Acting<TokenForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match tokens::create_token(&state.ctx, &v, &f.name).await {
         Ok((_, token)) => {
             settings_page(
@@ -45,15 +40,9 @@ pub async fn create_token(
 
 pub async fn revoke_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
+    Acting(v, _): Acting<CsrfForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = tokens::revoke_token(&state.ctx, &v, id).await;
     settings_after(&state, &v, r, "Token revoked: it no longer works.").await
 }

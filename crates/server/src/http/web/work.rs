@@ -3,7 +3,7 @@
 //! now.
 
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::ItemId;
@@ -11,7 +11,7 @@ use domain::kinds::ItemKind;
 use serde::Deserialize;
 
 use super::views::{Ago, ShellV};
-use super::{actor, done, error_page, member, render, shell_v};
+use super::{Acting, done, error_page, member, render, shell_v};
 use crate::service::pages;
 use crate::service::requests::{
     self as svc, ActInput, RequestInput, TermsInput, TodoEntry, TodoInput, WorkEntry,
@@ -296,17 +296,12 @@ pub struct NewRequestForm {
     #[serde(default)]
     space: String,
 }
+csrf_form!(NewRequestForm);
 
 pub async fn create_request(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<NewRequestForm>,
+    Acting(v, f): Acting<NewRequestForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let kind = match ItemKind::conversation(&f.kind) {
         Ok(k) => k,
         Err(e) => return error_page(e.into(), "/work"),
@@ -346,18 +341,13 @@ pub struct ActForm {
     #[serde(default)]
     due: String,
 }
+csrf_form!(ActForm);
 
 pub async fn act(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<String>,
-    Form(f): Form<ActForm>,
+    Acting(v, f): Acting<ActForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let id: ItemId = id.parse().unwrap_or(ItemId(-1));
     let back = format!("/requests/{id}");
     let terms = (f.act == "counter").then(|| TermsInput {
@@ -384,17 +374,12 @@ pub struct TodoForm {
     #[serde(default)]
     shared: Option<String>,
 }
+csrf_form!(TodoForm);
 
 pub async fn create_todo(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Form(f): Form<TodoForm>,
+    Acting(v, f): Acting<TodoForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let input = TodoInput {
         title: Some(f.title),
         due: Some(f.due),
@@ -411,18 +396,13 @@ pub struct ToggleForm {
     /// "1" to check off, "0" to reopen, "delete" to delete.
     done: String,
 }
+csrf_form!(ToggleForm);
 
 pub async fn toggle_todo(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
     Path(id): Path<String>,
-    Form(f): Form<ToggleForm>,
+    Acting(v, f): Acting<ToggleForm>,
 ) -> Response {
-    let v = match actor(&state, &headers, &uri, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     if f.done == "delete" {
         return done(svc::delete_todo(&state.ctx, &v, &id).await, "/work");
     }
