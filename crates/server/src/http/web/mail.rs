@@ -6,9 +6,11 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
+use domain::kinds::NotificationReason;
 
 use super::profiles::settings_after;
 use super::{actor, error_page, render};
+use crate::error::AppError;
 use crate::service::mail;
 use crate::state::AppState;
 
@@ -26,30 +28,30 @@ pub async fn unsubscribe_page(
     State(state): State<AppState>,
     Path(token): Path<String>,
 ) -> Response {
-    match mail::open_unsubscribe(&state.ctx, &token).await {
-        Ok(kind) => render(
-            StatusCode::OK,
-            &UnsubscribePage {
-                org_name: "Chorus".into(),
-                token,
-                what: mail::kind_label(kind),
-                done: false,
-            },
-        ),
-        Err(e) => error_page(e, "/settings#notifications"),
-    }
+    let r = mail::open_unsubscribe(&state.ctx, &token).await;
+    unsubscribe_answer(r, token, false)
 }
 
 /// Turns the mail off: the button, or a mail client's one-click POST.
 pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match mail::unsubscribe(&state.ctx, &token).await {
+    let r = mail::unsubscribe(&state.ctx, &token).await;
+    unsubscribe_answer(r, token, true)
+}
+
+/// The unsubscribe page for the kind a token names, before or after.
+fn unsubscribe_answer(
+    r: Result<NotificationReason, AppError>,
+    token: String,
+    done: bool,
+) -> Response {
+    match r {
         Ok(kind) => render(
             StatusCode::OK,
             &UnsubscribePage {
                 org_name: "Chorus".into(),
                 token,
                 what: mail::kind_label(kind),
-                done: true,
+                done,
             },
         ),
         Err(e) => error_page(e, "/settings#notifications"),
