@@ -15,6 +15,7 @@ pub mod follows;
 pub mod invitations;
 pub mod items;
 pub mod jobs;
+pub mod lists;
 pub mod mail;
 pub mod migrate;
 pub mod notifications;

@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_mail_out.sql"),
         postgres: include_str!("../migrations/postgres/0009_mail_out.sql"),
     },
+    Migration {
+        version: 10,
+        name: "list_mode",
+        sqlite: include_str!("../migrations/sqlite/0010_list_mode.sql"),
+        postgres: include_str!("../migrations/postgres/0010_list_mode.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

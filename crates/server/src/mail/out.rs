@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -73,6 +74,9 @@ pub fn transport(settings: &Settings) -> anyhow::Result<Option<Transport>> {
         builder
             .hello_name(hello)
             .timeout(Some(SMTP_TIMEOUT))
+            // Room for a list mail's sends at once (`mail::list::AT_ONCE`)
+            // beside the other mail jobs.
+            .pool_config(PoolConfig::new().max_size(32))
             .build(),
     ))
 }
@@ -110,6 +114,7 @@ pub fn redact(relay: &str) -> String {
 /// Runs `mail` jobs through `transport`.
 pub fn register(r: &mut Registry, transport: Transport) {
     let transport = Arc::new(transport);
+    super::list::register(r, transport.clone());
     r.register(MAIL, move |ctx: Context, job: MailJob| {
         let transport = transport.clone();
         async move { send(ctx, job, &transport).await }
@@ -126,6 +131,14 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
         } => svc::notification_mail(app, *member, *activity, reason).await?,
         MailJob::Invitation { invitation, link } => {
             svc::invitation_mail(app, *invitation, link).await?
+        }
+        MailJob::List {
+            member,
+            space,
+            item,
+            comment,
+        } => {
+            return super::list::send_one(app, transport, *member, (*space, *item, *comment)).await;
         }
     };
     let Some(out) = out else {

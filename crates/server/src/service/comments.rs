@@ -137,6 +137,9 @@ async fn write_comment(
     }
     notifications::notify_many(&mut tx, &watching, a, NotificationReason::Watching, now).await?;
     fanout::fan_out(&mut tx, a, &item, (&targets, Some(counted)), &extra, now).await?;
+    if let Some(space) = item.space_id {
+        store::lists::enqueue(&mut tx, space, item_id, Some(cid), now).await?;
+    }
     tx.commit().await?;
     Ok(q::CommentRow {
         id: cid,

@@ -190,6 +190,9 @@ async fn write_item(ctx: &Ctx, viewer: &Viewer, input: &ItemInput) -> AppResult<
         targets.push(("topic", t.clone()));
     }
     fanout::fan_out(&mut tx, a, &item, (&targets, None), &extra, now).await?;
+    if let Some(s) = &space {
+        store::lists::enqueue(&mut tx, s.id, id, None, now).await?;
+    }
     tx.commit().await?;
     Ok(id)
 }

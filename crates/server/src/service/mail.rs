@@ -60,6 +60,14 @@ pub enum MailJob {
         invitation: i64,
         link: String,
     },
+    /// A list mail the relay did not take at first (`mail::list`).
+    List {
+        member: MemberId,
+        space: SpaceId,
+        item: domain::ItemId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<domain::CommentId>,
+    },
 }
 
 /// A mail ready to send: its headers' facts, and its body as markdown,
@@ -96,7 +104,7 @@ pub fn enabled_in(settings: &crate::config::Settings) -> bool {
 
 /// Markdown punctuation in text people chose (names, titles), escaped so
 /// it reads as they typed it.
-fn md_text(s: &str) -> String {
+pub(crate) fn md_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if c.is_ascii_punctuation() {
@@ -108,7 +116,7 @@ fn md_text(s: &str) -> String {
 }
 
 /// A subject line: one line, at most 120 characters.
-fn subject_line(s: &str) -> String {
+pub(crate) fn subject_line(s: &str) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() > 120 {
         format!("{}…", one.chars().take(119).collect::<String>())
@@ -118,7 +126,7 @@ fn subject_line(s: &str) -> String {
 }
 
 /// An item's name in a sentence: its title, or the start of its text.
-fn item_label(item: &ItemRow) -> String {
+pub(crate) fn item_label(item: &ItemRow) -> String {
     if !item.title.is_empty() {
         return item.title.clone();
     }
@@ -183,6 +191,14 @@ pub async fn notification_mail(
     // The rule the page asks, asked again now: someone removed from a
     // closed space since gets nothing more from it.
     if !visible_activity(&viewer, &a) {
+        return Ok(None);
+    }
+    // A member in list mode in the item's space gets the post or comment
+    // itself by list mail (the same Message-ID): not twice.
+    if matches!(a.verb, Verb::Post | Verb::Comment)
+        && let Some(space) = a.item.as_ref().and_then(|i| i.space_id)
+        && store::lists::is_on(&mut c, member, space).await?
+    {
         return Ok(None);
     }
     let base = &ctx.base_url;
@@ -411,30 +427,65 @@ pub async fn bounced(ctx: &Ctx, address: &str, error: &str) -> AppResult<i64> {
     Ok(n)
 }
 
+/// What an unsubscribe link turns off, in words for its page: "mentions",
+/// "every post and comment in Launch".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailOff {
+    pub what: String,
+    /// Where what it turns off can still be read.
+    pub stays: &'static str,
+}
+
+impl MailOff {
+    fn kind(kind: NotificationReason) -> MailOff {
+        MailOff {
+            what: kind_label(kind).to_owned(),
+            stays: "on your notifications page",
+        }
+    }
+
+    fn list(space: String) -> MailOff {
+        MailOff {
+            what: format!("every post and comment in {space} (list mode)"),
+            stays: "on the space's page",
+        }
+    }
+}
+
 /// What an unsubscribe link turns off, when its signature holds.
-pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason> {
+pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<MailOff> {
     let key = key(ctx).await?;
-    Unsubscribe::parse(&key, token)
-        .and_then(|u| u.kind())
-        .ok_or_else(not_ours)
+    let u = Unsubscribe::parse(&key, token).ok_or_else(not_ours)?;
+    if let Some(space) = crate::service::lists::unsubscribe_space(&u.what) {
+        return Ok(MailOff::list(
+            crate::service::lists::space_label(ctx, space).await?,
+        ));
+    }
+    u.kind().map(MailOff::kind).ok_or_else(not_ours)
 }
 
 /// Turns off the mail an unsubscribe link is about (RFC 8058 one-click:
-/// no session; the signed token says who and what). Returns the kind.
-pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason> {
+/// no session; the signed token says who and what): one kind of
+/// notification, or list mode in one space.
+pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<MailOff> {
     let key = key(ctx).await?;
-    let (member, kind) = Unsubscribe::parse(&key, token)
-        .and_then(|u| Some((MemberId(u.member), u.kind()?)))
-        .ok_or_else(not_ours)?;
+    let u = Unsubscribe::parse(&key, token).ok_or_else(not_ours)?;
+    let member = MemberId(u.member);
+    let foreign = |e: store::Error| match e {
+        store::Error::ForeignKey(_) => not_ours(),
+        e => e.into(),
+    };
+    if let Some(space) = crate::service::lists::unsubscribe_space(&u.what) {
+        let name = crate::service::lists::unsubscribe(ctx, member, space).await?;
+        return Ok(MailOff::list(name));
+    }
+    let kind = u.kind().ok_or_else(not_ours)?;
     let mut tx = ctx.db.write().await?;
     store::mail::set_choice(&mut tx, member, kind, Choice::Page)
         .await
-        .map_err(|e| match e {
-            store::Error::ForeignKey(_) => not_ours(),
-            e => e.into(),
-        })?;
+        .map_err(foreign)?;
     tx.commit().await?;
-    Ok(kind)
+    Ok(MailOff::kind(kind))
 }
 
 fn not_ours() -> AppError {

@@ -18,6 +18,7 @@ pub mod follows;
 pub mod invitations;
 pub mod items;
 pub mod jobs;
+pub mod lists;
 pub mod mail;
 pub mod mail_in;
 pub mod notifications;

@@ -372,6 +372,7 @@ pub async fn leave_space(ctx: &Ctx, viewer: &Viewer, slug: &str) -> AppResult<()
     }
     q::remove_space_member(&mut tx, s.id, viewer.id()).await?;
     follows::delete_follow(&mut tx, viewer.id(), "space", &s.id.to_string()).await?;
+    store::lists::set(&mut tx, viewer.id(), s.id, false, ctx.now()).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -426,6 +427,7 @@ pub async fn remove_member(
         )));
     }
     follows::delete_follow(&mut tx, m.id, "space", &s.id.to_string()).await?;
+    store::lists::set(&mut tx, m.id, s.id, false, ctx.now()).await?;
     tx.commit().await?;
     Ok(())
 }

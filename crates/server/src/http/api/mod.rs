@@ -10,6 +10,7 @@ pub mod follows;
 pub mod invitations;
 pub mod items;
 pub mod json;
+pub mod lists;
 pub mod live;
 pub mod mail;
 pub mod notifications;
@@ -264,6 +265,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(spaces::get_space, spaces::update_space))
         .routes(routes!(spaces::join_space))
         .routes(routes!(spaces::leave_space))
+        .routes(routes!(lists::get_list_mode, lists::put_list_mode))
         .routes(routes!(spaces::space_members, spaces::add_member))
         .routes(routes!(spaces::remove_member))
         .routes(routes!(spaces::join_requests))

@@ -6,7 +6,6 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use domain::kinds::NotificationReason;
 
 use super::profiles::settings_after;
 use super::{actor, error_page, render};
@@ -19,7 +18,8 @@ use crate::state::AppState;
 struct UnsubscribePage {
     org_name: String,
     token: String,
-    what: &'static str,
+    what: String,
+    stays: &'static str,
     done: bool,
 }
 
@@ -39,18 +39,15 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String
 }
 
 /// The unsubscribe page for the kind a token names, before or after.
-fn unsubscribe_answer(
-    r: Result<NotificationReason, AppError>,
-    token: String,
-    done: bool,
-) -> Response {
+fn unsubscribe_answer(r: Result<mail::MailOff, AppError>, token: String, done: bool) -> Response {
     match r {
-        Ok(kind) => render(
+        Ok(off) => render(
             StatusCode::OK,
             &UnsubscribePage {
                 org_name: "Chorus".into(),
                 token,
-                what: mail::kind_label(kind),
+                what: off.what,
+                stays: off.stays,
                 done,
             },
         ),

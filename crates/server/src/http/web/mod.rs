@@ -28,6 +28,7 @@ mod comments;
 mod follows;
 mod invitations;
 mod items;
+mod lists;
 mod mail;
 mod notifications;
 mod profiles;
@@ -88,6 +89,7 @@ pub fn router() -> Router<AppState> {
         .route("/spaces/{slug}/about", get(spaces::space_about))
         .route("/spaces/{slug}/join", post(spaces::join_space))
         .route("/spaces/{slug}/leave", post(spaces::leave_space))
+        .route("/spaces/{slug}/mail", post(lists::set_list_mode))
         .route(
             "/spaces/{slug}/settings",
             get(spaces::space_settings).post(spaces::update_space),

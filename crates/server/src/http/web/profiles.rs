@@ -229,6 +229,8 @@ pub struct SettingsPage {
     calendar_since: Option<String>,
     errors: Vec<String>,
     mail: MailV,
+    /// The spaces in list mode (slug, name).
+    list_spaces: Vec<(String, String)>,
 }
 
 /// The Notifications choices.
@@ -283,6 +285,10 @@ pub(super) async fn settings_page_with(
         },
         Err(e) => return error_page(e, "/"),
     };
+    let list_spaces = match crate::service::lists::list_spaces(&state.ctx, &v).await {
+        Ok(l) => l.into_iter().map(|l| (l.slug, l.name)).collect(),
+        Err(e) => return error_page(e, "/"),
+    };
     match pages::settings(&state.ctx, &v).await {
         Ok(p) => render(
             status,
@@ -308,6 +314,7 @@ pub(super) async fn settings_page_with(
                 calendar_since: p.calendar_since.map(|t| Ago::new(t).text),
                 errors,
                 mail,
+                list_spaces,
             },
         ),
         Err(e) => error_page(e, "/"),

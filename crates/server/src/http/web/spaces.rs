@@ -133,6 +133,9 @@ pub struct SpacePage {
     description: String,
     /// The space's mail address (`slug@<mail domain>`): mail to it posts.
     mail_address: String,
+    /// Whether the viewer gets every post here by mail; None when they
+    /// may not choose it (they cannot read the space, or mail is off).
+    list_mode: Option<bool>,
 }
 
 async fn space_page(
@@ -157,6 +160,13 @@ async fn space_page(
             &format!("/spaces/{slug}"),
         );
     }
+    let list_mode = if p.can_read && crate::service::mail::enabled(&state.ctx) {
+        crate::service::lists::list_mode(&state.ctx, &v, slug)
+            .await
+            .ok()
+    } else {
+        None
+    };
     let sp = SpaceV::new(&p.space);
     let mut c = composer(
         &v,
@@ -186,6 +196,7 @@ async fn space_page(
         audience: p.audience.label.clone(),
         description: p.space.description.clone(),
         mail_address: format!("{}@{}", p.space.slug, state.ctx.settings.mail_domain()),
+        list_mode,
         sp,
         s: shell_v(p.shell, &v, "spaces", uri),
     };
