@@ -9,7 +9,9 @@
 //!   connections has it;
 //! - M3: 90% reads / 10% writes: writes/s and read p99 against idle;
 //! - M5: the server's resident memory with the data set and many open
-//!   live connections.
+//!   live connections;
+//! - M7: list mail: a post to a space of 10,000 members in list mode,
+//!   until a local SMTP sink (`list_mail`) has accepted every mail.
 //!
 //! `chorus-bench all` generates the data set (unless it exists), starts
 //! the `chorus` binary as a child process, runs everything and prints the
@@ -18,6 +20,7 @@
 //! database only through `store`.
 
 pub mod drive;
+pub mod list_mail;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -105,7 +108,7 @@ pub struct AllArgs {
     /// Keep-alive connections the M3 load is spread over
     #[arg(long, default_value_t = 64)]
     pub m3_connections: usize,
-    /// Measure only these (comma-separated: m1,m2,m3,m5; m3-everyday,
+    /// Measure only these (comma-separated: m1,m2,m3,m5,m7; m3-everyday,
     /// m3-comments and m3-closed are M3's parts one at a time)
     #[arg(long, default_value = "m1,m2,m3,m5")]
     pub only: String,
@@ -240,6 +243,7 @@ pub struct Report {
     /// guests (`steal` in `/proc/stat`) while the benchmark ran, in
     /// percent: NaN where the kernel does not say.
     pub cpu_stolen: f64,
+    pub m7: list_mail::M7,
     pub errors: u64,
 }
 
@@ -532,7 +536,23 @@ async fn all(args: &AllArgs, chorus: &Path, backend: &str) -> anyhow::Result<Rep
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let data_dir = args.dir.join(format!("serve-{backend}"));
     std::fs::create_dir_all(&data_dir)?;
-    let mut child = tokio::process::Command::new(chorus)
+    // M7 mails into the benchmark's own sink; without it no relay is set.
+    let sink = if wants(&args.only, "m7") {
+        Some(list_mail::Sink::start().await?)
+    } else {
+        None
+    };
+    let mut command = tokio::process::Command::new(chorus);
+    if let Some(sink) = &sink {
+        command
+            .arg("--mail-relay")
+            .arg(sink.relay())
+            .arg("--mail-from")
+            .arg("chorus@bench.test")
+            .arg("--mail-domain")
+            .arg("bench.test");
+    }
+    let mut child = command
         .arg("serve")
         .arg("--data-dir")
         .arg(&data_dir)
@@ -582,7 +602,15 @@ async fn all(args: &AllArgs, chorus: &Path, backend: &str) -> anyhow::Result<Rep
         },
     )
     .await?;
-    let result = measure(args, (&shape, &url), backend, addr, pid, &db).await;
+    let result = measure(
+        args,
+        (&shape, &url),
+        backend,
+        (addr, sink.as_ref()),
+        pid,
+        &db,
+    )
+    .await;
     db.close().await;
     let _ = child.start_kill();
     let _ = child.wait().await;
@@ -712,7 +740,7 @@ async fn measure(
     args: &AllArgs,
     (shape, url): (&Shape, &str),
     backend: &str,
-    addr: SocketAddr,
+    (addr, sink): (SocketAddr, Option<&list_mail::Sink>),
     pid: u32,
     db: &Db,
 ) -> anyhow::Result<Report> {
@@ -733,7 +761,7 @@ async fn measure(
     );
     let ticks = cpu_ticks();
     let want = |m: &str| wants(&args.only, m);
-    r.ran = ["m1", "m2", "m3", "m5"]
+    r.ran = ["m1", "m2", "m3", "m5", "m7"]
         .into_iter()
         .filter(|m| want(m))
         .map(String::from)
@@ -1099,8 +1127,69 @@ async fn measure(
             r.m5_rss_live_mib, r.m5_rss_idle_mib
         );
     }
+    // M7: list mail to the big space (space 2), every member in list mode.
+    if let (true, Some(sink)) = (want("m7"), sink) {
+        r.m7 = m7(args, db, addr, sink, &tokens).await?;
+        eprintln!(
+            "M7 {backend}: post {:.1} ms; {} of {} mails accepted {:.2} s after its answer",
+            r.m7.post_ms, r.m7.accepted, r.m7.mails, r.m7.all_accepted_s
+        );
+    }
     r.cpu_stolen = stolen_since(ticks);
     Ok(r)
+}
+
+async fn m7(
+    args: &AllArgs,
+    db: &Db,
+    addr: SocketAddr,
+    sink: &list_mail::Sink,
+    tokens: &[i64],
+) -> anyhow::Result<list_mail::M7> {
+    const SPACE: i64 = 2;
+    let listed = {
+        let mut tx = db.write().await?;
+        store::lists::set_for_members(&mut tx, SPACE, false, 0).await?;
+        let n = store::lists::set_for_members(&mut tx, SPACE, true, 0).await?;
+        tx.commit().await?;
+        n
+    };
+    let members = tokens_in_space(db, tokens, SPACE).await?;
+    let writer = *members.last().context("no token member is in space 2")?;
+    let mut m = list_mail::M7 {
+        mails: listed.saturating_sub(1),
+        ..Default::default()
+    };
+    let before = sink.accepted();
+    let mut sender = drive::connect(addr).await?;
+    let req = Req {
+        method: Method::POST,
+        path: "/api/v1/items".into(),
+        token: Some(data::api_token(writer)),
+        body: Some(
+            serde_json::json!({"space": format!("space-{SPACE}"), "title": "M7 list mail",
+                "body": "Every member of this space gets this by mail."})
+            .to_string(),
+        ),
+        kind: 0,
+    };
+    let t0 = Instant::now();
+    let (status, body) = drive::send(&mut sender, addr, &req).await?;
+    let answered = Instant::now();
+    anyhow::ensure!(
+        status.is_success(),
+        "posting failed: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    m.post_ms = answered.duration_since(t0).as_secs_f64() * 1000.0;
+    let limit = Duration::from_secs(if args.smoke { 30 } else { 120 });
+    let last = list_mail::wait_for(sink, before, m.mails, limit).await;
+    m.accepted = sink.accepted() - before;
+    m.all_accepted_s = last.map_or(f64::NAN, |l| l.duration_since(answered).as_secs_f64());
+    let mut tx = db.write().await?;
+    store::lists::set_for_members(&mut tx, SPACE, false, 0).await?;
+    tx.commit().await?;
+    Ok(m)
 }
 
 pub fn table(reports: &[Report]) -> String {
@@ -1223,6 +1312,17 @@ pub fn table(reports: &[Report]) -> String {
             r.m5_rss_idle_mib, r.m5_rss_live_mib, r.m5_open
         )
     });
+    row(
+        &mut s,
+        "M7 list mail: post ms; all mails accepted, s after the post",
+        "≤ 20 s (goal 5 s)",
+        &|r| {
+            format!(
+                "{:.1}; {:.2} ({} of {} mails)",
+                r.m7.post_ms, r.m7.all_accepted_s, r.m7.accepted, r.m7.mails
+            )
+        },
+    );
     row(
         &mut s,
         "CPU steadiness: time below half speed, slowest round",

@@ -179,3 +179,20 @@ pub async fn comment_for_mail(
     .map(Tuple::from_row)
     .transpose()
 }
+
+/// Turns list mode on or off for every member of `space` at once (the
+/// benchmark's setup); returns the rows written or removed.
+pub async fn set_for_members(tx: &mut Tx, space: i64, on: bool, now: i64) -> Result<u64, Error> {
+    if on {
+        tx.execute(
+            "INSERT INTO list_mode (space_id, member_id, created_at)
+             SELECT space_id, member_id, $2 FROM space_members WHERE space_id = $1
+             ON CONFLICT (space_id, member_id) DO NOTHING",
+            params![space, now],
+        )
+        .await
+    } else {
+        tx.execute("DELETE FROM list_mode WHERE space_id = $1", params![space])
+            .await
+    }
+}
