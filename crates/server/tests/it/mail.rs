@@ -286,7 +286,10 @@ pub(crate) async fn mail_jobs(app: &TestApp) -> i64 {
         .read()
         .await
         .unwrap()
-        .query_one("SELECT COUNT(*) FROM jobs WHERE kind = 'mail'", &[])
+        .query_one(
+            "SELECT COUNT(*) FROM jobs WHERE kind IN ('mail', 'list_mail')",
+            &[],
+        )
         .await
         .unwrap()
         .i64(0)

@@ -4,6 +4,7 @@
 mod accounts;
 mod harness;
 mod jobs;
+mod lists;
 mod live;
 mod mail;
 mod mail_in;
