@@ -8,12 +8,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::harness::{Backend, PASSWORD, TestApp, expect};
+use crate::harness::{Backend, PASSWORD, TestApp, expect, open_db};
 
 backend_tests!(
     trust_visibility_live_streams_close_when_the_right_goes,
     trust_visibility_activities_without_an_item_pass_the_rule,
     trust_visibility_counts_equal_what_can_be_opened,
+    trust_visibility_list_mail_reaches_only_who_may_see,
 );
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -325,5 +326,141 @@ async fn trust_visibility_counts_equal_what_can_be_opened(b: Backend) {
     );
     let page = ana.page("/").await.text().await.unwrap();
     assert!(!page.contains("Review the plan"));
+    owner.stop().await;
+}
+
+/// Mail as a surface: list mode on in every space for every viewer (by the
+/// API where they may turn it on, forced in the store where they may not,
+/// and again after they lost the right), one post in each space, and the
+/// SMTP sink gets each post for exactly those the rule lets see it.
+async fn trust_visibility_list_mail_reaches_only_who_may_see(b: Backend) {
+    use std::collections::BTreeSet;
+    let sink = crate::mail::Sink::start().await;
+    let relay = sink.relay();
+    let mut owner = TestApp::spawn_with(b, |s| {
+        s.mail_relay = Some(relay);
+        s.base_url = Some("http://chorus.test".into());
+        s.mail_domain = Some("lists.chorus.test".into());
+    })
+    .await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    let mut cast = Vec::new();
+    for (h, role) in [
+        ("sec", "member"),
+        ("clo", "member"),
+        ("opn", "member"),
+        ("out", "member"),
+        ("gin", "guest"),
+        ("gout", "guest"),
+        ("left", "member"),
+        ("gone", "member"),
+        ("dem", "member"),
+    ] {
+        cast.push((h, owner.new_member(h, role).await));
+    }
+    let spaces = [("hush", "secret"), ("circle", "closed"), ("field", "open")];
+    for (slug, vis) in spaces {
+        ana.create_space(json!({"name": format!("Space {slug}"), "slug": slug, "visibility": vis}))
+            .await;
+    }
+    for (slug, who) in [
+        ("hush", "sec"),
+        ("hush", "left"),
+        ("hush", "gone"),
+        ("circle", "clo"),
+        ("circle", "left"),
+        ("circle", "gone"),
+        ("field", "opn"),
+        ("field", "gin"),
+        ("field", "gone"),
+    ] {
+        ana.add_to_space(slug, who).await;
+    }
+    // Who may turn list mode on now: who may read the space's content.
+    let may_read = |slug: &str, who: &str| match slug {
+        "hush" => ["sec", "left", "gone"].contains(&who),
+        "circle" => ["clo", "left", "gone"].contains(&who),
+        _ => !["gout"].contains(&who),
+    };
+    let mut everyone: Vec<(&str, &TestApp)> = vec![("owner", &owner)];
+    everyone.extend(cast.iter().map(|(h, a)| (*h, a)));
+    for (who, app) in &everyone {
+        for (slug, _) in spaces {
+            let res = app
+                .put(&format!("/spaces/{slug}/mail"), json!({"list_mode": true}))
+                .await;
+            if may_read(slug, who) {
+                assert_eq!(res.status(), StatusCode::OK, "{who} in {slug}");
+            } else {
+                assert!(
+                    [StatusCode::FORBIDDEN, StatusCode::NOT_FOUND].contains(&res.status()),
+                    "{who} in {slug}: {}",
+                    res.status()
+                );
+            }
+        }
+    }
+    // The rights go: removed from the secret and closed spaces,
+    // deactivated, made a guest.
+    for slug in ["hush", "circle"] {
+        expect(
+            ana.delete(&format!("/spaces/{slug}/members/left")).await,
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+    }
+    for (who, change) in [
+        ("gone", json!({"deactivated": true})),
+        ("dem", json!({"role": "guest"})),
+    ] {
+        expect(
+            owner.patch(&format!("/admin/members/{who}"), change).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    // Everyone in list mode everywhere, whatever the page allowed.
+    let db = open_db(&owner.database_url, 1).await;
+    let mut tx = db.write().await.unwrap();
+    tx.execute(
+        "INSERT INTO list_mode (space_id, member_id, created_at)
+         SELECT s.id, m.id, 0 FROM spaces s, members m WHERE 1 = 1
+         ON CONFLICT (space_id, member_id) DO NOTHING",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    db.close().await;
+    crate::mail::mail_settled(&owner).await;
+    sink.clear();
+    for (slug, _) in spaces {
+        ana.post_item(json!({"space": slug, "body": format!("qz{slug}qz")}))
+            .await;
+    }
+    crate::mail::mail_settled(&owner).await;
+    let expected = |slug: &str| -> BTreeSet<String> {
+        let who: &[&str] = match slug {
+            "hush" => &["sec"],
+            "circle" => &["clo"],
+            _ => &["owner", "sec", "clo", "opn", "out", "gin", "left"],
+        };
+        who.iter().map(|w| format!("{w}@acme.test")).collect()
+    };
+    let got = sink.received();
+    for (slug, _) in spaces {
+        let to: BTreeSet<String> = got
+            .iter()
+            .filter(|m| m.text().contains(&format!("qz{slug}qz")))
+            .flat_map(|m| m.rcpt.clone())
+            .collect();
+        assert_eq!(to, expected(slug), "the list mail of {slug}");
+    }
+    assert_eq!(
+        got.len(),
+        spaces.iter().map(|(s, _)| expected(s).len()).sum::<usize>(),
+        "each mail once"
+    );
     owner.stop().await;
 }
