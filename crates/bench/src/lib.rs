@@ -543,6 +543,7 @@ async fn all(args: &AllArgs, chorus: &Path, backend: &str) -> anyhow::Result<Rep
         None
     };
     let mut command = tokio::process::Command::new(chorus);
+    command.arg("serve");
     if let Some(sink) = &sink {
         command
             .arg("--mail-relay")
@@ -553,7 +554,6 @@ async fn all(args: &AllArgs, chorus: &Path, backend: &str) -> anyhow::Result<Rep
             .arg("bench.test");
     }
     let mut child = command
-        .arg("serve")
         .arg("--data-dir")
         .arg(&data_dir)
         .arg("--http-addr")
