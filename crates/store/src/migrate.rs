@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_mail_out.sql"),
         postgres: include_str!("../migrations/postgres/0009_mail_out.sql"),
     },
+    Migration {
+        version: 11,
+        name: "digest",
+        sqlite: include_str!("../migrations/sqlite/0011_digest.sql"),
+        postgres: include_str!("../migrations/postgres/0011_digest.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.
