@@ -105,14 +105,15 @@ pub async fn candidates(c: &mut Conn) -> Result<Vec<Candidate>, Error> {
         .collect()
 }
 
-/// Claims `day`'s digest for a candidate, as read, and enqueues its mail
-/// job (`payload`, unique per member and day) in the same transaction.
-/// False when another run claimed it first.
+/// Claims `day`'s digest for a candidate, as read, at `now` (the end of
+/// its window), and enqueues its mail job (`payload`, unique per member
+/// and day, due at `due`) in the same transaction. False when another run
+/// claimed it first.
 pub async fn claim(
     tx: &mut Tx,
     c: &Candidate,
-    day: &str,
-    now: i64,
+    (day, now): (&str, i64),
+    due: i64,
     payload: &impl serde::Serialize,
 ) -> Result<bool, Error> {
     let n = tx
@@ -125,10 +126,10 @@ pub async fn claim(
     if n != 1 {
         return Ok(false);
     }
-    let job = NewJob::new(crate::mail::MAIL, payload, now)?
+    let job = NewJob::new(crate::mail::MAIL, payload, due)?
         .unique(format!("digest:{}:{day}", c.member.get()))
         .max_attempts(crate::mail::MAX_ATTEMPTS);
-    crate::jobs::enqueue(tx, &job, now).await?;
+    crate::jobs::enqueue(tx, &job, due).await?;
     Ok(true)
 }
 
@@ -149,7 +150,8 @@ const FOLLOWED: &str = "(EXISTS (SELECT 1 FROM follows f WHERE f.member_id = $1
 
 /// What happened in what the member follows in `[since, until)`, by
 /// others: per item, whether the item itself is new and not yet seen by
-/// the member, and how many new comments it has. At most `limit` items,
+/// the member (a request or offer they are party to is not news: it is in
+/// their work), and how many new comments it has. At most `limit` items,
 /// newest first. The caller applies the visibility rule.
 pub async fn followed_news(
     c: &mut Conn,
@@ -164,6 +166,8 @@ pub async fn followed_news(
                  WHERE i.created_at >= $2 AND i.created_at < $3 AND i.deleted_at IS NULL
                    AND i.author_id <> $1
                    AND NOT EXISTS (SELECT 1 FROM item_seen s WHERE s.item_id = i.id AND s.member_id = $1)
+                   AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.item_id = i.id
+                                   AND (r.requester_id = $1 OR r.performer_id = $1))
                    AND {FOLLOWED}
                  ORDER BY i.id DESC LIMIT $4"
             ),
@@ -193,7 +197,7 @@ pub async fn followed_news(
             None => out.push((ItemId(id), false, n)),
         }
     }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|e| std::cmp::Reverse(e.0));
     out.truncate(limit.max(0) as usize);
     Ok(out)
 }
