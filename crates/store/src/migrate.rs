@@ -76,6 +76,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0010_list_mode.sql"),
         postgres: include_str!("../migrations/postgres/0010_list_mode.sql"),
     },
+    Migration {
+        version: 11,
+        name: "digest",
+        sqlite: include_str!("../migrations/sqlite/0011_digest.sql"),
+        postgres: include_str!("../migrations/postgres/0011_digest.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

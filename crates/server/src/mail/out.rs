@@ -19,6 +19,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Settings;
 use crate::jobs::{Context, Outcome, Registry};
+use crate::service::digest;
 use crate::service::mail::{self as svc, MailJob, Outgoing};
 
 /// The job kind.
@@ -111,8 +112,13 @@ pub fn redact(relay: &str) -> String {
     }
 }
 
-/// Runs `mail` jobs through `transport`.
+/// Runs `mail` jobs through `transport`, and the periodic `digests` job
+/// that enqueues the daily digests.
 pub fn register(r: &mut Registry, transport: Transport) {
+    r.periodic(digest::DIGESTS, digest::EVERY, |ctx: Context| async move {
+        digest::run_digests(&ctx.app, ctx.app.now()).await?;
+        Ok(Outcome::Done)
+    });
     let transport = Arc::new(transport);
     super::list::register(r, transport.clone());
     r.register(MAIL, move |ctx: Context, job: MailJob| {
@@ -140,6 +146,12 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
         } => {
             return super::list::send_one(app, transport, *member, (*space, *item, *comment)).await;
         }
+        MailJob::Digest {
+            member,
+            day,
+            since,
+            until,
+        } => crate::service::digest::digest_mail(app, *member, day, (*since, *until)).await?,
     };
     let Some(out) = out else {
         return Ok(Outcome::Done);

@@ -68,6 +68,14 @@ pub enum MailJob {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<domain::CommentId>,
     },
+    /// A member's daily digest for their local `day`, telling what came
+    /// in `[since, until)` (`service::digest`).
+    Digest {
+        member: MemberId,
+        day: String,
+        since: i64,
+        until: i64,
+    },
 }
 
 /// A mail ready to send: its headers' facts, and its body as markdown,
@@ -427,47 +435,60 @@ pub async fn bounced(ctx: &Ctx, address: &str, error: &str) -> AppResult<i64> {
     Ok(n)
 }
 
-/// What an unsubscribe link turns off, in words for its page: "mentions",
-/// "every post and comment in Launch".
+/// What an unsubscribe link turns off.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailOff {
-    pub what: String,
-    /// Where what it turns off can still be read.
-    pub stays: &'static str,
+pub enum Unsubscribed {
+    /// Mail at once of one kind (it moves to the page only).
+    Kind(NotificationReason),
+    /// The daily digest (its kinds move to the page only).
+    Digest,
+    /// List mode in the space of this name.
+    List(String),
 }
 
-impl MailOff {
-    fn kind(kind: NotificationReason) -> MailOff {
-        MailOff {
-            what: kind_label(kind).to_owned(),
-            stays: "on your notifications page",
+impl Unsubscribed {
+    /// What Chorus mails, in a sentence: "Chorus mails you …".
+    pub fn label(&self) -> String {
+        match self {
+            Unsubscribed::Kind(k) => format!("about {}", kind_label(*k)),
+            Unsubscribed::Digest => "the daily digest".to_owned(),
+            Unsubscribed::List(space) => {
+                format!("every post and comment in {space} (list mode)")
+            }
         }
     }
 
-    fn list(space: String) -> MailOff {
-        MailOff {
-            what: format!("every post and comment in {space} (list mode)"),
-            stays: "on the space's page",
+    /// Where what it turns off can still be read.
+    pub fn stays(&self) -> &'static str {
+        match self {
+            Unsubscribed::List(_) => "the posts stay on the space's page",
+            _ => "your notifications stay on your notifications page",
         }
     }
 }
 
 /// What an unsubscribe link turns off, when its signature holds.
-pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<MailOff> {
+pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<Unsubscribed> {
     let key = key(ctx).await?;
     let u = Unsubscribe::parse(&key, token).ok_or_else(not_ours)?;
     if let Some(space) = crate::service::lists::unsubscribe_space(&u.what) {
-        return Ok(MailOff::list(
-            crate::service::lists::space_label(ctx, space).await?,
-        ));
+        let name = crate::service::lists::space_label(ctx, space).await?;
+        return Ok(Unsubscribed::List(name));
     }
-    u.kind().map(MailOff::kind).ok_or_else(not_ours)
+    unsubscribed(&u).ok_or_else(not_ours)
+}
+
+fn unsubscribed(u: &Unsubscribe) -> Option<Unsubscribed> {
+    if u.what == crate::service::digest::UNSUBSCRIBE_WHAT {
+        return Some(Unsubscribed::Digest);
+    }
+    u.kind().map(Unsubscribed::Kind)
 }
 
 /// Turns off the mail an unsubscribe link is about (RFC 8058 one-click:
 /// no session; the signed token says who and what): one kind of
-/// notification, or list mode in one space.
-pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<MailOff> {
+/// notification, the digest, or list mode in one space.
+pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<Unsubscribed> {
     let key = key(ctx).await?;
     let u = Unsubscribe::parse(&key, token).ok_or_else(not_ours)?;
     let member = MemberId(u.member);
@@ -477,15 +498,23 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<MailOff> {
     };
     if let Some(space) = crate::service::lists::unsubscribe_space(&u.what) {
         let name = crate::service::lists::unsubscribe(ctx, member, space).await?;
-        return Ok(MailOff::list(name));
+        return Ok(Unsubscribed::List(name));
     }
-    let kind = u.kind().ok_or_else(not_ours)?;
+    let what = unsubscribed(&u).ok_or_else(not_ours)?;
+    let kind = match what {
+        Unsubscribed::Kind(k) => k,
+        Unsubscribed::Digest => {
+            crate::service::digest::stop(ctx, member).await?;
+            return Ok(what);
+        }
+        Unsubscribed::List(_) => return Ok(what),
+    };
     let mut tx = ctx.db.write().await?;
     store::mail::set_choice(&mut tx, member, kind, Choice::Page)
         .await
         .map_err(foreign)?;
     tx.commit().await?;
-    Ok(MailOff::kind(kind))
+    Ok(what)
 }
 
 fn not_ours() -> AppError {
@@ -504,17 +533,31 @@ pub struct MailSettings {
     pub paused: bool,
     /// Their address, when mail to it bounces and no longer goes.
     pub bouncing: Option<String>,
+    /// The hour (0-23) their daily digest comes, in `digest_zone`.
+    pub digest_hour: i64,
+    /// Their time zone, or UTC when theirs is empty or unknown.
+    pub digest_zone: String,
+    /// Whether `digest_zone` is theirs (not UTC for want of one).
+    pub own_zone: bool,
 }
 
 pub async fn mail_settings(ctx: &Ctx, viewer: &Viewer) -> AppResult<MailSettings> {
     let mut c = ctx.db.read().await?;
     let (choices, paused) = store::mail::choices(&mut c, viewer.id()).await?;
     let (bounces, _) = store::mail::bounces(&mut c, &viewer.member.email).await?;
+    let (_, own_zone) = crate::service::digest::zone_of(&viewer.member.time_zone);
     Ok(MailSettings {
         mail_on: enabled(ctx),
         choices,
         paused,
         bouncing: (bounces >= BOUNCES_STOP).then(|| viewer.member.email.clone()),
+        digest_hour: store::digest::digest_hour(&mut c, viewer.id()).await?,
+        digest_zone: if own_zone {
+            viewer.member.time_zone.trim().to_owned()
+        } else {
+            "UTC".to_owned()
+        },
+        own_zone,
     })
 }
 
@@ -524,13 +567,21 @@ pub struct ChoicesInput {
     pub choices: Vec<(NotificationReason, Choice)>,
     /// None keeps the pause as it is.
     pub paused: Option<bool>,
+    /// The daily digest's hour (0-23); None keeps it.
+    pub digest_hour: Option<i64>,
 }
 
 impl ChoicesInput {
     /// Reads (kind, choice) pairs by their stored words, every one at
     /// fault named at once.
-    pub fn parse(choices: &[(String, String)], paused: Option<bool>) -> AppResult<ChoicesInput> {
+    pub fn parse(
+        choices: &[(String, String)],
+        paused: Option<bool>,
+        digest_hour: Option<i64>,
+    ) -> AppResult<ChoicesInput> {
         let mut checks = Checks::default();
+        let digest_hour =
+            digest_hour.and_then(|h| checks.check(crate::service::digest::parse_hour(h)));
         let mut parsed = Vec::new();
         for (k, c) in choices {
             match (NotificationReason::parse(k), Choice::parse(c)) {
@@ -560,6 +611,7 @@ impl ChoicesInput {
         Ok(ChoicesInput {
             choices: parsed,
             paused,
+            digest_hour,
         })
     }
 }
@@ -572,6 +624,9 @@ pub async fn save_mail_settings(ctx: &Ctx, viewer: &Viewer, input: &ChoicesInput
     }
     if let Some(p) = input.paused {
         store::mail::set_paused(&mut tx, viewer.id(), p).await?;
+    }
+    if let Some(h) = input.digest_hour {
+        store::digest::set_digest_hour(&mut tx, viewer.id(), h).await?;
     }
     tx.commit().await?;
     Ok(())

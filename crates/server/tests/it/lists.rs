@@ -214,7 +214,7 @@ async fn ana_posts_bo_gets_it_replies_and_unsubscribes(b: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     let body = res.text().await.unwrap();
     assert!(
-        body.contains("no longer mails you about every post and comment in Launch"),
+        body.contains("no longer mails you every post and comment in Launch"),
         "{body}"
     );
     let got = expect(bo.get("/spaces/launch/mail").await, StatusCode::OK).await;
