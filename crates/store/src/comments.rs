@@ -51,6 +51,7 @@ columns! {
         created_at: "c.created_at",
         edited_at: "c.edited_at",
         deleted_at: "c.deleted_at",
+        imported_from: "c.imported_from",
     }
 }
 
@@ -73,7 +74,14 @@ pub async fn comments(
             Ok(CommentRow {
                 id: Column::take(&mut r, C.id)?,
                 item_id: Column::take(&mut r, C.item_id)?,
-                author: person(&mut r, C.author)?,
+                author: {
+                    // An imported reply's sender, when no member wrote it.
+                    let mut p = person(&mut r, C.author)?;
+                    if let Some(from) = r.take_opt_text(C.imported_from)? {
+                        p.display_name = from;
+                    }
+                    p
+                },
                 body: r.take_text(C.body)?,
                 body_html: r.take_text(C.body_html)?,
                 created_at: r.i64(C.created_at)?,

@@ -145,7 +145,8 @@ columns! {
         kind: "i.kind",
         author_id: "i.author_id",
         author_handle: "am.handle",
-        author_name: "am.display_name",
+        /// An imported message's sender when no member wrote it.
+        author_name: "COALESCE(i.imported_from, am.display_name)",
         author_avatar: "am.avatar_version",
         audience: "i.audience",
         space_id: "i.space_id",

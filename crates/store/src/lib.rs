@@ -12,6 +12,7 @@ pub mod comments;
 pub mod db;
 pub mod fanout;
 pub mod follows;
+pub mod import;
 pub mod invitations;
 pub mod items;
 pub mod jobs;

@@ -5,6 +5,7 @@
 //! sends what `service::mail` renders. Like the HTTP handlers, these
 //! modules import nothing from `store`.
 
+pub mod mbox;
 pub mod message;
 pub mod out;
 pub mod smtp;

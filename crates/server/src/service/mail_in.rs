@@ -220,7 +220,7 @@ async fn answered_item(
 
 /// The text, with the note that attachments were not kept; refused when
 /// nothing is left to post.
-fn with_attachments(text: String, attachments: &[String]) -> AppResult<String> {
+pub(crate) fn with_attachments(text: String, attachments: &[String]) -> AppResult<String> {
     if text.trim().is_empty() {
         let kept = if attachments.is_empty() {
             ""
@@ -252,7 +252,7 @@ fn with_attachments(text: String, attachments: &[String]) -> AppResult<String> {
 
 /// A subject as an item's title: "Re:"/"Fwd:" prefixes dropped, control
 /// characters made spaces, at most 200 characters.
-fn title(subject: &str) -> String {
+pub(crate) fn title(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let lower = s.to_ascii_lowercase();

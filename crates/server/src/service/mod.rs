@@ -15,6 +15,7 @@ pub mod audience;
 pub mod calendar;
 pub mod comments;
 pub mod follows;
+pub mod import;
 pub mod invitations;
 pub mod items;
 pub mod jobs;

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod harness;
+mod import;
 mod jobs;
 mod live;
 mod mail;
