@@ -9,7 +9,9 @@
 //!   connections has it;
 //! - M3: 90% reads / 10% writes: writes/s and read p99 against idle;
 //! - M5: the server's resident memory with the data set and many open
-//!   live connections.
+//!   live connections;
+//! - M9 (`chorus-bench import`): `chorus import mbox` of a generated
+//!   100,000-message archive, in messages per second.
 //!
 //! `chorus-bench all` generates the data set (unless it exists), starts
 //! the `chorus` binary as a child process, runs everything and prints the
@@ -18,6 +20,7 @@
 //! database only through `store`.
 
 pub mod drive;
+pub mod import;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -55,6 +58,8 @@ pub enum BenchCommand {
     },
     /// Generate (if needed), start the server, measure, print the table
     All(AllArgs),
+    /// M9: generate a mail archive and time `chorus import mbox` on it
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -413,6 +418,10 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<String> {
                 reports.push(all(&args, &chorus, b).await?);
             }
             Ok(table(&reports))
+        }
+        BenchCommand::Import(args) => {
+            let chorus = chorus_binary(args.chorus.as_deref())?;
+            import::run(&args, &chorus).await
         }
     }
 }
