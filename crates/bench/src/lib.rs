@@ -11,7 +11,9 @@
 //! - M5: the server's resident memory with the data set and many open
 //!   live connections;
 //! - M9 (`chorus-bench import`): `chorus import mbox` of a generated
-//!   100,000-message archive, in messages per second.
+//!   100,000-message archive, in messages per second;
+//! - M8 (`chorus-bench mail-in`): mail into the SMTP listener, each message
+//!   a post to a space of 10,000 followers: acceptance time p99.
 //!
 //! `chorus-bench all` generates the data set (unless it exists), starts
 //! the `chorus` binary as a child process, runs everything and prints the
@@ -21,6 +23,7 @@
 
 pub mod drive;
 pub mod import;
+pub mod mail_in;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -60,6 +63,9 @@ pub enum BenchCommand {
     All(AllArgs),
     /// M9: generate a mail archive and time `chorus import mbox` on it
     Import(import::ImportArgs),
+    /// M8: mail into the SMTP listener at a fixed rate, each message a post
+    /// to a space of 10,000 followers; acceptance time p99
+    MailIn(mail_in::MailInArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -422,6 +428,10 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<String> {
         BenchCommand::Import(args) => {
             let chorus = chorus_binary(args.chorus.as_deref())?;
             import::run(&args, &chorus).await
+        }
+        BenchCommand::MailIn(args) => {
+            let chorus = chorus_binary(args.chorus.as_deref())?;
+            mail_in::run(&args, &chorus).await
         }
     }
 }
