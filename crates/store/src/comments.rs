@@ -14,6 +14,9 @@ pub struct CommentRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// Imported from a mail archive, from a sender who is no member: the
+    /// author's name is the sender's name and address.
+    pub imported: bool,
 }
 
 pub async fn insert_comment(
@@ -74,19 +77,21 @@ pub async fn comments(
             Ok(CommentRow {
                 id: Column::take(&mut r, C.id)?,
                 item_id: Column::take(&mut r, C.item_id)?,
-                author: {
-                    // An imported reply's sender, when no member wrote it.
-                    let mut p = person(&mut r, C.author)?;
-                    if let Some(from) = r.take_opt_text(C.imported_from)? {
-                        p.display_name = from;
-                    }
-                    p
-                },
+                author: person(&mut r, C.author)?,
                 body: r.take_text(C.body)?,
                 body_html: r.take_text(C.body_html)?,
                 created_at: r.i64(C.created_at)?,
                 edited_at: r.opt_i64(C.edited_at)?,
                 deleted_at: r.opt_i64(C.deleted_at)?,
+                imported: false,
+            })
+            .and_then(|mut row: CommentRow| {
+                // An imported reply's sender, when no member wrote it.
+                if let Some(from) = r.take_opt_text(C.imported_from)? {
+                    row.author.display_name = from;
+                    row.imported = true;
+                }
+                Ok(row)
             })
         })
         .collect()

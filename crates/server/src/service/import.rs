@@ -464,7 +464,15 @@ impl Writer<'_> {
         } else {
             trimmed
         };
-        let Ok(body) = with_attachments(text, &a.inbound.attachments) else {
+        // Unnamed parts of list mail are mostly the list's footer and
+        // signatures: only named attachments are listed as not kept.
+        let named: Vec<String> = a
+            .inbound
+            .attachments
+            .into_iter()
+            .filter(|n| n != "unnamed attachment")
+            .collect();
+        let Ok(body) = with_attachments(text, &named) else {
             self.summary.skip("no text", e.name());
             return Ok(None);
         };

@@ -242,6 +242,12 @@ async fn an_archive_imports_as_threaded_history(b: Backend) {
         page.contains("Zed Outsider &#60;zed@example.org&#62;"),
         "{page}"
     );
+    // Not as a link to the creator's profile.
+    assert!(!page.contains("/members/owner\">Zed"), "{page}");
+    assert!(
+        page.contains("title=\"From the mail archive\">Zed Outsider"),
+        "{page}"
+    );
 
     // Again: nothing added.
     let (ok, out) = import(&owner, dir.path(), &file, "launch");
