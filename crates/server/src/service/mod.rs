@@ -14,6 +14,7 @@ pub mod acks;
 pub mod audience;
 pub mod calendar;
 pub mod comments;
+pub mod digest;
 pub mod follows;
 pub mod import;
 pub mod invitations;
