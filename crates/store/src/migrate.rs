@@ -70,6 +70,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0009_mail_out.sql"),
         postgres: include_str!("../migrations/postgres/0009_mail_out.sql"),
     },
+    Migration {
+        version: 12,
+        name: "addresses",
+        sqlite: include_str!("../migrations/sqlite/0012_addresses.sql"),
+        postgres: include_str!("../migrations/postgres/0012_addresses.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

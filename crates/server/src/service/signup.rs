@@ -149,6 +149,8 @@ pub async fn complete_setup(ctx: &Ctx, token: &str, input: &SignupInput) -> AppR
         ctx.now(),
     )
     .await?;
+    // The owner typed it at first-run setup: it counts as verified.
+    let member = verified(&mut tx, member, ctx.now()).await?;
     tx.commit().await?;
     Ok(member)
 }
@@ -177,6 +179,16 @@ pub async fn create_member(ctx: &Ctx, input: &SignupInput, role: Role) -> AppRes
     let hash = crypto::hash_password(input.password.as_str()).await?;
     let mut tx = db.write().await?;
     let member = insert_account(&mut tx, input, email.as_str(), role, &hash, ctx.now()).await?;
+    // An admin typed the address: it counts as verified.
+    let member = verified(&mut tx, member, ctx.now()).await?;
     tx.commit().await?;
     Ok(member)
+}
+
+/// The member with their address marked verified.
+async fn verified(tx: &mut Tx, member: Member, now: i64) -> AppResult<Member> {
+    crate::service::addresses::mark_verified(tx, member.id, now).await?;
+    Ok(store::profiles::member_by_id(tx, member.id)
+        .await?
+        .ok_or(store::Error::NotFound)?)
 }

@@ -3,6 +3,7 @@
 //! also being described.
 
 pub mod acks;
+pub mod addresses;
 pub mod admin;
 pub mod audience;
 pub mod comments;
@@ -243,6 +244,12 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(profiles::me, profiles::update_me))
         .routes(routes!(sessions::change_password))
         .routes(routes!(mail::mail_choices, mail::put_mail_choices))
+        .routes(routes!(addresses::get_address, addresses::put_address))
+        .routes(routes!(addresses::resend))
+        .routes(routes!(addresses::confirm))
+        .routes(routes!(addresses::revoke_reply_addresses))
+        .routes(routes!(addresses::forgot))
+        .routes(routes!(addresses::reset))
         .routes(
             routes!(profiles::put_avatar, profiles::delete_avatar)
                 .layer(DefaultBodyLimit::max(avatar_limit)),
