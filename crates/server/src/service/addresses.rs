@@ -346,11 +346,23 @@ pub async fn link_mail(ctx: &Ctx, id: i64) -> AppResult<Option<Outgoing>> {
                     .into(),
             ],
         ),
+        Purpose::Signup if link.member_id.is_some() => (
+            format!("You already have an account on {}", org.org_name),
+            vec![
+                format!(
+                    "Someone (we hope you) asked to sign up to {org_name}'s Chorus with this \
+                     address, which already has an account. [Log in]({base}/login), or \
+                     [reset your password]({base}/password/forgot) if you forgot it."
+                ),
+                "If you did not ask for this, ignore this mail.".into(),
+            ],
+        ),
         Purpose::Signup => (
             format!("Join {} on Chorus", org.org_name),
             vec![format!(
-                "[Finish signing up]({base}/signup/{token}) for {org_name}'s Chorus. The link \
-                 works once, for {VERIFY_HOURS} hours. If you did not ask for this, ignore this mail."
+                "[Finish signing up]({base}/signup/{token}) for {org_name}'s Chorus: choose \
+                 your handle, name and password. The link works once, for {VERIFY_HOURS} hours. \
+                 If you did not ask for this, ignore this mail."
             )],
         ),
     };

@@ -20,6 +20,7 @@ backend_tests!(
     password_reset_by_mail,
     old_reply_addresses_can_be_revoked,
     bounce_reports_count_against_the_address,
+    domain_signup_by_mailed_link,
 );
 
 async fn sql_texts(app: &TestApp, sql: &str) -> Vec<String> {
@@ -501,4 +502,135 @@ async fn bounce_reports_count_against_the_address(b: Backend) {
         1,
         "no more mail to a bouncing address"
     );
+}
+
+async fn domain_signup_by_mailed_link(b: Backend) {
+    let sink = Sink::start().await;
+    let (owner, _bo) = mailing_app(b, sink.relay(), Some(&sink)).await;
+    let s = expect(
+        owner
+            .patch("/admin/settings", json!({"signup_domains": "acme.test"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(s["signup_domains_in_effect"], true, "{s}");
+    let anon = owner.browser();
+    let login = anon.page("/login").await.text().await.unwrap();
+    assert!(login.contains("href=\"/signup\""), "{login}");
+    // Only the allowed domains; the form asks for the address alone.
+    let res = anon
+        .post("/signup", json!({"email": "out@elsewhere.test"}))
+        .await;
+    let p = expect_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation").await;
+    assert!(p["detail"].as_str().unwrap().contains("acme.test"), "{p}");
+    let res = anon
+        .post(
+            "/signup",
+            json!({"email": "newbie@acme.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown field"
+    );
+    // The same answer for a new address, a member's and an invited one.
+    let token = owner.invite("dana@acme.test", "member").await;
+    mail_settled(&owner).await;
+    sink.clear();
+    let mut pages = Vec::new();
+    for email in ["newbie@acme.test", "bo@acme.test", "dana@acme.test"] {
+        let res = form(&anon, "/signup", &[("email", email)]).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        pages.push(res.text().await.unwrap().replace(email, "ADDRESS"));
+    }
+    assert!(
+        pages[0].contains("We sent a link to ADDRESS"),
+        "{}",
+        pages[0]
+    );
+    assert!(
+        pages.iter().all(|p| *p == pages[0]),
+        "no account enumeration"
+    );
+    mail_settled(&owner).await;
+    let got = sink.received();
+    assert_eq!(got.len(), 3);
+    let to = |who: &str| {
+        got.iter()
+            .find(|m| m.rcpt == vec![who.to_owned()])
+            .unwrap_or_else(|| panic!("a mail to {who}"))
+            .text()
+    };
+    let bo_mail = to("bo@acme.test");
+    assert!(bo_mail.contains("already has an account"), "{bo_mail}");
+    assert!(bo_mail.contains("/password/forgot") && !bo_mail.contains("/signup/"));
+    let t = token_of(&link(&to("newbie@acme.test"), &format!("{BASE}/signup/")));
+    // The link opens the join form; the account gets the verified address.
+    let page = anon.page(&format!("/signup/{t}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("newbie@acme.test"));
+    let mut newbie = owner.browser();
+    let res = form(
+        &newbie,
+        &format!("/signup/{t}"),
+        &[
+            ("display_name", "New Person"),
+            ("handle", "newbie"),
+            ("password", "short"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = form(
+        &newbie,
+        &format!("/signup/{t}"),
+        &[
+            ("display_name", "New Person"),
+            ("handle", "newbie"),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let me = expect(newbie.get("/me").await, StatusCode::OK).await;
+    assert_eq!(me["handle"], "newbie");
+    assert_eq!(me["role"], "member");
+    newbie.csrf = None;
+    let a = expect(newbie.get("/me/email").await, StatusCode::OK).await;
+    assert_eq!(a["email"], "newbie@acme.test");
+    assert_eq!(a["verified"], true);
+    assert_eq!(
+        anon.page(&format!("/signup/{t}")).await.status(),
+        StatusCode::GONE,
+        "once"
+    );
+    // Through the API, for the invited address; the invitation then finds
+    // the address taken.
+    let td = token_of(&link(&to("dana@acme.test"), &format!("{BASE}/signup/")));
+    let res = anon
+        .post(
+            "/signup/complete",
+            json!({"token": td, "handle": "dana", "display_name": "Dana", "password": PASSWORD}),
+        )
+        .await;
+    let body = expect(res, StatusCode::CREATED).await;
+    assert_eq!(body["member"]["handle"], "dana");
+    let res = owner
+        .browser()
+        .post(
+            &format!("/invitations/{token}/accept"),
+            json!({"handle": "dana2", "display_name": "Dana", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // At most three links an hour to one address; the answer stays the same.
+    sink.clear();
+    for _ in 0..4 {
+        let res = anon.post("/signup", json!({"email": "rl@acme.test"})).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    mail_settled(&owner).await;
+    assert_eq!(sink.received().len(), 3);
 }

@@ -241,6 +241,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(signup::setup_status, signup::setup))
         .routes(routes!(sessions::login, sessions::logout))
         .routes(routes!(signup::signup))
+        .routes(routes!(signup::complete_signup))
         .routes(routes!(profiles::me, profiles::update_me))
         .routes(routes!(sessions::change_password))
         .routes(routes!(mail::mail_choices, mail::put_mail_choices))

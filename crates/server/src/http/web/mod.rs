@@ -72,6 +72,10 @@ pub fn router() -> Router<AppState> {
             get(signup::signup_page).post(signup::signup_submit),
         )
         .route(
+            "/signup/{token}",
+            get(signup::join_page).post(signup::join_submit),
+        )
+        .route(
             "/invite/{token}",
             get(invitations::invite_page).post(invitations::invite_submit),
         )
