@@ -1,7 +1,7 @@
 //! Creating accounts: first-run setup with the one-time setup token, the
-//! command line's `admin create-user`, and sign-up by allowed domain, which
-//! is off until mail exists. Accepting an invitation (the other way in)
-//! shares the checks here.
+//! command line's `admin create-user`, and sign-up by allowed domain (a
+//! link mailed to the address, then the join form; off while no mail goes
+//! out). Accepting an invitation (the other way in) shares the checks here.
 
 use domain::{DisplayName, Email, Handle, Password, Role};
 use store::Tx;

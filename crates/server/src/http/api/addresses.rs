@@ -90,7 +90,7 @@ pub async fn put_address(
     security(("bearer" = []), ("session" = [])),
     responses((status = 202, body = AddressView), (status = 401, body = Problem),
         (status = 409, body = Problem, description = "no change is pending"),
-        (status = 429, body = Problem)))]
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn resend(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
@@ -116,7 +116,8 @@ pub struct ConfirmedView {
 /// needed: the link is the proof).
 #[utoipa::path(post, path = "/address/confirm", tag = "accounts", request_body = TokenRequest,
     responses((status = 200, body = ConfirmedView), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 410, body = Problem, description = "used or expired")))]
+        (status = 409, body = Problem), (status = 410, body = Problem, description = "used or expired"),
+        (status = 422, body = Problem)))]
 pub async fn confirm(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
