@@ -11,6 +11,7 @@ pub mod audience;
 pub mod bench_data;
 pub mod comments;
 pub mod db;
+pub mod digest;
 pub mod fanout;
 pub mod follows;
 pub mod invitations;

@@ -71,6 +71,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0009_mail_out.sql"),
     },
     Migration {
+        version: 11,
+        name: "digest",
+        sqlite: include_str!("../migrations/sqlite/0011_digest.sql"),
+        postgres: include_str!("../migrations/postgres/0011_digest.sql"),
+    },
+    Migration {
         version: 12,
         name: "addresses",
         sqlite: include_str!("../migrations/sqlite/0012_addresses.sql"),

@@ -20,6 +20,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::Settings;
 use crate::jobs::{Context, Outcome, Registry};
+use crate::service::digest;
 use crate::service::mail::{self as svc, MailJob, Outgoing};
 
 /// The job kind.
@@ -109,8 +110,13 @@ pub fn redact(relay: &str) -> String {
     }
 }
 
-/// Runs `mail` jobs through `transport`.
+/// Runs `mail` jobs through `transport`, and the periodic `digests` job
+/// that enqueues the daily digests.
 pub fn register(r: &mut Registry, transport: Transport) {
+    r.periodic(digest::DIGESTS, digest::EVERY, |ctx: Context| async move {
+        digest::run_digests(&ctx.app, ctx.app.now()).await?;
+        Ok(Outcome::Done)
+    });
     let transport = Arc::new(transport);
     r.register(MAIL, move |ctx: Context, job: MailJob| {
         let transport = transport.clone();
@@ -128,6 +134,12 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
         } => svc::notification_mail(app, *member, *activity, reason).await?,
         MailJob::Invitation { invitation } => svc::invitation_mail(app, *invitation).await?,
         MailJob::Link { link } => crate::service::addresses::link_mail(app, *link).await?,
+        MailJob::Digest {
+            member,
+            day,
+            since,
+            until,
+        } => crate::service::digest::digest_mail(app, *member, day, (*since, *until)).await?,
     };
     let Some(out) = out else {
         return Ok(Outcome::Done);

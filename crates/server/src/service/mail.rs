@@ -65,6 +65,14 @@ pub enum MailJob {
     Link {
         link: i64,
     },
+    /// A member's daily digest for their local `day`, telling what came
+    /// in `[since, until)` (`service::digest`).
+    Digest {
+        member: MemberId,
+        day: String,
+        since: i64,
+        until: i64,
+    },
 }
 
 /// A mail ready to send: its headers' facts, and its body as markdown,
@@ -116,7 +124,7 @@ pub(crate) fn md_text(s: &str) -> String {
 }
 
 /// A subject line: one line, at most 120 characters.
-fn subject_line(s: &str) -> String {
+pub(crate) fn subject_line(s: &str) -> String {
     let one: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
     if one.chars().count() > 120 {
         format!("{}…", one.chars().take(119).collect::<String>())
@@ -126,7 +134,7 @@ fn subject_line(s: &str) -> String {
 }
 
 /// An item's name in a sentence: its title, or the start of its text.
-fn item_label(item: &ItemRow) -> String {
+pub(crate) fn item_label(item: &ItemRow) -> String {
     if !item.title.is_empty() {
         return item.title.clone();
     }
@@ -430,21 +438,54 @@ pub async fn bounced(ctx: &Ctx, address: &str, error: &str) -> AppResult<i64> {
     Ok(n)
 }
 
+/// What an unsubscribe link turns off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsubscribed {
+    /// Mail at once of one kind (it moves to the page only).
+    Kind(NotificationReason),
+    /// The daily digest (its kinds move to the page only).
+    Digest,
+}
+
+impl Unsubscribed {
+    /// What Chorus mails, in a sentence: "Chorus mails you …".
+    pub fn label(self) -> String {
+        match self {
+            Unsubscribed::Kind(k) => format!("about {}", kind_label(k)),
+            Unsubscribed::Digest => "the daily digest".to_owned(),
+        }
+    }
+}
+
+fn unsubscribed(u: &Unsubscribe) -> Option<Unsubscribed> {
+    if u.what == crate::service::digest::UNSUBSCRIBE_WHAT {
+        return Some(Unsubscribed::Digest);
+    }
+    u.kind().map(Unsubscribed::Kind)
+}
+
 /// What an unsubscribe link turns off, when its signature holds.
-pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason> {
+pub async fn open_unsubscribe(ctx: &Ctx, token: &str) -> AppResult<Unsubscribed> {
     let key = key(ctx).await?;
     Unsubscribe::parse(&key, token)
-        .and_then(|u| u.kind())
+        .and_then(|u| unsubscribed(&u))
         .ok_or_else(not_ours)
 }
 
 /// Turns off the mail an unsubscribe link is about (RFC 8058 one-click:
-/// no session; the signed token says who and what). Returns the kind.
-pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason> {
+/// no session; the signed token says who and what).
+pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<Unsubscribed> {
     let key = key(ctx).await?;
-    let (member, kind) = Unsubscribe::parse(&key, token)
-        .and_then(|u| Some((MemberId(u.member), u.kind()?)))
+    let (member, what) = Unsubscribe::parse(&key, token)
+        .and_then(|u| Some((MemberId(u.member), unsubscribed(&u)?)))
         .ok_or_else(not_ours)?;
+    let kind = match what {
+        Unsubscribed::Kind(k) => k,
+        Unsubscribed::Digest => {
+            crate::service::digest::stop(ctx, member).await?;
+            return Ok(what);
+        }
+    };
     let mut tx = ctx.db.write().await?;
     store::mail::set_choice(&mut tx, member, kind, Choice::Page)
         .await
@@ -453,7 +494,7 @@ pub async fn unsubscribe(ctx: &Ctx, token: &str) -> AppResult<NotificationReason
             e => e.into(),
         })?;
     tx.commit().await?;
-    Ok(kind)
+    Ok(what)
 }
 
 fn not_ours() -> AppError {
@@ -472,17 +513,31 @@ pub struct MailSettings {
     pub paused: bool,
     /// Their address, when mail to it bounces and no longer goes.
     pub bouncing: Option<String>,
+    /// The hour (0-23) their daily digest comes, in `digest_zone`.
+    pub digest_hour: i64,
+    /// Their time zone, or UTC when theirs is empty or unknown.
+    pub digest_zone: String,
+    /// Whether `digest_zone` is theirs (not UTC for want of one).
+    pub own_zone: bool,
 }
 
 pub async fn mail_settings(ctx: &Ctx, viewer: &Viewer) -> AppResult<MailSettings> {
     let mut c = ctx.db.read().await?;
     let (choices, paused) = store::mail::choices(&mut c, viewer.id()).await?;
     let (bounces, _) = store::mail::bounces(&mut c, &viewer.member.email).await?;
+    let (_, own_zone) = crate::service::digest::zone_of(&viewer.member.time_zone);
     Ok(MailSettings {
         mail_on: enabled(ctx),
         choices,
         paused,
         bouncing: (bounces >= BOUNCES_STOP).then(|| viewer.member.email.clone()),
+        digest_hour: store::digest::digest_hour(&mut c, viewer.id()).await?,
+        digest_zone: if own_zone {
+            viewer.member.time_zone.trim().to_owned()
+        } else {
+            "UTC".to_owned()
+        },
+        own_zone,
     })
 }
 
@@ -492,13 +547,21 @@ pub struct ChoicesInput {
     pub choices: Vec<(NotificationReason, Choice)>,
     /// None keeps the pause as it is.
     pub paused: Option<bool>,
+    /// The daily digest's hour (0-23); None keeps it.
+    pub digest_hour: Option<i64>,
 }
 
 impl ChoicesInput {
     /// Reads (kind, choice) pairs by their stored words, every one at
     /// fault named at once.
-    pub fn parse(choices: &[(String, String)], paused: Option<bool>) -> AppResult<ChoicesInput> {
+    pub fn parse(
+        choices: &[(String, String)],
+        paused: Option<bool>,
+        digest_hour: Option<i64>,
+    ) -> AppResult<ChoicesInput> {
         let mut checks = Checks::default();
+        let digest_hour =
+            digest_hour.and_then(|h| checks.check(crate::service::digest::parse_hour(h)));
         let mut parsed = Vec::new();
         for (k, c) in choices {
             match (NotificationReason::parse(k), Choice::parse(c)) {
@@ -528,6 +591,7 @@ impl ChoicesInput {
         Ok(ChoicesInput {
             choices: parsed,
             paused,
+            digest_hour,
         })
     }
 }
@@ -540,6 +604,9 @@ pub async fn save_mail_settings(ctx: &Ctx, viewer: &Viewer, input: &ChoicesInput
     }
     if let Some(p) = input.paused {
         store::mail::set_paused(&mut tx, viewer.id(), p).await?;
+    }
+    if let Some(h) = input.digest_hour {
+        store::digest::set_digest_hour(&mut tx, viewer.id(), h).await?;
     }
     tx.commit().await?;
     Ok(())

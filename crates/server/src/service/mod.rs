@@ -15,6 +15,7 @@ pub mod addresses;
 pub mod audience;
 pub mod calendar;
 pub mod comments;
+pub mod digest;
 pub mod follows;
 pub mod invitations;
 pub mod items;

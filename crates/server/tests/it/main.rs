@@ -3,6 +3,7 @@
 
 mod accounts;
 mod addresses;
+mod digest;
 mod harness;
 mod jobs;
 mod live;

@@ -214,6 +214,25 @@ async fn notification_choices_save_and_take_effect(b: Backend) {
     assert_eq!(bo.js(&checked("reaction")).await, "digest", "the default");
     bo.click("input[name=mention][value=page]").await;
     bo.click("input[name=reaction][value=now]").await;
+    assert_eq!(
+        bo.js("return document.getElementById('digest-hour').value")
+            .await,
+        "8",
+        "the digest's default hour"
+    );
+    assert!(
+        bo.js("return document.getElementById('digest-zone').textContent")
+            .await
+            .as_str()
+            .unwrap()
+            .contains("UTC"),
+        "the profile's zone, UTC by default"
+    );
+    bo.js(
+        "const s = document.getElementById('digest-hour'); s.value = '7'; \
+           s.dispatchEvent(new Event('change')); return true",
+    )
+    .await;
     bo.click("form[action='/settings/notifications'] button")
         .await;
     bo.until(
@@ -224,6 +243,13 @@ async fn notification_choices_save_and_take_effect(b: Backend) {
     bo.goto("/settings").await;
     assert_eq!(bo.js(&checked("mention")).await, "page");
     assert_eq!(bo.js(&checked("reaction")).await, "now");
+    assert_eq!(
+        bo.js("return document.getElementById('digest-hour').value")
+            .await,
+        "7"
+    );
+    let api = expect(bo_api.get("/me/mail").await, StatusCode::OK).await;
+    assert_eq!(api["digest_hour"], 7, "the hour saved");
     bo.js("document.getElementById('notifications').scrollIntoView(); return true")
         .await;
     bo.screenshot("settings-notifications", b).await;

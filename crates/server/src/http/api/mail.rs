@@ -1,5 +1,6 @@
 //! The logged-in member's mail choices: per kind of notification, in the
-//! page only, mail at once or the daily digest; and a pause of all mail.
+//! page only, mail at once or the daily digest; the digest's hour; and a
+//! pause of all mail.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +23,15 @@ pub struct MailChoicesView {
     /// The member's address, when mail to it bounces and no longer goes.
     pub bouncing: Option<String>,
     /// Every kind of notification with its choice: `page`, `now` or
-    /// `digest` (the digest is not sent yet).
+    /// `digest`. The daily digest goes to members with at least one kind
+    /// in it.
     pub choices: BTreeMap<String, String>,
+    /// The hour (0-23) the daily digest comes, in `digest_time_zone`.
+    pub digest_hour: i64,
+    /// The IANA time zone the digest hour is counted in: the member's
+    /// (`time_zone` of the profile), or `UTC` when theirs is empty or
+    /// unknown.
+    pub digest_time_zone: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -34,6 +42,9 @@ pub struct MailChoicesRequest {
     /// (`page`, `now` or `digest`); kinds left out keep theirs.
     #[serde(default)]
     pub choices: BTreeMap<String, String>,
+    /// The hour (0-23) of the daily digest, in the member's time zone.
+    #[schema(minimum = 0, maximum = 23)]
+    pub digest_hour: Option<i64>,
 }
 
 async fn view(
@@ -50,6 +61,8 @@ async fn view(
             .iter()
             .map(|(k, c)| (k.as_str().to_owned(), c.as_str().to_owned()))
             .collect(),
+        digest_hour: m.digest_hour,
+        digest_time_zone: m.digest_zone,
     })
 }
 
@@ -75,7 +88,7 @@ pub async fn put_mail_choices(
     ApiJson(req): ApiJson<MailChoicesRequest>,
 ) -> Result<Json<MailChoicesView>, Problem> {
     let choices: Vec<(String, String)> = req.choices.into_iter().collect();
-    let input = mail::ChoicesInput::parse(&choices, req.paused)?;
+    let input = mail::ChoicesInput::parse(&choices, req.paused, req.digest_hour)?;
     mail::save_mail_settings(&state.ctx, &viewer, &input).await?;
     Ok(Json(view(&state, &viewer).await?))
 }

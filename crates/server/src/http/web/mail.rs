@@ -6,7 +6,6 @@ use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
-use domain::kinds::NotificationReason;
 
 use super::profiles::settings_after;
 use super::{actor, error_page, render};
@@ -19,7 +18,7 @@ use crate::state::AppState;
 struct UnsubscribePage {
     org_name: String,
     token: String,
-    what: &'static str,
+    what: String,
     done: bool,
 }
 
@@ -40,17 +39,17 @@ pub async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String
 
 /// The unsubscribe page for the kind a token names, before or after.
 fn unsubscribe_answer(
-    r: Result<NotificationReason, AppError>,
+    r: Result<mail::Unsubscribed, AppError>,
     token: String,
     done: bool,
 ) -> Response {
     match r {
-        Ok(kind) => render(
+        Ok(what) => render(
             StatusCode::OK,
             &UnsubscribePage {
                 org_name: "Chorus".into(),
                 token,
-                what: mail::kind_label(kind),
+                what: what.label(),
                 done,
             },
         ),
@@ -58,8 +57,8 @@ fn unsubscribe_answer(
     }
 }
 
-/// Saves the Notifications choices: `csrf`, `paused` when ticked, and one
-/// `<kind>=<page|now|digest>` per kind.
+/// Saves the Notifications choices: `csrf`, `paused` when ticked,
+/// `digest_hour` (0-23), and one `<kind>=<page|now|digest>` per kind.
 pub async fn save_choices(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -76,11 +75,16 @@ pub async fn save_choices(
         Err(r) => return r,
     };
     let paused = fields.iter().any(|(k, v)| k == "paused" && v == "1");
+    // An hour that is not a number is refused like one out of range.
+    let hour = fields
+        .iter()
+        .find(|(k, _)| k == "digest_hour")
+        .map(|(_, v)| v.trim().parse::<i64>().unwrap_or(-1));
     let choices: Vec<(String, String)> = fields
         .into_iter()
-        .filter(|(k, _)| k != "csrf" && k != "paused")
+        .filter(|(k, _)| k != "csrf" && k != "paused" && k != "digest_hour")
         .collect();
-    let r = match mail::ChoicesInput::parse(&choices, Some(paused)) {
+    let r = match mail::ChoicesInput::parse(&choices, Some(paused), hour) {
         Ok(input) => mail::save_mail_settings(&state.ctx, &v, &input).await,
         Err(e) => Err(e),
     };

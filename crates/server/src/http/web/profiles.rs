@@ -241,6 +241,12 @@ pub struct MailV {
     kinds: Vec<(&'static str, &'static str, &'static str)>,
     /// The new address waiting for its link to be opened.
     pending: Option<String>,
+    digest_hour: i64,
+    /// The zone the hour is counted in, and whether it is the member's.
+    digest_zone: String,
+    own_zone: bool,
+    /// The hours to choose from: (hour, "08:00").
+    hours: Vec<(i64, String)>,
 }
 
 pub(super) async fn settings_page(
@@ -287,6 +293,10 @@ pub(super) async fn settings_page_with(
                 .iter()
                 .map(|(k, c)| (k.as_str(), crate::service::mail::kind_label(*k), c.as_str()))
                 .collect(),
+            digest_hour: m.digest_hour,
+            digest_zone: m.digest_zone,
+            own_zone: m.own_zone,
+            hours: (0..24).map(|h| (h, format!("{h:02}:00"))).collect(),
         },
         Err(e) => return error_page(e, "/"),
     };
