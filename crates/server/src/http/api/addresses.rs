@@ -91,7 +91,7 @@ pub async fn put_address(
     responses((status = 202, body = AddressView), (status = 401, body = Problem),
         (status = 409, body = Problem, description = "no change is pending"),
         (status = 422, body = Problem), (status = 429, body = Problem)))]
-pub async fn resend(
+pub async fn resend_address_link(
     State(state): State<AppState>,
     ApiViewer(viewer): ApiViewer,
 ) -> Result<(StatusCode, Json<AddressView>), Problem> {
@@ -118,7 +118,7 @@ pub struct ConfirmedView {
     responses((status = 200, body = ConfirmedView), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 410, body = Problem, description = "used or expired"),
         (status = 422, body = Problem)))]
-pub async fn confirm(
+pub async fn confirm_address(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Json<ConfirmedView>, Problem> {
@@ -163,7 +163,7 @@ pub struct ForgotView {
 #[utoipa::path(post, path = "/password/forgot", tag = "accounts", request_body = ForgotRequest,
     responses((status = 202, body = ForgotView), (status = 403, body = Problem, description = "mail is off"),
         (status = 422, body = Problem)))]
-pub async fn forgot(
+pub async fn forgot_password(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ForgotRequest>,
 ) -> Result<(StatusCode, Json<ForgotView>), Problem> {
@@ -192,7 +192,7 @@ pub struct ResetRequest {
     responses((status = 200, body = SessionView), (status = 404, body = Problem),
         (status = 410, body = Problem, description = "used or expired"),
         (status = 422, body = Problem)))]
-pub async fn reset(
+pub async fn reset_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,

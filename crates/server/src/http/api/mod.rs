@@ -246,11 +246,11 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(sessions::change_password))
         .routes(routes!(mail::mail_choices, mail::put_mail_choices))
         .routes(routes!(addresses::get_address, addresses::put_address))
-        .routes(routes!(addresses::resend))
-        .routes(routes!(addresses::confirm))
+        .routes(routes!(addresses::resend_address_link))
+        .routes(routes!(addresses::confirm_address))
         .routes(routes!(addresses::revoke_reply_addresses))
-        .routes(routes!(addresses::forgot))
-        .routes(routes!(addresses::reset))
+        .routes(routes!(addresses::forgot_password))
+        .routes(routes!(addresses::reset_password))
         .routes(
             routes!(profiles::put_avatar, profiles::delete_avatar)
                 .layer(DefaultBodyLimit::max(avatar_limit)),
