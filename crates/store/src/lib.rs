@@ -6,6 +6,7 @@
 
 pub mod acks;
 pub mod activities;
+pub mod addresses;
 pub mod audience;
 pub mod bench_data;
 pub mod comments;

@@ -208,6 +208,20 @@ fn strip_tags(html: &str) -> String {
     out
 }
 
+/// The `message/delivery-status` part of a delivery report
+/// (multipart/report, RFC 3464), as text; None when there is none.
+pub fn delivery_status(raw: &[u8]) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse(raw)?;
+    msg.parts.iter().find_map(|p| {
+        let ct = p.content_type()?;
+        (ct.ctype().eq_ignore_ascii_case("message")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
+        .then(|| String::from_utf8_lossy(p.contents()).into_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

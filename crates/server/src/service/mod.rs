@@ -11,6 +11,7 @@
 //! and `ops` stand beside them.
 
 pub mod acks;
+pub mod addresses;
 pub mod audience;
 pub mod calendar;
 pub mod comments;

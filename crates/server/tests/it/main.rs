@@ -2,6 +2,7 @@
 //! HTTP, on SQLite and on PostgreSQL.
 
 mod accounts;
+mod addresses;
 mod digest;
 mod harness;
 mod import;
