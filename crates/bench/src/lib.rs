@@ -12,6 +12,10 @@
 //!   live connections;
 //! - M7: list mail: a post to a space of 10,000 members in list mode,
 //!   until a local SMTP sink (`list_mail`) has accepted every mail.
+//! - M9 (`chorus-bench import`): `chorus import mbox` of a generated
+//!   100,000-message archive, in messages per second;
+//! - M8 (`chorus-bench mail-in`): mail into the SMTP listener, each message
+//!   a post to a space of 10,000 followers: acceptance time p99.
 //!
 //! `chorus-bench all` generates the data set (unless it exists), starts
 //! the `chorus` binary as a child process, runs everything and prints the
@@ -20,7 +24,9 @@
 //! database only through `store`.
 
 pub mod drive;
+pub mod import;
 pub mod list_mail;
+pub mod mail_in;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -58,6 +64,11 @@ pub enum BenchCommand {
     },
     /// Generate (if needed), start the server, measure, print the table
     All(AllArgs),
+    /// M9: generate a mail archive and time `chorus import mbox` on it
+    Import(import::ImportArgs),
+    /// M8: mail into the SMTP listener at a fixed rate, each message a post
+    /// to a space of 10,000 followers; acceptance time p99
+    MailIn(mail_in::MailInArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -417,6 +428,14 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<String> {
                 reports.push(all(&args, &chorus, b).await?);
             }
             Ok(table(&reports))
+        }
+        BenchCommand::Import(args) => {
+            let chorus = chorus_binary(args.chorus.as_deref())?;
+            import::run(&args, &chorus).await
+        }
+        BenchCommand::MailIn(args) => {
+            let chorus = chorus_binary(args.chorus.as_deref())?;
+            mail_in::run(&args, &chorus).await
         }
     }
 }

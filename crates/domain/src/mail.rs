@@ -193,6 +193,73 @@ impl Unsubscribe {
     }
 }
 
+const BOUNCE: &str = "bounce";
+
+/// What a mail was sent about, as its bounce address names it: the
+/// recipient address is that of a member, an invitation or a mailed link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BounceFor {
+    Member(i64),
+    Invitation(i64),
+    Link(i64),
+}
+
+/// The envelope sender (VERP) of a mail Chorus sends:
+/// `bounce+<m|i|l><id>.<tag>@<mail domain>`. The tag signs the recipient
+/// address as well, so a bounce counts only against the address the mail
+/// went to, and nobody can make one for another address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceAddress {
+    pub about: BounceFor,
+    tag: String,
+}
+
+impl BounceAddress {
+    fn fields(about: BounceFor) -> String {
+        match about {
+            BounceFor::Member(id) => format!("m{id}"),
+            BounceFor::Invitation(id) => format!("i{id}"),
+            BounceFor::Link(id) => format!("l{id}"),
+        }
+    }
+
+    /// The whole bounce address of a mail about `about` to `recipient`.
+    pub fn address(key: &MailKey, about: BounceFor, recipient: &str, mail_domain: &str) -> String {
+        let what = Self::fields(about);
+        let tag = key.tag(BOUNCE, &[&what, &recipient.to_ascii_lowercase()]);
+        format!("{BOUNCE}+{what}.{tag}@{mail_domain}")
+    }
+
+    /// What a local part (any case) names, before its tag is checked
+    /// against the recipient's address ([`BounceAddress::holds`]).
+    pub fn parse(local_part: &str) -> Option<BounceAddress> {
+        let local = local_part.to_ascii_lowercase();
+        let rest = local.strip_prefix("bounce+")?;
+        let (what, tag) = rest.split_once('.')?;
+        let (kind, id) = what.split_at_checked(1)?;
+        let id = digits(id)?;
+        let about = match kind {
+            "m" => BounceFor::Member(id),
+            "i" => BounceFor::Invitation(id),
+            "l" => BounceFor::Link(id),
+            _ => return None,
+        };
+        Some(BounceAddress {
+            about,
+            tag: tag.to_owned(),
+        })
+    }
+
+    /// Whether the tag was made for a mail to `recipient`.
+    pub fn holds(&self, key: &MailKey, recipient: &str) -> bool {
+        key.verify(
+            BOUNCE,
+            &[&Self::fields(self.about), &recipient.to_ascii_lowercase()],
+            &self.tag,
+        )
+    }
+}
+
 /// Permanent failures after which Chorus stops mailing an address.
 pub const BOUNCES_STOP: i64 = 3;
 
@@ -318,6 +385,38 @@ mod tests {
             "reply+1.2.3.4.5",
         ] {
             assert_eq!(ReplyAddress::parse(&k, junk), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn bounce_addresses_name_their_recipient() {
+        let (k, other) = (key(1), key(2));
+        let a = BounceAddress::address(&k, BounceFor::Member(7), "Bo@Acme.test", "x.test");
+        let local = a.strip_suffix("@x.test").unwrap();
+        assert!(local.starts_with("bounce+m7."), "{a}");
+        assert!(local.len() <= 64);
+        let b = BounceAddress::parse(&local.to_ascii_uppercase()).unwrap();
+        assert_eq!(b.about, BounceFor::Member(7));
+        assert!(b.holds(&k, "bo@acme.test"));
+        assert!(!b.holds(&k, "ana@acme.test"), "another address");
+        assert!(!b.holds(&other, "bo@acme.test"), "another key");
+        let forged = local.replace("m7.", "m8.");
+        assert!(
+            !BounceAddress::parse(&forged)
+                .unwrap()
+                .holds(&k, "bo@acme.test")
+        );
+        for bad in [
+            "bounce+",
+            "bounce+x7.00",
+            "bounce+m.00",
+            "bounce+m-1.00",
+            "reply+m7.00",
+        ] {
+            assert!(
+                BounceAddress::parse(bad).is_none_or(|b| !b.holds(&k, "bo@acme.test")),
+                "{bad}"
+            );
         }
     }
 

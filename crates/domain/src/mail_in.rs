@@ -56,6 +56,74 @@ pub fn automatic(e: &Envelope<'_>, mail_domain: &str, mail_from: &str) -> Option
     None
 }
 
+/// What a delivery status notification (RFC 3464) says of its recipients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A permanent failure (`Action: failed`, or a `Status: 5.x.x`), with
+    /// the status and diagnostic to keep as the reason.
+    Failed(String),
+    /// Delayed, delivered, relayed or expanded: nothing to count.
+    NotFailed,
+}
+
+/// Reads the `message/delivery-status` part of a DSN: the per-recipient
+/// fields (`Action`, `Status`, `Diagnostic-Code`) after the per-message
+/// ones. Failed when any recipient failed for good; a delay (`4.x.x`,
+/// `Action: delayed`) is not a failure.
+pub fn delivery_status(text: &str) -> Delivery {
+    // Fields may fold onto the next line (a leading space or tab).
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = fields.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            fields.push((String::new(), String::new()));
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            fields.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
+    }
+    let mut failed = None;
+    let (mut action, mut status, mut diagnostic) = (None, None, None);
+    let mut flush = |action: &mut Option<String>,
+                     status: &mut Option<String>,
+                     diagnostic: &mut Option<String>| {
+        let a = action.take().unwrap_or_default().to_ascii_lowercase();
+        let st = status.take().unwrap_or_default();
+        let d = diagnostic.take().unwrap_or_default();
+        let permanent = a == "failed" || (st.starts_with('5') && a != "delayed");
+        if permanent && failed.is_none() {
+            let why = [st.as_str(), d.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            failed = Some(if why.is_empty() { "failed".into() } else { why });
+        }
+    };
+    for (k, v) in fields {
+        match k.as_str() {
+            "" => flush(&mut action, &mut status, &mut diagnostic),
+            "action" => action = Some(header_word(&v).to_owned()),
+            "status" => status = Some(header_word(&v).to_owned()),
+            "diagnostic-code" => diagnostic = Some(v),
+            _ => {}
+        }
+    }
+    flush(&mut action, &mut status, &mut diagnostic);
+    match failed {
+        Some(why) => Delivery::Failed(why.chars().take(300).collect()),
+        None => Delivery::NotFailed,
+    }
+}
+
 /// The first word of a header value (`auto-replied; owner-email=…`).
 fn header_word(v: &str) -> &str {
     v.trim()
@@ -178,6 +246,23 @@ fn tidy(lines: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn delivery_reports_fail_only_for_good() {
+        let failed = "Reporting-MTA: dns; mx.acme.test\n\nFinal-Recipient: rfc822; bo@acme.test\n\
+                      Action: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 no such\n  user here\n";
+        assert_eq!(
+            delivery_status(failed),
+            Delivery::Failed("5.1.1 smtp; 550 5.1.1 no such user here".into())
+        );
+        let delayed = "Reporting-MTA: dns; mx\n\nFinal-Recipient: rfc822; bo@acme.test\n\
+                       Action: delayed\nStatus: 4.4.1\n";
+        assert_eq!(delivery_status(delayed), Delivery::NotFailed);
+        let status_only = "Final-Recipient: rfc822;bo@acme.test\r\nStatus: 5.2.2\r\n";
+        assert!(matches!(delivery_status(status_only), Delivery::Failed(_)));
+        assert_eq!(delivery_status(""), Delivery::NotFailed);
+        assert_eq!(delivery_status("garbage\n\0\n:::"), Delivery::NotFailed);
+    }
+
     use super::*;
 
     #[test]

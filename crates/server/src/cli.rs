@@ -34,6 +34,29 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Bring a mail archive into a space
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import an mbox file (mboxo or mboxrd) into a space, as history:
+    /// threads become items and their replies comments, at their original
+    /// dates, by the members whose addresses sent them (other senders are
+    /// shown by name and address). Nobody is notified or mailed. Importing
+    /// the same file again adds nothing.
+    Mbox {
+        /// The mbox file
+        file: std::path::PathBuf,
+        /// The slug of the space to import into (it must exist)
+        #[arg(long)]
+        space: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,6 +149,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { settings, command } => {
             let settings = load(&settings)?;
             admin(&settings, command).await
+        }
+        Command::Import {
+            command:
+                ImportCommand::Mbox {
+                    file,
+                    space,
+                    settings,
+                },
+        } => {
+            let settings = load(&settings)?;
+            import_mbox(&settings, &file, &space).await
         }
     }
 }
@@ -262,6 +296,74 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
     .await;
     ctx.db.close().await;
     result
+}
+
+/// A progress bar on stderr, drawn only when it is a terminal.
+struct Bar(indicatif::ProgressBar);
+
+impl crate::service::import::Progress for Bar {
+    fn scanned(&self, done: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(done);
+    }
+
+    fn writing(&self, total: u64) {
+        self.0.reset();
+        self.0.set_length(total);
+        self.0.set_style(
+            indicatif::ProgressStyle::with_template(
+                "Importing {bar:30} {pos}/{len} messages, {per_sec}, {eta} left",
+            )
+            .expect("a valid template"),
+        );
+    }
+
+    fn wrote(&self) {
+        self.0.inc(1);
+    }
+}
+
+async fn import_mbox(
+    settings: &Settings,
+    file: &std::path::Path,
+    space: &str,
+) -> anyhow::Result<()> {
+    use crate::service::import;
+    let ctx = crate::context::Ctx::new(app::open_db(settings).await?, settings.clone());
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "Reading {bar:30} {bytes}/{total_bytes}, {bytes_per_sec}, {eta} left",
+        )
+        .expect("a valid template"),
+    );
+    let started = std::time::Instant::now();
+    let result = import::import_mbox(&ctx, file, space, &Bar(bar.clone())).await;
+    bar.finish_and_clear();
+    ctx.db.close().await;
+    let s = result?;
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "Imported {} into {space} in {secs:.1} s ({:.0} messages/s).",
+        file.display(),
+        s.read as f64 / secs.max(0.001)
+    );
+    println!("  messages read:    {}", s.read);
+    println!("  threads (items):  {}", s.items);
+    println!("  comments:         {}", s.comments);
+    println!(
+        "  authors:          {} matched to members, {} unknown (shown by name and address)",
+        s.matched_authors, s.unknown_authors
+    );
+    println!("  skipped:          {}", s.skipped_total());
+    for (reason, (n, examples)) in &s.skipped {
+        println!("    {n} {reason}: {}", examples.join(", "));
+    }
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<String> {

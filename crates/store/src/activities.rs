@@ -155,7 +155,9 @@ columns! {
         id: "a.id",
         actor_id: "am2.id",
         actor_handle: "am2.handle",
-        actor_name: "am2.display_name",
+        /// An imported post's or comment's sender when no member wrote it.
+        actor_name: "CASE a.verb WHEN 'post' THEN COALESCE(i.imported_from, am2.display_name) \
+            WHEN 'comment' THEN COALESCE(cm.imported_from, am2.display_name) ELSE am2.display_name END",
         actor_avatar: "am2.avatar_version",
         verb: "a.verb",
         object_type: "a.object_type",

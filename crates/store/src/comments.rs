@@ -14,6 +14,9 @@ pub struct CommentRow {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// Imported from a mail archive, from a sender who is no member: the
+    /// author's name is the sender's name and address.
+    pub imported: bool,
 }
 
 pub async fn insert_comment(
@@ -51,6 +54,7 @@ columns! {
         created_at: "c.created_at",
         edited_at: "c.edited_at",
         deleted_at: "c.deleted_at",
+        imported_from: "c.imported_from",
     }
 }
 
@@ -79,6 +83,15 @@ pub async fn comments(
                 created_at: r.i64(C.created_at)?,
                 edited_at: r.opt_i64(C.edited_at)?,
                 deleted_at: r.opt_i64(C.deleted_at)?,
+                imported: false,
+            })
+            .and_then(|mut row: CommentRow| {
+                // An imported reply's sender, when no member wrote it.
+                if let Some(from) = r.take_opt_text(C.imported_from)? {
+                    row.author.display_name = from;
+                    row.imported = true;
+                }
+                Ok(row)
             })
         })
         .collect()

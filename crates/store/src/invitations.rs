@@ -95,6 +95,36 @@ pub async fn invitation_by_token(
         .transpose()
 }
 
+/// The invitation whose mailed link has the token `token_hash`.
+pub async fn invitation_by_mail_token(
+    c: &mut Conn,
+    token_hash: &str,
+) -> Result<Option<Invitation>, Error> {
+    let sql = format!(
+        "SELECT {} FROM invitations i JOIN members m ON m.id = i.inviter_id
+         WHERE i.mail_token_hash = $1",
+        InvitationCols::sql()
+    );
+    c.query_opt(&sql, params![token_hash])
+        .await?
+        .map(invitation)
+        .transpose()
+}
+
+/// Keeps the hash of the link an invitation's mail carries (written when
+/// the mail is sent, so the job's payload holds no link); false when the
+/// invitation is no longer open.
+pub async fn set_mail_token(tx: &mut Tx, id: i64, token_hash: &str) -> Result<bool, Error> {
+    let n = tx
+        .execute(
+            "UPDATE invitations SET mail_token_hash = $2
+             WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
+            params![id, token_hash],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
 /// Invitations, newest first, below the id `before`; only `inviter`'s when given.
 pub async fn list_invitations(
     c: &mut Conn,
@@ -161,7 +191,7 @@ pub async fn renew_invitation(
 ) -> Result<bool, Error> {
     let n = tx
         .execute(
-            "UPDATE invitations SET token_hash = $2, expires_at = $3
+            "UPDATE invitations SET token_hash = $2, expires_at = $3, mail_token_hash = NULL
              WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL",
             params![id, token_hash, expires_at],
         )

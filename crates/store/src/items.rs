@@ -52,6 +52,9 @@ pub struct ItemRow {
     pub topics: Vec<String>,
     /// A direct item's recipients, by handle; filled like `topics`.
     pub recipients: Vec<Person>,
+    /// Imported from a mail archive, from a sender who is no member:
+    /// `author_name` is the sender's name and address.
+    pub imported: bool,
 }
 
 impl ItemRow {
@@ -145,7 +148,8 @@ columns! {
         kind: "i.kind",
         author_id: "i.author_id",
         author_handle: "am.handle",
-        author_name: "am.display_name",
+        /// An imported message's sender when no member wrote it.
+        author_name: "COALESCE(i.imported_from, am.display_name)",
         author_avatar: "am.avatar_version",
         audience: "i.audience",
         space_id: "i.space_id",
@@ -166,6 +170,7 @@ columns! {
         reaction_summary: "i.reaction_summary",
         /// [`REACTIONS_INLINE`] or [`REACTIONS_LATER`].
         viewer_reactions: (viewer_reactions),
+        imported: "CASE WHEN i.imported_from IS NULL THEN NULL ELSE 1 END",
     }
 }
 
@@ -199,6 +204,7 @@ pub(crate) fn item(r: &mut Row, c: ItemCols) -> Result<ItemRow, Error> {
         viewer_reactions: tab_list(r, c.viewer_reactions)?,
         topics: Vec::new(),
         recipients: Vec::new(),
+        imported: present(r, c.imported)?,
     })
 }
 

@@ -6,6 +6,7 @@
 
 pub mod acks;
 pub mod activities;
+pub mod addresses;
 pub mod audience;
 pub mod bench_data;
 pub mod comments;
@@ -13,6 +14,7 @@ pub mod db;
 pub mod digest;
 pub mod fanout;
 pub mod follows;
+pub mod import;
 pub mod invitations;
 pub mod items;
 pub mod jobs;

@@ -82,6 +82,18 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0011_digest.sql"),
         postgres: include_str!("../migrations/postgres/0011_digest.sql"),
     },
+    Migration {
+        version: 12,
+        name: "addresses",
+        sqlite: include_str!("../migrations/sqlite/0012_addresses.sql"),
+        postgres: include_str!("../migrations/postgres/0012_addresses.sql"),
+    },
+    Migration {
+        version: 13,
+        name: "import",
+        sqlite: include_str!("../migrations/sqlite/0013_import.sql"),
+        postgres: include_str!("../migrations/postgres/0013_import.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

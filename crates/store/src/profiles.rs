@@ -26,6 +26,8 @@ pub struct Member {
     /// Moves whenever something may take away what the member's open
     /// connections were allowed (see [`bump_auth_epoch`](crate::sessions::bump_auth_epoch)).
     pub auth_epoch: i64,
+    /// When the address was shown to be theirs; None while unverified.
+    pub email_verified_at: Option<i64>,
 }
 
 impl Member {
@@ -52,6 +54,7 @@ columns! {
         created_at: "m.created_at",
         updated_at: "m.updated_at",
         auth_epoch: "m.auth_epoch",
+        email_verified_at: "m.email_verified_at",
     }
 }
 

@@ -18,19 +18,15 @@ use futures_util::StreamExt;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncTransport, Message};
-use store::lists::ListMailJob;
 
 use super::out::Transport;
 use crate::context::Ctx;
 use crate::jobs::{Context, Outcome, Registry};
-use crate::service::lists::{self as svc, ListMail, ListRecipient};
-use crate::service::mail::{self as mail_svc, MailJob};
+use crate::service::lists::{self as svc, BATCH, ListMail, ListMailJob, ListRecipient};
+use crate::service::mail as mail_svc;
 
 /// The job kind.
-pub const LIST_MAIL: &str = store::lists::LIST_MAIL;
-
-/// Members looked at per batch (and at most sent twice after a crash).
-pub const BATCH: i64 = 250;
+pub const LIST_MAIL: &str = svc::LIST_MAIL_JOB;
 
 /// Mails handed to the relay at once.
 pub const AT_ONCE: usize = 24;
@@ -56,10 +52,7 @@ async fn run(ctx: Context, mut job: ListMailJob, transport: &Transport) -> anyho
         return Ok(Outcome::Done);
     };
     loop {
-        let batch = {
-            let mut c = app.db.read().await?;
-            store::lists::members_after(&mut c, job.space, job.after_member, BATCH).await?
-        };
+        let batch = svc::next_batch(app, job.space, job.after_member).await?;
         let Some(last) = batch.last().map(|m| m.id.get()) else {
             return Ok(Outcome::Done);
         };
@@ -69,26 +62,16 @@ async fn run(ctx: Context, mut job: ListMailJob, transport: &Transport) -> anyho
             .buffer_unordered(AT_ONCE)
             .collect()
             .await;
-        let now = app.now();
-        let mut tx = app.db.write().await?;
+        let (mut later, mut bounced) = (Vec::new(), Vec::new());
         for r in results {
             match r {
                 Sent::Ok => {}
-                Sent::Later(r) => {
-                    let retry = MailJob::List {
-                        member: r.member,
-                        space: job.space,
-                        item: job.item,
-                        comment: job.comment,
-                    };
-                    store::mail::enqueue(&mut tx, &retry, now).await?;
-                }
-                Sent::Bounced(r, error) => {
-                    let n = store::mail::record_bounce(&mut tx, &r.email, &error, now).await?;
-                    tracing::warn!(to = %r.email, bounces = n, %error, "the relay refused a list mail for good");
-                }
+                Sent::Later(r) => later.push(r.member),
+                Sent::Bounced(r, error) => bounced.push((r.email, error)),
             }
         }
+        let mut tx = app.db.write().await?;
+        svc::settle_batch(app, &mut tx, &job, &later, &bounced).await?;
         job.after_member = last;
         ctx.save_progress(&mut tx, &job).await?;
         tx.commit().await?;

@@ -75,6 +75,15 @@ pub fn read(
         mail_domain,
         mail_from,
     );
+    Ok(Read {
+        from,
+        automatic,
+        inbound: inbound(&msg),
+    })
+}
+
+/// What a post or comment takes from a parsed message.
+fn inbound(msg: &mail_parser::Message<'_>) -> Inbound {
     let text = match msg.text_part(0) {
         Some(p) if p.is_text_html() => html_text(p.text_contents().unwrap_or("")),
         Some(p) => p.text_contents().unwrap_or("").to_owned(),
@@ -93,15 +102,71 @@ pub fn read(
         .collect();
     let mut answers = ids(msg.in_reply_to());
     answers.extend(ids(msg.references()).into_iter().rev());
-    Ok(Read {
-        from,
-        automatic,
-        inbound: Inbound {
+    Inbound {
+        subject: msg.subject().unwrap_or("").to_owned(),
+        text: text.replace("\r\n", "\n"),
+        attachments,
+        answers,
+    }
+}
+
+/// A message of an archive (`chorus import mbox`): who sent it, when,
+/// its Message-ID, and what a post or comment takes from it.
+#[derive(Debug)]
+pub struct Archived {
+    pub message_id: Option<String>,
+    pub from_name: Option<String>,
+    pub from_address: Option<String>,
+    /// The Date header, in microseconds since the epoch.
+    pub date: Option<i64>,
+    pub inbound: Inbound,
+}
+
+/// Reads a message of an archive (`raw` as stored, ">From " unquoted);
+/// `headers_only` skips the body (the importer's first pass).
+pub fn archived(raw: &[u8], headers_only: bool) -> Result<Archived, Unreadable> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Unreadable::Empty);
+    }
+    let parser = MessageParser::default();
+    let msg = if headers_only {
+        parser.parse_headers(raw)
+    } else {
+        parser.parse(raw)
+    }
+    .ok_or(Unreadable::NotMail)?;
+    if msg.headers().is_empty() {
+        return Err(Unreadable::NotMail);
+    }
+    let from = msg.from().and_then(|a| a.first());
+    let inbound = if headers_only {
+        let mut answers = ids(msg.in_reply_to());
+        answers.extend(ids(msg.references()).into_iter().rev());
+        Inbound {
             subject: msg.subject().unwrap_or("").to_owned(),
-            text: text.replace("\r\n", "\n"),
-            attachments,
             answers,
-        },
+            ..Inbound::default()
+        }
+    } else {
+        inbound(&msg)
+    };
+    Ok(Archived {
+        message_id: msg
+            .message_id()
+            .map(|m| m.trim().to_owned())
+            .filter(|m| !m.is_empty()),
+        from_name: from
+            .and_then(|a| a.name())
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty()),
+        from_address: from
+            .and_then(|a| a.address())
+            .map(|a| a.trim().to_owned())
+            .filter(|a| !a.is_empty()),
+        date: msg
+            .date()
+            .map(|d| d.to_timestamp().saturating_mul(1_000_000)),
+        inbound,
     })
 }
 
@@ -141,6 +206,20 @@ fn strip_tags(html: &str) -> String {
         }
     }
     out
+}
+
+/// The `message/delivery-status` part of a delivery report
+/// (multipart/report, RFC 3464), as text; None when there is none.
+pub fn delivery_status(raw: &[u8]) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse(raw)?;
+    msg.parts.iter().find_map(|p| {
+        let ct = p.content_type()?;
+        (ct.ctype().eq_ignore_ascii_case("message")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("delivery-status")))
+        .then(|| String::from_utf8_lossy(p.contents()).into_owned())
+    })
 }
 
 #[cfg(test)]

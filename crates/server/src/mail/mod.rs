@@ -6,6 +6,7 @@
 //! modules import nothing from `store`.
 
 pub mod list;
+pub mod mbox;
 pub mod message;
 pub mod out;
 pub mod smtp;

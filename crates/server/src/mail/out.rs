@@ -10,6 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use domain::mail::BounceAddress;
+use lettre::address::{Address, Envelope};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
@@ -135,9 +137,8 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
             activity,
             reason,
         } => svc::notification_mail(app, *member, *activity, reason).await?,
-        MailJob::Invitation { invitation, link } => {
-            svc::invitation_mail(app, *invitation, link).await?
-        }
+        MailJob::Invitation { invitation } => svc::invitation_mail(app, *invitation).await?,
+        MailJob::Link { link } => crate::service::addresses::link_mail(app, *link).await?,
         MailJob::List {
             member,
             space,
@@ -156,7 +157,8 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
     let Some(out) = out else {
         return Ok(Outcome::Done);
     };
-    let message = message(app, &out)?;
+    let key = svc::key(app).await?;
+    let message = message(app, &out, &key)?;
     match transport.send(message).await {
         Ok(_) => Ok(Outcome::Done),
         Err(e) if e.is_permanent() => {
@@ -173,7 +175,11 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
 
 /// The mail as sent: multipart/alternative, the plain text and the HTML
 /// both from the one markdown.
-pub fn message(ctx: &crate::context::Ctx, out: &Outgoing) -> anyhow::Result<Message> {
+pub fn message(
+    ctx: &crate::context::Ctx,
+    out: &Outgoing,
+    key: &domain::mail::MailKey,
+) -> anyhow::Result<Message> {
     let from: Mailbox = ctx.settings.mail_from().parse().map_err(|e| {
         anyhow::anyhow!(
             "mail_from {:?} is not an address: {e}",
@@ -188,11 +194,23 @@ pub fn message(ctx: &crate::context::Ctx, out: &Outgoing) -> anyhow::Result<Mess
         (!out.to_name.is_empty()).then(|| out.to_name.clone()),
         to_address,
     );
+    // The envelope sender is a signed bounce address (VERP), so a bounce
+    // names the address it is about; the From header stays `mail_from`.
+    let bounce = out.bounce.and_then(|b| {
+        BounceAddress::address(key, b, &out.to, &ctx.settings.mail_domain())
+            .parse::<Address>()
+            .ok()
+    });
+    let envelope = Envelope::new(
+        Some(bounce.unwrap_or_else(|| from.email.clone())),
+        vec![to.email.clone()],
+    )?;
     let mut b = Message::builder()
         .from(from)
         .to(to)
         .subject(out.subject.clone())
         .message_id(Some(format!("<{}>", out.message_id)))
+        .envelope(envelope)
         .date_now();
     if let Some(t) = &out.in_reply_to {
         b = b.in_reply_to(format!("<{t}>")).references(format!("<{t}>"));

@@ -271,6 +271,8 @@ struct Envelope {
     /// null reverse path.
     sender: Option<Result<Viewer, String>>,
     to: Vec<Destination>,
+    /// Bounce addresses among the recipients: delivery reports to read.
+    bounces: Vec<String>,
     /// RCPT commands seen, refused ones included.
     attempts: usize,
 }
@@ -623,6 +625,7 @@ impl<'a> Session<'a> {
             from: address,
             sender,
             to: Vec::new(),
+            bounces: Vec::new(),
             attempts: 0,
         });
         reply(250, "2.1.0", "Sender OK")
@@ -642,6 +645,14 @@ impl<'a> Session<'a> {
                      another message."
                 ),
             );
+        }
+        // Delivery reports come from anyone, mostly with a null reverse
+        // path: a bounce address takes them before any other rule.
+        if mail_in::is_bounce_address(self.ctx, address) {
+            if env.bounces.len() < MAX_RECIPIENTS {
+                env.bounces.push(address.trim().to_owned());
+            }
+            return reply(250, "2.1.5", "Recipient OK");
         }
         let viewer = match &env.sender {
             Some(Ok(v)) => v.clone(),
@@ -685,7 +696,7 @@ impl<'a> Session<'a> {
                 "Start a message with MAIL FROM and RCPT TO first.",
             ));
         };
-        if env.to.is_empty() && env.sender.is_some() {
+        if env.to.is_empty() && env.bounces.is_empty() && env.sender.is_some() {
             return Err(reply(
                 554,
                 "5.5.1",
@@ -707,6 +718,29 @@ impl<'a> Session<'a> {
                 "Start a message with MAIL FROM and RCPT TO first.",
             );
         };
+        if !env.bounces.is_empty() {
+            // Read before the loop guard (a report has a null reverse
+            // path); accepted and dropped whatever it says.
+            let copy = raw.to_vec();
+            let status = tokio::task::spawn_blocking(move || message::delivery_status(&copy))
+                .await
+                .ok()
+                .flatten();
+            for b in &env.bounces {
+                match mail_in::bounce(self.ctx, b, status.as_deref()).await {
+                    Ok(Some(to)) => tracing::info!(%to, "a bounce report counted"),
+                    Ok(None) => tracing::info!(bounce = %b, "a bounce report dropped"),
+                    Err(e) => return refusal(e),
+                }
+            }
+            if env.to.is_empty() {
+                return reply(
+                    250,
+                    "2.0.0",
+                    "Accepted: a delivery report, read and dropped.",
+                );
+            }
+        }
         let (domain, mail_from) = (self.domain.clone(), self.ctx.settings.mail_from());
         let null_sender = env.sender.is_none();
         let raw = raw.to_vec();

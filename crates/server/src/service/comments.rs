@@ -150,6 +150,7 @@ async fn write_comment(
         created_at: now,
         edited_at: None,
         deleted_at: None,
+        imported: false,
     })
 }
 

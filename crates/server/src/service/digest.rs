@@ -404,6 +404,7 @@ pub async fn digest_mail(
         reply_to: None,
         unsubscribe: Some(unsubscribe),
         auto: true,
+        bounce: Some(domain::mail::BounceFor::Member(member.get())),
     }))
 }
 

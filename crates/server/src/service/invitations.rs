@@ -93,24 +93,16 @@ pub async fn invite(
     )
     .await?;
     let link = invitation_url(ctx, &token);
-    mail_invitation(ctx, &mut tx, inv.id, &link, now).await?;
+    mail_invitation(ctx, &mut tx, inv.id, now).await?;
     tx.commit().await?;
     Ok((inv, link))
 }
 
-/// Queues the invitation's mail in `tx`, when mail goes out.
-async fn mail_invitation(
-    ctx: &Ctx,
-    tx: &mut store::Tx,
-    id: i64,
-    link: &str,
-    now: i64,
-) -> AppResult<()> {
+/// Queues the invitation's mail in `tx`, when mail goes out (the job
+/// mints the mailed link when it sends).
+async fn mail_invitation(ctx: &Ctx, tx: &mut store::Tx, id: i64, now: i64) -> AppResult<()> {
     if crate::service::mail::enabled(ctx) {
-        let job = crate::service::mail::MailJob::Invitation {
-            invitation: id,
-            link: link.to_owned(),
-        };
+        let job = crate::service::mail::MailJob::Invitation { invitation: id };
         store::mail::enqueue(tx, &job, now).await?;
     }
     Ok(())
@@ -143,7 +135,7 @@ pub async fn resend_invitation(
         });
     }
     let link = invitation_url(ctx, &token);
-    mail_invitation(ctx, &mut tx, id, &link, now).await?;
+    mail_invitation(ctx, &mut tx, id, now).await?;
     let inv = q::invitation_by_id(&mut tx, id)
         .await?
         .ok_or_else(not_found)?;
@@ -185,24 +177,36 @@ fn check_usable(inv: &Invitation, now: i64) -> AppResult<()> {
 
 /// The invitation behind a link, if it can still be accepted.
 pub async fn open_invitation(ctx: &Ctx, token: &str) -> AppResult<Invitation> {
+    Ok(open_invitation_by(ctx, token).await?.0)
+}
+
+/// The invitation behind a link, and whether the link is the mailed one.
+async fn open_invitation_by(ctx: &Ctx, token: &str) -> AppResult<(Invitation, bool)> {
     let db = &ctx.db;
     let mut c = db.read().await?;
-    let inv = q::invitation_by_token(&mut c, &crypto::token_hash(token))
-        .await?
-        .ok_or_else(|| {
-            AppError::NotFound(
-                "There is no such invitation. Check that you copied the whole link.".into(),
-            )
-        })?;
+    let hash = crypto::token_hash(token);
+    let found = match q::invitation_by_token(&mut c, &hash).await? {
+        Some(inv) => Some((inv, false)),
+        None => q::invitation_by_mail_token(&mut c, &hash)
+            .await?
+            .map(|inv| (inv, true)),
+    };
+    let (inv, mailed) = found.ok_or_else(|| {
+        AppError::NotFound(
+            "There is no such invitation. Check that you copied the whole link.".into(),
+        )
+    })?;
     check_usable(&inv, ctx.now())?;
-    Ok(inv)
+    Ok((inv, mailed))
 }
 
 /// Accepts an invitation: creates the account with the invited address and
-/// role. The email in `input` is ignored.
+/// role. The email in `input` is ignored. Through the mailed link the
+/// address is verified (its owner read the mail); through the link the
+/// inviter copied by hand it is not.
 pub async fn accept_invitation(ctx: &Ctx, token: &str, input: &SignupInput) -> AppResult<Member> {
     let db = &ctx.db;
-    let inv = open_invitation(ctx, token).await?;
+    let (inv, mailed) = open_invitation_by(ctx, token).await?;
     let hash = crypto::hash_password(input.password.as_str()).await?;
     let now = ctx.now();
     let mut tx = db.write().await?;
@@ -218,6 +222,14 @@ pub async fn accept_invitation(ctx: &Ctx, token: &str, input: &SignupInput) -> A
             detail: "This invitation has already been used.".into(),
         });
     }
+    let member = if mailed {
+        crate::service::addresses::mark_verified(&mut tx, member.id, now).await?;
+        store::profiles::member_by_id(&mut tx, member.id)
+            .await?
+            .ok_or(store::Error::NotFound)?
+    } else {
+        member
+    };
     tx.commit().await?;
     Ok(member)
 }

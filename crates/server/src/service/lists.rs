@@ -21,6 +21,47 @@ use crate::service::mail::{item_label, key, md_text, subject_line};
 use crate::service::spaces::{load_space, space_content_visible};
 use crate::service::viewer::{Viewer, members_who_can_see};
 
+/// The kind of job that mails one item or comment to a space's list, and
+/// its payload (`store::lists`).
+pub const LIST_MAIL_JOB: &str = store::lists::LIST_MAIL;
+pub use store::lists::ListMailJob;
+
+/// Members looked at per batch by the `list_mail` job.
+pub const BATCH: i64 = 250;
+
+/// The next batch of members in list mode in `space` after member `after`.
+pub async fn next_batch(ctx: &Ctx, space: SpaceId, after: i64) -> AppResult<Vec<ListMember>> {
+    let mut c = ctx.db.read().await?;
+    Ok(store::lists::members_after(&mut c, space, after, BATCH).await?)
+}
+
+/// Records, in the batch's transaction `tx`, what the relay said of a
+/// batch: a `mail` job of their own for each recipient it turned away for
+/// now, a bounce for each it refused for good (address, error).
+pub async fn settle_batch(
+    ctx: &Ctx,
+    tx: &mut store::Tx,
+    job: &ListMailJob,
+    later: &[MemberId],
+    bounced: &[(String, String)],
+) -> AppResult<()> {
+    let now = ctx.now();
+    for member in later {
+        let retry = crate::service::mail::MailJob::List {
+            member: *member,
+            space: job.space,
+            item: job.item,
+            comment: job.comment,
+        };
+        store::mail::enqueue(tx, &retry, now).await?;
+    }
+    for (address, error) in bounced {
+        let n = store::mail::record_bounce(tx, address, error, now).await?;
+        tracing::warn!(to = %address, bounces = n, %error, "the relay refused a list mail for good");
+    }
+    Ok(())
+}
+
 /// What an unsubscribe token for list mode in space `space` says.
 pub fn unsubscribe_what(space: SpaceId) -> String {
     format!("list:{space}")

@@ -46,8 +46,9 @@ pub const MAIL_JOB: &str = store::mail::MAIL;
 
 /// What a `mail` job carries: enough to render its mail when it runs, so
 /// that the visibility rule, the member's choices and the item's text are
-/// read at send time (a notification), or the one-time link that exists
-/// nowhere else (an invitation).
+/// read at send time. No payload holds a usable link: an invitation's or
+/// a mailed link's token is minted when the job sends, and only its hash
+/// kept.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "mail", rename_all = "snake_case", deny_unknown_fields)]
 pub enum MailJob {
@@ -58,7 +59,11 @@ pub enum MailJob {
     },
     Invitation {
         invitation: i64,
-        link: String,
+    },
+    /// A one-time link (`store::addresses`): a new address to confirm, a
+    /// password reset.
+    Link {
+        link: i64,
     },
     /// A list mail the relay did not take at first (`mail::list`).
     List {
@@ -96,6 +101,9 @@ pub struct Outgoing {
     pub unsubscribe: Option<String>,
     /// A notification, not a person writing (`Auto-Submitted`).
     pub auto: bool,
+    /// What the envelope sender (a signed bounce address) names, so a
+    /// bounce counts against the address the mail went to.
+    pub bounce: Option<domain::mail::BounceFor>,
 }
 
 /// Whether Chorus sends mail: a relay is set.
@@ -341,6 +349,7 @@ pub async fn notification_mail(
         reply_to,
         unsubscribe: Some(unsubscribe),
         auto: true,
+        bounce: Some(domain::mail::BounceFor::Member(member.get())),
     }))
 }
 
@@ -373,19 +382,28 @@ pub fn kind_label(kind: NotificationReason) -> &'static str {
     }
 }
 
-/// The invitation mail, while the invitation is open.
-pub async fn invitation_mail(
-    ctx: &Ctx,
-    invitation: i64,
-    link: &str,
-) -> AppResult<Option<Outgoing>> {
-    let mut c = ctx.db.read().await?;
-    let Some(inv) = store::invitations::invitation_by_id(&mut c, invitation).await? else {
-        return Ok(None);
+/// The invitation mail, while the invitation is open. Its link is minted
+/// now and its hash kept on the invitation (beside the link the inviter
+/// sees), so the job's payload holds no usable link; accepting through it
+/// verifies the address.
+pub async fn invitation_mail(ctx: &Ctx, invitation: i64) -> AppResult<Option<Outgoing>> {
+    let token = crate::crypto::new_token();
+    let inv = {
+        let mut tx = ctx.db.write().await?;
+        let Some(inv) = store::invitations::invitation_by_id(&mut tx, invitation).await? else {
+            return Ok(None);
+        };
+        if inv.accepted_at.is_some() || inv.revoked_at.is_some() || inv.expires_at <= ctx.now() {
+            return Ok(None);
+        }
+        let hash = crate::crypto::token_hash(&token);
+        if !store::invitations::set_mail_token(&mut tx, invitation, &hash).await? {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        inv
     };
-    if inv.accepted_at.is_some() || inv.revoked_at.is_some() || inv.expires_at <= ctx.now() {
-        return Ok(None);
-    }
+    let link = crate::service::invitations::invitation_url(ctx, &token);
     let org = crate::service::org::org_settings(ctx).await?;
     let inviter = md_text(&inv.inviter_name);
     let mut lines = vec![format!(
@@ -420,6 +438,7 @@ pub async fn invitation_mail(
         reply_to: None,
         unsubscribe: None,
         auto: false,
+        bounce: Some(domain::mail::BounceFor::Invitation(inv.id)),
     }))
 }
 

@@ -10,8 +10,8 @@
 //! [`deliver`] once the message is in; each answer is an `AppError` that
 //! the listener turns into an SMTP reply.
 //!
-//! A member's account address is the verified one: accounts come from an
-//! invitation (which fixes the address), the setup link or `chorus admin`.
+//! Only a member's verified address posts (`store::addresses`): one an
+//! admin typed, or one whose owner opened a link mailed to it.
 
 use domain::Email;
 use domain::ids::{CommentId, ItemId, MemberId};
@@ -43,6 +43,11 @@ pub async fn sender(ctx: &Ctx, address: &str) -> AppResult<Viewer> {
     if !m.is_active() {
         return Err(AppError::Forbidden(format!(
             "The account with the address {address} is deactivated: it posts nothing."
+        )));
+    }
+    if m.email_verified_at.is_none() {
+        return Err(AppError::Forbidden(format!(
+            "The address {address} is not confirmed yet: open the link in the mail Chorus sent              to it (or ask for a new one in your settings), then send this again."
         )));
     }
     Ok(Viewer {
@@ -100,12 +105,11 @@ pub async fn recipient(ctx: &Ctx, viewer: &Viewer, address: &str) -> AppResult<D
         let mut c = ctx.db.read().await?;
         // A higher epoch on the member revokes every address made before.
         if reply.epoch != store::mail::reply_epoch(&mut c, viewer.id()).await? {
-            return Err(AppError::Gone {
-                slug: "reply-address-revoked",
-                detail: "This reply address was revoked: reply to a newer mail, or comment in \
-                         the page."
+            return Err(AppError::Forbidden(
+                "This reply address was revoked (you stopped your old reply addresses working): \
+                 reply to a newer mail, or comment in the page."
                     .into(),
-            });
+            ));
         }
         let item = load_item(&mut c, viewer, ItemId(reply.item)).await?;
         if item.deleted_at.is_some() {
@@ -130,6 +134,58 @@ pub async fn recipient(ctx: &Ctx, viewer: &Viewer, address: &str) -> AppResult<D
         other => other,
     })?;
     Ok(Destination::Space { slug: space.slug })
+}
+
+/// Whether `address` is one of Chorus's bounce addresses
+/// (`bounce+…@<mail domain>`), which take delivery reports from anyone.
+pub fn is_bounce_address(ctx: &Ctx, address: &str) -> bool {
+    address
+        .trim()
+        .rsplit_once('@')
+        .is_some_and(|(local, host)| {
+            host.eq_ignore_ascii_case(&ctx.settings.mail_domain())
+                && local.to_ascii_lowercase().starts_with("bounce+")
+        })
+}
+
+/// Reads a delivery report sent to a bounce address: a permanent failure
+/// counts a bounce of the address the signed bounce address names (three
+/// stop mail to it). A forged or stale bounce address, or a report that
+/// is no failure, counts nothing; every report is accepted and dropped,
+/// so a forger learns nothing and nobody gets mail back. Returns the
+/// address counted against, if any.
+pub async fn bounce(ctx: &Ctx, address: &str, status: Option<&str>) -> AppResult<Option<String>> {
+    use domain::mail::{BounceAddress, BounceFor};
+    use domain::mail_in::{Delivery, delivery_status};
+    let Some(local) = address.trim().rsplit_once('@').map(|(l, _)| l) else {
+        return Ok(None);
+    };
+    let Some(b) = BounceAddress::parse(local) else {
+        return Ok(None);
+    };
+    let Delivery::Failed(why) = status.map_or(Delivery::NotFailed, delivery_status) else {
+        return Ok(None);
+    };
+    let recipient = {
+        let mut c = ctx.db.read().await?;
+        match b.about {
+            BounceFor::Member(id) => profiles::member_by_id(&mut c, MemberId(id))
+                .await?
+                .map(|m| m.email),
+            BounceFor::Invitation(id) => store::invitations::invitation_by_id(&mut c, id)
+                .await?
+                .map(|i| i.email),
+            BounceFor::Link(id) => store::addresses::link_by_id(&mut c, id)
+                .await?
+                .map(|l| l.email),
+        }
+    };
+    let key = mail::key(ctx).await?;
+    let Some(recipient) = recipient.filter(|r| b.holds(&key, r)) else {
+        return Ok(None);
+    };
+    mail::bounced(ctx, &recipient, &format!("bounce report: {why}")).await?;
+    Ok(Some(recipient))
 }
 
 /// A message as read off the wire (`crate::mail::message`).
@@ -220,7 +276,7 @@ async fn answered_item(
 
 /// The text, with the note that attachments were not kept; refused when
 /// nothing is left to post.
-fn with_attachments(text: String, attachments: &[String]) -> AppResult<String> {
+pub(crate) fn with_attachments(text: String, attachments: &[String]) -> AppResult<String> {
     if text.trim().is_empty() {
         let kept = if attachments.is_empty() {
             ""
@@ -252,7 +308,7 @@ fn with_attachments(text: String, attachments: &[String]) -> AppResult<String> {
 
 /// A subject as an item's title: "Re:"/"Fwd:" prefixes dropped, control
 /// characters made spaces, at most 200 characters.
-fn title(subject: &str) -> String {
+pub(crate) fn title(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let lower = s.to_ascii_lowercase();

@@ -11,11 +11,13 @@
 //! and `ops` stand beside them.
 
 pub mod acks;
+pub mod addresses;
 pub mod audience;
 pub mod calendar;
 pub mod comments;
 pub mod digest;
 pub mod follows;
+pub mod import;
 pub mod invitations;
 pub mod items;
 pub mod jobs;

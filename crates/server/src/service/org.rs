@@ -14,14 +14,20 @@ use crate::service::viewer::Viewer;
 pub struct OrgSettings {
     pub org_name: String,
     pub invite_policy: InvitePolicy,
-    /// Kept, but not in effect: see [`DOMAIN_SIGNUP_OFF`](crate::service::signup::DOMAIN_SIGNUP_OFF).
+    /// In effect only while mail goes out: see
+    /// [`DOMAIN_SIGNUP_OFF`](crate::service::signup::DOMAIN_SIGNUP_OFF).
     pub signup_domains: DomainList,
+    /// Whether Chorus sends mail (a relay is set): sign-up confirms the
+    /// address by a mailed link.
+    #[serde(skip)]
+    pub mail_on: bool,
 }
 
 impl OrgSettings {
-    /// Whether people at the allowed domains can sign up now.
+    /// Whether people at the allowed domains can sign up now: only while
+    /// a link can be mailed to confirm their address.
     pub fn signup_open(&self) -> bool {
-        false
+        self.mail_on
     }
 }
 
@@ -43,6 +49,7 @@ pub async fn org_settings(ctx: &Ctx) -> AppResult<OrgSettings> {
         org_name,
         invite_policy,
         signup_domains,
+        mail_on: crate::service::mail::enabled(ctx),
     })
 }
 

@@ -217,8 +217,9 @@ pub struct OrgSettingsView {
     /// Addresses at these domains may sign up without an invitation, once
     /// `signup_domains_in_effect`.
     pub signup_domains: Vec<String>,
-    /// False while Chorus cannot confirm a sign-up's address by mail: until
-    /// then nobody signs up by domain, and the domains are only kept.
+    /// False while Chorus cannot confirm a sign-up's address by mail (no
+    /// relay is set): then nobody signs up by domain, and the domains are
+    /// only kept.
     pub signup_domains_in_effect: bool,
     /// Why sign-up by domain is not in effect, when it is not.
     pub signup_domains_note: Option<String>,

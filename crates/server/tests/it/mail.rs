@@ -31,6 +31,8 @@ backend_tests!(
 /// One message as the sink received it.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The envelope sender (MAIL FROM).
+    pub from: String,
     pub rcpt: Vec<String>,
     pub data: Vec<u8>,
 }
@@ -175,6 +177,7 @@ impl Sink {
         let mut r = BufReader::new(r);
         w.write_all(b"220 sink ESMTP\r\n").await?;
         let mut rcpt = Vec::new();
+        let mut from = String::new();
         let mut line = String::new();
         loop {
             line.clear();
@@ -189,6 +192,15 @@ impl Sink {
                 "250 ok".to_owned()
             } else if upper.starts_with("RSET") || upper.starts_with("MAIL FROM") {
                 rcpt.clear();
+                from = cmd
+                    .get(10..)
+                    .unwrap_or("")
+                    .trim()
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
                 "250 ok".to_owned()
             } else if upper.starts_with("RCPT TO") {
                 let addr = cmd[8..]
@@ -228,6 +240,7 @@ impl Sink {
                         data.extend_from_slice(&l);
                     }
                     self.state.lock().unwrap().received.push(Received {
+                        from: from.clone(),
                         rcpt: std::mem::take(&mut rcpt),
                         data,
                     });
@@ -246,7 +259,7 @@ impl Sink {
 }
 
 /// A port nothing listens on (a relay that is down).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -254,7 +267,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-const BASE: &str = "http://chorus.test";
+pub(crate) const BASE: &str = "http://chorus.test";
 
 /// An owner on a server that mails through `relay`, and @bo; Bo's
 /// invitation is settled (sent, or dropped once he accepted it), and the
@@ -271,7 +284,7 @@ pub(crate) async fn mailing_app(
     })
     .await;
     owner.setup_owner().await;
-    let bo = owner.new_member("bo", "member").await;
+    let bo = owner.new_verified_member("bo", "member").await;
     mail_settled(&owner).await;
     if let Some(s) = sink {
         s.clear();
@@ -310,7 +323,7 @@ pub(crate) async fn mail_settled(app: &TestApp) {
 }
 
 /// The one link in `text` that starts with `prefix`.
-fn link(text: &str, prefix: &str) -> String {
+pub(crate) fn link(text: &str, prefix: &str) -> String {
     let start = text
         .find(prefix)
         .unwrap_or_else(|| panic!("no link {prefix} in {text}"));
@@ -359,17 +372,25 @@ async fn invitations_are_mailed_and_resent(b: Backend) {
         parsed.header_raw("Auto-Submitted").is_none(),
         "an invitation is a person's"
     );
+    // The mail carries its own link, minted when the job sent it (the
+    // job's payload held only the invitation's id); the inviter's works too.
     let url = inv["url"].as_str().unwrap();
-    assert_eq!(link(&m.text(), &format!("{BASE}/invite/")), url);
+    let mailed = link(&m.text(), &format!("{BASE}/invite/"));
+    assert_ne!(mailed, url);
     assert!(m.text().contains("Come help with launch"), "{}", m.text());
     assert!(
-        m.html().contains(&format!("href=\"{url}\"")),
+        m.html().contains(&format!("href=\"{mailed}\"")),
         "{}",
         m.html()
     );
     assert!(m.html().contains("<em>help</em>"), "{}", m.html());
+    let token = |u: &str| u.rsplit('/').next().unwrap().to_owned();
+    for t in [token(url), token(&mailed)] {
+        let res = owner.get(&format!("/invitations/{t}/accept")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
 
-    // Resent: a new link, and the old one stops working.
+    // Resent: a new link, and the old ones stop working.
     let id = inv["id"].as_str().unwrap();
     let again = expect(
         owner
@@ -381,13 +402,16 @@ async fn invitations_are_mailed_and_resent(b: Backend) {
     let m2 = sink.next_to("cy@acme.test", 1).await;
     let new_url = again["url"].as_str().unwrap();
     assert_ne!(new_url, url);
-    assert_eq!(link(&m2.text(), &format!("{BASE}/invite/")), new_url);
-    let old_token = url.rsplit('/').next().unwrap();
-    let res = owner.get(&format!("/invitations/{old_token}/accept")).await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let new_token = new_url.rsplit('/').next().unwrap();
-    let res = owner.get(&format!("/invitations/{new_token}/accept")).await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let new_mailed = link(&m2.text(), &format!("{BASE}/invite/"));
+    assert_ne!(new_mailed, mailed);
+    for old in [token(url), token(&mailed)] {
+        let res = owner.get(&format!("/invitations/{old}/accept")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    for new in [token(new_url), token(&new_mailed)] {
+        let res = owner.get(&format!("/invitations/{new}/accept")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
 }
 
 async fn notifications_thread_link_and_unsubscribe_in_one_click(b: Backend) {

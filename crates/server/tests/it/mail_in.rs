@@ -101,7 +101,7 @@ async fn member_id(app: &TestApp, handle: &str) -> i64 {
 
 async fn mail_posts_to_a_space_and_replies_become_comments(b: Backend) {
     let owner = start(b, |_| {}).await;
-    let ana = owner.new_member("ana", "member").await;
+    let ana = owner.new_verified_member("ana", "member").await;
     let mailer = mailer(&owner);
     // The space page shows its address.
     let page = ana.page("/spaces/launch").await.text().await.unwrap();
@@ -208,21 +208,21 @@ async fn mail_posts_to_a_space_and_replies_become_comments(b: Backend) {
 }
 
 /// A raw SMTP client that reads whole replies.
-struct Raw {
+pub(crate) struct Raw {
     r: BufReader<OwnedReadHalf>,
     w: OwnedWriteHalf,
 }
 
 /// A reply: its code and its lines' text.
 #[derive(Debug)]
-struct Said {
-    code: u16,
-    text: String,
+pub(crate) struct Said {
+    pub(crate) code: u16,
+    pub(crate) text: String,
 }
 
 impl Said {
     /// A refusal or acceptance with an enhanced status code and a reason.
-    fn clear(&self, code: u16, esc: &str) {
+    pub(crate) fn clear(&self, code: u16, esc: &str) {
         assert_eq!(self.code, code, "{self:?}");
         assert!(
             self.text.starts_with(esc),
@@ -235,7 +235,7 @@ impl Said {
 }
 
 impl Raw {
-    async fn connect(addr: SocketAddr) -> Raw {
+    pub(crate) async fn connect(addr: SocketAddr) -> Raw {
         let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
         let mut raw = Raw {
             r: BufReader::new(r),
@@ -267,7 +267,7 @@ impl Raw {
         }
     }
 
-    async fn cmd(&mut self, line: &str) -> Said {
+    pub(crate) async fn cmd(&mut self, line: &str) -> Said {
         self.w
             .write_all(format!("{line}\r\n").as_bytes())
             .await
@@ -276,7 +276,7 @@ impl Raw {
     }
 
     /// DATA, the message dot-stuffed, and the final reply.
-    async fn data(&mut self, message: &[u8]) -> Said {
+    pub(crate) async fn data(&mut self, message: &[u8]) -> Said {
         let go = self.cmd("DATA").await;
         assert_eq!(go.code, 354, "{go:?}");
         let mut wire = Vec::with_capacity(message.len() + 16);
@@ -297,7 +297,7 @@ impl Raw {
     }
 
     /// A whole transaction; the first reply that is not a success.
-    async fn send(&mut self, from: &str, to: &[&str], message: &[u8]) -> Said {
+    pub(crate) async fn send(&mut self, from: &str, to: &[&str], message: &[u8]) -> Said {
         let r = self.cmd(&format!("MAIL FROM:<{from}>")).await;
         if r.code != 250 {
             return r;
@@ -315,9 +315,9 @@ impl Raw {
 
 async fn refusals_say_why(b: Backend) {
     let owner = start(b, |s| s.smtp_max_bytes = 4096).await;
-    let ana = owner.new_member("ana", "member").await;
-    let _bo = owner.new_member("bo", "member").await;
-    owner.new_member("dan", "member").await;
+    let ana = owner.new_verified_member("ana", "member").await;
+    let _bo = owner.new_verified_member("bo", "member").await;
+    owner.new_verified_member("dan", "member").await;
     ana.create_space(json!({"name": "Board", "visibility": "closed"}))
         .await;
     ana.create_space(json!({"name": "Hush", "visibility": "secret"}))
@@ -681,7 +681,7 @@ async fn smtplib_over_starttls_posts(b: Backend) {
         s.smtp_tls_key = Some(dir.join("tls-key.pem"));
     })
     .await;
-    owner.new_member("ana", "member").await;
+    owner.new_verified_member("ana", "member").await;
     let script = r#"
 import smtplib, ssl, sys
 port, to = int(sys.argv[1]), sys.argv[2]

@@ -2,8 +2,10 @@
 //! HTTP, on SQLite and on PostgreSQL.
 
 mod accounts;
+mod addresses;
 mod digest;
 mod harness;
+mod import;
 mod jobs;
 mod lists;
 mod live;

@@ -3,6 +3,7 @@
 //! also being described.
 
 pub mod acks;
+pub mod addresses;
 pub mod admin;
 pub mod audience;
 pub mod comments;
@@ -241,9 +242,16 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(signup::setup_status, signup::setup))
         .routes(routes!(sessions::login, sessions::logout))
         .routes(routes!(signup::signup))
+        .routes(routes!(signup::complete_signup))
         .routes(routes!(profiles::me, profiles::update_me))
         .routes(routes!(sessions::change_password))
         .routes(routes!(mail::mail_choices, mail::put_mail_choices))
+        .routes(routes!(addresses::get_address, addresses::put_address))
+        .routes(routes!(addresses::resend_address_link))
+        .routes(routes!(addresses::confirm_address))
+        .routes(routes!(addresses::revoke_reply_addresses))
+        .routes(routes!(addresses::forgot_password))
+        .routes(routes!(addresses::reset_password))
         .routes(
             routes!(profiles::put_avatar, profiles::delete_avatar)
                 .layer(DefaultBodyLimit::max(avatar_limit)),

@@ -42,7 +42,7 @@ pub fn clear_cookie(state: &AppState) -> String {
     )
 }
 
-pub(super) fn with_session(
+pub(crate) fn with_session(
     state: &AppState,
     status: StatusCode,
     body: SessionView,

@@ -70,25 +70,65 @@ pub async fn setup(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
+    /// A work address at one of the allowed domains.
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupStarted {
+    pub detail: String,
+}
+
+/// Signs up without an invitation, first step: mails a one-time link (24
+/// hours) to a work address at an allowed domain; the link leads to the
+/// join form (`POST /signup/complete`). The answer is the same whether or
+/// not the address already has an account. Refused (403) while Chorus
+/// sends no mail (see `signup_domains_in_effect` in the admin settings).
+#[utoipa::path(post, path = "/signup", tag = "accounts", request_body = SignupRequest,
+    responses((status = 202, body = SignupStarted), (status = 403, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<SignupStarted>), Problem> {
+    let email = domain::Email::parse(&req.email).map_err(crate::error::AppError::from)?;
+    signup::start_signup(&state.ctx, &email).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignupStarted {
+            detail: format!(
+                "We sent a link to {}: open it within a day to choose your handle and password.",
+                email.as_str()
+            ),
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteSignupRequest {
+    /// The token of the mailed link (its last path segment).
+    pub token: String,
     pub handle: String,
     pub display_name: String,
-    pub email: String,
     pub password: String,
 }
 
-/// Signs up without an invitation, with an address at an allowed domain:
-/// refused (403) while Chorus cannot confirm the address by mail, which it
-/// cannot yet (see `signup_domains_in_effect` in the admin settings).
-#[utoipa::path(post, path = "/signup", tag = "accounts", request_body = SignupRequest,
+/// Signs up, second step: with the mailed link's token, creates the member
+/// (the address verified) and logs in.
+#[utoipa::path(post, path = "/signup/complete", tag = "accounts", request_body = CompleteSignupRequest,
     responses((status = 201, body = SessionView), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn signup(
+        (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 410, body = Problem, description = "used or expired"),
+        (status = 422, body = Problem)))]
+pub async fn complete_signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    ApiJson(_req): ApiJson<SignupRequest>,
+    ApiJson(req): ApiJson<CompleteSignupRequest>,
 ) -> Result<Response, Problem> {
-    let member = signup::self_signup(&state.ctx).await?;
+    let input = SignupInput::parse(&req.handle, &req.display_name, None, &req.password)?;
+    let member = signup::complete_signup(&state.ctx, &req.token, &input).await?;
     let s = sessions::start_session(&state.ctx, member.id, &ip, user_agent(&headers)).await?;
     let body = SessionView {
         member: MemberView::own(&member),

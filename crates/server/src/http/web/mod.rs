@@ -22,6 +22,7 @@ macro_rules! csrf_form {
 }
 
 mod acks;
+mod addresses;
 mod admin;
 mod calendar;
 mod comments;
@@ -70,6 +71,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/signup",
             get(signup::signup_page).post(signup::signup_submit),
+        )
+        .route(
+            "/signup/{token}",
+            get(signup::join_page).post(signup::join_submit),
         )
         .route(
             "/invite/{token}",
@@ -131,6 +136,24 @@ pub fn router() -> Router<AppState> {
         .route("/settings/calendar", post(calendar::issue_calendar))
         .route("/settings/calendar/revoke", post(calendar::revoke_calendar))
         .route("/settings/notifications", post(mail::save_choices))
+        .route("/settings/address", post(addresses::change_address))
+        .route("/settings/address/resend", post(addresses::resend))
+        .route(
+            "/settings/reply-addresses/revoke",
+            post(addresses::revoke_reply_addresses),
+        )
+        .route(
+            "/address/confirm/{token}",
+            get(addresses::confirm_page).post(addresses::confirm),
+        )
+        .route(
+            "/password/forgot",
+            get(addresses::forgot_page).post(addresses::forgot),
+        )
+        .route(
+            "/password/reset/{token}",
+            get(addresses::reset_page).post(addresses::reset),
+        )
         .route(
             "/mail/unsubscribe/{token}",
             get(mail::unsubscribe_page).post(mail::unsubscribe),

@@ -241,6 +241,8 @@ pub struct MailV {
     bouncing: Option<String>,
     /// (kind, how it is named, its choice)
     kinds: Vec<(&'static str, &'static str, &'static str)>,
+    /// The new address waiting for its link to be opened.
+    pending: Option<String>,
     digest_hour: i64,
     /// The zone the hour is counted in, and whether it is the member's.
     digest_zone: String,
@@ -278,8 +280,13 @@ pub(super) async fn settings_page_with(
         member: me.clone(),
         auth: v.auth.clone(),
     };
+    let pending = crate::service::addresses::pending_address(&state.ctx, &v)
+        .await
+        .ok()
+        .flatten();
     let mail = match crate::service::mail::mail_settings(&state.ctx, &v).await {
         Ok(m) => MailV {
+            pending,
             on: m.mail_on,
             paused: m.paused,
             bouncing: m.bouncing,

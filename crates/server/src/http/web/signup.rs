@@ -1,12 +1,13 @@
 //! First-run setup of the owner, and signing up by address domain.
 
 use askama::Template;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{form_errors, org_name, render, same_origin, with_cookie};
+use super::{error_page, form_errors, org_name, render, same_origin, with_cookie};
+use crate::error::AppError;
 use crate::http::api::sessions::session_cookie;
 use crate::http::extract::{ClientIp, user_agent};
 use crate::service::signup::SignupInput;
@@ -103,74 +104,150 @@ struct SignupPage {
     /// Why nobody signs up by domain now, while that holds.
     off: Option<&'static str>,
     domains: Vec<String>,
-    display_name: String,
-    handle: String,
     email: String,
+    /// The address a link was just mailed to.
+    sent: Option<String>,
     errors: Vec<String>,
 }
 
-pub async fn signup_page(State(state): State<AppState>) -> Response {
+async fn signup_page_with(
+    state: &AppState,
+    status: StatusCode,
+    email: String,
+    sent: Option<String>,
+    errors: Vec<String>,
+) -> Response {
     match org::org_settings(&state.ctx).await {
         Ok(org) => render(
-            StatusCode::OK,
+            status,
             &SignupPage {
                 off: (!org.signup_open()).then_some(signup::DOMAIN_SIGNUP_OFF),
                 org_name: org.org_name,
                 domains: org.signup_domains.as_slice().to_vec(),
-                ..Default::default()
+                email,
+                sent,
+                errors,
             },
         ),
         Err(e) => e.into_response(),
     }
 }
 
+pub async fn signup_page(State(state): State<AppState>) -> Response {
+    signup_page_with(&state, StatusCode::OK, String::new(), None, Vec::new()).await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignupForm {
-    display_name: String,
-    handle: String,
     email: String,
-    /// Accepted so the form parses; while sign-up is off nothing reads it.
-    #[allow(dead_code)]
-    password: String,
 }
 
+/// The first step: the work address, to which a link goes.
 pub async fn signup_submit(
     State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Form(f): Form<SignupForm>,
 ) -> Response {
     if let Err(r) = same_origin(&headers) {
         return r;
     }
+    let r = match domain::Email::parse(&f.email) {
+        Ok(e) => signup::start_signup(&state.ctx, &e)
+            .await
+            .map(|()| e.as_str().to_owned()),
+        Err(e) => Err(e.into()),
+    };
+    match r {
+        Ok(sent) => {
+            signup_page_with(
+                &state,
+                StatusCode::OK,
+                String::new(),
+                Some(sent),
+                Vec::new(),
+            )
+            .await
+        }
+        Err(e) => match form_errors(e) {
+            Ok((status, errors)) => signup_page_with(&state, status, f.email, None, errors).await,
+            Err(r) => r,
+        },
+    }
+}
+
+#[derive(Template, Default)]
+#[template(path = "signup_join.html")]
+struct JoinPage {
+    org_name: String,
+    token: String,
+    email: String,
+    display_name: String,
+    handle: String,
+    errors: Vec<String>,
+}
+
+/// The join form the mailed link opens.
+pub async fn join_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match signup::open_signup(&state.ctx, &token).await {
+        Ok(email) => render(
+            StatusCode::OK,
+            &JoinPage {
+                org_name: org_name(&state).await,
+                token,
+                email,
+                ..Default::default()
+            },
+        ),
+        Err(e) => error_page(e, "/signup"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinForm {
+    display_name: String,
+    handle: String,
+    password: String,
+}
+
+pub async fn join_submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+    Form(f): Form<JoinForm>,
+) -> Response {
+    if let Err(r) = same_origin(&headers) {
+        return r;
+    }
     let result = async {
-        let m = signup::self_signup(&state.ctx).await?;
+        let input = SignupInput::parse(&f.handle, &f.display_name, None, &f.password)?;
+        let m = signup::complete_signup(&state.ctx, &token, &input).await?;
         sessions::start_session(&state.ctx, m.id, &ip, user_agent(&headers)).await
     }
     .await;
     match result {
         Ok(s) => with_cookie(session_cookie(&state, &s), "/"),
+        Err(e @ (AppError::Gone { .. } | AppError::NotFound(_) | AppError::Forbidden(_))) => {
+            error_page(e, "/signup")
+        }
         Err(e) => match form_errors(e) {
             Ok((status, errors)) => {
-                let org = org::org_settings(&state.ctx).await.ok();
-                let page = SignupPage {
-                    off: org
-                        .as_ref()
-                        .is_none_or(|o| !o.signup_open())
-                        .then_some(signup::DOMAIN_SIGNUP_OFF),
-                    org_name: org
-                        .as_ref()
-                        .map_or_else(|| "Chorus".into(), |o| o.org_name.clone()),
-                    domains: org
-                        .map(|o| o.signup_domains.as_slice().to_vec())
-                        .unwrap_or_default(),
-                    display_name: f.display_name,
-                    handle: f.handle,
-                    email: f.email,
-                    errors,
-                };
-                render(status, &page)
+                let email = signup::open_signup(&state.ctx, &token)
+                    .await
+                    .unwrap_or_default();
+                render(
+                    status,
+                    &JoinPage {
+                        org_name: org_name(&state).await,
+                        token,
+                        email,
+                        display_name: f.display_name,
+                        handle: f.handle,
+                        errors,
+                    },
+                )
             }
             Err(r) => r,
         },

@@ -159,6 +159,8 @@ pub struct ItemV {
     pub deleted: bool,
     pub edited: bool,
     pub author: PersonV,
+    /// From a mail archive's sender who is no member.
+    pub imported: bool,
     /// `space`, `profile` or `direct`.
     pub place: String,
     pub space_slug: String,
@@ -194,6 +196,7 @@ impl ItemV {
                 av: Av::new(&i.author_handle, &i.author_name, i.author_avatar),
                 extra: String::new(),
             },
+            imported: i.imported,
             place: i.audience.to_string(),
             space_slug: i.space_slug.clone().unwrap_or_default(),
             space_name: i.space_name.clone().unwrap_or_default(),
@@ -294,6 +297,8 @@ pub struct CommentV {
     pub id: CommentId,
     pub item_id: ItemId,
     pub author: PersonV,
+    /// From a mail archive's sender who is no member.
+    pub imported: bool,
     pub body_html: String,
     pub deleted: bool,
     pub ago: Ago,
@@ -306,6 +311,7 @@ impl CommentV {
             id: c.id,
             item_id: c.item_id,
             author: PersonV::person(&c.author),
+            imported: c.imported,
             body_html: if c.deleted_at.is_some() {
                 String::new()
             } else {
