@@ -139,11 +139,20 @@ pub fn message(ctx: &Ctx, mail: &ListMail, r: &ListRecipient) -> anyhow::Result<
             .parse()
             .map_err(|e| anyhow::anyhow!("{:?} is not an address: {e}", r.email))?,
     );
+    let envelope = lettre::address::Envelope::new(
+        Some(
+            r.bounce
+                .parse()
+                .map_err(|e| anyhow::anyhow!("bounce address {:?}: {e}", r.bounce))?,
+        ),
+        vec![to.email.clone()],
+    )?;
     let mut b = Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
         .message_id(Some(format!("<{}>", mail.message_id)))
+        .envelope(envelope)
         .reply_to(r.reply_to.parse()?)
         .date_now();
     if let Some(t) = &mail.in_reply_to {

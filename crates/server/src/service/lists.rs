@@ -10,7 +10,9 @@
 //! List-Post, List-Archive, one-click List-Unsubscribe) are per space; the
 //! reply address and the unsubscribe link are per recipient.
 
-use domain::mail::{BOUNCES_STOP, ReplyAddress, Thread, Unsubscribe, message_id};
+use domain::mail::{
+    BOUNCES_STOP, BounceAddress, BounceFor, ReplyAddress, Thread, Unsubscribe, message_id,
+};
 use domain::{CommentId, ItemId, MemberId, SpaceId};
 use store::lists::ListMember;
 
@@ -297,6 +299,9 @@ pub struct ListRecipient {
     pub name: String,
     pub reply_to: String,
     pub unsubscribe: String,
+    /// The envelope sender: a signed bounce address (VERP) naming this
+    /// recipient's address, so a bounce counts against it.
+    pub bounce: String,
 }
 
 /// Of a batch of members in list mode, those the mail goes to: active,
@@ -340,8 +345,11 @@ pub async fn recipients(
                 what: unsubscribe_what(mail.space),
             }
             .token(&key);
+            let bounce =
+                BounceAddress::address(&key, BounceFor::Member(m.id.get()), &m.email, &domain);
             ListRecipient {
                 member: m.id,
+                bounce,
                 email: m.email.clone(),
                 name: m.display_name.clone(),
                 reply_to,

@@ -110,6 +110,12 @@ async fn ana_posts_bo_gets_it_replies_and_unsubscribes(b: Backend) {
         Some(format!("<{BASE}/spaces/launch>").as_str())
     );
     assert_eq!(header(&p, "Precedence").as_deref(), Some("list"));
+    // The envelope sender is Bo's own signed bounce address (VERP).
+    assert!(
+        m.from.starts_with("bounce+m") && m.from.ends_with(&format!("@{DOMAIN}")),
+        "{}",
+        m.from
+    );
     assert_eq!(
         header(&p, "Auto-Submitted").as_deref(),
         Some("auto-generated")
