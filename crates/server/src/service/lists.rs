@@ -10,6 +10,7 @@
 //! List-Post, List-Archive, one-click List-Unsubscribe) are per space; the
 //! reply address and the unsubscribe link are per recipient.
 
+use domain::kinds::ItemKind;
 use domain::mail::{
     BOUNCES_STOP, BounceAddress, BounceFor, ReplyAddress, Thread, Unsubscribe, message_id,
 };
@@ -197,7 +198,18 @@ pub async fn list_mail(
     let domain = ctx.settings.mail_domain();
     let label = item_label(&it);
     let item_mid = message_id(Thread::Item(item.get()), &domain);
-    let item_link = format!("{base}/items/{item}");
+    // A request or offer is answered on its own page.
+    let (item_link, kind_line) = match it.kind {
+        ItemKind::Request => (
+            format!("{base}/requests/{item}"),
+            Some("A request: its page shows who is asked and what they may answer."),
+        ),
+        ItemKind::Offer => (
+            format!("{base}/requests/{item}"),
+            Some("An offer: its page shows to whom and what they may answer."),
+        ),
+        _ => (format!("{base}/items/{item}"), None),
+    };
     let (author, author_name, body, mid, in_reply_to, subject, link) = match comment {
         None => (
             it.author_id,
@@ -232,6 +244,9 @@ pub async fn list_mail(
     let mut lines = Vec::new();
     if comment.is_none() && !it.title.is_empty() {
         lines.push(format!("**{}**", md_text(&it.title)));
+    }
+    if let (None, Some(k)) = (comment, kind_line) {
+        lines.push(format!("_{k}_"));
     }
     if !body.trim().is_empty() {
         lines.push(body);

@@ -450,6 +450,11 @@ pub async fn create(ctx: &Ctx, viewer: &Viewer, input: &RequestInput) -> AppResu
             now,
         )
         .await?;
+        // A request or offer in a space is one of its items: list mode
+        // mails it like a post.
+        if let Some(s) = &space {
+            store::lists::enqueue(&mut tx, s.id, id, None, now).await?;
+        }
         rq::insert_act(
             &mut tx,
             &rq::NewAct {

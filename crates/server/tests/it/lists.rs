@@ -298,4 +298,33 @@ async fn list_mode_only_where_one_may_read(b: Backend) {
         .await;
     mail_settled(&owner).await;
     assert_eq!(sink.received().len(), 1, "nothing from the closed space");
+
+    // A request in the space is one of its items: it comes by list mail,
+    // linking to the request's page.
+    owner.new_member("cy", "member").await;
+    mail_settled(&owner).await;
+    sink.clear();
+    expect(
+        owner
+            .post(
+                "/requests",
+                json!({"to": ["cy"], "space": "town", "title": "Order the banners"}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    mail_settled(&owner).await;
+    let to_bo: Vec<_> = sink
+        .received()
+        .into_iter()
+        .filter(|m| m.rcpt == vec!["bo@acme.test".to_owned()])
+        .collect();
+    assert_eq!(to_bo.len(), 1, "one list mail of the request");
+    assert_eq!(to_bo[0].parsed().subject(), Some("Order the banners"));
+    assert!(
+        to_bo[0].text().contains("/requests/"),
+        "{}",
+        to_bo[0].text()
+    );
 }
