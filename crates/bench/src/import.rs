@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use store::bench_data::{self as data, PgAdmin, Shape};
+use store::bench_data::{self as data, Shape};
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
@@ -98,20 +98,13 @@ async fn measure(
     backend: &str,
     archive: &Path,
 ) -> anyhow::Result<M9> {
-    let url = match backend {
-        "sqlite" => {
-            let file = args.dir.join("import-bench.db");
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
-            }
-            format!("sqlite://{}", file.display())
-        }
-        _ => {
-            let admin = PgAdmin::connect(&args.pg_admin_url).await?;
-            admin.recreate("chorus_bench_import").await?;
-            crate::replace_db(&args.pg_admin_url, "chorus_bench_import")
-        }
-    };
+    let url = crate::fresh_database(
+        backend,
+        &args.dir.join("import-bench.db"),
+        &args.pg_admin_url,
+        "chorus_bench_import",
+    )
+    .await?;
     let db = crate::open(&url).await?;
     data::generate(&db, &Shape::smoke(), &mut |m| eprintln!("generate: {m}")).await?;
     db.close().await;

@@ -26,7 +26,12 @@
 pub mod drive;
 pub mod import;
 pub mod list_mail;
+pub mod m3;
 pub mod mail_in;
+pub mod report;
+
+pub use m3::*;
+pub use report::*;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -214,177 +219,12 @@ fn wants(only: &str, m: &str) -> bool {
     })
 }
 
-/// One row of the result table.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub backend: String,
-    /// The measurements that ran ("m1", "m2", …); the table says "not run"
-    /// for the others.
-    pub ran: Vec<String>,
-    pub m1_home_rps: f64,
-    pub m1_home_p50: f64,
-    pub m1_home_p99: f64,
-    pub m1_hello_rps: f64,
-    pub m1_ratio: f64,
-    pub m2_space_followers: i64,
-    pub m2_post_p50: f64,
-    pub m2_post_p99: f64,
-    pub m2_home_done_max: f64,
-    pub m2_live_max: f64,
-    pub m2_live_seen: String,
-    pub m2_big_followers: i64,
-    pub m2_big_post: f64,
-    pub m2_big_home_done: f64,
-    pub m3_everyday: M3,
-    pub m3_comments: M3,
-    /// Closed loop (`--concurrency` connections back to back): the most
-    /// the machine does at 90/10, and the read p99 then.
-    pub m3_saturated_writes: f64,
-    pub m3_saturated_read_p99: f64,
-    pub m5_rss_idle_mib: f64,
-    pub m5_rss_live_mib: f64,
-    pub m5_open: usize,
-    /// The machine's own steadiness, measured before anything else with
-    /// nothing running: the share of time a fixed piece of CPU work ran at
-    /// less than half its usual speed, and its slowest round against the
-    /// median.
-    pub cpu_slow_share: f64,
-    pub cpu_worst: f64,
-    /// The share of the machine's CPU time its hypervisor gave to other
-    /// guests (`steal` in `/proc/stat`) while the benchmark ran, in
-    /// percent: NaN where the kernel does not say.
-    pub cpu_stolen: f64,
-    pub m7: list_mail::M7,
-    pub errors: u64,
-}
-
 /// The read M1 and M3 measure: a random token member's home page.
 fn home_page(rng: &mut rand::rngs::StdRng, members: &[i64]) -> Req {
     Req::get(
         "/api/v1/streams/home?limit=20",
         Some(data::api_token(*pick(rng, members))),
     )
-}
-
-/// M3 for one kind of write.
-#[derive(Debug, Clone, Default)]
-pub struct M3 {
-    /// The highest offered write rate at which every write was done and
-    /// the read p99 grew at most 1.5× (0 when none).
-    pub sustained: f64,
-    /// The last rate tried (the first that failed, or the highest): writes
-    /// per second offered and done, and their latency.
-    pub offered: f64,
-    pub done: f64,
-    pub write_p50: f64,
-    pub write_p99: f64,
-    /// Read p99 of the same read schedule without the writes, and with.
-    pub read_p99_idle: f64,
-    pub read_p99: f64,
-    pub ratio: f64,
-}
-
-/// The home page's p99 bar (DESIGN.md section 10), which M3's reads
-/// without the writes must meet for a rate to count.
-const READ_P99_BAR_MS: f64 = 10.0;
-/// M3's request kinds: writes are 1 (as in every run), reads are told
-/// apart by the slice they were handed out in.
-const READ_IDLE: usize = 0;
-const READ_MIXED: usize = 2;
-const READ_UNCOUNTED: usize = 3;
-
-/// How an M3 run alternates: slices without writes and slices with them,
-/// one after the other, each as long as `slice`. The reads are offered
-/// throughout and compared slice kind against slice kind, so a host that
-/// slows down for a few seconds (other tenants, stolen CPU time) weighs on
-/// both alike; two runs back to back measured the host's moods as often
-/// as the writes. A read handed out in the first `settle` of a slice
-/// counts in neither: it may meet the last writes of the slice before.
-#[derive(Debug, Clone, Copy)]
-struct Slices {
-    slice: Duration,
-    settle: Duration,
-}
-
-impl Slices {
-    /// One-second slices, or a run's half when it is shorter (smoke runs).
-    fn for_run(secs: Duration) -> Slices {
-        let slice = secs.min(Duration::from_secs(1));
-        Slices {
-            slice,
-            settle: slice / 10,
-        }
-    }
-
-    /// Whether a request due at `at` into the run falls in a slice with
-    /// writes, and whether a read there counts.
-    fn of(self, at: Duration) -> (bool, bool) {
-        let n = at.as_nanos() / self.slice.as_nanos();
-        let into = at.as_nanos() % self.slice.as_nanos();
-        (n % 2 == 1, into >= self.settle.as_nanos())
-    }
-}
-
-/// The writes M3 offers.
-#[derive(Debug, Clone, Copy)]
-pub enum WriteMix {
-    /// What people at work mostly do, per 20 writes: 7 reactions, 5
-    /// "seen" marks, 5 comments, 2 "mark all notifications read", 1 post
-    /// on their profile.
-    Everyday,
-    /// Comments only.
-    Comments,
-}
-
-impl WriteMix {
-    /// Its part of M3 in `--only`.
-    fn part(self) -> &'static str {
-        match self {
-            WriteMix::Everyday => "m3-everyday",
-            WriteMix::Comments => "m3-comments",
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            WriteMix::Everyday => "everyday writes",
-            WriteMix::Comments => "comments only",
-        }
-    }
-
-    fn request(self, rng: &mut rand::rngs::StdRng, items: &[i64], writers: &[i64]) -> Req {
-        let slot = match self {
-            WriteMix::Everyday => rng.random_range(0..20),
-            WriteMix::Comments => 7,
-        };
-        let item = *pick(rng, items);
-        let (path, body) = match slot {
-            0..7 => (
-                format!("/api/v1/items/{item}/reactions"),
-                format!(
-                    r#"{{"emoji":"{}"}}"#,
-                    ["👍", "🎉", "❤️", "🙏", "👀"][rng.random_range(0..5)]
-                ),
-            ),
-            7..12 => (
-                format!("/api/v1/items/{item}/comments"),
-                r#"{"body":"Agreed, let's do it."}"#.to_owned(),
-            ),
-            12..17 => (format!("/api/v1/items/{item}/seen"), "{}".to_owned()),
-            17..19 => ("/api/v1/notifications/read-all".to_owned(), String::new()),
-            _ => (
-                "/api/v1/items".to_owned(),
-                r#"{"body":"Notes from today's planning are in the shared folder."}"#.to_owned(),
-            ),
-        };
-        Req {
-            method: Method::POST,
-            path,
-            token: Some(data::api_token(*pick(rng, writers))),
-            body: Some(body),
-            kind: 1,
-        }
-    }
 }
 
 /// Runs a command; returns what it has to say on standard output (the
@@ -645,6 +485,27 @@ async fn warm(url: &str) {
     }
 }
 
+/// An empty database for a measurement of its own: the SQLite file
+/// `file` removed, or the PostgreSQL database `pg_database` recreated.
+pub(crate) async fn fresh_database(
+    backend: &str,
+    file: &Path,
+    pg_admin_url: &str,
+    pg_database: &str,
+) -> anyhow::Result<String> {
+    if backend == "sqlite" {
+        for ext in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
+        }
+        return Ok(format!("sqlite://{}", file.display()));
+    }
+    PgAdmin::connect(pg_admin_url)
+        .await?
+        .recreate(pg_database)
+        .await?;
+    Ok(replace_db(pg_admin_url, pg_database))
+}
+
 fn replace_db(url: &str, db: &str) -> String {
     let (base, query) = url
         .split_once('?')
@@ -676,7 +537,11 @@ async fn wait_healthy(addr: SocketAddr, child: &mut tokio::process::Child) -> an
 }
 
 /// The members holding an API token who belong to a space, in id order.
-async fn tokens_in_space(db: &Db, tokens: &[i64], space: i64) -> anyhow::Result<Vec<i64>> {
+pub(crate) async fn tokens_in_space(
+    db: &Db,
+    tokens: &[i64],
+    space: i64,
+) -> anyhow::Result<Vec<i64>> {
     let mut c = db.read().await?;
     let set = data::space_member_ids(&mut c, space).await?;
     Ok(tokens.iter().copied().filter(|t| set.contains(t)).collect())
@@ -1148,7 +1013,7 @@ async fn measure(
     }
     // M7: list mail to the big space (space 2), every member in list mode.
     if let (true, Some(sink)) = (want("m7"), sink) {
-        r.m7 = m7(args, db, addr, sink, &tokens).await?;
+        r.m7 = list_mail::measure(args, db, addr, sink, &tokens).await?;
         eprintln!(
             "M7 {backend}: post {:.1} ms; {} of {} mails accepted {:.2} s after its answer",
             r.m7.post_ms, r.m7.accepted, r.m7.mails, r.m7.all_accepted_s
@@ -1156,206 +1021,6 @@ async fn measure(
     }
     r.cpu_stolen = stolen_since(ticks);
     Ok(r)
-}
-
-async fn m7(
-    args: &AllArgs,
-    db: &Db,
-    addr: SocketAddr,
-    sink: &list_mail::Sink,
-    tokens: &[i64],
-) -> anyhow::Result<list_mail::M7> {
-    const SPACE: i64 = 2;
-    let listed = {
-        let mut tx = db.write().await?;
-        store::lists::set_for_members(&mut tx, SPACE, false, 0).await?;
-        let n = store::lists::set_for_members(&mut tx, SPACE, true, 0).await?;
-        tx.commit().await?;
-        n
-    };
-    let members = tokens_in_space(db, tokens, SPACE).await?;
-    let writer = *members.last().context("no token member is in space 2")?;
-    let mut m = list_mail::M7 {
-        mails: listed.saturating_sub(1),
-        ..Default::default()
-    };
-    let before = sink.accepted();
-    let mut sender = drive::connect(addr).await?;
-    let req = Req {
-        method: Method::POST,
-        path: "/api/v1/items".into(),
-        token: Some(data::api_token(writer)),
-        body: Some(
-            serde_json::json!({"space": format!("space-{SPACE}"), "title": "M7 list mail",
-                "body": "Every member of this space gets this by mail."})
-            .to_string(),
-        ),
-        kind: 0,
-    };
-    let t0 = Instant::now();
-    let (status, body) = drive::send(&mut sender, addr, &req).await?;
-    let answered = Instant::now();
-    anyhow::ensure!(
-        status.is_success(),
-        "posting failed: {status} {}",
-        String::from_utf8_lossy(&body)
-    );
-    m.post_ms = answered.duration_since(t0).as_secs_f64() * 1000.0;
-    let limit = Duration::from_secs(if args.smoke { 30 } else { 120 });
-    let last = list_mail::wait_for(sink, before, m.mails, limit).await;
-    m.accepted = sink.accepted() - before;
-    m.all_accepted_s = last.map_or(f64::NAN, |l| l.duration_since(answered).as_secs_f64());
-    let mut tx = db.write().await?;
-    store::lists::set_for_members(&mut tx, SPACE, false, 0).await?;
-    tx.commit().await?;
-    Ok(m)
-}
-
-pub fn table(reports: &[Report]) -> String {
-    let mut s = String::new();
-    s.push_str("| metric | bar | ");
-    s.push_str(
-        &reports
-            .iter()
-            .map(|r| r.backend.clone())
-            .collect::<Vec<_>>()
-            .join(" | "),
-    );
-    s.push_str(" |\n|---|---|");
-    s.push_str(&"---|".repeat(reports.len()));
-    s.push('\n');
-    let row = |s: &mut String, name: &str, bar: &str, f: &dyn Fn(&Report) -> String| {
-        s.push_str(&format!("| {name} | {bar} | "));
-        let key = name.split_whitespace().next().unwrap_or("").to_lowercase();
-        let cells: Vec<String> = reports
-            .iter()
-            .map(|r| {
-                if key.starts_with('m') && !r.ran.contains(&key) {
-                    "not run".to_owned()
-                } else {
-                    f(r)
-                }
-            })
-            .collect();
-        s.push_str(&cells.join(" | "));
-        s.push_str(" |\n");
-    };
-    row(&mut s, "M1 home page/s", "", &|r| {
-        format!("{:.0}", r.m1_home_rps)
-    });
-    row(&mut s, "M1 hello-world/s", "", &|r| {
-        format!("{:.0}", r.m1_hello_rps)
-    });
-    row(
-        &mut s,
-        "M1 ratio home/hello",
-        "≥ 0.10 (SQLite), ≥ 0.05 (PostgreSQL)",
-        &|r| format!("{:.3}", r.m1_ratio),
-    );
-    row(&mut s, "M1 home p50 / p99 ms", "p99 ≤ 10", &|r| {
-        format!("{:.2} / {:.2}", r.m1_home_p50, r.m1_home_p99)
-    });
-    row(&mut s, "M2 space followers", "10k", &|r| {
-        r.m2_space_followers.to_string()
-    });
-    row(&mut s, "M2 post p50 / p99 ms", "p99 ≤ 20", &|r| {
-        format!("{:.2} / {:.2}", r.m2_post_p50, r.m2_post_p99)
-    });
-    row(&mut s, "M2 in every home, ms", "≤ 500", &|r| {
-        format!("{:.1}", r.m2_home_done_max)
-    });
-    row(&mut s, "M2 on live sample, ms", "≤ 500", &|r| {
-        format!("{:.1} ({})", r.m2_live_max, r.m2_live_seen)
-    });
-    row(&mut s, "M2 big space followers", "100k", &|r| {
-        r.m2_big_followers.to_string()
-    });
-    row(
-        &mut s,
-        "M2 big: post ms / in every home ms",
-        "home ≤ 5000",
-        &|r| format!("{:.1} / {:.1}", r.m2_big_post, r.m2_big_home_done),
-    );
-    for (label, m) in [
-        (
-            "everyday writes",
-            (|r: &Report| r.m3_everyday.clone()) as fn(&Report) -> M3,
-        ),
-        ("comments only", |r: &Report| r.m3_comments.clone()),
-    ] {
-        row(
-            &mut s,
-            &format!("M3 writes/s sustained at 90/10, {label}"),
-            "≥ 500",
-            &|r| format!("{:.0}", m(r).sustained),
-        );
-        row(
-            &mut s,
-            &format!("M3 {label}, last rate: done of offered (p50 / p99 ms)"),
-            "",
-            &|r| {
-                let m = m(r);
-                format!(
-                    "{:.0} of {:.0} ({:.1} / {:.1})",
-                    m.done, m.offered, m.write_p50, m.write_p99
-                )
-            },
-        );
-        row(
-            &mut s,
-            &format!("M3 {label}, last rate: read p99 ms with / without writes"),
-            "≤ 1.5×",
-            &|r| {
-                let m = m(r);
-                format!(
-                    "{:.2} / {:.2} ({:.2}×)",
-                    m.read_p99, m.read_p99_idle, m.ratio
-                )
-            },
-        );
-    }
-    row(
-        &mut s,
-        "M3 comments, closed loop: writes/s, read p99 ms",
-        "",
-        &|r| {
-            format!(
-                "{:.0}, {:.2}",
-                r.m3_saturated_writes, r.m3_saturated_read_p99
-            )
-        },
-    );
-    row(&mut s, "M5 RSS MiB idle / live", "≤ 512", &|r| {
-        format!(
-            "{:.0} / {:.0} ({} open)",
-            r.m5_rss_idle_mib, r.m5_rss_live_mib, r.m5_open
-        )
-    });
-    row(
-        &mut s,
-        "M7 list mail: post ms; all mails accepted, s after the post",
-        "≤ 20 s (goal 5 s)",
-        &|r| {
-            format!(
-                "{:.1}; {:.2} ({} of {} mails)",
-                r.m7.post_ms, r.m7.all_accepted_s, r.m7.accepted, r.m7.mails
-            )
-        },
-    );
-    row(
-        &mut s,
-        "CPU steadiness: time below half speed, slowest round",
-        "",
-        &|r| format!("{:.1}%, {:.1}×", r.cpu_slow_share, r.cpu_worst),
-    );
-    row(
-        &mut s,
-        "CPU time stolen by the host while measuring",
-        "",
-        &|r| format!("{:.1}%", r.cpu_stolen),
-    );
-    row(&mut s, "errors", "0", &|r| r.errors.to_string());
-    s
 }
 
 #[cfg(test)]

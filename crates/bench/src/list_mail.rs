@@ -14,6 +14,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use anyhow::Context;
+use hyper::Method;
+use store::Db;
+use store::bench_data as data;
+
+use crate::AllArgs;
+use crate::drive::{self, Req};
+
 /// The counting sink.
 #[derive(Clone)]
 pub struct Sink {
@@ -110,4 +118,59 @@ pub async fn wait_for(sink: &Sink, before: u64, n: u64, limit: Duration) -> Opti
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+/// M7: a post to space 2 with every member in list mode, until the sink
+/// has accepted every mail.
+pub(crate) async fn measure(
+    args: &AllArgs,
+    db: &Db,
+    addr: SocketAddr,
+    sink: &Sink,
+    tokens: &[i64],
+) -> anyhow::Result<M7> {
+    const SPACE: i64 = 2;
+    let listed = {
+        let mut tx = db.write().await?;
+        store::lists::set_for_members(&mut tx, SPACE, false, 0).await?;
+        let n = store::lists::set_for_members(&mut tx, SPACE, true, 0).await?;
+        tx.commit().await?;
+        n
+    };
+    let members = crate::tokens_in_space(db, tokens, SPACE).await?;
+    let writer = *members.last().context("no token member is in space 2")?;
+    let mut m = M7 {
+        mails: listed.saturating_sub(1),
+        ..Default::default()
+    };
+    let before = sink.accepted();
+    let mut sender = drive::connect(addr).await?;
+    let req = Req {
+        method: Method::POST,
+        path: "/api/v1/items".into(),
+        token: Some(data::api_token(writer)),
+        body: Some(
+            serde_json::json!({"space": format!("space-{SPACE}"), "title": "M7 list mail",
+                "body": "Every member of this space gets this by mail."})
+            .to_string(),
+        ),
+        kind: 0,
+    };
+    let t0 = Instant::now();
+    let (status, body) = drive::send(&mut sender, addr, &req).await?;
+    let answered = Instant::now();
+    anyhow::ensure!(
+        status.is_success(),
+        "posting failed: {status} {}",
+        String::from_utf8_lossy(&body)
+    );
+    m.post_ms = answered.duration_since(t0).as_secs_f64() * 1000.0;
+    let limit = Duration::from_secs(if args.smoke { 30 } else { 120 });
+    let last = wait_for(sink, before, m.mails, limit).await;
+    m.accepted = sink.accepted() - before;
+    m.all_accepted_s = last.map_or(f64::NAN, |l| l.duration_since(answered).as_secs_f64());
+    let mut tx = db.write().await?;
+    store::lists::set_for_members(&mut tx, SPACE, false, 0).await?;
+    tx.commit().await?;
+    Ok(m)
 }

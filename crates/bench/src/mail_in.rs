@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use store::bench_data::{self as data, PgAdmin, Shape};
+use store::bench_data::{self as data, Shape};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
@@ -87,20 +87,13 @@ pub async fn run(args: &MailInArgs, chorus: &Path) -> anyhow::Result<String> {
 
 async fn measure(args: &MailInArgs, chorus: &Path, backend: &str) -> anyhow::Result<String> {
     let shape = shape(args);
-    let url = match backend {
-        "sqlite" => {
-            let file = args.dir.join("mail-in-bench.db");
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", file.display()));
-            }
-            format!("sqlite://{}", file.display())
-        }
-        _ => {
-            let admin = PgAdmin::connect(&args.pg_admin_url).await?;
-            admin.recreate("chorus_bench_mail_in").await?;
-            crate::replace_db(&args.pg_admin_url, "chorus_bench_mail_in")
-        }
-    };
+    let url = crate::fresh_database(
+        backend,
+        &args.dir.join("mail-in-bench.db"),
+        &args.pg_admin_url,
+        "chorus_bench_mail_in",
+    )
+    .await?;
     let db = crate::open(&url).await?;
     data::generate(&db, &shape, &mut |m| eprintln!("generate: {m}")).await?;
     // Space 2's members, who follow it; senders are any members.
