@@ -22,7 +22,7 @@ backend_tests!(
 const BASE: &str = "http://chorus.test";
 
 /// Runs the `digests` job at `now` as a node on the app's database would.
-async fn run_at(app: &TestApp, now: i64) -> usize {
+pub(crate) async fn run_at(app: &TestApp, now: i64) -> usize {
     let db = open_db(&app.database_url, 1).await;
     let n = server::service::digest::run_digests(
         &server::context::Ctx::new(db.clone(), Default::default()),

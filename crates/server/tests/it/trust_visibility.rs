@@ -14,7 +14,7 @@ backend_tests!(
     trust_visibility_live_streams_close_when_the_right_goes,
     trust_visibility_activities_without_an_item_pass_the_rule,
     trust_visibility_counts_equal_what_can_be_opened,
-    trust_visibility_list_mail_reaches_only_who_may_see,
+    trust_visibility_mail_reaches_only_who_may_see,
 );
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -332,8 +332,9 @@ async fn trust_visibility_counts_equal_what_can_be_opened(b: Backend) {
 /// Mail as a surface: list mode on in every space for every viewer (by the
 /// API where they may turn it on, forced in the store where they may not,
 /// and again after they lost the right), one post in each space, and the
-/// SMTP sink gets each post for exactly those the rule lets see it.
-async fn trust_visibility_list_mail_reaches_only_who_may_see(b: Backend) {
+/// SMTP sink gets each post for exactly those the rule lets see it; the
+/// next day's digests name a post only to those too.
+async fn trust_visibility_mail_reaches_only_who_may_see(b: Backend) {
     use std::collections::BTreeSet;
     let sink = crate::mail::Sink::start().await;
     let relay = sink.relay();
@@ -433,6 +434,10 @@ async fn trust_visibility_list_mail_reaches_only_who_may_see(b: Backend) {
     .unwrap();
     tx.commit().await.unwrap();
     db.close().await;
+    // The digests' clock starts before the posts (a first run sends
+    // nothing), so tomorrow's digests cover them.
+    let start = store::now_micros();
+    crate::digest::run_at(&owner, start).await;
     crate::mail::mail_settled(&owner).await;
     sink.clear();
     for (slug, _) in spaces {
@@ -462,5 +467,43 @@ async fn trust_visibility_list_mail_reaches_only_who_may_see(b: Backend) {
         spaces.iter().map(|(s, _)| expected(s).len()).sum::<usize>(),
         "each mail once"
     );
+    // The daily digest (everyone's hour is 08:00 UTC by default) names a
+    // post only to whom may see it.
+    sink.clear();
+    let tomorrow = jiff::Timestamp::from_microsecond(start)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .tomorrow()
+        .unwrap()
+        .at(8, 30, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+        .as_microsecond();
+    crate::digest::run_at(&owner, tomorrow).await;
+    crate::mail::mail_settled(&owner).await;
+    let got = sink.received();
+    for (slug, _) in spaces {
+        let to: BTreeSet<String> = got
+            .iter()
+            .filter(|m| m.text().contains(&format!("qz{slug}qz")))
+            .flat_map(|m| m.rcpt.clone())
+            .collect();
+        assert!(
+            to.is_subset(&expected(slug)),
+            "the digests of {slug}: {to:?}"
+        );
+    }
+    // Not empty by accident: members of the secret and closed spaces, who
+    // follow them, are told of their posts.
+    for (slug, who) in [("hush", "sec"), ("circle", "clo")] {
+        assert!(
+            got.iter()
+                .any(|m| m.rcpt == vec![format!("{who}@acme.test")]
+                    && m.text().contains(&format!("qz{slug}qz"))),
+            "{who}'s digest names the post in {slug}"
+        );
+    }
     owner.stop().await;
 }
