@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::backend_tests;
 use crate::harness::{Backend, expect, expect_problem};
-use crate::mail::{Sink, mail_settled, mailing_app};
+use crate::mail::{Sink, answer_as_bo, mail_settled, mailing_app};
 
 backend_tests!(
     ana_posts_bo_gets_it_replies_and_unsubscribes,
@@ -29,7 +29,6 @@ fn header(p: &mail_parser::Message<'_>, name: &str) -> Option<String> {
 /// mail about it threads under the post. Then one click stops Bo's list
 /// mail.
 async fn ana_posts_bo_gets_it_replies_and_unsubscribes(b: Backend) {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
     let sink = Sink::start().await;
     let (owner, bo) = mailing_app(b, sink.relay(), Some(&sink)).await;
     let ana = owner.new_member("ana", "member").await;
@@ -145,20 +144,13 @@ async fn ana_posts_bo_gets_it_replies_and_unsubscribes(b: Backend) {
 
     // Ana's page listens; Bo answers from his mail program.
     let mut live = ana.sse(&format!("/items/{item}/events"), None).await;
-    let answer = Message::builder()
-        .from("bo Person <bo@acme.test>".parse().unwrap())
-        .to(reply_to.parse().unwrap())
-        .subject("Re: Launch plan")
-        .in_reply_to(format!("<{item_mid}>"))
-        .references(format!("<{item_mid}>"))
-        .body("Monday works.\n\nOn Mon, ana Person wrote:\n> We ship on Monday.\n".to_owned())
-        .unwrap();
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(owner.smtp.port())
-        .build()
-        .send(answer)
-        .await
-        .expect("the listener takes Bo's answer");
+    answer_as_bo(
+        &owner,
+        &reply_to,
+        &item_mid,
+        "Monday works.\n\nOn Mon, ana Person wrote:\n> We ship on Monday.\n",
+    )
+    .await;
     let comments = expect(
         ana.get(&format!("/items/{item}/comments")).await,
         StatusCode::OK,

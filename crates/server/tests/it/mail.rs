@@ -312,6 +312,26 @@ pub(crate) async fn mail_jobs(app: &TestApp) -> i64 {
 }
 
 /// Waits until no `mail` job is left.
+/// Answers a mail as Bo's mail program does: to its `Reply-To`, threaded
+/// under its `Message-ID`, through the app's SMTP listener.
+pub(crate) async fn answer_as_bo(app: &TestApp, reply_to: &str, message_id: &str, body: &str) {
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let answer = Message::builder()
+        .from("bo Person <bo@acme.test>".parse().unwrap())
+        .to(reply_to.parse().unwrap())
+        .subject("Re: Launch plan")
+        .in_reply_to(format!("<{message_id}>"))
+        .references(format!("<{message_id}>"))
+        .body(body.to_owned())
+        .unwrap();
+    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(app.smtp.port())
+        .build()
+        .send(answer)
+        .await
+        .expect("the listener takes Bo's answer");
+}
+
 pub(crate) async fn mail_settled(app: &TestApp) {
     for _ in 0..200 {
         if mail_jobs(app).await == 0 {
@@ -694,7 +714,6 @@ async fn choices_through_the_api(b: Backend) {
 /// Reply-To, through the listener); the answer is a comment, and Olga's
 /// mail about it threads under her post.
 async fn a_reply_by_mail_comes_back_threaded(b: Backend) {
-    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
     let sink = Sink::start().await;
     let (owner, bo) = mailing_app(b, sink.relay(), Some(&sink)).await;
     expect(
@@ -716,20 +735,13 @@ async fn a_reply_by_mail_comes_back_threaded(b: Backend) {
         .unwrap()
         .to_owned();
     let item_mid = p.message_id().unwrap().to_owned();
-    let answer = Message::builder()
-        .from("bo Person <bo@acme.test>".parse().unwrap())
-        .to(reply_to.parse().unwrap())
-        .subject("Re: Launch plan")
-        .in_reply_to(format!("<{item_mid}>"))
-        .references(format!("<{item_mid}>"))
-        .body("Ready.\n\nOn Mon, Olga Owner wrote:\n> Ready, @bo?\n".to_owned())
-        .unwrap();
-    AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(owner.smtp.port())
-        .build()
-        .send(answer)
-        .await
-        .expect("the listener takes Bo's answer");
+    answer_as_bo(
+        &owner,
+        &reply_to,
+        &item_mid,
+        "Ready.\n\nOn Mon, Olga Owner wrote:\n> Ready, @bo?\n",
+    )
+    .await;
     let comments = expect(
         bo.get(&format!("/items/{item}/comments")).await,
         StatusCode::OK,
