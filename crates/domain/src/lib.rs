@@ -14,6 +14,7 @@ pub mod mail;
 pub mod mail_in;
 pub mod markdown;
 pub mod role;
+pub mod search;
 pub mod secrets;
 pub mod social;
 pub mod validate;

@@ -31,6 +31,7 @@ pub mod pages;
 pub mod profiles;
 pub mod reactions;
 pub mod requests;
+pub mod search;
 pub mod sessions;
 pub mod signup;
 pub mod spaces;
