@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::harness::{Backend, PASSWORD, TestApp, expect, expect_problem, open_db};
-use crate::mail::{BASE, Sink, free_port, link, mail_settled, mailing_app};
+use crate::mail::{BASE, DownRelay, Sink, link, mail_settled, mailing_app};
 use crate::mail_in::Raw;
 
 backend_tests!(
@@ -54,8 +54,8 @@ async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> reqwest::Re
 
 async fn invitations_mailed_verify_and_no_link_waits_in_a_job(b: Backend) {
     // The relay is down at first: the invitation's mail job waits.
-    let port = free_port();
-    let (owner, _bo) = mailing_app(b, format!("smtp://127.0.0.1:{port}"), None).await;
+    let down = DownRelay::new();
+    let (owner, _bo) = mailing_app(b, down.relay(), None).await;
     let inv = expect(
         owner
             .post("/invitations", json!({"email": "cy@acme.test"}))
@@ -75,7 +75,7 @@ async fn invitations_mailed_verify_and_no_link_waits_in_a_job(b: Backend) {
     );
     assert!(!payloads[0].contains(&shown));
     // The relay comes back: the mail goes, with a link minted when it went.
-    let sink = Sink::start_on(port).await;
+    let sink = down.up();
     let m = sink.next_to("cy@acme.test", 0).await;
     assert!(
         m.from.starts_with("bounce+i") && m.from.ends_with("@lists.chorus.test"),

@@ -78,12 +78,10 @@ pub struct Sink {
 
 impl Sink {
     pub async fn start() -> Sink {
-        Sink::start_on(0).await
+        Sink::serve(TcpListener::bind("127.0.0.1:0").await.unwrap())
     }
 
-    /// On a given port (a relay that comes back where it was).
-    pub async fn start_on(port: u16) -> Sink {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    fn serve(listener: TcpListener) -> Sink {
         let sink = Sink {
             port: listener.local_addr().unwrap().port(),
             state: Default::default(),
@@ -258,13 +256,30 @@ impl Sink {
     }
 }
 
-/// A port nothing listens on (a relay that is down).
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A relay that is down: its port is bound but not listening, so a
+/// connection to it is refused, and no other test's server or sink can
+/// take the port (and receive this test's mail) before [`DownRelay::up`]
+/// starts a sink on it (a relay that comes back where it was).
+pub(crate) struct DownRelay {
+    socket: tokio::net::TcpSocket,
+    port: u16,
+}
+
+impl DownRelay {
+    pub fn new() -> DownRelay {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
+        DownRelay { socket, port }
+    }
+
+    pub fn relay(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn up(self) -> Sink {
+        Sink::serve(self.socket.listen(64).unwrap())
+    }
 }
 
 pub(crate) const BASE: &str = "http://chorus.test";
@@ -578,8 +593,8 @@ async fn permanent_failures_bounce_and_stop_mail(b: Backend) {
 }
 
 async fn a_relay_down_or_busy_delays_mail_and_loses_none(b: Backend) {
-    let port = free_port();
-    let relay = format!("smtp://127.0.0.1:{port}");
+    let down = DownRelay::new();
+    let relay = down.relay();
     let (owner, _bo) = mailing_app(b, relay.clone(), None).await;
     let item = owner
         .post_item(json!({"body": "While the relay is down, @bo"}))
@@ -594,7 +609,7 @@ async fn a_relay_down_or_busy_delays_mail_and_loses_none(b: Backend) {
             s.mail_domain = Some("lists.chorus.test".into());
         })
         .await;
-    let sink = Sink::start_on(port).await;
+    let sink = down.up();
     // A busy answer is retried too.
     sink.refuse("bo@acme.test", "451 4.3.0 try again later");
     for _ in 0..300 {
@@ -622,9 +637,8 @@ async fn a_relay_down_or_busy_delays_mail_and_loses_none(b: Backend) {
 }
 
 async fn no_mail_reaches_who_can_no_longer_see(b: Backend) {
-    let port = free_port();
-    let relay = format!("smtp://127.0.0.1:{port}");
-    let (owner, bo) = mailing_app(b, relay, None).await;
+    let down = DownRelay::new();
+    let (owner, bo) = mailing_app(b, down.relay(), None).await;
     owner
         .create_space(json!({"name": "Launch", "visibility": "closed"}))
         .await;
@@ -639,7 +653,7 @@ async fn no_mail_reaches_who_can_no_longer_see(b: Backend) {
         StatusCode::NO_CONTENT,
     )
     .await;
-    let sink = Sink::start_on(port).await;
+    let sink = down.up();
     let direct = owner
         .post_item(json!({"body": "Still here?", "to": ["bo"]}))
         .await;
