@@ -4,7 +4,7 @@
 //! The mail's body is rendered once; each recipient gets their own
 //! headers (reply address, one-click unsubscribe). Members are walked in
 //! member order, [`BATCH`] at a time, sent [`AT_ONCE`] at a time over the
-//! pooled transport; after each batch the last member is saved as the
+//! pooled relay; after each batch the last member is saved as the
 //! job's progress, with a `mail` job of their own for each recipient the
 //! relay turned away for now (4xx, relay down), retried as any mail is. A
 //! 5xx counts a bounce. A crash mid-batch sends that batch again on the
@@ -17,9 +17,9 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncTransport, Message};
+use lettre::Message;
 
-use super::out::Transport;
+use super::out::Relay;
 use crate::context::Ctx;
 use crate::jobs::{Context, Outcome, Registry};
 use crate::service::lists::{self as svc, BATCH, ListMail, ListMailJob, ListRecipient};
@@ -31,7 +31,7 @@ pub const LIST_MAIL: &str = svc::LIST_MAIL_JOB;
 /// Mails handed to the relay at once.
 pub const AT_ONCE: usize = 24;
 
-pub fn register(r: &mut Registry, transport: Arc<Transport>) {
+pub fn register(r: &mut Registry, transport: Arc<Relay>) {
     r.register(LIST_MAIL, move |ctx: Context, job: ListMailJob| {
         let transport = transport.clone();
         async move { run(ctx, job, &transport).await }
@@ -46,7 +46,7 @@ enum Sent {
     Bounced(ListRecipient, String),
 }
 
-async fn run(ctx: Context, mut job: ListMailJob, transport: &Transport) -> anyhow::Result<Outcome> {
+async fn run(ctx: Context, mut job: ListMailJob, transport: &Relay) -> anyhow::Result<Outcome> {
     let app = &ctx.app;
     let Some(mail) = svc::list_mail(app, job.space, job.item, job.comment).await? else {
         return Ok(Outcome::Done);
@@ -84,7 +84,7 @@ async fn run(ctx: Context, mut job: ListMailJob, transport: &Transport) -> anyho
     }
 }
 
-async fn send(ctx: &Ctx, transport: &Transport, mail: &ListMail, r: ListRecipient) -> Sent {
+async fn send(ctx: &Ctx, transport: &Relay, mail: &ListMail, r: ListRecipient) -> Sent {
     let message = match message(ctx, mail, &r) {
         Ok(m) => m,
         Err(e) => {
@@ -94,7 +94,7 @@ async fn send(ctx: &Ctx, transport: &Transport, mail: &ListMail, r: ListRecipien
         }
     };
     match transport.send(message).await {
-        Ok(_) => Sent::Ok,
+        Ok(()) => Sent::Ok,
         Err(e) if e.is_permanent() => Sent::Bounced(r, e.to_string()),
         Err(e) => {
             tracing::info!(to = %r.email, error = %e, "the relay did not take a list mail; tried again later");
@@ -106,7 +106,7 @@ async fn send(ctx: &Ctx, transport: &Transport, mail: &ListMail, r: ListRecipien
 /// A `mail` job's retry of one list mail to one member.
 pub async fn send_one(
     ctx: &Ctx,
-    transport: &Transport,
+    transport: &Relay,
     member: domain::MemberId,
     (space, item, comment): (domain::SpaceId, domain::ItemId, Option<domain::CommentId>),
 ) -> anyhow::Result<Outcome> {

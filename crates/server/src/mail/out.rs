@@ -1,11 +1,14 @@
-//! Mail out: the relay (lettre's pooled SMTP transport, built from
-//! `mail_relay`) and the `mail` job that renders one mail
-//! (`service::mail`) and hands it to the relay.
+//! Mail out: the relay (built from `mail_relay`: Chorus's own pooled
+//! connections for `smtp://`, see [`pool`], lettre's pooled transport for
+//! `smtps://`) and the `mail` job that renders one mail (`service::mail`)
+//! and hands it to the relay.
 //!
 //! A mail the relay refuses for now (4xx, the relay unreachable) is a
 //! failed attempt, tried again with the queue's backoff for about a day; one it refuses for good (5xx) ends the
 //! job and counts a bounce of the address. Without a relay nothing is
 //! enqueued and the `mail` kind is not run: jobs left from before wait.
+
+mod pool;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +18,7 @@ use lettre::address::{Address, Envelope};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::TlsParameters;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -27,15 +30,76 @@ use crate::service::mail::{self as svc, MailJob, Outgoing};
 /// The job kind.
 pub const MAIL: &str = crate::service::mail::MAIL_JOB;
 
-/// How long one SMTP command may take before the attempt fails.
+/// How long connecting to the relay may take before the attempt fails.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
+/// How long one mail's whole conversation may take before the attempt
+/// fails (and is tried again).
+const SEND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Where mail goes.
+pub enum Relay {
+    /// `smtp://`: plain, or STARTTLS when the relay offers it.
+    Own(Arc<pool::Pool>),
+    /// `smtps://`: TLS from the start, lettre's own connections (without
+    /// `TCP_NODELAY`, so each mail waits ~40 ms for the relay's delayed
+    /// ACK; lettre's next release sets it).
+    Tls(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Relay::Own(_) => "Relay::Own",
+            Relay::Tls(_) => "Relay::Tls",
+        })
+    }
+}
+
+/// Why the relay did not take a mail.
+#[derive(Debug)]
+pub enum SendError {
+    /// The relay answered no (4xx for now, 5xx for good) or broke off.
+    Smtp(lettre::transport::smtp::Error),
+    Connect(std::io::Error),
+    TimedOut,
+}
+
+impl SendError {
+    /// A 5xx: trying again would get the same answer.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, SendError::Smtp(e) if e.is_permanent())
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SendError::Smtp(e) => e.fmt(f),
+            SendError::Connect(e) => write!(f, "could not connect to the relay: {e}"),
+            SendError::TimedOut => write!(f, "the relay did not answer in time"),
+        }
+    }
+}
+
+impl Relay {
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        let sending = async {
+            match self {
+                Relay::Own(pool) => pool.send(message.envelope(), &message.formatted()).await,
+                Relay::Tls(t) => t.send(message).await.map(|_| ()).map_err(SendError::Smtp),
+            }
+        };
+        tokio::time::timeout(SEND_TIMEOUT, sending)
+            .await
+            .unwrap_or(Err(SendError::TimedOut))
+    }
+}
 
 /// The relay `mail_relay` names, or None when it is unset:
 /// `smtp://host[:port]` (STARTTLS when the relay offers it, else plain)
 /// or `smtps://user:password@host[:port]` (TLS from the start).
-pub fn transport(settings: &Settings) -> anyhow::Result<Option<Transport>> {
+pub fn transport(settings: &Settings) -> anyhow::Result<Option<Relay>> {
     let Some(relay) = settings.mail_relay.as_deref().map(str::trim) else {
         return Ok(None);
     };
@@ -59,29 +123,29 @@ pub fn transport(settings: &Settings) -> anyhow::Result<Option<Transport>> {
     let url = url::Url::parse(relay).map_err(|e| bad(&e.to_string()))?;
     let host = url.host_str().ok_or_else(|| bad("has no host"))?.to_owned();
     let hello = ClientId::Domain(settings.mail_domain());
-    let builder = match url.scheme() {
+    match url.scheme() {
         "smtp" => {
             let tls = TlsParameters::new(host.clone()).map_err(|e| bad(&e.to_string()))?;
-            let mut b = Transport::builder_dangerous(host)
-                .port(url.port().unwrap_or(25))
-                .tls(Tls::Opportunistic(tls));
-            if !url.username().is_empty() {
-                b = b.credentials(credentials(&url));
-            }
-            b
+            let credentials = (!url.username().is_empty()).then(|| credentials(&url));
+            Ok(Some(Relay::Own(pool::Pool::new(
+                (host, url.port().unwrap_or(25)),
+                hello,
+                tls,
+                credentials,
+            ))))
         }
-        "smtps" => Transport::from_url(relay).map_err(|e| bad(&e.to_string()))?,
-        other => return Err(bad(&format!("has the scheme {other:?}"))),
-    };
-    Ok(Some(
-        builder
-            .hello_name(hello)
-            .timeout(Some(SMTP_TIMEOUT))
-            // Room for a list mail's sends at once (`mail::list::AT_ONCE`)
-            // beside the other mail jobs.
-            .pool_config(PoolConfig::new().max_size(32))
-            .build(),
-    ))
+        "smtps" => Ok(Some(Relay::Tls(
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(relay)
+                .map_err(|e| bad(&e.to_string()))?
+                .hello_name(hello)
+                .timeout(Some(SMTP_TIMEOUT))
+                // Room for a list mail's sends at once
+                // (`mail::list::AT_ONCE`) beside the other mail jobs.
+                .pool_config(PoolConfig::new().max_size(32))
+                .build(),
+        ))),
+        other => Err(bad(&format!("has the scheme {other:?}"))),
+    }
 }
 
 fn credentials(url: &url::Url) -> lettre::transport::smtp::authentication::Credentials {
@@ -116,7 +180,7 @@ pub fn redact(relay: &str) -> String {
 
 /// Runs `mail` jobs through `transport`, and the periodic `digests` job
 /// that enqueues the daily digests.
-pub fn register(r: &mut Registry, transport: Transport) {
+pub fn register(r: &mut Registry, transport: Relay) {
     r.periodic(digest::DIGESTS, digest::EVERY, |ctx: Context| async move {
         digest::run_digests(&ctx.app, ctx.app.now()).await?;
         Ok(Outcome::Done)
@@ -129,7 +193,7 @@ pub fn register(r: &mut Registry, transport: Transport) {
     });
 }
 
-async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Result<Outcome> {
+async fn send(ctx: Context, job: MailJob, transport: &Relay) -> anyhow::Result<Outcome> {
     let app = &ctx.app;
     let out = match &job {
         MailJob::Notification {
@@ -160,7 +224,7 @@ async fn send(ctx: Context, job: MailJob, transport: &Transport) -> anyhow::Resu
     let key = svc::key(app).await?;
     let message = message(app, &out, &key)?;
     match transport.send(message).await {
-        Ok(_) => Ok(Outcome::Done),
+        Ok(()) => Ok(Outcome::Done),
         Err(e) if e.is_permanent() => {
             let n = svc::bounced(app, &out.to, &e.to_string()).await?;
             tracing::warn!(to = %out.to, bounces = n, error = %e, "the relay refused a mail for good");
