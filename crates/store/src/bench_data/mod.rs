@@ -116,8 +116,8 @@ pub fn token_members(shape: &Shape) -> Vec<i64> {
 }
 
 /// Puts the data set back as generated: removes the items, comments,
-/// activities, deliveries, notifications and follows a benchmark run
-/// added, and recounts comments on the items it commented on. Every run
+/// activities, deliveries, notifications, follows and mail jobs a
+/// benchmark run added, stops the digest job's clocks, and recounts comments on the items it commented on. Every run
 /// then starts from the same data (without this, each run's comments
 /// would add watchers, and so notifications, to the next run's). Returns
 /// false for a data set generated before marks were kept.
@@ -146,7 +146,7 @@ pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     .await?;
     for (sql, mark) in [
         (
-            "DELETE FROM jobs WHERE kind = 'fanout' AND created_at > $1",
+            "DELETE FROM jobs WHERE kind IN ('fanout', 'mail', 'list_mail') AND created_at > $1",
             at,
         ),
         ("DELETE FROM notifications WHERE id > $1", notification),
@@ -164,6 +164,14 @@ pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     ] {
         tx.execute(sql, params![mark]).await?;
     }
+    // The digest job's clocks: a run that sets a relay (M7) would
+    // otherwise have the next run's server mail every member a digest,
+    // ahead of the mail it measures.
+    tx.execute(
+        "UPDATE members SET digest_until = 0, digest_day = '' WHERE digest_until <> 0",
+        &[],
+    )
+    .await?;
     if db.kind() == Kind::Sqlite {
         // The delivery log (SQLite): positions from the mark on are reused.
         tx.execute("DELETE FROM deliveries WHERE seq > $1", params![delivery])
