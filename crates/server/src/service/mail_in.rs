@@ -47,7 +47,8 @@ pub async fn sender(ctx: &Ctx, address: &str) -> AppResult<Viewer> {
     }
     if m.email_verified_at.is_none() {
         return Err(AppError::Forbidden(format!(
-            "The address {address} is not confirmed yet: open the link in the mail Chorus sent              to it (or ask for a new one in your settings), then send this again."
+            "The address {address} is not confirmed yet: open the link in the mail Chorus sent \
+             to it (or ask for a new one in your settings), then send this again."
         )));
     }
     Ok(Viewer {

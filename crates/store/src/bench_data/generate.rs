@@ -207,6 +207,7 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
             v(hash.as_str()),
             v(start),
             v(start),
+            v(start),
         ]);
     }
     load.insert(
@@ -221,6 +222,8 @@ pub async fn generate(db: &Db, shape: &Shape, log: &mut dyn FnMut(&str)) -> anyh
             "password_hash",
             "created_at",
             "updated_at",
+            // Confirmed addresses: mail from them posts (M8).
+            "email_verified_at",
         ],
         &rows,
     )
