@@ -117,8 +117,6 @@ pub struct SearchResults {
     /// Pass back as `cursor` for the next page.
     pub next: Option<String>,
     pub counts: SearchCounts,
-    /// The query as read: one chip per word, phrase or filter.
-    pub query: Vec<String>,
 }
 
 /// Full-text search over what the viewer may see: items, comments, to-dos
@@ -162,6 +160,5 @@ pub async fn search(
             spaces: page.counts.spaces,
             capped: page.counts.capped,
         },
-        query: query.parts(),
     }))
 }
