@@ -806,3 +806,68 @@ mod tests {
         }
     }
 }
+
+/// The job kind that rebuilds the index (`chorus admin reindex`).
+pub const REINDEX: &str = "reindex";
+/// Source rows a rebuild does in one transaction.
+pub const REINDEX_BATCH: i64 = 1000;
+
+/// Where a rebuild of the index is: the payload of its job, saved with
+/// each batch.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reindex {
+    pub phase: q::Phase,
+    /// The last source id done in this phase.
+    pub after: i64,
+    /// Batches done so far.
+    pub batches: i64,
+}
+
+impl Default for Reindex {
+    fn default() -> Reindex {
+        Reindex {
+            phase: q::Phase::People,
+            after: 0,
+            batches: 0,
+        }
+    }
+}
+
+/// Queues a rebuild of the index (one at a time: while one is queued or
+/// running, this finds it); returns the job's id and whether it is new.
+pub async fn queue_reindex(ctx: &Ctx) -> AppResult<(i64, bool)> {
+    let now = ctx.now();
+    let mut tx = ctx.db.write().await?;
+    let job = store::jobs::NewJob::new(REINDEX, &Reindex::default(), now)?.unique(REINDEX);
+    let e = store::jobs::enqueue(&mut tx, &job, now).await?;
+    tx.commit().await?;
+    Ok((e.id, e.new))
+}
+
+/// How many entries the index holds.
+pub async fn index_size(ctx: &Ctx) -> AppResult<i64> {
+    let mut c = ctx.db.read().await?;
+    Ok(q::doc_count(&mut c).await?)
+}
+
+/// Does one batch of a rebuild in `tx` and moves `r` on; false when the
+/// rebuild is over.
+pub async fn reindex_step(tx: &mut store::Tx, r: &mut Reindex) -> AppResult<bool> {
+    loop {
+        match q::reindex_batch(tx, r.phase, r.after, REINDEX_BATCH).await? {
+            Some(last) => {
+                r.after = last;
+                r.batches += 1;
+                return Ok(true);
+            }
+            None => match r.phase.next() {
+                Some(p) => {
+                    r.phase = p;
+                    r.after = 0;
+                }
+                None => return Ok(false),
+            },
+        }
+    }
+}

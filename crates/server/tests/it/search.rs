@@ -15,6 +15,7 @@ backend_tests!(
     search_snippets_are_safe_html,
     search_survives_hostile_queries,
     search_pages_with_a_cursor,
+    search_reindex_rebuilds_while_serving,
 );
 
 /// The results for `q` (200 expected).
@@ -470,5 +471,94 @@ async fn search_pages_with_a_cursor(b: Backend) {
         d.dedup();
         d.len()
     });
+    owner.stop().await;
+}
+
+/// Damages the index behind the server's back: drops every comment's
+/// row, makes an item's text stale and adds a row for nothing.
+async fn damage_index(app: &TestApp) {
+    let db = open_db(&app.database_url, 1).await;
+    let mut tx = db.write().await.unwrap();
+    for sql in [
+        "DELETE FROM search_docs WHERE doc = 'comment'",
+        "UPDATE search_docs SET body = 'stale words' WHERE doc = 'item'",
+        "INSERT INTO search_docs (doc, kind, source_id, item_id, created_at, title, body) \
+         VALUES ('item', 'post', 999999, 999999, 1, 'Ghost', 'ghostly')",
+    ] {
+        tx.execute(sql, store::params![]).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.close().await;
+}
+
+async fn healthy(app: &TestApp) -> bool {
+    titles(&search(app, "tugboats").await) == vec!["Harbour"]
+        && titles(&search(app, "containers").await) == vec!["Harbour"]
+        && titles(&search(app, "stale").await).is_empty()
+        && {
+            let db = open_db(&app.database_url, 1).await;
+            let mut c = db.read().await.unwrap();
+            let ghosts = c
+                .query_one(
+                    "SELECT COUNT(*) FROM search_docs WHERE source_id = 999999",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .i64(0)
+                .unwrap();
+            drop(c);
+            db.close().await;
+            ghosts == 0
+        }
+}
+
+async fn search_reindex_rebuilds_while_serving(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let id = owner
+        .post_item(json!({"title": "Harbour", "body": "Cranes and containers"}))
+        .await;
+    owner.comment(&id, "Tugboats at dawn").await;
+    assert!(healthy(&owner).await);
+
+    // Queued: the running server's job rebuilds it.
+    damage_index(&owner).await;
+    assert!(!healthy(&owner).await);
+    let out = crate::ops::chorus()
+        .args(["admin", "--database-url"])
+        .arg(&owner.database_url)
+        .arg("reindex")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Queued"));
+    let started = std::time::Instant::now();
+    while !healthy(&owner).await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "not rebuilt"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Now, in the command's own process, beside the server.
+    damage_index(&owner).await;
+    let out = crate::ops::chorus()
+        .args(["admin", "--database-url"])
+        .arg(&owner.database_url)
+        .args(["reindex", "--now"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(healthy(&owner).await);
     owner.stop().await;
 }
