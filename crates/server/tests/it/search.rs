@@ -16,6 +16,7 @@ backend_tests!(
     search_survives_hostile_queries,
     search_pages_with_a_cursor,
     search_reindex_rebuilds_while_serving,
+    search_matches_after_an_activity,
 );
 
 /// The results for `q` (200 expected).
@@ -560,5 +561,76 @@ async fn search_reindex_rebuilds_while_serving(b: Backend) {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(healthy(&owner).await);
+    owner.stop().await;
+}
+
+/// What a followed search delivers: the activities after N that made an
+/// item or a comment the query matches and the viewer may see, ascending.
+async fn search_matches_after_an_activity(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    owner
+        .create_space(json!({"name": "Vault", "slug": "vault", "visibility": "closed"}))
+        .await;
+    let open = owner
+        .post_item(json!({"title": "Harbour news", "body": "New cranes"}))
+        .await;
+    owner
+        .post_item(json!({"space": "vault", "body": "Harbour secrets"}))
+        .await;
+    owner.post_item(json!({"body": "Nothing to see"})).await;
+    let c = owner.comment(&open, "The harbour is busy").await;
+    owner.comment(&open, "unrelated words").await;
+    ana.post_item(json!({"body": "harbour -- mine"})).await;
+
+    let db = open_db(&owner.database_url, 2).await;
+    let ctx = server::context::Ctx::new(db.clone(), Default::default());
+    let viewer = server::service::viewer::act_as(&ctx, &"ana".parse().unwrap())
+        .await
+        .unwrap();
+    let q = domain::search::Query::parse("harbour");
+    let found = server::service::search::matches_after(&ctx, &viewer, &q, 0, 10)
+        .await
+        .unwrap();
+    let mut c2 = db.read().await.unwrap();
+    let mut objects = Vec::new();
+    for a in &found {
+        let r = c2
+            .query_one(
+                "SELECT object_type, object_id FROM activities WHERE id = $1",
+                store::params![*a],
+            )
+            .await
+            .unwrap();
+        objects.push((r.text(0).unwrap(), r.i64(1).unwrap().to_string()));
+    }
+    drop(c2);
+    let cid = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(objects.len(), 3, "{objects:?}");
+    assert_eq!(objects[0], ("item".to_owned(), open.clone()));
+    assert_eq!(objects[1], ("comment".to_owned(), cid));
+    assert_eq!(objects[2].0, "item");
+    assert!(found.windows(2).all(|w| w[0] < w[1]));
+    // After the first, at most one.
+    let rest = server::service::search::matches_after(&ctx, &viewer, &q, found[0], 1)
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![found[1]]);
+    // The owner also gets the closed space's post.
+    let owner_v = server::service::viewer::act_as(&ctx, &"owner".parse().unwrap())
+        .await
+        .unwrap();
+    let all = server::service::search::matches_after(&ctx, &owner_v, &q, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    // A filter holds too.
+    let from_ana = domain::search::Query::parse("harbour from:@ana");
+    let mine = server::service::search::matches_after(&ctx, &viewer, &from_ana, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(mine, vec![found[2]]);
+    db.close().await;
     owner.stop().await;
 }
