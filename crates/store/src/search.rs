@@ -86,9 +86,8 @@ pub struct Candidate {
     pub space_id: Option<SpaceId>,
     pub author_id: Option<MemberId>,
     pub created_at: i64,
-    /// The engine's relevance, higher is better, 0 without words: SQLite
-    /// `-bm25` (title weighs 4, body 1), PostgreSQL `ts_rank_cd` (title A,
-    /// body B).
+    /// The relevance, higher is better, 0 without words: SQLite 1 to 4
+    /// (see `sqlite_relevance`), PostgreSQL `ts_rank_cd` (title A, body B).
     pub relevance: f64,
 }
 
@@ -280,16 +279,15 @@ pub async fn candidates(
     };
     let mut sql = match c.kind() {
         Kind::Sqlite => {
+            // No bm25(): it counts every match of each word in the whole
+            // index (for the inverse document frequency), which for a
+            // common word costs more than the rest of the search; the
+            // relevance is worked out for the candidates alone below.
             let fts = index.fts();
-            let relevance = if f.terms.is_empty() {
-                "0.0".to_owned()
-            } else {
-                format!("-bm25({fts}, 4.0, 1.0, 0.0)")
-            };
             let m = p.bind(fts_match(f));
             format!(
                 "SELECT d.id, d.doc, d.kind, d.source_id, d.item_id, d.space_id, d.author_id, \
-                 d.created_at, {relevance} FROM {fts} JOIN search_docs d ON d.id = {fts}.rowid \
+                 d.created_at, 0.0 FROM {fts} JOIN search_docs d ON d.id = {fts}.rowid \
                  WHERE {fts} MATCH {m}"
             )
         }
@@ -326,11 +324,70 @@ pub async fn candidates(
         sql.push_str(&format!(" AND {id} IN ({})", marks.join(", ")));
     }
     sql.push_str(&format!(" ORDER BY {id} DESC LIMIT {}", p.bind(limit)));
-    c.query(&sql, p.values())
+    let mut cands: Vec<Candidate> = c
+        .query(&sql, p.values())
         .await?
         .into_iter()
         .map(candidate)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if c.kind() == Kind::Sqlite && !f.terms.is_empty() {
+        sqlite_relevance(c, index, f.terms, &mut cands).await?;
+    }
+    Ok(cands)
+}
+
+/// SQLite: the relevance of candidates, from two walks of the index over
+/// the candidates' range of ids (each well under a millisecond): every
+/// word in the title counts 2, all the words as one phrase (in the order
+/// typed) 1, on top of 1 for matching at all.
+async fn sqlite_relevance(
+    c: &mut Conn,
+    index: Index,
+    terms: &[Term],
+    cands: &mut [Candidate],
+) -> Result<(), Error> {
+    let (Some(lo), Some(hi)) = (
+        cands.iter().map(|c| c.doc_id).min(),
+        cands.iter().map(|c| c.doc_id).max(),
+    ) else {
+        return Ok(());
+    };
+    let fts = index.fts();
+    let in_title = format!(
+        "{{title}} : ({})",
+        terms
+            .iter()
+            .map(|t| fts_string(&term_words(t)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    );
+    let words: Vec<&str> = terms.iter().flat_map(term_words).collect();
+    let mut probes = vec![(in_title, 2.0)];
+    if words.len() > 1 {
+        probes.push((format!("{{title body}} : {}", fts_string(&words)), 1.0));
+    }
+    for c2 in cands.iter_mut() {
+        c2.relevance = 1.0;
+    }
+    for (m, weight) in probes {
+        let hits: std::collections::HashSet<i64> = c
+            .query(
+                &format!(
+                    "SELECT rowid FROM {fts} WHERE {fts} MATCH $1 AND rowid >= $2 AND rowid <= $3"
+                ),
+                params![m, lo, hi],
+            )
+            .await?
+            .iter()
+            .map(|r| r.i64(0))
+            .collect::<Result<_, _>>()?;
+        for cand in cands.iter_mut() {
+            if hits.contains(&cand.doc_id) {
+                cand.relevance += weight;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// PostgreSQL: plans the statements of this transaction for their values

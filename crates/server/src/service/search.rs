@@ -469,8 +469,8 @@ struct Found {
 
 impl Found {
     /// The ranking (ARCHITECTURE.md, Search): relevance `r` from the
-    /// engine squashed into [0, 1) (`x / (x + k)`, `k` 2 for bm25 and 0.1
-    /// for ts_rank_cd; 1 for a query without words), times recency
+    /// engine squashed into [0, 1) (`x / (x + k)`, `k` 2 for SQLite's 1
+    /// to 4 and 0.1 for ts_rank_cd; 1 for a query without words), times recency
     /// `0.35 + 0.65 / (1 + age_days / 30)`; people, spaces and topics do
     /// not age (recency 0.6).
     fn new(cand: Candidate, now: i64, k: f64) -> Found {
