@@ -94,6 +94,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_import.sql"),
         postgres: include_str!("../migrations/postgres/0013_import.sql"),
     },
+    Migration {
+        version: 14,
+        name: "search",
+        sqlite: include_str!("../migrations/sqlite/0014_search.sql"),
+        postgres: include_str!("../migrations/postgres/0014_search.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.
