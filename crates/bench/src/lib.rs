@@ -8,6 +8,9 @@
 //!   until every follower's home has it, time until a sample of open live
 //!   connections has it;
 //! - M3: 90% reads / 10% writes: writes/s and read p99 against idle;
+//! - M4: search: a top-20 search as a random member (the access filter
+//!   applied) over rare, common and the most frequent words, a phrase and
+//!   `from:` with a word: p50 and p99, and the index's size on disk;
 //! - M5: the server's resident memory with the data set and many open
 //!   live connections;
 //! - M7: list mail: a post to a space of 10,000 members in list mode,
@@ -27,6 +30,7 @@ pub mod drive;
 pub mod import;
 pub mod list_mail;
 pub mod m3;
+pub mod m4;
 pub mod mail_in;
 pub mod report;
 
@@ -124,9 +128,9 @@ pub struct AllArgs {
     /// Keep-alive connections the M3 load is spread over
     #[arg(long, default_value_t = 64)]
     pub m3_connections: usize,
-    /// Measure only these (comma-separated: m1,m2,m3,m5,m7; m3-everyday,
-    /// m3-comments and m3-closed are M3's parts one at a time)
-    #[arg(long, default_value = "m1,m2,m3,m5")]
+    /// Measure only these (comma-separated: m1,m2,m3,m4,m5,m7;
+    /// m3-everyday, m3-comments and m3-closed are M3's parts one at a time)
+    #[arg(long, default_value = "m1,m2,m3,m4,m5")]
     pub only: String,
     /// Regenerate the data set even if it exists
     #[arg(long)]
@@ -645,7 +649,7 @@ async fn measure(
     );
     let ticks = cpu_ticks();
     let want = |m: &str| wants(&args.only, m);
-    r.ran = ["m1", "m2", "m3", "m5", "m7"]
+    r.ran = ["m1", "m2", "m3", "m4", "m5", "m7"]
         .into_iter()
         .filter(|m| want(m))
         .map(String::from)
@@ -665,6 +669,30 @@ async fn measure(
         eprintln!(
             "M1 {backend}: home {:.0}/s p50 {:.2} ms p99 {:.2} ms; hello {:.0}/s; ratio {:.3}",
             r.m1_home_rps, r.m1_home_p50, r.m1_home_p99, r.m1_hello_rps, r.m1_ratio
+        );
+    }
+
+    // M4: search, as a random member, before M2 and M3 write.
+    if want("m4") {
+        r.m4 = m4::measure(addr, shape, if args.smoke { 5 } else { 200 }).await?;
+        r.m4_index_mib = data::search_index_bytes(db)
+            .await
+            .map_or(f64::NAN, |b| b as f64 / (1024.0 * 1024.0));
+        r.errors += r.m4.errors as u64;
+        eprintln!(
+            "M4 {backend}: {} searches, p50 {:.2} ms, p99 {:.2} ms (by kind: {}); \
+             \"good\" found {:.1} a page; index {:.0} MiB",
+            r.m4.searches,
+            r.m4.p50,
+            r.m4.p99,
+            m4::KINDS
+                .iter()
+                .zip(&r.m4.p99_by_kind)
+                .map(|(k, p)| format!("{k} {p:.2}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            r.m4.most_frequent_hits,
+            r.m4_index_mib
         );
     }
 

@@ -42,6 +42,10 @@ pub struct Report {
     /// guests (`steal` in `/proc/stat`) while the benchmark ran, in
     /// percent: NaN where the kernel does not say.
     pub cpu_stolen: f64,
+    pub m4: m4::M4,
+    /// The search index on disk (its rows, full-text indexes and their
+    /// B-trees), MiB.
+    pub m4_index_mib: f64,
     pub m7: list_mail::M7,
     pub errors: u64,
 }
@@ -160,6 +164,27 @@ pub fn table(reports: &[Report]) -> String {
             )
         },
     );
+    row(
+        &mut s,
+        "M4 search p50 / p99 ms",
+        "p99 ≤ 20 (SQLite), ≤ 50 (PostgreSQL)",
+        &|r| format!("{:.2} / {:.2} ({} searches)", r.m4.p50, r.m4.p99, r.m4.searches),
+    );
+    row(
+        &mut s,
+        "M4 p99 ms by query: rare, common, most frequent, phrase, from:+word",
+        "",
+        &|r| {
+            r.m4.p99_by_kind
+                .iter()
+                .map(|p| format!("{p:.2}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    row(&mut s, "M4 search index on disk, MiB", "", &|r| {
+        format!("{:.1}", r.m4_index_mib)
+    });
     row(&mut s, "M5 RSS MiB idle / live", "≤ 512", &|r| {
         format!(
             "{:.0} / {:.0} ({} open)",

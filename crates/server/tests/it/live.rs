@@ -335,6 +335,8 @@ async fn benchmark_smoke_run() {
         "M3 writes/s sustained at 90/10, everyday writes",
         "M3 writes/s sustained at 90/10, comments only",
         "M3 comments only, last rate: read p99 ms with / without writes",
+        "M4 search p50 / p99 ms",
+        "M4 search index on disk",
         "M5 RSS",
         "CPU time stolen by the host while measuring",
     ] {

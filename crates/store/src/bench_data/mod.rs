@@ -186,6 +186,20 @@ pub async fn reset(db: &Db) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The search index's size on disk in bytes: its rows, full-text
+/// indexes and their B-trees (`search…` tables with their indexes).
+pub async fn search_index_bytes(db: &Db) -> anyhow::Result<i64> {
+    let sql = match db.kind() {
+        Kind::Sqlite => "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name LIKE 'search%'",
+        _ => {
+            "SELECT COALESCE(SUM(pg_total_relation_size(oid)), 0)::BIGINT FROM pg_class
+             WHERE relname LIKE 'search%' AND relkind = 'r'"
+        }
+    };
+    let mut c = db.read().await?;
+    Ok(c.query_one(sql, &[]).await?.i64(0)?)
+}
+
 /// The shape tag [`set_tag`] recorded in the data set at `url`, if any.
 pub async fn tag(url: &str) -> Option<String> {
     let db = Db::open(
