@@ -168,7 +168,12 @@ pub fn table(reports: &[Report]) -> String {
         &mut s,
         "M4 search p50 / p99 ms",
         "p99 ≤ 20 (SQLite), ≤ 50 (PostgreSQL)",
-        &|r| format!("{:.2} / {:.2} ({} searches)", r.m4.p50, r.m4.p99, r.m4.searches),
+        &|r| {
+            format!(
+                "{:.2} / {:.2} ({} searches)",
+                r.m4.p50, r.m4.p99, r.m4.searches
+            )
+        },
     );
     row(
         &mut s,
