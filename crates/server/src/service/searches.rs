@@ -152,6 +152,22 @@ pub async fn unfollow(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<()> {
     .await
 }
 
+/// Unfollows the viewer's search for what was typed; returns its text.
+pub async fn unfollow_query(ctx: &Ctx, viewer: &Viewer, query: &str) -> AppResult<String> {
+    let text = parse_query(query)?.to_string();
+    let member = viewer.id();
+    ctx.on_writer(move |ctx| async move {
+        let mut tx = ctx.db.write().await?;
+        let Some(s) = q::by_query(&mut tx, member, &text).await? else {
+            return Err(AppError::NotFound(format!("You do not follow the search “{text}”.")));
+        };
+        q::delete(&mut tx, member, s.id).await?;
+        tx.commit().await?;
+        Ok(text)
+    })
+    .await
+}
+
 /// Why entries are in the viewer's home, for those a followed search
 /// brought: activity id → (search id, query).
 pub async fn reasons(
