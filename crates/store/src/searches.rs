@@ -127,6 +127,17 @@ pub async fn set_level(
         .transpose()
 }
 
+/// Moves a search's mark to `mark` (a search unmuted starts afresh: what
+/// came while it was muted is not caught up).
+pub async fn set_mark(tx: &mut Tx, id: i64, mark: i64) -> Result<(), Error> {
+    tx.execute(
+        "UPDATE saved_searches SET matched_upto = $2 WHERE id = $1",
+        params![id, mark],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Deletes one of the member's searches; false when they have no such
 /// search. What it delivered stays in their home.
 pub async fn delete(tx: &mut Tx, member: MemberId, id: i64) -> Result<bool, Error> {

@@ -75,9 +75,7 @@ pub async fn follow(
     ctx.on_writer(move |ctx| async move {
         let mut tx = ctx.db.write().await?;
         if let Some(s) = q::by_query(&mut tx, member, &text).await? {
-            let s = q::set_level(&mut tx, member, s.id, level.as_str())
-                .await?
-                .ok_or_else(|| not_found(s.id))?;
+            let s = relevel(&mut tx, member, s, level).await?;
             tx.commit().await?;
             return Ok((s, false));
         }
@@ -128,13 +126,31 @@ pub async fn set_level(ctx: &Ctx, viewer: &Viewer, id: i64, level: &str) -> AppR
     let member = viewer.id();
     ctx.on_writer(move |ctx| async move {
         let mut tx = ctx.db.write().await?;
-        let s = q::set_level(&mut tx, member, id, level.as_str())
+        let s = q::get(&mut tx, member, id)
             .await?
             .ok_or_else(|| not_found(id))?;
+        let s = relevel(&mut tx, member, s, level).await?;
         tx.commit().await?;
         Ok(s)
     })
     .await
+}
+
+/// Sets a search's level; one unmuted starts at the newest activity, as a
+/// new one does (muted means nothing comes, not "later").
+async fn relevel(
+    tx: &mut store::Tx,
+    member: MemberId,
+    s: SavedSearch,
+    level: FollowLevel,
+) -> AppResult<SavedSearch> {
+    if s.level == FollowLevel::Muted.as_str() && level != FollowLevel::Muted {
+        let mark = store::streams::stream_position(tx).await?;
+        q::set_mark(tx, s.id, mark).await?;
+    }
+    q::set_level(tx, member, s.id, level.as_str())
+        .await?
+        .ok_or_else(|| not_found(s.id))
 }
 
 /// Unfollows (deletes) one of the viewer's searches; what it delivered
