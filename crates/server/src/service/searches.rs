@@ -112,7 +112,11 @@ pub async fn get(ctx: &Ctx, viewer: &Viewer, id: i64) -> AppResult<SavedSearch> 
 
 /// The viewer's search for this query, if they follow it (for the results
 /// page's follow form).
-pub async fn following(ctx: &Ctx, viewer: &Viewer, query: &Query) -> AppResult<Option<SavedSearch>> {
+pub async fn following(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    query: &Query,
+) -> AppResult<Option<SavedSearch>> {
     if query.is_empty() {
         return Ok(None);
     }
@@ -175,7 +179,9 @@ pub async fn unfollow_query(ctx: &Ctx, viewer: &Viewer, query: &str) -> AppResul
     ctx.on_writer(move |ctx| async move {
         let mut tx = ctx.db.write().await?;
         let Some(s) = q::by_query(&mut tx, member, &text).await? else {
-            return Err(AppError::NotFound(format!("You do not follow the search “{text}”.")));
+            return Err(AppError::NotFound(format!(
+                "You do not follow the search “{text}”."
+            )));
         };
         q::delete(&mut tx, member, s.id).await?;
         tx.commit().await?;

@@ -36,7 +36,10 @@ pub(crate) async fn run_matching(app: &TestApp) {
         if n == 1 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no queued searches job");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no queued searches job"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     loop {
@@ -58,7 +61,10 @@ pub(crate) async fn run_matching(app: &TestApp) {
             assert_eq!(error, None, "the searches job failed");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the searches job did not run");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the searches job did not run"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     db.close().await;
@@ -111,7 +117,10 @@ async fn followed_search_brings_new_matches_home(b: Backend) {
     assert!(h.contains(&first), "the new match arrives: {h:?}");
     assert!(!h.contains(&old), "nothing from before the follow");
     assert!(!h.contains(&lunch), "only matches");
-    assert!(search_notes(&ana).await.is_empty(), "following: no notification");
+    assert!(
+        search_notes(&ana).await.is_empty(),
+        "following: no notification"
+    );
     // Named on the home page, linking to the results.
     let page = ana.page("/").await.text().await.unwrap();
     test_support::safety::assert_safe_page(&page);
@@ -196,7 +205,11 @@ async fn followed_search_brings_new_matches_home(b: Backend) {
     drop(c);
     db.close().await;
     // Unfollowed: what it brought stays home.
-    expect(ana.delete(&format!("/searches/{id}")).await, StatusCode::NO_CONTENT).await;
+    expect(
+        ana.delete(&format!("/searches/{id}")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let later = bo.post_item(json!({"body": "deploy four"})).await;
     run_matching(&owner).await;
     let h = home(&ana).await;
@@ -220,10 +233,7 @@ async fn followed_searches_through_the_api(b: Backend) {
     .await;
     assert_eq!(s["query"], "deploy from:@bo type:question", "canonical");
     assert_eq!(s["level"], "following");
-    assert_eq!(
-        s["url"],
-        "/search?q=deploy+from%3A%40bo+type%3Aquestion"
-    );
+    assert_eq!(s["url"], "/search?q=deploy+from%3A%40bo+type%3Aquestion");
     let id = s["id"].as_str().unwrap().to_owned();
     // The same query again (however typed) is the same search.
     let again = expect(
@@ -306,7 +316,11 @@ async fn followed_searches_through_the_api(b: Backend) {
     )
     .await;
     assert_eq!(changed["level"], "following");
-    expect(ana.delete(&format!("/searches/{id}")).await, StatusCode::NO_CONTENT).await;
+    expect(
+        ana.delete(&format!("/searches/{id}")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     expect_problem(
         ana.delete(&format!("/searches/{id}")).await,
         StatusCode::NOT_FOUND,
@@ -361,7 +375,12 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
     let mut owner = TestApp::spawn(b).await;
     owner.setup_owner().await;
     let ana = owner.new_member("ana", "member").await;
-    let res = form(&ana, "/searches", &[("q", "release #ops"), ("level", "following")]).await;
+    let res = form(
+        &ana,
+        "/searches",
+        &[("q", "release #ops"), ("level", "following")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         res.headers()["location"],
@@ -375,12 +394,18 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
     let html = page.text().await.unwrap();
     test_support::safety::assert_safe_page(&html);
     assert!(html.contains("href=\"/search?q=release+%23ops\""), "{html}");
-    assert!(html.contains("<option value=\"following\" selected>"), "{html}");
+    assert!(
+        html.contains("<option value=\"following\" selected>"),
+        "{html}"
+    );
     // The page's level form.
     let res = form(&ana, &format!("/searches/{id}"), &[("level", "watching")]).await;
     assert_eq!(res.status(), StatusCode::OK);
     let html = res.text().await.unwrap();
-    assert!(html.contains("<option value=\"watching\" selected>"), "{html}");
+    assert!(
+        html.contains("<option value=\"watching\" selected>"),
+        "{html}"
+    );
     // No token, or nothing to look for: nothing changes.
     let res = ana
         .client
@@ -389,7 +414,11 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "no csrf field");
+    assert_eq!(
+        res.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no csrf field"
+    );
     let res = ana
         .client
         .post(ana.url("/searches"))
@@ -411,7 +440,12 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
         1
     );
     // Unfollow from the results page (level none), and from the list.
-    let res = form(&ana, "/searches", &[("q", "release #ops"), ("level", "none")]).await;
+    let res = form(
+        &ana,
+        "/searches",
+        &[("q", "release #ops"), ("level", "none")],
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let res = form(&ana, "/searches", &[("q", "deploy"), ("level", "watching")]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);

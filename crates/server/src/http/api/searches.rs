@@ -62,8 +62,7 @@ pub async fn follow_search(
     ApiViewer(viewer): ApiViewer,
     ApiJson(req): ApiJson<FollowSearchRequest>,
 ) -> Result<(StatusCode, Json<SavedSearchView>), Problem> {
-    let (s, new) =
-        searches::follow(&state.ctx, &viewer, &req.query, req.level.as_deref()).await?;
+    let (s, new) = searches::follow(&state.ctx, &viewer, &req.query, req.level.as_deref()).await?;
     let status = if new {
         StatusCode::CREATED
     } else {
