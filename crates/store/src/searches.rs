@@ -150,22 +150,43 @@ pub async fn delete(tx: &mut Tx, member: MemberId, id: i64) -> Result<bool, Erro
         == 1)
 }
 
-/// The next `limit` searches after `after_id` that deliver (not muted) and
-/// whose owner is active, in id order: one batch of the matching job.
-pub async fn to_match(c: &mut Conn, after_id: i64, limit: i64) -> Result<Vec<SavedSearch>, Error> {
+/// The next `limit` searches after `after_id` that deliver (not muted),
+/// whose owner is active and whose mark is below `position`, in id order:
+/// one batch of the matching job.
+pub async fn to_match(
+    c: &mut Conn,
+    after_id: i64,
+    position: i64,
+    limit: i64,
+) -> Result<Vec<SavedSearch>, Error> {
     let sql = format!(
         "SELECT {} FROM saved_searches
-         WHERE id > $1 AND level <> 'muted'
+         WHERE id > $1 AND level <> 'muted' AND matched_upto < $2
            AND NOT EXISTS (SELECT 1 FROM members m
                            WHERE m.id = saved_searches.member_id AND m.deactivated_at IS NOT NULL)
-         ORDER BY id LIMIT $2",
+         ORDER BY id LIMIT $3",
         SearchCols::sql()
     );
-    c.query(&sql, params![after_id, limit])
+    c.query(&sql, params![after_id, position, limit])
         .await?
         .into_iter()
         .map(saved)
         .collect()
+}
+
+/// Moves the marks of searches that matched nothing new up to `position`
+/// (never back: an unmuted search's fresh mark stays; never a muted one's).
+pub async fn advance_marks(tx: &mut Tx, ids: &[i64], position: i64) -> Result<(), Error> {
+    for chunk in ids.chunks(128) {
+        let (marks, values) = in_list(2, chunk);
+        let sql = format!(
+            "UPDATE saved_searches SET matched_upto = $1
+             WHERE id IN ({marks}) AND matched_upto < $1 AND level <> 'muted'"
+        );
+        tx.execute(&sql, &with(params![position].to_vec(), values))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Delivers a search's new matches to its owner and moves its mark from

@@ -208,20 +208,44 @@ pub async fn reasons(
         .collect())
 }
 
-/// One run of the matching job: every search that delivers, [`BATCH`] at
-/// a time. Returns how many matches it delivered.
+/// One run of the matching job: every search that delivers and may have
+/// new matches, [`BATCH`] at a time. Returns how many matches it delivered.
 pub async fn run_matching(ctx: &Ctx) -> AppResult<usize> {
+    // Every activity up to here has committed (ids commit in order), so a
+    // mark may move to it; what comes after waits for the next run.
+    let position = {
+        let mut c = ctx.db.read().await?;
+        store::streams::stream_position(&mut c).await?
+    };
     let mut after = 0;
     let mut delivered = 0;
     loop {
         let batch = {
             let mut c = ctx.db.read().await?;
-            q::to_match(&mut c, after, BATCH).await?
+            q::to_match(&mut c, after, position, BATCH).await?
         };
         let Some(last) = batch.last() else { break };
         after = last.id;
+        // Searches with nothing new move their marks together, in one
+        // write for the batch.
+        let mut quiet = Vec::new();
         for s in batch {
-            delivered += match_one(ctx, s).await?;
+            let id = s.id;
+            match match_one(ctx, s, position).await {
+                Ok(Some(n)) => delivered += n,
+                Ok(None) => quiet.push(id),
+                // One search failing stops no other; its mark stays.
+                Err(e) => tracing::warn!(search = id, error = %e, "a followed search failed"),
+            }
+        }
+        if !quiet.is_empty() {
+            ctx.on_writer(move |ctx| async move {
+                let mut tx = ctx.db.write().await?;
+                q::advance_marks(&mut tx, &quiet, position).await?;
+                tx.commit().await?;
+                Ok(())
+            })
+            .await?;
         }
         if ctx.stopping.is_cancelled() {
             break;
@@ -230,21 +254,20 @@ pub async fn run_matching(ctx: &Ctx) -> AppResult<usize> {
     Ok(delivered)
 }
 
-/// Matches one search from its mark and delivers what is new.
-async fn match_one(ctx: &Ctx, s: SavedSearch) -> AppResult<usize> {
-    let (owner, position, muted) = {
+/// Matches one search from its mark up to `position` and delivers what is
+/// new, moving its mark; None when nothing matched up to `position`, for
+/// the caller to move the mark with others.
+async fn match_one(ctx: &Ctx, s: SavedSearch, position: i64) -> AppResult<Option<usize>> {
+    let (owner, muted) = {
         let mut c = ctx.db.read().await?;
         let Some(m) = store::profiles::member_by_id(&mut c, s.member_id).await? else {
-            return Ok(0);
+            return Ok(None);
         };
-        // Everything up to here has committed (activity ids commit in
-        // order), so the mark may move to it.
-        let position = store::streams::stream_position(&mut c).await?;
         let muted = q::mutes(&mut c, s.member_id).await?;
-        (m, position, muted)
+        (m, muted)
     };
-    if !owner.is_active() || position <= s.matched_upto {
-        return Ok(0);
+    if !owner.is_active() {
+        return Ok(None);
     }
     let viewer = Viewer {
         member: owner,
@@ -261,6 +284,9 @@ async fn match_one(ctx: &Ctx, s: SavedSearch) -> AppResult<usize> {
         _ => position,
     };
     let ids = admitted(ctx, &viewer, &ids, &muted).await?;
+    if ids.is_empty() && upto == position {
+        return Ok(None);
+    }
     let now = ctx.now();
     let n = ctx
         .on_writer(move |ctx| async move {
@@ -270,7 +296,7 @@ async fn match_one(ctx: &Ctx, s: SavedSearch) -> AppResult<usize> {
             Ok(done.map_or(0, |d| d.len()))
         })
         .await?;
-    Ok(n)
+    Ok(Some(n))
 }
 
 /// Of the matched activities, those the owner sees by the visibility rule,
