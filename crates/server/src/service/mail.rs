@@ -246,7 +246,16 @@ pub async fn notification_mail(
             NotificationReason::Reaction => format!("**{actor}** reacted to {title}."),
             NotificationReason::Direct => format!("**{actor}** wrote to you: {title}."),
             NotificationReason::SearchMatch => {
-                format!("**{actor}** wrote {title}, which matches a search you watch.")
+                match store::searches::reasons(&mut c, member, &[activity])
+                    .await?
+                    .pop()
+                {
+                    Some((_, _, q)) => format!(
+                        "**{actor}** wrote {title}, which matches your search “{}”.",
+                        md_text(&q)
+                    ),
+                    None => format!("**{actor}** wrote {title}, which matches a search you watch."),
+                }
             }
             other => format!("**{actor}**: {} {title}.", other.as_str().replace('_', " ")),
         };

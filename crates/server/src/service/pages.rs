@@ -627,6 +627,8 @@ pub struct Notifications {
     /// The spaces the notifications name (join requests, additions):
     /// (id, slug, name).
     pub spaces: Vec<(SpaceId, String, String)>,
+    /// The followed searches that matched (activity → search id, query).
+    pub searches: HashMap<i64, (i64, String)>,
 }
 
 pub async fn notifications(
@@ -653,11 +655,18 @@ pub async fn notifications(
         let mut c = db.read().await?;
         store::spaces::space_names(&mut c, &ids).await?
     };
+    let matched: Vec<i64> = rows
+        .iter()
+        .filter(|(n, _)| n.reason == domain::kinds::NotificationReason::SearchMatch)
+        .map(|(_, a)| a.id)
+        .collect();
+    let searches = crate::service::searches::reasons(ctx, viewer, &matched).await?;
     Ok(Notifications {
         shell,
         rows,
         next,
         spaces,
+        searches,
     })
 }
 

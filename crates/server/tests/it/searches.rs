@@ -158,7 +158,10 @@ async fn followed_search_brings_new_matches_home(b: Backend) {
     assert_eq!(search_notes(&ana).await.len(), notes.len(), "no repeat");
     let page = ana.page("/notifications").await.text().await.unwrap();
     test_support::safety::assert_safe_page(&page);
-    assert!(page.contains("a search you watch"), "{page}");
+    assert!(
+        page.contains("wrote what your search “deploy” matches"),
+        "{page}"
+    );
 
     // Muted: nothing comes.
     expect(
@@ -389,6 +392,28 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
     let list = expect(ana.get("/searches").await, StatusCode::OK).await;
     let id = list["items"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(list["items"][0]["query"], "release #ops");
+    // The list page's own form comes back to it.
+    let res = form(
+        &ana,
+        "/searches",
+        &[
+            ("q", "budget"),
+            ("level", "watching"),
+            ("back", "/searches"),
+        ],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("You follow “budget”."), "{html}");
+    let list = expect(ana.get("/searches").await, StatusCode::OK).await;
+    assert_eq!(list["items"][0]["query"], "budget");
+    let budget = list["items"][0]["id"].as_str().unwrap().to_owned();
+    expect(
+        ana.delete(&format!("/searches/{budget}")).await,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
     let page = ana.page("/searches").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();

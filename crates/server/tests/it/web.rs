@@ -245,7 +245,7 @@ async fn followed_search_match_arrives_live(b: Backend) {
     browser.screenshot("home-search-match", b).await;
     browser.goto("/searches").await;
     browser
-        .find("select[name=level]")
+        .find(".searches select[name=level]")
         .await
         .select_by_value("watching")
         .await

@@ -92,6 +92,10 @@ pub struct FollowSearchForm {
     q: String,
     #[serde(default)]
     level: String,
+    /// `/searches` when sent from the list page, which it comes back to;
+    /// else the results page.
+    #[serde(default)]
+    back: String,
 }
 csrf_form!(FollowSearchForm);
 
@@ -116,6 +120,9 @@ pub async fn follow_search(
             .map(|(s, _)| (s.query, "followed"))
     };
     match r {
+        Ok((query, "followed")) if f.back == "/searches" => {
+            after::<()>(&state, &v, Ok(()), &format!("You follow “{query}”.")).await
+        }
         Ok((query, what)) => {
             Redirect::to(&format!("{}&{what}=1", search_url(&query))).into_response()
         }
