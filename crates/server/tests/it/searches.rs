@@ -14,6 +14,7 @@ backend_tests!(
     followed_search_brings_new_matches_home,
     followed_searches_through_the_api,
     follow_a_search_from_the_results_page,
+    a_watched_search_mails_when_chosen,
 );
 
 /// Makes the server's `searches` job due now and waits until it has run
@@ -487,4 +488,35 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// Bo chooses mail at once for his watched searches (the default is the
+/// digest): a match by the owner comes by mail, naming the search and
+/// linking to the post.
+async fn a_watched_search_mails_when_chosen(b: Backend) {
+    let sink = crate::mail::Sink::start().await;
+    let (owner, bo) = crate::mail::mailing_app(b, sink.relay(), Some(&sink)).await;
+    let choices = expect(bo.get("/me/mail").await, StatusCode::OK).await;
+    assert_eq!(choices["choices"]["search_match"], "digest", "the default");
+    expect(
+        bo.put("/me/mail", json!({"choices": {"search_match": "now"}}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    follow(&bo, "budget", "watching", StatusCode::CREATED).await;
+    let id = owner
+        .post_item(json!({"title": "Q3", "body": "The budget for Q3"}))
+        .await;
+    run_matching(&owner).await;
+    let got = sink.wait_for(1, Duration::from_secs(30)).await;
+    let mail = got
+        .iter()
+        .find(|m| m.rcpt == vec!["bo@acme.test".to_owned()])
+        .expect("the match's mail");
+    let text = mail.text();
+    assert!(text.contains("matches your search “budget”"), "{text}");
+    assert!(text.contains(&format!("/items/{id}")), "{text}");
+    crate::mail::mail_settled(&owner).await;
+    assert_eq!(sink.received().len(), 1, "one mail");
 }
