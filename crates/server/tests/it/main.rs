@@ -14,6 +14,7 @@ mod mail_in;
 mod ops;
 mod requests;
 mod search;
+mod searches;
 mod social;
 mod trust_accounts;
 mod trust_hardening;

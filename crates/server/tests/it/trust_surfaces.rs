@@ -139,6 +139,7 @@ const PAGES: &[&str] = &[
     "/members/{handle}/{tab}",
     "/directory",
     "/notifications",
+    "/searches",
     "/work",
     "/requests/{id}",
     "/settings",
