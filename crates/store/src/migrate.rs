@@ -94,6 +94,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0013_import.sql"),
         postgres: include_str!("../migrations/postgres/0013_import.sql"),
     },
+    Migration {
+        version: 15,
+        name: "search_suggestions",
+        sqlite: include_str!("../migrations/sqlite/0015_search_suggestions.sql"),
+        postgres: include_str!("../migrations/postgres/0015_search_suggestions.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

@@ -298,6 +298,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(follows::unfollow))
         .routes(routes!(follows::followers))
         .routes(routes!(suggestions::suggestions))
+        .routes(routes!(suggestions::search_suggestions))
         .routes(routes!(follows::following))
         .routes(routes!(audience::audience))
         .routes(routes!(notifications::notifications))
