@@ -292,6 +292,8 @@
         e.preventDefault();
         pick(options()[active]);
       } else if (e.key === "Escape" && !list.hidden) {
+        // Closes the list only: the box keeps its text and the focus.
+        e.preventDefault();
         e.stopPropagation();
         closeList();
       }
