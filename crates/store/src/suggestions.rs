@@ -202,12 +202,14 @@ pub async fn spaces_by_prefix(
     Ok(out)
 }
 
-/// Up to `limit` topics that start with `prefix` (lowercase), each with
-/// its newest item that SQL finds viewer `viewer` may see, as the
-/// visibility rule's facts (`items::item_access`): the caller asks the
-/// rule, so a topic only secret items carry is never offered to whom may
-/// not see them. Distinct topics are read by a loose index scan of
-/// `item_topics`' key, so a common prefix costs one probe per topic.
+/// Topics that start with `prefix` (lowercase), each with its newest item
+/// that SQL finds viewer `viewer` may see, as the visibility rule's facts
+/// (`items::item_access`): the caller asks the rule and keeps the first
+/// `limit`, so a topic only secret items carry is never offered to whom
+/// may not see them. Distinct topics are read by a loose index scan of
+/// `item_topics`' key, one probe per topic, `4 × limit` at most: the work
+/// is bounded whatever the prefix, at the price of fewer suggestions where
+/// many topics in the range are hidden from the viewer.
 pub async fn topics_by_prefix(
     c: &mut Conn,
     viewer: MemberId,
@@ -244,7 +246,7 @@ pub async fn topics_by_prefix(
     let rows = c
         .query(
             &sql,
-            params![viewer, guest, prefix, prefix_end(prefix), limit],
+            params![viewer, guest, prefix, prefix_end(prefix), limit * 4],
         )
         .await?;
     let mut out = Vec::new();

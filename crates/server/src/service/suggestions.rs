@@ -142,6 +142,7 @@ pub async fn search_suggestions(
             .into_iter()
             .filter(|(_, item)| viewer::visible(viewer, item))
             .map(|(t, _)| t)
+            .take(topics as usize)
             .collect();
     }
     Ok(out)

@@ -1055,6 +1055,19 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
         "/members/mallory/followers".to_owned(),
         "/members/owner/following".to_owned(),
     ];
+    // Searches: the payloads as typed (chips, the box, the empty state),
+    // and words that find mallory's items, names and spaces.
+    for p in corpus.iter().take(12) {
+        let q: String = form_urlencoded::byte_serialize(p.as_bytes()).collect();
+        pages.push(format!("/search?q={q}"));
+        pages.push(format!("/directory?q={q}"));
+    }
+    for tab in ["everything", "posts", "people", "spaces"] {
+        pages.push(format!("/search?q=xss&tab={tab}"));
+        pages.push(format!("/search?q=mallory&tab={tab}"));
+    }
+    pages.push("/search?q=%23xss".to_owned());
+    pages.push("/directory?q=mallory".to_owned());
     for s in &spaces {
         for tab in ["", "/about", "/members", "/settings"] {
             pages.push(format!("/spaces/{s}{tab}"));
@@ -1077,6 +1090,10 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
                 let html = app.page("/admin").await.text().await.unwrap();
                 assert!(html.contains("mallory"));
                 test_support::safety::assert_safe_page(&html);
+                for q in ["mallory", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"] {
+                    let html = app.page(&format!("/admin?q={q}")).await.text().await.unwrap();
+                    test_support::safety::assert_safe_page(&html);
+                }
             }
             let res = viewer.page(p).await;
             assert_eq!(res.status(), StatusCode::OK, "{p}");
