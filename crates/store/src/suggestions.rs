@@ -78,7 +78,9 @@ fn lowered(kind: Kind, text: &str) -> String {
 /// or its words after the first space, start with `name_prefix`: handles
 /// first, then names, each range read in index order and bounded by
 /// `limit`. A guest (`guest`) is offered only themselves and the people
-/// who share a space with them.
+/// who share a space with them: those are read first (a guest's spaces
+/// are few), then matched, so a common prefix costs a guest no scan of
+/// everyone.
 pub async fn people_by_prefix(
     c: &mut Conn,
     viewer: MemberId,
@@ -99,39 +101,55 @@ pub async fn people_by_prefix(
             "(substr(lower(m.display_name), strpos(m.display_name, ' ') + 1) COLLATE \"C\")",
         ),
     };
-    let may_know = "m.deactivated_at IS NULL AND ($2 = 0 OR m.id = $1 OR EXISTS (
-        SELECT 1 FROM space_members mine JOIN space_members theirs ON theirs.space_id = mine.space_id
-        WHERE mine.member_id = $1 AND theirs.member_id = m.id))";
-    let branch = |how: i64, key: &str, lo: &str, hi: &str| {
+    // The prefixes' ranges are $1 to $4 and the limit $5; a guest is $6.
+    let sql = if guest {
         format!(
-            "SELECT * FROM (SELECT m.id AS id, {how} AS how FROM members m
-             WHERE {key} >= {lo} AND {key} < {hi} AND {may_know} ORDER BY {key} LIMIT $7) b{how}"
+            "SELECT {cols}, CASE WHEN {handle} >= $1 AND {handle} < $2 THEN 0 ELSE 1 END AS how
+             FROM members m
+             WHERE m.id IN (SELECT theirs.member_id FROM space_members mine
+                            JOIN space_members theirs ON theirs.space_id = mine.space_id
+                            WHERE mine.member_id = $6)
+               AND m.deactivated_at IS NULL
+               AND (({handle} >= $1 AND {handle} < $2) OR ({name} >= $3 AND {name} < $4)
+                    OR ({surname} >= $3 AND {surname} < $4))
+             UNION ALL
+             SELECT {cols}, 0 AS how FROM members m
+             WHERE m.id = $6 AND (({handle} >= $1 AND {handle} < $2) OR ({name} >= $3 AND {name} < $4)
+                    OR ({surname} >= $3 AND {surname} < $4))
+             ORDER BY how, display_name, handle LIMIT $5",
+            cols = PersonCols::sql(),
+        )
+    } else {
+        let branch = |how: i64, key: &str, lo: &str, hi: &str| {
+            format!(
+                "SELECT * FROM (SELECT m.id AS id, {how} AS how FROM members m
+                 WHERE {key} >= {lo} AND {key} < {hi} AND m.deactivated_at IS NULL
+                 ORDER BY {key} LIMIT $5) b{how}"
+            )
+        };
+        format!(
+            "SELECT {}, x.how FROM ({} UNION ALL {} UNION ALL {}) x JOIN members m ON m.id = x.id
+             ORDER BY x.how, m.display_name, m.handle",
+            PersonCols::sql(),
+            branch(0, handle, "$1", "$2"),
+            branch(1, name, "$3", "$4"),
+            branch(2, surname, "$3", "$4"),
         )
     };
-    let sql = format!(
-        "SELECT {}, x.how FROM ({} UNION ALL {} UNION ALL {}) x JOIN members m ON m.id = x.id
-         ORDER BY x.how, m.display_name, m.handle",
-        PersonCols::sql(),
-        branch(0, handle, "$3", "$4"),
-        branch(1, name, "$5", "$6"),
-        branch(2, surname, "$5", "$6"),
-    );
     let name_prefix = lowered(c.kind(), name_prefix);
     let handle_prefix = handle_prefix.to_ascii_lowercase();
-    let rows = c
-        .query(
-            &sql,
-            params![
-                viewer,
-                guest,
-                handle_prefix.as_str(),
-                prefix_end(&handle_prefix),
-                name_prefix.as_str(),
-                prefix_end(&name_prefix),
-                limit
-            ],
-        )
-        .await?;
+    let mut values = params![
+        handle_prefix.as_str(),
+        prefix_end(&handle_prefix),
+        name_prefix.as_str(),
+        prefix_end(&name_prefix),
+        limit
+    ]
+    .to_vec();
+    if guest {
+        values.push(viewer.into());
+    }
+    let rows = c.query(&sql, &values).await?;
     let mut out: Vec<Person> = Vec::new();
     for p in people(rows)? {
         if !out.iter().any(|o| o.id == p.id) {
@@ -209,7 +227,10 @@ pub async fn spaces_by_prefix(
 /// may not see them. Distinct topics are read by a loose index scan of
 /// `item_topics`' key, one probe per topic, `4 × limit` at most: the work
 /// is bounded whatever the prefix, at the price of fewer suggestions where
-/// many topics in the range are hidden from the viewer.
+/// many topics in the range are hidden from the viewer. Each topic's
+/// newest 200 items are looked at, no more. The items are found first
+/// (`MATERIALIZED`), then joined by key: PostgreSQL would otherwise hash
+/// all of `items` to join on a subquery's value.
 pub async fn topics_by_prefix(
     c: &mut Conn,
     viewer: MemberId,
@@ -223,23 +244,28 @@ pub async fn topics_by_prefix(
             UNION ALL
             SELECT (SELECT MIN(it.topic) FROM item_topics it WHERE it.topic > t.topic AND it.topic < $4), t.n + 1
             FROM t WHERE t.topic IS NOT NULL AND t.n < $5
+         ),
+         v (topic, item_id) AS MATERIALIZED (
+            SELECT t.topic, (
+                SELECT it.item_id FROM item_topics it JOIN items c ON c.id = it.item_id
+                WHERE it.topic = t.topic AND c.deleted_at IS NULL AND (
+                    c.author_id = $1
+                    OR (c.audience = 'profile' AND $2 = 0)
+                    OR (c.audience = 'space' AND $2 = 0
+                        AND EXISTS (SELECT 1 FROM spaces cs WHERE cs.id = c.space_id AND cs.visibility = 'open'))
+                    OR (c.audience = 'space'
+                        AND EXISTS (SELECT 1 FROM space_members cm WHERE cm.space_id = c.space_id AND cm.member_id = $1))
+                    OR (c.audience = 'direct'
+                        AND EXISTS (SELECT 1 FROM item_recipients cr WHERE cr.item_id = c.id AND cr.member_id = $1)))
+                  AND it.item_id >= COALESCE((SELECT n.item_id FROM item_topics n WHERE n.topic = t.topic
+                                              ORDER BY n.topic DESC, n.item_id DESC LIMIT 1 OFFSET 200), 0)
+                ORDER BY it.item_id DESC LIMIT 1)
+            FROM t WHERE t.topic IS NOT NULL
          )
-         SELECT t.topic, {access} FROM t
-         JOIN items i ON i.id = (
-            SELECT it.item_id FROM item_topics it JOIN items c ON c.id = it.item_id
-            WHERE it.topic = t.topic AND c.deleted_at IS NULL AND (
-                c.author_id = $1
-                OR (c.audience = 'profile' AND $2 = 0)
-                OR (c.audience = 'space' AND $2 = 0
-                    AND EXISTS (SELECT 1 FROM spaces cs WHERE cs.id = c.space_id AND cs.visibility = 'open'))
-                OR (c.audience = 'space'
-                    AND EXISTS (SELECT 1 FROM space_members cm WHERE cm.space_id = c.space_id AND cm.member_id = $1))
-                OR (c.audience = 'direct'
-                    AND EXISTS (SELECT 1 FROM item_recipients cr WHERE cr.item_id = c.id AND cr.member_id = $1)))
-            ORDER BY it.item_id DESC LIMIT 1)
+         SELECT v.topic, {access} FROM v
+         JOIN items i ON i.id = v.item_id
          {joins}
-         WHERE t.topic IS NOT NULL
-         ORDER BY t.topic",
+         ORDER BY v.topic",
         access = ItemAccessCols::sql(),
         joins = ITEM_ACCESS_JOINS,
     );
