@@ -243,6 +243,18 @@ pub fn can_see_space(
     }
 }
 
+/// May this viewer find this person (search, suggestions)? Members find
+/// every active member; a guest finds only the people of their spaces
+/// (and themselves).
+pub fn can_see_person(
+    viewer_role: Role,
+    viewer_is_person: bool,
+    shares_a_space: bool,
+    person_active: bool,
+) -> bool {
+    person_active && (viewer_is_person || viewer_role != Role::Guest || shares_a_space)
+}
+
 /// The `@handle`s and `#topics` written in a text, in order, deduplicated.
 /// Code spans are not excluded here; a mention in code simply renders as
 /// code, and notifying its owner is harmless.

@@ -27,6 +27,7 @@ pub mod profiles;
 pub mod reactions;
 pub mod requests;
 pub mod rows;
+pub mod search;
 pub mod sessions;
 pub mod signup;
 pub mod spaces;

@@ -95,6 +95,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0013_import.sql"),
     },
     Migration {
+        version: 14,
+        name: "search",
+        sqlite: include_str!("../migrations/sqlite/0014_search.sql"),
+        postgres: include_str!("../migrations/postgres/0014_search.sql"),
+    },
+    Migration {
         version: 15,
         name: "search_suggestions",
         sqlite: include_str!("../migrations/sqlite/0015_search_suggestions.sql"),

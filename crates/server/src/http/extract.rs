@@ -358,6 +358,36 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// [`ApiQuery`] for what is typed into a search box: control characters
+/// (NUL included) read as spaces, as the query language reads them,
+/// instead of being refused.
+pub struct ApiSearchQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiSearchQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        };
+        let cleaned = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (clean(&k), clean(&v))),
+            )
+            .finish();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(cleaned.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiSearchQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                shape_problem("query", "The query string", &path, &e.inner().to_string())
+            })
+    }
+}
+
 /// Path parameters; a segment that cannot be read (such as invalid UTF-8)
 /// is a 400 problem.
 pub struct ApiPath<T>(pub T);

@@ -5,7 +5,8 @@
 //! `domain::social::can_see`; the services ask it through the functions
 //! here, kept together so that every read path asks it the same way:
 //! [`visible`] for an item, [`visible_activity`] for a stream entry,
-//! fragment or notification, and [`members_who_can_see`] for whom a write
+//! fragment or notification, [`visible_own`], [`visible_space`] and
+//! [`visible_person`] for what search finds besides items, and [`members_who_can_see`] for whom a write
 //! may tell (the calendar feed asks it for its owner, who is no viewer).
 //! Something the viewer may not see is "not found".
 
@@ -72,6 +73,35 @@ pub fn visible_activity(viewer: &Viewer, a: &ActivityRow) -> bool {
         return false;
     }
     social::can_see(&a.access(viewer.id(), viewer.role(), viewer.member.is_active()))
+}
+
+/// The visibility rule for something only its owner sees (a to-do): an
+/// audience of no one but its author.
+pub fn visible_own(viewer: &Viewer, owner: MemberId) -> bool {
+    social::can_see(&social::Access {
+        audience: social::Audience::Direct,
+        viewer_is_author: owner == viewer.id(),
+        viewer_in_space: false,
+        viewer_is_recipient: false,
+        viewer_role: viewer.role(),
+        viewer_active: viewer.member.is_active(),
+    })
+}
+
+/// May the viewer know this space exists (find it, see its name)?
+pub fn visible_space(viewer: &Viewer, visibility: social::SpaceVisibility, in_space: bool) -> bool {
+    viewer.member.is_active() && social::can_see_space(visibility, in_space, viewer.role())
+}
+
+/// May the viewer find this person?
+pub fn visible_person(
+    viewer: &Viewer,
+    person: MemberId,
+    shares_a_space: bool,
+    active: bool,
+) -> bool {
+    viewer.member.is_active()
+        && social::can_see_person(viewer.role(), person == viewer.id(), shares_a_space, active)
 }
 
 /// Can `member` see `item`? For deciding whom to notify.

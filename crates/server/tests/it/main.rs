@@ -13,6 +13,7 @@ mod mail;
 mod mail_in;
 mod ops;
 mod requests;
+mod search;
 mod search_page;
 mod social;
 mod trust_accounts;

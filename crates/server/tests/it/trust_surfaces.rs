@@ -252,6 +252,16 @@ fn query_values(name: &str, path: &str, values: &BTreeMap<&str, Vec<String>>) ->
         "direct" => values["handle"].clone(),
         // The admin's list of background jobs.
         "state" => ["queued", "running", "dead"].map(String::from).to_vec(),
+        // Search: every secret word, by every viewer.
+        "q" => secrets().into_iter().map(|s| s.0.to_owned()).collect(),
+        "type" => [
+            "post", "request", "comment", "person", "space", "topic", "todo",
+        ]
+        .map(String::from)
+        .to_vec(),
+        "tab" => ["everything", "posts", "people", "spaces"]
+            .map(String::from)
+            .to_vec(),
         _ => panic!("no values for the query parameter `{name}` of {path}: give the test some"),
     }
 }
@@ -281,7 +291,7 @@ fn api_urls(doc: &Value, values: &BTreeMap<&str, Vec<String>>) -> Vec<String> {
             let base = format!("/api/v1{base}");
             urls.push(format!("{base}{limit}"));
             for q in &queries {
-                if matches!(*q, "limit" | "before" | "after") {
+                if matches!(*q, "limit" | "before" | "after" | "cursor") {
                     continue;
                 }
                 for v in query_values(q, path, values) {

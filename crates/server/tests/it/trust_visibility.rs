@@ -16,6 +16,7 @@ backend_tests!(
     trust_visibility_counts_equal_what_can_be_opened,
     trust_visibility_mail_reaches_only_who_may_see,
     trust_visibility_search_suggestions_offer_only_what_may_be_seen,
+    trust_visibility_search_finds_only_what_may_be_seen,
 );
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -656,6 +657,197 @@ async fn trust_visibility_search_suggestions_offer_only_what_may_be_seen(b: Back
                 })
                 .collect();
             assert_eq!(got, want, "{who} typing {typed}: {s2}");
+        }
+    }
+    owner.stop().await;
+}
+
+/// Search as a surface: every viewer × every kind of space and audience,
+/// searching a word only the hidden item holds (and one only a comment on
+/// it holds): those who may see it find it, the others find nothing, and
+/// no count reveals it. A word every item holds counts exactly what the
+/// viewer may open. A space's name, a to-do and a person follow their own
+/// rules.
+async fn trust_visibility_search_finds_only_what_may_be_seen(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let author = owner.new_member("author", "member").await;
+    let admin = owner.new_member("adm", "admin").await;
+    let insider = owner.new_member("insider", "member").await;
+    let outsider = owner.new_member("outsider", "member").await;
+    let guest_in = owner.new_member("guestin", "guest").await;
+    let guest_out = owner.new_member("guestout", "guest").await;
+    owner.new_member("gone", "member").await;
+    // (audience, the item's word, its comment's word)
+    let mut hidden: Vec<(String, String, String)> = Vec::new();
+    for vis in ["open", "closed", "secret"] {
+        author
+            .create_space(
+                json!({"name": format!("Zqname{vis}zq"), "slug": format!("s-{vis}"),
+                "visibility": vis, "description": format!("zqdesc{vis}zq")}),
+            )
+            .await;
+        for h in ["insider", "guestin", "gone"] {
+            author.add_to_space(&format!("s-{vis}"), h).await;
+        }
+        let id = author
+            .post_item(
+                json!({"space": format!("s-{vis}"), "title": "Shared word zqallzq",
+                "body": format!("zqitem{vis}zq #zqtag{vis}zq")}),
+            )
+            .await;
+        author.comment(&id, &format!("zqcomment{vis}zq")).await;
+        hidden.push((
+            format!("space-{vis}"),
+            format!("zqitem{vis}zq"),
+            format!("zqcomment{vis}zq"),
+        ));
+    }
+    let id = author
+        .post_item(json!({"title": "Shared word zqallzq", "body": "zqitemprofilezq"}))
+        .await;
+    author.comment(&id, "zqcommentprofilezq").await;
+    hidden.push((
+        "profile".into(),
+        "zqitemprofilezq".into(),
+        "zqcommentprofilezq".into(),
+    ));
+    let id = author
+        .post_item(
+            json!({"to": ["insider", "guestin", "gone"], "title": "Shared word zqallzq",
+            "body": "zqitemdirectzq"}),
+        )
+        .await;
+    author.comment(&id, "zqcommentdirectzq").await;
+    hidden.push((
+        "direct".into(),
+        "zqitemdirectzq".into(),
+        "zqcommentdirectzq".into(),
+    ));
+    expect(
+        author
+            .post("/todos", json!({"title": "zqtodozq private"}))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    expect(
+        owner
+            .patch("/admin/members/gone", json!({"deactivated": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let viewers: Vec<(&str, &TestApp)> = vec![
+        ("owner", &owner),
+        ("admin", &admin),
+        ("author", &author),
+        ("insider", &insider),
+        ("outsider", &outsider),
+        ("guestin", &guest_in),
+        ("guestout", &guest_out),
+    ];
+    let may_see = |viewer: &str, audience: &str| -> bool {
+        match (viewer, audience) {
+            ("author", _) => true,
+            (_, "space-open") => viewer != "guestout",
+            (_, "space-closed" | "space-secret") => viewer == "insider" || viewer == "guestin",
+            (_, "profile") => !viewer.starts_with("guest"),
+            (_, "direct") => viewer == "insider" || viewer == "guestin",
+            _ => unreachable!(),
+        }
+    };
+    let total = |page: &Value| page["counts"]["everything"].as_u64().unwrap();
+    async fn search(who: &TestApp, q: String) -> Value {
+        let qs = serde_urlencoded::to_string([("q", q)]).unwrap();
+        expect(
+            who.get(&format!("/search?{qs}&limit=100")).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+    for (vname, viewer) in &viewers {
+        let mut visible_docs = 0;
+        for (audience, item_word, comment_word) in &hidden {
+            let allowed = may_see(vname, audience);
+            for (word, kind) in [(item_word, "item"), (comment_word, "comment")] {
+                let page = search(viewer, word.clone()).await;
+                let hits = page["items"].as_array().unwrap();
+                if allowed {
+                    assert_eq!(hits.len(), 1, "{vname} finds the {audience} {kind}: {page}");
+                    assert_eq!(hits[0]["kind"], kind);
+                    assert_eq!(total(&page), 1, "{vname}: {page}");
+                } else {
+                    assert!(
+                        hits.is_empty(),
+                        "{vname} finds the {audience} {kind}: {page}"
+                    );
+                    assert_eq!(total(&page), 0, "{vname}: {page}");
+                    assert_eq!(page["counts"]["posts"], 0);
+                    assert!(!page.to_string().contains(word.as_str()));
+                }
+            }
+            // By topic, and among the words of every item.
+            let tag = audience
+                .strip_prefix("space-")
+                .map(|v| format!("#zqtag{v}zq"));
+            if let Some(tag) = tag {
+                let page = search(viewer, tag.clone()).await;
+                assert_eq!(total(&page), u64::from(allowed), "{vname} {tag}: {page}");
+                let topic = search(viewer, format!("{} type:topic", &tag[1..])).await;
+                assert_eq!(
+                    total(&topic),
+                    u64::from(allowed),
+                    "{vname} topic {tag}: {topic}"
+                );
+            }
+            if allowed {
+                visible_docs += 1;
+            }
+        }
+        // The shared word: exactly the items the viewer may open.
+        let page = search(viewer, "zqallzq".into()).await;
+        assert_eq!(total(&page), visible_docs, "{vname}: {page}");
+        assert_eq!(page["items"].as_array().unwrap().len() as u64, visible_docs);
+
+        // Spaces: a secret one only for its members, none for a guest
+        // outside them.
+        for vis in ["open", "closed", "secret"] {
+            let knows = match (*vname, vis) {
+                ("author" | "insider" | "guestin", _) => true,
+                ("guestout", _) => false,
+                (_, "secret") => false,
+                _ => true,
+            };
+            for word in [format!("zqname{vis}zq"), format!("zqdesc{vis}zq")] {
+                let page = search(viewer, word.clone()).await;
+                assert_eq!(total(&page), u64::from(knows), "{vname} {word}: {page}");
+                assert_eq!(page["counts"]["spaces"], u64::from(knows));
+            }
+        }
+        // A to-do: its owner only.
+        let page = search(viewer, "zqtodozq".into()).await;
+        assert_eq!(
+            total(&page),
+            u64::from(*vname == "author"),
+            "{vname}: {page}"
+        );
+        // People: a guest finds only the people of their spaces; nobody
+        // finds a deactivated member.
+        for (person, found) in [
+            (
+                "outsider",
+                !vname.starts_with("guest") || *vname == "outsider",
+            ),
+            ("insider", *vname != "guestout"),
+            ("gone", false),
+        ] {
+            let page = search(viewer, format!("{person} type:person")).await;
+            assert_eq!(
+                total(&page),
+                u64::from(found),
+                "{vname} finds {person}: {page}"
+            );
         }
     }
     owner.stop().await;

@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod profiles;
 pub mod reactions;
 pub mod requests;
+pub mod search;
 pub mod sessions;
 pub mod signup;
 pub mod spaces;
@@ -321,6 +322,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(requests::update_todo, requests::delete_todo))
         .routes(routes!(requests::issue_calendar, requests::revoke_calendar))
         .routes(routes!(requests::calendar_feed))
+        .routes(routes!(search::search))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     describe_responses(&mut api);
