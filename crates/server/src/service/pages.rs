@@ -711,10 +711,13 @@ pub async fn search(
     cursor: Option<&str>,
 ) -> AppResult<SearchResults> {
     let shell = shell(ctx, viewer).await?;
-    let page = if query.is_empty() {
-        crate::service::search::SearchPage::default()
-    } else {
-        crate::service::search::search(ctx, viewer, query, tab, cursor, PAGE_SIZE).await?
+    use crate::service::search::search;
+    let page = match search(ctx, viewer, query, tab, cursor, PAGE_SIZE).await {
+        // A cursor this server did not give (an old link): the first page.
+        Err(AppError::BadRequest(_)) if cursor.is_some() => {
+            search(ctx, viewer, query, tab, None, PAGE_SIZE).await?
+        }
+        r => r?,
     };
     if cursor.is_none() {
         suggestions::remember_search(ctx, viewer, query).await?;

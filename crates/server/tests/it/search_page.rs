@@ -11,6 +11,8 @@ use crate::harness::{TestApp, expect, expect_problem};
 
 backend_tests!(
     search_page_shows_chips_tabs_and_what_to_try,
+    search_page_shows_hits_and_reads_on,
+    directory_and_admin_lists_filter_by_search,
     search_suggestions_offer_people_spaces_topics_and_recent_searches,
     search_suggestions_read_the_operator_being_typed,
     search_suggestions_refuse_bad_input,
@@ -269,4 +271,119 @@ async fn search_suggestions_refuse_bad_input(b: crate::harness::Backend) {
     let res = app.browser().get("/suggestions/search?q=a").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
+}
+
+async fn search_page_shows_hits_and_reads_on(b: crate::harness::Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    owner
+        .create_space(json!({"name": "Harbor", "slug": "harbor"}))
+        .await;
+    ana.join("harbor").await;
+    let item = expect(
+        owner
+            .post(
+                "/items",
+                json!({"space": "harbor", "title": "Quokka census", "body": "The quokka count is up."}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let id = item["id"].as_str().unwrap().to_owned();
+    ana.comment(&id, "Another quokka by the pier").await;
+    let page = html(&ana, "/search?q=quokka").await;
+    // The item: its title linking to it, the snippet with the word
+    // marked, its space, author and time; the comment links to itself.
+    assert!(
+        page.contains(&format!("<a href=\"/items/{id}\">Quokka census</a>")),
+        "{page}"
+    );
+    assert!(page.contains("<mark>quokka</mark>"), "{page}");
+    assert!(page.contains("<span class=\"tag\">post</span> in <a href=\"/spaces/harbor\">Harbor</a>"));
+    assert!(page.contains("<a href=\"/members/owner\">Olga Owner</a>"));
+    assert!(page.contains("<span class=\"tag\">comment</span>"));
+    assert!(page.contains(&format!("href=\"/items/{id}#c")), "{page}");
+    assert!(page.contains("<time datetime="));
+    assert!(page.contains(">Posts <span class=\"n\">2</span>"), "{page}");
+    assert!(!page.contains("Nothing found"));
+    // The people tab finds Ana by name.
+    let people = html(&owner, "/search?q=ana&tab=people").await;
+    assert!(people.contains("<a href=\"/members/ana\">"), "{people}");
+
+    // Twenty a page, and the next page reads on from the first.
+    for n in 0..23 {
+        owner
+            .post_item(json!({"space": "harbor", "body": format!("wombat sighting {n}")}))
+            .await;
+    }
+    let first = html(&owner, "/search?q=wombat").await;
+    assert_eq!(first.matches("class=\"hit card\"").count(), 20);
+    let next = first
+        .split("<a class=\"btn ghost\" href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a next page link")
+        .to_owned();
+    assert!(next.starts_with("/search?q=wombat&cursor="), "{next}");
+    let second = html(&owner, &next).await;
+    assert_eq!(second.matches("class=\"hit card\"").count(), 3);
+    assert!(!second.contains(">Next page<"));
+    let ids = |p: &str| -> Vec<String> {
+        p.split("<h2 class=\"title\"><a href=\"")
+            .skip(1)
+            .filter_map(|r| r.split('"').next().map(str::to_owned))
+            .collect()
+    };
+    let (a, z) = (ids(&first), ids(&second));
+    assert!(a.iter().all(|x| !z.contains(x)), "pages do not overlap");
+    // A cursor this server did not give: the first page again.
+    let stale = html(&owner, "/search?q=wombat&cursor=bogus").await;
+    assert_eq!(stale.matches("class=\"hit card\"").count(), 20);
+    owner.stop().await;
+}
+
+/// The `<ul>` of a list page that holds its people, by its class.
+fn list<'a>(page: &'a str, class: &str) -> &'a str {
+    let start = page.find(class).unwrap_or_else(|| panic!("{class}: {page}"));
+    let rest = &page[start..];
+    &rest[..rest.find("</ul>").or_else(|| rest.find("</tbody>")).unwrap()]
+}
+
+async fn directory_and_admin_lists_filter_by_search(b: crate::harness::Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let hannah = owner.new_member("hannah", "member").await;
+    expect(
+        hannah
+            .patch("/me", json!({"display_name": "Hannah Holt", "title": "Harbor master"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    owner.new_member("bo", "member").await;
+    // The directory: everyone, or whom the search finds.
+    let all = html(&owner, "/directory").await;
+    assert!(list(&all, "people-list").contains("@bo"));
+    let found = html(&owner, "/directory?q=harbor").await;
+    let people = list(&found, "people-list");
+    assert!(people.contains("@hannah") && !people.contains("@bo"), "{people}");
+    assert!(found.contains("value=\"harbor\""), "the box keeps the filter");
+    assert!(found.contains("href=\"/directory\">Show everyone"));
+    let none = html(&owner, "/directory?q=zqxv").await;
+    assert!(none.contains("No one matches “zqxv”"));
+    assert!(none.contains("href=\"/search?q=zqxv\""));
+    // The admin member list.
+    let admin = html(&owner, "/admin?q=hannah").await;
+    let members = &admin[admin.find("id=\"members\"").unwrap()..];
+    let rows = list(members, "<tbody>");
+    assert!(
+        rows.contains("/admin/members/hannah") && !rows.contains("/admin/members/bo"),
+        "{rows}"
+    );
+    assert!(admin.contains("href=\"/admin#members\">Show all"));
+    let admin = html(&owner, "/admin").await;
+    assert!(admin.contains("/admin/members/bo"));
+    owner.stop().await;
 }

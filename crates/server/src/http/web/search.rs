@@ -36,7 +36,8 @@ pub struct ChipV {
 
 pub struct TabV {
     pub label: &'static str,
-    pub count: u64,
+    /// "12", or "1000+" where the search stopped counting.
+    pub count: String,
     pub url: String,
     pub current: bool,
 }
@@ -164,11 +165,18 @@ pub async fn search(
                 Tab::People => "People",
                 Tab::Spaces => "Spaces",
             },
-            count: match t {
-                Tab::Everything => c.everything,
-                Tab::Posts => c.posts,
-                Tab::People => c.people,
-                Tab::Spaces => c.spaces,
+            count: {
+                let n = match t {
+                    Tab::Everything => c.everything,
+                    Tab::Posts => c.posts,
+                    Tab::People => c.people,
+                    Tab::Spaces => c.spaces,
+                };
+                if c.capped {
+                    format!("{n}+")
+                } else {
+                    n.to_string()
+                }
             },
             url: url(&canonical, Some(t), None),
             current: t == tab,
