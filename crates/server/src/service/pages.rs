@@ -687,7 +687,9 @@ pub async fn admin(ctx: &Ctx, viewer: &Viewer, filter: &str) -> AppResult<Admin>
         members: if filter.trim().is_empty() {
             profiles::list_members(ctx, viewer, None, 500).await?
         } else {
-            profiles::find_members(ctx, viewer, filter, None, 100).await?.0
+            profiles::find_members(ctx, viewer, filter, None, 100)
+                .await?
+                .0
         },
         invitations: invitations::list_invitations(ctx, viewer, None, 50).await?,
         jobs: crate::service::jobs::overview(ctx, viewer).await?,

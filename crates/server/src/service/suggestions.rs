@@ -130,9 +130,7 @@ pub async fn search_suggestions(
         out.spaces = q::spaces_by_prefix(&mut c, viewer.id(), guest, &prefix, &prefix, spaces)
             .await?
             .into_iter()
-            .filter(|s| {
-                social::can_see_space(s.visibility, s.viewer_role.is_some(), viewer.role())
-            })
+            .filter(|s| social::can_see_space(s.visibility, s.viewer_role.is_some(), viewer.role()))
             .collect();
     }
     if topics > 0 {

@@ -67,9 +67,18 @@ async fn search_page_shows_chips_tabs_and_what_to_try(b: crate::harness::Backend
     // The tabs, with their counts, keeping the query.
     for (label, href) in [
         ("Everything", "/search?q=zqxv+from%3A%40ana+type%3Aquestion"),
-        ("Posts", "/search?q=zqxv+from%3A%40ana+type%3Aquestion&tab=posts"),
-        ("People", "/search?q=zqxv+from%3A%40ana+type%3Aquestion&tab=people"),
-        ("Spaces", "/search?q=zqxv+from%3A%40ana+type%3Aquestion&tab=spaces"),
+        (
+            "Posts",
+            "/search?q=zqxv+from%3A%40ana+type%3Aquestion&tab=posts",
+        ),
+        (
+            "People",
+            "/search?q=zqxv+from%3A%40ana+type%3Aquestion&tab=people",
+        ),
+        (
+            "Spaces",
+            "/search?q=zqxv+from%3A%40ana+type%3Aquestion&tab=spaces",
+        ),
     ] {
         assert!(
             page.contains(&format!("href=\"{href}\"")) && page.contains(&format!(">{label} <")),
@@ -81,12 +90,15 @@ async fn search_page_shows_chips_tabs_and_what_to_try(b: crate::harness::Backend
     assert!(page.contains("Nothing found for “zqxv from:@ana type:question”"));
     assert!(page.contains("Check the spelling"));
     assert!(page.contains("href=\"/directory\""));
-    assert!(page.contains("href=\"/search?q=from%3A%40ada\""), "operator examples");
+    assert!(
+        page.contains("href=\"/search?q=from%3A%40ada\""),
+        "operator examples"
+    );
     // Following the search: the canonical text, the level, the token.
     assert!(page.contains("<form method=\"post\" action=\"/searches\""));
-    assert!(page.contains(
-        "<input type=\"hidden\" name=\"q\" value=\"zqxv from:@ana type:question\">"
-    ));
+    assert!(
+        page.contains("<input type=\"hidden\" name=\"q\" value=\"zqxv from:@ana type:question\">")
+    );
     assert!(page.contains("name=\"level\" value=\"following\""));
     assert!(page.contains("name=\"csrf\" value=\""));
     // The header's box holds the search; the tab is kept.
@@ -99,7 +111,15 @@ async fn search_page_shows_chips_tabs_and_what_to_try(b: crate::harness::Backend
     assert!(empty.contains("Search posts, comments, people, spaces and topics"));
     assert!(!empty.contains("action=\"/searches\""));
     // Hostile text is a page, never an error.
-    for q in ["%22", "NEAR(", "*", "%3Cscript%3E", "%F0%9F%98%80", "a%20OR%20b", "'%3B--"] {
+    for q in [
+        "%22",
+        "NEAR(",
+        "*",
+        "%3Cscript%3E",
+        "%F0%9F%98%80",
+        "a%20OR%20b",
+        "'%3B--",
+    ] {
         html(&app, &format!("/search?q={q}")).await;
     }
     let long = "x".repeat(10_000);
@@ -171,9 +191,18 @@ async fn search_suggestions_offer_people_spaces_topics_and_recent_searches(
         "{s}"
     );
     // By the word after the first space of a name, and by handle.
-    assert_eq!(names(&suggest(&bo, "hol").await, "people", "handle"), ["hannah"]);
-    assert_eq!(names(&suggest(&bo, "@hann").await, "people", "handle"), ["hannah"]);
-    assert_eq!(names(&suggest(&bo, "Hannah H").await, "people", "handle"), ["hannah"]);
+    assert_eq!(
+        names(&suggest(&bo, "hol").await, "people", "handle"),
+        ["hannah"]
+    );
+    assert_eq!(
+        names(&suggest(&bo, "@hann").await, "people", "handle"),
+        ["hannah"]
+    );
+    assert_eq!(
+        names(&suggest(&bo, "Hannah H").await, "people", "handle"),
+        ["hannah"]
+    );
     // Another member: neither the secret space nor its topic.
     let s = suggest(&bo, "h").await;
     assert_eq!(names(&s, "spaces", "slug"), ["hall", "harbor"], "{s}");
@@ -183,13 +212,21 @@ async fn search_suggestions_offer_people_spaces_topics_and_recent_searches(
     assert_eq!(names(&s, "spaces", "slug"), ["harbor"], "{s}");
     assert_eq!(names(&s, "topics", ""), ["harbornews"], "{s}");
     assert!(names(&s, "people", "handle").is_empty(), "{s}");
-    assert_eq!(names(&suggest(&gus, "o").await, "people", "handle"), ["owner"]);
+    assert_eq!(
+        names(&suggest(&gus, "o").await, "people", "handle"),
+        ["owner"]
+    );
     assert!(names(&suggest(&gus, "b").await, "people", "handle").is_empty());
 
     // Recent searches: remembered when results are shown, offered when the
     // box is empty (latest first) or by prefix, to their member alone.
     assert!(names(&suggest(&bo, "").await, "recent", "").is_empty());
-    for q in ["harbor plans", "boats", "harbor   plans", "hall from:@owner"] {
+    for q in [
+        "harbor plans",
+        "boats",
+        "harbor   plans",
+        "hall from:@owner",
+    ] {
         let enc: String = form_urlencoded::byte_serialize(q.as_bytes()).collect();
         html(&bo, &format!("/search?q={enc}")).await;
     }
@@ -238,7 +275,10 @@ async fn search_suggestions_read_the_operator_being_typed(b: crate::harness::Bac
     assert_eq!(s["operator"], "topic");
     assert_eq!(names(&s, "topics", ""), ["incident"]);
     // "in:" alone lists spaces from the start.
-    assert_eq!(names(&suggest(&owner, "in:").await, "spaces", "slug"), ["infra"]);
+    assert_eq!(
+        names(&suggest(&owner, "in:").await, "spaces", "slug"),
+        ["infra"]
+    );
     owner.stop().await;
 }
 
@@ -261,7 +301,18 @@ async fn search_suggestions_refuse_bad_input(b: crate::harness::Backend) {
     .await;
     assert_eq!(p["errors"][0]["field"], "q", "{p}");
     // Hostile text is an answer, never an error.
-    for q in ["%22", "NEAR(", "*", "%25", "_", "%F0%9F%98%80", "'%3B--", "%5C", "from:@", "#"] {
+    for q in [
+        "%22",
+        "NEAR(",
+        "*",
+        "%25",
+        "_",
+        "%F0%9F%98%80",
+        "'%3B--",
+        "%5C",
+        "from:@",
+        "#",
+    ] {
         expect(
             app.get(&format!("/suggestions/search?q={q}")).await,
             StatusCode::OK,
@@ -301,7 +352,9 @@ async fn search_page_shows_hits_and_reads_on(b: crate::harness::Backend) {
         "{page}"
     );
     assert!(page.contains("<mark>quokka</mark>"), "{page}");
-    assert!(page.contains("<span class=\"tag\">post</span> in <a href=\"/spaces/harbor\">Harbor</a>"));
+    assert!(
+        page.contains("<span class=\"tag\">post</span> in <a href=\"/spaces/harbor\">Harbor</a>")
+    );
     assert!(page.contains("<a href=\"/members/owner\">Olga Owner</a>"));
     assert!(page.contains("<span class=\"tag\">comment</span>"));
     assert!(page.contains(&format!("href=\"/items/{id}#c")), "{page}");
@@ -346,9 +399,14 @@ async fn search_page_shows_hits_and_reads_on(b: crate::harness::Backend) {
 
 /// The `<ul>` of a list page that holds its people, by its class.
 fn list<'a>(page: &'a str, class: &str) -> &'a str {
-    let start = page.find(class).unwrap_or_else(|| panic!("{class}: {page}"));
+    let start = page
+        .find(class)
+        .unwrap_or_else(|| panic!("{class}: {page}"));
     let rest = &page[start..];
-    &rest[..rest.find("</ul>").or_else(|| rest.find("</tbody>")).unwrap()]
+    &rest[..rest
+        .find("</ul>")
+        .or_else(|| rest.find("</tbody>"))
+        .unwrap()]
 }
 
 async fn directory_and_admin_lists_filter_by_search(b: crate::harness::Backend) {
@@ -357,7 +415,10 @@ async fn directory_and_admin_lists_filter_by_search(b: crate::harness::Backend) 
     let hannah = owner.new_member("hannah", "member").await;
     expect(
         hannah
-            .patch("/me", json!({"display_name": "Hannah Holt", "title": "Harbor master"}))
+            .patch(
+                "/me",
+                json!({"display_name": "Hannah Holt", "title": "Harbor master"}),
+            )
             .await,
         StatusCode::OK,
     )
@@ -368,8 +429,14 @@ async fn directory_and_admin_lists_filter_by_search(b: crate::harness::Backend) 
     assert!(list(&all, "people-list").contains("@bo"));
     let found = html(&owner, "/directory?q=harbor").await;
     let people = list(&found, "people-list");
-    assert!(people.contains("@hannah") && !people.contains("@bo"), "{people}");
-    assert!(found.contains("value=\"harbor\""), "the box keeps the filter");
+    assert!(
+        people.contains("@hannah") && !people.contains("@bo"),
+        "{people}"
+    );
+    assert!(
+        found.contains("value=\"harbor\""),
+        "the box keeps the filter"
+    );
     assert!(found.contains("href=\"/directory\">Show everyone"));
     let none = html(&owner, "/directory?q=zqxv").await;
     assert!(none.contains("No one matches “zqxv”"));

@@ -537,7 +537,11 @@ async fn trust_visibility_search_suggestions_offer_only_what_may_be_seen(b: Back
         .await;
         cast.push((h, who));
     }
-    for (slug, vis) in [("qzhush", "secret"), ("qzcircle", "closed"), ("qzfield", "open")] {
+    for (slug, vis) in [
+        ("qzhush", "secret"),
+        ("qzcircle", "closed"),
+        ("qzfield", "open"),
+    ] {
         owner
             .create_space(json!({"name": format!("Qz {slug}"), "slug": slug, "visibility": vis}))
             .await;
@@ -589,7 +593,12 @@ async fn trust_visibility_search_suggestions_offer_only_what_may_be_seen(b: Back
             ),
             "sec" => (
                 vec!["qzhush", "qzcircle", "qzfield"],
-                vec!["qzhush-topic", "qzdirect-topic", "qzfield-topic", "qzprofile-topic"],
+                vec![
+                    "qzhush-topic",
+                    "qzdirect-topic",
+                    "qzfield-topic",
+                    "qzprofile-topic",
+                ],
                 everyone.to_vec(),
             ),
             "clo" => (
@@ -607,11 +616,7 @@ async fn trust_visibility_search_suggestions_offer_only_what_may_be_seen(b: Back
                 everyone.to_vec(),
             ),
         };
-        let s = expect(
-            app.get("/suggestions/search?q=qz").await,
-            StatusCode::OK,
-        )
-        .await;
+        let s = expect(app.get("/suggestions/search?q=qz").await, StatusCode::OK).await;
         let got = |key: &str, field: &str| -> BTreeSet<String> {
             s[key]
                 .as_array()
@@ -642,8 +647,11 @@ async fn trust_visibility_search_suggestions_offer_only_what_may_be_seen(b: Back
             ("#qz", "topics", "", set(&topics)),
         ] {
             let s2 = expect(
-                app.get(&format!("/suggestions/search?q={}", typed.replace('#', "%23")))
-                    .await,
+                app.get(&format!(
+                    "/suggestions/search?q={}",
+                    typed.replace('#', "%23")
+                ))
+                .await,
                 StatusCode::OK,
             )
             .await;
@@ -773,6 +781,13 @@ async fn trust_visibility_search_finds_only_what_may_be_seen(b: Backend) {
             for (word, kind) in [(item_word, "item"), (comment_word, "comment")] {
                 let page = search(viewer, word.clone()).await;
                 let hits = page["items"].as_array().unwrap();
+                // The results page: the same hits, the same counts.
+                let shown = results_page(viewer, word).await;
+                assert_eq!(
+                    shown,
+                    (usize::from(allowed), u64::from(allowed)),
+                    "{vname}'s page for the {audience} {kind}"
+                );
                 if allowed {
                     assert_eq!(hits.len(), 1, "{vname} finds the {audience} {kind}: {page}");
                     assert_eq!(hits[0]["kind"], kind);
@@ -851,4 +866,19 @@ async fn trust_visibility_search_finds_only_what_may_be_seen(b: Backend) {
         }
     }
     owner.stop().await;
+}
+
+/// The results page's hits and its Everything count, for `q`.
+async fn results_page(who: &TestApp, q: &str) -> (usize, u64) {
+    let qs = serde_urlencoded::to_string([("q", q)]).unwrap();
+    let res = who.page(&format!("/search?{qs}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let count = html
+        .split("aria-current=\"page\">Everything <span class=\"n\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the Everything tab's count: {html}"));
+    (html.matches("class=\"hit card\"").count(), count)
 }

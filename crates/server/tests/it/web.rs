@@ -259,11 +259,8 @@ async fn search_box_suggests_and_reaches_results(b: Backend) {
     )
     .await;
     olga.press(Key::Enter.into()).await;
-    olga.until(
-        "Ana's page",
-        "return location.pathname === '/members/ana'",
-    )
-    .await;
+    olga.until("Ana's page", "return location.pathname === '/members/ana'")
+        .await;
 
     // Escape closes the list; Enter then searches what is typed.
     olga.press('/').await;
@@ -283,7 +280,8 @@ async fn search_box_suggests_and_reaches_results(b: Backend) {
     .await;
     assert!(olga.body().await.contains("Results"));
     assert_eq!(
-        olga.js("return document.getElementById('q-box').value").await,
+        olga.js("return document.getElementById('q-box').value")
+            .await,
         "launch"
     );
     olga.screenshot("search-results", b).await;
@@ -291,8 +289,13 @@ async fn search_box_suggests_and_reaches_results(b: Backend) {
     // An operator's word is completed, not opened.
     olga.goto("/").await;
     olga.press('/').await;
-    olga.find("#q-box").await.send_keys("plan from:@an").await.unwrap();
-    olga.until("Ana offered for from:", &offers("Ana Lima")).await;
+    olga.find("#q-box")
+        .await
+        .send_keys("plan from:@an")
+        .await
+        .unwrap();
+    olga.until("Ana offered for from:", &offers("Ana Lima"))
+        .await;
     olga.press(Key::Down.into()).await;
     olga.press(Key::Enter.into()).await;
     olga.until(
@@ -304,7 +307,8 @@ async fn search_box_suggests_and_reaches_results(b: Backend) {
     // The empty box offers the recent searches; a click opens one.
     olga.goto("/spaces").await;
     olga.press('/').await;
-    olga.until("the recent search offered", &offers("launch")).await;
+    olga.until("the recent search offered", &offers("launch"))
+        .await;
     olga.click("#q-list [role=option]").await;
     olga.until(
         "the recent search run again",
@@ -1091,7 +1095,12 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
                 assert!(html.contains("mallory"));
                 test_support::safety::assert_safe_page(&html);
                 for q in ["mallory", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"] {
-                    let html = app.page(&format!("/admin?q={q}")).await.text().await.unwrap();
+                    let html = app
+                        .page(&format!("/admin?q={q}"))
+                        .await
+                        .text()
+                        .await
+                        .unwrap();
                     test_support::safety::assert_safe_page(&html);
                 }
             }

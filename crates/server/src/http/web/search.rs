@@ -116,7 +116,11 @@ const OPERATORS: [(&str, &str, &str); 7] = [
         "one kind: post, question, idea, request, comment, person, space",
         "type:question",
     ),
-    ("is:open", "open, done or unanswered", "type:request is:open"),
+    (
+        "is:open",
+        "open, done or unanswered",
+        "type:request is:open",
+    ),
     ("#topic", "carries a topic", "#launch"),
 ];
 
