@@ -78,8 +78,8 @@ pub fn typed_for(typed: &str) -> (Option<Operator>, String) {
         (Operator::In, "in:"),
         (Operator::Topic, "#"),
     ] {
-        if lower.starts_with(lead) {
-            return (Some(op), lower[lead.len()..].to_owned());
+        if let Some(rest) = lower.strip_prefix(lead) {
+            return (Some(op), rest.to_owned());
         }
     }
     let whole = typed.split_whitespace().collect::<Vec<_>>().join(" ");

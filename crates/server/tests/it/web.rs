@@ -940,6 +940,8 @@ async fn pages_make_a_fixed_number_of_queries(b: Backend) {
         "/members/ana".to_owned(),
         "/topics/quality".to_owned(),
         "/notifications".to_owned(),
+        "/search?q=item".to_owned(),
+        "/directory?q=ana".to_owned(),
     ];
     add(5).await;
     let mut with_5 = Vec::new();
