@@ -105,6 +105,14 @@ pub enum AdminCommand {
     },
     /// List members
     ListUsers,
+    /// Rebuild the search index: queued as a background job that a running
+    /// server does in batches beside its work (progress in its log), or
+    /// with --now done here, printing progress
+    Reindex {
+        /// Rebuild it in this process now instead of queueing it
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 /// Prints a line for the person who started the server. A closed stdout
@@ -260,6 +268,36 @@ async fn admin(settings: &Settings, command: AdminCommand) -> anyhow::Result<()>
                     inv.role.as_str()
                 );
                 println!("{url}");
+            }
+            AdminCommand::Reindex { now: false } => {
+                let (id, new) = crate::service::search::queue_reindex(&ctx).await?;
+                if new {
+                    println!(
+                        "Queued the rebuild of the search index as job #{id}: a running \
+                         `chorus serve` does it in batches and logs its progress."
+                    );
+                } else {
+                    println!(
+                        "A rebuild of the search index is already queued or running (job #{id})."
+                    );
+                }
+            }
+            AdminCommand::Reindex { now: true } => {
+                let mut r = crate::service::search::Reindex::default();
+                let total = crate::service::search::index_size(&ctx).await?;
+                println!("Rebuilding the search index ({total} entries)…");
+                loop {
+                    let mut tx = ctx.db.write().await?;
+                    let more = crate::service::search::reindex_step(&mut tx, &mut r).await?;
+                    tx.commit().await?;
+                    if !more {
+                        break;
+                    }
+                    if r.batches % 20 == 0 {
+                        println!("  {:?}: past id {}", r.phase, r.after);
+                    }
+                }
+                println!("Rebuilt the search index in {} batches.", r.batches);
             }
             AdminCommand::ListUsers => {
                 let actor = viewer::system_actor(&ctx).await?;

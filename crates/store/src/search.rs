@@ -59,6 +59,9 @@ impl Index {
 #[derive(Debug, Clone, Default)]
 pub struct Filters<'a> {
     pub terms: &'a [Term],
+    /// The last term, when a word, matches as the start of a word (what is
+    /// being typed).
+    pub prefix_last: bool,
     pub excluded: &'a [Term],
     pub authors: Vec<MemberId>,
     pub spaces: Vec<SpaceId>,
@@ -86,9 +89,8 @@ pub struct Candidate {
     pub space_id: Option<SpaceId>,
     pub author_id: Option<MemberId>,
     pub created_at: i64,
-    /// The engine's relevance, higher is better, 0 without words: SQLite
-    /// `-bm25` (title weighs 4, body 1), PostgreSQL `ts_rank_cd` (title A,
-    /// body B).
+    /// The relevance, higher is better, 0 without words: SQLite 1 to 4
+    /// (see `sqlite_relevance`), PostgreSQL `ts_rank_cd` (title A, body B).
     pub relevance: f64,
 }
 
@@ -129,10 +131,19 @@ fn meta_any(prefix: &str, values: impl IntoIterator<Item = String>) -> String {
 
 /// The FTS5 MATCH expression for `f`.
 fn fts_match(f: &Filters<'_>) -> String {
+    let last = f.terms.len().saturating_sub(1);
     let mut positive: Vec<String> = f
         .terms
         .iter()
-        .map(|t| format!("{{title body}} : {}", fts_string(&term_words(t))))
+        .enumerate()
+        .map(|(i, t)| {
+            let star = if f.prefix_last && i == last && matches!(t, Term::Word(_)) {
+                " *"
+            } else {
+                ""
+            };
+            format!("{{title body}} : {}{star}", fts_string(&term_words(t)))
+        })
         .collect();
     if !f.authors.is_empty() {
         positive.push(meta_any("xa", f.authors.iter().map(|a| a.0.to_string())));
@@ -165,10 +176,27 @@ fn fts_match(f: &Filters<'_>) -> String {
 
 /// A PostgreSQL tsquery expression for these terms (joined by `join`:
 /// `&&` or `||`), its texts bound in `p`; None for no terms.
-fn pg_tsquery(p: &mut Params, terms: &[Term], join: &str) -> Option<String> {
+fn pg_tsquery(p: &mut Params, terms: &[Term], join: &str, prefix_last: bool) -> Option<String> {
+    let last = terms.len().saturating_sub(1);
     let parts: Vec<String> = terms
         .iter()
-        .map(|t| match t {
+        .enumerate()
+        .map(|(i, t)| match t {
+            // The lexemes as the parser reads them, each then a prefix:
+            // as typed (`simple`) or stemmed (`english`), whichever the
+            // index holds. Empty (only stop words or punctuation) matches
+            // nothing.
+            Term::Word(w) if prefix_last && i == last => {
+                let v = p.bind(w.as_str());
+                let one = |config: &str| {
+                    format!(
+                        "COALESCE(CAST(NULLIF(CAST(plainto_tsquery('{config}', \
+                         search_unaccent(translate(CAST({v} AS TEXT), '<>&', '   '))) AS TEXT), '') \
+                         || ':*' AS tsquery), CAST('' AS tsquery))"
+                    )
+                };
+                format!("({} || {})", one("simple"), one("english"))
+            }
             Term::Word(w) => format!(
                 "phraseto_tsquery('english', search_unaccent(translate(CAST({} AS TEXT), '<>&', '   ')))",
                 p.bind(w.as_str())
@@ -280,22 +308,21 @@ pub async fn candidates(
     };
     let mut sql = match c.kind() {
         Kind::Sqlite => {
+            // No bm25(): it counts every match of each word in the whole
+            // index (for the inverse document frequency), which for a
+            // common word costs more than the rest of the search; the
+            // relevance is worked out for the candidates alone below.
             let fts = index.fts();
-            let relevance = if f.terms.is_empty() {
-                "0.0".to_owned()
-            } else {
-                format!("-bm25({fts}, 4.0, 1.0, 0.0)")
-            };
             let m = p.bind(fts_match(f));
             format!(
                 "SELECT d.id, d.doc, d.kind, d.source_id, d.item_id, d.space_id, d.author_id, \
-                 d.created_at, {relevance} FROM {fts} JOIN search_docs d ON d.id = {fts}.rowid \
+                 d.created_at, 0.0 FROM {fts} JOIN search_docs d ON d.id = {fts}.rowid \
                  WHERE {fts} MATCH {m}"
             )
         }
         Kind::Postgres => {
-            let positive = pg_tsquery(&mut p, f.terms, " && ");
-            let negative = pg_tsquery(&mut p, f.excluded, " || ");
+            let positive = pg_tsquery(&mut p, f.terms, " && ", f.prefix_last);
+            let negative = pg_tsquery(&mut p, f.excluded, " || ", false);
             let relevance = match &positive {
                 Some(q) => format!("CAST(ts_rank_cd(d.tsv, {q}) AS DOUBLE PRECISION)"),
                 None => "CAST(0 AS DOUBLE PRECISION)".to_owned(),
@@ -326,11 +353,70 @@ pub async fn candidates(
         sql.push_str(&format!(" AND {id} IN ({})", marks.join(", ")));
     }
     sql.push_str(&format!(" ORDER BY {id} DESC LIMIT {}", p.bind(limit)));
-    c.query(&sql, p.values())
+    let mut cands: Vec<Candidate> = c
+        .query(&sql, p.values())
         .await?
         .into_iter()
         .map(candidate)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    if c.kind() == Kind::Sqlite && !f.terms.is_empty() {
+        sqlite_relevance(c, index, f.terms, &mut cands).await?;
+    }
+    Ok(cands)
+}
+
+/// SQLite: the relevance of candidates, from two walks of the index over
+/// the candidates' range of ids (each well under a millisecond): every
+/// word in the title counts 2, all the words as one phrase (in the order
+/// typed) 1, on top of 1 for matching at all.
+async fn sqlite_relevance(
+    c: &mut Conn,
+    index: Index,
+    terms: &[Term],
+    cands: &mut [Candidate],
+) -> Result<(), Error> {
+    let (Some(lo), Some(hi)) = (
+        cands.iter().map(|c| c.doc_id).min(),
+        cands.iter().map(|c| c.doc_id).max(),
+    ) else {
+        return Ok(());
+    };
+    let fts = index.fts();
+    let in_title = format!(
+        "{{title}} : ({})",
+        terms
+            .iter()
+            .map(|t| fts_string(&term_words(t)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    );
+    let words: Vec<&str> = terms.iter().flat_map(term_words).collect();
+    let mut probes = vec![(in_title, 2.0)];
+    if words.len() > 1 {
+        probes.push((format!("{{title body}} : {}", fts_string(&words)), 1.0));
+    }
+    for c2 in cands.iter_mut() {
+        c2.relevance = 1.0;
+    }
+    for (m, weight) in probes {
+        let hits: std::collections::HashSet<i64> = c
+            .query(
+                &format!(
+                    "SELECT rowid FROM {fts} WHERE {fts} MATCH $1 AND rowid >= $2 AND rowid <= $3"
+                ),
+                params![m, lo, hi],
+            )
+            .await?
+            .iter()
+            .map(|r| r.i64(0))
+            .collect::<Result<_, _>>()?;
+        for cand in cands.iter_mut() {
+            if hits.contains(&cand.doc_id) {
+                cand.relevance += weight;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// PostgreSQL: plans the statements of this transaction for their values
@@ -577,4 +663,183 @@ pub async fn docs_of_activities(
     .into_iter()
     .map(|r| Ok((r.i64(0)?, r.i64(1)?)))
     .collect()
+}
+
+/// What a rebuild of the index walks, in this order, each by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    People,
+    Spaces,
+    Topics,
+    Items,
+    Comments,
+    Todos,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 6] = [
+        Phase::People,
+        Phase::Spaces,
+        Phase::Topics,
+        Phase::Items,
+        Phase::Comments,
+        Phase::Todos,
+    ];
+
+    pub fn next(self) -> Option<Phase> {
+        let i = Phase::ALL.iter().position(|p| *p == self)?;
+        Phase::ALL.get(i + 1).copied()
+    }
+
+    /// The source table and the doc its rows are.
+    fn source(self) -> (&'static str, &'static str) {
+        match self {
+            Phase::People => ("members", "person"),
+            Phase::Spaces => ("spaces", "space"),
+            Phase::Topics => ("item_topics", "topic"),
+            Phase::Items => ("items", "item"),
+            Phase::Comments => ("comments", "comment"),
+            Phase::Todos => ("todos", "todo"),
+        }
+    }
+
+    /// The docs the source rows with ids in ($1, $2] should be, with the
+    /// columns of `search_docs` (the same text the triggers write).
+    fn rows(self) -> &'static str {
+        match self {
+            Phase::People => {
+                "SELECT 'person' AS doc, 'person' AS kind, m.id AS source_id, \
+                 CAST(NULL AS BIGINT) AS item_id, CAST(NULL AS BIGINT) AS space_id, \
+                 CAST(NULL AS BIGINT) AS author_id, m.created_at AS created_at, \
+                 m.display_name AS title, \
+                 m.handle || '\n' || m.title || '\n' || m.team || '\n' || m.about AS body \
+                 FROM members m WHERE m.id > $1 AND m.id <= $2"
+            }
+            Phase::Spaces => {
+                "SELECT 'space' AS doc, 'space' AS kind, s.id AS source_id, \
+                 CAST(NULL AS BIGINT) AS item_id, s.id AS space_id, CAST(NULL AS BIGINT) AS author_id, \
+                 s.created_at AS created_at, s.name AS title, s.slug || '\n' || s.description AS body \
+                 FROM spaces s WHERE s.id > $1 AND s.id <= $2"
+            }
+            Phase::Items => {
+                "SELECT 'item' AS doc, i.kind AS kind, i.id AS source_id, i.id AS item_id, \
+                 i.space_id AS space_id, i.author_id AS author_id, i.created_at AS created_at, \
+                 COALESCE(r.title, i.title) AS title, \
+                 i.body || CASE WHEN r.conditions IS NOT NULL AND r.conditions <> i.body \
+                   THEN '\n' || r.conditions ELSE '' END AS body \
+                 FROM items i LEFT JOIN requests r ON r.item_id = i.id \
+                 WHERE i.id > $1 AND i.id <= $2 AND i.kind <> 'todo' AND i.deleted_at IS NULL"
+            }
+            Phase::Comments => {
+                "SELECT 'comment' AS doc, 'comment' AS kind, c.id AS source_id, c.item_id AS item_id, \
+                 i.space_id AS space_id, c.author_id AS author_id, c.created_at AS created_at, \
+                 '' AS title, c.body AS body \
+                 FROM comments c JOIN items i ON i.id = c.item_id \
+                 WHERE c.id > $1 AND c.id <= $2 AND c.deleted_at IS NULL"
+            }
+            Phase::Todos => {
+                "SELECT 'todo' AS doc, 'todo' AS kind, t.id AS source_id, t.item_id AS item_id, \
+                 t.space_id AS space_id, t.owner_id AS author_id, t.created_at AS created_at, \
+                 t.title AS title, t.notes AS body \
+                 FROM todos t WHERE t.id > $1 AND t.id <= $2"
+            }
+            Phase::Topics => unreachable!("topics are rebuilt in one statement"),
+        }
+    }
+}
+
+/// Rebuilds the index for the source rows of `phase` after id `after`, at
+/// most `batch` of them: each doc rewritten in place (so it keeps its
+/// place in the newest-first order, and the engine indexes it afresh),
+/// missing ones added, ones that should not be there removed. Returns the
+/// last source id done, or None when the phase has no more rows.
+pub async fn reindex_batch(
+    tx: &mut Tx,
+    phase: Phase,
+    after: i64,
+    batch: i64,
+) -> Result<Option<i64>, Error> {
+    if phase == Phase::Topics {
+        if after > 0 {
+            return Ok(None);
+        }
+        tx.execute(
+            "DELETE FROM search_docs WHERE doc = 'topic' \
+             AND NOT EXISTS (SELECT 1 FROM item_topics t WHERE t.topic = search_docs.title)",
+            params![],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE search_docs SET body = '' WHERE doc = 'topic'",
+            params![],
+        )
+        .await?;
+        tx.execute(
+            "INSERT INTO search_docs (doc, kind, source_id, created_at, title, body) \
+             SELECT 'topic', 'topic', 0, MIN(i.created_at), t.topic, '' \
+             FROM item_topics t JOIN items i ON i.id = t.item_id \
+             WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.doc = 'topic' AND d.title = t.topic) \
+             GROUP BY t.topic",
+            params![],
+        )
+        .await?;
+        return Ok(Some(1));
+    }
+    let (table, doc) = phase.source();
+    let last = tx
+        .query_one(
+            &format!(
+                "SELECT MAX(id) FROM (SELECT id FROM {table} WHERE id > $1 ORDER BY id LIMIT $2) x"
+            ),
+            params![after, batch],
+        )
+        .await?
+        .opt_i64(0)?;
+    let Some(last) = last else {
+        // Rows past the last source row are for nothing.
+        tx.execute(
+            "DELETE FROM search_docs WHERE doc = $2 AND source_id > $1",
+            params![after, doc],
+        )
+        .await?;
+        return Ok(None);
+    };
+    let rows = phase.rows();
+    tx.execute(
+        &format!(
+            "DELETE FROM search_docs WHERE doc = $3 AND source_id > $1 AND source_id <= $2 \
+             AND source_id NOT IN (SELECT s.source_id FROM ({rows}) s)"
+        ),
+        params![after, last, doc],
+    )
+    .await?;
+    tx.execute(
+        &format!(
+            "UPDATE search_docs SET kind = s.kind, item_id = s.item_id, space_id = s.space_id, \
+             author_id = s.author_id, created_at = s.created_at, title = s.title, body = s.body \
+             FROM ({rows}) s WHERE search_docs.doc = $3 AND search_docs.source_id = s.source_id"
+        ),
+        params![after, last, doc],
+    )
+    .await?;
+    tx.execute(
+        &format!(
+            "INSERT INTO search_docs (doc, kind, source_id, item_id, space_id, author_id, created_at, title, body) \
+             SELECT s.doc, s.kind, s.source_id, s.item_id, s.space_id, s.author_id, s.created_at, s.title, s.body \
+             FROM ({rows}) s \
+             WHERE NOT EXISTS (SELECT 1 FROM search_docs d WHERE d.doc = $3 AND d.source_id = s.source_id) \
+             ORDER BY s.created_at, s.source_id"
+        ),
+        params![after, last, doc],
+    )
+    .await?;
+    Ok(Some(last))
+}
+
+/// How many rows the index holds (for progress).
+pub async fn doc_count(c: &mut Conn) -> Result<i64, Error> {
+    c.query_one("SELECT COUNT(*) FROM search_docs", params![])
+        .await?
+        .i64(0)
 }

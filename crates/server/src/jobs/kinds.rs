@@ -13,6 +13,8 @@ pub const REMINDERS: &str = "reminders";
 pub const FOLD: &str = "fold_deliveries";
 /// Big fan-outs (`store::fanout::FANOUT`).
 pub const FANOUT: &str = store::fanout::FANOUT;
+/// Rebuilds the search index (`chorus admin reindex`).
+pub const REINDEX: &str = crate::service::search::REINDEX;
 
 /// How often the fold looks at the delivery log at most; sooner when its
 /// oldest entry comes due before that.
@@ -22,6 +24,7 @@ const FOLD_LOOK: Duration = Duration::from_secs(10);
 pub fn registry(db: &Db) -> Registry {
     let mut r = Registry::default();
     r.register(FANOUT, fanout);
+    r.register(REINDEX, reindex);
     r.periodic(REMINDERS, Duration::from_secs(30), reminders);
     if db.kind() == Kind::Sqlite {
         r.periodic(FOLD, FOLD_LOOK, fold);
@@ -48,6 +51,40 @@ async fn fanout(ctx: Context, mut job: FanoutJob) -> anyhow::Result<Outcome> {
         if ctx.stopping() {
             return Ok(Outcome::Again(Duration::ZERO));
         }
+    }
+}
+
+/// Rebuilds the search index a batch a transaction, saving where it is
+/// with each, and leaving the writer free at least as long as each batch
+/// took (it runs beside posting). Asked to stop, it hands the rest back.
+async fn reindex(
+    ctx: Context,
+    mut job: crate::service::search::Reindex,
+) -> anyhow::Result<Outcome> {
+    use crate::service::search::reindex_step;
+    tracing::info!(phase = ?job.phase, after = job.after, "rebuilding the search index");
+    loop {
+        let started = std::time::Instant::now();
+        let mut tx = ctx.db.write().await?;
+        let more = reindex_step(&mut tx, &mut job).await?;
+        if more {
+            ctx.save_progress(&mut tx, &job).await?;
+        } else {
+            ctx.finish(&mut tx).await?;
+        }
+        tx.commit().await?;
+        if !more {
+            tracing::info!(batches = job.batches, "the search index is rebuilt");
+            return Ok(Outcome::Done);
+        }
+        if job.batches % 50 == 0 {
+            tracing::info!(phase = ?job.phase, after = job.after, batches = job.batches,
+                "rebuilding the search index");
+        }
+        if ctx.stopping() {
+            return Ok(Outcome::Again(Duration::ZERO));
+        }
+        tokio::time::sleep(started.elapsed()).await;
     }
 }
 

@@ -26,6 +26,9 @@ pub const CANDIDATES: i64 = 1000;
 /// [`ENOUGH`] visible.
 pub const ROUNDS: usize = 4;
 const ENOUGH: usize = 200;
+/// Topics matched are checked against the rule (by one visible item each)
+/// up to this many a round; older ones are left out.
+const TOPICS_CHECKED: usize = 20;
 
 /// Which tab of results is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -249,6 +252,55 @@ pub async fn matches_after(
     Ok(out)
 }
 
+/// At most this many suggestions are looked at before the rule.
+const SUGGEST_CANDIDATES: i64 = 100;
+
+/// People, spaces and topics for what is being typed (the last word read
+/// as the start of a word), as the viewer may find them: the suggestions
+/// under the search box. Names that start with the text come first, then
+/// people, spaces, topics, newest first.
+pub async fn suggest(ctx: &Ctx, viewer: &Viewer, typed: &str, limit: usize) -> AppResult<Vec<Hit>> {
+    let query = Query::parse(typed);
+    if !query.has_text() {
+        return Ok(Vec::new());
+    }
+    let docs = match query.kind {
+        None => Vec::new(),
+        Some(t @ (SearchType::Person | SearchType::Space | SearchType::Topic)) => {
+            vec![t.as_str()]
+        }
+        Some(_) => return Ok(Vec::new()),
+    };
+    let f = Filters {
+        terms: &query.terms,
+        prefix_last: true,
+        docs,
+        ..Filters::default()
+    };
+    let mut reader = Reader::open(ctx).await?;
+    let c = reader.conn();
+    let cands = q::candidates(c, Index::Directory, &f, None, None, SUGGEST_CANDIDATES).await?;
+    let cands = visible(c, viewer, cands).await?;
+    let ids: Vec<i64> = cands.iter().map(|c| c.doc_id).collect();
+    let mut rows = q::docs(c, &ids).await?;
+    let typed_lower = fold(typed.trim());
+    let order = |d: &DocRow| match d.doc.as_str() {
+        "person" => 0,
+        "space" => 1,
+        _ => 2,
+    };
+    rows.sort_by_key(|d| {
+        let starts = fold(&d.title).starts_with(&typed_lower)
+            || d.author
+                .as_ref()
+                .is_some_and(|a| d.doc == "person" && a.0.starts_with(&typed_lower));
+        (!starts, order(d), std::cmp::Reverse(d.doc_id))
+    });
+    rows.truncate(limit.clamp(1, 50));
+    let words: Vec<&str> = query.words().collect();
+    Ok(rows.into_iter().map(|d| hit(d, &words)).collect())
+}
+
 /// A connection to read with. On PostgreSQL, a transaction whose
 /// statements are planned for their values (`store::search::plan_for_values`),
 /// rolled back when dropped.
@@ -430,6 +482,7 @@ async fn visible(
         .map(|s| s.0)
         .collect();
     let mut out = Vec::with_capacity(cands.len());
+    let mut topics_checked = 0;
     for cand in cands {
         let ok = match cand.doc.as_str() {
             "item" | "comment" => cand.item_id.is_some_and(|i| items.contains(&i)),
@@ -438,7 +491,11 @@ async fn visible(
                 .is_some_and(|owner| viewer::visible_own(viewer, owner)),
             "person" => people.contains(&MemberId(cand.source_id)),
             "space" => cand.space_id.is_some_and(|s| spaces.contains(&s)),
-            "topic" => topic_visible(c, viewer, &cand).await?,
+            // Each costs two statements: the newest few topics only.
+            "topic" if topics_checked < TOPICS_CHECKED => {
+                topics_checked += 1;
+                topic_visible(c, viewer, &cand).await?
+            }
             _ => false,
         };
         if ok {
@@ -469,8 +526,8 @@ struct Found {
 
 impl Found {
     /// The ranking (ARCHITECTURE.md, Search): relevance `r` from the
-    /// engine squashed into [0, 1) (`x / (x + k)`, `k` 2 for bm25 and 0.1
-    /// for ts_rank_cd; 1 for a query without words), times recency
+    /// engine squashed into [0, 1) (`x / (x + k)`, `k` 2 for SQLite's 1
+    /// to 4 and 0.1 for ts_rank_cd; 1 for a query without words), times recency
     /// `0.35 + 0.65 / (1 + age_days / 30)`; people, spaces and topics do
     /// not age (recency 0.6).
     fn new(cand: Candidate, now: i64, k: f64) -> Found {
@@ -803,6 +860,71 @@ mod tests {
         assert_eq!(decode_cursor(&c).unwrap(), (7, (0.25, 42)));
         for bad in ["", "x", "1.zz.1", "1.1.", "1.7ff8000000000000.1", "x.0.1"] {
             assert!(decode_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// The job kind that rebuilds the index (`chorus admin reindex`).
+pub const REINDEX: &str = "reindex";
+/// Source rows a rebuild does in one transaction.
+pub const REINDEX_BATCH: i64 = 1000;
+
+/// Where a rebuild of the index is: the payload of its job, saved with
+/// each batch.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reindex {
+    pub phase: q::Phase,
+    /// The last source id done in this phase.
+    pub after: i64,
+    /// Batches done so far.
+    pub batches: i64,
+}
+
+impl Default for Reindex {
+    fn default() -> Reindex {
+        Reindex {
+            phase: q::Phase::People,
+            after: 0,
+            batches: 0,
+        }
+    }
+}
+
+/// Queues a rebuild of the index (one at a time: while one is queued or
+/// running, this finds it); returns the job's id and whether it is new.
+pub async fn queue_reindex(ctx: &Ctx) -> AppResult<(i64, bool)> {
+    let now = ctx.now();
+    let mut tx = ctx.db.write().await?;
+    let job = store::jobs::NewJob::new(REINDEX, &Reindex::default(), now)?.unique(REINDEX);
+    let e = store::jobs::enqueue(&mut tx, &job, now).await?;
+    tx.commit().await?;
+    Ok((e.id, e.new))
+}
+
+/// How many entries the index holds.
+pub async fn index_size(ctx: &Ctx) -> AppResult<i64> {
+    let mut c = ctx.db.read().await?;
+    Ok(q::doc_count(&mut c).await?)
+}
+
+/// Does one batch of a rebuild in `tx` and moves `r` on; false when the
+/// rebuild is over.
+pub async fn reindex_step(tx: &mut store::Tx, r: &mut Reindex) -> AppResult<bool> {
+    loop {
+        match q::reindex_batch(tx, r.phase, r.after, REINDEX_BATCH).await? {
+            Some(last) => {
+                r.after = last;
+                r.batches += 1;
+                return Ok(true);
+            }
+            None => match r.phase.next() {
+                Some(p) => {
+                    r.phase = p;
+                    r.after = 0;
+                }
+                None => return Ok(false),
+            },
         }
     }
 }

@@ -15,6 +15,9 @@ backend_tests!(
     search_snippets_are_safe_html,
     search_survives_hostile_queries,
     search_pages_with_a_cursor,
+    search_reindex_rebuilds_while_serving,
+    search_matches_after_an_activity,
+    search_suggests_as_you_type,
 );
 
 /// The results for `q` (200 expected).
@@ -470,5 +473,228 @@ async fn search_pages_with_a_cursor(b: Backend) {
         d.dedup();
         d.len()
     });
+    owner.stop().await;
+}
+
+/// Damages the index behind the server's back: drops every comment's
+/// row, makes an item's text stale and adds a row for nothing.
+async fn damage_index(app: &TestApp) {
+    let db = open_db(&app.database_url, 1).await;
+    let mut tx = db.write().await.unwrap();
+    for sql in [
+        "DELETE FROM search_docs WHERE doc = 'comment'",
+        "UPDATE search_docs SET body = 'stale words' WHERE doc = 'item'",
+        "INSERT INTO search_docs (doc, kind, source_id, item_id, created_at, title, body) \
+         VALUES ('item', 'post', 999999, 999999, 1, 'Ghost', 'ghostly')",
+    ] {
+        tx.execute(sql, store::params![]).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    db.close().await;
+}
+
+async fn healthy(app: &TestApp) -> bool {
+    titles(&search(app, "tugboats").await) == vec!["Harbour"]
+        && titles(&search(app, "containers").await) == vec!["Harbour"]
+        && titles(&search(app, "stale").await).is_empty()
+        && {
+            let db = open_db(&app.database_url, 1).await;
+            let mut c = db.read().await.unwrap();
+            let ghosts = c
+                .query_one(
+                    "SELECT COUNT(*) FROM search_docs WHERE source_id = 999999",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .i64(0)
+                .unwrap();
+            drop(c);
+            db.close().await;
+            ghosts == 0
+        }
+}
+
+async fn search_reindex_rebuilds_while_serving(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let id = owner
+        .post_item(json!({"title": "Harbour", "body": "Cranes and containers"}))
+        .await;
+    owner.comment(&id, "Tugboats at dawn").await;
+    assert!(healthy(&owner).await);
+
+    // Queued: the running server's job rebuilds it.
+    damage_index(&owner).await;
+    assert!(!healthy(&owner).await);
+    let out = crate::ops::chorus()
+        .args(["admin", "--database-url"])
+        .arg(&owner.database_url)
+        .arg("reindex")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Queued"));
+    let started = std::time::Instant::now();
+    while !healthy(&owner).await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "not rebuilt"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    // Now, in the command's own process, beside the server.
+    damage_index(&owner).await;
+    let out = crate::ops::chorus()
+        .args(["admin", "--database-url"])
+        .arg(&owner.database_url)
+        .args(["reindex", "--now"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(healthy(&owner).await);
+    owner.stop().await;
+}
+
+/// What a followed search delivers: the activities after N that made an
+/// item or a comment the query matches and the viewer may see, ascending.
+async fn search_matches_after_an_activity(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let ana = owner.new_member("ana", "member").await;
+    owner
+        .create_space(json!({"name": "Vault", "slug": "vault", "visibility": "closed"}))
+        .await;
+    let open = owner
+        .post_item(json!({"title": "Harbour news", "body": "New cranes"}))
+        .await;
+    owner
+        .post_item(json!({"space": "vault", "body": "Harbour secrets"}))
+        .await;
+    owner.post_item(json!({"body": "Nothing to see"})).await;
+    let c = owner.comment(&open, "The harbour is busy").await;
+    owner.comment(&open, "unrelated words").await;
+    ana.post_item(json!({"body": "harbour -- mine"})).await;
+
+    let db = open_db(&owner.database_url, 2).await;
+    let ctx = server::context::Ctx::new(db.clone(), Default::default());
+    let viewer = server::service::viewer::act_as(&ctx, &"ana".parse().unwrap())
+        .await
+        .unwrap();
+    let q = domain::search::Query::parse("harbour");
+    let found = server::service::search::matches_after(&ctx, &viewer, &q, 0, 10)
+        .await
+        .unwrap();
+    let mut c2 = db.read().await.unwrap();
+    let mut objects = Vec::new();
+    for a in &found {
+        let r = c2
+            .query_one(
+                "SELECT object_type, object_id FROM activities WHERE id = $1",
+                store::params![*a],
+            )
+            .await
+            .unwrap();
+        objects.push((r.text(0).unwrap(), r.i64(1).unwrap().to_string()));
+    }
+    drop(c2);
+    let cid = c["id"].as_str().unwrap().to_owned();
+    assert_eq!(objects.len(), 3, "{objects:?}");
+    assert_eq!(objects[0], ("item".to_owned(), open.clone()));
+    assert_eq!(objects[1], ("comment".to_owned(), cid));
+    assert_eq!(objects[2].0, "item");
+    assert!(found.windows(2).all(|w| w[0] < w[1]));
+    // After the first, at most one.
+    let rest = server::service::search::matches_after(&ctx, &viewer, &q, found[0], 1)
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![found[1]]);
+    // The owner also gets the closed space's post.
+    let owner_v = server::service::viewer::act_as(&ctx, &"owner".parse().unwrap())
+        .await
+        .unwrap();
+    let all = server::service::search::matches_after(&ctx, &owner_v, &q, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 4);
+    // A filter holds too.
+    let from_ana = domain::search::Query::parse("harbour from:@ana");
+    let mine = server::service::search::matches_after(&ctx, &viewer, &from_ana, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(mine, vec![found[2]]);
+    db.close().await;
+    owner.stop().await;
+}
+
+/// Suggestions as one types: people, spaces and topics whose words start
+/// with the last word typed, only those the viewer may find.
+async fn search_suggests_as_you_type(b: Backend) {
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    owner.new_member("anabel", "member").await;
+    let guest = owner.new_member("gus", "guest").await;
+    owner
+        .create_space(json!({"name": "Analytics", "slug": "analytics"}))
+        .await;
+    owner
+        .create_space(json!({"name": "Anagrams", "slug": "anagrams", "visibility": "secret"}))
+        .await;
+    owner.post_item(json!({"body": "see #anatomy"})).await;
+    owner
+        .post_item(json!({"body": "Anarchy in the body only"}))
+        .await;
+    let db = open_db(&owner.database_url, 2).await;
+    let ctx = server::context::Ctx::new(db.clone(), Default::default());
+    let as_ = |h: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            server::service::viewer::act_as(&ctx, &h.parse().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    let suggest = |v: server::service::viewer::Viewer, typed: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            server::service::search::suggest(&ctx, &v, typed, 8)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.title)
+                .collect::<Vec<_>>()
+        }
+    };
+    let owner_v = as_("owner").await;
+    let got = suggest(owner_v.clone(), "ana").await;
+    assert_eq!(
+        got,
+        vec!["anabel Person", "Anagrams", "Analytics", "#anatomy"],
+        "{got:?}"
+    );
+    assert_eq!(suggest(owner_v.clone(), "ANALY").await, vec!["Analytics"]);
+    assert_eq!(
+        suggest(owner_v.clone(), "olga own").await,
+        vec!["Olga Owner"]
+    );
+    assert!(suggest(owner_v.clone(), "").await.is_empty());
+    for hostile in ["*", "\"", "a*", "NEAR(", "'", ":*", "&", "!", "\u{0}"] {
+        let _ = suggest(owner_v.clone(), hostile).await;
+    }
+    // A guest in no space finds no space, no topic, and only themselves.
+    let g = as_("gus").await;
+    assert!(suggest(g.clone(), "ana").await.is_empty());
+    assert_eq!(suggest(g.clone(), "gu").await, vec!["gus Person"]);
+    drop(guest);
+    db.close().await;
     owner.stop().await;
 }

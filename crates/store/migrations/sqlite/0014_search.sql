@@ -33,10 +33,12 @@ CREATE VIRTUAL TABLE search_content USING fts5 (
     content = '', contentless_delete = 1,
     tokenize = 'porter unicode61 remove_diacritics 2'
 );
+-- Names and handles are not stemmed: a suggestion reads the word being
+-- typed as a prefix, and a stemmed prefix ("analy" -> "anali") would miss.
 CREATE VIRTUAL TABLE search_directory USING fts5 (
     title, body, meta,
     content = '', contentless_delete = 1,
-    tokenize = 'porter unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 2'
 );
 
 CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
