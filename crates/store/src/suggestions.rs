@@ -3,7 +3,7 @@
 //! recent searches.
 
 use crate::items::{ITEM_ACCESS_JOINS, ItemAccessCols, ItemRow, item_access};
-use crate::rows::{Person, PersonCols, people};
+use crate::rows::{Person, PersonCols, people, person};
 use crate::spaces::{Space, SpaceCols, spaces};
 use crate::{Conn, Error, Kind, Tx, params};
 use domain::MemberId;
@@ -74,13 +74,24 @@ fn lowered(kind: Kind, text: &str) -> String {
     }
 }
 
-/// Active people whose handle starts with `handle_prefix` or whose name,
-/// or its words after the first space, start with `name_prefix`: handles
-/// first, then names, each range read in index order and bounded by
-/// `limit`. A guest (`guest`) is offered only themselves and the people
-/// who share a space with them: those are read first (a guest's spaces
-/// are few), then matched, so a common prefix costs a guest no scan of
-/// everyone.
+/// A person the search box may offer, with the facts the rule asks
+/// (`social::can_see_person`).
+#[derive(Debug, Clone)]
+pub struct PersonMatch {
+    pub person: Person,
+    pub active: bool,
+    /// They share a space with the viewer.
+    pub shares_a_space: bool,
+}
+
+/// People whose handle starts with `handle_prefix` or whose name, or its
+/// words after the first space, start with `name_prefix`, with the facts
+/// the rule asks: handles first, then names, each range read in index
+/// order and bounded by `limit` (deactivated members left out). For a
+/// guest (`guest`), whom the rule lets find only themselves and the
+/// people who share a space with them, those are read first (a guest's
+/// spaces are few) and then matched, so a common prefix costs a guest no
+/// scan of everyone.
 pub async fn people_by_prefix(
     c: &mut Conn,
     viewer: MemberId,
@@ -88,7 +99,7 @@ pub async fn people_by_prefix(
     handle_prefix: &str,
     name_prefix: &str,
     limit: i64,
-) -> Result<Vec<Person>, Error> {
+) -> Result<Vec<PersonMatch>, Error> {
     let (handle, name, surname) = match c.kind() {
         Kind::Sqlite => (
             "m.handle",
@@ -101,23 +112,20 @@ pub async fn people_by_prefix(
             "(substr(lower(m.display_name), strpos(m.display_name, ' ') + 1) COLLATE \"C\")",
         ),
     };
-    // The prefixes' ranges are $1 to $4 and the limit $5; a guest is $6.
-    let sql = if guest {
+    // The prefixes' ranges are $1 to $4, the limit $5, the viewer $6.
+    let matches = format!(
+        "(({handle} >= $1 AND {handle} < $2) OR ({name} >= $3 AND {name} < $4)
+          OR ({surname} >= $3 AND {surname} < $4))"
+    );
+    let candidates = if guest {
         format!(
-            "SELECT {cols}, CASE WHEN {handle} >= $1 AND {handle} < $2 THEN 0 ELSE 1 END AS how
+            "SELECT m.id AS id, CASE WHEN {handle} >= $1 AND {handle} < $2 THEN 0 ELSE 1 END AS how
              FROM members m
              WHERE m.id IN (SELECT theirs.member_id FROM space_members mine
                             JOIN space_members theirs ON theirs.space_id = mine.space_id
-                            WHERE mine.member_id = $6)
-               AND m.deactivated_at IS NULL
-               AND (({handle} >= $1 AND {handle} < $2) OR ({name} >= $3 AND {name} < $4)
-                    OR ({surname} >= $3 AND {surname} < $4))
-             UNION ALL
-             SELECT {cols}, 0 AS how FROM members m
-             WHERE m.id = $6 AND (({handle} >= $1 AND {handle} < $2) OR ({name} >= $3 AND {name} < $4)
-                    OR ({surname} >= $3 AND {surname} < $4))
-             ORDER BY how, display_name, handle LIMIT $5",
-            cols = PersonCols::sql(),
+                            WHERE mine.member_id = $6
+                            UNION SELECT $6)
+               AND m.deactivated_at IS NULL AND {matches}"
         )
     } else {
         let branch = |how: i64, key: &str, lo: &str, hi: &str| {
@@ -128,40 +136,54 @@ pub async fn people_by_prefix(
             )
         };
         format!(
-            "SELECT {}, x.how FROM ({} UNION ALL {} UNION ALL {}) x JOIN members m ON m.id = x.id
-             ORDER BY x.how, m.display_name, m.handle",
-            PersonCols::sql(),
+            "{} UNION ALL {} UNION ALL {}",
             branch(0, handle, "$1", "$2"),
             branch(1, name, "$3", "$4"),
             branch(2, surname, "$3", "$4"),
         )
     };
+    let sql = format!(
+        "SELECT {}, CASE WHEN m.deactivated_at IS NULL THEN 1 ELSE 0 END,
+                CASE WHEN EXISTS (SELECT 1 FROM space_members mine
+                                  JOIN space_members theirs ON theirs.space_id = mine.space_id
+                                  WHERE mine.member_id = $6 AND theirs.member_id = m.id)
+                     THEN 1 ELSE 0 END
+         FROM ({candidates}) x JOIN members m ON m.id = x.id
+         ORDER BY x.how, m.display_name, m.handle LIMIT $5 * 3",
+        PersonCols::sql(),
+    );
     let name_prefix = lowered(c.kind(), name_prefix);
     let handle_prefix = handle_prefix.to_ascii_lowercase();
-    let mut values = params![
-        handle_prefix.as_str(),
-        prefix_end(&handle_prefix),
-        name_prefix.as_str(),
-        prefix_end(&name_prefix),
-        limit
-    ]
-    .to_vec();
-    if guest {
-        values.push(viewer.into());
-    }
-    let rows = c.query(&sql, &values).await?;
-    let mut out: Vec<Person> = Vec::new();
-    for p in people(rows)? {
-        if !out.iter().any(|o| o.id == p.id) {
-            out.push(p);
+    let rows = c
+        .query(
+            &sql,
+            params![
+                handle_prefix.as_str(),
+                prefix_end(&handle_prefix),
+                name_prefix.as_str(),
+                prefix_end(&name_prefix),
+                limit,
+                viewer
+            ],
+        )
+        .await?;
+    let mut out: Vec<PersonMatch> = Vec::new();
+    for mut r in rows {
+        let person = person(&mut r, PersonCols::at(0))?;
+        if out.iter().any(|o| o.person.id == person.id) {
+            continue;
         }
+        out.push(PersonMatch {
+            person,
+            active: r.bool(PersonCols::WIDTH)?,
+            shares_a_space: r.bool(PersonCols::WIDTH + 1)?,
+        });
     }
     // The one whose handle is exactly what was typed comes first.
-    if let Some(i) = out.iter().position(|p| p.handle == handle_prefix) {
+    if let Some(i) = out.iter().position(|p| p.person.handle == handle_prefix) {
         let exact = out.remove(i);
         out.insert(0, exact);
     }
-    out.truncate(usize::try_from(limit).unwrap_or(0));
     Ok(out)
 }
 

@@ -2,8 +2,8 @@
 //! search box offers as they type (people, spaces, topics and their recent
 //! searches), only ever what they may see.
 
+use domain::Role;
 use domain::search::Query;
-use domain::{Role, social};
 use store::suggestions as q;
 
 use crate::context::Ctx;
@@ -123,14 +123,19 @@ pub async fn search_suggestions(
     };
     if people > 0 {
         let handle = prefix.strip_prefix('@').unwrap_or(&prefix);
-        out.people =
-            q::people_by_prefix(&mut c, viewer.id(), guest, handle, &prefix, people).await?;
+        out.people = q::people_by_prefix(&mut c, viewer.id(), guest, handle, &prefix, people)
+            .await?
+            .into_iter()
+            .filter(|m| viewer::visible_person(viewer, m.person.id, m.shares_a_space, m.active))
+            .map(|m| m.person)
+            .take(people as usize)
+            .collect();
     }
     if spaces > 0 {
         out.spaces = q::spaces_by_prefix(&mut c, viewer.id(), guest, &prefix, &prefix, spaces)
             .await?
             .into_iter()
-            .filter(|s| social::can_see_space(s.visibility, s.viewer_role.is_some(), viewer.role()))
+            .filter(|s| viewer::visible_space(viewer, s.visibility, s.viewer_role.is_some()))
             .collect();
     }
     if topics > 0 {
