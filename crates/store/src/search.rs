@@ -349,8 +349,8 @@ pub async fn candidates(
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks: Vec<String> = ids.iter().map(|id| p.bind(*id)).collect();
-        sql.push_str(&format!(" AND {id} IN ({})", marks.join(", ")));
+        let marks = id_marks(&mut p, ids.iter().copied());
+        sql.push_str(&format!(" AND {id} IN ({marks})"));
     }
     sql.push_str(&format!(" ORDER BY {id} DESC LIMIT {}", p.bind(limit)));
     let mut cands: Vec<Candidate> = c
@@ -461,8 +461,20 @@ pub async fn space_ids(c: &mut Conn, slugs: &[String]) -> Result<Vec<SpaceId>, E
     Ok(out)
 }
 
+/// Placeholders for an `IN (…)` list of ids, bound in `p`, padded (by
+/// repeating the last) to one of a few lengths: PostgreSQL connections
+/// keep each statement text they prepare, so lists of every length would
+/// pile up statements.
 fn id_marks(p: &mut Params, ids: impl IntoIterator<Item = i64>) -> String {
+    let ids: Vec<i64> = ids.into_iter().collect();
+    let size = [8usize, 32, 128, 512, 1024, 4096]
+        .into_iter()
+        .find(|s| *s >= ids.len())
+        .unwrap_or(ids.len());
+    let last = ids.last().copied().unwrap_or(-1);
     ids.into_iter()
+        .chain(std::iter::repeat(last))
+        .take(size)
         .map(|id| p.bind(id))
         .collect::<Vec<_>>()
         .join(", ")
