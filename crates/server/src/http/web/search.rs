@@ -53,6 +53,8 @@ pub struct HitV {
     pub space: Option<(String, String)>,
     /// (handle, name)
     pub author: Option<(String, String)>,
+    /// A person's `@handle`.
+    pub detail: String,
     pub ago: Option<Ago>,
 }
 
@@ -74,8 +76,13 @@ impl HitV {
             kind,
             url: super::safe_next(&h.url).to_owned(),
             snippet_html: h.snippet_html.clone(),
-            space: h.space.clone(),
-            author: h.author.clone(),
+            // A space is not "in" itself, nor is a person their own author.
+            space: h.space.clone().filter(|_| h.kind != HitKind::Space),
+            author: h.author.clone().filter(|_| h.kind != HitKind::Person),
+            detail: match (&h.kind, &h.author) {
+                (HitKind::Person, Some((handle, _))) => format!("@{handle}"),
+                _ => String::new(),
+            },
             ago: h.at.map(Ago::new),
         }
     }
