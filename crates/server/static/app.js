@@ -272,6 +272,8 @@
     box.removeAttribute("aria-activedescendant");
     list.hidden = n === 0;
     box.setAttribute("aria-expanded", String(n > 0));
+    const status = $("#q-status");
+    if (status) status.textContent = n ? n + " suggestions; use the arrow keys to choose" : "";
   }
   async function suggest() {
     const seq = ++suggestSeq, typed = box.value;
