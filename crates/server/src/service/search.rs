@@ -605,7 +605,11 @@ fn hit(d: DocRow, words: &[&str]) -> Hit {
     let first_words = |title: &str, body: &str| {
         if title.trim().is_empty() {
             let plain = domain::markdown::plain_text(body);
-            cut(plain.trim(), TITLE_CHARS)
+            match cut(plain.trim(), TITLE_CHARS) {
+                // A comment on a deleted post.
+                t if t.is_empty() => "A deleted post".to_owned(),
+                t => t,
+            }
         } else {
             title.to_owned()
         }
