@@ -89,6 +89,8 @@ stored_words! {
         Request = "request",
         DueSoon = "due_soon",
         Overdue = "overdue",
+        /// A new match of a search they watch.
+        SearchMatch = "search_match",
     }
 }
 

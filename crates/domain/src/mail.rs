@@ -297,9 +297,13 @@ pub fn default_choice(kind: NotificationReason) -> Choice {
     use NotificationReason as R;
     match kind {
         R::Mention | R::Direct | R::Request | R::DueSoon | R::Overdue => Choice::Now,
-        R::Reply | R::Watching | R::Reaction | R::Follower | R::AddedToSpace | R::JoinRequest => {
-            Choice::Digest
-        }
+        R::Reply
+        | R::Watching
+        | R::Reaction
+        | R::Follower
+        | R::AddedToSpace
+        | R::JoinRequest
+        | R::SearchMatch => Choice::Digest,
     }
 }
 

@@ -349,6 +349,8 @@ pub async fn fill(ctx: &Ctx) -> AppResult<bool> {
             follows::follow(ctx, p, "topic", t, "following").await?;
         }
     }
+    // Ada follows a search: what it matches comes to her home, named.
+    crate::service::searches::follow(ctx, &by_handle("ada"), "deploy", Some("following")).await?;
     // Items, with comments and reactions; the last ones are the freshest.
     for n in 0..260 {
         let (slug, _, _, _, members) = SPACES[rng.below(SPACES.len())];

@@ -77,7 +77,8 @@
     es.addEventListener("activity", async (e) => {
       const a = JSON.parse(e.data);
       if (document.getElementById("a" + a.id)) return;
-      const els = await html("/fragments/activities/" + a.id + "?filter=" + (stream.dataset.filter || "all") + "&back=" + here());
+      const home = stream.dataset.live.includes("/streams/home/") ? "&home=1" : "";
+      const els = await html("/fragments/activities/" + a.id + "?filter=" + (stream.dataset.filter || "all") + home + "&back=" + here());
       const fresh = $(".fresh", stream);
       for (const el of els.reverse()) {
         if (document.getElementById(el.id)) continue;

@@ -249,6 +249,24 @@ pub async fn fan_out(
     Ok(())
 }
 
+/// Delivers one activity to one member's home, at the next delivery
+/// position (a followed search's match: `crate::searches`). On SQLite it
+/// goes through the delivery log, as every delivery does.
+pub async fn deliver_to(tx: &mut Tx, activity: i64, member: MemberId) -> Result<(), Error> {
+    let seq = next_delivery(tx).await?;
+    if logs_deliveries(tx.kind()) {
+        log_delivery(tx, (activity, seq), vec![member.get()]).await?;
+    } else {
+        tx.execute(
+            "INSERT INTO inbox (member_id, activity_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            params![member, activity, seq],
+        )
+        .await?;
+    }
+    tx.note_delivered(&[member.get()]);
+    Ok(())
+}
+
 /// The kind of the jobs that deliver fan-outs too big for the posting
 /// transaction.
 pub const FANOUT: &str = "fanout";

@@ -28,6 +28,7 @@ pub mod reactions;
 pub mod requests;
 pub mod rows;
 pub mod search;
+pub mod searches;
 pub mod sessions;
 pub mod signup;
 pub mod spaces;

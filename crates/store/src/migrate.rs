@@ -106,6 +106,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0015_search_suggestions.sql"),
         postgres: include_str!("../migrations/postgres/0015_search_suggestions.sql"),
     },
+    Migration {
+        version: 16,
+        name: "searches",
+        sqlite: include_str!("../migrations/sqlite/0016_searches.sql"),
+        postgres: include_str!("../migrations/postgres/0016_searches.sql"),
+    },
 ];
 
 /// An arbitrary constant that names Chorus's migration lock on PostgreSQL.

@@ -9,6 +9,8 @@ use super::{Context, Outcome, Registry};
 
 /// Due-soon reminders and overdue notices (periodic).
 pub const REMINDERS: &str = "reminders";
+/// Followed searches' new matches, into their owners' homes (periodic).
+pub const SEARCHES: &str = "searches";
 /// SQLite: folds the delivery log into the home inboxes (periodic).
 pub const FOLD: &str = "fold_deliveries";
 /// Big fan-outs (`store::fanout::FANOUT`).
@@ -26,6 +28,7 @@ pub fn registry(db: &Db) -> Registry {
     r.register(FANOUT, fanout);
     r.register(REINDEX, reindex);
     r.periodic(REMINDERS, Duration::from_secs(30), reminders);
+    r.periodic(SEARCHES, crate::service::searches::EVERY, searches);
     if db.kind() == Kind::Sqlite {
         r.periodic(FOLD, FOLD_LOOK, fold);
     }
@@ -90,6 +93,15 @@ async fn reindex(
 
 async fn reminders(ctx: Context) -> anyhow::Result<Outcome> {
     crate::service::requests::run_reminders(&ctx.app, ctx.app.now()).await?;
+    Ok(Outcome::Done)
+}
+
+/// Delivers followed searches' new matches (`service::searches`).
+async fn searches(ctx: Context) -> anyhow::Result<Outcome> {
+    let n = crate::service::searches::run_matching(&ctx.app).await?;
+    if n > 0 {
+        tracing::debug!(delivered = n, "followed searches delivered new matches");
+    }
     Ok(Outcome::Done)
 }
 

@@ -245,6 +245,18 @@ pub async fn notification_mail(
             NotificationReason::Watching => format!("**{actor}** commented on {title}."),
             NotificationReason::Reaction => format!("**{actor}** reacted to {title}."),
             NotificationReason::Direct => format!("**{actor}** wrote to you: {title}."),
+            NotificationReason::SearchMatch => {
+                match store::searches::reasons(&mut c, member, &[activity])
+                    .await?
+                    .pop()
+                {
+                    Some((_, _, q)) => format!(
+                        "**{actor}** wrote {title}, which matches your search “{}”.",
+                        md_text(&q)
+                    ),
+                    None => format!("**{actor}** wrote {title}, which matches a search you watch."),
+                }
+            }
             other => format!("**{actor}**: {} {title}.", other.as_str().replace('_', " ")),
         };
         lines.push(sentence);
@@ -379,6 +391,7 @@ pub fn kind_label(kind: NotificationReason) -> &'static str {
         NotificationReason::Request => "requests and offers",
         NotificationReason::DueSoon => "reminders of what is due soon",
         NotificationReason::Overdue => "notices of what is overdue",
+        NotificationReason::SearchMatch => "new matches of searches you watch",
     }
 }
 

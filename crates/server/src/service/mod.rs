@@ -32,6 +32,7 @@ pub mod profiles;
 pub mod reactions;
 pub mod requests;
 pub mod search;
+pub mod searches;
 pub mod sessions;
 pub mod signup;
 pub mod spaces;

@@ -21,6 +21,7 @@ use crate::service::tokens::{self, ApiToken};
 use crate::service::viewer::{self, Viewer};
 use crate::service::{follows, suggestions};
 use domain::{CommentId, Handle, ItemId, SpaceId};
+use std::collections::HashMap;
 
 /// Reactions as the store gives them: (item, comment, emoji, count, mine).
 pub use crate::service::reactions::Reactions;
@@ -55,6 +56,9 @@ pub struct Entries {
     pub reactions: Reactions,
     /// The cursor of the next page, as `a-b`.
     pub next: Option<String>,
+    /// Home only: the entries a followed search brought, by activity id:
+    /// (search id, query).
+    pub reasons: HashMap<i64, (i64, String)>,
 }
 
 fn cursor(p: Position) -> String {
@@ -113,6 +117,7 @@ async fn entries(
         rows,
         reactions,
         next: next.map(cursor),
+        reasons: HashMap::new(),
     })
 }
 
@@ -180,7 +185,7 @@ pub async fn home(
 ) -> AppResult<Home> {
     let shell = shell(ctx, viewer).await?;
     let before = before.and_then(parse_cursor);
-    let entries = match filter {
+    let mut entries = match filter {
         HomeFilter::All => entries(ctx, viewer, StreamRequest::Home, before, limit).await?,
         HomeFilter::Everything => {
             entries(ctx, viewer, StreamRequest::Everything, before, limit).await?
@@ -190,6 +195,13 @@ pub async fn home(
         }
         HomeFilter::Mentions => mentions(ctx, viewer, before.map(|p| p.0), limit).await?,
     };
+    if matches!(
+        filter,
+        HomeFilter::All | HomeFilter::People | HomeFilter::Spaces
+    ) {
+        let ids: Vec<i64> = entries.rows.iter().map(|r| r.id).collect();
+        entries.reasons = crate::service::searches::reasons(ctx, viewer, &ids).await?;
+    }
     let my_spaces = spaces::list_spaces(ctx, viewer, true, "", 100).await?;
     let audience = if viewer.role() == domain::Role::Guest {
         match my_spaces.first() {
@@ -256,6 +268,7 @@ async fn filtered_home(
         rows: out,
         reactions,
         next: next.map(cursor),
+        reasons: HashMap::new(),
     })
 }
 
@@ -294,12 +307,18 @@ async fn mentions(
         } else {
             None
         },
+        reasons: HashMap::new(),
     })
 }
 
 /// One stream entry by activity id, for live updates: None when the
 /// viewer may not see it.
-pub async fn entry(ctx: &Ctx, viewer: &Viewer, activity: i64) -> AppResult<Option<Entries>> {
+pub async fn entry(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    activity: i64,
+    home: bool,
+) -> AppResult<Option<Entries>> {
     let db = &ctx.db;
     let acts = {
         let mut c = db.read().await?;
@@ -313,10 +332,16 @@ pub async fn entry(ctx: &Ctx, viewer: &Viewer, activity: i64) -> AppResult<Optio
         return Ok(None);
     }
     let reactions = reactions_of(&rows)?;
+    let reasons = if home {
+        crate::service::searches::reasons(ctx, viewer, &[activity]).await?
+    } else {
+        HashMap::new()
+    };
     Ok(Some(Entries {
         rows,
         reactions,
         next: None,
+        reasons,
     }))
 }
 
@@ -614,6 +639,8 @@ pub struct Notifications {
     /// The spaces the notifications name (join requests, additions):
     /// (id, slug, name).
     pub spaces: Vec<(SpaceId, String, String)>,
+    /// The followed searches that matched (activity → search id, query).
+    pub searches: HashMap<i64, (i64, String)>,
 }
 
 pub async fn notifications(
@@ -640,11 +667,18 @@ pub async fn notifications(
         let mut c = db.read().await?;
         store::spaces::space_names(&mut c, &ids).await?
     };
+    let matched: Vec<i64> = rows
+        .iter()
+        .filter(|(n, _)| n.reason == domain::kinds::NotificationReason::SearchMatch)
+        .map(|(_, a)| a.id)
+        .collect();
+    let searches = crate::service::searches::reasons(ctx, viewer, &matched).await?;
     Ok(Notifications {
         shell,
         rows,
         next,
         spaces,
+        searches,
     })
 }
 
@@ -729,3 +763,16 @@ pub async fn search(
 
 /// Results on a page of search results.
 const PAGE_SIZE: usize = 20;
+// ---- followed searches ----
+
+pub struct Searches {
+    pub shell: Shell,
+    pub searches: Vec<crate::service::searches::SavedSearch>,
+}
+
+pub async fn searches(ctx: &Ctx, viewer: &Viewer) -> AppResult<Searches> {
+    Ok(Searches {
+        shell: shell(ctx, viewer).await?,
+        searches: crate::service::searches::list(ctx, viewer).await?,
+    })
+}

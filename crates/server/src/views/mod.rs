@@ -120,6 +120,38 @@ impl From<&ApiToken> for TokenView {
     }
 }
 
+/// A search the member follows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedSearchView {
+    pub id: String,
+    /// The query as Chorus reads it (canonical: operators normalised).
+    pub query: String,
+    /// `watching` (new matches in home and as notifications), `following`
+    /// (in home) or `muted` (kept, delivering nothing).
+    pub level: String,
+    pub created_at: String,
+    /// The results page of the query.
+    pub url: String,
+}
+
+impl From<&crate::service::searches::SavedSearch> for SavedSearchView {
+    fn from(s: &crate::service::searches::SavedSearch) -> Self {
+        SavedSearchView {
+            id: s.id.to_string(),
+            query: s.query.clone(),
+            level: s.level.clone(),
+            created_at: time(s.created_at),
+            url: search_url(&s.query),
+        }
+    }
+}
+
+/// The results page of a query: `/search?q=…`.
+pub fn search_url(query: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(query.as_bytes()).collect();
+    format!("/search?q={q}")
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct NewTokenView {
     #[serde(flatten)]

@@ -15,6 +15,7 @@ mod ops;
 mod requests;
 mod search;
 mod search_page;
+mod searches;
 mod social;
 mod trust_accounts;
 mod trust_hardening;

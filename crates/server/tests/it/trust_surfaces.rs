@@ -140,6 +140,7 @@ const PAGES: &[&str] = &[
     "/directory",
     "/search",
     "/notifications",
+    "/searches",
     "/work",
     "/requests/{id}",
     "/settings",

@@ -1,6 +1,7 @@
 //! What a member may see stays what they may see: open live streams lose
 //! the right with the credential, activities without an item pass the one
-//! rule, and counts equal what the viewer can open.
+//! rule, counts equal what the viewer can open, and list mail, digests,
+//! search and followed searches reach only who may see.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ backend_tests!(
     trust_visibility_mail_reaches_only_who_may_see,
     trust_visibility_search_suggestions_offer_only_what_may_be_seen,
     trust_visibility_search_finds_only_what_may_be_seen,
+    trust_visibility_followed_searches_deliver_only_what_may_be_seen,
 );
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -881,4 +883,145 @@ async fn results_page(who: &TestApp, q: &str) -> (usize, u64) {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("the Everything tab's count: {html}"));
     (html.matches("class=\"hit card\"").count(), count)
+}
+
+/// Followed searches as a surface: every viewer follows (at "watching") a
+/// search for a word only the posts and comments of this test hold, in
+/// every kind of space and audience; the job delivers to each exactly what
+/// they may see (never their own, nothing to the deactivated), and notifies
+/// of the same.
+async fn trust_visibility_followed_searches_deliver_only_what_may_be_seen(b: Backend) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let author = owner.new_member("author", "member").await;
+    let admin = owner.new_member("adm", "admin").await;
+    let insider = owner.new_member("insider", "member").await;
+    let outsider = owner.new_member("outsider", "member").await;
+    let guest_in = owner.new_member("guestin", "guest").await;
+    let guest_out = owner.new_member("guestout", "guest").await;
+    let gone = owner.new_member("gone", "member").await;
+    let viewers: Vec<(&str, &TestApp)> = vec![
+        ("owner", &owner),
+        ("author", &author),
+        ("adm", &admin),
+        ("insider", &insider),
+        ("outsider", &outsider),
+        ("guestin", &guest_in),
+        ("guestout", &guest_out),
+        ("gone", &gone),
+    ];
+    for (_, app) in &viewers {
+        expect(
+            app.post(
+                "/searches",
+                json!({"query": "qzfindmeqz", "level": "watching"}),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let mut items: Vec<(&str, String)> = Vec::new();
+    for vis in ["open", "closed", "secret"] {
+        let slug = format!("f-{vis}");
+        author
+            .create_space(json!({"name": format!("F {vis}"), "slug": slug, "visibility": vis}))
+            .await;
+        for h in ["insider", "guestin", "gone"] {
+            author.add_to_space(&slug, h).await;
+        }
+        let kind = match vis {
+            "open" => "space-open",
+            "closed" => "space-closed",
+            _ => "space-secret",
+        };
+        items.push((
+            kind,
+            author
+                .post_item(json!({"space": slug, "body": format!("post qzfindmeqz in {vis}")}))
+                .await,
+        ));
+    }
+    items.push((
+        "profile",
+        author
+            .post_item(json!({"body": "qzfindmeqz on my profile"}))
+            .await,
+    ));
+    items.push((
+        "direct",
+        author
+            .post_item(json!({"to": ["insider", "guestin", "gone"], "body": "qzfindmeqz for you"}))
+            .await,
+    ));
+    // A matching comment on an item whose post does not match.
+    let quiet = author
+        .post_item(json!({"space": "f-secret", "body": "nothing to see"}))
+        .await;
+    author.comment(&quiet, "but qzfindmeqz here").await;
+    items.push(("space-secret", quiet));
+    expect(
+        owner
+            .patch("/admin/members/gone", json!({"deactivated": true}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    crate::searches::run_matching(&owner).await;
+    let may_see = |viewer: &str, kind: &str| -> bool {
+        match (viewer, kind) {
+            // Never one's own, nothing to the deactivated.
+            ("author" | "gone", _) => false,
+            (_, "space-open") => viewer != "guestout",
+            (_, "space-closed" | "space-secret") => viewer == "insider" || viewer == "guestin",
+            (_, "profile") => !viewer.starts_with("guest"),
+            (_, "direct") => viewer == "insider" || viewer == "guestin",
+            _ => unreachable!(),
+        }
+    };
+    // What the job delivered, as the database holds it.
+    let db = open_db(&owner.database_url, 1).await;
+    let mut c = db.read().await.unwrap();
+    let rows = c
+        .query(
+            "SELECT m.handle, a.item_id FROM search_deliveries d
+             JOIN members m ON m.id = d.member_id JOIN activities a ON a.id = d.activity_id",
+            &[],
+        )
+        .await
+        .unwrap();
+    drop(c);
+    db.close().await;
+    let mut delivered: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in rows {
+        delivered
+            .entry(r.text(0).unwrap())
+            .or_default()
+            .insert(r.i64(1).unwrap().to_string());
+    }
+    for (who, app) in &viewers {
+        let expected: BTreeSet<String> = items
+            .iter()
+            .filter(|(kind, _)| may_see(who, kind))
+            .map(|(_, id)| id.clone())
+            .collect();
+        let got = delivered.get(*who).cloned().unwrap_or_default();
+        assert_eq!(got, expected, "delivered to {who}");
+        if *who == "gone" {
+            continue;
+        }
+        let notes = expect(app.get("/notifications?limit=100").await, StatusCode::OK).await;
+        let noted: BTreeSet<String> = notes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["reason"] == "search_match")
+            .map(|n| n["activity"]["item"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(noted, expected, "notified to {who}");
+    }
+    // Not empty by accident.
+    assert_eq!(delivered.get("insider").map(BTreeSet::len), Some(6));
+    owner.stop().await;
 }

@@ -23,6 +23,7 @@ backend_tests!(
     xss_corpus_is_inert_on_every_page,
     notification_choices_save_and_take_effect,
     search_box_suggests_and_reaches_results,
+    followed_search_match_arrives_live,
 );
 
 // ---- the browser ----
@@ -316,6 +317,71 @@ async fn search_box_suggests_and_reaches_results(b: Backend) {
     )
     .await;
     olga.close().await;
+    app.stop().await;
+}
+
+// ---- followed searches ----
+
+/// Ana follows a search; Bo, whom she does not follow, posts a match; the
+/// job brings it to her open home page live, named by the search. On the
+/// followed-searches page she sets it to watching with the select alone.
+async fn followed_search_match_arrives_live(b: Backend) {
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let ana = app.new_member("ana", "member").await;
+    let bo = app.new_member("bo", "member").await;
+    expect(
+        ana.post(
+            "/searches",
+            json!({"query": "quokka", "level": "following"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let browser = Browser::open(&app).await;
+    browser.login("ana", PASSWORD).await;
+    browser.js("window.noReload = true; return true").await;
+    // Let the live connection open before the match comes.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    bo.post_item(json!({"body": "The quokka release is out"}))
+        .await;
+    crate::searches::run_matching(&app).await;
+    browser
+        .until(
+            "the match arrives live, named by the search",
+            "return !!Array.from(document.querySelectorAll('#stream .entry')).find(e => \
+             e.innerText.includes('quokka release') && e.innerText.includes('Matches your search'))",
+        )
+        .await;
+    assert_eq!(
+        browser
+            .find("#stream .entry .why a")
+            .await
+            .attr("href")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("/search?q=quokka")
+    );
+    browser.screenshot("home-search-match", b).await;
+    browser.goto("/searches").await;
+    browser
+        .find(".searches select[name=level]")
+        .await
+        .select_by_value("watching")
+        .await
+        .unwrap();
+    browser
+        .until(
+            "the level saved",
+            "return document.body.innerText.includes('Saved.')",
+        )
+        .await;
+    let list = expect(ana.get("/searches").await, StatusCode::OK).await;
+    assert_eq!(list["items"][0]["level"], "watching");
+    browser.screenshot("searches", b).await;
+    browser.close().await;
     app.stop().await;
 }
 
@@ -1019,6 +1085,25 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
         }
     }
     assert!(!spaces.is_empty());
+    // Followed searches (their queries show on the searches page and name
+    // the home entries they bring).
+    for who in [&app, &mallory] {
+        for p in corpus.iter().take(50) {
+            let res = who
+                .post("/searches", json!({"query": p, "level": "watching"}))
+                .await;
+            assert!(
+                [
+                    StatusCode::CREATED,
+                    StatusCode::OK,
+                    StatusCode::UNPROCESSABLE_ENTITY
+                ]
+                .contains(&res.status()),
+                "{p}: {}",
+                res.status()
+            );
+        }
+    }
     // Items, titles and comments, mentioning the owner so notifications
     // carry them too.
     let mut items = Vec::new();
@@ -1046,7 +1131,9 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
         items.push(id);
     }
     app.follow_member("mallory").await;
+    crate::searches::run_matching(&app).await;
     let mut pages = vec![
+        "/searches".to_owned(),
         "/".to_owned(),
         "/?filter=people".to_owned(),
         "/?filter=spaces".to_owned(),
@@ -1087,6 +1174,10 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
     for a in stream["items"].as_array().unwrap().iter().take(20) {
         pages.push(format!(
             "/fragments/activities/{}",
+            a["id"].as_str().unwrap()
+        ));
+        pages.push(format!(
+            "/fragments/activities/{}?home=1",
             a["id"].as_str().unwrap()
         ));
     }

@@ -19,6 +19,7 @@ pub mod profiles;
 pub mod reactions;
 pub mod requests;
 pub mod search;
+pub mod searches;
 pub mod sessions;
 pub mod signup;
 pub mod spaces;
@@ -298,6 +299,12 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(follows::follow))
         .routes(routes!(follows::unfollow))
         .routes(routes!(follows::followers))
+        .routes(routes!(searches::list_searches, searches::follow_search))
+        .routes(routes!(
+            searches::get_search,
+            searches::put_search,
+            searches::unfollow_search
+        ))
         .routes(routes!(suggestions::suggestions))
         .routes(routes!(suggestions::search_suggestions))
         .routes(routes!(follows::following))

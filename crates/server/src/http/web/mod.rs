@@ -35,6 +35,7 @@ mod notifications;
 mod profiles;
 mod reactions;
 mod search;
+mod searches;
 mod sessions;
 mod signup;
 mod spaces;
@@ -112,6 +113,11 @@ pub fn router() -> Router<AppState> {
             "/spaces/{slug}/requests/{handle}",
             post(spaces::decide_request),
         )
+        .route(
+            "/searches",
+            get(searches::searches_list).post(searches::follow_search),
+        )
+        .route("/searches/{id}", post(searches::set_search_level))
         .route("/topics/{tag}", get(streams::topic))
         .route("/members/{handle}", get(profiles::profile))
         .route("/members/{handle}/{tab}", get(profiles::profile_tab))

@@ -92,6 +92,13 @@ pub async fn notifications(
                 "watching" => ("commented on".to_owned(), item_link),
                 "reaction" => ("reacted to".to_owned(), item_link),
                 "direct" => ("wrote to you:".to_owned(), item_link),
+                "search_match" => match p.searches.get(&a.id) {
+                    Some((_, q)) => (format!("wrote what your search “{q}” matches:"), item_link),
+                    None => (
+                        "wrote what a search you watch matches:".to_owned(),
+                        item_link,
+                    ),
+                },
                 "follower" => ("started following you".to_owned(), Default::default()),
                 "added_to_space" => ("added you to".to_owned(), space(a.target_id)),
                 "join_request" => {

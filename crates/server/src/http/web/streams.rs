@@ -115,7 +115,7 @@ pub(super) async fn home_page(
         invite_mailed: false,
         errors: Vec::new(),
         tabs,
-        entries: EntryV::all(&h.entries.rows, &h.entries.reactions),
+        entries: EntryV::home(&h.entries),
         live: live.into(),
         filter: filter.as_str(),
         next_url: next_url("/", &extra, &h.entries.next),
@@ -153,6 +153,8 @@ struct EntriesFragment {
 pub struct FragmentQuery {
     filter: Option<String>,
     back: Option<String>,
+    /// Set by the home page: the entry says why it came there.
+    home: Option<String>,
 }
 
 /// One stream entry as HTML (for live updates); 204 when the viewer may
@@ -167,14 +169,10 @@ pub async fn entry_fragment(
         return StatusCode::UNAUTHORIZED.into_response();
     };
     let filter = HomeFilter::parse(q.filter.as_deref().unwrap_or("all"));
-    match pages::entry(&state.ctx, &v, id).await {
-        Ok(Some(e)) => {
-            let entries: Vec<EntryV> = e
-                .rows
-                .iter()
-                .filter(|r| filter.admits(r))
-                .filter_map(|r| EntryV::new(r, &e.reactions))
-                .collect();
+    match pages::entry(&state.ctx, &v, id, q.home.is_some()).await {
+        Ok(Some(mut e)) => {
+            e.rows.retain(|r| filter.admits(r));
+            let entries = EntryV::home(&e);
             if entries.is_empty() {
                 return StatusCode::NO_CONTENT.into_response();
             }

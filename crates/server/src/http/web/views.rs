@@ -254,6 +254,9 @@ pub struct EntryV {
     pub comment_html: String,
     pub item: Option<ItemV>,
     pub ago: Ago,
+    /// Why it is in home when a followed search brought it: the query and
+    /// its results page.
+    pub search: Option<(String, String)>,
 }
 
 impl EntryV {
@@ -286,6 +289,7 @@ impl EntryV {
             comment_html: a.comment_html.clone().unwrap_or_default(),
             item,
             ago: Ago::new(a.published),
+            search: None,
         })
     }
 
@@ -293,6 +297,19 @@ impl EntryV {
         rows.iter()
             .filter_map(|r| EntryV::new(r, reactions))
             .collect()
+    }
+
+    /// [`EntryV::all`] for home, naming the followed search that brought
+    /// an entry.
+    pub fn home(e: &crate::service::pages::Entries) -> Vec<EntryV> {
+        let mut out = EntryV::all(&e.rows, &e.reactions);
+        for entry in &mut out {
+            entry.search = e
+                .reasons
+                .get(&entry.id)
+                .map(|(_, q)| (q.clone(), crate::views::search_url(q)));
+        }
+        out
     }
 }
 
