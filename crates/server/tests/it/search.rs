@@ -690,11 +690,24 @@ async fn search_suggests_as_you_type(b: Backend) {
     for hostile in ["*", "\"", "a*", "NEAR(", "'", ":*", "&", "!", "\u{0}"] {
         let _ = suggest(owner_v.clone(), hostile).await;
     }
+    // Through the API.
+    let api = expect(
+        owner.get("/search/suggestions?q=analy").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(api[0]["title"], "Analytics", "{api}");
+    assert_eq!(api[0]["url"], "/spaces/analytics");
+    assert_eq!(
+        owner.get("/search/suggestions?q=a&sort=x").await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let none = expect(guest.get("/search/suggestions?q=ana").await, StatusCode::OK).await;
+    assert_eq!(none, json!([]));
     // A guest in no space finds no space, no topic, and only themselves.
     let g = as_("gus").await;
     assert!(suggest(g.clone(), "ana").await.is_empty());
     assert_eq!(suggest(g.clone(), "gu").await, vec!["gus Person"]);
-    drop(guest);
     db.close().await;
     owner.stop().await;
 }
