@@ -76,7 +76,7 @@ pub struct SearchSuggestionsView {
 
 /// What the search box offers as the viewer types: people, spaces,
 /// topics and their recent searches, only what they may see.
-#[utoipa::path(get, path = "/suggestions/search", tag = "search", params(SearchSuggestQuery),
+#[utoipa::path(get, path = "/suggestions/search", operation_id = "search_box_suggestions", tag = "search", params(SearchSuggestQuery),
     security(("bearer" = []), ("session" = [])),
     responses((status = 200, body = SearchSuggestionsView), (status = 422, body = Problem)))]
 pub async fn search_suggestions(
