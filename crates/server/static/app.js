@@ -1,7 +1,8 @@
 // Chorus: the small script on top of the server-rendered pages. Every
 // action also works without it (plain forms); this adds live updates
 // (Server-Sent Events), inline comments and reactions, the composer's live
-// audience line, the live notification badge and keyboard shortcuts.
+// audience line, the live notification badge, the search box's suggestions
+// and keyboard shortcuts.
 "use strict";
 (function () {
   const $ = (s, r) => (r || document).querySelector(s);
@@ -209,6 +210,102 @@
   });
   function help() { const h = $("#help"); if (h && !h.open) h.showModal(); }
 
+  // ---- the search box: suggestions as you type ----
+  const box = $("#q-box"), list = $("#q-list");
+  let suggestTimer = 0, suggestSeq = 0, active = -1;
+  const options = () => $$("[role=option]", list);
+  function closeList() {
+    list.hidden = true; active = -1;
+    box.setAttribute("aria-expanded", "false");
+    box.removeAttribute("aria-activedescendant");
+  }
+  function mark(i) {
+    const all = options();
+    if (!all.length) return;
+    active = (i + all.length) % all.length;
+    all.forEach((o, n) => o.setAttribute("aria-selected", String(n === active)));
+    box.setAttribute("aria-activedescendant", all[active].id);
+    all[active].scrollIntoView({ block: "nearest" });
+  }
+  function pick(o) {
+    if (o.dataset.complete) {
+      box.value = box.value.replace(/\S*$/, o.dataset.complete + " ");
+      box.focus();
+      suggest();
+    } else location.href = o.dataset.href;
+  }
+  function showSuggestions(r, typed) {
+    list.textContent = "";
+    let n = 0;
+    const enc = encodeURIComponent;
+    const group = (title, rows) => {
+      if (!rows.length) return;
+      const h = document.createElement("li");
+      h.setAttribute("role", "presentation");
+      h.className = "group";
+      h.textContent = title;
+      list.appendChild(h);
+      for (const [label, detail, href, complete] of rows) {
+        const li = document.createElement("li");
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.id = "q-opt-" + n++;
+        li.dataset.href = href;
+        if (r.operator && complete) li.dataset.complete = complete;
+        const name = document.createElement("span");
+        name.textContent = label;
+        li.appendChild(name);
+        if (detail) {
+          const d = document.createElement("span");
+          d.className = "muted";
+          d.textContent = detail;
+          li.appendChild(d);
+        }
+        list.appendChild(li);
+      }
+    };
+    group("Recent searches", r.recent.map((q) => [q, "", "/search?q=" + enc(q)]));
+    group("People", r.people.map((p) => [p.display_name, "@" + p.handle, "/members/" + enc(p.handle), "from:@" + p.handle]));
+    group("Spaces", r.spaces.map((s) => [s.name, s.visibility === "open" ? "" : s.visibility, "/spaces/" + enc(s.slug), "in:" + s.slug]));
+    group("Topics", r.topics.map((t) => ["#" + t, "", "/topics/" + enc(t), "#" + t]));
+    if (typed.trim()) group("Search", [["Search for “" + typed.trim() + "”", "Enter", "/search?q=" + enc(typed.trim())]]);
+    active = -1;
+    box.removeAttribute("aria-activedescendant");
+    list.hidden = n === 0;
+    box.setAttribute("aria-expanded", String(n > 0));
+    const status = $("#q-status");
+    if (status) status.textContent = n ? n + " suggestions; use the arrow keys to choose" : "";
+  }
+  async function suggest() {
+    const seq = ++suggestSeq, typed = box.value;
+    try {
+      const r = await api("GET", "/api/v1/suggestions/search?q=" + encodeURIComponent(typed.slice(0, 500)));
+      if (seq === suggestSeq && document.activeElement === box) showSuggestions(r, typed);
+    } catch (_) { /* no suggestions: the form still searches */ }
+  }
+  if (box && list) {
+    box.addEventListener("input", () => { clearTimeout(suggestTimer); suggestTimer = setTimeout(suggest, 120); });
+    box.addEventListener("focus", suggest);
+    box.addEventListener("blur", () => { suggestSeq++; closeList(); });
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        if (list.hidden) suggest(); else mark(active + (e.key === "ArrowDown" ? 1 : -1));
+      } else if (e.key === "Enter" && active >= 0 && !list.hidden) {
+        e.preventDefault();
+        pick(options()[active]);
+      } else if (e.key === "Escape" && !list.hidden) {
+        // Closes the list only: the box keeps its text and the focus.
+        e.preventDefault();
+        e.stopPropagation();
+        closeList();
+      }
+    });
+    // Keeps the focus in the box while an option is clicked.
+    list.addEventListener("mousedown", (e) => e.preventDefault());
+    list.addEventListener("click", (e) => { const o = e.target.closest("[role=option]"); if (o) pick(o); });
+  }
+
   // ---- keyboard shortcuts ----
   let current = -1, pendingG = false;
   const entries = () => $$(".entry:not(.note)");
@@ -248,6 +345,7 @@
         if (d) { d.open = true; $("textarea", d).focus(); }
         break;
       }
+      case "/": if (box) { box.focus(); box.select(); } else return; break;
       case "g": pendingG = true; break;
       case "?": help(); break;
       default: return;

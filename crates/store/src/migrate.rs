@@ -101,6 +101,12 @@ const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("../migrations/postgres/0014_search.sql"),
     },
     Migration {
+        version: 15,
+        name: "search_suggestions",
+        sqlite: include_str!("../migrations/sqlite/0015_search_suggestions.sql"),
+        postgres: include_str!("../migrations/postgres/0015_search_suggestions.sql"),
+    },
+    Migration {
         version: 16,
         name: "searches",
         sqlite: include_str!("../migrations/sqlite/0016_searches.sql"),

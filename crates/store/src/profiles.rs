@@ -85,6 +85,26 @@ pub async fn member_by_handle(c: &mut Conn, handle: &Handle) -> Result<Option<Me
         .transpose()
 }
 
+/// The members with these handles (unknown ones left out), in no order:
+/// the people a search found, as the directory and admin lists show them.
+pub async fn members_by_handles(c: &mut Conn, handles: &[&str]) -> Result<Vec<Member>, Error> {
+    if handles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut p = crate::rows::Params::new();
+    let marks: Vec<String> = handles.iter().map(|h| p.bind(*h)).collect();
+    let sql = format!(
+        "SELECT {} FROM members m WHERE m.handle IN ({})",
+        MemberCols::sql(),
+        marks.join(", ")
+    );
+    c.query(&sql, p.values())
+        .await?
+        .into_iter()
+        .map(member)
+        .collect()
+}
+
 /// The member whose account address is `email` (compared lower-cased, as
 /// addresses are stored).
 pub async fn member_by_email(c: &mut Conn, email: &str) -> Result<Option<Member>, Error> {

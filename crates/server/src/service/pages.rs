@@ -588,15 +588,27 @@ pub struct Directory {
     pub spaces: Vec<Space>,
 }
 
-pub async fn directory(ctx: &Ctx, viewer: &Viewer, after: Option<&str>) -> AppResult<Directory> {
+/// The directory: everyone by handle from `after`, or, with a `filter`,
+/// the people a search for it finds (`after` then being its cursor).
+pub async fn directory(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    after: Option<&str>,
+    filter: &str,
+) -> AppResult<Directory> {
     let db = &ctx.db;
     let shell = shell(ctx, viewer).await?;
-    let mut members = profiles::list_members(ctx, viewer, after, 61).await?;
-    let next = if members.len() > 60 {
-        members.truncate(60);
-        members.last().map(|m| m.handle.clone())
+    let (members, next) = if filter.trim().is_empty() {
+        let mut members = profiles::list_members(ctx, viewer, after, 61).await?;
+        let next = if members.len() > 60 {
+            members.truncate(60);
+            members.last().map(|m| m.handle.clone())
+        } else {
+            None
+        };
+        (members, next)
     } else {
-        None
+        profiles::find_members(ctx, viewer, filter, after, 60).await?
     };
     let mut c = db.read().await?;
     let following = store::follows::following(&mut c, viewer.id(), 1000)
@@ -695,7 +707,9 @@ pub struct Admin {
     pub jobs: crate::service::jobs::Overview,
 }
 
-pub async fn admin(ctx: &Ctx, viewer: &Viewer) -> AppResult<Admin> {
+/// The admin page; with a `filter`, the member list holds the people a
+/// search for it finds.
+pub async fn admin(ctx: &Ctx, viewer: &Viewer, filter: &str) -> AppResult<Admin> {
     if !viewer.role().is_admin() {
         return Err(AppError::Forbidden(
             "Only the org's owners and admins see the admin pages.".into(),
@@ -704,12 +718,51 @@ pub async fn admin(ctx: &Ctx, viewer: &Viewer) -> AppResult<Admin> {
     Ok(Admin {
         shell: shell(ctx, viewer).await?,
         org: org::org_settings(ctx).await?,
-        members: profiles::list_members(ctx, viewer, None, 500).await?,
+        members: if filter.trim().is_empty() {
+            profiles::list_members(ctx, viewer, None, 500).await?
+        } else {
+            profiles::find_members(ctx, viewer, filter, None, 100)
+                .await?
+                .0
+        },
         invitations: invitations::list_invitations(ctx, viewer, None, 50).await?,
         jobs: crate::service::jobs::overview(ctx, viewer).await?,
     })
 }
 
+// ---- search ----
+
+pub struct SearchResults {
+    pub shell: Shell,
+    pub page: crate::service::search::SearchPage,
+}
+
+/// One page of search results; the first page of a search is remembered
+/// among the member's recent searches (offered in the search box).
+pub async fn search(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    query: &domain::search::Query,
+    tab: crate::service::search::Tab,
+    cursor: Option<&str>,
+) -> AppResult<SearchResults> {
+    let shell = shell(ctx, viewer).await?;
+    use crate::service::search::search;
+    let page = match search(ctx, viewer, query, tab, cursor, PAGE_SIZE).await {
+        // A cursor this server did not give (an old link): the first page.
+        Err(AppError::BadRequest(_)) if cursor.is_some() => {
+            search(ctx, viewer, query, tab, None, PAGE_SIZE).await?
+        }
+        r => r?,
+    };
+    if cursor.is_none() {
+        suggestions::remember_search(ctx, viewer, query).await?;
+    }
+    Ok(SearchResults { shell, page })
+}
+
+/// Results on a page of search results.
+const PAGE_SIZE: usize = 20;
 // ---- followed searches ----
 
 pub struct Searches {

@@ -211,3 +211,33 @@ pub async fn avatar(ctx: &Ctx, handle: &Handle) -> AppResult<Option<(String, Vec
     let mut c = ctx.db.read().await?;
     Ok(q::avatar(&mut c, m.id).await?)
 }
+
+/// The members a search for `typed` finds (its People tab, so only whom
+/// the viewer may see), in the search's order, and the cursor of the next
+/// page: the filter of the directory and of the admin member list.
+/// Deactivated members are listed to admins only, as in the directory.
+pub async fn find_members(
+    ctx: &Ctx,
+    viewer: &Viewer,
+    typed: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> AppResult<(Vec<Member>, Option<String>)> {
+    use crate::service::search::{self, HitKind, Tab};
+    let query = domain::search::Query::parse(typed);
+    if query.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let page = search::search(ctx, viewer, &query, Tab::People, cursor, limit).await?;
+    let handles: Vec<&str> = page
+        .hits
+        .iter()
+        .filter(|h| h.kind == HitKind::Person)
+        .filter_map(|h| h.url.strip_prefix("/members/"))
+        .collect();
+    let mut c = ctx.db.read().await?;
+    let mut found = q::members_by_handles(&mut c, &handles).await?;
+    found.retain(|m| m.is_active() || viewer.role().is_admin());
+    found.sort_by_key(|m| handles.iter().position(|h| *h == m.handle));
+    Ok((found, page.next_cursor))
+}

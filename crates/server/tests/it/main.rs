@@ -14,6 +14,7 @@ mod mail_in;
 mod ops;
 mod requests;
 mod search;
+mod search_page;
 mod searches;
 mod social;
 mod trust_accounts;

@@ -138,6 +138,7 @@ const PAGES: &[&str] = &[
     "/members/{handle}",
     "/members/{handle}/{tab}",
     "/directory",
+    "/search",
     "/notifications",
     "/searches",
     "/work",
@@ -676,6 +677,14 @@ async fn trust_surfaces_nobody_sees_what_they_may_not(b: Backend) {
         for (page, queries) in PAGE_QUERIES {
             for q in *queries {
                 probes.push((n, format!("{page}{q}"), Surface::Page));
+            }
+        }
+        // The results page (its Everything tab holds every kind and every
+        // tab's count) and the lists filtered by search: every secret
+        // word, by every viewer.
+        for (word, _, _) in secrets() {
+            for page in ["/search?q=", "/directory?q=", "/admin?q="] {
+                probes.push((n, format!("{page}{word}"), Surface::Page));
             }
         }
     }

@@ -16,6 +16,7 @@ backend_tests!(
     trust_visibility_activities_without_an_item_pass_the_rule,
     trust_visibility_counts_equal_what_can_be_opened,
     trust_visibility_mail_reaches_only_who_may_see,
+    trust_visibility_search_suggestions_offer_only_what_may_be_seen,
     trust_visibility_search_finds_only_what_may_be_seen,
     trust_visibility_followed_searches_deliver_only_what_may_be_seen,
 );
@@ -511,6 +512,166 @@ async fn trust_visibility_mail_reaches_only_who_may_see(b: Backend) {
     owner.stop().await;
 }
 
+/// The search box's suggestions as a surface: every viewer × every kind of
+/// space and audience, typing a prefix that all the spaces, topics and
+/// people share, is offered exactly what the rule lets them see.
+async fn trust_visibility_search_suggestions_offer_only_what_may_be_seen(b: Backend) {
+    use std::collections::BTreeSet;
+    let mut owner = TestApp::spawn(b).await;
+    owner.setup_owner().await;
+    let mut cast = Vec::new();
+    for (h, role) in [
+        ("sec", "member"),
+        ("clo", "member"),
+        ("opn", "member"),
+        ("out", "member"),
+        ("gin", "guest"),
+        ("gout", "guest"),
+        ("left", "member"),
+        ("dem", "member"),
+    ] {
+        let who = owner.new_member(h, role).await;
+        expect(
+            who.patch("/me", json!({"display_name": format!("Qz {h}")}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        cast.push((h, who));
+    }
+    for (slug, vis) in [
+        ("qzhush", "secret"),
+        ("qzcircle", "closed"),
+        ("qzfield", "open"),
+    ] {
+        owner
+            .create_space(json!({"name": format!("Qz {slug}"), "slug": slug, "visibility": vis}))
+            .await;
+        owner
+            .post_item(json!({"space": slug, "body": format!("in {slug} #{slug}-topic")}))
+            .await;
+    }
+    for (slug, who) in [
+        ("qzhush", "sec"),
+        ("qzhush", "left"),
+        ("qzcircle", "clo"),
+        ("qzcircle", "left"),
+        ("qzfield", "opn"),
+        ("qzfield", "gin"),
+    ] {
+        owner.add_to_space(slug, who).await;
+    }
+    owner
+        .post_item(json!({"body": "on a profile #qzprofile-topic"}))
+        .await;
+    owner
+        .post_item(json!({"to": ["sec"], "body": "just us #qzdirect-topic"}))
+        .await;
+    for slug in ["qzhush", "qzcircle"] {
+        expect(
+            owner.delete(&format!("/spaces/{slug}/members/left")).await,
+            StatusCode::NO_CONTENT,
+        )
+        .await;
+    }
+    expect(
+        owner
+            .patch("/admin/members/dem", json!({"role": "guest"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let set = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect::<BTreeSet<_>>();
+    let everyone = ["sec", "clo", "opn", "out", "gin", "gout", "left", "dem"];
+    let member_topics = ["qzcircle-topic", "qzfield-topic", "qzprofile-topic"];
+    let mut viewers: Vec<(&str, &TestApp)> = vec![("owner", &owner)];
+    viewers.extend(cast.iter().map(|(h, a)| (*h, a)));
+    for (who, app) in viewers {
+        let (spaces, topics, people): (Vec<&str>, Vec<&str>, Vec<&str>) = match who {
+            "owner" => (
+                vec!["qzhush", "qzcircle", "qzfield"],
+                [&member_topics[..], &["qzhush-topic", "qzdirect-topic"]].concat(),
+                everyone.to_vec(),
+            ),
+            "sec" => (
+                vec!["qzhush", "qzcircle", "qzfield"],
+                vec![
+                    "qzhush-topic",
+                    "qzdirect-topic",
+                    "qzfield-topic",
+                    "qzprofile-topic",
+                ],
+                everyone.to_vec(),
+            ),
+            "clo" => (
+                vec!["qzcircle", "qzfield"],
+                member_topics.to_vec(),
+                everyone.to_vec(),
+            ),
+            "gin" => (vec!["qzfield"], vec!["qzfield-topic"], vec!["opn", "gin"]),
+            "gout" | "dem" => (vec![], vec![], vec![who]),
+            // Open and closed spaces, topics on what every member sees;
+            // not the closed space's topic (its items are members' only).
+            _ => (
+                vec!["qzcircle", "qzfield"],
+                vec!["qzfield-topic", "qzprofile-topic"],
+                everyone.to_vec(),
+            ),
+        };
+        let s = expect(app.get("/suggestions/search?q=qz").await, StatusCode::OK).await;
+        let got = |key: &str, field: &str| -> BTreeSet<String> {
+            s[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| match field {
+                    "" => x.as_str().unwrap().to_owned(),
+                    f => x[f].as_str().unwrap().to_owned(),
+                })
+                .collect()
+        };
+        // A few of each kind are offered (4 spaces, 4 topics, 5 people),
+        // all of them among those allowed.
+        for (key, field, allowed, most) in [
+            ("spaces", "slug", &spaces, 4),
+            ("topics", "", &topics, 4),
+            ("people", "handle", &people, 5),
+        ] {
+            let offered = got(key, field);
+            assert!(
+                offered.is_subset(&set(allowed)) && offered.len() == allowed.len().min(most),
+                "{who}'s {key}: {s}"
+            );
+        }
+        // By an operator, each kind alone (8 at most), all of them.
+        for (typed, key, field, want) in [
+            ("in:qz", "spaces", "slug", set(&spaces)),
+            ("#qz", "topics", "", set(&topics)),
+        ] {
+            let s2 = expect(
+                app.get(&format!(
+                    "/suggestions/search?q={}",
+                    typed.replace('#', "%23")
+                ))
+                .await,
+                StatusCode::OK,
+            )
+            .await;
+            let got: BTreeSet<String> = s2[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| match field {
+                    "" => x.as_str().unwrap().to_owned(),
+                    f => x[f].as_str().unwrap().to_owned(),
+                })
+                .collect();
+            assert_eq!(got, want, "{who} typing {typed}: {s2}");
+        }
+    }
+    owner.stop().await;
+}
+
 /// Search as a surface: every viewer × every kind of space and audience,
 /// searching a word only the hidden item holds (and one only a comment on
 /// it holds): those who may see it find it, the others find nothing, and
@@ -622,6 +783,13 @@ async fn trust_visibility_search_finds_only_what_may_be_seen(b: Backend) {
             for (word, kind) in [(item_word, "item"), (comment_word, "comment")] {
                 let page = search(viewer, word.clone()).await;
                 let hits = page["items"].as_array().unwrap();
+                // The results page: the same hits, the same counts.
+                let shown = results_page(viewer, word).await;
+                assert_eq!(
+                    shown,
+                    (usize::from(allowed), u64::from(allowed)),
+                    "{vname}'s page for the {audience} {kind}"
+                );
                 if allowed {
                     assert_eq!(hits.len(), 1, "{vname} finds the {audience} {kind}: {page}");
                     assert_eq!(hits[0]["kind"], kind);
@@ -700,6 +868,21 @@ async fn trust_visibility_search_finds_only_what_may_be_seen(b: Backend) {
         }
     }
     owner.stop().await;
+}
+
+/// The results page's hits and its Everything count, for `q`.
+async fn results_page(who: &TestApp, q: &str) -> (usize, u64) {
+    let qs = serde_urlencoded::to_string([("q", q)]).unwrap();
+    let res = who.page(&format!("/search?{qs}")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let count = html
+        .split("aria-current=\"page\">Everything <span class=\"n\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the Everything tab's count: {html}"));
+    (html.matches("class=\"hit card\"").count(), count)
 }
 
 /// Followed searches as a surface: every viewer follows (at "watching") a

@@ -22,6 +22,7 @@ backend_tests!(
     pages_make_a_fixed_number_of_queries,
     xss_corpus_is_inert_on_every_page,
     notification_choices_save_and_take_effect,
+    search_box_suggests_and_reaches_results,
     followed_search_match_arrives_live,
 );
 
@@ -185,6 +186,16 @@ impl Browser {
             .await;
     }
 
+    /// Presses a key where the focus is (`fantoccini::key::Key` for the
+    /// special ones).
+    async fn press(&self, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let keys = KeyActions::new("keys".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client.perform_actions(keys).await.unwrap();
+    }
+
     async fn screenshot(&self, name: &str, backend: Backend) {
         if backend != Backend::Sqlite {
             return;
@@ -196,6 +207,117 @@ impl Browser {
     async fn close(self) {
         let _ = self.client.close().await;
     }
+}
+
+// ---- the search box ----
+
+/// Whether the search box offers an option whose text holds `text`.
+fn offers(text: &str) -> String {
+    format!(
+        "return !document.getElementById('q-list').hidden && \
+         !!Array.from(document.querySelectorAll('#q-list [role=option]')).find(o => o.innerText.includes({text:?}))"
+    )
+}
+
+async fn search_box_suggests_and_reaches_results(b: Backend) {
+    use fantoccini::key::Key;
+    let mut app = TestApp::spawn(b).await;
+    app.setup_owner().await;
+    let ana = app.new_member("ana", "member").await;
+    expect(
+        ana.patch("/me", json!({"display_name": "Ana Lima"})).await,
+        StatusCode::OK,
+    )
+    .await;
+    app.create_space(json!({"name": "Launchpad", "slug": "launchpad"}))
+        .await;
+    let olga = Browser::open(&app).await;
+    olga.login("owner", PASSWORD).await;
+
+    // `/` anywhere outside a field goes to the box; suggestions come as
+    // one types (Ana by the second word of her name).
+    olga.press('/').await;
+    olga.until(
+        "the box has the focus",
+        "return document.activeElement.id === 'q-box'",
+    )
+    .await;
+    olga.find("#q-box").await.send_keys("lim").await.unwrap();
+    olga.until("Ana offered", &offers("Ana Lima")).await;
+    assert_eq!(
+        olga.js("return document.getElementById('q-box').getAttribute('aria-expanded')")
+            .await,
+        "true"
+    );
+    olga.screenshot("search-suggestions", b).await;
+    // The arrows move through the options; Enter opens the one chosen.
+    olga.press(Key::Down.into()).await;
+    olga.until(
+        "the first option chosen",
+        "const o = document.querySelector('#q-list [aria-selected=true]'); \
+         return !!o && o.innerText.includes('Ana Lima') && \
+         document.getElementById('q-box').getAttribute('aria-activedescendant') === o.id",
+    )
+    .await;
+    olga.press(Key::Enter.into()).await;
+    olga.until("Ana's page", "return location.pathname === '/members/ana'")
+        .await;
+
+    // Escape closes the list; Enter then searches what is typed.
+    olga.press('/').await;
+    olga.find("#q-box").await.send_keys("launch").await.unwrap();
+    olga.until("the space offered", &offers("Launchpad")).await;
+    olga.press(Key::Escape.into()).await;
+    olga.until(
+        "the list closed",
+        "return document.getElementById('q-list').hidden && document.activeElement.id === 'q-box'",
+    )
+    .await;
+    olga.press(Key::Enter.into()).await;
+    olga.until(
+        "the results page",
+        "return location.pathname === '/search' && location.search === '?q=launch'",
+    )
+    .await;
+    assert!(olga.body().await.contains("Results"));
+    assert_eq!(
+        olga.js("return document.getElementById('q-box').value")
+            .await,
+        "launch"
+    );
+    olga.screenshot("search-results", b).await;
+
+    // An operator's word is completed, not opened.
+    olga.goto("/").await;
+    olga.press('/').await;
+    olga.find("#q-box")
+        .await
+        .send_keys("plan from:@an")
+        .await
+        .unwrap();
+    olga.until("Ana offered for from:", &offers("Ana Lima"))
+        .await;
+    olga.press(Key::Down.into()).await;
+    olga.press(Key::Enter.into()).await;
+    olga.until(
+        "the word completed",
+        "return document.getElementById('q-box').value === 'plan from:@ana ' && location.pathname === '/'",
+    )
+    .await;
+
+    // The empty box offers the recent searches; a click opens one.
+    olga.goto("/spaces").await;
+    olga.press('/').await;
+    olga.until("the recent search offered", &offers("launch"))
+        .await;
+    olga.click("#q-list [role=option]").await;
+    olga.until(
+        "the recent search run again",
+        "return location.pathname === '/search' && location.search === '?q=launch'",
+    )
+    .await;
+    olga.close().await;
+    app.stop().await;
 }
 
 // ---- followed searches ----
@@ -884,6 +1006,8 @@ async fn pages_make_a_fixed_number_of_queries(b: Backend) {
         "/members/ana".to_owned(),
         "/topics/quality".to_owned(),
         "/notifications".to_owned(),
+        "/search?q=item".to_owned(),
+        "/directory?q=ana".to_owned(),
     ];
     add(5).await;
     let mut with_5 = Vec::new();
@@ -1024,6 +1148,19 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
         "/members/mallory/followers".to_owned(),
         "/members/owner/following".to_owned(),
     ];
+    // Searches: the payloads as typed (chips, the box, the empty state),
+    // and words that find mallory's items, names and spaces.
+    for p in corpus.iter().take(12) {
+        let q: String = form_urlencoded::byte_serialize(p.as_bytes()).collect();
+        pages.push(format!("/search?q={q}"));
+        pages.push(format!("/directory?q={q}"));
+    }
+    for tab in ["everything", "posts", "people", "spaces"] {
+        pages.push(format!("/search?q=xss&tab={tab}"));
+        pages.push(format!("/search?q=mallory&tab={tab}"));
+    }
+    pages.push("/search?q=%23xss".to_owned());
+    pages.push("/directory?q=mallory".to_owned());
     for s in &spaces {
         for tab in ["", "/about", "/members", "/settings"] {
             pages.push(format!("/spaces/{s}{tab}"));
@@ -1050,6 +1187,15 @@ async fn xss_corpus_is_inert_on_every_page(b: Backend) {
                 let html = app.page("/admin").await.text().await.unwrap();
                 assert!(html.contains("mallory"));
                 test_support::safety::assert_safe_page(&html);
+                for q in ["mallory", "%3Cscript%3Ealert(1)%3C%2Fscript%3E"] {
+                    let html = app
+                        .page(&format!("/admin?q={q}"))
+                        .await
+                        .text()
+                        .await
+                        .unwrap();
+                    test_support::safety::assert_safe_page(&html);
+                }
             }
             let res = viewer.page(p).await;
             assert_eq!(res.status(), StatusCode::OK, "{p}");

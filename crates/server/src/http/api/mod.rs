@@ -306,6 +306,7 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
             searches::unfollow_search
         ))
         .routes(routes!(suggestions::suggestions))
+        .routes(routes!(suggestions::search_suggestions))
         .routes(routes!(follows::following))
         .routes(routes!(audience::audience))
         .routes(routes!(notifications::notifications))

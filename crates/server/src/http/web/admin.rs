@@ -2,7 +2,7 @@
 //! jobs.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use domain::Role;
@@ -64,6 +64,8 @@ pub struct AdminPage {
     dead_jobs: Vec<DeadJobV>,
     /// Whether mail goes out (a relay is set).
     mail_on: bool,
+    /// What the member list is filtered by (a search), or empty.
+    filter: String,
 }
 
 async fn admin_page(
@@ -74,12 +76,25 @@ async fn admin_page(
     invite_link: Option<String>,
     errors: Vec<String>,
 ) -> Response {
-    let p = match pages::admin(&state.ctx, v).await {
+    filtered_admin_page(state, v, status, notice, invite_link, errors, "").await
+}
+
+async fn filtered_admin_page(
+    state: &AppState,
+    v: &Viewer,
+    status: StatusCode,
+    notice: Option<String>,
+    invite_link: Option<String>,
+    errors: Vec<String>,
+    filter: &str,
+) -> Response {
+    let p = match pages::admin(&state.ctx, v, filter).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
     let now = jiff::Timestamp::now().as_microsecond();
     let page = AdminPage {
+        filter: filter.to_owned(),
         mail_on: crate::service::mail::enabled(&state.ctx),
         notice,
         errors,
@@ -153,12 +168,24 @@ async fn admin_page(
     render(status, &page)
 }
 
-pub async fn admin(State(state): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+#[derive(Deserialize)]
+pub struct AdminQuery {
+    /// Filters the member list by a search.
+    #[serde(default)]
+    q: String,
+}
+
+pub async fn admin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<AdminQuery>,
+) -> Response {
     let v = match member(&state, &headers, &uri).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    admin_page(&state, &v, StatusCode::OK, None, None, Vec::new()).await
+    filtered_admin_page(&state, &v, StatusCode::OK, None, None, Vec::new(), &q.q).await
 }
 
 async fn admin_after<T>(

@@ -34,6 +34,7 @@ mod mail;
 mod notifications;
 mod profiles;
 mod reactions;
+mod search;
 mod searches;
 mod sessions;
 mod signup;
@@ -121,6 +122,7 @@ pub fn router() -> Router<AppState> {
         .route("/members/{handle}", get(profiles::profile))
         .route("/members/{handle}/{tab}", get(profiles::profile_tab))
         .route("/directory", get(profiles::directory))
+        .route("/search", get(search::search))
         .route("/notifications", get(notifications::notifications))
         .route("/work", get(work::work_page))
         .route("/requests", post(work::create_request))

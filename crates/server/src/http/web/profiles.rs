@@ -150,11 +150,19 @@ pub struct DirectoryPage {
     suggested: Vec<(PersonV, FollowV)>,
     spaces: Vec<SpaceV>,
     next_url: Option<String>,
+    /// What the list is filtered by (a search), or empty.
+    filter: String,
+    /// The filter as a search of everything.
+    search_url: String,
 }
 
 #[derive(Deserialize)]
 pub struct AfterHandle {
+    /// The last handle shown, or with a filter the search's cursor.
     after: Option<String>,
+    /// Filters the list by a search.
+    #[serde(default)]
+    q: String,
 }
 
 pub async fn directory(
@@ -167,7 +175,7 @@ pub async fn directory(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let p = match pages::directory(&state.ctx, &v, q.after.as_deref()).await {
+    let p = match pages::directory(&state.ctx, &v, q.after.as_deref(), &q.q).await {
         Ok(p) => p,
         Err(e) => return error_page(e, "/"),
     };
@@ -201,7 +209,16 @@ pub async fn directory(
             .map(|x| (PersonV::person(x), FollowV::new("member", &x.handle, None)))
             .collect(),
         spaces: p.spaces.iter().map(SpaceV::new).collect(),
-        next_url: p.next.as_ref().map(|h| format!("/directory?after={h}")),
+        next_url: p.next.as_ref().map(|after| {
+            let mut url = form_urlencoded::Serializer::new(String::new());
+            if !q.q.trim().is_empty() {
+                url.append_pair("q", &q.q);
+            }
+            url.append_pair("after", after);
+            format!("/directory?{}", url.finish())
+        }),
+        search_url: super::search::url(&q.q, None, None),
+        filter: q.q.clone(),
         s: shell_v(p.shell, &v, "people", &uri),
     };
     render(StatusCode::OK, &page)

@@ -29,6 +29,8 @@ pub struct ShellV {
     /// This page's path, where forms come back to.
     pub path: String,
     pub emoji: [&'static str; 6],
+    /// What the header's search box holds (the search on its results page).
+    pub search: String,
 }
 
 impl ShellV {
@@ -43,6 +45,7 @@ impl ShellV {
             nav,
             path,
             emoji: EMOJI,
+            search: String::new(),
         }
     }
 }
