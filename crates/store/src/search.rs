@@ -59,9 +59,6 @@ impl Index {
 #[derive(Debug, Clone, Default)]
 pub struct Filters<'a> {
     pub terms: &'a [Term],
-    /// The last term, when a word, matches as the start of a word (what is
-    /// being typed).
-    pub prefix_last: bool,
     pub excluded: &'a [Term],
     pub authors: Vec<MemberId>,
     pub spaces: Vec<SpaceId>,
@@ -131,19 +128,10 @@ fn meta_any(prefix: &str, values: impl IntoIterator<Item = String>) -> String {
 
 /// The FTS5 MATCH expression for `f`.
 fn fts_match(f: &Filters<'_>) -> String {
-    let last = f.terms.len().saturating_sub(1);
     let mut positive: Vec<String> = f
         .terms
         .iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let star = if f.prefix_last && i == last && matches!(t, Term::Word(_)) {
-                " *"
-            } else {
-                ""
-            };
-            format!("{{title body}} : {}{star}", fts_string(&term_words(t)))
-        })
+        .map(|t| format!("{{title body}} : {}", fts_string(&term_words(t))))
         .collect();
     if !f.authors.is_empty() {
         positive.push(meta_any("xa", f.authors.iter().map(|a| a.0.to_string())));
@@ -176,27 +164,10 @@ fn fts_match(f: &Filters<'_>) -> String {
 
 /// A PostgreSQL tsquery expression for these terms (joined by `join`:
 /// `&&` or `||`), its texts bound in `p`; None for no terms.
-fn pg_tsquery(p: &mut Params, terms: &[Term], join: &str, prefix_last: bool) -> Option<String> {
-    let last = terms.len().saturating_sub(1);
+fn pg_tsquery(p: &mut Params, terms: &[Term], join: &str) -> Option<String> {
     let parts: Vec<String> = terms
         .iter()
-        .enumerate()
-        .map(|(i, t)| match t {
-            // The lexemes as the parser reads them, each then a prefix:
-            // as typed (`simple`) or stemmed (`english`), whichever the
-            // index holds. Empty (only stop words or punctuation) matches
-            // nothing.
-            Term::Word(w) if prefix_last && i == last => {
-                let v = p.bind(w.as_str());
-                let one = |config: &str| {
-                    format!(
-                        "COALESCE(CAST(NULLIF(CAST(plainto_tsquery('{config}', \
-                         search_unaccent(translate(CAST({v} AS TEXT), '<>&', '   '))) AS TEXT), '') \
-                         || ':*' AS tsquery), CAST('' AS tsquery))"
-                    )
-                };
-                format!("({} || {})", one("simple"), one("english"))
-            }
+        .map(|t| match t {
             Term::Word(w) => format!(
                 "phraseto_tsquery('english', search_unaccent(translate(CAST({} AS TEXT), '<>&', '   ')))",
                 p.bind(w.as_str())
@@ -321,8 +292,8 @@ pub async fn candidates(
             )
         }
         Kind::Postgres => {
-            let positive = pg_tsquery(&mut p, f.terms, " && ", f.prefix_last);
-            let negative = pg_tsquery(&mut p, f.excluded, " || ", false);
+            let positive = pg_tsquery(&mut p, f.terms, " && ");
+            let negative = pg_tsquery(&mut p, f.excluded, " || ");
             let relevance = match &positive {
                 Some(q) => format!("CAST(ts_rank_cd(d.tsv, {q}) AS DOUBLE PRECISION)"),
                 None => "CAST(0 AS DOUBLE PRECISION)".to_owned(),

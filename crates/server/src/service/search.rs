@@ -252,55 +252,6 @@ pub async fn matches_after(
     Ok(out)
 }
 
-/// At most this many suggestions are looked at before the rule.
-const SUGGEST_CANDIDATES: i64 = 100;
-
-/// People, spaces and topics for what is being typed (the last word read
-/// as the start of a word), as the viewer may find them: the suggestions
-/// under the search box. Names that start with the text come first, then
-/// people, spaces, topics, newest first.
-pub async fn suggest(ctx: &Ctx, viewer: &Viewer, typed: &str, limit: usize) -> AppResult<Vec<Hit>> {
-    let query = Query::parse(typed);
-    if !query.has_text() {
-        return Ok(Vec::new());
-    }
-    let docs = match query.kind {
-        None => Vec::new(),
-        Some(t @ (SearchType::Person | SearchType::Space | SearchType::Topic)) => {
-            vec![t.as_str()]
-        }
-        Some(_) => return Ok(Vec::new()),
-    };
-    let f = Filters {
-        terms: &query.terms,
-        prefix_last: true,
-        docs,
-        ..Filters::default()
-    };
-    let mut reader = Reader::open(ctx).await?;
-    let c = reader.conn();
-    let cands = q::candidates(c, Index::Directory, &f, None, None, SUGGEST_CANDIDATES).await?;
-    let cands = visible(c, viewer, cands).await?;
-    let ids: Vec<i64> = cands.iter().map(|c| c.doc_id).collect();
-    let mut rows = q::docs(c, &ids).await?;
-    let typed_lower = fold(typed.trim());
-    let order = |d: &DocRow| match d.doc.as_str() {
-        "person" => 0,
-        "space" => 1,
-        _ => 2,
-    };
-    rows.sort_by_key(|d| {
-        let starts = fold(&d.title).starts_with(&typed_lower)
-            || d.author
-                .as_ref()
-                .is_some_and(|a| d.doc == "person" && a.0.starts_with(&typed_lower));
-        (!starts, order(d), std::cmp::Reverse(d.doc_id))
-    });
-    rows.truncate(limit.clamp(1, 50));
-    let words: Vec<&str> = query.words().collect();
-    Ok(rows.into_iter().map(|d| hit(d, &words)).collect())
-}
-
 /// A connection to read with. On PostgreSQL, a transaction whose
 /// statements are planned for their values (`store::search::plan_for_values`),
 /// rolled back when dropped.

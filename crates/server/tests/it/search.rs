@@ -17,7 +17,6 @@ backend_tests!(
     search_pages_with_a_cursor,
     search_reindex_rebuilds_while_serving,
     search_matches_after_an_activity,
-    search_suggests_as_you_type,
 );
 
 /// The results for `q` (200 expected).
@@ -632,82 +631,6 @@ async fn search_matches_after_an_activity(b: Backend) {
         .await
         .unwrap();
     assert_eq!(mine, vec![found[2]]);
-    db.close().await;
-    owner.stop().await;
-}
-
-/// Suggestions as one types: people, spaces and topics whose words start
-/// with the last word typed, only those the viewer may find.
-async fn search_suggests_as_you_type(b: Backend) {
-    let mut owner = TestApp::spawn(b).await;
-    owner.setup_owner().await;
-    owner.new_member("anabel", "member").await;
-    let guest = owner.new_member("gus", "guest").await;
-    owner
-        .create_space(json!({"name": "Analytics", "slug": "analytics"}))
-        .await;
-    owner
-        .create_space(json!({"name": "Anagrams", "slug": "anagrams", "visibility": "secret"}))
-        .await;
-    owner.post_item(json!({"body": "see #anatomy"})).await;
-    owner
-        .post_item(json!({"body": "Anarchy in the body only"}))
-        .await;
-    let db = open_db(&owner.database_url, 2).await;
-    let ctx = server::context::Ctx::new(db.clone(), Default::default());
-    let as_ = |h: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            server::service::viewer::act_as(&ctx, &h.parse().unwrap())
-                .await
-                .unwrap()
-        }
-    };
-    let suggest = |v: server::service::viewer::Viewer, typed: &'static str| {
-        let ctx = ctx.clone();
-        async move {
-            server::service::search::suggest(&ctx, &v, typed, 8)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.title)
-                .collect::<Vec<_>>()
-        }
-    };
-    let owner_v = as_("owner").await;
-    let got = suggest(owner_v.clone(), "ana").await;
-    assert_eq!(
-        got,
-        vec!["anabel Person", "Anagrams", "Analytics", "#anatomy"],
-        "{got:?}"
-    );
-    assert_eq!(suggest(owner_v.clone(), "ANALY").await, vec!["Analytics"]);
-    assert_eq!(
-        suggest(owner_v.clone(), "olga own").await,
-        vec!["Olga Owner"]
-    );
-    assert!(suggest(owner_v.clone(), "").await.is_empty());
-    for hostile in ["*", "\"", "a*", "NEAR(", "'", ":*", "&", "!", "\u{0}"] {
-        let _ = suggest(owner_v.clone(), hostile).await;
-    }
-    // Through the API.
-    let api = expect(
-        owner.get("/search/suggestions?q=analy").await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(api[0]["title"], "Analytics", "{api}");
-    assert_eq!(api[0]["url"], "/spaces/analytics");
-    assert_eq!(
-        owner.get("/search/suggestions?q=a&sort=x").await.status(),
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
-    let none = expect(guest.get("/search/suggestions?q=ana").await, StatusCode::OK).await;
-    assert_eq!(none, json!([]));
-    // A guest in no space finds no space, no topic, and only themselves.
-    let g = as_("gus").await;
-    assert!(suggest(g.clone(), "ana").await.is_empty());
-    assert_eq!(suggest(g.clone(), "gu").await, vec!["gus Person"]);
     db.close().await;
     owner.stop().await;
 }

@@ -330,7 +330,6 @@ pub fn router(state: &AppState) -> (axum::Router<AppState>, utoipa::openapi::Ope
         .routes(routes!(requests::issue_calendar, requests::revoke_calendar))
         .routes(routes!(requests::calendar_feed))
         .routes(routes!(search::search))
-        .routes(routes!(search::search_suggestions))
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     describe_responses(&mut api);

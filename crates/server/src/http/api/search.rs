@@ -162,28 +162,3 @@ pub async fn search(
         },
     }))
 }
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct SuggestParams {
-    /// What is typed so far; its last word is read as the start of a word.
-    pub q: Option<String>,
-    /// At most this many, 1 to 20 (default 8).
-    pub limit: Option<i64>,
-}
-
-/// Suggestions as one types: people, spaces and topics the viewer may find
-/// whose words start with what is typed, names that start with it first.
-#[utoipa::path(get, path = "/search/suggestions", tag = "search", params(SuggestParams),
-    security(("bearer" = []), ("session" = [])),
-    responses((status = 200, body = Vec<SearchHit>)))]
-pub async fn search_suggestions(
-    State(state): State<AppState>,
-    ApiViewer(viewer): ApiViewer,
-    ApiSearchQuery(p): ApiSearchQuery<SuggestParams>,
-) -> Result<Json<Vec<SearchHit>>, Problem> {
-    let limit = p.limit.unwrap_or(8).clamp(1, 20) as usize;
-    let hits = search::suggest(&state.ctx, &viewer, p.q.as_deref().unwrap_or(""), limit).await?;
-    Ok(Json(hits.into_iter().map(SearchHit::from).collect()))
-}
