@@ -735,6 +735,8 @@ pub async fn admin(ctx: &Ctx, viewer: &Viewer, filter: &str) -> AppResult<Admin>
 pub struct SearchResults {
     pub shell: Shell,
     pub page: crate::service::search::SearchPage,
+    /// The viewer's level for this search, when they follow it.
+    pub followed: Option<String>,
 }
 
 /// One page of search results; the first page of a search is remembered
@@ -758,7 +760,14 @@ pub async fn search(
     if cursor.is_none() {
         suggestions::remember_search(ctx, viewer, query).await?;
     }
-    Ok(SearchResults { shell, page })
+    let followed = crate::service::searches::following(ctx, viewer, query)
+        .await?
+        .map(|s| s.level);
+    Ok(SearchResults {
+        shell,
+        page,
+        followed,
+    })
 }
 
 /// Results on a page of search results.

@@ -390,6 +390,19 @@ async fn follow_a_search_from_the_results_page(b: Backend) {
         res.headers()["location"],
         "/search?q=release+%23ops&followed=1"
     );
+    // The results page says so, and offers to unfollow instead.
+    let html = ana
+        .page("/search?q=release+%23ops")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Following: new matches come to Home") && html.contains(">Unfollow<"),
+        "{html}"
+    );
+    let html = ana.page("/search?q=other").await.text().await.unwrap();
+    assert!(html.contains(">Follow this search<"), "{html}");
     let list = expect(ana.get("/searches").await, StatusCode::OK).await;
     let id = list["items"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(list["items"][0]["query"], "release #ops");

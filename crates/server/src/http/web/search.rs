@@ -94,6 +94,8 @@ pub struct SearchPage {
     s: ShellV,
     /// The query's canonical text (what following the search keeps).
     canonical: String,
+    /// The viewer's level when they follow this search.
+    followed: Option<String>,
     chips: Vec<ChipV>,
     tabs: Vec<TabV>,
     tab: &'static str,
@@ -209,6 +211,7 @@ pub async fn search(
             .iter()
             .map(|(op, what, ex)| (*op, *what, *ex, url(ex, None, None)))
             .collect(),
+        followed: r.followed,
         canonical,
         s,
     };
